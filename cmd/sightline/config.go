@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sightline-dev/sightline/collector"
+	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+// Config is everything Sightline can be told, by flag or by the YAML file of
+// -config.file (flags win). The YAML keys are the flag names.
+type Config struct {
+	DataDir    string `yaml:"data.dir"`
+	HTTPListen string `yaml:"http.listen-address"`
+	LogLevel   string `yaml:"log.level"`
+
+	OTLPGRPCListen      string      `yaml:"otlp.grpc.listen-address"`
+	OTLPHTTPListen      string      `yaml:"otlp.http.listen-address"`
+	OTLPMaxRecvMsgMiB   int         `yaml:"otlp.grpc.max-recv-msg-size-mib"`
+	OTLPMaxBodySize     bytesFlag   `yaml:"otlp.http.max-request-body-size"`
+	MemoryLimitPercent  uint        `yaml:"memory.limit-percentage"`
+	MemorySpikePercent  uint        `yaml:"memory.spike-percentage"`
+	MemoryLimitMiB      uint        `yaml:"memory.limit-mib"`
+	CollectorConfigs    stringsFlag `yaml:"collector.config"`
+	CollectorLogLevel   string      `yaml:"collector.log-level"`
+	RemoteWriteMaxBody  bytesFlag   `yaml:"remote-write.max-request-body-size"`
+	MetricsRetention    durFlag     `yaml:"metrics.retention"`
+	MetricsRetentionMax bytesFlag   `yaml:"metrics.retention-size"`
+	MetricsOOOWindow    durFlag     `yaml:"metrics.out-of-order-window"`
+	MetricsMaxExemplars int64       `yaml:"metrics.max-exemplars"`
+	QueryTimeout        durFlag     `yaml:"query.timeout"`
+	QueryMaxSamples     int         `yaml:"query.max-samples"`
+	QueryLookbackDelta  durFlag     `yaml:"query.lookback-delta"`
+}
+
+func defaultConfig() Config {
+	col := collector.DefaultOptions()
+	st := tsdbstore.DefaultOptions()
+	api := promapi.DefaultOptions()
+	return Config{
+		DataDir:             "./data",
+		HTTPListen:          ":9750",
+		LogLevel:            "info",
+		OTLPGRPCListen:      col.GRPCEndpoint,
+		OTLPHTTPListen:      col.HTTPEndpoint,
+		OTLPMaxRecvMsgMiB:   col.MaxRecvMsgSizeMiB,
+		OTLPMaxBodySize:     bytesFlag(col.MaxRequestBodyBytes),
+		MemoryLimitPercent:  uint(col.MemoryLimitPercentage),
+		MemorySpikePercent:  uint(col.MemorySpikePercentage),
+		CollectorLogLevel:   col.LogLevel,
+		RemoteWriteMaxBody:  bytesFlag(api.MaxRequestBodyBytes),
+		MetricsRetention:    durFlag(st.Retention),
+		MetricsOOOWindow:    durFlag(st.OutOfOrderWindow),
+		MetricsMaxExemplars: st.MaxExemplars,
+		QueryTimeout:        durFlag(api.QueryTimeout),
+		QueryMaxSamples:     api.MaxSamples,
+		QueryLookbackDelta:  durFlag(api.LookbackDelta),
+	}
+}
+
+func (c *Config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data.dir", c.DataDir, "Directory for all stored data; each tenant gets <data.dir>/tenants/<tenant>.")
+	fs.StringVar(&c.HTTPListen, "http.listen-address", c.HTTPListen, "Address of the HTTP port: Prometheus API, remote_write, /metrics, /-/healthy, /-/ready, /debug/pprof.")
+	fs.StringVar(&c.LogLevel, "log.level", c.LogLevel, "Log level: debug, info, warn or error.")
+	fs.StringVar(&c.OTLPGRPCListen, "otlp.grpc.listen-address", c.OTLPGRPCListen, "Address of the OTLP gRPC receiver.")
+	fs.StringVar(&c.OTLPHTTPListen, "otlp.http.listen-address", c.OTLPHTTPListen, "Address of the OTLP HTTP receiver (/v1/metrics, protobuf and JSON).")
+	fs.IntVar(&c.OTLPMaxRecvMsgMiB, "otlp.grpc.max-recv-msg-size-mib", c.OTLPMaxRecvMsgMiB, "Largest OTLP gRPC message accepted, in MiB.")
+	fs.Var(&c.OTLPMaxBodySize, "otlp.http.max-request-body-size", "Largest OTLP HTTP request body accepted (e.g. 16MiB); larger ones get 413.")
+	fs.UintVar(&c.MemoryLimitPercent, "memory.limit-percentage", c.MemoryLimitPercent, "memory_limiter: refuse ingest (429 / ResourceExhausted) above this share of the machine's memory.")
+	fs.UintVar(&c.MemorySpikePercent, "memory.spike-percentage", c.MemorySpikePercent, "memory_limiter: headroom for spikes, as a share of the machine's memory.")
+	fs.UintVar(&c.MemoryLimitMiB, "memory.limit-mib", c.MemoryLimitMiB, "memory_limiter: absolute limit in MiB; overrides the percentages when set.")
+	fs.Var(&c.CollectorConfigs, "collector.config", "A collector configuration file merged over Sightline's own (repeatable), e.g. to add receivers.")
+	fs.StringVar(&c.CollectorLogLevel, "collector.log-level", c.CollectorLogLevel, "Log level of the embedded collector.")
+	fs.Var(&c.RemoteWriteMaxBody, "remote-write.max-request-body-size", "Largest remote_write body accepted on /api/v1/write; larger ones get 413.")
+	fs.Var(&c.MetricsRetention, "metrics.retention", "Drop metric blocks older than this (e.g. 15d); 0 keeps everything.")
+	fs.Var(&c.MetricsRetentionMax, "metrics.retention-size", "Per-tenant size limit of the metrics store (e.g. 50GB); oldest blocks go first; 0 for none.")
+	fs.Var(&c.MetricsOOOWindow, "metrics.out-of-order-window", "Accept samples up to this much older than the newest of their series.")
+	fs.Int64Var(&c.MetricsMaxExemplars, "metrics.max-exemplars", c.MetricsMaxExemplars, "Exemplars kept per tenant (circular buffer); 0 disables exemplar storage.")
+	fs.Var(&c.QueryTimeout, "query.timeout", "Longest a query may run.")
+	fs.IntVar(&c.QueryMaxSamples, "query.max-samples", c.QueryMaxSamples, "Most samples a query may load into memory at once.")
+	fs.Var(&c.QueryLookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+}
+
+// loadConfig reads -config.file (if given) and then the flags over it.
+func loadConfig(args []string, out io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	var file string
+	newFlagSet := func(c *Config) *flag.FlagSet {
+		fs := flag.NewFlagSet("sightline", flag.ContinueOnError)
+		fs.SetOutput(out)
+		fs.StringVar(&file, "config.file", "", "Optional YAML file of settings; its keys are these flag names. Flags override it.")
+		c.register(fs)
+		fs.Usage = func() {
+			fmt.Fprintf(out, "Usage: sightline [flags]\n\nSightline: OTLP metrics into Prometheus TSDB, the Prometheus HTTP API out, in one binary.\n\nFlags:\n")
+			fs.PrintDefaults()
+		}
+		return fs
+	}
+	if err := newFlagSet(&cfg).Parse(args); err != nil {
+		return cfg, err
+	}
+	if file == "" {
+		return cfg, nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return cfg, fmt.Errorf("read config file: %w", err)
+	}
+	cfg = defaultConfig()
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config file %s: %w", file, err)
+	}
+	// Flags given on the command line win over the file.
+	if err := newFlagSet(&cfg).Parse(args); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// bytesFlag is a size such as 16MiB or 50GB.
+type bytesFlag int64
+
+func (b *bytesFlag) String() string { return units.Base2Bytes(*b).String() }
+func (b *bytesFlag) Set(s string) error {
+	v, err := units.ParseBase2Bytes(s)
+	if err != nil {
+		if n, err2 := units.ParseMetricBytes(s); err2 == nil {
+			*b = bytesFlag(n)
+			return nil
+		}
+		return fmt.Errorf("invalid size %q: %w", s, err)
+	}
+	*b = bytesFlag(v)
+	return nil
+}
+func (b *bytesFlag) UnmarshalYAML(n *yaml.Node) error { return b.Set(n.Value) }
+
+// durFlag is a Prometheus duration such as 30m or 15d.
+type durFlag time.Duration
+
+func (d *durFlag) String() string { return model.Duration(*d).String() }
+func (d *durFlag) Set(s string) error {
+	v, err := model.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", s, err)
+	}
+	*d = durFlag(v)
+	return nil
+}
+func (d *durFlag) UnmarshalYAML(n *yaml.Node) error { return d.Set(n.Value) }
+
+// stringsFlag is a repeatable flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }

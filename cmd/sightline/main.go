@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sightline-dev/sightline/collector"
+	"github.com/sightline-dev/sightline/exporters/metricsexporter"
+	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/storage/tenant"
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+func main() {
+	cfg, err := loadConfig(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sightline:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "sightline:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// run starts storage, then the HTTP port, then the collector, and stops them
+// in reverse order when ctx is done.
+func run(ctx context.Context, cfg Config) error {
+	logger, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Storage.
+	st := tsdbstore.DefaultOptions()
+	st.Retention = time.Duration(cfg.MetricsRetention)
+	st.MaxBytes = int64(cfg.MetricsRetentionMax)
+	st.OutOfOrderWindow = time.Duration(cfg.MetricsOOOWindow)
+	st.MaxExemplars = cfg.MetricsMaxExemplars
+	store, err := tsdbstore.Open(cfg.DataDir, logger.With("component", "tsdb"), reg, st)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			logger.Error("closing metrics store", "err", err)
+		}
+	}()
+
+	// Collector (built before the HTTP port so readiness can ask it).
+	col, err := collector.New(collector.Options{
+		GRPCEndpoint:          cfg.OTLPGRPCListen,
+		HTTPEndpoint:          cfg.OTLPHTTPListen,
+		MaxRecvMsgSizeMiB:     cfg.OTLPMaxRecvMsgMiB,
+		MaxRequestBodyBytes:   int64(cfg.OTLPMaxBodySize),
+		MemoryLimitPercentage: uint32(cfg.MemoryLimitPercent),
+		MemorySpikePercentage: uint32(cfg.MemorySpikePercent),
+		MemoryLimitMiB:        uint32(cfg.MemoryLimitMiB),
+		ConfigFiles:           cfg.CollectorConfigs,
+		LogLevel:              cfg.CollectorLogLevel,
+	}, collector.Exporters{
+		Metrics: metricsexporter.NewFactory(store, logger.With("component", "metrics-exporter"), reg),
+	}, logger, reg)
+	if err != nil {
+		return err
+	}
+
+	// HTTP port.
+	var ready atomic.Bool
+	apiOpts := promapi.DefaultOptions()
+	apiOpts.QueryTimeout = time.Duration(cfg.QueryTimeout)
+	apiOpts.MaxSamples = cfg.QueryMaxSamples
+	apiOpts.LookbackDelta = time.Duration(cfg.QueryLookbackDelta)
+	apiOpts.MaxRequestBodyBytes = int64(cfg.RemoteWriteMaxBody)
+	apiOpts.Version, apiOpts.Revision = version, revision
+	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
+	apiOpts.Ready = ready.Load
+	apiOpts.Flags = flagsMap(cfg)
+	handler := newHTTPHandler(promapi.New(store, apiOpts, logger, reg, reg), reg, ready.Load)
+
+	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	defer func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+
+	colCtx, stopCol := context.WithCancel(ctx)
+	defer stopCol()
+	colDone := make(chan error, 1)
+	go func() { colDone <- col.Run(colCtx) }()
+
+	// Ready once the collector's receivers listen.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !col.Running() {
+		select {
+		case err := <-colDone:
+			if err == nil {
+				err = errors.New("collector stopped during start-up")
+			}
+			return err
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+	ready.Store(true)
+	logger.Info("Sightline is ready", "version", version, "http", ln.Addr().String(),
+		"otlp_grpc", cfg.OTLPGRPCListen, "otlp_http", cfg.OTLPHTTPListen, "data_dir", cfg.DataDir)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-colDone:
+		return fmt.Errorf("collector stopped: %w", err)
+	case err := <-httpDone:
+		return fmt.Errorf("HTTP server stopped: %w", err)
+	}
+	ready.Store(false)
+	// Receivers first, so nothing is acknowledged that cannot be stored.
+	col.Shutdown()
+	<-colDone
+	return nil
+}
+
+func flagsMap(cfg Config) map[string]string {
+	m := map[string]string{}
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	cfg.register(fs)
+	fs.VisitAll(func(f *flag.Flag) { m[f.Name] = f.Value.String() })
+	return m
+}
+
+// newHTTPHandler lays out the HTTP port.
+func newHTTPHandler(api http.Handler, reg *prometheus.Registry, ready func() bool) http.Handler {
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:                        "sightline_http_request_duration_seconds",
+		Help:                        "Duration of HTTP requests on the HTTP port, by handler and status code.",
+		Buckets:                     prometheus.DefBuckets,
+		NativeHistogramBucketFactor: 1.1,
+	}, []string{"handler", "code", "method"})
+	reg.MustRegister(dur)
+	instrument := func(name string, h http.Handler) http.Handler {
+		return promhttp.InstrumentHandlerDuration(dur.MustCurryWith(prometheus.Labels{"handler": name}), h)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(api)))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "Sightline is Healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
+		if !ready() {
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Sightline is Ready.")
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}

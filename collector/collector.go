@@ -1,0 +1,211 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/otelcol"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
+	"gopkg.in/yaml.v3"
+)
+
+// Options configure the embedded collector.
+type Options struct {
+	// GRPCEndpoint and HTTPEndpoint are the OTLP listen addresses.
+	GRPCEndpoint string
+	HTTPEndpoint string
+	// MaxRecvMsgSizeMiB bounds one OTLP gRPC message.
+	MaxRecvMsgSizeMiB int
+	// MaxRequestBodyBytes bounds one OTLP HTTP request body (413 above it).
+	MaxRequestBodyBytes int64
+	// MemoryLimitPercentage and MemorySpikePercentage set memory_limiter:
+	// above limit-spike of the machine's (or cgroup's) memory, data is
+	// refused with ResourceExhausted / 429.
+	MemoryLimitPercentage uint32
+	MemorySpikePercentage uint32
+	// MemoryLimitMiB, if set, is used instead of the percentages.
+	MemoryLimitMiB uint32
+	// ConfigFiles are user collector configurations merged over Sightline's,
+	// e.g. to add receivers; they may use the sightline_* exporters.
+	ConfigFiles []string
+	// LogLevel of the collector's own logs (debug, info, warn, error).
+	LogLevel string
+}
+
+// DefaultOptions are the embedded defaults of `sightline` with no flags.
+func DefaultOptions() Options {
+	return Options{
+		GRPCEndpoint:          ":4317",
+		HTTPEndpoint:          ":4318",
+		MaxRecvMsgSizeMiB:     16,
+		MaxRequestBodyBytes:   16 << 20,
+		MemoryLimitPercentage: 80,
+		MemorySpikePercentage: 20,
+		LogLevel:              "warn",
+	}
+}
+
+// Exporters are Sightline's exporter factories, one per signal; a nil one
+// leaves its signal's pipeline out.
+type Exporters struct {
+	Metrics exporter.Factory
+	Logs    exporter.Factory
+	Traces  exporter.Factory
+}
+
+// Collector is the embedded OpenTelemetry Collector.
+type Collector struct {
+	col *otelcol.Collector
+}
+
+// New builds the collector. It does not listen until Run.
+func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Registerer) (*Collector, error) {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sightline_ingest_refused_requests_total",
+		Help: "OTLP requests refused with ResourceExhausted/429 because Sightline was over its memory limit.",
+	}, []string{"signal"})
+	if err := reg.Register(refused); err != nil {
+		return nil, fmt.Errorf("register collector metrics: %w", err)
+	}
+
+	cfg, err := buildConfig(opts, exps)
+	if err != nil {
+		return nil, err
+	}
+	logger.Debug("embedded collector configuration", "yaml", cfg)
+
+	otlp := otlpreceiver.NewFactory()
+	ml := memoryLimiterFactory(refused)
+	d2c := deltatocumulativeprocessor.NewFactory()
+	factories := otelcol.Factories{
+		Receivers:  map[component.Type]receiver.Factory{otlp.Type(): otlp},
+		Processors: map[component.Type]processor.Factory{ml.Type(): ml, d2c.Type(): d2c},
+		Exporters:  map[component.Type]exporter.Factory{},
+		Telemetry:  otelconftelemetry.NewFactory(),
+	}
+	for _, f := range []exporter.Factory{exps.Metrics, exps.Logs, exps.Traces} {
+		if f != nil {
+			factories.Exporters[f.Type()] = f
+		}
+	}
+
+	uris := append([]string{"yaml:" + cfg}, opts.ConfigFiles...)
+	for i, f := range opts.ConfigFiles {
+		uris[i+1] = "file:" + f
+	}
+	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
+		BuildInfo: component.BuildInfo{Command: "sightline", Description: "Sightline embedded OpenTelemetry Collector", Version: "embedded"},
+		Factories: func() (otelcol.Factories, error) { return factories, nil },
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
+			URIs:              uris,
+			ProviderFactories: []confmap.ProviderFactory{yamlprovider.NewFactory(), fileprovider.NewFactory(), envprovider.NewFactory()},
+			DefaultScheme:     "env",
+		}},
+		// Sightline's main handles signals and shuts the collector down in order.
+		DisableGracefulShutdown: true,
+		SkipSettingGRPCLogger:   true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create collector: %w", err)
+	}
+	return &Collector{col: col}, nil
+}
+
+// Run starts the receivers and blocks until ctx is done or Shutdown is
+// called. It returns an error if the configuration is invalid or a listener
+// cannot be opened.
+func (c *Collector) Run(ctx context.Context) error {
+	if err := c.col.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// Running reports whether the collector's pipelines are up.
+func (c *Collector) Running() bool {
+	return c.col.GetState() == otelcol.StateRunning
+}
+
+// Shutdown stops the receivers first, then processors and exporters, so no
+// request is accepted that cannot be stored.
+func (c *Collector) Shutdown() {
+	c.col.Shutdown()
+}
+
+func buildConfig(opts Options, exps Exporters) (string, error) {
+	memLimiter := map[string]any{"check_interval": "1s"}
+	if opts.MemoryLimitMiB > 0 {
+		memLimiter["limit_mib"] = opts.MemoryLimitMiB
+		memLimiter["spike_limit_mib"] = opts.MemoryLimitMiB / 5
+	} else {
+		memLimiter["limit_percentage"] = opts.MemoryLimitPercentage
+		memLimiter["spike_limit_percentage"] = opts.MemorySpikePercentage
+	}
+	pipelines := map[string]any{}
+	exporters := map[string]any{}
+	add := func(signal string, f exporter.Factory, procs ...string) {
+		if f == nil {
+			return
+		}
+		exporters[f.Type().String()] = nil
+		pipelines[signal] = map[string]any{
+			"receivers":  []string{"otlp"},
+			"processors": append([]string{"memory_limiter"}, procs...),
+			"exporters":  []string{f.Type().String()},
+		}
+	}
+	add("metrics", exps.Metrics, "deltatocumulative")
+	add("logs", exps.Logs)
+	add("traces", exps.Traces)
+	if len(pipelines) == 0 {
+		return "", errors.New("collector: no exporter given")
+	}
+
+	cfg := map[string]any{
+		"receivers": map[string]any{"otlp": map[string]any{"protocols": map[string]any{
+			"grpc": map[string]any{
+				"endpoint":               opts.GRPCEndpoint,
+				"max_recv_msg_size_mib":  opts.MaxRecvMsgSizeMiB,
+				"include_metadata":       true, // carries X-Scope-OrgID to the exporters
+				"max_concurrent_streams": 64,
+			},
+			"http": map[string]any{
+				"endpoint":              opts.HTTPEndpoint,
+				"max_request_body_size": opts.MaxRequestBodyBytes,
+				"include_metadata":      true,
+			},
+		}}},
+		"processors": map[string]any{
+			"memory_limiter":    memLimiter,
+			"deltatocumulative": map[string]any{},
+		},
+		"exporters": exporters,
+		"service": map[string]any{
+			"pipelines": pipelines,
+			"telemetry": map[string]any{
+				// Sightline exposes its own metrics on its HTTP port; the
+				// collector's would otherwise open :8888.
+				"metrics": map[string]any{"level": "none"},
+				"logs":    map[string]any{"level": opts.LogLevel, "encoding": "json"},
+			},
+		},
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("marshal collector config: %w", err)
+	}
+	return string(out), nil
+}

@@ -1,0 +1,56 @@
+package metricsexporter
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+// Type is the component type of the exporter in collector configuration.
+var Type = component.MustNewType("sightline_metrics")
+
+// NewFactory returns the exporter factory. Every exporter it creates writes
+// into store; reg receives the exporter's own metrics.
+func NewFactory(store *tsdbstore.Store, logger *slog.Logger, reg prometheus.Registerer) exporter.Factory {
+	m := newMetrics(reg)
+	return exporter.NewFactory(Type,
+		func() component.Config { return &Config{AddMetricSuffixes: true} },
+		exporter.WithMetrics(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+			e := newExporter(cfg.(*Config), store, logger, m)
+			// No queue and no retry: the pipeline answers the sender only
+			// once the data is in the WAL, and the sender retries.
+			return exporterhelper.NewMetrics(ctx, set, cfg, e.push,
+				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+		}, component.StabilityLevelBeta),
+	)
+}
+
+type metrics struct {
+	received         prometheus.Counter
+	translationError prometheus.Counter
+	appender         prw.CombinedAppenderMetrics
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_otlp_metric_points_received_total",
+			Help: "OTLP metric data points received by the metrics exporter.",
+		}),
+		translationError: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_otlp_metric_translation_errors_total",
+			Help: "OTLP metrics that could not be translated to Prometheus series (empty, bad temporality, bad name).",
+		}),
+		appender: prw.NewCombinedAppenderMetrics(reg),
+	}
+	reg.MustRegister(m.received, m.translationError)
+	return m
+}

@@ -1,0 +1,260 @@
+package promapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/grafana/regexp"
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/route"
+	"github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/scrape"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/util/notifications"
+	v1 "github.com/prometheus/prometheus/web/api/v1"
+
+	"github.com/sightline-dev/sightline/query/mql"
+	"github.com/sightline-dev/sightline/storage/tenant"
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+// PrometheusVersion is the version of the Prometheus engine and API that
+// Sightline embeds (module github.com/prometheus/prometheus v0.308.0). It is
+// what /api/v1/status/buildinfo reports, because clients such as Grafana use
+// it to decide which API features they may use.
+const PrometheusVersion = "3.8.0"
+
+// Options configure the API.
+type Options struct {
+	// QueryTimeout bounds one query's evaluation.
+	QueryTimeout time.Duration
+	// MaxSamples bounds the samples one query may hold in memory at once.
+	MaxSamples int
+	// LookbackDelta is PromQL's staleness lookback.
+	LookbackDelta time.Duration
+	// MaxRequestBodyBytes bounds a remote_write body (413 above it).
+	MaxRequestBodyBytes int64
+	// Version and Revision of Sightline, for buildinfo.
+	Version, Revision string
+	// Flags are shown by /api/v1/status/flags.
+	Flags map[string]string
+	// DataDir is shown by /api/v1/status/runtimeinfo.
+	DataDir string
+	// Ready gates query and write endpoints until the server is ready.
+	Ready func() bool
+}
+
+// DefaultOptions are the embedded defaults.
+func DefaultOptions() Options {
+	return Options{
+		QueryTimeout:        2 * time.Minute,
+		MaxSamples:          50_000_000,
+		LookbackDelta:       5 * time.Minute,
+		MaxRequestBodyBytes: 32 << 20,
+		Ready:               func() bool { return true },
+	}
+}
+
+// New returns the handler of /api/v1/ over store. Mount it at "/api/v1/"
+// behind tenant.Middleware.
+func New(store *tsdbstore.Store, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) http.Handler {
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:                   logger.With("component", "promql"),
+		Reg:                      reg,
+		MaxSamples:               opts.MaxSamples,
+		Timeout:                  opts.QueryTimeout,
+		LookbackDelta:            opts.LookbackDelta,
+		EnableAtModifier:         true,
+		EnableNegativeOffset:     true,
+		EnablePerStepStats:       true,
+		EnableDelayedNameRemoval: false,
+	})
+	start := time.Now()
+	ready := func(f http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if !opts.Ready() {
+				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			f(w, r)
+		}
+	}
+	api := v1.NewAPI(
+		mql.Engine{QueryEngine: engine},
+		store, store, store,
+		func(context.Context) v1.ScrapePoolsRetriever { return noTargets{} },
+		func(context.Context) v1.TargetRetriever { return noTargets{} },
+		func(context.Context) v1.AlertmanagerRetriever { return noTargets{} },
+		func() config.Config { return config.DefaultConfig },
+		opts.Flags,
+		v1.GlobalURLOptions{},
+		ready,
+		adminStats{store},
+		opts.DataDir,
+		false, // no admin API: deleting series is not offered yet
+		logger.With("component", "api"),
+		func(context.Context) v1.RulesRetriever { return noRules{} },
+		50_000_000, 10, 1<<20, // remote read limits, Prometheus' defaults
+		false,
+		regexp.MustCompile(".*"),
+		func() (v1.RuntimeInfo, error) {
+			return v1.RuntimeInfo{
+				StartTime:        start,
+				CWD:              cwd(),
+				GoroutineCount:   runtime.NumGoroutine(),
+				GOMAXPROCS:       runtime.GOMAXPROCS(0),
+				GOMEMLIMIT:       -1,
+				GOGC:             os.Getenv("GOGC"),
+				StorageRetention: "see -metrics.retention",
+			}, nil
+		},
+		&v1.PrometheusVersion{
+			Version:   PrometheusVersion,
+			Revision:  opts.Revision,
+			Branch:    "sightline-" + opts.Version,
+			GoVersion: runtime.Version(),
+		},
+		func() []notifications.Notification { return nil },
+		func() (<-chan notifications.Notification, func(), bool) { return nil, func() {}, false },
+		gatherer, reg,
+		v1.DefaultStatsRenderer,
+		true, remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
+		false, false, false, // OTLP arrives through the embedded collector
+		false,
+		opts.LookbackDelta,
+		false, true,
+		nil,
+	)
+	r := route.New()
+	api.Register(r.WithPrefix("/api/v1"))
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", r)
+	mux.Handle("GET /api/v1/metadata", metadataHandler(store))
+	mux.Handle("POST /api/v1/write", limitBody(opts.MaxRequestBodyBytes, r))
+	return mux
+}
+
+func cwd() string {
+	d, err := os.Getwd()
+	if err != nil {
+		return "<unknown>"
+	}
+	return d
+}
+
+// limitBody answers 413, naming the limit, for a body over max bytes.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			http.Error(w, fmt.Sprintf("request body of %d bytes is over the limit of %d bytes", r.ContentLength, max), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// metadataHandler serves /api/v1/metadata from the metadata seen at ingest,
+// in Prometheus' shape: {"status":"success","data":{"<family>":[{type,help,unit}]}}.
+func metadataHandler(store *tsdbstore.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit, err := intParam(r, "limit")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		perMetric, err := intParam(r, "limit_per_metric")
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		md := store.Metadata(tenant.FromContext(r.Context()), r.FormValue("metric"), limit, perMetric)
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": md})
+	})
+}
+
+func intParam(r *http.Request, name string) (int, error) {
+	s := r.FormValue(name)
+	if s == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid parameter %q: %q is not an integer", name, s)
+	}
+	return n, nil
+}
+
+// noTargets answers the scrape-related endpoints: Sightline receives pushes
+// and scrapes nothing.
+type noTargets struct{}
+
+func (noTargets) ScrapePools() []string                       { return nil }
+func (noTargets) TargetsActive() map[string][]*scrape.Target  { return nil }
+func (noTargets) TargetsDropped() map[string][]*scrape.Target { return nil }
+func (noTargets) TargetsDroppedCounts() map[string]int        { return nil }
+func (noTargets) Alertmanagers() []*url.URL                   { return nil }
+func (noTargets) DroppedAlertmanagers() []*url.URL            { return nil }
+func (noTargets) ScrapePoolConfig(string) (*config.ScrapeConfig, error) {
+	return nil, errors.New("sightline scrapes nothing")
+}
+
+type noRules struct{}
+
+func (noRules) RuleGroups() []*rules.Group           { return nil }
+func (noRules) AlertingRules() []*rules.AlertingRule { return nil }
+
+// adminStats serves /api/v1/status/tsdb and walreplay from the default
+// tenant's TSDB; the admin endpoints that would change data are disabled.
+type adminStats struct{ store *tsdbstore.Store }
+
+var errNoDefaultTenant = errors.New("the default tenant has no metrics yet")
+
+func (a adminStats) db() (*tsdb.DB, error) {
+	for _, id := range a.store.Tenants() {
+		if id == tenant.Default {
+			return a.store.DB(id)
+		}
+	}
+	return nil, errNoDefaultTenant
+}
+
+func (a adminStats) CleanTombstones() error { return errors.New("admin API disabled") }
+func (a adminStats) Delete(context.Context, int64, int64, ...*labels.Matcher) error {
+	return errors.New("admin API disabled")
+}
+func (a adminStats) Snapshot(string, bool) error { return errors.New("admin API disabled") }
+func (a adminStats) Stats(statsByLabelName string, limit int) (*tsdb.Stats, error) {
+	db, err := a.db()
+	if err != nil {
+		return nil, err
+	}
+	return db.Head().Stats(statsByLabelName, limit), nil
+}
+func (a adminStats) WALReplayStatus() (tsdb.WALReplayStatus, error) {
+	return tsdb.WALReplayStatus{}, nil
+}
+func (a adminStats) BlockMetas() ([]tsdb.BlockMeta, error) {
+	db, err := a.db()
+	if err != nil {
+		return nil, err
+	}
+	var metas []tsdb.BlockMeta
+	for _, b := range db.Blocks() {
+		metas = append(metas, b.Meta())
+	}
+	return metas, nil
+}

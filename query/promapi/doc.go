@@ -1,0 +1,12 @@
+// Package promapi serves the Prometheus HTTP API (/api/v1/...) over the
+// metrics store, so Grafana's built-in Prometheus datasource, promtool and
+// every Prometheus API client work against Sightline unchanged.
+//
+// The API is Prometheus' own (web/api/v1), not a re-implementation: query,
+// query_range, series, labels, label values, query_exemplars, format_query,
+// parse_query, status endpoints and remote_write (/api/v1/write) keep
+// Prometheus' exact JSON shapes and error bodies. Sightline adds what its
+// storage knows differently from a scraping Prometheus: /api/v1/metadata
+// comes from the metadata seen at ingest, and every query goes through the
+// MetricsQL layer (package mql) before the PromQL engine.
+package promapi

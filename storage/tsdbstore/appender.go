@@ -1,0 +1,145 @@
+package tsdbstore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+type annotationsT = annotations.Annotations
+
+// errAppender fails every call with err; it stands in for the appender of a
+// tenant whose TSDB could not be opened, since storage.Appendable cannot
+// return an error itself.
+type errAppender struct{ err error }
+
+var _ storage.Appender = errAppender{}
+
+func (a errAppender) Append(storage.SeriesRef, labels.Labels, int64, float64) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) AppendExemplar(storage.SeriesRef, labels.Labels, exemplar.Exemplar) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) AppendHistogramCTZeroSample(storage.SeriesRef, labels.Labels, int64, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) UpdateMetadata(storage.SeriesRef, labels.Labels, metadata.Metadata) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) AppendCTZeroSample(storage.SeriesRef, labels.Labels, int64, int64) (storage.SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) SetOptions(*storage.AppendOptions) {}
+func (a errAppender) Commit() error                     { return a.err }
+func (a errAppender) Rollback() error                   { return nil }
+
+// Rejection reasons, the values of the reason label of
+// sightline_metrics_samples_rejected_total.
+const (
+	ReasonOutOfOrder  = "out_of_order"
+	ReasonOutOfBounds = "out_of_bounds"
+	ReasonTooOld      = "too_old"
+	ReasonDuplicate   = "duplicate"
+	ReasonInvalid     = "invalid"
+)
+
+// RejectReason names why the TSDB refused a sample, or "" if err is not a
+// refusal of that one sample (a closed store, a full disk).
+func RejectReason(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		return ReasonOutOfOrder
+	case errors.Is(err, storage.ErrTooOldSample):
+		return ReasonTooOld
+	case errors.Is(err, storage.ErrOutOfBounds):
+		return ReasonOutOfBounds
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		return ReasonDuplicate
+	case errors.Is(err, tsdb.ErrInvalidSample):
+		return ReasonInvalid
+	}
+	return ""
+}
+
+type appendStats struct {
+	appended prometheus.Counter
+	rejected *prometheus.CounterVec
+}
+
+func newAppendStats(reg prometheus.Registerer) (*appendStats, error) {
+	st := &appendStats{
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_metrics_samples_appended_total",
+			Help: "Samples (floats and histograms) appended to the metrics store, from any protocol.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_metrics_samples_rejected_total",
+			Help: "Samples the metrics store refused, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{ReasonOutOfOrder, ReasonOutOfBounds, ReasonTooOld, ReasonDuplicate, ReasonInvalid} {
+		st.rejected.WithLabelValues(r)
+	}
+	for _, c := range []prometheus.Collector{st.appended, st.rejected} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics store metrics: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// maxAhead is how far in the future a sample may be, as in Prometheus'
+// remote-write handler: anything later is a clock error at the sender.
+const maxAhead = 10 * time.Minute
+
+// countingAppender counts samples and refuses those too far in the future.
+type countingAppender struct {
+	storage.Appender
+	stats *appendStats
+}
+
+func (a *countingAppender) count(ref storage.SeriesRef, err error) (storage.SeriesRef, error) {
+	if err == nil {
+		a.stats.appended.Inc()
+		return ref, nil
+	}
+	if r := RejectReason(err); r != "" {
+		a.stats.rejected.WithLabelValues(r).Inc()
+	}
+	return ref, err
+}
+
+func tooFarAhead(t int64) error {
+	if t > timestamp.FromTime(time.Now().Add(maxAhead)) {
+		return fmt.Errorf("%w: timestamp %s is more than %s in the future", storage.ErrOutOfBounds, timestamp.Time(t).UTC().Format(time.RFC3339), maxAhead)
+	}
+	return nil
+}
+
+func (a *countingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
+	if err := tooFarAhead(t); err != nil {
+		return a.count(0, err)
+	}
+	return a.count(a.Appender.Append(ref, l, t, v))
+}
+
+func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	if err := tooFarAhead(t); err != nil {
+		return a.count(0, err)
+	}
+	return a.count(a.Appender.AppendHistogram(ref, l, t, h, fh))
+}

@@ -1,0 +1,11 @@
+// Package tsdbstore is Sightline's metrics store: one Prometheus TSDB per
+// tenant under <dir>/tenants/<tenant>/metrics, with WAL, exemplar storage,
+// native histograms, an out-of-order window and retention by time and size.
+//
+// Store implements the Prometheus storage interfaces (storage.Appendable,
+// storage.SampleAndChunkQueryable, storage.ExemplarQueryable) and routes every
+// call to the TSDB of the tenant found in the call's context, so the PromQL
+// engine and the Prometheus HTTP API work on it unchanged. It also keeps the
+// metric metadata (type, help, unit) that OTLP and remote_write carry, for
+// /api/v1/metadata.
+package tsdbstore

@@ -1,0 +1,323 @@
+package tsdbstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/util/compression"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+// Options configure every tenant's TSDB.
+type Options struct {
+	// Retention drops blocks older than this. 0 keeps data forever.
+	Retention time.Duration
+	// MaxBytes bounds the size of a tenant's blocks, WAL and head chunks;
+	// the oldest blocks go first. 0 means no limit.
+	MaxBytes int64
+	// OutOfOrderWindow accepts samples up to this much older than the newest
+	// one of their series; OTLP senders batch and retry, so some lateness is
+	// normal.
+	OutOfOrderWindow time.Duration
+	// MaxExemplars is the size of each tenant's circular exemplar buffer.
+	MaxExemplars int64
+}
+
+// DefaultOptions are the embedded defaults of `sightline` with no flags.
+func DefaultOptions() Options {
+	return Options{
+		Retention:        15 * 24 * time.Hour,
+		OutOfOrderWindow: 30 * time.Minute,
+		MaxExemplars:     100_000,
+	}
+}
+
+// Store holds one TSDB per tenant. It is safe for concurrent use.
+type Store struct {
+	dir    string
+	opts   Options
+	logger *slog.Logger
+	reg    prometheus.Registerer
+	meta   *metadataIndex
+	stats  *appendStats
+
+	mu     sync.RWMutex
+	dbs    map[string]*tsdb.DB // guarded by mu; a tenant's DB once opened
+	closed bool                // guarded by mu
+}
+
+// ErrClosed is returned by calls on a closed Store.
+var ErrClosed = errors.New("metrics store is closed")
+
+var (
+	_ storage.Appendable              = (*Store)(nil)
+	_ storage.SampleAndChunkQueryable = (*Store)(nil)
+	_ storage.ExemplarQueryable       = (*Store)(nil)
+)
+
+// Open opens the store under dir and every tenant TSDB already there, so that
+// WAL replay and retention happen at start-up rather than at first use.
+func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Store, error) {
+	stats, err := newAppendStats(reg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, dbs: map[string]*tsdb.DB{}}
+	entries, err := os.ReadDir(filepath.Join(dir, "tenants"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || tenant.Validate(e.Name()) != nil {
+			continue
+		}
+		if _, err := os.Stat(s.tenantDir(e.Name())); err != nil {
+			continue // a tenant with logs or traces only
+		}
+		if _, err := s.DB(e.Name()); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) tenantDir(id string) string {
+	return filepath.Join(s.dir, "tenants", id, "metrics")
+}
+
+// DB returns the TSDB of tenant id, opening (and creating) it on first use.
+func (s *Store) DB(id string) (*tsdb.DB, error) {
+	s.mu.RLock()
+	db, ok := s.dbs[id]
+	closed := s.closed
+	s.mu.RUnlock()
+	if ok {
+		return db, nil
+	}
+	if closed {
+		return nil, ErrClosed
+	}
+	if err := tenant.Validate(id); err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if db, ok := s.dbs[id]; ok {
+		return db, nil
+	}
+	o := tsdb.DefaultOptions()
+	o.RetentionDuration = s.opts.Retention.Milliseconds()
+	o.MaxBytes = s.opts.MaxBytes
+	o.OutOfOrderTimeWindow = s.opts.OutOfOrderWindow.Milliseconds()
+	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
+	o.MaxExemplars = s.opts.MaxExemplars
+	o.WALCompression = compression.Snappy
+	// Each tenant's TSDB registers the same metric names; a tenant label
+	// keeps them apart.
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)
+	db, err := tsdb.Open(s.tenantDir(id), s.logger.With("tenant", id), reg, o, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
+	}
+	s.dbs[id] = db
+	return db, nil
+}
+
+// existing returns the TSDB of tenant id if it exists; reads never create one.
+func (s *Store) existing(id string) *tsdb.DB {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dbs[id]
+}
+
+// Tenants lists the tenants that have a metrics TSDB.
+func (s *Store) Tenants() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.dbs))
+	for id := range s.dbs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Close closes every tenant TSDB; the WAL has everything appended so far.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	var errs []error
+	for id, db := range s.dbs {
+		if err := db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
+		}
+	}
+	s.dbs = map[string]*tsdb.DB{}
+	return errors.Join(errs...)
+}
+
+// Appender returns an appender into the TSDB of the context's tenant. It
+// counts appended and rejected samples; rejected ones still return their
+// error, and the caller decides what a rejection means for its protocol.
+func (s *Store) Appender(ctx context.Context) storage.Appender {
+	db, err := s.DB(tenant.FromContext(ctx))
+	if err != nil {
+		return errAppender{err: err}
+	}
+	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats}
+}
+
+// Querier returns a querier that reads the TSDB of each call's tenant.
+func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{perTenant[storage.Querier]{
+		s: s,
+		open: func(db *tsdb.DB) (storage.Querier, error) {
+			return db.Querier(mint, maxt)
+		},
+		empty: storage.NoopQuerier(),
+	}}, nil
+}
+
+// ChunkQuerier is Querier for remote read.
+func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
+	return &chunkQuerier{perTenant[storage.ChunkQuerier]{
+		s: s,
+		open: func(db *tsdb.DB) (storage.ChunkQuerier, error) {
+			return db.ChunkQuerier(mint, maxt)
+		},
+		empty: storage.NoopChunkedQuerier(),
+	}}, nil
+}
+
+// ExemplarQuerier returns the exemplar querier of the context's tenant.
+func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
+	db := s.existing(tenant.FromContext(ctx))
+	if db == nil {
+		return noExemplars{}, nil
+	}
+	return db.ExemplarQuerier(ctx)
+}
+
+type noExemplars struct{}
+
+func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+	return nil, nil
+}
+
+// perTenant opens the per-tenant querier of each call lazily: the storage
+// interfaces pass the context (and so the tenant) only to Select and the
+// label calls, not to Querier. Series sets read from the opened queriers
+// until Close, so they are kept until then.
+type perTenant[Q io.Closer] struct {
+	s     *Store
+	open  func(*tsdb.DB) (Q, error)
+	empty Q
+
+	mu     sync.Mutex
+	opened map[string]Q // guarded by mu
+}
+
+func (p *perTenant[Q]) get(ctx context.Context) (Q, error) {
+	id := tenant.FromContext(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if q, ok := p.opened[id]; ok {
+		return q, nil
+	}
+	db := p.s.existing(id)
+	if db == nil {
+		return p.empty, nil
+	}
+	q, err := p.open(db)
+	if err != nil {
+		return q, err
+	}
+	if p.opened == nil {
+		p.opened = map[string]Q{}
+	}
+	p.opened[id] = q
+	return q, nil
+}
+
+func (p *perTenant[Q]) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for _, q := range p.opened {
+		errs = append(errs, q.Close())
+	}
+	p.opened = nil
+	return errors.Join(errs...)
+}
+
+type querier struct{ perTenant[storage.Querier] }
+
+func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	return tq.Select(ctx, sortSeries, hints, ms...)
+}
+
+func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotationsT, error) {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tq.LabelValues(ctx, name, hints, ms...)
+}
+
+func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotationsT, error) {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tq.LabelNames(ctx, hints, ms...)
+}
+
+type chunkQuerier struct {
+	perTenant[storage.ChunkQuerier]
+}
+
+func (q *chunkQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.ChunkSeriesSet {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return storage.ErrChunkSeriesSet(err)
+	}
+	return tq.Select(ctx, sortSeries, hints, ms...)
+}
+
+func (q *chunkQuerier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotationsT, error) {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tq.LabelValues(ctx, name, hints, ms...)
+}
+
+func (q *chunkQuerier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotationsT, error) {
+	tq, err := q.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tq.LabelNames(ctx, hints, ms...)
+}
