@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/receiver"
@@ -94,6 +95,7 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 		Receivers:  map[component.Type]receiver.Factory{otlp.Type(): otlp},
 		Processors: map[component.Type]processor.Factory{ml.Type(): ml, d2c.Type(): d2c},
 		Exporters:  map[component.Type]exporter.Factory{},
+		Extensions: map[component.Type]extension.Factory{bodyLimitType: bodyLimitFactory()},
 		Telemetry:  otelconftelemetry.NewFactory(),
 	}
 	for _, f := range []exporter.Factory{exps.Metrics, exps.Logs, exps.Traces} {
@@ -102,9 +104,9 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 		}
 	}
 
-	uris := append([]string{"yaml:" + cfg}, opts.ConfigFiles...)
-	for i, f := range opts.ConfigFiles {
-		uris[i+1] = "file:" + f
+	uris := []string{"yaml:" + cfg}
+	for _, f := range opts.ConfigFiles {
+		uris = append(uris, "file:"+f)
 	}
 	col, err := otelcol.NewCollector(otelcol.CollectorSettings{
 		BuildInfo: component.BuildInfo{Command: "sightline", Description: "Sightline embedded OpenTelemetry Collector", Version: "embedded"},
@@ -186,6 +188,7 @@ func buildConfig(opts Options, exps Exporters) (string, error) {
 				"endpoint":              opts.HTTPEndpoint,
 				"max_request_body_size": opts.MaxRequestBodyBytes,
 				"include_metadata":      true,
+				"middlewares":           []map[string]any{{"id": bodyLimitType.String()}},
 			},
 		}}},
 		"processors": map[string]any{
@@ -193,8 +196,12 @@ func buildConfig(opts Options, exps Exporters) (string, error) {
 			"deltatocumulative": map[string]any{},
 		},
 		"exporters": exporters,
+		"extensions": map[string]any{
+			bodyLimitType.String(): map[string]any{"max_request_body_size": opts.MaxRequestBodyBytes},
+		},
 		"service": map[string]any{
-			"pipelines": pipelines,
+			"extensions": []string{bodyLimitType.String()},
+			"pipelines":  pipelines,
 			"telemetry": map[string]any{
 				// Sightline exposes its own metrics on its HTTP port; the
 				// collector's would otherwise open :8888.

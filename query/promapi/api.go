@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,7 +144,7 @@ func New(store *tsdbstore.Store, opts Options, logger *slog.Logger, reg promethe
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", r)
 	mux.Handle("GET /api/v1/metadata", metadataHandler(store))
-	mux.Handle("POST /api/v1/write", limitBody(opts.MaxRequestBodyBytes, r))
+	mux.Handle("POST /api/v1/write", limitBody(opts.MaxRequestBodyBytes, protobufOnly(r)))
 	return mux
 }
 
@@ -163,6 +164,21 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// protobufOnly answers 415 for a remote-write body that says it is not
+// protobuf; Prometheus' handler would answer 400. Senders that set no
+// Content-Type at all are let through, as Prometheus does.
+func protobufOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-protobuf" {
+				http.Error(w, fmt.Sprintf("unsupported Content-Type %q: remote write takes application/x-protobuf", ct), http.StatusUnsupportedMediaType)
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
