@@ -1,0 +1,105 @@
+package promapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+func newTestAPI(t testing.TB) (http.Handler, *tsdbstore.Store) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	store, err := tsdbstore.Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, tsdbstore.DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	opts := DefaultOptions()
+	opts.MaxRequestBodyBytes = 1 << 20
+	return tenant.Middleware(New(store, opts, slog.New(slog.DiscardHandler), reg, reg)), store
+}
+
+func writeBody(t testing.TB, name string, v float64) []byte {
+	t.Helper()
+	raw, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels:  []prompb.Label{{Name: "__name__", Value: name}},
+		Samples: []prompb.Sample{{Timestamp: time.Now().UnixMilli(), Value: v}},
+	}}}).Marshal()
+	require.NoError(t, err)
+	return snappy.Encode(nil, raw)
+}
+
+func do(h http.Handler, method, path, contentType string, body []byte) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestRemoteWriteLimits(t *testing.T) {
+	h, _ := newTestAPI(t)
+	require.Equal(t, http.StatusNoContent, do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", writeBody(t, "a", 1)).Code)
+	rec := do(h, http.MethodPost, "/api/v1/write", "application/json", writeBody(t, "a", 1))
+	require.Equal(t, http.StatusUnsupportedMediaType, rec.Code)
+	require.Contains(t, rec.Body.String(), "application/x-protobuf")
+	rec = do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", make([]byte, 2<<20))
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	require.Contains(t, rec.Body.String(), "limit of 1048576 bytes")
+}
+
+func TestMetadata(t *testing.T) {
+	h, store := newTestAPI(t)
+	store.SetMetadata(tenant.Default, "http_requests_total", metadata.Metadata{Type: "counter", Help: "Requests."})
+	store.SetMetadata(tenant.Default, "queue_bytes", metadata.Metadata{Type: "gauge", Unit: "bytes"})
+	store.SetMetadata("other", "secret_total", metadata.Metadata{Type: "counter"})
+
+	var got struct {
+		Status string                         `json:"status"`
+		Data   map[string][]map[string]string `json:"data"`
+	}
+	rec := do(h, http.MethodGet, "/api/v1/metadata", "", nil)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	require.Equal(t, "success", got.Status)
+	require.Equal(t, map[string][]map[string]string{
+		"http_requests_total": {{"type": "counter", "help": "Requests.", "unit": ""}},
+		"queue_bytes":         {{"type": "gauge", "help": "", "unit": "bytes"}},
+	}, got.Data)
+
+	rec = do(h, http.MethodGet, "/api/v1/metadata?metric=queue_bytes", "", nil)
+	got.Data = nil
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	require.Len(t, got.Data, 1)
+	rec = do(h, http.MethodGet, "/api/v1/metadata?limit=x", "", nil)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Contains(t, rec.Body.String(), `"errorType":"bad_data"`)
+}
+
+// FuzzRemoteWrite: whatever a remote-write body holds, the answer is a
+// client error or success, never a server error or a crash.
+func FuzzRemoteWrite(f *testing.F) {
+	f.Add(writeBody(f, "seed", 1))
+	f.Add([]byte("not snappy"))
+	f.Add(snappy.Encode(nil, []byte("\x0a\xff\xff")))
+	h, _ := newTestAPI(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", body)
+		require.Less(t, rec.Code, 500, rec.Body.String())
+	})
+}

@@ -1,0 +1,83 @@
+package tsdbstore
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), DefaultOptions())
+	require.NoError(t, err)
+	return s
+}
+
+func appendOne(t *testing.T, s *Store, tenantID, name string, ts int64, v float64) error {
+	t.Helper()
+	app := s.Appender(tenant.With(context.Background(), tenantID))
+	_, err := app.Append(0, labels.FromStrings("__name__", name), ts, v)
+	if err != nil {
+		_ = app.Rollback()
+		return err
+	}
+	return app.Commit()
+}
+
+func count(t *testing.T, s *Store, tenantID, name string) int {
+	t.Helper()
+	q, err := s.Querier(0, time.Now().Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	ss := q.Select(tenant.With(context.Background(), tenantID), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
+	n := 0
+	for ss.Next() {
+		n++
+	}
+	require.NoError(t, ss.Err())
+	return n
+}
+
+func TestTenantsAreSeparateAndReopened(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	now := time.Now().UnixMilli()
+	require.NoError(t, appendOne(t, s, "a", "m", now, 1))
+	require.NoError(t, appendOne(t, s, "b", "m", now, 2))
+	require.NoError(t, appendOne(t, s, "b", "only_b", now, 2))
+	require.Equal(t, 1, count(t, s, "a", "m"))
+	require.Equal(t, 0, count(t, s, "a", "only_b"))
+	require.Equal(t, 0, count(t, s, "nobody", "m"), "reading an unknown tenant creates nothing")
+	require.ElementsMatch(t, []string{"a", "b"}, s.Tenants())
+	require.NoError(t, s.Close())
+
+	s = open(t, dir)
+	defer s.Close()
+	require.ElementsMatch(t, []string{"a", "b"}, s.Tenants(), "tenants are opened (and their WAL replayed) at start-up")
+	require.Equal(t, 1, count(t, s, "b", "only_b"))
+}
+
+func TestRejections(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	require.NoError(t, appendOne(t, s, "a", "m", now, 1))
+	f := func(ts int64, v float64, reason string) {
+		t.Helper()
+		err := appendOne(t, s, "a", "m", ts, v)
+		require.Error(t, err)
+		require.Equal(t, reason, RejectReason(err), "%v", err)
+	}
+	f(now, 2, ReasonDuplicate)
+	f(now-time.Hour.Milliseconds(), 3, ReasonTooOld)
+	f(now+time.Hour.Milliseconds(), 4, ReasonOutOfBounds)
+	require.Equal(t, "", RejectReason(ErrClosed))
+	require.ErrorIs(t, s.Appender(tenant.With(context.Background(), "../x")).Commit(), tenant.ErrInvalid)
+}
