@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
@@ -42,12 +43,23 @@ type Config struct {
 	QueryTimeout        durFlag     `yaml:"query.timeout"`
 	QueryMaxSamples     int         `yaml:"query.max-samples"`
 	QueryLookbackDelta  durFlag     `yaml:"query.lookback-delta"`
+
+	ExternalURL         string      `yaml:"web.external-url"`
+	RuleFiles           stringsFlag `yaml:"rules.file"`
+	RuleEvalInterval    durFlag     `yaml:"rules.evaluation-interval"`
+	RuleResendDelay     durFlag     `yaml:"rules.alert.resend-delay"`
+	RuleOutageTolerance durFlag     `yaml:"rules.alert.for-outage-tolerance"`
+	RuleForGracePeriod  durFlag     `yaml:"rules.alert.for-grace-period"`
+	AlertmanagerConfig  string      `yaml:"alertmanager.config.file"`
+	AlertmanagerURLs    stringsFlag `yaml:"alertmanager.url"`
+	AlertmanagerRetain  durFlag     `yaml:"alertmanager.data-retention"`
 }
 
 func defaultConfig() Config {
 	col := collector.DefaultOptions()
 	st := tsdbstore.DefaultOptions()
-	api := promapi.DefaultOptions()
+	eng := promapi.DefaultEngineOptions()
+	rules := alerting.DefaultRulesOptions()
 	return Config{
 		DataDir:             "./data",
 		HTTPListen:          ":9750",
@@ -59,13 +71,18 @@ func defaultConfig() Config {
 		MemoryLimitPercent:  uint(col.MemoryLimitPercentage),
 		MemorySpikePercent:  uint(col.MemorySpikePercentage),
 		CollectorLogLevel:   col.LogLevel,
-		RemoteWriteMaxBody:  bytesFlag(api.MaxRequestBodyBytes),
+		RemoteWriteMaxBody:  bytesFlag(promapi.DefaultOptions().MaxRequestBodyBytes),
 		MetricsRetention:    durFlag(st.Retention),
 		MetricsOOOWindow:    durFlag(st.OutOfOrderWindow),
 		MetricsMaxExemplars: st.MaxExemplars,
-		QueryTimeout:        durFlag(api.QueryTimeout),
-		QueryMaxSamples:     api.MaxSamples,
-		QueryLookbackDelta:  durFlag(api.LookbackDelta),
+		QueryTimeout:        durFlag(eng.QueryTimeout),
+		QueryMaxSamples:     eng.MaxSamples,
+		QueryLookbackDelta:  durFlag(eng.LookbackDelta),
+		RuleEvalInterval:    durFlag(rules.EvaluationInterval),
+		RuleResendDelay:     durFlag(rules.ResendDelay),
+		RuleOutageTolerance: durFlag(rules.OutageTolerance),
+		RuleForGracePeriod:  durFlag(rules.ForGracePeriod),
+		AlertmanagerRetain:  durFlag(120 * time.Hour),
 	}
 }
 
@@ -90,6 +107,15 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Var(&c.QueryTimeout, "query.timeout", "Longest a query may run.")
 	fs.IntVar(&c.QueryMaxSamples, "query.max-samples", c.QueryMaxSamples, "Most samples a query may load into memory at once.")
 	fs.Var(&c.QueryLookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
+	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable). Reloaded on SIGHUP and POST /-/reload.")
+	fs.Var(&c.RuleEvalInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")
+	fs.Var(&c.RuleResendDelay, "rules.alert.resend-delay", "Minimum wait before a firing alert is sent again to the Alertmanagers.")
+	fs.Var(&c.RuleOutageTolerance, "rules.alert.for-outage-tolerance", "Longest outage after which 'for' state of alerts is still restored at start-up.")
+	fs.Var(&c.RuleForGracePeriod, "rules.alert.for-grace-period", "Minimum time an alert waits after a restart before firing, when restoring its 'for' state.")
+	fs.StringVar(&c.AlertmanagerConfig, "alertmanager.config.file", c.AlertmanagerConfig, "Alertmanager configuration file (Alertmanager's format) for the built-in Alertmanager; default routes every alert to a receiver that sends nothing.")
+	fs.Var(&c.AlertmanagerURLs, "alertmanager.url", "An external Alertmanager to send alerts to as well, e.g. http://alertmanager:9093 (repeatable).")
+	fs.Var(&c.AlertmanagerRetain, "alertmanager.data-retention", "How long the built-in Alertmanager keeps silences and its notification log.")
 }
 
 // loadConfig reads -config.file (if given) and then the flags over it.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
 	"github.com/sightline-dev/sightline/exporters/metricsexporter"
 	"github.com/sightline-dev/sightline/query/promapi"
@@ -84,6 +86,67 @@ func run(ctx context.Context, cfg Config) error {
 		}
 	}()
 
+	externalURL, err := externalURL(cfg)
+	if err != nil {
+		return err
+	}
+	engine := promapi.NewEngine(promapi.EngineOptions{
+		QueryTimeout:  time.Duration(cfg.QueryTimeout),
+		MaxSamples:    cfg.QueryMaxSamples,
+		LookbackDelta: time.Duration(cfg.QueryLookbackDelta),
+	}, logger, reg)
+
+	// Alerting: the built-in Alertmanager, external ones, then the rules.
+	am, err := alerting.NewAlertmanager(alerting.AlertmanagerOptions{
+		ConfigFile:  cfg.AlertmanagerConfig,
+		DataDir:     filepath.Join(cfg.DataDir, "alertmanager"),
+		Retention:   time.Duration(cfg.AlertmanagerRetain),
+		ExternalURL: externalURL,
+	}, logger.With("component", "alertmanager"), reg)
+	if err != nil {
+		return err
+	}
+	defer am.Stop()
+	senders := alerting.Senders{am}
+	apiOpts := promapi.DefaultOptions()
+	if len(cfg.AlertmanagerURLs) > 0 {
+		ext, err := alerting.NewExternal(cfg.AlertmanagerURLs, logger.With("component", "notifier"), reg)
+		if err != nil {
+			return err
+		}
+		defer ext.Stop()
+		senders = append(senders, ext)
+		apiOpts.Alertmanagers = ext
+	}
+	ruleOpts := alerting.DefaultRulesOptions()
+	ruleOpts.Files = cfg.RuleFiles
+	ruleOpts.EvaluationInterval = time.Duration(cfg.RuleEvalInterval)
+	ruleOpts.ExternalURL = externalURL
+	ruleOpts.ResendDelay = time.Duration(cfg.RuleResendDelay)
+	ruleOpts.OutageTolerance = time.Duration(cfg.RuleOutageTolerance)
+	ruleOpts.ForGracePeriod = time.Duration(cfg.RuleForGracePeriod)
+	rules := alerting.NewRules(ruleOpts, engine, store, store, senders, logger.With("component", "rules"), reg)
+	if err := rules.Reload(); err != nil {
+		return err
+	}
+	rules.Run()
+	defer rules.Stop()
+	reload := func() error {
+		return errors.Join(rules.Reload(), am.Reload())
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := reload(); err != nil {
+				logger.Error("reload failed; the previous rules and Alertmanager configuration stay", "err", err)
+			} else {
+				logger.Info("reloaded rules and Alertmanager configuration")
+			}
+		}
+	}()
+
 	// Collector (built before the HTTP port so readiness can ask it).
 	col, err := collector.New(collector.Options{
 		GRPCEndpoint:          cfg.OTLPGRPCListen,
@@ -104,16 +167,18 @@ func run(ctx context.Context, cfg Config) error {
 
 	// HTTP port.
 	var ready atomic.Bool
-	apiOpts := promapi.DefaultOptions()
-	apiOpts.QueryTimeout = time.Duration(cfg.QueryTimeout)
-	apiOpts.MaxSamples = cfg.QueryMaxSamples
 	apiOpts.LookbackDelta = time.Duration(cfg.QueryLookbackDelta)
 	apiOpts.MaxRequestBodyBytes = int64(cfg.RemoteWriteMaxBody)
 	apiOpts.Version, apiOpts.Revision = version, revision
 	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
 	apiOpts.Ready = ready.Load
 	apiOpts.Flags = flagsMap(cfg)
-	handler := newHTTPHandler(promapi.New(store, apiOpts, logger, reg, reg), reg, ready.Load)
+	apiOpts.Rules = rules
+	handler := newHTTPHandler(httpParts{
+		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
+		alertmanager: am.Handler(),
+		reload:       reload,
+	}, reg, ready.Load)
 
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
@@ -175,8 +240,33 @@ func flagsMap(cfg Config) map[string]string {
 	return m
 }
 
+// externalURL is -web.external-url, or http://<hostname><listen address>.
+func externalURL(cfg Config) (*url.URL, error) {
+	s := cfg.ExternalURL
+	if s == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			host = "localhost"
+		}
+		_, port, _ := net.SplitHostPort(cfg.HTTPListen)
+		s = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("web.external-url %q: want an absolute URL", s)
+	}
+	return u, nil
+}
+
+// httpParts are the handlers the HTTP port serves.
+type httpParts struct {
+	promAPI      http.Handler // /api/v1/
+	alertmanager http.Handler // Alertmanager's /api/v2/
+	reload       func() error // POST /-/reload
+}
+
 // newHTTPHandler lays out the HTTP port.
-func newHTTPHandler(api http.Handler, reg *prometheus.Registry, ready func() bool) http.Handler {
+func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool) http.Handler {
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:                        "sightline_http_request_duration_seconds",
 		Help:                        "Duration of HTTP requests on the HTTP port, by handler and status code.",
@@ -189,7 +279,17 @@ func newHTTPHandler(api http.Handler, reg *prometheus.Registry, ready func() boo
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(api)))
+	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(parts.promAPI)))
+	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {
+		mux.Handle(p, instrument("/api/v2 (alertmanager)", parts.alertmanager))
+	}
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := parts.reload(); err != nil {
+			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "Reloaded.")
+	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Sightline is Healthy.")

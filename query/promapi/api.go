@@ -37,13 +37,39 @@ import (
 // it to decide which API features they may use.
 const PrometheusVersion = "3.8.0"
 
-// Options configure the API.
-type Options struct {
+// EngineOptions configure the query engine.
+type EngineOptions struct {
 	// QueryTimeout bounds one query's evaluation.
 	QueryTimeout time.Duration
 	// MaxSamples bounds the samples one query may hold in memory at once.
 	MaxSamples int
 	// LookbackDelta is PromQL's staleness lookback.
+	LookbackDelta time.Duration
+}
+
+// DefaultEngineOptions are Prometheus' defaults.
+func DefaultEngineOptions() EngineOptions {
+	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute}
+}
+
+// NewEngine returns the PromQL engine, with MetricsQL in front of it, that
+// the API and the rule engine share.
+func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registerer) promql.QueryEngine {
+	return mql.Engine{QueryEngine: promql.NewEngine(promql.EngineOpts{
+		Logger:               logger.With("component", "promql"),
+		Reg:                  reg,
+		MaxSamples:           opts.MaxSamples,
+		Timeout:              opts.QueryTimeout,
+		LookbackDelta:        opts.LookbackDelta,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		EnablePerStepStats:   true,
+	})}
+}
+
+// Options configure the API.
+type Options struct {
+	// LookbackDelta is PromQL's staleness lookback (for remote read).
 	LookbackDelta time.Duration
 	// MaxRequestBodyBytes bounds a remote_write body (413 above it).
 	MaxRequestBodyBytes int64
@@ -55,33 +81,32 @@ type Options struct {
 	DataDir string
 	// Ready gates query and write endpoints until the server is ready.
 	Ready func() bool
+	// Rules serves /api/v1/rules and /api/v1/alerts; nil for none.
+	Rules v1.RulesRetriever
+	// Alertmanagers serves /api/v1/alertmanagers; nil for none.
+	Alertmanagers v1.AlertmanagerRetriever
 }
 
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		QueryTimeout:        2 * time.Minute,
-		MaxSamples:          50_000_000,
 		LookbackDelta:       5 * time.Minute,
 		MaxRequestBodyBytes: 32 << 20,
 		Ready:               func() bool { return true },
 	}
 }
 
-// New returns the handler of /api/v1/ over store. Mount it at "/api/v1/"
-// behind tenant.Middleware.
-func New(store *tsdbstore.Store, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) http.Handler {
-	engine := promql.NewEngine(promql.EngineOpts{
-		Logger:                   logger.With("component", "promql"),
-		Reg:                      reg,
-		MaxSamples:               opts.MaxSamples,
-		Timeout:                  opts.QueryTimeout,
-		LookbackDelta:            opts.LookbackDelta,
-		EnableAtModifier:         true,
-		EnableNegativeOffset:     true,
-		EnablePerStepStats:       true,
-		EnableDelayedNameRemoval: false,
-	})
+// New returns the handler of /api/v1/ over store, evaluating queries with
+// engine. Mount it at "/api/v1/" behind tenant.Middleware.
+func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) http.Handler {
+	var rulesRetriever v1.RulesRetriever = noRules{}
+	if opts.Rules != nil {
+		rulesRetriever = opts.Rules
+	}
+	var amRetriever v1.AlertmanagerRetriever = noTargets{}
+	if opts.Alertmanagers != nil {
+		amRetriever = opts.Alertmanagers
+	}
 	start := time.Now()
 	ready := func(f http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -93,11 +118,11 @@ func New(store *tsdbstore.Store, opts Options, logger *slog.Logger, reg promethe
 		}
 	}
 	api := v1.NewAPI(
-		mql.Engine{QueryEngine: engine},
+		engine,
 		store, store, store,
 		func(context.Context) v1.ScrapePoolsRetriever { return noTargets{} },
 		func(context.Context) v1.TargetRetriever { return noTargets{} },
-		func(context.Context) v1.AlertmanagerRetriever { return noTargets{} },
+		func(context.Context) v1.AlertmanagerRetriever { return amRetriever },
 		func() config.Config { return config.DefaultConfig },
 		opts.Flags,
 		v1.GlobalURLOptions{},
@@ -106,7 +131,7 @@ func New(store *tsdbstore.Store, opts Options, logger *slog.Logger, reg promethe
 		opts.DataDir,
 		false, // no admin API: deleting series is not offered yet
 		logger.With("component", "api"),
-		func(context.Context) v1.RulesRetriever { return noRules{} },
+		func(context.Context) v1.RulesRetriever { return rulesRetriever },
 		50_000_000, 10, 1<<20, // remote read limits, Prometheus' defaults
 		false,
 		regexp.MustCompile(".*"),

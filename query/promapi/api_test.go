@@ -27,7 +27,8 @@ func newTestAPI(t testing.TB) (http.Handler, *tsdbstore.Store) {
 	t.Cleanup(func() { _ = store.Close() })
 	opts := DefaultOptions()
 	opts.MaxRequestBodyBytes = 1 << 20
-	return tenant.Middleware(New(store, opts, slog.New(slog.DiscardHandler), reg, reg)), store
+	engine := NewEngine(DefaultEngineOptions(), slog.New(slog.DiscardHandler), reg)
+	return tenant.Middleware(New(store, engine, opts, slog.New(slog.DiscardHandler), reg, reg)), store
 }
 
 func writeBody(t testing.TB, name string, v float64) []byte {

@@ -1,0 +1,278 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/api"
+	"github.com/prometheus/alertmanager/config"
+	"github.com/prometheus/alertmanager/config/receiver"
+	"github.com/prometheus/alertmanager/dispatch"
+	"github.com/prometheus/alertmanager/featurecontrol"
+	"github.com/prometheus/alertmanager/inhibit"
+	"github.com/prometheus/alertmanager/nflog"
+	"github.com/prometheus/alertmanager/notify"
+	"github.com/prometheus/alertmanager/provider/mem"
+	"github.com/prometheus/alertmanager/silence"
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/alertmanager/timeinterval"
+	"github.com/prometheus/alertmanager/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/route"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/notifier"
+)
+
+// DefaultAlertmanagerConfig routes every alert to a receiver without
+// integrations: alerts are kept and shown by the API but sent nowhere.
+const DefaultAlertmanagerConfig = `
+route:
+  receiver: default
+  group_by: [alertname]
+receivers:
+  - name: default
+`
+
+// AlertmanagerOptions configure the embedded Alertmanager.
+type AlertmanagerOptions struct {
+	// ConfigFile is an Alertmanager configuration file; empty means
+	// DefaultAlertmanagerConfig.
+	ConfigFile string
+	// DataDir keeps the silences and notification-log snapshots.
+	DataDir string
+	// Retention of silences and of the notification log.
+	Retention time.Duration
+	// ExternalURL is where notifications link back to.
+	ExternalURL *url.URL
+}
+
+// Alertmanager is an Alertmanager embedded in Sightline. It is safe for
+// concurrent use.
+type Alertmanager struct {
+	opts     AlertmanagerOptions
+	logger   *slog.Logger
+	marker   *types.MemMarker
+	alerts   *mem.Alerts
+	silences *silence.Silences
+	nflog    *nflog.Log
+	api      *api.API
+	handler  http.Handler
+	pipeline *notify.PipelineBuilder
+	dispM    *dispatch.DispatcherMetrics
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex // guards the fields below and serialises reloads
+	disp      *dispatch.Dispatcher
+	inhibitor *inhibit.Inhibitor
+	stopped   bool
+}
+
+// NewAlertmanager starts the embedded Alertmanager with the configuration
+// of opts.ConfigFile; an invalid one is an error.
+func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg prometheus.Registerer) (*Alertmanager, error) {
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("alertmanager data dir: %w", err)
+	}
+	am := &Alertmanager{opts: opts, logger: logger, stop: make(chan struct{})}
+	var err error
+	am.nflog, err = nflog.New(nflog.Options{
+		SnapshotFile: filepath.Join(opts.DataDir, "nflog"),
+		Retention:    opts.Retention,
+		Logger:       logger.With("component", "nflog"),
+		Metrics:      reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notification log: %w", err)
+	}
+	am.marker = types.NewMarker(reg)
+	am.silences, err = silence.New(silence.Options{
+		SnapshotFile: filepath.Join(opts.DataDir, "silences"),
+		Retention:    opts.Retention,
+		Logger:       logger.With("component", "silences"),
+		Metrics:      reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("silences: %w", err)
+	}
+	// Snapshots every 15 minutes and at Stop, as Alertmanager does.
+	am.wg.Add(2)
+	go func() {
+		defer am.wg.Done()
+		am.nflog.Maintenance(15*time.Minute, filepath.Join(opts.DataDir, "nflog"), am.stop, nil)
+	}()
+	go func() {
+		defer am.wg.Done()
+		am.silences.Maintenance(15*time.Minute, filepath.Join(opts.DataDir, "silences"), am.stop, nil)
+	}()
+
+	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, nil, logger, reg)
+	if err != nil {
+		am.Stop()
+		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	am.api, err = api.New(api.Options{
+		Alerts:          am.alerts,
+		Silences:        am.silences,
+		AlertStatusFunc: am.marker.Status,
+		GroupMutedFunc:  am.marker.Muted,
+		Timeout:         time.Minute,
+		Logger:          logger.With("component", "alertmanager-api"),
+		Registry:        reg,
+		GroupFunc: func(rf func(*dispatch.Route) bool, af func(*types.Alert, time.Time) bool) (dispatch.AlertGroups, map[model.Fingerprint][]string) {
+			am.mu.Lock()
+			d := am.disp
+			am.mu.Unlock()
+			return d.Groups(rf, af)
+		},
+	})
+	if err != nil {
+		am.Stop()
+		return nil, fmt.Errorf("alertmanager API: %w", err)
+	}
+	// Only /api/v2 is served: Alertmanager's removed /api/v1 would shadow
+	// Prometheus' /api/v1/alerts.
+	am.handler = am.api.Register(route.New(), "/")
+	am.pipeline = notify.NewPipelineBuilder(reg, featurecontrol.NoopFlags{})
+	am.dispM = dispatch.NewDispatcherMetrics(false, reg)
+	if err := am.Reload(); err != nil {
+		am.Stop()
+		return nil, err
+	}
+	return am, nil
+}
+
+// Handler serves Alertmanager's v2 API (/api/v2/alerts, silences, status,
+// receivers, alerts/groups).
+func (am *Alertmanager) Handler() http.Handler { return am.handler }
+
+// Reload reads the configuration file again and, if it is valid, rebuilds
+// routing, receivers and inhibition; if not, the running configuration stays.
+func (am *Alertmanager) Reload() error {
+	var conf *config.Config
+	var err error
+	if am.opts.ConfigFile == "" {
+		conf, err = config.Load(DefaultAlertmanagerConfig)
+	} else {
+		conf, err = config.LoadFile(am.opts.ConfigFile)
+	}
+	if err != nil {
+		return fmt.Errorf("load alertmanager config: %w", err)
+	}
+	tmpl, err := template.FromGlobs(conf.Templates)
+	if err != nil {
+		return fmt.Errorf("alertmanager templates: %w", err)
+	}
+	if am.opts.ExternalURL != nil {
+		tmpl.ExternalURL = am.opts.ExternalURL
+	}
+	routes := dispatch.NewRoute(conf.Route, nil)
+	active := map[string]bool{}
+	routes.Walk(func(r *dispatch.Route) { active[r.RouteOpts.Receiver] = true })
+	receivers := map[string][]notify.Integration{}
+	for _, rcv := range conf.Receivers {
+		if !active[rcv.Name] {
+			continue
+		}
+		integrations, err := receiver.BuildReceiverIntegrations(rcv, tmpl, am.logger)
+		if err != nil {
+			return fmt.Errorf("receiver %q: %w", rcv.Name, err)
+		}
+		receivers[rcv.Name] = integrations
+	}
+	intervals := map[string][]timeinterval.TimeInterval{}
+	for _, ti := range conf.MuteTimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+	for _, ti := range conf.TimeIntervals {
+		intervals[ti.Name] = ti.TimeIntervals
+	}
+
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	if am.stopped {
+		return errors.New("alertmanager stopped")
+	}
+	if am.inhibitor != nil {
+		am.inhibitor.Stop()
+	}
+	if am.disp != nil {
+		am.disp.Stop()
+	}
+	am.inhibitor = inhibit.NewInhibitor(am.alerts, conf.InhibitRules, am.marker, am.logger)
+	silencer := silence.NewSilencer(am.silences, am.marker, am.logger)
+	pipeline := am.pipeline.New(receivers, func() time.Duration { return 0 }, am.inhibitor, silencer,
+		timeinterval.NewIntervener(intervals), am.marker, am.nflog, nil)
+	inhibitor := am.inhibitor
+	am.api.Update(conf, func(ls model.LabelSet) {
+		inhibitor.Mutes(ls)
+		silencer.Mutes(ls)
+	})
+	timeout := func(d time.Duration) time.Duration { return max(d, notify.MinTimeout) }
+	am.disp = dispatch.NewDispatcher(am.alerts, routes, pipeline, am.marker, timeout, 30*time.Second, nil, am.logger, am.dispM)
+	go am.disp.Run()
+	go am.inhibitor.Run()
+	return nil
+}
+
+// Send puts alerts from the rule engine into the Alertmanager, as a
+// Prometheus server's POST /api/v2/alerts would.
+func (am *Alertmanager) Send(alerts ...*notifier.Alert) {
+	now := time.Now()
+	out := make([]*types.Alert, 0, len(alerts))
+	for _, a := range alerts {
+		ta := &types.Alert{
+			Alert: model.Alert{
+				Labels:       model.LabelSet{},
+				Annotations:  model.LabelSet{},
+				StartsAt:     a.StartsAt,
+				EndsAt:       a.EndsAt,
+				GeneratorURL: a.GeneratorURL,
+			},
+			UpdatedAt: now,
+		}
+		a.Labels.Range(func(l labels.Label) { ta.Labels[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		a.Annotations.Range(func(l labels.Label) { ta.Annotations[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+		if err := ta.Validate(); err != nil {
+			am.logger.Warn("dropping invalid alert", "alert", ta.Name(), "err", err)
+			continue
+		}
+		out = append(out, ta)
+	}
+	if err := am.alerts.Put(out...); err != nil {
+		am.logger.Error("storing alerts", "err", err)
+	}
+}
+
+// Stop stops dispatching and writes the silence and notification-log
+// snapshots.
+func (am *Alertmanager) Stop() {
+	am.mu.Lock()
+	if am.stopped {
+		am.mu.Unlock()
+		return
+	}
+	am.stopped = true
+	if am.inhibitor != nil {
+		am.inhibitor.Stop()
+	}
+	if am.disp != nil {
+		am.disp.Stop()
+	}
+	am.mu.Unlock()
+	if am.alerts != nil {
+		am.alerts.Close()
+	}
+	close(am.stop)
+	am.wg.Wait()
+}
