@@ -1,0 +1,145 @@
+package harness
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// palette gives each target the same colour in every plot.
+func targetColor(target string) color.Color {
+	switch target {
+	case TargetSightlineOTLP:
+		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	case TargetSightlineRW:
+		return color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff}
+	case TargetPrometheus:
+		return color.RGBA{R: 0xe6, G: 0x55, B: 0x22, A: 0xff}
+	default:
+		return color.RGBA{R: 0x6a, G: 0x3d, B: 0x9a, A: 0xff}
+	}
+}
+
+// plotIngest draws acknowledged samples per second over the ingest phase,
+// one line per target, from each target's first successful run.
+func plotIngest(r *Report, file string) error {
+	p := plot.New()
+	p.Title.Text = "Ingest rate (first repeat)"
+	p.X.Label.Text = "seconds since ingest start"
+	p.Y.Label.Text = "samples/s acknowledged"
+	p.Legend.Top = true
+	for _, t := range r.Targets {
+		run, ok := firstOK(r, t)
+		if !ok || len(run.Ingest.Timeline) == 0 {
+			continue
+		}
+		pts := make(plotter.XYs, len(run.Ingest.Timeline))
+		for i, v := range run.Ingest.Timeline {
+			pts[i] = plotter.XY{X: float64(i + 1), Y: v}
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = targetColor(t)
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		p.Legend.Add(t, l)
+	}
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	return p.Save(8*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// plotLatency draws one bar per query and target of the given latency
+// quantile, on a log scale because the queries differ by orders of
+// magnitude. Bars are polygons from a floor below the smallest value, since
+// a log axis has no zero.
+func plotLatency(r *Report, q float64, file string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Query latency p%.0f (all repeats pooled; log scale)", q*100)
+	p.X.Label.Text = "query (see the report's table)"
+	p.Y.Label.Text = "milliseconds"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	queries := QuerySet()
+	lowest := math.Inf(1)
+	vals := map[string][]float64{}
+	for _, t := range r.Targets {
+		lat := pooledLatencies(r, t)
+		for _, qq := range queries {
+			v := float64(percentile(lat[qq.Name], q).Microseconds()) / 1000
+			vals[t] = append(vals[t], v)
+			if v > 0 {
+				lowest = math.Min(lowest, v)
+			}
+		}
+	}
+	if math.IsInf(lowest, 1) {
+		lowest = 1
+	}
+	floor := lowest / 2
+	width := 0.8 / float64(len(r.Targets))
+	for ti, t := range r.Targets {
+		var legend *plotter.Polygon
+		for i, v := range vals[t] {
+			if v <= 0 {
+				continue
+			}
+			x0 := float64(i) - 0.4 + float64(ti)*width
+			poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: floor}, {X: x0, Y: v}, {X: x0 + width, Y: v}, {X: x0 + width, Y: floor}})
+			if err != nil {
+				return err
+			}
+			poly.Color = targetColor(t)
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+			legend = poly
+		}
+		if legend != nil {
+			p.Legend.Add(t, legend)
+		}
+	}
+	names := make([]string, len(queries))
+	for i := range queries {
+		names[i] = fmt.Sprintf("Q%d", i+1)
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(queries))-0.4
+	p.Y.Min = floor
+	p.Add(plotter.NewGrid())
+	return p.Save(10*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// plotBytesPerSample draws the bytes per sample on disk (du) of each
+// target, median over repeats.
+func plotBytesPerSample(r *Report, file string) error {
+	p := plot.New()
+	p.Title.Text = "Bytes per sample on disk after a clean stop (du; median of repeats)"
+	p.Y.Label.Text = "bytes/sample"
+	var names []string
+	for _, t := range r.Targets {
+		v := median(collect(r, t, func(run TargetRun) float64 { return bytesPerSample(run) }))
+		if math.IsNaN(v) {
+			continue
+		}
+		bars, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(40))
+		if err != nil {
+			return err
+		}
+		bars.Color = targetColor(t)
+		bars.LineStyle.Width = 0
+		bars.XMin = float64(len(names))
+		p.Add(bars)
+		names = append(names, t)
+	}
+	p.NominalX(names...)
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	return p.Save(7*vg.Inch, 4*vg.Inch, file)
+}

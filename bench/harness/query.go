@@ -1,0 +1,298 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Query kinds: the Prometheus HTTP API endpoint a query uses.
+const (
+	QueryInstant     = "instant"      // /api/v1/query at the end of the data
+	QueryRange       = "range"        // /api/v1/query_range over Range, every Step
+	QueryLabelNames  = "label_names"  // /api/v1/labels over Range
+	QueryLabelValues = "label_values" // /api/v1/label/<Expr>/values over Range
+	QuerySeries      = "series"       // /api/v1/series?match[]=<Expr> over Range
+)
+
+// Query is one entry of the fixed query set.
+type Query struct {
+	Name  string
+	Kind  string
+	Expr  string
+	Range time.Duration
+	Step  time.Duration
+}
+
+// QuerySet is the fixed, documented set of queries every system answers.
+// All are evaluated at the end of the data, so every system sees the same
+// data whatever the wall clock says.
+func QuerySet() []Query {
+	const h = time.Hour
+	return []Query{
+		{Name: "instant_rate_sum_by_job", Kind: QueryInstant,
+			Expr: `sum by (job) (rate(http_requests_total[5m]))`},
+		{Name: "range1h_rate_sum_by_job_code", Kind: QueryRange, Range: h, Step: time.Minute,
+			Expr: `sum by (job, code) (rate(http_requests_total[5m]))`},
+		{Name: "range24h_rate_sum_by_job", Kind: QueryRange, Range: 24 * h, Step: 5 * time.Minute,
+			Expr: `sum by (job) (rate(http_requests_total[5m]))`},
+		{Name: "instant_highcard_sum_by_instance_route", Kind: QueryInstant,
+			Expr: `sum by (instance, route) (rate(http_requests_total[5m]))`},
+		{Name: "range1h_histogram_quantile_p99", Kind: QueryRange, Range: h, Step: time.Minute,
+			Expr: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))`},
+		{Name: "range24h_histogram_quantile_p90_by_route", Kind: QueryRange, Range: 24 * h, Step: 5 * time.Minute,
+			Expr: `histogram_quantile(0.9, sum by (route, le) (rate(http_request_duration_seconds_bucket[5m])))`},
+		{Name: "range1h_rate_selective", Kind: QueryRange, Range: h, Step: time.Minute,
+			Expr: `rate(http_requests_total{job="svc-03",route="/api/orders"}[5m])`},
+		{Name: "instant_max_over_time_1h", Kind: QueryInstant,
+			Expr: `max_over_time(process_resident_memory_bytes[1h])`},
+		{Name: "label_names_1h", Kind: QueryLabelNames, Range: h},
+		{Name: "label_values_instance_1h", Kind: QueryLabelValues, Range: h, Expr: "instance"},
+		{Name: "series_match_job_1h", Kind: QuerySeries, Range: h,
+			Expr: `http_requests_total{job="svc-01"}`},
+	}
+}
+
+// request builds the query's URL path and parameters at evaluation time at.
+func (q Query) request(at time.Time) (string, url.Values) {
+	v := url.Values{}
+	ts := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+	start, end := ts(at.Add(-q.Range)), ts(at)
+	switch q.Kind {
+	case QueryInstant:
+		v.Set("query", q.Expr)
+		v.Set("time", end)
+		return "/api/v1/query", v
+	case QueryRange:
+		v.Set("query", q.Expr)
+		v.Set("start", start)
+		v.Set("end", end)
+		v.Set("step", strconv.Itoa(int(q.Step.Seconds())))
+		return "/api/v1/query_range", v
+	case QueryLabelNames:
+		v.Set("start", start)
+		v.Set("end", end)
+		return "/api/v1/labels", v
+	case QueryLabelValues:
+		v.Set("start", start)
+		v.Set("end", end)
+		return "/api/v1/label/" + url.PathEscape(q.Expr) + "/values", v
+	case QuerySeries:
+		v.Set("match[]", q.Expr)
+		v.Set("start", start)
+		v.Set("end", end)
+		return "/api/v1/series", v
+	}
+	panic("BUG: unknown query kind " + q.Kind)
+}
+
+// Summary condenses a query result so results of different systems can be
+// compared: series (or list entries), points, the sum of all finite
+// values, and for lists a digest of the sorted entries.
+type Summary struct {
+	Series int
+	Points int
+	Sum    float64
+	Digest uint64
+}
+
+// QueryResult is one query's outcome on one system in one repeat.
+type QueryResult struct {
+	Name      string
+	Latencies []time.Duration // of the measured runs
+	Summary   Summary
+	Error     string
+}
+
+// runQuery runs q once and returns its latency (until the whole body was
+// read) and result summary.
+func runQuery(ctx context.Context, client *http.Client, base string, q Query, at time.Time) (time.Duration, Summary, error) {
+	path, params := q.request(at)
+	// GET, because Prometheus serves label values only on GET.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?"+params.Encode(), nil)
+	if err != nil {
+		return 0, Summary{}, err
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, Summary{}, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if err != nil {
+		return took, Summary{}, fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		if len(body) > 500 {
+			body = body[:500]
+		}
+		return took, Summary{}, fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	s, err := summarize(q.Kind, body)
+	return took, s, err
+}
+
+type apiResponse struct {
+	Status string          `json:"status"`
+	Data   json.RawMessage `json:"data"`
+	Error  string          `json:"error"`
+}
+
+type promSeries struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+	Values [][]any           `json:"values"`
+}
+
+func summarize(kind string, body []byte) (Summary, error) {
+	var r apiResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return Summary{}, fmt.Errorf("decode response: %w", err)
+	}
+	if r.Status != "success" {
+		return Summary{}, fmt.Errorf("query failed: %s", r.Error)
+	}
+	var s Summary
+	switch kind {
+	case QueryInstant, QueryRange:
+		var data struct {
+			Result []promSeries `json:"result"`
+		}
+		if err := json.Unmarshal(r.Data, &data); err != nil {
+			return s, fmt.Errorf("decode result: %w", err)
+		}
+		add := func(p []any) {
+			s.Points++
+			if len(p) == 2 {
+				str, _ := p[1].(string)
+				if v, err := strconv.ParseFloat(str, 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					s.Sum += v
+				}
+			}
+		}
+		for _, ser := range data.Result {
+			s.Series++
+			if ser.Value != nil {
+				add(ser.Value)
+			}
+			for _, p := range ser.Values {
+				add(p)
+			}
+		}
+	case QueryLabelNames, QueryLabelValues:
+		var list []string
+		if err := json.Unmarshal(r.Data, &list); err != nil {
+			return s, fmt.Errorf("decode result: %w", err)
+		}
+		s.Series = len(list)
+		s.Digest = digest(list)
+	case QuerySeries:
+		var sets []map[string]string
+		if err := json.Unmarshal(r.Data, &sets); err != nil {
+			return s, fmt.Errorf("decode result: %w", err)
+		}
+		list := make([]string, 0, len(sets))
+		for _, ls := range sets {
+			keys := make([]string, 0, len(ls))
+			for k := range ls {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var b strings.Builder
+			for _, k := range keys {
+				fmt.Fprintf(&b, "%s=%q,", k, ls[k])
+			}
+			list = append(list, b.String())
+		}
+		s.Series = len(list)
+		s.Digest = digest(list)
+	}
+	return s, nil
+}
+
+func digest(list []string) uint64 {
+	list = slices.Clone(list)
+	sort.Strings(list)
+	h := fnv.New64a()
+	for _, e := range list {
+		h.Write([]byte(e))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// compareSummaries says how got differs from want, or "" if they agree:
+// same series and points, sums within 0.1%, same list entries.
+func compareSummaries(kind string, got, want Summary) string {
+	var diffs []string
+	if got.Series != want.Series {
+		diffs = append(diffs, fmt.Sprintf("%d series vs %d", got.Series, want.Series))
+	}
+	switch kind {
+	case QueryInstant, QueryRange:
+		if got.Points != want.Points {
+			diffs = append(diffs, fmt.Sprintf("%d points vs %d", got.Points, want.Points))
+		}
+		if d := relDiff(got.Sum, want.Sum); d > 1e-3 {
+			diffs = append(diffs, fmt.Sprintf("sum of values %+.2f%%", 100*(got.Sum-want.Sum)/math.Abs(want.Sum)))
+		}
+	default:
+		if got.Series == want.Series && got.Digest != want.Digest {
+			diffs = append(diffs, "different entries")
+		}
+	}
+	return strings.Join(diffs, ", ")
+}
+
+func relDiff(a, b float64) float64 {
+	if a == b {
+		return 0
+	}
+	return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b))
+}
+
+// runQueries runs the query set against base: warm-up runs, then runs
+// measured ones, sequentially.
+func runQueries(ctx context.Context, base string, at time.Time, warmup, runs int, timeout time.Duration) []QueryResult {
+	client := &http.Client{Timeout: timeout}
+	var out []QueryResult
+	for _, q := range QuerySet() {
+		r := QueryResult{Name: q.Name}
+		for i := 0; i < warmup+runs && ctx.Err() == nil; i++ {
+			took, s, err := runQuery(ctx, client, base, q, at)
+			if err != nil {
+				r.Error = err.Error()
+				break
+			}
+			if i >= warmup {
+				r.Latencies = append(r.Latencies, took)
+				r.Summary = s
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// percentile is the nearest-rank q-quantile of ds.
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}

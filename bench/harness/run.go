@@ -1,0 +1,428 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sightline-dev/sightline/bench/workload"
+)
+
+// TargetRun is one target's measurements in one repeat.
+type TargetRun struct {
+	Target string
+	Repeat int
+	// Ingest is the load generator's view; ServerAccepted and
+	// ServerRejected are the system's own counters over the ingest phase.
+	Ingest                         IngestResult
+	ServerAccepted, ServerRejected float64
+	// IngestCPU is the server's CPU seconds during the ingest phase;
+	// TotalCPU from its start until just before it was stopped.
+	IngestCPU, TotalCPU float64
+	// PeakRSS is the server's VmHWM just before it was stopped.
+	PeakRSS int64
+	// StartupTime is until ready; StopTime the clean shutdown.
+	StartupTime, StopTime time.Duration
+	Disk                  DiskUsage
+	Queries               []QueryResult
+	// LoadAvg is /proc/loadavg when ingest started: other work on the
+	// machine shows here.
+	LoadAvg string
+	// Error is set when the run could not complete.
+	Error string
+}
+
+// DatasetInfo describes the generated load.
+type DatasetInfo struct {
+	Instances, SeriesActive, SeriesTotal int
+	Samples, OTLPSamples                 int64
+	RWBytes, OTLPBytes                   int64
+	Requests, Senders                    int
+	First, Last                          time.Time
+	GenerateTime                         time.Duration
+}
+
+// Report is everything a run measured.
+type Report struct {
+	Options  Options
+	Started  time.Time
+	Took     time.Duration
+	Machine  Machine
+	Versions map[string]string // by system kind
+	// Targets that ran, and Skipped ones with the reason.
+	Targets []string
+	Skipped map[string]string
+	Dataset DatasetInfo
+	// QueryTime is the evaluation time of every query: the end of the data.
+	QueryTime time.Time
+	Runs      []TargetRun
+	Profiles  []Profile
+}
+
+// Run runs the benchmark. It returns an error only when nothing useful can
+// be measured; failures of single runs are recorded in the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	r := &Report{Options: o, Started: time.Now(), Versions: map[string]string{}, Skipped: map[string]string{}}
+	r.Machine = describeMachine()
+
+	bins := map[string]string{}
+	for _, t := range o.Targets {
+		kind := kindOf(t)
+		bin, reason := resolveBinary(kind, o)
+		if reason != "" {
+			if kind == kindSightline {
+				return nil, errors.New(reason)
+			}
+			log.Warn("skipping peer", "target", t, "reason", reason)
+			r.Skipped[t] = reason
+			continue
+		}
+		bins[kind] = bin
+		r.Targets = append(r.Targets, t)
+		if _, ok := r.Versions[kind]; !ok && kind != kindSightline {
+			r.Versions[kind] = peerVersion(ctx, kind, bin)
+		}
+	}
+	if len(r.Targets) == 0 {
+		return nil, errors.New("no target can run")
+	}
+
+	if o.Workload.End.IsZero() {
+		// A few minutes in the past: no system treats the newest samples
+		// as still incomplete (VictoriaMetrics' -search.latencyOffset).
+		o.Workload.End = time.Now().Add(-5 * time.Minute).Truncate(o.Workload.Interval)
+		r.Options.Workload.End = o.Workload.End
+	}
+	log.Info("generating load", "series", o.Workload.Series, "intervals", o.Workload.Intervals, "interval", o.Workload.Interval)
+	genStart := time.Now()
+	d, err := workload.Generate(o.Workload)
+	if err != nil {
+		return nil, err
+	}
+	r.Dataset = DatasetInfo{
+		Instances: o.Workload.Instances(), SeriesActive: o.Workload.Instances() * workload.SeriesPerInstance,
+		SeriesTotal: d.SeriesTotal, Samples: d.Samples, OTLPSamples: d.OTLPSamples,
+		RWBytes: d.RWBytes, OTLPBytes: d.OTLPBytes, Requests: d.Requests(), Senders: len(d.Shards),
+		First: d.First, Last: d.Last, GenerateTime: time.Since(genStart),
+	}
+	r.QueryTime = d.Last
+	log.Info("load generated", "samples", d.Samples, "requests", d.Requests(), "took", r.Dataset.GenerateTime.Round(time.Millisecond))
+
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create work directory: %w", err)
+	}
+	for rep := 1; rep <= o.Repeats; rep++ {
+		for _, t := range r.Targets {
+			if err := ctx.Err(); err != nil {
+				return r, err
+			}
+			profile := rep == o.Repeats && t == o.ProfileTarget
+			run, profiles := runTarget(ctx, o, r, d, t, bins[kindOf(t)], rep, profile)
+			r.Runs = append(r.Runs, run)
+			r.Profiles = append(r.Profiles, profiles...)
+			log.Info("run done", "target", t, "repeat", rep, "samples/s", int(run.Ingest.Rate),
+				"failed", run.Ingest.Failed, "cpu_s", fmt.Sprintf("%.1f", run.IngestCPU),
+				"peak_rss_mib", run.PeakRSS>>20, "disk_mib", run.Disk.Allocated>>20, "error", run.Error)
+			// Give the next system a machine without this one's garbage.
+			runtime.GC()
+		}
+	}
+	r.Took = time.Since(r.Started)
+	return r, nil
+}
+
+// resolveBinary finds the binary of kind, or says why there is none.
+func resolveBinary(kind string, o Options) (string, string) {
+	var bin, name string
+	switch kind {
+	case kindSightline:
+		if o.SightlineBin == "" {
+			return "", "no sightline binary given"
+		}
+		if _, err := os.Stat(o.SightlineBin); err != nil {
+			return "", fmt.Sprintf("sightline binary: %v (run `make build`)", err)
+		}
+		return o.SightlineBin, ""
+	case kindPrometheus:
+		bin, name = o.PrometheusBin, "prometheus"
+	default:
+		bin, name = o.VictoriaMetricsBin, "victoria-metrics"
+	}
+	if bin == "" {
+		bin = name
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return "", fmt.Sprintf("%s is not installed (%v); `apt-get install %s` adds it", name, err, name)
+	}
+	return path, ""
+}
+
+// peerVersion asks the binary, and falls back to the Debian package's
+// version: Debian's VictoriaMetrics build prints an empty -version.
+func peerVersion(ctx context.Context, kind, bin string) string {
+	flag := "--version"
+	if kind == kindVictoriaMetrics {
+		flag = "-version"
+	}
+	out, _ := exec.CommandContext(ctx, bin, flag).CombinedOutput()
+	if line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n"); line != "" {
+		return line
+	}
+	real, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		real = bin
+	}
+	owner, err := exec.CommandContext(ctx, "dpkg-query", "-S", real).Output()
+	if err != nil {
+		return "unknown"
+	}
+	pkg, _, _ := strings.Cut(string(owner), ":")
+	v, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", pkg).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s %s (Debian package)", pkg, v)
+}
+
+// runTarget starts the target's system on an empty directory, feeds it the
+// dataset, queries it, stops it and measures its directory.
+func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, target, bin string, rep int, profile bool) (run TargetRun, profiles []Profile) {
+	run = TargetRun{Target: target, Repeat: rep}
+	kind := kindOf(target)
+	log := o.Logger.With("target", target, "repeat", rep)
+	fail := func(err error) (TargetRun, []Profile) {
+		run.Error = err.Error()
+		log.Error("run failed", "err", err)
+		return run, profiles
+	}
+	dataDir := filepath.Join(o.WorkDir, fmt.Sprintf("r%d-%s", rep, target))
+	_ = os.RemoveAll(dataDir)
+	defer os.RemoveAll(dataDir)
+
+	started := time.Now()
+	p, err := startProcess(kind, bin, dataDir, o.Retention)
+	if err != nil {
+		return fail(err)
+	}
+	defer p.kill()
+	if err := p.waitReady(ctx, o.ReadyTimeout); err != nil {
+		return fail(err)
+	}
+	run.StartupTime = time.Since(started)
+	if kind == kindSightline {
+		if _, ok := r.Versions[kind]; !ok {
+			r.Versions[kind] = sightlineVersion(ctx, p)
+		}
+	}
+
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: len(d.Shards) + 2,
+		DisableCompression:  true,
+	}}
+	defer client.CloseIdleConnections()
+	metricsURL := p.url("/metrics")
+	acc0, err1 := scrapeCounters(ctx, client, metricsURL, acceptedCounters(kind))
+	rej0, err2 := scrapeCounters(ctx, client, metricsURL, rejectedCounters(kind))
+	st0, err3 := p.stat()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fail(err)
+	}
+	run.LoadAvg = loadAvg()
+
+	var send sendFunc
+	otlp := target == TargetSightlineOTLP
+	if otlp {
+		conn, err := dialOTLP(p.grpcAddr)
+		if err != nil {
+			return fail(err)
+		}
+		defer conn.Close()
+		send = otlpSender(conn)
+	} else {
+		send = remoteWriteSender(client, p.url("/api/v1/write"))
+	}
+
+	var (
+		profWG  sync.WaitGroup
+		cpuProf = filepath.Join(o.WorkDir, fmt.Sprintf("%s-cpu.pprof", target))
+		cpuErr  error
+	)
+	if profile {
+		profWG.Add(1)
+		go func() {
+			defer profWG.Done()
+			path := fmt.Sprintf("/debug/pprof/profile?seconds=%d", o.ProfileSeconds)
+			cpuErr = fetchProfile(ctx, p, path, cpuProf, time.Duration(o.ProfileSeconds+60)*time.Second)
+		}()
+	}
+	log.Info("ingesting")
+	run.Ingest = ingest(ctx, d, otlp, o.Window, o.IngestTimeout, send)
+	st1, err := p.stat()
+	if err != nil {
+		return fail(err)
+	}
+	run.IngestCPU = st1.CPUSeconds - st0.CPUSeconds
+	acc1, rej1, err := settledCounters(ctx, client, metricsURL, kind, acc0+float64(run.Ingest.Samples))
+	if err != nil {
+		return fail(err)
+	}
+	run.ServerAccepted, run.ServerRejected = acc1-acc0, rej1-rej0
+
+	if profile {
+		// The CPU profile must not cover the queries.
+		profWG.Wait()
+		allocProf := filepath.Join(o.WorkDir, fmt.Sprintf("%s-allocs.pprof", target))
+		allocErr := fetchProfile(ctx, p, "/debug/pprof/allocs", allocProf, time.Minute)
+		profiles = append(profiles,
+			finishProfile(ctx, target, "cpu", cpuProf, "", cpuErr),
+			finishProfile(ctx, target, "allocs", allocProf, "alloc_space", allocErr))
+	}
+
+	if kind == kindVictoriaMetrics {
+		// VictoriaMetrics makes new samples searchable about a second after
+		// it received them; flush so the queries see everything.
+		if _, err := get(ctx, client, p.url("/internal/force_flush")); err != nil {
+			return fail(err)
+		}
+	}
+	warmup, runs := o.QueryWarmup, o.QueryRuns
+	if otlp {
+		warmup, runs = 0, o.OTLPQueryRuns
+	}
+	log.Info("querying")
+	run.Queries = runQueries(ctx, p.url(""), r.QueryTime, warmup, runs, o.QueryTimeout)
+
+	if kind == kindVictoriaMetrics {
+		if err := vmFlushAndMerge(ctx, p, o.StopTimeout); err != nil {
+			return fail(err)
+		}
+	}
+	st2, err := p.stat()
+	if err != nil {
+		return fail(err)
+	}
+	run.TotalCPU, run.PeakRSS = st2.CPUSeconds, st2.PeakRSS
+	stopStart := time.Now()
+	if err := p.stop(o.StopTimeout); err != nil {
+		return fail(err)
+	}
+	run.StopTime = time.Since(stopStart)
+	run.Disk, err = diskUsage(dataDir)
+	if err != nil {
+		return fail(err)
+	}
+	return run, profiles
+}
+
+// settledCounters scrapes the system's accepted and rejected counters until
+// accepted reaches want or 10 s pass: VictoriaMetrics' /metrics lags its
+// acknowledgements by up to a few seconds.
+func settledCounters(ctx context.Context, client *http.Client, url, kind string, want float64) (acc, rej float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		acc, err = scrapeCounters(ctx, client, url, acceptedCounters(kind))
+		if err == nil {
+			rej, err = scrapeCounters(ctx, client, url, rejectedCounters(kind))
+		}
+		if err != nil || acc >= want {
+			return acc, rej, err
+		}
+		select {
+		case <-ctx.Done():
+			return acc, rej, nil // report what the system says
+		case <-tick.C:
+		}
+	}
+}
+
+func finishProfile(ctx context.Context, target, kind, file, sampleIndex string, err error) Profile {
+	p := Profile{Target: target, Kind: kind, Path: file}
+	if err != nil {
+		p.Top = "no profile: " + err.Error()
+		return p
+	}
+	p.Top = topSites(ctx, file, sampleIndex)
+	return p
+}
+
+// sightlineVersion reads the build information Sightline serves.
+func sightlineVersion(ctx context.Context, p *process) string {
+	body, err := get(ctx, &http.Client{Timeout: 10 * time.Second}, p.url("/api/v1/status/buildinfo"))
+	if err != nil {
+		return "unknown"
+	}
+	var resp struct {
+		Data struct {
+			Version, Revision, Branch string
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s (revision %s; Prometheus engine %s)", strings.TrimPrefix(resp.Data.Branch, "sightline-"), resp.Data.Revision, resp.Data.Version)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	CPU                    string
+	Cores                  int
+	MemTotal, MemAvailable string
+	Kernel, GoVersion      string
+	LoadAvg                string
+}
+
+func describeMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvg: loadAvg(), CPU: "?"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			switch k {
+			case "MemTotal":
+				m.MemTotal = strings.TrimSpace(v)
+			case "MemAvailable":
+				m.MemAvailable = strings.TrimSpace(v)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
