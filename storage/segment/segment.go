@@ -1,0 +1,336 @@
+package segment
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"syscall"
+)
+
+// BlockRows is the most rows a block holds: small enough that verifying a
+// candidate block of a search is cheap, large enough for good compression.
+const BlockRows = 512
+
+// FormatVersion is written into every segment's meta.json.
+const FormatVersion = 1
+
+// traceEntry is a trace index entry: trace ID and row.
+const traceEntry = 16 + 4
+
+// Meta describes a segment; it is stored as meta.json.
+type Meta struct {
+	Format int   `json:"format"`
+	MinT   int64 `json:"minT"` // nanoseconds, inclusive
+	MaxT   int64 `json:"maxT"` // nanoseconds, inclusive
+	Rows   int   `json:"rows"`
+	// Bytes is the segment's size on disk.
+	Bytes  int64       `json:"bytes"`
+	Blocks []BlockMeta `json:"blocks"`
+}
+
+// BlockMeta describes one block.
+type BlockMeta struct {
+	MinT    int64                `json:"minT"`
+	MaxT    int64                `json:"maxT"`
+	Rows    int                  `json:"rows"`
+	Columns map[string]ColumnRef `json:"columns"`
+}
+
+// ColumnRef locates a compressed column in the data file.
+type ColumnRef struct {
+	Off int64 `json:"off"`
+	Len int64 `json:"len"`
+}
+
+// Columns are the columns of a block: name → encoded, uncompressed bytes.
+type Columns map[string][]byte
+
+// TraceRow says that row Row of the segment carries trace ID ID.
+type TraceRow struct {
+	ID  [16]byte
+	Row uint32
+}
+
+// Writer writes a new segment into a temporary directory; Finish makes it
+// appear atomically.
+type Writer struct {
+	set    *Set
+	tmp    string
+	final  string
+	data   *os.File
+	off    int64
+	meta   Meta
+	traces []TraceRow
+	buf    []byte
+}
+
+func (w *Writer) path(name string) string { return filepath.Join(w.tmp, name) }
+
+// AddBlock appends a block of rows (at most BlockRows) with time range
+// [minT, maxT].
+func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns) error {
+	if rows > BlockRows {
+		return fmt.Errorf("BUG: block of %d rows, more than %d", rows, BlockRows)
+	}
+	bm := BlockMeta{MinT: minT, MaxT: maxT, Rows: rows, Columns: map[string]ColumnRef{}}
+	names := make([]string, 0, len(cols))
+	for name := range cols {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		w.buf = w.set.enc.EncodeAll(cols[name], w.buf[:0])
+		if _, err := w.data.Write(w.buf); err != nil {
+			return fmt.Errorf("write segment: %w", err)
+		}
+		bm.Columns[name] = ColumnRef{Off: w.off, Len: int64(len(w.buf))}
+		w.off += int64(len(w.buf))
+	}
+	if len(w.meta.Blocks) == 0 || minT < w.meta.MinT {
+		w.meta.MinT = minT
+	}
+	if len(w.meta.Blocks) == 0 || maxT > w.meta.MaxT {
+		w.meta.MaxT = maxT
+	}
+	w.meta.Rows += rows
+	w.meta.Blocks = append(w.meta.Blocks, bm)
+	return nil
+}
+
+// AddTraceIDs records trace IDs of rows for the trace index.
+func (w *Writer) AddTraceIDs(rows ...TraceRow) { w.traces = append(w.traces, rows...) }
+
+// Dir is the temporary directory, where a store may write files of its own
+// (such as a full-text index) before Finish.
+func (w *Writer) Dir() string { return w.tmp }
+
+// Abort removes the unfinished segment.
+func (w *Writer) Abort() {
+	_ = w.data.Close()
+	_ = os.RemoveAll(w.tmp)
+}
+
+// Finish writes the indexes and the meta, syncs, and moves the segment into
+// place; it is then part of the Set.
+func (w *Writer) Finish() (*Reader, error) {
+	if err := w.finish(); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	r, err := openReader(w.final, w.set)
+	if err != nil {
+		return nil, err
+	}
+	w.set.add(r)
+	return r, nil
+}
+
+func (w *Writer) finish() error {
+	if err := w.data.Sync(); err != nil {
+		return fmt.Errorf("sync segment: %w", err)
+	}
+	if err := w.data.Close(); err != nil {
+		return fmt.Errorf("close segment: %w", err)
+	}
+	sort.Slice(w.traces, func(i, j int) bool {
+		if c := bytes.Compare(w.traces[i].ID[:], w.traces[j].ID[:]); c != 0 {
+			return c < 0
+		}
+		return w.traces[i].Row < w.traces[j].Row
+	})
+	idx := make([]byte, 0, len(w.traces)*traceEntry)
+	bl := newBloom(len(w.traces))
+	for _, t := range w.traces {
+		idx = append(idx, t.ID[:]...)
+		idx = binary.LittleEndian.AppendUint32(idx, t.Row)
+		bl.add(t.ID)
+	}
+	if err := writeSynced(w.path("traces"), idx); err != nil {
+		return err
+	}
+	if err := writeSynced(w.path("bloom"), bl); err != nil {
+		return err
+	}
+	size, err := dirSize(w.tmp)
+	if err != nil {
+		return err
+	}
+	w.meta.Format = FormatVersion
+	w.meta.Bytes = size
+	mb, err := json.Marshal(w.meta)
+	if err != nil {
+		return err
+	}
+	if err := writeSynced(w.path("meta.json"), mb); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(w.final), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		return fmt.Errorf("move segment into place: %w", err)
+	}
+	return syncDir(filepath.Dir(w.final))
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Reader reads a finished segment. It is safe for concurrent use.
+type Reader struct {
+	Meta
+	dir    string
+	set    *Set
+	data   *os.File
+	traces []byte // mmap of the trace index
+	bloom  bloom
+
+	refs    atomic.Int64 // users, plus one for the Set while it lists the segment
+	dropped atomic.Bool
+}
+
+func openReader(dir string, set *Set) (*Reader, error) {
+	r := &Reader{dir: dir, set: set}
+	mb, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		return nil, fmt.Errorf("open segment %s: %w", dir, err)
+	}
+	if err := json.Unmarshal(mb, &r.Meta); err != nil {
+		return nil, fmt.Errorf("open segment %s: meta.json: %w", dir, err)
+	}
+	if r.Format != FormatVersion {
+		return nil, fmt.Errorf("open segment %s: format %d, want %d", dir, r.Format, FormatVersion)
+	}
+	if r.data, err = os.Open(filepath.Join(dir, "data")); err != nil {
+		return nil, fmt.Errorf("open segment: %w", err)
+	}
+	if r.bloom, err = os.ReadFile(filepath.Join(dir, "bloom")); err != nil {
+		r.data.Close()
+		return nil, fmt.Errorf("open segment: %w", err)
+	}
+	tf, err := os.Open(filepath.Join(dir, "traces"))
+	if err != nil {
+		r.data.Close()
+		return nil, fmt.Errorf("open segment: %w", err)
+	}
+	defer tf.Close()
+	fi, err := tf.Stat()
+	if err != nil {
+		r.data.Close()
+		return nil, err
+	}
+	if fi.Size() > 0 {
+		if r.traces, err = syscall.Mmap(int(tf.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED); err != nil {
+			r.data.Close()
+			return nil, fmt.Errorf("mmap trace index of %s: %w", dir, err)
+		}
+	}
+	r.refs.Store(1)
+	return r, nil
+}
+
+// Dir is the segment's directory.
+func (r *Reader) Dir() string { return r.dir }
+
+// ReadBlock decompresses the named columns of block i.
+func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
+	if i < 0 || i >= len(r.Blocks) {
+		return nil, fmt.Errorf("segment %s: no block %d", r.dir, i)
+	}
+	cols := Columns{}
+	for _, name := range names {
+		ref, ok := r.Blocks[i].Columns[name]
+		if !ok {
+			continue
+		}
+		raw := make([]byte, ref.Len)
+		if _, err := r.data.ReadAt(raw, ref.Off); err != nil {
+			return nil, fmt.Errorf("read segment %s block %d: %w", r.dir, i, err)
+		}
+		out, err := r.set.dec.DecodeAll(raw, nil)
+		if err != nil {
+			return nil, fmt.Errorf("segment %s block %d column %s: %w", r.dir, i, name, err)
+		}
+		cols[name] = out
+	}
+	return cols, nil
+}
+
+// LookupTrace returns the rows that carry trace ID id, in row order.
+func (r *Reader) LookupTrace(id [16]byte) []uint32 {
+	if !r.bloom.mayContain(id) {
+		return nil
+	}
+	n := len(r.traces) / traceEntry
+	at := func(i int) []byte { return r.traces[i*traceEntry : i*traceEntry+16] }
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(at(i), id[:]) >= 0 })
+	var rows []uint32
+	for ; i < n && bytes.Equal(at(i), id[:]); i++ {
+		rows = append(rows, binary.LittleEndian.Uint32(r.traces[i*traceEntry+16:]))
+	}
+	return rows
+}
+
+// Release gives back a reference taken by Set.Acquire.
+func (r *Reader) Release() {
+	if r.refs.Add(-1) == 0 {
+		r.close()
+	}
+}
+
+func (r *Reader) close() {
+	if r.traces != nil {
+		_ = syscall.Munmap(r.traces)
+		r.traces = nil
+	}
+	_ = r.data.Close()
+	if r.dropped.Load() {
+		_ = os.RemoveAll(r.dir)
+		part := filepath.Dir(r.dir)
+		if entries, err := os.ReadDir(part); err == nil && len(entries) == 0 {
+			_ = os.Remove(part)
+		}
+	}
+}

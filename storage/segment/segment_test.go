@@ -1,0 +1,101 @@
+package segment
+
+import (
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func write(t *testing.T, s *Set, minT int64, rows int, traces map[[16]byte][]uint32) *Reader {
+	t.Helper()
+	w, err := s.NewWriter(minT)
+	require.NoError(t, err)
+	for b := 0; b*BlockRows < rows; b++ {
+		n := min(BlockRows, rows-b*BlockRows)
+		var e Enc
+		for i := 0; i < n; i++ {
+			e.Varint(minT + int64(b*BlockRows+i))
+		}
+		require.NoError(t, w.AddBlock(minT+int64(b*BlockRows), minT+int64(b*BlockRows+n-1), n, Columns{"ts": e.B}))
+	}
+	for id, rs := range traces {
+		for _, r := range rs {
+			w.AddTraceIDs(TraceRow{ID: id, Row: r})
+		}
+	}
+	r, err := w.Finish()
+	require.NoError(t, err)
+	return r
+}
+
+func TestWriteReadLookup(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSet(dir)
+	require.NoError(t, err)
+	var id, other [16]byte
+	_, _ = rand.Read(id[:])
+	_, _ = rand.Read(other[:])
+	base := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).UnixNano()
+	r := write(t, s, base, 1300, map[[16]byte][]uint32{id: {5, 1299}, other: {7}})
+	require.Len(t, r.Blocks, 3)
+	cols, err := r.ReadBlock(2, "ts")
+	require.NoError(t, err)
+	d := Dec{B: cols["ts"]}
+	require.Equal(t, base+1024, d.Varint())
+	require.Equal(t, []uint32{5, 1299}, r.LookupTrace(id))
+	var missing [16]byte
+	missing[0] = 1
+	require.Empty(t, r.LookupTrace(missing))
+	s.Close()
+
+	// Reopened, with a leftover unfinished segment that must go.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "2026010203", "00000000000000ff.tmp"), 0o755))
+	s, err = OpenSet(dir)
+	require.NoError(t, err)
+	defer s.Close()
+	segs := s.Acquire(base, base+2000)
+	require.Len(t, segs, 1)
+	require.Equal(t, []uint32{7}, segs[0].LookupTrace(other))
+	segs[0].Release()
+	_, err = os.Stat(filepath.Join(dir, "2026010203", "00000000000000ff.tmp"))
+	require.True(t, os.IsNotExist(err))
+}
+
+func TestRetainDropsWholePartitions(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSet(dir)
+	require.NoError(t, err)
+	defer s.Close()
+	h := time.Hour.Nanoseconds()
+	base := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).UnixNano()
+	write(t, s, base, 10, nil)
+	write(t, s, base+10, 10, nil)
+	write(t, s, base+h, 10, nil)
+	newest := write(t, s, base+2*h, 10, nil)
+
+	// A query holds the oldest segment while retention runs.
+	held := s.Acquire(base, base+20)
+	require.Len(t, held, 2)
+
+	require.Equal(t, 2, s.Retain(base+h, 0), "the first hour's two segments")
+	n, _, _ := s.Stats()
+	require.Equal(t, 2, n)
+	_, err = os.Stat(held[0].Dir())
+	require.NoError(t, err, "files stay while a query uses them")
+	for _, r := range held {
+		r.Release()
+	}
+	_, err = os.Stat(filepath.Join(dir, time.Unix(0, base).UTC().Format(partitionLayout)))
+	require.True(t, os.IsNotExist(err), "the partition directory is gone")
+
+	// By size: keep only what fits, the newest.
+	require.Equal(t, 1, s.Retain(0, newest.Bytes))
+	segs := s.Acquire(0, base+3*h)
+	require.Len(t, segs, 1)
+	require.Equal(t, newest.Dir(), segs[0].Dir())
+	segs[0].Release()
+}
