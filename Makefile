@@ -23,3 +23,33 @@ test: lint build
 
 fmt:
 	gofmt -w .
+
+# Benchmarks (bench/README.md): Sightline side by side with Prometheus and
+# VictoriaMetrics on identical data; writes bench/results/$(BENCH_NAME).md and
+# its plots. Takes about 15 minutes with the defaults. Extra slbench flags go
+# in BENCH_FLAGS, e.g. `make bench BENCH_FLAGS="-repeats 1 -series 20000"`.
+BENCH_NAME  ?= latest
+BENCH_FLAGS ?=
+
+.PHONY: bench bench-metrics bench-deps
+
+bench: bench-metrics
+
+bench-metrics: build bench-deps
+	$(GO) run ./bench/cmd/slbench -sightline bin/sightline -out bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
+
+# The peers come from Debian's packages. Their services are stopped right
+# after installation: the benchmark runs its own instances on its own ports
+# and data directories, and a packaged instance would compete for the CPUs.
+bench-deps:
+	@if command -v prometheus >/dev/null 2>&1 && command -v victoria-metrics >/dev/null 2>&1; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "bench: installing prometheus and victoria-metrics (Debian packages)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus victoria-metrics; } \
+			|| echo "bench: installing the peers failed; the benchmark skips missing peers"; \
+		for s in prometheus victoria-metrics; do \
+			systemctl stop $$s >/dev/null 2>&1 || service $$s stop >/dev/null 2>&1 || true; \
+		done; \
+	else \
+		echo "bench: prometheus or victoria-metrics missing and apt-get unusable here; the benchmark skips missing peers"; \
+	fi

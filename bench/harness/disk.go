@@ -81,6 +81,15 @@ func diskUsage(dir string) (DiskUsage, error) {
 	return u, nil
 }
 
+// newClient is an HTTP client with its own connection pool, so that
+// CloseIdleConnections ends every connection (and goroutine) it opened.
+func newClient(timeout time.Duration, conns int) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		MaxIdleConnsPerHost: conns,
+		DisableCompression:  true,
+	}}
+}
+
 // get fetches url and returns the body of a 2xx answer.
 func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -109,7 +118,8 @@ const vmMergeDone = `forced merge for partition_prefix="" has been successfully 
 // vmFlushAndMerge makes everything VictoriaMetrics received searchable and
 // merges its parts, so its size on disk is the steady-state one.
 func vmFlushAndMerge(ctx context.Context, p *process, timeout time.Duration) error {
-	client := &http.Client{Timeout: timeout}
+	client := newClient(timeout, 1)
+	defer client.CloseIdleConnections()
 	if _, err := get(ctx, client, p.url("/internal/force_flush")); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -70,7 +71,9 @@ func plotLatency(r *Report, q float64, file string) error {
 	queries := QuerySet()
 	lowest := math.Inf(1)
 	vals := map[string][]float64{}
-	for _, t := range r.Targets {
+	// sightline-otlp runs the queries once, as a result check only.
+	targets := slices.DeleteFunc(slices.Clone(r.Targets), func(t string) bool { return t == TargetSightlineOTLP })
+	for _, t := range targets {
 		lat := pooledLatencies(r, t)
 		for _, qq := range queries {
 			v := float64(percentile(lat[qq.Name], q).Microseconds()) / 1000
@@ -84,8 +87,8 @@ func plotLatency(r *Report, q float64, file string) error {
 		lowest = 1
 	}
 	floor := lowest / 2
-	width := 0.8 / float64(len(r.Targets))
-	for ti, t := range r.Targets {
+	width := 0.8 / float64(len(targets))
+	for ti, t := range targets {
 		var legend *plotter.Polygon
 		for i, v := range vals[t] {
 			if v <= 0 {
@@ -116,30 +119,49 @@ func plotLatency(r *Report, q float64, file string) error {
 	return p.Save(10*vg.Inch, 4.5*vg.Inch, file)
 }
 
-// plotBytesPerSample draws the bytes per sample on disk (du) of each
-// target, median over repeats.
+// plotBytesPerSample draws the bytes per sample on disk of each target,
+// median over repeats: everything (du) and, for the TSDB-based systems, the
+// compacted blocks alone.
 func plotBytesPerSample(r *Report, file string) error {
 	p := plot.New()
-	p.Title.Text = "Bytes per sample on disk after a clean stop (du; median of repeats)"
+	p.Title.Text = "Bytes per sample on disk after a clean stop (median of repeats)"
 	p.Y.Label.Text = "bytes/sample"
-	var names []string
+	p.Legend.Top = true
+	var total, blocks plotter.Values
 	for _, t := range r.Targets {
-		v := median(collect(r, t, func(run TargetRun) float64 { return bytesPerSample(run) }))
-		if math.IsNaN(v) {
-			continue
-		}
-		bars, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(40))
+		v := median(collect(r, t, bytesPerSample))
+		b := median(collect(r, t, blockBytesPerSample))
+		total = append(total, zeroNaN(v))
+		blocks = append(blocks, zeroNaN(b))
+	}
+	w := vg.Points(30)
+	for i, s := range []struct {
+		name string
+		v    plotter.Values
+		c    color.Color
+	}{
+		{"everything (du)", total, color.RGBA{R: 0x44, G: 0x72, B: 0xc4, A: 0xff}},
+		{"compacted TSDB blocks only", blocks, color.RGBA{R: 0xed, G: 0x7d, B: 0x31, A: 0xff}},
+	} {
+		bars, err := plotter.NewBarChart(s.v, w)
 		if err != nil {
 			return err
 		}
-		bars.Color = targetColor(t)
+		bars.Color = s.c
 		bars.LineStyle.Width = 0
-		bars.XMin = float64(len(names))
+		bars.Offset = vg.Length(float64(i)-0.5) * w
 		p.Add(bars)
-		names = append(names, t)
+		p.Legend.Add(s.name, bars)
 	}
-	p.NominalX(names...)
+	p.NominalX(r.Targets...)
 	p.Y.Min = 0
 	p.Add(plotter.NewGrid())
 	return p.Save(7*vg.Inch, 4*vg.Inch, file)
+}
+
+func zeroNaN(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
 }

@@ -148,7 +148,8 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := newClient(5*time.Second, 1)
+	defer client.CloseIdleConnections()
 	for {
 		select {
 		case <-p.done:

@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,7 +19,8 @@ type Profile struct {
 // fetchProfile saves the pprof profile at path (e.g.
 // /debug/pprof/profile?seconds=20) to file.
 func fetchProfile(ctx context.Context, p *process, path, file string, timeout time.Duration) error {
-	client := &http.Client{Timeout: timeout}
+	client := newClient(timeout, 1)
+	defer client.CloseIdleConnections()
 	body, err := get(ctx, client, p.url(path))
 	if err != nil {
 		return fmt.Errorf("fetch profile: %w", err)

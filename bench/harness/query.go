@@ -266,7 +266,8 @@ func relDiff(a, b float64) float64 {
 // runQueries runs the query set against base: warm-up runs, then runs
 // measured ones, sequentially.
 func runQueries(ctx context.Context, base string, at time.Time, warmup, runs int, timeout time.Duration) []QueryResult {
-	client := &http.Client{Timeout: timeout}
+	client := newClient(timeout, 1)
+	defer client.CloseIdleConnections()
 	var out []QueryResult
 	for _, q := range QuerySet() {
 		r := QueryResult{Name: q.Name}

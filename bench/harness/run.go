@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -119,6 +120,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		First: d.First, Last: d.Last, GenerateTime: time.Since(genStart),
 	}
 	r.QueryTime = d.Last
+	// Generation leaves a few GB of garbage; hand it back before the
+	// systems under test need the memory.
+	debug.FreeOSMemory()
 	log.Info("load generated", "samples", d.Samples, "requests", d.Requests(), "took", r.Dataset.GenerateTime.Round(time.Millisecond))
 
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
@@ -229,10 +233,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 		}
 	}
 
-	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
-		MaxIdleConnsPerHost: len(d.Shards) + 2,
-		DisableCompression:  true,
-	}}
+	client := newClient(time.Minute, len(d.Shards)+2)
 	defer client.CloseIdleConnections()
 	metricsURL := p.url("/metrics")
 	acc0, err1 := scrapeCounters(ctx, client, metricsURL, acceptedCounters(kind))
@@ -364,7 +365,9 @@ func finishProfile(ctx context.Context, target, kind, file, sampleIndex string, 
 
 // sightlineVersion reads the build information Sightline serves.
 func sightlineVersion(ctx context.Context, p *process) string {
-	body, err := get(ctx, &http.Client{Timeout: 10 * time.Second}, p.url("/api/v1/status/buildinfo"))
+	client := newClient(10*time.Second, 1)
+	defer client.CloseIdleConnections()
+	body, err := get(ctx, client, p.url("/api/v1/status/buildinfo"))
 	if err != nil {
 		return "unknown"
 	}

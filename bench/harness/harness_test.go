@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// sightlineBin is built once by TestMain, as cmd/sightline's tests do.
+var sightlineBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "slbench-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sightlineBin = filepath.Join(dir, "sightline")
+	build := exec.Command("go", "build", "-o", sightlineBin, "github.com/sightline-dev/sightline/cmd/sightline")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build sightline:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestSmoke runs the whole harness with a tiny load against Sightline, and
+// against Prometheus and VictoriaMetrics when they are installed, and checks
+// the report as a user reading it would.
+func TestSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+
+	o := DefaultOptions()
+	o.SightlineBin = sightlineBin
+	o.Workload.Series = 2000
+	o.Workload.Intervals = 20
+	o.Workload.ChurnEvery = 10
+	o.Workload.InstancesPerRequest = 4
+	o.Workload.Shards = 3
+	o.Repeats = 1
+	o.QueryWarmup, o.QueryRuns = 1, 2
+	o.ProfileSeconds = 1
+	o.WorkDir, o.OutDir, o.Name = t.TempDir(), t.TempDir(), "smoke"
+	o.Command = "go test ./bench/harness -run TestSmoke"
+	var logs bytes.Buffer
+	o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+
+	r, err := Run(ctx, o)
+	require.NoError(t, err)
+	for target, reason := range r.Skipped {
+		t.Logf("peer %s skipped: %s", target, reason)
+	}
+	require.Contains(t, r.Targets, TargetSightlineOTLP)
+	require.Contains(t, r.Targets, TargetSightlineRW)
+	require.EqualValues(t, 2000*20, r.Dataset.Samples)
+
+	results := map[string]map[string]QueryResult{}
+	for _, run := range r.Runs {
+		require.Empty(t, run.Error, "%s failed", run.Target)
+		in := run.Ingest
+		want := r.Dataset.Samples
+		if run.Target == TargetSightlineOTLP {
+			want = r.Dataset.OTLPSamples
+		}
+		require.Equal(t, want, in.Samples, "%s: every sample acknowledged (first error: %s)", run.Target, in.FirstError)
+		require.Zero(t, in.Failed+in.NotSent, run.Target)
+		require.Greater(t, in.Rate, 0.0, run.Target)
+		require.Zero(t, run.ServerRejected, "%s refused samples", run.Target)
+		require.GreaterOrEqual(t, run.ServerAccepted, float64(want), "%s counts what it stored", run.Target)
+		require.Greater(t, run.TotalCPU, 0.0, run.Target)
+		require.Greater(t, run.PeakRSS, int64(1<<20), run.Target)
+		require.Greater(t, run.Disk.Allocated, int64(0), run.Target)
+
+		results[run.Target] = map[string]QueryResult{}
+		for _, q := range run.Queries {
+			require.Empty(t, q.Error, "%s: %s", run.Target, q.Name)
+			require.Positive(t, q.Summary.Series, "%s: %s returned nothing", run.Target, q.Name)
+			runs := o.QueryRuns
+			if run.Target == TargetSightlineOTLP {
+				runs = o.OTLPQueryRuns
+			}
+			require.Len(t, q.Latencies, runs)
+			results[run.Target][q.Name] = q
+		}
+		require.Len(t, results[run.Target], len(QuerySet()))
+	}
+
+	// Sightline fed over OTLP and over remote_write holds the same data,
+	// so it answers every query the same.
+	for _, q := range QuerySet() {
+		got, want := results[TargetSightlineOTLP][q.Name], results[TargetSightlineRW][q.Name]
+		require.Empty(t, compareSummaries(q.Kind, got.Summary, want.Summary), q.Name)
+	}
+	// Prometheus has the same series: the counts agree (values may differ
+	// a little between the Prometheus 2 and 3 engines).
+	if prom, ok := results[TargetPrometheus]; ok {
+		for _, q := range QuerySet() {
+			require.Equal(t, prom[q.Name].Summary.Series, results[TargetSightlineRW][q.Name].Summary.Series, q.Name)
+		}
+	}
+
+	require.Len(t, r.Profiles, 2)
+	for _, p := range r.Profiles {
+		require.Contains(t, p.Top, "flat", "%s profile: %s", p.Kind, p.Top)
+	}
+
+	files, err := WriteReport(r, o.OutDir, o.Name)
+	require.NoError(t, err)
+	require.Len(t, files, 5)
+	md, err := os.ReadFile(filepath.Join(o.OutDir, "smoke.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"## Goals", "## Ingest", "## Storage", "## Queries", "## Profiles", o.Command, "sightline-otlp"} {
+		require.Contains(t, string(md), want)
+	}
+	for _, f := range files[1:] {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.True(t, bytes.HasPrefix(b, []byte("\x89PNG")), "%s is a PNG", f)
+	}
+}
