@@ -1,0 +1,2 @@
+// Package logql implements a subset of Loki's LogQL.
+package logql

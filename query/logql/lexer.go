@@ -1,0 +1,413 @@
+package logql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+)
+
+// maxQueryLength bounds the input like Loki does (128 KiB), so a huge query
+// string cannot make the parser allocate without limit.
+const maxQueryLength = 128 << 10
+
+type tokKind int
+
+const (
+	tEOF tokKind = iota
+	tIdent
+	tString
+	tNumber
+	tDuration
+	tBytes
+	tRange // [5m]: the duration is in token.dur
+	tFlag  // --strict, --keep-empty
+	tLBrace
+	tRBrace
+	tLParen
+	tRParen
+	tComma
+	tEq       // =
+	tNeq      // !=
+	tRe       // =~
+	tNre      // !~
+	tPipe     // |
+	tPipeEq   // |=
+	tPipeRe   // |~
+	tPipePat  // |>
+	tNotPat   // !>
+	tCmpEq    // ==
+	tGt       // >
+	tGte      // >=
+	tLt       // <
+	tLte      // <=
+	tAdd      // +
+	tSub      // -
+	tMul      // *
+	tDiv      // /
+	tMod      // %
+	tPow      // ^
+	tDot      // .
+	tLBracket // [ that does not open a range: only seen in errors
+	tRBracket
+)
+
+var punctText = map[tokKind]string{
+	tLBrace: "{", tRBrace: "}", tLParen: "(", tRParen: ")", tComma: ",",
+	tEq: "=", tNeq: "!=", tRe: "=~", tNre: "!~", tPipe: "|", tPipeEq: "|=",
+	tPipeRe: "|~", tPipePat: "|>", tNotPat: "!>", tCmpEq: "==", tGt: ">",
+	tGte: ">=", tLt: "<", tLte: "<=", tAdd: "+", tSub: "-", tMul: "*",
+	tDiv: "/", tMod: "%", tPow: "^", tDot: ".", tLBracket: "[", tRBracket: "]",
+}
+
+type token struct {
+	kind  tokKind
+	text  string // raw text; for tString the unquoted value
+	pos   int    // byte offset of the token's first byte
+	num   float64
+	dur   time.Duration
+	bytes uint64
+}
+
+// describe names a token the way Loki's yacc parser does in its messages.
+func (t token) describe() string {
+	switch t.kind {
+	case tEOF:
+		return "$end"
+	case tIdent:
+		if isKeyword(t.text) {
+			return strings.ToLower(t.text)
+		}
+		return "IDENTIFIER"
+	case tString:
+		return "STRING"
+	case tNumber:
+		return "NUMBER"
+	case tDuration:
+		return "DURATION"
+	case tBytes:
+		return "BYTES"
+	case tRange:
+		return "RANGE"
+	case tFlag:
+		return t.text
+	}
+	return punctText[t.kind]
+}
+
+// keywords are the identifiers Loki's lexer turns into tokens of their own.
+// Everywhere a label name is expected and followed by a matcher operator we
+// accept them as names too (Loki does not), which changes no valid query.
+var keywords = map[string]bool{
+	"by": true, "without": true, "bool": true, "offset": true, "on": true,
+	"ignoring": true, "group_left": true, "group_right": true, "or": true,
+	"and": true, "unless": true, "unwrap": true, "json": true, "logfmt": true,
+	"regexp": true, "unpack": true, "pattern": true, "line_format": true,
+	"label_format": true, "decolorize": true, "drop": true, "keep": true, "ip": true,
+}
+
+func isKeyword(s string) bool { return keywords[strings.ToLower(s)] }
+
+// lexer turns a query into tokens. It reports the first error only: the
+// parser stops there anyway.
+type lexer struct {
+	in   string
+	pos  int
+	toks []token
+}
+
+func lex(in string) ([]token, error) {
+	if len(in) >= maxQueryLength {
+		return nil, &ParseError{Msg: fmt.Sprintf("input size too long (%d > %d)", len(in), maxQueryLength)}
+	}
+	l := &lexer{in: in}
+	for {
+		t, err := l.next()
+		if err != nil {
+			return nil, err
+		}
+		l.toks = append(l.toks, t)
+		if t.kind == tEOF {
+			return l.toks, nil
+		}
+	}
+}
+
+func (l *lexer) errorAt(pos int, format string, args ...any) error {
+	line, col := position(l.in, pos)
+	return &ParseError{Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
+}
+
+// position converts a byte offset into a 1-based line and column (in runes).
+func position(in string, pos int) (line, col int) {
+	if pos > len(in) {
+		pos = len(in)
+	}
+	line = 1 + strings.Count(in[:pos], "\n")
+	start := strings.LastIndexByte(in[:pos], '\n') + 1
+	return line, 1 + utf8.RuneCountInString(in[start:pos])
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func isIdentChar(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func (l *lexer) next() (token, error) {
+	// Skip blanks and # comments.
+	for l.pos < len(l.in) {
+		c := l.in[l.pos]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			l.pos++
+			continue
+		}
+		if c == '#' {
+			for l.pos < len(l.in) && l.in[l.pos] != '\n' {
+				l.pos++
+			}
+			continue
+		}
+		break
+	}
+	start := l.pos
+	if l.pos >= len(l.in) {
+		return token{kind: tEOF, pos: start}, nil
+	}
+	c := l.in[l.pos]
+	switch {
+	case isIdentStart(c):
+		for l.pos < len(l.in) && isIdentChar(l.in[l.pos]) {
+			l.pos++
+		}
+		return token{kind: tIdent, text: l.in[start:l.pos], pos: start}, nil
+	case isDigit(c) || (c == '.' && l.pos+1 < len(l.in) && isDigit(l.in[l.pos+1])):
+		return l.number()
+	case c == '"' || c == '`':
+		return l.str()
+	case c == '[':
+		return l.rangeTok()
+	}
+	two := ""
+	if l.pos+1 < len(l.in) {
+		two = l.in[l.pos : l.pos+2]
+	}
+	switch two {
+	case "!=", "=~", "!~", "|=", "|~", "|>", "!>", "==", ">=", "<=":
+		l.pos += 2
+		kinds := map[string]tokKind{"!=": tNeq, "=~": tRe, "!~": tNre, "|=": tPipeEq, "|~": tPipeRe,
+			"|>": tPipePat, "!>": tNotPat, "==": tCmpEq, ">=": tGte, "<=": tLte}
+		return token{kind: kinds[two], text: two, pos: start}, nil
+	case "--":
+		// Parser flags (| logfmt --strict); anything else is a syntax error.
+		end := l.pos + 2
+		for end < len(l.in) && (isIdentChar(l.in[end]) || l.in[end] == '-') {
+			end++
+		}
+		l.pos = end
+		return token{kind: tFlag, text: l.in[start:end], pos: start}, nil
+	}
+	single := map[byte]tokKind{'{': tLBrace, '}': tRBrace, '(': tLParen, ')': tRParen, ',': tComma,
+		'=': tEq, '|': tPipe, '>': tGt, '<': tLt, '+': tAdd, '-': tSub, '*': tMul, '/': tDiv,
+		'%': tMod, '^': tPow, '.': tDot, ']': tRBracket}
+	if k, ok := single[c]; ok {
+		l.pos++
+		return token{kind: k, text: string(c), pos: start}, nil
+	}
+	r, _ := utf8.DecodeRuneInString(l.in[l.pos:])
+	if r == utf8.RuneError {
+		return token{}, l.errorAt(start, "invalid UTF-8 rune")
+	}
+	return token{}, l.errorAt(start, "syntax error: unexpected character %q", r)
+}
+
+// number scans a number, a duration (5m, 1h30m, 1.5s) or a byte size (10KB,
+// 1MiB): like Loki, the unit has to follow the digits without a blank.
+func (l *lexer) number() (token, error) {
+	start := l.pos
+	for l.pos < len(l.in) {
+		c := l.in[l.pos]
+		if isIdentChar(c) || c == '.' {
+			l.pos++
+			continue
+		}
+		// An exponent sign: 1e-3, 2.5E+10.
+		if (c == '+' || c == '-') && (l.in[l.pos-1] == 'e' || l.in[l.pos-1] == 'E') && isPlainNumberPrefix(l.in[start:l.pos-1]) {
+			l.pos++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			// µs is a duration unit.
+			if r, size := utf8.DecodeRuneInString(l.in[l.pos:]); r == 'µ' {
+				l.pos += size
+				continue
+			}
+		}
+		break
+	}
+	text := l.in[start:l.pos]
+	if isPlainNumberPrefix(text) || strings.ContainsAny(text, "eE") && !strings.ContainsAny(text, "abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ_µ") {
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return token{}, l.errorAt(start, "unable to parse literal as a float: %s", text)
+		}
+		return token{kind: tNumber, text: text, num: f, pos: start}, nil
+	}
+	if d, err := parseDuration(text); err == nil {
+		return token{kind: tDuration, text: text, dur: d, pos: start}, nil
+	}
+	if b, err := parseBytes(text); err == nil {
+		return token{kind: tBytes, text: text, bytes: b, pos: start}, nil
+	}
+	return token{}, l.errorAt(start, "syntax error: invalid number, duration or byte size %q", text)
+}
+
+// isPlainNumberPrefix reports whether s is digits with at most one dot.
+func isPlainNumberPrefix(s string) bool {
+	if s == "" {
+		return false
+	}
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case isDigit(s[i]):
+		case s[i] == '.':
+			dots++
+		default:
+			return false
+		}
+	}
+	return dots <= 1
+}
+
+func (l *lexer) str() (token, error) {
+	start := l.pos
+	quote := l.in[l.pos]
+	l.pos++
+	for l.pos < len(l.in) {
+		c := l.in[l.pos]
+		if c == '\\' && quote == '"' {
+			l.pos += 2
+			continue
+		}
+		if c == '\n' && quote == '"' {
+			break
+		}
+		l.pos++
+		if c == quote {
+			raw := l.in[start:l.pos]
+			if !utf8.ValidString(raw) {
+				return token{}, l.errorAt(start, "invalid UTF-8 rune")
+			}
+			s, err := strconv.Unquote(raw)
+			if err != nil {
+				return token{}, l.errorAt(start, "invalid string literal %s: %v", raw, err)
+			}
+			return token{kind: tString, text: s, pos: start}, nil
+		}
+	}
+	return token{}, l.errorAt(start, "literal not terminated")
+}
+
+// rangeTok scans [5m] as one token like Loki's lexer does, so that a range
+// cannot be confused with anything else.
+func (l *lexer) rangeTok() (token, error) {
+	start := l.pos
+	end := strings.IndexByte(l.in[start:], ']')
+	if end < 0 {
+		return token{}, l.errorAt(start, "missing closing ']' in duration")
+	}
+	body := l.in[start+1 : start+end]
+	l.pos = start + end + 1
+	if strings.Contains(body, ":") {
+		line, col := position(l.in, start)
+		return token{}, &UnsupportedError{Feature: "subquery [" + body + "]", Line: line, Col: col}
+	}
+	d, err := model.ParseDuration(strings.TrimSpace(body))
+	if err != nil {
+		return token{}, l.errorAt(start, "%s", err.Error())
+	}
+	if d <= 0 {
+		return token{}, l.errorAt(start, "invalid range [%s]: must be greater than 0", body)
+	}
+	return token{kind: tRange, text: l.in[start:l.pos], dur: time.Duration(d), pos: start}, nil
+}
+
+// parseDuration accepts Prometheus durations (1d, 1w, 5m) and, failing that,
+// Go durations (1.5s, 250us), as Loki does.
+func parseDuration(s string) (time.Duration, error) {
+	if d, err := model.ParseDuration(s); err == nil {
+		return time.Duration(d), nil
+	}
+	return time.ParseDuration(s)
+}
+
+// formatDuration prints d so that parseDuration reads it back exactly:
+// Prometheus style when it is a whole number of milliseconds, Go style
+// otherwise.
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + formatDuration(-d)
+	}
+	if d%time.Millisecond == 0 && d != 0 {
+		return model.Duration(d).String()
+	}
+	return d.String()
+}
+
+var byteUnits = map[string]uint64{
+	"": 1, "b": 1,
+	"k": 1000, "kb": 1000, "ki": 1 << 10, "kib": 1 << 10,
+	"m": 1000 * 1000, "mb": 1000 * 1000, "mi": 1 << 20, "mib": 1 << 20,
+	"g": 1000 * 1000 * 1000, "gb": 1000 * 1000 * 1000, "gi": 1 << 30, "gib": 1 << 30,
+	"t": 1e12, "tb": 1e12, "ti": 1 << 40, "tib": 1 << 40,
+	"p": 1e15, "pb": 1e15, "pi": 1 << 50, "pib": 1 << 50,
+}
+
+// parseBytes parses a human byte size ("10KB", "1.5 MiB", "42") the way
+// go-humanize's ParseBytes (which Loki uses) does, without exabytes.
+func parseBytes(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (isDigit(s[i]) || s[i] == '.' || s[i] == ',') {
+		i++
+	}
+	num := strings.ReplaceAll(s[:i], ",", "")
+	unit := strings.ToLower(strings.TrimSpace(s[i:]))
+	mult, ok := byteUnits[unit]
+	if num == "" || !ok {
+		return 0, fmt.Errorf("invalid byte size %q", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid byte size %q", s)
+	}
+	v := f * float64(mult)
+	if v >= 1<<64 {
+		return 0, fmt.Errorf("byte size %q too large", s)
+	}
+	return uint64(v), nil
+}
+
+// formatBytes prints n exactly, in the largest binary or decimal unit that
+// divides it.
+func formatBytes(n uint64) string {
+	if n == 0 {
+		return "0B"
+	}
+	for _, u := range []struct {
+		name string
+		mult uint64
+	}{{"PiB", 1 << 50}, {"PB", 1e15}, {"TiB", 1 << 40}, {"TB", 1e12}, {"GiB", 1 << 30}, {"GB", 1e9},
+		{"MiB", 1 << 20}, {"MB", 1e6}, {"KiB", 1 << 10}, {"KB", 1e3}} {
+		if n%u.mult == 0 {
+			return strconv.FormatUint(n/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatUint(n, 10) + "B"
+}

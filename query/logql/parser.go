@@ -1,0 +1,878 @@
+package logql
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+const errAtLeastOneMatcher = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
+
+// Functions of Loki's LogQL that this package refuses with an
+// UnsupportedError rather than a syntax error.
+var (
+	supportedRangeOps = map[string]bool{
+		OpCountOverTime: true, OpRate: true, OpBytesOverTime: true, OpBytesRate: true,
+	}
+	unsupportedRangeOps = map[string]bool{
+		"rate_counter": true, "avg_over_time": true, "sum_over_time": true, "min_over_time": true,
+		"max_over_time": true, "stdvar_over_time": true, "stddev_over_time": true,
+		"quantile_over_time": true, "first_over_time": true, "last_over_time": true,
+		"absent_over_time": true,
+	}
+	supportedVectorOps = map[string]bool{
+		OpSum: true, OpAvg: true, OpMin: true, OpMax: true, OpCount: true, OpTopK: true, OpBottomK: true,
+	}
+	unsupportedVectorOps = map[string]bool{
+		"stddev": true, "stdvar": true, "sort": true, "sort_desc": true, "approx_topk": true,
+	}
+	unsupportedFuncs = map[string]bool{"label_replace": true, "vector": true}
+	unsupportedStages = map[string]bool{
+		"regexp": true, "pattern": true, "unpack": true, "label_format": true,
+		"decolorize": true, "drop": true, "keep": true, "unwrap": true,
+	}
+)
+
+// ParseExpr parses a LogQL query into a *LogQuery or a *MetricQuery. Errors
+// are *ParseError for invalid queries and *UnsupportedError for valid LogQL
+// that this package does not implement.
+func ParseExpr(q string) (Expr, error) {
+	toks, err := lex(q)
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{in: q, toks: toks}
+	n, err := p.parseExpr(0)
+	if err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind != tEOF {
+		return nil, p.unexpected(t, "")
+	}
+	switch n := n.(type) {
+	case *LogQuery:
+		if err := validateMatchers(n.Matchers); err != nil {
+			return nil, err
+		}
+		return n, nil
+	case SampleExpr:
+		m := &MetricQuery{Expr: n}
+		for _, ms := range m.Selectors() {
+			if err := validateMatchers(ms); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	panic(fmt.Sprintf("BUG: parser returned %T", n))
+}
+
+// ParseLogQuery parses a query that must be a log query.
+func ParseLogQuery(q string) (*LogQuery, error) {
+	e, err := ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	lq, ok := e.(*LogQuery)
+	if !ok {
+		return nil, &ParseError{Msg: "expected a log query, got a metric query"}
+	}
+	return lq, nil
+}
+
+// ParseMetricQuery parses a query that must be a metric query.
+func ParseMetricQuery(q string) (*MetricQuery, error) {
+	e, err := ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	mq, ok := e.(*MetricQuery)
+	if !ok {
+		return nil, &ParseError{Msg: "expected a metric query, got a log query"}
+	}
+	return mq, nil
+}
+
+// validateMatchers enforces Loki's rule that a selector must not select
+// every stream: at least one matcher must not match the empty value.
+func validateMatchers(ms []*labels.Matcher) error {
+	for _, m := range ms {
+		if !m.Matches("") {
+			return nil
+		}
+	}
+	return &ParseError{Msg: errAtLeastOneMatcher}
+}
+
+type parser struct {
+	in   string
+	toks []token
+	i    int
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+
+func (p *parser) peekN(n int) token {
+	if p.i+n < len(p.toks) {
+		return p.toks[p.i+n]
+	}
+	return p.toks[len(p.toks)-1] // EOF
+}
+
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+func (p *parser) errorAt(t token, format string, args ...any) error {
+	line, col := position(p.in, t.pos)
+	return &ParseError{Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
+}
+
+func (p *parser) unexpected(t token, expecting string) error {
+	msg := "syntax error: unexpected " + t.describe()
+	if expecting != "" {
+		msg += ", expecting " + expecting
+	}
+	return p.errorAt(t, "%s", msg)
+}
+
+func (p *parser) unsupported(t token, feature string) error {
+	line, col := position(p.in, t.pos)
+	return &UnsupportedError{Feature: feature, Line: line, Col: col}
+}
+
+func (p *parser) expect(k tokKind, expecting string) (token, error) {
+	t := p.peek()
+	if t.kind != k {
+		return t, p.unexpected(t, expecting)
+	}
+	return p.next(), nil
+}
+
+func isIdent(t token, word string) bool {
+	return t.kind == tIdent && strings.EqualFold(t.text, word)
+}
+
+// Binary operators and their precedence, as in Loki's grammar.
+func binaryOp(t token) (op string, prec int, ok bool) {
+	switch t.kind {
+	case tIdent:
+		switch strings.ToLower(t.text) {
+		case "or":
+			return "or", 1, true
+		case "and":
+			return "and", 2, true
+		case "unless":
+			return "unless", 2, true
+		}
+	case tCmpEq, tNeq, tGt, tGte, tLt, tLte:
+		return t.text, 3, true
+	case tAdd, tSub:
+		return t.text, 4, true
+	case tMul, tDiv, tMod:
+		return t.text, 5, true
+	case tPow:
+		return t.text, 6, true
+	}
+	return "", 0, false
+}
+
+func isComparison(op string) bool {
+	switch op {
+	case "==", "!=", ">", ">=", "<", "<=":
+		return true
+	}
+	return false
+}
+
+func isSetOp(op string) bool { return op == "and" || op == "or" || op == "unless" }
+
+// parseExpr parses a log or metric expression by precedence climbing; it
+// returns a *LogQuery or a SampleExpr.
+func (p *parser) parseExpr(minPrec int) (any, error) {
+	lhs, err := p.parseUnary()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		opTok := p.peek()
+		op, prec, ok := binaryOp(opTok)
+		if !ok || prec < minPrec {
+			return lhs, nil
+		}
+		p.next()
+		bin := &BinaryOp{Op: op, Matching: &VectorMatching{Card: CardOneToOne}}
+		if isSetOp(op) {
+			bin.Matching.Card = CardManyToMany
+		}
+		if err := p.parseBinaryModifiers(opTok, bin); err != nil {
+			return nil, err
+		}
+		next := prec + 1
+		if op == "^" {
+			next = prec // right associative
+		}
+		rhs, err := p.parseExpr(next)
+		if err != nil {
+			return nil, err
+		}
+		l, lok := lhs.(SampleExpr)
+		r, rok := rhs.(SampleExpr)
+		if !lok || !rok {
+			return nil, p.errorAt(opTok, "syntax error: binary operation %q needs metric queries or numbers on both sides, not a log query", op)
+		}
+		if isSetOp(op) {
+			if lit, ok := l.(*NumberLiteral); ok {
+				return nil, p.errorAt(opTok, "unexpected literal for left leg of logical/set binary operation (%s): %f", op, lit.Value)
+			}
+			if lit, ok := r.(*NumberLiteral); ok {
+				return nil, p.errorAt(opTok, "unexpected literal for right leg of logical/set binary operation (%s): %f", op, lit.Value)
+			}
+		}
+		bin.LHS, bin.RHS = l, r
+		lhs = bin
+	}
+}
+
+// parseBinaryModifiers parses [bool] [on|ignoring (labels) [group_left|group_right [(labels)]]].
+func (p *parser) parseBinaryModifiers(opTok token, bin *BinaryOp) error {
+	if t := p.peek(); isIdent(t, "bool") {
+		if !isComparison(bin.Op) {
+			return p.errorAt(t, "bool modifier can only be used on comparison operators")
+		}
+		p.next()
+		bin.ReturnBool = true
+	}
+	t := p.peek()
+	if !isIdent(t, "on") && !isIdent(t, "ignoring") {
+		return nil
+	}
+	p.next()
+	bin.Matching.On = strings.EqualFold(t.text, "on")
+	ls, err := p.parseLabelList()
+	if err != nil {
+		return err
+	}
+	bin.Matching.Labels = ls
+	t = p.peek()
+	if !isIdent(t, "group_left") && !isIdent(t, "group_right") {
+		return nil
+	}
+	if isSetOp(bin.Op) {
+		return p.errorAt(t, "no grouping allowed for %q operation", bin.Op)
+	}
+	p.next()
+	bin.Matching.Card = CardManyToOne
+	if strings.EqualFold(t.text, "group_right") {
+		bin.Matching.Card = CardOneToMany
+	}
+	if p.peek().kind == tLParen {
+		inc, err := p.parseLabelList()
+		if err != nil {
+			return err
+		}
+		bin.Matching.Include = inc
+	}
+	return nil
+}
+
+// parseLabelList parses (a, b, c), possibly empty.
+func (p *parser) parseLabelList() ([]string, error) {
+	if _, err := p.expect(tLParen, "("); err != nil {
+		return nil, err
+	}
+	ls := []string{}
+	if p.peek().kind == tRParen {
+		p.next()
+		return ls, nil
+	}
+	for {
+		t, err := p.expect(tIdent, "IDENTIFIER")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, t.text)
+		t = p.next()
+		switch t.kind {
+		case tComma:
+			continue
+		case tRParen:
+			return ls, nil
+		}
+		return nil, p.unexpected(t, ", or )")
+	}
+}
+
+func (p *parser) parseUnary() (any, error) {
+	t := p.peek()
+	switch t.kind {
+	case tNumber:
+		p.next()
+		return &NumberLiteral{Value: t.num}, nil
+	case tAdd, tSub:
+		if n := p.peekN(1); n.kind == tNumber {
+			p.next()
+			p.next()
+			if t.kind == tSub {
+				return &NumberLiteral{Value: -n.num}, nil
+			}
+			return &NumberLiteral{Value: n.num}, nil
+		}
+		return nil, p.unexpected(t, "")
+	case tLParen:
+		p.next()
+		inner, err := p.parseExpr(0)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, ")"); err != nil {
+			return nil, err
+		}
+		return inner, nil
+	case tLBrace:
+		return p.parseLogQuery()
+	case tIdent:
+		return p.parseFunction()
+	}
+	return nil, p.unexpected(t, "")
+}
+
+// isCall reports whether the identifier at the cursor is a function call:
+// followed by ( or, for aggregations, by by/without (...).
+func (p *parser) isCall() bool {
+	n := p.peekN(1)
+	return n.kind == tLParen || ((isIdent(n, "by") || isIdent(n, "without")) && p.peekN(2).kind == tLParen)
+}
+
+func (p *parser) parseFunction() (any, error) {
+	t := p.peek()
+	name := strings.ToLower(t.text)
+	if !p.isCall() {
+		return nil, p.unexpected(t, "")
+	}
+	switch {
+	case supportedRangeOps[name]:
+		return p.parseRangeAggregation(name)
+	case supportedVectorOps[name]:
+		return p.parseVectorAggregation(name)
+	case unsupportedRangeOps[name], unsupportedVectorOps[name], unsupportedFuncs[name]:
+		return nil, p.unsupported(t, name)
+	}
+	return nil, p.unexpected(t, "")
+}
+
+func (p *parser) parseRangeAggregation(op string) (any, error) {
+	p.next() // the name
+	if _, err := p.expect(tLParen, "("); err != nil {
+		return nil, err
+	}
+	if t := p.peek(); t.kind == tNumber && p.peekN(1).kind == tComma {
+		return nil, p.errorAt(t, "parameter %s not supported for operation %s", t.text, op)
+	}
+	q, rng, off, err := p.parseLogRange()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.expect(tRParen, ")"); err != nil {
+		return nil, err
+	}
+	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
+		return nil, p.errorAt(t, "grouping not allowed for %s aggregation", op)
+	}
+	return &RangeAggregation{Op: op, Query: q, Range: rng, Offset: off}, nil
+}
+
+// parseLogRange parses the argument of a range aggregation:
+// {sel} | stages [5m] offset 1h | more stages, possibly in parentheses.
+func (p *parser) parseLogRange() (*LogQuery, time.Duration, time.Duration, error) {
+	q, rng, off, hasRange, err := p.parseLogRangeAny()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if !hasRange {
+		return nil, 0, 0, p.unexpected(p.peek(), "a range such as [5m]")
+	}
+	return q, rng, off, nil
+}
+
+func (p *parser) parseLogRangeAny() (q *LogQuery, rng, off time.Duration, hasRange bool, err error) {
+	t := p.peek()
+	switch t.kind {
+	case tLParen:
+		p.next()
+		q, rng, off, hasRange, err = p.parseLogRangeAny()
+		if err != nil {
+			return nil, 0, 0, false, err
+		}
+		if _, err := p.expect(tRParen, ")"); err != nil {
+			return nil, 0, 0, false, err
+		}
+		if hasRange {
+			return q, rng, off, true, nil
+		}
+	case tLBrace:
+		q, err = p.parseLogQuery()
+		if err != nil {
+			return nil, 0, 0, false, err
+		}
+	default:
+		return nil, 0, 0, false, p.unexpected(t, "a log query such as {app=\"foo\"}[5m]")
+	}
+	if p.peek().kind != tRange {
+		return q, 0, 0, false, nil
+	}
+	rng = p.next().dur
+	if isIdent(p.peek(), "offset") {
+		p.next()
+		neg := false
+		if p.peek().kind == tSub {
+			p.next()
+			neg = true
+		}
+		d, err := p.expect(tDuration, "DURATION")
+		if err != nil {
+			return nil, 0, 0, false, err
+		}
+		off = d.dur
+		if neg {
+			off = -off
+		}
+	}
+	// Loki also accepts the pipeline after the range: {app="a"}[5m] | json.
+	more, err := p.parseStages()
+	if err != nil {
+		return nil, 0, 0, false, err
+	}
+	q.Stages = append(q.Stages, more...)
+	return q, rng, off, true, nil
+}
+
+func (p *parser) parseVectorAggregation(op string) (any, error) {
+	nameTok := p.next()
+	v := &VectorAggregation{Op: op}
+	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
+		g, err := p.parseGrouping()
+		if err != nil {
+			return nil, err
+		}
+		v.Grouping = g
+	}
+	if _, err := p.expect(tLParen, "("); err != nil {
+		return nil, err
+	}
+	// The parameter of topk and bottomk; others must not have one.
+	t := p.peek()
+	sign := ""
+	if (t.kind == tSub || t.kind == tAdd) && p.peekN(1).kind == tNumber && p.peekN(2).kind == tComma {
+		sign = t.text
+		p.next()
+		t = p.peek()
+	}
+	hasParam := t.kind == tNumber && p.peekN(1).kind == tComma
+	switch {
+	case op == OpTopK || op == OpBottomK:
+		if !hasParam {
+			return nil, p.errorAt(nameTok, "parameter required for operation %s", op)
+		}
+		k, err := strconv.Atoi(sign + t.text)
+		if err != nil {
+			return nil, p.errorAt(t, "invalid parameter %s(%s,", op, sign+t.text)
+		}
+		if k <= 0 {
+			return nil, p.errorAt(t, "invalid parameter (must be greater than 0) %s(%s", op, sign+t.text)
+		}
+		v.Param = k
+		p.next()
+		p.next()
+	case hasParam:
+		return nil, p.errorAt(t, "unsupported parameter for operation %s(%s,", op, sign+t.text)
+	}
+	innerTok := p.peek()
+	inner, err := p.parseExpr(0)
+	if err != nil {
+		return nil, err
+	}
+	se, ok := inner.(SampleExpr)
+	if !ok {
+		return nil, p.errorAt(innerTok, "syntax error: %s needs a metric query such as count_over_time(%s[5m]), not a log query", op, inner.(*LogQuery))
+	}
+	v.Expr = se
+	if _, err := p.expect(tRParen, ")"); err != nil {
+		return nil, err
+	}
+	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
+		if v.Grouping != nil {
+			return nil, p.unexpected(t, "")
+		}
+		g, err := p.parseGrouping()
+		if err != nil {
+			return nil, err
+		}
+		v.Grouping = g
+	}
+	return v, nil
+}
+
+func (p *parser) parseGrouping() (*Grouping, error) {
+	t := p.next()
+	ls, err := p.parseLabelList()
+	if err != nil {
+		return nil, err
+	}
+	return &Grouping{Without: strings.EqualFold(t.text, "without"), Labels: ls}, nil
+}
+
+func (p *parser) parseLogQuery() (*LogQuery, error) {
+	ms, err := p.parseSelector()
+	if err != nil {
+		return nil, err
+	}
+	stages, err := p.parseStages()
+	if err != nil {
+		return nil, err
+	}
+	return &LogQuery{Matchers: ms, Stages: stages}, nil
+}
+
+func (p *parser) parseSelector() ([]*labels.Matcher, error) {
+	if _, err := p.expect(tLBrace, "{"); err != nil {
+		return nil, err
+	}
+	var ms []*labels.Matcher
+	if p.peek().kind == tRBrace {
+		p.next()
+		return ms, nil
+	}
+	for {
+		m, err := p.parseMatcher()
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+		t := p.next()
+		switch t.kind {
+		case tComma:
+			continue
+		case tRBrace:
+			return ms, nil
+		}
+		return nil, p.unexpected(t, ", or }")
+	}
+}
+
+func matchType(k tokKind) (labels.MatchType, bool) {
+	switch k {
+	case tEq:
+		return labels.MatchEqual, true
+	case tNeq:
+		return labels.MatchNotEqual, true
+	case tRe:
+		return labels.MatchRegexp, true
+	case tNre:
+		return labels.MatchNotRegexp, true
+	}
+	return 0, false
+}
+
+// parseMatcher parses name op "value" (any identifier may be a label name).
+func (p *parser) parseMatcher() (*labels.Matcher, error) {
+	name, err := p.expect(tIdent, "IDENTIFIER")
+	if err != nil {
+		return nil, err
+	}
+	opTok := p.next()
+	mt, ok := matchType(opTok.kind)
+	if !ok {
+		return nil, p.unexpected(opTok, "=, !=, =~ or !~")
+	}
+	val, err := p.expect(tString, "STRING")
+	if err != nil {
+		return nil, err
+	}
+	return p.newMatcher(mt, name.text, val)
+}
+
+func (p *parser) newMatcher(mt labels.MatchType, name string, val token) (*labels.Matcher, error) {
+	m, err := labels.NewMatcher(mt, name, val.text)
+	if err != nil {
+		return nil, p.errorAt(val, "%s", err.Error())
+	}
+	return m, nil
+}
+
+func (p *parser) parseStages() ([]Stage, error) {
+	var stages []Stage
+	for {
+		t := p.peek()
+		switch t.kind {
+		case tPipeEq, tNeq, tPipeRe, tNre:
+			f, err := p.parseLineFilter()
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, f)
+		case tPipePat, tNotPat:
+			return nil, p.unsupported(t, t.text+" (pattern line filter)")
+		case tPipe:
+			s, err := p.parsePipeStage()
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, s)
+		default:
+			return stages, nil
+		}
+	}
+}
+
+func (p *parser) parseLineFilter() (*LineFilter, error) {
+	opTok := p.next()
+	f := &LineFilter{}
+	switch opTok.kind {
+	case tPipeEq:
+		f.Op = LineContains
+	case tNeq:
+		f.Op = LineNotContains
+	case tPipeRe:
+		f.Op = LineMatches
+	case tNre:
+		f.Op = LineNotMatches
+	}
+	for {
+		t := p.peek()
+		if isIdent(t, "ip") && p.peekN(1).kind == tLParen {
+			return nil, p.unsupported(t, opTok.text+" ip()")
+		}
+		v, err := p.expect(tString, "STRING")
+		if err != nil {
+			return nil, err
+		}
+		if f.Op == LineMatches || f.Op == LineNotMatches {
+			re, err := regexp.Compile(v.text)
+			if err != nil {
+				return nil, p.errorAt(v, "invalid line filter regexp %q: %v", v.text, err)
+			}
+			f.res = append(f.res, re)
+		}
+		f.Values = append(f.Values, v.text)
+		// Loki 3: |= "a" or "b".
+		if n := p.peekN(1); isIdent(p.peek(), "or") && (n.kind == tString || isIdent(n, "ip")) {
+			p.next()
+			continue
+		}
+		return f, nil
+	}
+}
+
+func (p *parser) parsePipeStage() (Stage, error) {
+	pipe := p.next()
+	t := p.peek()
+	if t.kind == tLParen || (t.kind == tIdent && isCompareTok(p.peekN(1).kind)) {
+		f, err := p.parseLabelFilter()
+		if err != nil {
+			return nil, err
+		}
+		return &LabelFilterStage{Filter: f}, nil
+	}
+	if t.kind != tIdent {
+		return nil, p.unexpected(t, "a parser, line_format or a label filter after |")
+	}
+	word := strings.ToLower(t.text)
+	switch {
+	case word == "json":
+		p.next()
+		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
+			return nil, p.unsupported(pipe, "| json with parameters")
+		}
+		return &JSONParser{}, nil
+	case word == "logfmt":
+		p.next()
+		lp := &LogfmtParser{}
+		for p.peek().kind == tFlag {
+			f := p.next()
+			switch f.text {
+			case "--strict":
+				lp.Strict = true
+			case "--keep-empty":
+				lp.KeepEmpty = true
+			default:
+				return nil, p.errorAt(f, "syntax error: unexpected flag %s, expecting --strict or --keep-empty", f.text)
+			}
+		}
+		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
+			return nil, p.unsupported(pipe, "| logfmt with parameters")
+		}
+		return lp, nil
+	case word == "line_format":
+		p.next()
+		v, err := p.expect(tString, "STRING")
+		if err != nil {
+			return nil, err
+		}
+		tmpl, err := newLineTemplate(v.text)
+		if err != nil {
+			if fn, ok := err.(unsupportedTemplateFunc); ok {
+				return nil, p.unsupported(v, "line_format function "+string(fn))
+			}
+			return nil, p.errorAt(v, "invalid line template: %v", err)
+		}
+		return &LineFormat{Template: v.text, tmpl: tmpl}, nil
+	case unsupportedStages[word]:
+		return nil, p.unsupported(pipe, "| "+word)
+	}
+	return nil, p.unexpected(p.peekN(1), "a label filter operator")
+}
+
+func isCompareTok(k tokKind) bool {
+	switch k {
+	case tEq, tNeq, tRe, tNre, tCmpEq, tGt, tGte, tLt, tLte:
+		return true
+	}
+	return false
+}
+
+// Label filter expressions. Loki's grammar makes and bind tighter than or,
+// and (through yacc's default shift) lets "," and juxtaposition take
+// everything to their right as their right operand:
+// a , b or c  is  a and (b or c).
+func (p *parser) parseLabelFilter() (LabelFilter, error) {
+	l, err := p.parseLabelFilterAnd()
+	if err != nil {
+		return nil, err
+	}
+	for p.isLabelFilterOp("or") {
+		p.next()
+		r, err := p.parseLabelFilterAnd()
+		if err != nil {
+			return nil, err
+		}
+		l = &BinaryLabelFilter{Left: l, Right: r}
+	}
+	return l, nil
+}
+
+// isLabelFilterOp reports whether the cursor is the and/or operator rather
+// than a label that happens to be called "and" or "or".
+func (p *parser) isLabelFilterOp(word string) bool {
+	return isIdent(p.peek(), word) && !isCompareTok(p.peekN(1).kind)
+}
+
+func (p *parser) parseLabelFilterAnd() (LabelFilter, error) {
+	l, err := p.parseLabelFilterUnit()
+	if err != nil {
+		return nil, err
+	}
+	for p.isLabelFilterOp("and") {
+		p.next()
+		r, err := p.parseLabelFilterUnit()
+		if err != nil {
+			return nil, err
+		}
+		l = &BinaryLabelFilter{Left: l, Right: r, And: true}
+	}
+	return l, nil
+}
+
+func (p *parser) parseLabelFilterUnit() (LabelFilter, error) {
+	f, err := p.parseLabelFilterPrimary()
+	if err != nil {
+		return nil, err
+	}
+	t := p.peek()
+	juxtaposed := t.kind == tLParen || (t.kind == tIdent && isCompareTok(p.peekN(1).kind))
+	if t.kind == tComma || juxtaposed {
+		if t.kind == tComma {
+			p.next()
+		}
+		rest, err := p.parseLabelFilter()
+		if err != nil {
+			return nil, err
+		}
+		return &BinaryLabelFilter{Left: f, Right: rest, And: true}, nil
+	}
+	return f, nil
+}
+
+func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
+	t := p.peek()
+	if t.kind == tLParen {
+		p.next()
+		f, err := p.parseLabelFilter()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, ")"); err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	name, err := p.expect(tIdent, "a label filter")
+	if err != nil {
+		return nil, err
+	}
+	opTok := p.next()
+	if !isCompareTok(opTok.kind) {
+		return nil, p.unexpected(opTok, "a label filter operator")
+	}
+	val := p.peek()
+	if isIdent(val, "ip") && p.peekN(1).kind == tLParen {
+		return nil, p.unsupported(val, "ip() label filter")
+	}
+	// String matchers: = != =~ !~ "value".
+	if mt, ok := matchType(opTok.kind); ok && val.kind == tString {
+		p.next()
+		m, err := p.newMatcher(mt, name.text, val)
+		if err != nil {
+			return nil, err
+		}
+		return &StringLabelFilter{Matcher: m}, nil
+	}
+	var op CompareOp
+	switch opTok.kind {
+	case tEq, tCmpEq:
+		op = "=="
+	case tNeq:
+		op = "!="
+	case tGt, tGte, tLt, tLte:
+		op = CompareOp(opTok.text)
+	default: // =~ and !~ need a string
+		return nil, p.unexpected(val, "STRING")
+	}
+	neg := false
+	if val.kind == tSub || val.kind == tAdd {
+		n := p.peekN(1).kind
+		if n == tNumber || n == tDuration {
+			neg = val.kind == tSub
+			p.next()
+			val = p.peek()
+		}
+	}
+	switch val.kind {
+	case tNumber:
+		p.next()
+		v := val.num
+		if neg {
+			v = -v
+		}
+		return &NumericLabelFilter{Name: name.text, Op: op, Value: v}, nil
+	case tDuration:
+		p.next()
+		d := val.dur
+		if neg {
+			d = -d
+		}
+		return &DurationLabelFilter{Name: name.text, Op: op, Value: d}, nil
+	case tBytes:
+		p.next()
+		return &BytesLabelFilter{Name: name.text, Op: op, Value: val.bytes}, nil
+	}
+	return nil, p.unexpected(val, "STRING, NUMBER, DURATION or BYTES")
+}

@@ -1,0 +1,352 @@
+package logql
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Labels and values that the pipeline adds to entries, as in Loki.
+const (
+	// ErrorLabel holds the kind of the first error met by the pipeline.
+	ErrorLabel = "__error__"
+	// ErrorDetailsLabel holds that error's message.
+	ErrorDetailsLabel = "__error_details__"
+
+	ErrJSONParser     = "JSONParserErr"
+	ErrLogfmtParser   = "LogfmtParserErr"
+	ErrLabelFilter    = "LabelFilterErr"
+	ErrTemplateFormat = "TemplateFormatErr"
+)
+
+// Entry is one log line as the store hands it to the query engine.
+type Entry struct {
+	Timestamp time.Time
+	Line      string
+	// Labels are the stream labels plus the entry's structured metadata
+	// (Loki 3 semantics: structured metadata is usable in label filters and line_format).
+	Labels labels.Labels
+}
+
+// FetchFunc streams every stored entry whose stream labels match matchers,
+// with from < Timestamp <= to, in ascending timestamp order, calling fn for
+// each; it stops early when fn returns an error (and returns that error).
+type FetchFunc func(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(Entry) error) error
+
+// Process runs the pipeline over one entry: it returns the (possibly rewritten)
+// line, the resulting labels (stream labels + metadata + extracted labels) and
+// whether the entry is kept. When keep is false, line and lbls are empty.
+// Process is safe for concurrent use.
+func (q *LogQuery) Process(e Entry) (line string, lbls labels.Labels, keep bool) {
+	b := labelsBuilder{base: e.Labels, ts: e.Timestamp}
+	line, keep = q.run(e.Line, &b)
+	if !keep {
+		return "", labels.EmptyLabels(), false
+	}
+	return line, b.labels(), true
+}
+
+func (q *LogQuery) run(line string, b *labelsBuilder) (string, bool) {
+	for _, s := range q.Stages {
+		var ok bool
+		line, ok = s.process(line, b)
+		if !ok {
+			return "", false
+		}
+	}
+	return line, true
+}
+
+// labelsBuilder holds an entry's labels while the pipeline runs. Entry
+// labels are the base; parsers add labels without overwriting (the first
+// value extracted for a name wins, as in Loki).
+type labelsBuilder struct {
+	base       labels.Labels
+	parsed     []labels.Label
+	index      map[string]int // of parsed, once it is large
+	err        string
+	errDetails string
+	ts         time.Time
+}
+
+// Above this many parsed labels a map beats scanning the slice.
+const parsedIndexThreshold = 16
+
+func (b *labelsBuilder) baseHas(name string) bool { return b.base.Has(name) }
+
+func (b *labelsBuilder) parsedIndex(name string) int {
+	if b.index != nil {
+		if i, ok := b.index[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range b.parsed {
+		if b.parsed[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (b *labelsBuilder) setParsed(name, value string) {
+	if b.parsedIndex(name) >= 0 {
+		return
+	}
+	b.parsed = append(b.parsed, labels.Label{Name: name, Value: value})
+	switch {
+	case b.index != nil:
+		b.index[name] = len(b.parsed) - 1
+	case len(b.parsed) > parsedIndexThreshold:
+		b.index = make(map[string]int, 2*len(b.parsed))
+		for i, l := range b.parsed {
+			b.index[l.Name] = i
+		}
+	}
+}
+
+// setErr records a pipeline error; parsers overwrite an earlier error as in
+// Loki, label filters call it only when there is none.
+func (b *labelsBuilder) setErr(kind, details string) {
+	b.err, b.errDetails = kind, details
+}
+
+// get returns a label's value; ok is false when the label is missing (an
+// entry label with an empty value counts as missing, an extracted one not).
+func (b *labelsBuilder) get(name string) (string, bool) {
+	switch name {
+	case ErrorLabel:
+		return b.err, b.err != ""
+	case ErrorDetailsLabel:
+		return b.errDetails, b.errDetails != ""
+	}
+	if i := b.parsedIndex(name); i >= 0 {
+		return b.parsed[i].Value, true
+	}
+	v := b.base.Get(name)
+	return v, v != ""
+}
+
+func (b *labelsBuilder) labels() labels.Labels {
+	if len(b.parsed) == 0 && b.err == "" && b.errDetails == "" {
+		return b.base
+	}
+	sb := labels.NewScratchBuilder(b.base.Len() + len(b.parsed) + 2)
+	b.base.Range(func(l labels.Label) {
+		if b.parsedIndex(l.Name) >= 0 || ((l.Name == ErrorLabel || l.Name == ErrorDetailsLabel) && b.err != "") {
+			return
+		}
+		sb.Add(l.Name, l.Value)
+	})
+	for _, l := range b.parsed {
+		if (l.Name == ErrorLabel || l.Name == ErrorDetailsLabel) && b.err != "" {
+			continue
+		}
+		sb.Add(l.Name, l.Value)
+	}
+	if b.err != "" {
+		sb.Add(ErrorLabel, b.err)
+		if b.errDetails != "" {
+			sb.Add(ErrorDetailsLabel, b.errDetails)
+		}
+	}
+	sb.Sort()
+	return sb.Labels()
+}
+
+// templateData is what line_format templates see: every current label.
+func (b *labelsBuilder) templateData() map[string]string {
+	m := make(map[string]string, b.base.Len()+len(b.parsed)+2)
+	b.base.Range(func(l labels.Label) { m[l.Name] = l.Value })
+	for _, l := range b.parsed {
+		m[l.Name] = l.Value
+	}
+	if b.err != "" {
+		m[ErrorLabel] = b.err
+		if b.errDetails != "" {
+			m[ErrorDetailsLabel] = b.errDetails
+		}
+	}
+	return m
+}
+
+func (f *LineFilter) process(line string, _ *labelsBuilder) (string, bool) {
+	switch f.Op {
+	case LineContains:
+		for _, v := range f.Values {
+			if strings.Contains(line, v) {
+				return line, true
+			}
+		}
+		return line, false
+	case LineNotContains:
+		for _, v := range f.Values {
+			if strings.Contains(line, v) {
+				return line, false
+			}
+		}
+		return line, true
+	case LineMatches:
+		for _, re := range f.res {
+			if re.MatchString(line) {
+				return line, true
+			}
+		}
+		return line, false
+	case LineNotMatches:
+		for _, re := range f.res {
+			if re.MatchString(line) {
+				return line, false
+			}
+		}
+		return line, true
+	}
+	panic("BUG: unknown line filter operator " + f.Op.String())
+}
+
+func (*JSONParser) process(line string, b *labelsBuilder) (string, bool) {
+	parseJSON(line, b)
+	return line, true
+}
+
+func (p *LogfmtParser) process(line string, b *labelsBuilder) (string, bool) {
+	parseLogfmt(line, b, p.Strict, p.KeepEmpty)
+	return line, true
+}
+
+func (s *LabelFilterStage) process(line string, b *labelsBuilder) (string, bool) {
+	return line, s.Filter.matches(b)
+}
+
+func (s *LineFormat) process(line string, b *labelsBuilder) (string, bool) {
+	out, err := s.tmpl.execute(line, b.ts, b.templateData())
+	if err != nil {
+		b.setErr(ErrTemplateFormat, err.Error())
+		return line, true
+	}
+	return out, true
+}
+
+func (f *StringLabelFilter) matches(b *labelsBuilder) bool {
+	v, _ := b.get(f.Matcher.Name)
+	return f.Matcher.Matches(v)
+}
+
+func (f *BinaryLabelFilter) matches(b *labelsBuilder) bool {
+	l := f.Left.matches(b)
+	if f.And {
+		// Both sides run, as in Loki, so that conversion errors on the right
+		// are recorded even when the left side already failed.
+		r := f.Right.matches(b)
+		return l && r
+	}
+	if l {
+		return true
+	}
+	return f.Right.matches(b)
+}
+
+func (f *NumericLabelFilter) matches(b *labelsBuilder) bool {
+	s, ok := b.get(f.Name)
+	if !ok {
+		return false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		b.filterErr(err.Error())
+		return true
+	}
+	return compare(f.Op, cmpFloat(v, f.Value))
+}
+
+func (f *DurationLabelFilter) matches(b *labelsBuilder) bool {
+	s, ok := b.get(f.Name)
+	if !ok {
+		return false
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		b.filterErr(err.Error())
+		return true
+	}
+	return compare(f.Op, cmpInt(int64(v), int64(f.Value)))
+}
+
+func (f *BytesLabelFilter) matches(b *labelsBuilder) bool {
+	s, ok := b.get(f.Name)
+	if !ok {
+		return false
+	}
+	v, err := parseBytes(s)
+	if err != nil {
+		b.filterErr(err.Error())
+		return true
+	}
+	switch {
+	case v < f.Value:
+		return compare(f.Op, -1)
+	case v > f.Value:
+		return compare(f.Op, 1)
+	}
+	return compare(f.Op, 0)
+}
+
+// filterErr records a label conversion error unless an earlier stage
+// already failed: that error is likely the more useful one.
+func (b *labelsBuilder) filterErr(details string) {
+	if b.err == "" {
+		b.setErr(ErrLabelFilter, details)
+	}
+}
+
+// cmpFloat returns -1, 0, 1, or 2 when either side is NaN (unordered: only
+// != holds).
+func cmpFloat(a, b float64) int {
+	switch {
+	case math.IsNaN(a) || math.IsNaN(b):
+		return 2
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func compare(op CompareOp, c int) bool {
+	switch op {
+	case "==":
+		return c == 0
+	case "!=":
+		return c != 0
+	case ">":
+		return c == 1
+	case ">=":
+		return c == 1 || c == 0
+	case "<":
+		return c == -1
+	case "<=":
+		return c == -1 || c == 0
+	}
+	panic("BUG: unknown comparison operator " + string(op))
+}
+
+// sortSeries orders series by labels for deterministic output.
+func sortSeries[T any](s []T, lbls func(T) labels.Labels) {
+	sort.SliceStable(s, func(i, j int) bool { return labels.Compare(lbls(s[i]), lbls(s[j])) < 0 })
+}
