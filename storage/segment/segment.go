@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -117,18 +118,14 @@ func (w *Writer) Abort() {
 }
 
 // Finish writes the indexes and the meta, syncs, and moves the segment into
-// place; it is then part of the Set.
+// place. The caller adds it to the Set with Set.Add when its store is ready
+// to stop reading the same rows from elsewhere.
 func (w *Writer) Finish() (*Reader, error) {
 	if err := w.finish(); err != nil {
 		w.Abort()
 		return nil, err
 	}
-	r, err := openReader(w.final, w.set)
-	if err != nil {
-		return nil, err
-	}
-	w.set.add(r)
-	return r, nil
+	return openReader(w.final, w.set)
 }
 
 func (w *Writer) finish() error {
@@ -229,7 +226,18 @@ type Reader struct {
 
 	refs    atomic.Int64 // users, plus one for the Set while it lists the segment
 	dropped atomic.Bool
+
+	// extra is the store's own per-segment state (such as a full-text
+	// index), set once before the segment is added to the Set.
+	extra any
 }
+
+// SetExtra attaches a store's per-segment state; if it is an io.Closer it
+// is closed with the segment.
+func (r *Reader) SetExtra(v any) { r.extra = v }
+
+// Extra returns what SetExtra attached.
+func (r *Reader) Extra() any { return r.extra }
 
 func openReader(dir string, set *Set) (*Reader, error) {
 	r := &Reader{dir: dir, set: set}
@@ -321,6 +329,9 @@ func (r *Reader) Release() {
 }
 
 func (r *Reader) close() {
+	if c, ok := r.extra.(io.Closer); ok {
+		_ = c.Close()
+	}
 	if r.traces != nil {
 		_ = syscall.Munmap(r.traces)
 		r.traces = nil

@@ -29,12 +29,13 @@ func write(t *testing.T, s *Set, minT int64, rows int, traces map[[16]byte][]uin
 	}
 	r, err := w.Finish()
 	require.NoError(t, err)
+	s.Add(r)
 	return r
 }
 
 func TestWriteReadLookup(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenSet(dir)
+	s, err := OpenSet(dir, nil)
 	require.NoError(t, err)
 	var id, other [16]byte
 	_, _ = rand.Read(id[:])
@@ -54,7 +55,7 @@ func TestWriteReadLookup(t *testing.T) {
 
 	// Reopened, with a leftover unfinished segment that must go.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "2026010203", "00000000000000ff.tmp"), 0o755))
-	s, err = OpenSet(dir)
+	s, err = OpenSet(dir, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	segs := s.Acquire(base, base+2000)
@@ -67,7 +68,7 @@ func TestWriteReadLookup(t *testing.T) {
 
 func TestRetainDropsWholePartitions(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenSet(dir)
+	s, err := OpenSet(dir, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	h := time.Hour.Nanoseconds()

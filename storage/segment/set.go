@@ -29,9 +29,10 @@ type Set struct {
 	closed bool      // guarded by mu
 }
 
-// OpenSet opens the segments under dir. Unfinished segments (a crash during
-// a flush) are removed: their rows are still in the WAL.
-func OpenSet(dir string) (*Set, error) {
+// OpenSet opens the segments under dir, calling open (if not nil) on each so
+// its store can attach its own state. Unfinished segments (a crash during a
+// flush) are removed: their rows are still in the WAL.
+func OpenSet(dir string, open func(*Reader) error) (*Set, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, err
@@ -64,6 +65,11 @@ func OpenSet(dir string) (*Set, error) {
 				continue
 			}
 			r, err := openReader(path, s)
+			if err == nil && open != nil {
+				if err = open(r); err != nil {
+					r.Release()
+				}
+			}
 			if err != nil {
 				s.Close()
 				return nil, err
@@ -100,7 +106,8 @@ func (s *Set) NewWriter(minT int64) (*Writer, error) {
 	return w, nil
 }
 
-func (s *Set) add(r *Reader) {
+// Add makes a finished segment visible to Acquire.
+func (s *Set) Add(r *Reader) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].MinT > r.MinT })

@@ -1,0 +1,15 @@
+// Package logstore is Sightline's log store: OTLP log records with every
+// field kept, per tenant under <dir>/tenants/<tenant>/logs.
+//
+// Writes go to the WAL (package wal) in one write per request and into an
+// in-memory head; Append returns only then, so acknowledged records survive
+// kill -9. A head is cut when it is large or old enough and flushed in the
+// background into an immutable columnar segment (package segment) with a
+// trace-ID index, a bleve full-text index with one document per block of
+// records, and the segment's Loki streams. Retention drops whole hour
+// partitions by age and by size.
+//
+// Reads: Search (bleve query-string syntax, exact per record), ByTrace (an
+// index hit in every segment, no time range needed), Histogram, and for the
+// Loki API Fetch (stream matchers), Labels, LabelValues, Series and Stats.
+package logstore

@@ -1,0 +1,612 @@
+package logstore
+
+import (
+	"encoding/hex"
+	"fmt"
+	"math"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// The full-text index of a segment has one bleve document per block: the
+// distinct values of each field over the block's records. A search asks
+// bleve for the candidate blocks with a relaxed query (phrases become
+// conjunctions of their terms, negations are dropped: a block may hold
+// both matching and non-matching records) and then checks each record of
+// the candidate blocks exactly with Matcher. One document per block instead
+// of per record is what lets the index keep up with ingest.
+
+// textAnalyzer tokenises text fields (body and attributes): Unicode word
+// boundaries and lower case, no stop words, so every word can be searched.
+const textAnalyzer = "sightline_text"
+
+// Field names of the index and of queries.
+const (
+	fieldBody           = "body"
+	fieldSeverityText   = "severity_text"
+	fieldSeverityNumber = "severity_number"
+	fieldTraceID        = "trace_id"
+	fieldSpanID         = "span_id"
+	fieldScopeName      = "scope.name"
+	fieldAll            = "_all"
+)
+
+// keywordFields are exact-match keys: not tokenised.
+var keywordFields = []string{fieldTraceID, fieldSpanID, fieldSeverityText, fieldScopeName, "service.name", "service.namespace", "service.instance.id"}
+
+// newIndexMapping is the mapping of every segment index.
+func newIndexMapping() (*mapping.IndexMappingImpl, error) {
+	im := bleve.NewIndexMapping()
+	if err := im.AddCustomAnalyzer(textAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     unicode.Name,
+		"token_filters": []string{lowercase.Name},
+	}); err != nil {
+		return nil, err
+	}
+	im.DefaultAnalyzer = textAnalyzer
+	im.StoreDynamic = false
+	im.DocValuesDynamic = false
+	im.IndexDynamic = true
+	dm := bleve.NewDocumentMapping()
+	for _, f := range keywordFields {
+		fm := bleve.NewKeywordFieldMapping()
+		fm.Store, fm.IncludeTermVectors, fm.DocValues = false, false, false
+		addField(dm, f, fm)
+	}
+	nm := bleve.NewNumericFieldMapping()
+	nm.Store, nm.DocValues = false, false
+	addField(dm, fieldSeverityNumber, nm)
+	tm := bleve.NewTextFieldMapping()
+	tm.Analyzer = textAnalyzer
+	tm.Store, tm.IncludeTermVectors, tm.DocValues = false, false, false
+	addField(dm, fieldBody, tm)
+	im.DefaultMapping = dm
+	return im, nil
+}
+
+// addField maps a dotted field name through nested document mappings, the
+// way bleve resolves paths.
+func addField(dm *mapping.DocumentMapping, path string, fm *mapping.FieldMapping) {
+	parts := strings.Split(path, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, ok := dm.Properties[p]
+		if !ok {
+			sub = bleve.NewDocumentMapping()
+			dm.AddSubDocumentMapping(p, sub)
+		}
+		dm = sub
+	}
+	dm.AddFieldMappingsAt(parts[len(parts)-1], fm)
+}
+
+// fields are a record's searchable values by field name.
+type fields map[string][]string
+
+func recordFields(r *Record, f fields) {
+	add := func(k, v string) {
+		if v != "" {
+			f[k] = append(f[k], v)
+		}
+	}
+	add(fieldBody, r.Body)
+	add(fieldSeverityText, r.SeverityText)
+	if r.SeverityNumber != 0 {
+		add(fieldSeverityNumber, strconv.Itoa(int(r.SeverityNumber)))
+	}
+	if r.HasTrace() {
+		add(fieldTraceID, hex.EncodeToString(r.TraceID[:]))
+	}
+	if r.SpanID != ([8]byte{}) {
+		add(fieldSpanID, hex.EncodeToString(r.SpanID[:]))
+	}
+	add(fieldScopeName, r.ScopeName)
+	for _, kv := range r.Resource {
+		add(kv.Key, kv.Value)
+	}
+	for _, kv := range r.Attributes {
+		add(kv.Key, kv.Value)
+	}
+}
+
+// blockDoc is the index document of a block: distinct values per field.
+func blockDoc(recs []*Record) map[string]any {
+	distinct := map[string]map[string]struct{}{}
+	f := fields{}
+	for _, r := range recs {
+		clear(f)
+		recordFields(r, f)
+		for k, vs := range f {
+			set := distinct[k]
+			if set == nil {
+				set = map[string]struct{}{}
+				distinct[k] = set
+			}
+			for _, v := range vs {
+				set[v] = struct{}{}
+			}
+		}
+	}
+	doc := make(map[string]any, len(distinct))
+	for k, set := range distinct {
+		if k == fieldSeverityNumber {
+			nums := make([]float64, 0, len(set))
+			for v := range set {
+				n, _ := strconv.ParseFloat(v, 64)
+				nums = append(nums, n)
+			}
+			doc[k] = nums
+			continue
+		}
+		vs := make([]string, 0, len(set))
+		for v := range set {
+			vs = append(vs, v)
+		}
+		doc[k] = vs
+	}
+	return doc
+}
+
+// buildIndex writes the bleve index of a segment's blocks into dir.
+func buildIndex(dir string, im mapping.IndexMapping, blocks [][]*Record) error {
+	idx, err := bleve.NewUsing(dir, im, "scorch", "scorch", nil)
+	if err != nil {
+		return fmt.Errorf("create full-text index: %w", err)
+	}
+	b := idx.NewBatch()
+	for i, recs := range blocks {
+		if err := b.Index(strconv.Itoa(i), blockDoc(recs)); err != nil {
+			idx.Close()
+			return fmt.Errorf("index block %d: %w", i, err)
+		}
+		if b.Size() >= 256 {
+			if err := idx.Batch(b); err != nil {
+				idx.Close()
+				return fmt.Errorf("index: %w", err)
+			}
+			b.Reset()
+		}
+	}
+	if err := idx.Batch(b); err != nil {
+		idx.Close()
+		return fmt.Errorf("index: %w", err)
+	}
+	return idx.Close()
+}
+
+func openIndex(segDir string) (bleve.Index, error) {
+	return bleve.OpenUsing(filepath.Join(segDir, "fts"), map[string]any{"read_only": true})
+}
+
+// ParseQuery parses a search in bleve's query-string syntax, with the
+// AND, OR and NOT keywords that Lucene and Elasticsearch users write:
+// `service.name:checkout AND "payment failed" AND NOT severity_text:DEBUG`.
+func ParseQuery(q string) (query.Query, error) {
+	q = strings.TrimSpace(q)
+	if q == "" || q == "*" {
+		return query.NewMatchAllQuery(), nil
+	}
+	parsed, err := query.NewQueryStringQuery(booleanKeywords(q)).Parse()
+	if err != nil {
+		return nil, fmt.Errorf("invalid query %q: %w", q, err)
+	}
+	if err := checkSupported(parsed); err != nil {
+		return nil, err
+	}
+	return parsed, nil
+}
+
+// booleanKeywords rewrites AND/OR/NOT into bleve's +/- prefixes: the
+// clauses around AND become required, the one after NOT excluded, and OR
+// leaves its clauses optional (bleve's default).
+func booleanKeywords(q string) string {
+	clauses := splitClauses(q)
+	hasAnd := false
+	for _, c := range clauses {
+		if c == "AND" {
+			hasAnd = true
+		}
+	}
+	var out []string
+	must := make([]bool, len(clauses))
+	not := make([]bool, len(clauses))
+	for i, c := range clauses {
+		switch c {
+		case "AND":
+			if i > 0 {
+				must[i-1] = true
+			}
+			if i+1 < len(clauses) {
+				must[i+1] = true
+			}
+		case "NOT":
+			if i+1 < len(clauses) {
+				not[i+1] = true
+			}
+		}
+	}
+	for i, c := range clauses {
+		switch {
+		case c == "AND" || c == "OR" || c == "NOT":
+			continue
+		case not[i]:
+			out = append(out, "-"+strings.TrimLeft(c, "+-"))
+		case must[i] || (hasAnd && !strings.HasPrefix(c, "-")):
+			out = append(out, "+"+strings.TrimLeft(c, "+"))
+		default:
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// splitClauses splits on spaces outside quotes and slashes (regexps).
+func splitClauses(q string) []string {
+	var out []string
+	var cur strings.Builder
+	var quote rune
+	for _, c := range q {
+		switch {
+		case quote != 0:
+			cur.WriteRune(c)
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '/':
+			quote = c
+			cur.WriteRune(c)
+		case c == ' ' || c == '\t':
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(c)
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// UnsupportedQueryError names a query type the log search cannot check
+// record by record.
+type UnsupportedQueryError struct{ Type string }
+
+func (e *UnsupportedQueryError) Error() string {
+	return "unsupported query type in log search: " + e.Type
+}
+
+func checkSupported(q query.Query) error {
+	switch q := q.(type) {
+	case *query.MatchQuery, *query.MatchPhraseQuery, *query.TermQuery, *query.PrefixQuery,
+		*query.WildcardQuery, *query.RegexpQuery, *query.NumericRangeQuery,
+		*query.MatchAllQuery, *query.MatchNoneQuery:
+		return nil
+	case *query.ConjunctionQuery:
+		for _, c := range q.Conjuncts {
+			if err := checkSupported(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *query.DisjunctionQuery:
+		for _, c := range q.Disjuncts {
+			if err := checkSupported(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *query.BooleanQuery:
+		for _, c := range []query.Query{q.Must, q.Should, q.MustNot, q.Filter} {
+			if c != nil {
+				if err := checkSupported(c); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	default:
+		return &UnsupportedQueryError{Type: fmt.Sprintf("%T", q)}
+	}
+}
+
+// relax returns a query that matches every block holding a record that q
+// matches.
+func relax(q query.Query) query.Query {
+	switch q := q.(type) {
+	case *query.MatchPhraseQuery:
+		m := query.NewMatchQuery(q.MatchPhrase)
+		m.SetField(q.FieldVal)
+		m.Analyzer = q.Analyzer
+		m.SetOperator(query.MatchQueryOperatorAnd)
+		return m
+	case *query.ConjunctionQuery:
+		cs := make([]query.Query, len(q.Conjuncts))
+		for i, c := range q.Conjuncts {
+			cs[i] = relax(c)
+		}
+		return query.NewConjunctionQuery(cs)
+	case *query.DisjunctionQuery:
+		ds := make([]query.Query, len(q.Disjuncts))
+		for i, d := range q.Disjuncts {
+			ds[i] = relax(d)
+		}
+		out := query.NewDisjunctionQuery(ds)
+		out.SetMin(q.Min)
+		return out
+	case *query.BooleanQuery:
+		var parts []query.Query
+		if q.Must != nil {
+			parts = append(parts, relax(q.Must))
+		}
+		if q.Filter != nil {
+			parts = append(parts, relax(q.Filter))
+		}
+		if q.Should != nil {
+			if d, ok := q.Should.(*query.DisjunctionQuery); !ok || q.Must == nil || d.Min > 0 {
+				parts = append(parts, relax(q.Should))
+			}
+		}
+		switch len(parts) {
+		case 0:
+			return query.NewMatchAllQuery()
+		case 1:
+			return parts[0]
+		}
+		return query.NewConjunctionQuery(parts)
+	}
+	return q
+}
+
+// Matcher checks a query against single records exactly, analysing values
+// with the index's own analyzers.
+type Matcher struct {
+	q       query.Query
+	im      mapping.IndexMapping
+	regexps map[string]*regexp.Regexp
+	f       fields
+	tokens  map[string][][]string // field → analysed tokens of each value, cached per record
+}
+
+func newMatcher(q query.Query, im mapping.IndexMapping) *Matcher {
+	return &Matcher{q: q, im: im, regexps: map[string]*regexp.Regexp{}, f: fields{}, tokens: map[string][][]string{}}
+}
+
+// Match reports whether r matches the query.
+func (m *Matcher) Match(r *Record) bool {
+	clear(m.f)
+	clear(m.tokens)
+	recordFields(r, m.f)
+	return m.match(m.q)
+}
+
+func (m *Matcher) analyzer(field string) analysis.Analyzer {
+	name := m.im.AnalyzerNameForPath(field)
+	if name == "" {
+		name = textAnalyzer
+	}
+	return m.im.AnalyzerNamed(name)
+}
+
+func analyze(a analysis.Analyzer, s string) []string {
+	ts := a.Analyze([]byte(s))
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = string(t.Term)
+	}
+	return out
+}
+
+// valueTokens returns the analysed tokens of each value of field ("" or
+// _all: every field).
+func (m *Matcher) valueTokens(field string) [][]string {
+	if field == "" || field == fieldAll {
+		var all [][]string
+		for k := range m.f {
+			all = append(all, m.valueTokens(k)...)
+		}
+		return all
+	}
+	if t, ok := m.tokens[field]; ok {
+		return t
+	}
+	a := m.analyzer(field)
+	var out [][]string
+	for _, v := range m.f[field] {
+		out = append(out, analyze(a, v))
+	}
+	m.tokens[field] = out
+	return out
+}
+
+func (m *Matcher) anyToken(field string, pred func(string) bool) bool {
+	for _, toks := range m.valueTokens(field) {
+		for _, t := range toks {
+			if pred(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Matcher) queryTokens(field, analyzerName, text string) []string {
+	var a analysis.Analyzer
+	switch {
+	case analyzerName != "":
+		a = m.im.AnalyzerNamed(analyzerName)
+	case field == "" || field == fieldAll:
+		a = m.im.AnalyzerNamed(textAnalyzer)
+	default:
+		a = m.analyzer(field)
+	}
+	if a == nil {
+		a = m.im.AnalyzerNamed(keyword.Name)
+	}
+	return analyze(a, text)
+}
+
+func (m *Matcher) match(q query.Query) bool {
+	switch q := q.(type) {
+	case *query.MatchAllQuery:
+		return true
+	case *query.MatchNoneQuery:
+		return false
+	case *query.TermQuery:
+		return m.anyToken(q.FieldVal, func(t string) bool { return t == q.Term })
+	case *query.MatchQuery:
+		toks := m.queryTokens(q.FieldVal, q.Analyzer, q.Match)
+		if len(toks) == 0 {
+			return false
+		}
+		and := q.Operator == query.MatchQueryOperatorAnd
+		for _, want := range toks {
+			found := m.anyToken(q.FieldVal, func(t string) bool { return t == want })
+			if and && !found {
+				return false
+			}
+			if !and && found {
+				return true
+			}
+		}
+		return and
+	case *query.MatchPhraseQuery:
+		want := m.queryTokens(q.FieldVal, q.Analyzer, q.MatchPhrase)
+		if len(want) == 0 {
+			return false
+		}
+		for _, toks := range m.valueTokens(q.FieldVal) {
+			for i := 0; i+len(want) <= len(toks); i++ {
+				if equal(toks[i:i+len(want)], want) {
+					return true
+				}
+			}
+		}
+		return false
+	case *query.PrefixQuery:
+		return m.anyToken(q.FieldVal, func(t string) bool { return strings.HasPrefix(t, q.Prefix) })
+	case *query.WildcardQuery:
+		re := m.regexp("w:"+q.Wildcard, wildcardRegexp(q.Wildcard))
+		return re != nil && m.anyToken(q.FieldVal, re.MatchString)
+	case *query.RegexpQuery:
+		re := m.regexp("r:"+q.Regexp, "^(?:"+q.Regexp+")$")
+		return re != nil && m.anyToken(q.FieldVal, re.MatchString)
+	case *query.NumericRangeQuery:
+		for _, v := range m.f[q.FieldVal] {
+			n, err := strconv.ParseFloat(v, 64)
+			if err == nil && inRange(n, q) {
+				return true
+			}
+		}
+		return false
+	case *query.ConjunctionQuery:
+		for _, c := range q.Conjuncts {
+			if !m.match(c) {
+				return false
+			}
+		}
+		return true
+	case *query.DisjunctionQuery:
+		need := max(int(q.Min), 1)
+		n := 0
+		for _, d := range q.Disjuncts {
+			if m.match(d) {
+				if n++; n >= need {
+					return true
+				}
+			}
+		}
+		return false
+	case *query.BooleanQuery:
+		if q.Must != nil && !m.match(q.Must) {
+			return false
+		}
+		if q.Filter != nil && !m.match(q.Filter) {
+			return false
+		}
+		if q.MustNot != nil {
+			if d, ok := q.MustNot.(*query.DisjunctionQuery); ok {
+				for _, x := range d.Disjuncts {
+					if m.match(x) {
+						return false
+					}
+				}
+			} else if m.match(q.MustNot) {
+				return false
+			}
+		}
+		if q.Should != nil {
+			d, ok := q.Should.(*query.DisjunctionQuery)
+			optional := q.Must != nil && (!ok || d.Min == 0)
+			if !optional && !m.match(q.Should) {
+				return false
+			}
+		}
+		return q.Must != nil || q.Should != nil || q.Filter != nil || q.MustNot != nil
+	}
+	return false
+}
+
+func (m *Matcher) regexp(key, expr string) *regexp.Regexp {
+	if re, ok := m.regexps[key]; ok {
+		return re
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		re = nil
+	}
+	m.regexps[key] = re
+	return re
+}
+
+func wildcardRegexp(w string) string {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, c := range w {
+		switch c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return b.String()
+}
+
+func inRange(n float64, q *query.NumericRangeQuery) bool {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if q.Min != nil {
+		lo = *q.Min
+	}
+	if q.Max != nil {
+		hi = *q.Max
+	}
+	loOK := n > lo || (n == lo && (q.InclusiveMin == nil || *q.InclusiveMin))
+	hiOK := n < hi || (n == hi && q.InclusiveMax != nil && *q.InclusiveMax)
+	return loOK && hiOK
+}
+
+func equal(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,237 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
+}
+
+func openStore(t *testing.T, dir string, mod func(*Options)) *Store {
+	t.Helper()
+	o := DefaultOptions()
+	if mod != nil {
+		mod(&o)
+	}
+	s, err := Open(dir, o, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	return s
+}
+
+var base = time.Now().Add(-10 * time.Minute).UnixNano()
+
+func rec(i int, service, sev, body string, trace byte) *Record {
+	r := &Record{
+		Timestamp:    base + int64(i)*int64(time.Millisecond),
+		SeverityText: sev,
+		Body:         body,
+		BodyType:     TypeString,
+		Resource:     []KV{{Key: "service.name", Value: service, Type: TypeString}, {Key: "host.name", Value: "node-1", Type: TypeString}},
+		Attributes:   []KV{{Key: "http.method", Value: "POST", Type: TypeString}, {Key: "attempt", Value: fmt.Sprint(i % 3), Type: TypeInt}},
+		ScopeName:    "app",
+	}
+	if trace != 0 {
+		r.TraceID[0], r.TraceID[15] = trace, 1
+		r.SpanID[0] = trace
+	}
+	return r
+}
+
+// fixture: 2000 records over two services; every 100th is a payment
+// failure of trace 7.
+func fixture() []*Record {
+	var recs []*Record
+	for i := 0; i < 2000; i++ {
+		switch {
+		case i%100 == 0:
+			recs = append(recs, rec(i, "checkout", "ERROR", fmt.Sprintf("payment failed for order %d: card declined", i), 7))
+		case i%2 == 0:
+			recs = append(recs, rec(i, "checkout", "INFO", fmt.Sprintf("order %d placed", i), 0))
+		default:
+			recs = append(recs, rec(i, "cart", "DEBUG", fmt.Sprintf("cart %d updated with 3 items", i), 9))
+		}
+	}
+	return recs
+}
+
+func search(t *testing.T, s *Store, q string, limit int) []*Record {
+	t.Helper()
+	pq, err := ParseQuery(q)
+	require.NoError(t, err)
+	out, _, err := s.Search(context.Background(), SearchRequest{Query: pq, From: 0, To: time.Now().UnixNano(), Limit: limit, Backward: true})
+	require.NoError(t, err)
+	return out
+}
+
+func checkQueries(t *testing.T, s *Store) {
+	t.Helper()
+	f := func(q string, want int) {
+		t.Helper()
+		require.Len(t, search(t, s, q, 0), want, q)
+	}
+	f(`service.name:checkout AND "payment failed" AND severity_text:ERROR`, 20)
+	f(`"payment failed"`, 20)
+	f(`"failed payment"`, 0) // a phrase is in order
+	f(`declined`, 20)
+	f(`DECLINED`, 20) // text is case-insensitive
+	f(`severity_text:error`, 0)
+	f(`service.name:cart`, 1000)
+	f(`service.name:cart AND NOT updated`, 0)
+	f(`order AND NOT payment`, 980)
+	f(`http.method:post AND service.name:checkout`, 1000)
+	f(`host.name:node`, 2000) // string attributes are tokenised
+	f(`trace_id:07000000000000000000000000000001`, 20)
+	f(`severity_text:ERROR OR service.name:cart`, 1020)
+	f(`pay*`, 20)
+	f(`/declin.d/`, 20)
+	f(`nothing-like-this`, 0)
+	f(`*`, 2000)
+
+	// Limit and direction: the newest first.
+	got := search(t, s, `"payment failed"`, 3)
+	require.Len(t, got, 3)
+	require.Equal(t, "payment failed for order 1900: card declined", got[0].Body)
+	require.Equal(t, "payment failed for order 1700: card declined", got[2].Body)
+
+	var id [16]byte
+	id[0], id[15] = 7, 1
+	tr, err := s.ByTrace(context.Background(), id)
+	require.NoError(t, err)
+	require.Len(t, tr, 20)
+	require.Equal(t, "payment failed for order 0: card declined", tr[0].Body)
+	require.Equal(t, "checkout", tr[0].ResourceAttr("service.name"))
+	require.Equal(t, "POST", tr[0].Attr("http.method"))
+	require.Equal(t, byte(7), tr[0].SpanID[0])
+
+	var lines []string
+	err = s.Fetch(context.Background(), []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "service_name", "checkout"), labels.MustNewMatcher(labels.MatchEqual, "severity", "error")},
+		0, time.Now().UnixNano(), func(e Entry) error {
+			lines = append(lines, e.Line)
+			require.Equal(t, "07000000000000000000000000000001", e.Metadata.Get("trace_id"))
+			require.Equal(t, "node-1", e.Metadata.Get("host_name"))
+			return nil
+		})
+	require.NoError(t, err)
+	require.Len(t, lines, 20)
+	require.Equal(t, "payment failed for order 0: card declined", lines[0])
+
+	streams, _, err := s.Streams(context.Background(), nil, 0, time.Now().UnixNano())
+	require.NoError(t, err)
+	require.Len(t, streams, 3)
+	counts, _, err := s.Histogram(context.Background(), query.NewMatchAllQuery(), base, base+int64(2*time.Second), int64(time.Second))
+	require.NoError(t, err)
+	require.Equal(t, []int64{1000, 1000, 0}, counts)
+}
+
+func TestSearchHeadSegmentsAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	res, err := s.Append(context.Background(), fixture())
+	require.NoError(t, err)
+	require.Equal(t, 2000, res.Accepted)
+	t.Run("head", func(t *testing.T) { checkQueries(t, s) })
+
+	require.NoError(t, s.Flush())
+	n, rows, _ := s.existing(tenant.Default).set.Stats()
+	require.Equal(t, 1, n)
+	require.Equal(t, 2000, rows)
+	t.Run("segment", func(t *testing.T) { checkQueries(t, s) })
+
+	// Half in a segment, half in the head, across a restart.
+	require.NoError(t, s.Close())
+	dir2 := t.TempDir()
+	s = openStore(t, dir2, nil)
+	recs := fixture()
+	_, err = s.Append(context.Background(), recs[:1000])
+	require.NoError(t, err)
+	require.NoError(t, s.Flush())
+	_, err = s.Append(context.Background(), recs[1000:])
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s = openStore(t, dir2, nil)
+	defer s.Close()
+	t.Run("segment+replayed head", func(t *testing.T) { checkQueries(t, s) })
+}
+
+func TestTenantsAndLimits(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *Options) { o.MaxRecordBytes = 1000; o.MaxScanRecords = 1500 })
+	defer s.Close()
+	big := rec(1, "x", "INFO", string(make([]byte, 2000)), 0)
+	res, err := s.Append(tenant.With(context.Background(), "team-a"), []*Record{rec(0, "x", "INFO", "hello \xff world", 0), big})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Accepted)
+	require.Equal(t, 1, res.Rejected[ReasonTooLarge])
+	require.Equal(t, 1, res.Repaired)
+	got, _, err := s.Search(tenant.With(context.Background(), "team-a"), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
+	require.NoError(t, err)
+	require.Equal(t, "hello \uFFFD world", got[0].Body, "invalid UTF-8 is repaired, never stored corrupt")
+	got, _, err = s.Search(context.Background(), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
+	require.NoError(t, err)
+	require.Empty(t, got, "the default tenant sees nothing of team-a")
+
+	_, err = s.Append(context.Background(), fixture())
+	require.NoError(t, err)
+	_, _, err = s.Search(context.Background(), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
+	require.ErrorIs(t, err, ErrTooMuchData)
+	require.ErrorContains(t, err, "more than 1500 records")
+
+	_, err = ParseQuery(`body:"unterminated`)
+	require.Error(t, err)
+}
+
+func TestRetention(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *Options) { o.Retention = time.Hour })
+	defer s.Close()
+	old := rec(0, "x", "INFO", "ancient", 0)
+	old.Timestamp = time.Now().Add(-3 * time.Hour).UnixNano()
+	_, err := s.Append(context.Background(), []*Record{old})
+	require.NoError(t, err)
+	require.NoError(t, s.Flush())
+	_, err = s.Append(context.Background(), []*Record{rec(1, "x", "INFO", "recent", 0)})
+	require.NoError(t, err)
+	require.NoError(t, s.Flush())
+	s.ApplyRetention()
+	got := search(t, s, "*", 0)
+	require.Len(t, got, 1)
+	require.Equal(t, "recent", got[0].Body)
+}
+
+func FuzzParseQuery(f *testing.F) {
+	for _, q := range []string{`a AND b`, `"x y" OR NOT z`, `f:v*`, `/re/`, `n:>5`, `+a -b`, `(`} {
+		f.Add(q)
+	}
+	im, err := newIndexMapping()
+	require.NoError(f, err)
+	r := rec(1, "svc", "INFO", "payment failed", 3)
+	f.Fuzz(func(t *testing.T, q string) {
+		pq, err := ParseQuery(q)
+		if err != nil {
+			return
+		}
+		newMatcher(pq, im).Match(r)
+		relax(pq)
+	})
+}
+
+func FuzzDecodeBlock(f *testing.F) {
+	cols := encodeBlock(fixture()[:10])
+	f.Add(cols[colTime], cols[colBody], cols[colResDict], cols[colAttrs])
+	f.Fuzz(func(t *testing.T, tm, body, res, attrs []byte) {
+		c := encodeBlock(fixture()[:10])
+		c[colTime], c[colBody], c[colResDict], c[colAttrs] = tm, body, res, attrs
+		_, _ = decodeBlock(c, 10)
+	})
+}
