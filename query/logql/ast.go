@@ -317,10 +317,10 @@ func (g *Grouping) String() string {
 type VectorMatchCard int
 
 const (
-	CardOneToOne  VectorMatchCard = iota
-	CardManyToOne                 // group_left
-	CardOneToMany                 // group_right
-	CardManyToMany                // and, or, unless
+	CardOneToOne   VectorMatchCard = iota
+	CardManyToOne                  // group_left
+	CardOneToMany                  // group_right
+	CardManyToMany                 // and, or, unless
 )
 
 // VectorMatching is the on/ignoring and group_left/group_right modifier of

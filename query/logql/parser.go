@@ -30,7 +30,7 @@ var (
 	unsupportedVectorOps = map[string]bool{
 		"stddev": true, "stdvar": true, "sort": true, "sort_desc": true, "approx_topk": true,
 	}
-	unsupportedFuncs = map[string]bool{"label_replace": true, "vector": true}
+	unsupportedFuncs  = map[string]bool{"label_replace": true, "vector": true}
 	unsupportedStages = map[string]bool{
 		"regexp": true, "pattern": true, "unpack": true, "label_format": true,
 		"decolorize": true, "drop": true, "keep": true, "unwrap": true,
@@ -874,5 +874,8 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 		p.next()
 		return &BytesLabelFilter{Name: name.text, Op: op, Value: val.bytes}, nil
 	}
-	return nil, p.unexpected(val, "STRING, NUMBER, DURATION or BYTES")
+	if opTok.kind == tEq || opTok.kind == tNeq {
+		return nil, p.unexpected(val, "STRING, NUMBER, DURATION or BYTES")
+	}
+	return nil, p.unexpected(val, "NUMBER, DURATION or BYTES")
 }

@@ -3,7 +3,6 @@ package logql
 import (
 	"context"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -344,9 +343,4 @@ func compare(op CompareOp, c int) bool {
 		return c == -1 || c == 0
 	}
 	panic("BUG: unknown comparison operator " + string(op))
-}
-
-// sortSeries orders series by labels for deterministic output.
-func sortSeries[T any](s []T, lbls func(T) labels.Labels) {
-	sort.SliceStable(s, func(i, j int) bool { return labels.Compare(lbls(s[i]), lbls(s[j])) < 0 })
 }
