@@ -16,6 +16,7 @@ import (
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
 	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
 
@@ -44,6 +45,11 @@ type Config struct {
 	QueryMaxSamples     int         `yaml:"query.max-samples"`
 	QueryLookbackDelta  durFlag     `yaml:"query.lookback-delta"`
 
+	LogsRetention      durFlag   `yaml:"logs.retention"`
+	LogsRetentionSize  bytesFlag `yaml:"logs.retention-size"`
+	LogsMaxRecordSize  bytesFlag `yaml:"logs.max-record-size"`
+	LogsMaxScanRecords int       `yaml:"logs.query.max-scan-records"`
+
 	ExternalURL         string      `yaml:"web.external-url"`
 	RuleFiles           stringsFlag `yaml:"rules.file"`
 	RuleEvalInterval    durFlag     `yaml:"rules.evaluation-interval"`
@@ -60,6 +66,7 @@ func defaultConfig() Config {
 	st := tsdbstore.DefaultOptions()
 	eng := promapi.DefaultEngineOptions()
 	rules := alerting.DefaultRulesOptions()
+	logs := logstore.DefaultOptions()
 	return Config{
 		DataDir:             "./data",
 		HTTPListen:          ":9750",
@@ -83,6 +90,9 @@ func defaultConfig() Config {
 		RuleOutageTolerance: durFlag(rules.OutageTolerance),
 		RuleForGracePeriod:  durFlag(rules.ForGracePeriod),
 		AlertmanagerRetain:  durFlag(120 * time.Hour),
+		LogsRetention:       durFlag(logs.Retention),
+		LogsMaxRecordSize:   bytesFlag(logs.MaxRecordBytes),
+		LogsMaxScanRecords:  logs.MaxScanRecords,
 	}
 }
 
@@ -107,6 +117,10 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Var(&c.QueryTimeout, "query.timeout", "Longest a query may run.")
 	fs.IntVar(&c.QueryMaxSamples, "query.max-samples", c.QueryMaxSamples, "Most samples a query may load into memory at once.")
 	fs.Var(&c.QueryLookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+	fs.Var(&c.LogsRetention, "logs.retention", "Drop log partitions older than this (e.g. 7d); 0 keeps everything.")
+	fs.Var(&c.LogsRetentionSize, "logs.retention-size", "Per-tenant size limit of the log store (e.g. 50GB); oldest partitions go first; 0 for none.")
+	fs.Var(&c.LogsMaxRecordSize, "logs.max-record-size", "Largest log record accepted (body and attributes); larger ones are rejected and counted.")
+	fs.IntVar(&c.LogsMaxScanRecords, "logs.query.max-scan-records", c.LogsMaxScanRecords, "A log query that would read more records than this is stopped with an error.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
 	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable). Reloaded on SIGHUP and POST /-/reload.")
 	fs.Var(&c.RuleEvalInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")

@@ -23,8 +23,11 @@ import (
 
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
+	"github.com/sightline-dev/sightline/exporters/logsexporter"
 	"github.com/sightline-dev/sightline/exporters/metricsexporter"
+	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -83,6 +86,21 @@ func run(ctx context.Context, cfg Config) error {
 	defer func() {
 		if err := store.Close(); err != nil {
 			logger.Error("closing metrics store", "err", err)
+		}
+	}()
+
+	lo := logstore.DefaultOptions()
+	lo.Retention = time.Duration(cfg.LogsRetention)
+	lo.MaxBytes = int64(cfg.LogsRetentionSize)
+	lo.MaxRecordBytes = int(cfg.LogsMaxRecordSize)
+	lo.MaxScanRecords = cfg.LogsMaxScanRecords
+	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := logStore.Close(); err != nil {
+			logger.Error("closing log store", "err", err)
 		}
 	}()
 
@@ -160,6 +178,7 @@ func run(ctx context.Context, cfg Config) error {
 		LogLevel:              cfg.CollectorLogLevel,
 	}, collector.Exporters{
 		Metrics: metricsexporter.NewFactory(store, logger.With("component", "metrics-exporter"), reg),
+		Logs:    logsexporter.NewFactory(logStore, logger.With("component", "logs-exporter")),
 	}, logger, reg)
 	if err != nil {
 		return err
@@ -174,8 +193,13 @@ func run(ctx context.Context, cfg Config) error {
 	apiOpts.Ready = ready.Load
 	apiOpts.Flags = flagsMap(cfg)
 	apiOpts.Rules = rules
+	lokiOpts := logsapi.DefaultOptions()
+	lokiOpts.Version = version
+	logsAPI := logsapi.New(logStore, engine, lokiOpts, logger.With("component", "logs-api"), reg)
+	defer logsAPI.Close()
 	handler := newHTTPHandler(httpParts{
 		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
+		logsAPI:      logsAPI.Handler(),
 		alertmanager: am.Handler(),
 		reload:       reload,
 	}, reg, ready.Load)
@@ -229,6 +253,7 @@ func run(ctx context.Context, cfg Config) error {
 	// Receivers first, so nothing is acknowledged that cannot be stored.
 	col.Shutdown()
 	<-colDone
+	logsAPI.Close()
 	return nil
 }
 
@@ -261,6 +286,7 @@ func externalURL(cfg Config) (*url.URL, error) {
 // httpParts are the handlers the HTTP port serves.
 type httpParts struct {
 	promAPI      http.Handler // /api/v1/
+	logsAPI      http.Handler // /api/v1/logs/ and /loki/
 	alertmanager http.Handler // Alertmanager's /api/v2/
 	reload       func() error // POST /-/reload
 }
@@ -280,6 +306,8 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(parts.promAPI)))
+	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
+	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
 	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {
 		mux.Handle(p, instrument("/api/v2 (alertmanager)", parts.alertmanager))
 	}

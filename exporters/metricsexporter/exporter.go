@@ -14,12 +14,12 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
-	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/multierr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sightline-dev/sightline/exporters"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
@@ -54,19 +54,9 @@ func newExporter(cfg *Config, store *tsdbstore.Store, logger *slog.Logger, m *me
 	}
 }
 
-// TenantFromContext returns the tenant named by the X-Scope-OrgID metadata
-// of a collector request (the OTLP receiver keeps it with include_metadata).
-func TenantFromContext(ctx context.Context) (string, error) {
-	vs := client.FromContext(ctx).Metadata.Get(tenant.Header)
-	if len(vs) == 0 {
-		return tenant.Default, nil
-	}
-	return tenant.Parse(vs[0])
-}
-
 func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	e.m.received.Add(float64(md.DataPointCount()))
-	id, err := TenantFromContext(ctx)
+	id, err := exporters.TenantFromContext(ctx)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}

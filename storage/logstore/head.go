@@ -13,13 +13,13 @@ type head struct {
 	maxT    int64
 	traces  map[[16]byte][]int32
 	streams map[string]*streamStats // by labels string
-	created int64                  // unix nanoseconds
-	walSeq  int                    // set at cut: the WAL files below it hold only this head's records (and older ones)
+	created int64                   // unix nanoseconds
+	walSeq  int                     // set at cut: the WAL files below it hold only this head's records (and older ones)
 }
 
 // streamStats describes one Loki stream of a head or segment.
 type streamStats struct {
-	Labels  labels.Labels `json:"-"`
+	Labels  labels.Labels     `json:"-"`
 	LabelsM map[string]string `json:"labels"`
 	Blocks  []int             `json:"blocks,omitempty"`
 	Entries int               `json:"entries"`

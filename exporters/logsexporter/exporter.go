@@ -1,0 +1,126 @@
+package logsexporter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sightline-dev/sightline/exporters"
+	"github.com/sightline-dev/sightline/internal/throttle"
+	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+type logsExporter struct {
+	store    *logstore.Store
+	badInput *throttle.Logger
+}
+
+func newExporter(store *logstore.Store, logger *slog.Logger) *logsExporter {
+	return &logsExporter{store: store, badInput: throttle.New(logger, 10*time.Second)}
+}
+
+func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
+	id, err := exporters.TenantFromContext(ctx)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	res, err := e.store.Append(tenant.With(ctx, id), Records(ld))
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "store logs: %v", err)
+	}
+	if len(res.Rejected) == 0 {
+		return nil
+	}
+	var parts []string
+	total := 0
+	for r, n := range res.Rejected {
+		parts = append(parts, fmt.Sprintf("%s: %d", r, n))
+		total += n
+	}
+	sort.Strings(parts)
+	msg := fmt.Sprintf("partial success: %d log records rejected (%s)", total, strings.Join(parts, ", "))
+	e.badInput.Warn("rejected part of an OTLP logs request", "tenant", id, "problem", msg)
+	return status.Error(codes.InvalidArgument, msg)
+}
+
+// Records converts OTLP logs into log store records. Records of one
+// resource share its attribute slice.
+func Records(ld plog.Logs) []*logstore.Record {
+	out := make([]*logstore.Record, 0, ld.LogRecordCount())
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		res := KVs(rl.Resource().Attributes())
+		sls := rl.ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			sl := sls.At(j)
+			scopeName, scopeVersion := sl.Scope().Name(), sl.Scope().Version()
+			lrs := sl.LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				r := &logstore.Record{
+					Timestamp:              int64(lr.Timestamp()),
+					ObservedTimestamp:      int64(lr.ObservedTimestamp()),
+					SeverityNumber:         int32(lr.SeverityNumber()),
+					SeverityText:           lr.SeverityText(),
+					TraceID:                lr.TraceID(),
+					SpanID:                 lr.SpanID(),
+					Flags:                  uint32(lr.Flags()),
+					Resource:               res,
+					ScopeName:              scopeName,
+					ScopeVersion:           scopeVersion,
+					Attributes:             KVs(lr.Attributes()),
+					DroppedAttributesCount: lr.DroppedAttributesCount(),
+				}
+				r.Body, r.BodyType = Value(lr.Body())
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// KVs converts attributes; values that are not strings keep their type and
+// are stored as their JSON text.
+func KVs(m pcommon.Map) []logstore.KV {
+	if m.Len() == 0 {
+		return nil
+	}
+	kvs := make([]logstore.KV, 0, m.Len())
+	m.Range(func(k string, v pcommon.Value) bool {
+		s, t := Value(v)
+		kvs = append(kvs, logstore.KV{Key: k, Value: s, Type: t})
+		return true
+	})
+	return kvs
+}
+
+// Value renders an OTLP value as text with its type.
+func Value(v pcommon.Value) (string, logstore.ValueType) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str(), logstore.TypeString
+	case pcommon.ValueTypeInt:
+		return v.AsString(), logstore.TypeInt
+	case pcommon.ValueTypeDouble:
+		return v.AsString(), logstore.TypeDouble
+	case pcommon.ValueTypeBool:
+		return v.AsString(), logstore.TypeBool
+	case pcommon.ValueTypeBytes:
+		return v.AsString(), logstore.TypeBytes
+	case pcommon.ValueTypeSlice:
+		return v.AsString(), logstore.TypeArray
+	case pcommon.ValueTypeMap:
+		return v.AsString(), logstore.TypeMap
+	}
+	return "", logstore.TypeEmpty
+}

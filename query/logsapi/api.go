@@ -1,0 +1,85 @@
+package logsapi
+
+import (
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+
+	"github.com/sightline-dev/sightline/storage/logstore"
+)
+
+// Options configure the API.
+type Options struct {
+	// MaxEntries is the largest limit a log query may ask for (Loki's
+	// max_entries_limit_per_query).
+	MaxEntries int
+	// MaxPushBytes bounds a push body (413 above it).
+	MaxPushBytes int64
+	// Version is Sightline's, for buildinfo.
+	Version string
+}
+
+// DefaultOptions are Loki's defaults.
+func DefaultOptions() Options {
+	return Options{MaxEntries: 5000, MaxPushBytes: 16 << 20}
+}
+
+// API serves the native log API and the Loki API.
+type API struct {
+	store  *logstore.Store
+	engine promql.QueryEngine
+	opts   Options
+	logger *slog.Logger
+	pushed *prometheus.CounterVec
+	badReq *prometheus.CounterVec
+
+	stop     chan struct{} // closed by Close: ends tails
+	stopOnce sync.Once
+	tails    sync.WaitGroup
+}
+
+// New returns the API over store. engine evaluates the queries without a
+// log selector that Grafana sends, such as vector(1)+vector(1).
+func New(store *logstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer) *API {
+	a := &API{store: store, engine: engine, opts: opts, logger: logger, stop: make(chan struct{}),
+		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_loki_push_entries_total", Help: "Entries received on the Loki push API, by format.",
+		}, []string{"format"}),
+		badReq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_logs_bad_requests_total", Help: "Log API requests refused as bad input, by endpoint.",
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(a.pushed, a.badReq)
+	return a
+}
+
+// Handler serves /api/v1/logs/... and /loki/api/v1/....
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/logs/search", a.search)
+	mux.HandleFunc("POST /api/v1/logs/search", a.search)
+	mux.HandleFunc("GET /api/v1/logs/trace/{id}", a.byTrace)
+	mux.HandleFunc("GET /api/v1/logs/histogram", a.histogram)
+
+	mux.HandleFunc("POST /loki/api/v1/push", a.push)
+	mux.HandleFunc("/loki/api/v1/query_range", a.queryRange)
+	mux.HandleFunc("/loki/api/v1/query", a.queryInstant)
+	mux.HandleFunc("/loki/api/v1/labels", a.labelNames)
+	mux.HandleFunc("/loki/api/v1/label", a.labelNames)
+	mux.HandleFunc("/loki/api/v1/label/{name}/values", a.labelValues)
+	mux.HandleFunc("/loki/api/v1/series", a.series)
+	mux.HandleFunc("/loki/api/v1/index/stats", a.indexStats)
+	mux.HandleFunc("GET /loki/api/v1/detected_fields", a.detectedFields)
+	mux.HandleFunc("GET /loki/api/v1/tail", a.tail)
+	mux.HandleFunc("GET /loki/api/v1/status/buildinfo", a.buildInfo)
+	return mux
+}
+
+// Close ends the open tails.
+func (a *API) Close() {
+	a.stopOnce.Do(func() { close(a.stop) })
+	a.tails.Wait()
+}

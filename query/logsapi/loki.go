@@ -1,0 +1,307 @@
+package logsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/sightline-dev/sightline/query/logql"
+	"github.com/sightline-dev/sightline/storage/logstore"
+)
+
+// errStop ends a fetch early once enough entries were found.
+var errStop = errors.New("enough entries")
+
+// fetch adapts the log store to the LogQL engine: an entry's labels are its
+// stream labels and its structured metadata (stream labels win a clash).
+func (a *API) fetch(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(logql.Entry) error) error {
+	return a.store.Fetch(ctx, matchers, from.UnixNano(), to.UnixNano(), func(e logstore.Entry) error {
+		return fn(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
+	})
+}
+
+func mergeLabels(stream, md labels.Labels) labels.Labels {
+	if md.IsEmpty() {
+		return stream
+	}
+	b := labels.NewBuilder(md)
+	stream.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
+	return b.Labels()
+}
+
+// logLine is one result of a log query.
+type logLine struct {
+	ts     int64
+	line   string
+	lbls   labels.Labels // after the pipeline
+	stream labels.Labels // the stream's own labels
+	md     labels.Labels // the entry's structured metadata
+}
+
+// runLogQuery returns up to limit entries of q in [start, end), the newest
+// when backward.
+func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end time.Time, limit int, backward bool) ([]logLine, error) {
+	var out []logLine
+	err := a.store.Fetch(ctx, q.Matchers, start.UnixNano()-1, end.UnixNano()-1, func(e logstore.Entry) error {
+		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
+		if !keep {
+			return nil
+		}
+		out = append(out, logLine{ts: e.Timestamp, line: line, lbls: lbls, stream: e.Stream, md: e.Metadata})
+		if !backward && len(out) >= limit {
+			return errStop
+		}
+		// Backward keeps the newest: a sliding window of limit entries.
+		if backward && len(out) >= 2*limit {
+			out = append(out[:0], out[len(out)-limit:]...)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	if backward && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out, nil
+}
+
+type lokiStream struct {
+	Stream map[string]string `json:"stream"`
+	Values [][]any           `json:"values"`
+}
+
+// streamsResult groups lines into Loki streams. With categorized labels
+// (Grafana sends X-Loki-Response-Encoding-Flags: categorize-labels) a
+// stream is its own labels and each value carries its structured metadata
+// and parsed labels; otherwise a stream is every label of the line.
+func streamsResult(lines []logLine, backward, categorize bool) []lokiStream {
+	byKey := map[string]*lokiStream{}
+	var keys []string
+	for _, l := range lines {
+		group := l.lbls
+		if categorize {
+			group = l.stream
+		}
+		k := group.String()
+		s := byKey[k]
+		if s == nil {
+			s = &lokiStream{Stream: group.Map(), Values: [][]any{}}
+			byKey[k] = s
+			keys = append(keys, k)
+		}
+		v := []any{strconv.FormatInt(l.ts, 10), l.line}
+		if categorize {
+			md, parsed := map[string]string{}, map[string]string{}
+			l.lbls.Range(func(lb labels.Label) {
+				if l.stream.Get(lb.Name) == lb.Value {
+					return
+				}
+				if l.md.Get(lb.Name) == lb.Value {
+					md[lb.Name] = lb.Value
+				} else {
+					parsed[lb.Name] = lb.Value
+				}
+			})
+			cat := map[string]map[string]string{}
+			if len(md) > 0 {
+				cat["structuredMetadata"] = md
+			}
+			if len(parsed) > 0 {
+				cat["parsed"] = parsed
+			}
+			if len(cat) > 0 {
+				v = append(v, cat)
+			}
+		}
+		s.Values = append(s.Values, v)
+	}
+	sort.Strings(keys)
+	out := make([]lokiStream, 0, len(keys))
+	for _, k := range keys {
+		s := byKey[k]
+		if backward {
+			for i, j := 0, len(s.Values)-1; i < j; i, j = i+1, j-1 {
+				s.Values[i], s.Values[j] = s.Values[j], s.Values[i]
+			}
+		}
+		out = append(out, *s)
+	}
+	return out
+}
+
+func lokiStats(lines int, start time.Time) map[string]any {
+	exec := time.Since(start).Seconds()
+	return map[string]any{
+		"summary": map[string]any{
+			"bytesProcessedPerSecond": 0, "linesProcessedPerSecond": 0, "totalBytesProcessed": 0,
+			"totalLinesProcessed": lines, "execTime": exec, "queueTime": 0, "subqueries": 0,
+			"totalEntriesReturned": lines, "splits": 0, "shards": 0, "totalPostFilterLines": lines,
+			"totalStructuredMetadataBytesProcessed": 0,
+		},
+		"querier":  map[string]any{"store": map[string]any{"totalChunksRef": 0, "totalChunksDownloaded": 0}},
+		"ingester": map[string]any{"totalReached": 0, "totalChunksMatched": 0, "totalBatches": 0, "totalLinesSent": 0},
+		"cache":    map[string]any{},
+	}
+}
+
+func (a *API) queryRange(w http.ResponseWriter, r *http.Request) {
+	a.query(w, r, false)
+}
+
+func (a *API) queryInstant(w http.ResponseWriter, r *http.Request) {
+	a.query(w, r, true)
+}
+
+func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
+	began := time.Now()
+	bad := func(err error) {
+		a.badReq.WithLabelValues("query").Inc()
+		lokiError(w, http.StatusBadRequest, err)
+	}
+	qs := r.FormValue("query")
+	var start, end time.Time
+	var err error
+	if instant {
+		if end, err = parseTime(r.FormValue("time"), time.Now()); err != nil {
+			bad(fmt.Errorf("invalid time: %w", err))
+			return
+		}
+		start = end
+	} else if start, end, err = timeRange(r); err != nil {
+		bad(err)
+		return
+	}
+	limit, err := parseInt(r.FormValue("limit"), 100, a.opts.MaxEntries)
+	if err != nil {
+		bad(fmt.Errorf("invalid limit: %w (max_entries_limit_per_query)", err))
+		return
+	}
+	dir := strings.ToLower(r.FormValue("direction"))
+	if dir != "" && dir != "backward" && dir != "forward" {
+		bad(fmt.Errorf("invalid direction %q: backward or forward", dir))
+		return
+	}
+	step, err := parseDuration(r.FormValue("step"), defaultStep(start, end))
+	if err != nil || (!instant && step <= 0) {
+		bad(fmt.Errorf("invalid step %q: a positive duration or number of seconds", r.FormValue("step")))
+		return
+	}
+	if !instant && end.Sub(start)/step > 11000 {
+		bad(fmt.Errorf("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the value of the step parameter"))
+		return
+	}
+
+	expr, err := logql.ParseExpr(qs)
+	if err != nil {
+		if v, ok := a.literalQuery(r.Context(), qs, start, end, step, instant); ok {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"resultType": v.Type(), "result": v, "stats": lokiStats(0, began)}})
+			return
+		}
+		bad(err)
+		return
+	}
+	switch e := expr.(type) {
+	case *logql.LogQuery:
+		if instant {
+			bad(errors.New("log queries are not supported as an instant query type, please change your query to a range query type"))
+			return
+		}
+		lines, err := a.runLogQuery(r.Context(), e, start, end, limit, dir != "forward")
+		if err != nil {
+			a.lokiQueryError(w, err)
+			return
+		}
+		categorize := strings.Contains(r.Header.Get("X-Loki-Response-Encoding-Flags"), "categorize-labels")
+		data := map[string]any{"resultType": "streams", "result": streamsResult(lines, dir != "forward", categorize), "stats": lokiStats(len(lines), began)}
+		if categorize {
+			data["encodingFlags"] = []string{"categorize-labels"}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
+	case *logql.MetricQuery:
+		m, err := e.Eval(r.Context(), start, end, step, a.fetch)
+		if err != nil {
+			a.lokiQueryError(w, err)
+			return
+		}
+		var result any = m
+		resultType := "matrix"
+		if instant {
+			vec := promql.Vector{}
+			for _, s := range m {
+				if n := len(s.Floats); n > 0 {
+					vec = append(vec, promql.Sample{Metric: s.Metric, T: s.Floats[n-1].T, F: s.Floats[n-1].F})
+				}
+			}
+			result, resultType = vec, "vector"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"resultType": resultType, "result": result, "stats": lokiStats(0, began)}})
+	default:
+		bad(fmt.Errorf("unsupported query %q", qs))
+	}
+}
+
+func (a *API) lokiQueryError(w http.ResponseWriter, err error) {
+	var limitErr *logql.LimitError
+	switch {
+	case errors.Is(err, logstore.ErrTooMuchData), errors.As(err, &limitErr):
+		a.badReq.WithLabelValues("query").Inc()
+		lokiError(w, http.StatusBadRequest, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		lokiError(w, http.StatusServiceUnavailable, err)
+	default:
+		lokiError(w, http.StatusInternalServerError, err)
+	}
+}
+
+// defaultStep is Loki's: the range over 250 points, at least a second.
+func defaultStep(start, end time.Time) time.Duration {
+	return max(time.Duration(end.Sub(start).Seconds()/250)*time.Second, time.Second)
+}
+
+// literalQuery evaluates queries without any selector, such as the
+// vector(1)+vector(1) Grafana uses as a health check, with the PromQL engine:
+// on literals LogQL and PromQL agree.
+func (a *API) literalQuery(ctx context.Context, qs string, start, end time.Time, step time.Duration, instant bool) (parser.Value, bool) {
+	expr, err := parser.ParseExpr(qs)
+	if err != nil {
+		return nil, false
+	}
+	hasSelector := false
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		switch n.(type) {
+		case *parser.VectorSelector, *parser.MatrixSelector:
+			hasSelector = true
+		}
+		return nil
+	})
+	if hasSelector {
+		return nil, false
+	}
+	empty := storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil })
+	var q promql.Query
+	if instant {
+		q, err = a.engine.NewInstantQuery(ctx, empty, nil, qs, end)
+	} else {
+		q, err = a.engine.NewRangeQuery(ctx, empty, nil, qs, start, end, step)
+	}
+	if err != nil {
+		return nil, false
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, false
+	}
+	return res.Value, true
+}
