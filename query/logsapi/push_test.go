@@ -1,0 +1,52 @@
+package logsapi
+
+import (
+	"testing"
+	"time"
+
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/snappy"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodePush(t *testing.T) {
+	raw, err := (&push.PushRequest{Streams: []push.Stream{{
+		Labels: `{service_name="api", level="warn", k8s_pod_name="p-1"}`,
+		Entries: []push.Entry{{Timestamp: time.Unix(10, 5), Line: "slow", StructuredMetadata: push.LabelsAdapter{
+			{Name: "trace_id", Value: "4BF92F3577B34DA6A3CE929D0E0E4736"}, {Name: "user", Value: "u1"}}}},
+	}}}).Marshal()
+	require.NoError(t, err)
+	recs, err := decodeProtoPush(snappy.Encode(nil, raw))
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	r := recs[0]
+	require.Equal(t, int64(10_000_000_005), r.Timestamp)
+	require.Equal(t, "warn", r.SeverityText)
+	require.Equal(t, "api", r.ResourceAttr("service.name"))
+	require.Equal(t, "p-1", r.ResourceAttr("k8s.pod.name"))
+	require.True(t, r.HasTrace())
+	require.Equal(t, "u1", r.Attr("user"))
+
+	recs, err = decodeJSONPush([]byte(`{"streams":[{"stream":{"service_name":"api"},"values":[["1000000000","a"],["2000000000","b",{"trace_id":"nothex"}]]}]}`))
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.False(t, recs[1].HasTrace())
+	require.Equal(t, "nothex", recs[1].Attr("trace_id"), "a bad trace ID stays an attribute")
+}
+
+func FuzzDecodeProtoPush(f *testing.F) {
+	raw, _ := (&push.PushRequest{Streams: []push.Stream{{Labels: `{a="b"}`, Entries: []push.Entry{{Timestamp: time.Unix(1, 0), Line: "x"}}}}}).Marshal()
+	f.Add(snappy.Encode(nil, raw))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeProtoPush(b)
+	})
+}
+
+func FuzzDecodeJSONPush(f *testing.F) {
+	f.Add([]byte(`{"streams":[{"stream":{"a":"b"},"values":[["1","x",{"m":"v"}]]}]}`))
+	f.Add([]byte(`{"streams":[{"stream":{},"values":[]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeJSONPush(b)
+	})
+}
