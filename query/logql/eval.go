@@ -235,6 +235,11 @@ func (ev *evaluator) evalRange(r *RangeAggregation, g *Grouping, grouped bool) (
 	from := ev.start.Add(-r.Offset - r.Range)
 	to := ev.stepTime(ev.steps - 1).Add(-r.Offset)
 
+	query := r.Query
+	if grouped && g == nil {
+		query = withoutUnreadParsers(query)
+	}
+
 	set := map[uint64][]*rangeSeries{}
 	nSeries := 0
 	seen := 0
@@ -251,7 +256,7 @@ func (ev *evaluator) evalRange(r *RangeAggregation, g *Grouping, grouped bool) (
 			return nil // between windows, when the range is shorter than the step
 		}
 		b := labelsBuilder{base: e.Labels, ts: e.Timestamp}
-		if _, keep := r.Query.run(e.Line, &b); !keep {
+		if _, keep := query.run(e.Line, &b); !keep {
 			return nil
 		}
 		lbls := b.labels()
@@ -311,6 +316,25 @@ func (ev *evaluator) evalRange(r *RangeAggregation, g *Grouping, grouped bool) (
 		}
 	}
 	return out, nil
+}
+
+// withoutUnreadParsers drops the parsers of a pipeline whose labels are
+// all discarded (sum without grouping) when no stage reads labels: the
+// parsers cannot change the result then. Loki's parser hints skip them in
+// this case too, so a line that is not JSON does not fail
+// sum(count_over_time({app="a"} | json [5m])) there either.
+func withoutUnreadParsers(q *LogQuery) *LogQuery {
+	var kept []Stage
+	for _, s := range q.Stages {
+		switch s.(type) {
+		case *LabelFilterStage, *LineFormat:
+			return q
+		case *JSONParser, *LogfmtParser:
+			continue
+		}
+		kept = append(kept, s)
+	}
+	return &LogQuery{Matchers: q.Matchers, Stages: kept}
 }
 
 // sweep calls fn for every step at which the series has at least one entry
@@ -638,6 +662,14 @@ func (ev *evaluator) evalBinary(b *BinaryOp) (value, error) {
 	rv, err := ev.eval(b.RHS)
 	if err != nil {
 		return value{}, err
+	}
+	if b.Matching == nil {
+		// Hand-built expressions may leave it out; the parser never does.
+		m := &VectorMatching{Card: CardOneToOne}
+		if isSetOp(b.Op) {
+			m.Card = CardManyToMany
+		}
+		b = &BinaryOp{Op: b.Op, LHS: b.LHS, RHS: b.RHS, ReturnBool: b.ReturnBool, Matching: m}
 	}
 	filter := isComparison(b.Op) && !b.ReturnBool
 	switch {

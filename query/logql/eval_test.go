@@ -359,13 +359,26 @@ func TestEvalErrors(t *testing.T) {
 	}
 
 	// Entries that keep a pipeline error fail the query, as in Loki ...
-	_, err := eval(`sum(count_over_time({app="web"} | json [1m]))`, DefaultEvalOptions())
+	_, err := eval(`sum by (env) (count_over_time({app="web"} | json [1m]))`, DefaultEvalOptions())
 	var pe *PipelineError
 	require.True(t, errors.As(err, &pe), "%v", err)
 	require.Equal(t, ErrJSONParser, pe.ErrorType)
 	require.Contains(t, err.Error(), "pipeline error: 'JSONParserErr' for series: '{__error__=\"JSONParserErr\"")
+	_, err = eval(`count_over_time({app="web"} | logfmt --strict [1m])`, DefaultEvalOptions())
+	require.NoError(t, err)
+	_, err = eval(`count_over_time({app="web"} |= "json" | logfmt --strict | line_format "{{.x}}" [1m])`, DefaultEvalOptions())
+	require.NoError(t, err)
+	_, err = eval(`rate({app="web"} | json [1m])`, DefaultEvalOptions())
+	require.True(t, errors.As(err, &pe), "%v", err)
+	// ... except where no label the parser extracts can matter: like
+	// Loki's parser hints, a sum without grouping skips the parser.
+	got, err := eval(`sum(count_over_time({app="web"} | json [1m]))`, DefaultEvalOptions())
+	require.NoError(t, err)
+	requireMatrix(t, promql.Matrix{wantSeries(ls(), pt{30, 3}, pt{60, 4}, pt{90, 5}, pt{120, 5})}, got, "sum json")
+	_, err = eval(`sum(count_over_time({app="web"} | json | level!="info" [1m]))`, DefaultEvalOptions())
+	require.True(t, errors.As(err, &pe), "%v", err)
 	// ... unless they are filtered out.
-	got, err := eval(`sum(count_over_time({app="web"} | json | __error__="" [1m]))`, DefaultEvalOptions())
+	got, err = eval(`sum(count_over_time({app="web"} | json | __error__="" [1m]))`, DefaultEvalOptions())
 	require.NoError(t, err)
 	require.Empty(t, got)
 	got, err = eval(`sum(count_over_time({app="web"} | json | __error__!="" [1m]))`, DefaultEvalOptions())

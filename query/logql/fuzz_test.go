@@ -1,0 +1,96 @@
+package logql
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/stretchr/testify/require"
+)
+
+var fuzzQueries = []string{
+	`{app="foo"}`,
+	`{app="foo", env!="dev", re=~"a|b", nre!~"c.*"} |= "err" != "debug" |~ "(?i)x" !~ "y"`,
+	`{app="foo"} |= "a" or "b" | json | level="error" and status >= 500 or duration > 1.5s`,
+	`{app="foo"} | logfmt --strict --keep-empty | a="1", b="2" or (c="3" d=~"4")`,
+	`{app="foo"} | logfmt | size > 10KB | x < -1e3 | d != 5m | __error__=""`,
+	`{app="foo"} | json | line_format "{{.level | ToUpper}} {{ __line__ }}"`,
+	`sum by (level) (count_over_time({app="foo"} | json [1m] offset 5m))`,
+	`topk(5, sum(rate({app="foo"}[5m])) by (path))`,
+	`sum(rate({app="foo"} |= "e" [5m])) / ignoring (x) group_left (y) sum(rate({app="foo"}[5m])) > bool 0.5`,
+	`count_over_time(({app="foo"})[5m]) or bytes_rate({app="bar"}[1h] | json) unless 1`,
+	`1 + 2 ^ -3 % 4`,
+	`{app="foo"} | pattern "<_>"`,
+	`rate({app="foo"}[5m:1m])`,
+	"{app=`x`} # comment\n|~ `\\d`",
+	`{a="b"} | x>-5 | y<=0.25 | z==1GiB`,
+}
+
+func FuzzParseExpr(f *testing.F) {
+	for _, q := range fuzzQueries {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		e, err := ParseExpr(q)
+		if err != nil {
+			return
+		}
+		s := e.String()
+		again, err := ParseExpr(s)
+		require.NoError(t, err, "%q printed as %q", q, s)
+		require.Equal(t, s, again.String(), "%q", q)
+	})
+}
+
+var fuzzLines = []string{
+	`{"level":"error","msg":"x","nested":{"a":[1,{"b":2}],"c":null},"n":1.5e3,"ok":true}`,
+	`level=info msg="hello \"world\"" status=200 duration=1.5s size=10KB empty= bare`,
+	`{"a":`, `a="unterminated`, `=x "q"=1 k=v=w`, "\xff\xfe{\"\xff\":\"\xfe\"}", ``,
+	`{"u":"\ud83d\ude00 \ud800 \u00zz"}`,
+}
+
+func FuzzProcess(f *testing.F) {
+	queries := []string{
+		`{app="foo"} | json | level="error" or status >= 500 | line_format "{{.msg}} {{ __line__ | len }}"`,
+		`{app="foo"} | logfmt | duration > 1s , size < 1MB | __error__="" | line_format "{{ .level | ToUpper }}"`,
+		`{app="foo"} |~ "a|b" | logfmt --strict --keep-empty | json | n != 1.5`,
+		`{app="foo"} != "x" | json | logfmt | line_format "{{ repeat 3 .a }}{{ trunc -2 .b }}{{ substr 1 3 .c }}" |= "y"`,
+	}
+	for i, l := range fuzzLines {
+		f.Add(l, uint8(i))
+	}
+	var parsed []*LogQuery
+	for _, q := range queries {
+		parsed = append(parsed, mustLogQuery(f, q))
+	}
+	base := labels.FromStrings("app", "foo", "level", "x", "a_b", "y")
+	f.Fuzz(func(t *testing.T, line string, which uint8) {
+		q := parsed[int(which)%len(parsed)]
+		out, lbls, keep := q.Process(Entry{Timestamp: time.Unix(0, int64(which)), Line: line, Labels: base})
+		if !keep {
+			require.Empty(t, out)
+			require.True(t, lbls.IsEmpty())
+			return
+		}
+		_, dup := lbls.HasDuplicateLabelNames()
+		require.False(t, dup, "%s", lbls)
+	})
+}
+
+// FuzzEval checks that evaluating anything that parses never panics.
+func FuzzEval(f *testing.F) {
+	for _, q := range fuzzQueries {
+		f.Add(q)
+	}
+	store := testStore()
+	f.Fuzz(func(t *testing.T, q string) {
+		m, err := ParseMetricQuery(q)
+		if err != nil {
+			return
+		}
+		store.calls = nil
+		_, _ = m.EvalWithOptions(context.Background(), t0, t0.Add(2*time.Minute), 7*time.Second, store.fetch,
+			EvalOptions{MaxSeries: 100, MaxSteps: 100})
+	})
+}
