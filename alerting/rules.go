@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,10 +18,12 @@ import (
 	"github.com/prometheus/prometheus/notifier"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sightline-dev/sightline/query/logql"
 	"github.com/sightline-dev/sightline/query/mql"
 )
 
@@ -37,6 +40,9 @@ type RulesOptions struct {
 	OutageTolerance time.Duration
 	ForGracePeriod  time.Duration
 	ResendDelay     time.Duration
+	// LogQuery evaluates LogQL metric queries at an instant, for groups of
+	// `type: logql`; nil refuses such groups.
+	LogQuery rules.QueryFunc
 }
 
 // DefaultRulesOptions are Prometheus' defaults.
@@ -69,7 +75,7 @@ func (s Senders) Send(alerts ...*notifier.Alert) {
 type Rules struct {
 	opts    RulesOptions
 	manager *rules.Manager
-	loader  loader
+	loader  *loader
 	logger  *slog.Logger
 }
 
@@ -78,14 +84,21 @@ type Rules struct {
 // state from ALERTS_FOR_STATE), alerts go to send. Call Reload to load the
 // files, then Run.
 func NewRules(opts RulesOptions, engine promql.QueryEngine, queryable storage.Queryable, appendable storage.Appendable, send Sender, logger *slog.Logger, reg prometheus.Registerer) *Rules {
-	r := &Rules{opts: opts, logger: logger}
+	r := &Rules{opts: opts, logger: logger, loader: &loader{logQL: map[string]bool{}, allowLogQL: opts.LogQuery != nil}}
+	promQuery := rules.EngineQueryFunc(engine, queryable)
+	query := func(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
+		if r.loader.isLogQL(q) {
+			return opts.LogQuery(ctx, q, t)
+		}
+		return promQuery(ctx, q, t)
+	}
 	external := ""
 	if opts.ExternalURL != nil {
 		external = opts.ExternalURL.String()
 	}
 	r.manager = rules.NewManager(&rules.ManagerOptions{
 		ExternalURL:     opts.ExternalURL,
-		QueryFunc:       rules.EngineQueryFunc(engine, queryable),
+		QueryFunc:       query,
 		NotifyFunc:      rules.SendAlerts(send, external),
 		Context:         context.Background(),
 		Appendable:      appendable,
@@ -96,6 +109,9 @@ func NewRules(opts RulesOptions, engine promql.QueryEngine, queryable storage.Qu
 		ForGracePeriod:  opts.ForGracePeriod,
 		ResendDelay:     opts.ResendDelay,
 		GroupLoader:     r.loader,
+		// Dependency analysis inspects PromQL syntax trees; LogQL rules
+		// have none, and groups are evaluated rule by rule anyway.
+		RuleDependencyController: noDependencies{},
 	})
 	return r
 }
@@ -163,13 +179,38 @@ func (r *Rules) RuleGroups() []*rules.Group { return r.manager.RuleGroups() }
 // AlertingRules returns the alerting rules of every group.
 func (r *Rules) AlertingRules() []*rules.AlertingRule { return r.manager.AlertingRules() }
 
-// loader reads Prometheus rule files whose expressions may be MetricsQL.
-type loader struct{}
+type noDependencies struct{}
+
+func (noDependencies) AnalyseRules([]rules.Rule) {}
+
+// Group types, as vmalert names them: a group's expressions are PromQL (or
+// MetricsQL) unless it says `type: logql`.
+const (
+	typePromQL = "prometheus"
+	typeLogQL  = "logql"
+)
+
+// loader reads Prometheus rule files whose expressions may be MetricsQL,
+// and whose groups may be LogQL (`type: logql`), evaluated over the log
+// store like Loki's ruler.
+type loader struct {
+	allowLogQL bool
+
+	mu    sync.RWMutex
+	logQL map[string]bool // guarded by mu: expressions of LogQL groups
+}
+
+func (l *loader) isLogQL(q string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.logQL[q]
+}
 
 // Load parses a rule file. A file that rulefmt accepts as it is keeps
-// promtool's exact messages; otherwise its expressions are translated from
-// MetricsQL and the file is checked again.
-func (loader) Load(file string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
+// promtool's exact messages; otherwise the group types are read, LogQL
+// expressions checked with the LogQL parser and MetricsQL ones translated,
+// and the file is checked again.
+func (l *loader) Load(file string, ignoreUnknownFields bool, scheme model.ValidationScheme) (*rulefmt.RuleGroups, []error) {
 	rgs, errs := rulefmt.ParseFile(file, ignoreUnknownFields, scheme)
 	if len(errs) == 0 {
 		return rgs, nil
@@ -178,38 +219,105 @@ func (loader) Load(file string, ignoreUnknownFields bool, scheme model.Validatio
 	if err != nil {
 		return nil, []error{err}
 	}
-	var doc rulefmt.RuleGroups
+	var doc struct {
+		Groups []map[string]any `yaml:"groups"`
+	}
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, errs
 	}
-	translated := false
-	for gi := range doc.Groups {
-		for ri := range doc.Groups[gi].Rules {
-			rl := &doc.Groups[gi].Rules[ri]
-			if _, err := parser.ParseExpr(rl.Expr); err == nil {
+	changed := false
+	logQL := map[[2]int]string{} // group, rule → LogQL expression
+	var typeErrs []error
+	for gi, g := range doc.Groups {
+		typ, _ := g["type"].(string)
+		if _, ok := g["type"]; ok {
+			delete(g, "type")
+			changed = true
+		}
+		name, _ := g["name"].(string)
+		switch typ {
+		case "", typePromQL, "promql", "metricsql":
+		case typeLogQL:
+			if !l.allowLogQL {
+				typeErrs = append(typeErrs, fmt.Errorf("group %q: LogQL rules need the log store", name))
+			}
+		default:
+			typeErrs = append(typeErrs, fmt.Errorf("group %q: unknown type %q (want prometheus or logql)", name, typ))
+			continue
+		}
+		rs, _ := g["rules"].([]any)
+		for ri, x := range rs {
+			rule, ok := x.(map[string]any)
+			if !ok {
 				continue
 			}
-			if pq, err := mql.Translate(rl.Expr, 0); err == nil {
-				rl.Expr = pq
-				translated = true
+			expr, _ := rule["expr"].(string)
+			if typ == typeLogQL {
+				e, err := logql.ParseExpr(expr)
+				if err != nil {
+					typeErrs = append(typeErrs, fmt.Errorf("group %q, rule %d: %w", name, ri+1, err))
+					continue
+				}
+				if _, ok := e.(*logql.MetricQuery); !ok {
+					typeErrs = append(typeErrs, fmt.Errorf("group %q, rule %d: %q is a log query; rules need a metric query such as sum(count_over_time({...}[5m]))", name, ri+1, expr))
+					continue
+				}
+				// rulefmt checks PromQL; a stand-in keeps its other checks.
+				logQL[[2]int{gi, ri}] = expr
+				rule["expr"] = "vector(0)"
+				changed = true
+				continue
+			}
+			if _, err := parser.ParseExpr(expr); err == nil {
+				continue
+			}
+			if pq, err := mql.Translate(expr, 0); err == nil {
+				rule["expr"] = pq
+				changed = true
 			}
 		}
 	}
-	if !translated {
+	if len(typeErrs) > 0 {
+		return nil, typeErrs
+	}
+	if !changed {
 		return nil, errs
 	}
 	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, errs
 	}
-	return rulefmt.Parse(out, ignoreUnknownFields, scheme)
+	rgs, errs = rulefmt.Parse(out, ignoreUnknownFields, scheme)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, expr := range logQL {
+		rgs.Groups[k[0]].Rules[k[1]].Expr = expr
+		l.logQL[expr] = true
+	}
+	return rgs, nil
 }
 
-// Parse parses a (translated) expression.
-func (loader) Parse(q string) (parser.Expr, error) {
+// Parse parses a (translated) expression; a LogQL one becomes a node that
+// only carries its text, which is all the rules manager reads of it.
+func (l *loader) Parse(q string) (parser.Expr, error) {
+	if l.isLogQL(q) {
+		return logQLExpr(q), nil
+	}
 	pq, err := mql.Translate(q, 0)
 	if err != nil {
 		return nil, err
 	}
 	return parser.ParseExpr(pq)
 }
+
+// logQLExpr is a LogQL expression in the rules manager's PromQL syntax tree.
+type logQLExpr string
+
+func (e logQLExpr) String() string                        { return string(e) }
+func (e logQLExpr) Pretty(int) string                     { return string(e) }
+func (e logQLExpr) PositionRange() posrange.PositionRange { return posrange.PositionRange{} }
+func (e logQLExpr) Type() parser.ValueType                { return parser.ValueTypeVector }
+func (e logQLExpr) PromQLExpr()                           {}

@@ -25,6 +25,8 @@ import (
 	"github.com/prometheus/alertmanager/notify/webhook"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/stretchr/testify/require"
+	otellog "go.opentelemetry.io/otel/log"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -168,6 +170,16 @@ groups:
       - alert: HighLatency
         expr: app_payments_latency > 1
         labels: {service: payments}
+  # Log rules: LogQL metric queries over the log store, like Loki's ruler.
+  - name: logs
+    type: logql
+    interval: 500ms
+    rules:
+      - alert: PaymentFailures
+        expr: sum by (service_name) (count_over_time({service_name="checkout"} |= "payment failed" [5m])) > 2
+        labels: {severity: ticket}
+        annotations:
+          summary: '{{ $value }} payment failures in {{ $labels.service_name }}'
   - name: restart
     interval: 500ms
     rules:
@@ -259,6 +271,11 @@ func TestAlertingEndToEnd(t *testing.T) {
 	up.Record(ctx, 0)
 	latency.Record(ctx, 2.5)
 	require.NoError(t, svc.flush(t))
+	lp := newLogService(t, s, "grpc", "checkout")
+	for i := 0; i < 3; i++ {
+		emit(lp, context.Background(), otellog.SeverityError, fmt.Sprintf("payment failed for order %d", i))
+	}
+	require.NoError(t, lp.ForceFlush(ctxT(t)))
 
 	// Grouping: both instances' alerts in one notification, with
 	// Alertmanager's webhook payload.
@@ -293,6 +310,12 @@ func TestAlertingEndToEnd(t *testing.T) {
 	}
 	// The recording rule wrote its series into the metrics store.
 	require.InDelta(t, 0.1, queryScalar(t, s.prom(), `shard:errors:ratio{shard="a"}`), 1e-9)
+
+	// The log rule fired from the log lines.
+	eventually(t, 20*time.Second, "PaymentFailures notification", func() bool { return len(hook.messages("PaymentFailures")) > 0 })
+	pf := hook.messages("PaymentFailures")[0].Alerts[0]
+	require.Equal(t, "checkout", pf.Labels["service_name"])
+	require.Equal(t, "3 payment failures in checkout", pf.Annotations["summary"])
 
 	// Email for the page.
 	eventually(t, 20*time.Second, "an email about HighErrorRate", func() bool {
@@ -350,7 +373,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	// Prometheus' /api/v1/rules and /api/v1/alerts, as Grafana reads them.
 	rr, err := s.prom().Rules(ctxT(t))
 	require.NoError(t, err)
-	require.Len(t, rr.Groups, 2)
+	require.Len(t, rr.Groups, 3)
 	require.Equal(t, "checkout", rr.Groups[0].Name)
 	al, err := s.prom().Alerts(ctxT(t))
 	require.NoError(t, err)
@@ -375,13 +398,16 @@ func TestBadRuleFilesKeepPreviousRules(t *testing.T) {
 		require.Contains(t, body, wantMsg)
 		rr, err := s.prom().Rules(ctxT(t))
 		require.NoError(t, err)
-		require.Len(t, rr.Groups, 2, "the previous rules keep running")
+		require.Len(t, rr.Groups, 3, "the previous rules keep running")
 	}
 	f("groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: up ==\n", "parse error")
 	f("groups: [{name: x, rules: [{alert: A, expr: 'nosuchfunc(up)'}]}]", `unknown function with name "nosuchfunc"`)
 	f("groups: [{name: x, rules: [{alert: A, expr: up, annotations: {s: '{{ .Foo '}}]}]", "template")
 	f("groups: [{name: x, rules: [{alert: A, expr: up}]}, {name: x, rules: [{alert: B, expr: up}]}]", `groupname: "x" is repeated in the same file`)
 	f("groups:\n  - name: x\n   bad indentation: [\n", "yaml")
+	f("groups: [{name: x, type: logql, rules: [{alert: A, expr: 'count_over_time({a=\"b\"} |= [5m])'}]}]", "parse error")
+	f("groups: [{name: x, type: logql, rules: [{alert: A, expr: '{a=\"b\"}'}]}]", "is a log query")
+	f("groups: [{name: x, type: graphite, rules: [{alert: A, expr: up}]}]", `unknown type "graphite"`)
 
 	// A good file loads; MetricsQL is accepted too.
 	require.NoError(t, os.WriteFile(rules, []byte("groups: [{name: mql, rules: [{record: r, expr: 'WITH (x = up) sum(x)'}]}]"), 0o644))

@@ -49,6 +49,8 @@ type Config struct {
 	LogsRetentionSize  bytesFlag `yaml:"logs.retention-size"`
 	LogsMaxRecordSize  bytesFlag `yaml:"logs.max-record-size"`
 	LogsMaxScanRecords int       `yaml:"logs.query.max-scan-records"`
+	LogsHeadMaxRecords int       `yaml:"logs.head.max-records"`
+	LogsHeadMaxAge     durFlag   `yaml:"logs.head.max-age"`
 
 	ExternalURL         string      `yaml:"web.external-url"`
 	RuleFiles           stringsFlag `yaml:"rules.file"`
@@ -93,6 +95,8 @@ func defaultConfig() Config {
 		LogsRetention:       durFlag(logs.Retention),
 		LogsMaxRecordSize:   bytesFlag(logs.MaxRecordBytes),
 		LogsMaxScanRecords:  logs.MaxScanRecords,
+		LogsHeadMaxRecords:  logs.HeadMaxRecords,
+		LogsHeadMaxAge:      durFlag(logs.HeadMaxAge),
 	}
 }
 
@@ -121,6 +125,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Var(&c.LogsRetentionSize, "logs.retention-size", "Per-tenant size limit of the log store (e.g. 50GB); oldest partitions go first; 0 for none.")
 	fs.Var(&c.LogsMaxRecordSize, "logs.max-record-size", "Largest log record accepted (body and attributes); larger ones are rejected and counted.")
 	fs.IntVar(&c.LogsMaxScanRecords, "logs.query.max-scan-records", c.LogsMaxScanRecords, "A log query that would read more records than this is stopped with an error.")
+	fs.IntVar(&c.LogsHeadMaxRecords, "logs.head.max-records", c.LogsHeadMaxRecords, "Records in memory (and in the WAL) before they are flushed into an indexed segment.")
+	fs.Var(&c.LogsHeadMaxAge, "logs.head.max-age", "Longest time records wait in memory before they are flushed into an indexed segment.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
 	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable). Reloaded on SIGHUP and POST /-/reload.")
 	fs.Var(&c.RuleEvalInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")

@@ -94,6 +94,8 @@ func run(ctx context.Context, cfg Config) error {
 	lo.MaxBytes = int64(cfg.LogsRetentionSize)
 	lo.MaxRecordBytes = int(cfg.LogsMaxRecordSize)
 	lo.MaxScanRecords = cfg.LogsMaxScanRecords
+	lo.HeadMaxRecords = cfg.LogsHeadMaxRecords
+	lo.HeadMaxAge = time.Duration(cfg.LogsHeadMaxAge)
 	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
 	if err != nil {
 		return err
@@ -113,6 +115,11 @@ func run(ctx context.Context, cfg Config) error {
 		MaxSamples:    cfg.QueryMaxSamples,
 		LookbackDelta: time.Duration(cfg.QueryLookbackDelta),
 	}, logger, reg)
+
+	lokiOpts := logsapi.DefaultOptions()
+	lokiOpts.Version = version
+	logsAPI := logsapi.New(logStore, engine, lokiOpts, logger.With("component", "logs-api"), reg)
+	defer logsAPI.Close()
 
 	// Alerting: the built-in Alertmanager, external ones, then the rules.
 	am, err := alerting.NewAlertmanager(alerting.AlertmanagerOptions{
@@ -143,6 +150,7 @@ func run(ctx context.Context, cfg Config) error {
 	ruleOpts.ResendDelay = time.Duration(cfg.RuleResendDelay)
 	ruleOpts.OutageTolerance = time.Duration(cfg.RuleOutageTolerance)
 	ruleOpts.ForGracePeriod = time.Duration(cfg.RuleForGracePeriod)
+	ruleOpts.LogQuery = logsAPI.InstantQuery
 	rules := alerting.NewRules(ruleOpts, engine, store, store, senders, logger.With("component", "rules"), reg)
 	if err := rules.Reload(); err != nil {
 		return err
@@ -193,10 +201,6 @@ func run(ctx context.Context, cfg Config) error {
 	apiOpts.Ready = ready.Load
 	apiOpts.Flags = flagsMap(cfg)
 	apiOpts.Rules = rules
-	lokiOpts := logsapi.DefaultOptions()
-	lokiOpts.Version = version
-	logsAPI := logsapi.New(logStore, engine, lokiOpts, logger.With("component", "logs-api"), reg)
-	defer logsAPI.Close()
 	handler := newHTTPHandler(httpParts{
 		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
 		logsAPI:      logsAPI.Handler(),

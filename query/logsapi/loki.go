@@ -237,13 +237,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
 		var result any = m
 		resultType := "matrix"
 		if instant {
-			vec := promql.Vector{}
-			for _, s := range m {
-				if n := len(s.Floats); n > 0 {
-					vec = append(vec, promql.Sample{Metric: s.Metric, T: s.Floats[n-1].T, F: s.Floats[n-1].F})
-				}
-			}
-			result, resultType = vec, "vector"
+			result, resultType = lastPoints(m), "vector"
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string]any{"resultType": resultType, "result": result, "stats": lokiStats(0, began)}})
 	default:
@@ -304,4 +298,33 @@ func (a *API) literalQuery(ctx context.Context, qs string, start, end time.Time,
 		return nil, false
 	}
 	return res.Value, true
+}
+
+// InstantQuery evaluates a LogQL metric query at t, for the rule engine's
+// LogQL groups (as Loki's ruler does).
+func (a *API) InstantQuery(ctx context.Context, qs string, t time.Time) (promql.Vector, error) {
+	expr, err := logql.ParseExpr(qs)
+	if err != nil {
+		return nil, err
+	}
+	mq, ok := expr.(*logql.MetricQuery)
+	if !ok {
+		return nil, fmt.Errorf("%q is not a LogQL metric query", qs)
+	}
+	m, err := mq.Eval(ctx, t, t, 0, a.fetch)
+	if err != nil {
+		return nil, err
+	}
+	return lastPoints(m), nil
+}
+
+// lastPoints is an instant query's vector: each series' last point.
+func lastPoints(m promql.Matrix) promql.Vector {
+	vec := promql.Vector{}
+	for _, s := range m {
+		if n := len(s.Floats); n > 0 {
+			vec = append(vec, promql.Sample{Metric: s.Metric, T: s.Floats[n-1].T, F: s.Floats[n-1].F})
+		}
+	}
+	return vec
 }
