@@ -251,7 +251,7 @@ func (l *lexer) number() (token, error) {
 		break
 	}
 	text := l.in[start:l.pos]
-	if isPlainNumberPrefix(text) || strings.ContainsAny(text, "eE") && !strings.ContainsAny(text, "abcdfghijklmnopqrstuvwxyzABCDFGHIJKLMNOPQRSTUVWXYZ_µ") {
+	if isDecimal(text) {
 		f, err := strconv.ParseFloat(text, 64)
 		if err != nil {
 			return token{}, l.errorAt(start, "unable to parse literal as a float: %s", text)
@@ -265,6 +265,19 @@ func (l *lexer) number() (token, error) {
 		return token{kind: tBytes, text: text, bytes: b, pos: start}, nil
 	}
 	return token{}, l.errorAt(start, "syntax error: invalid number, duration or byte size %q", text)
+}
+
+// isDecimal reports whether s is a decimal number: digits with at most one
+// dot, then an optional exponent (1, 1.5, .5, 1e-3, 2.5E+10).
+func isDecimal(s string) bool {
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		exp := strings.TrimLeft(s[i+1:], "+-")
+		if len(s[i+1:])-len(exp) > 1 || exp == "" || strings.Trim(exp, "0123456789") != "" {
+			return false
+		}
+		s = s[:i]
+	}
+	return isPlainNumberPrefix(s) && s != "."
 }
 
 // isPlainNumberPrefix reports whether s is digits with at most one dot.
