@@ -227,75 +227,81 @@ func (l *lexer) next() (token, error) {
 }
 
 // number scans a number, a duration (5m, 1h30m, 1.5s) or a byte size (10KB,
-// 1MiB): like Loki, the unit has to follow the digits without a blank.
+// 1MiB). Like Loki's lexer, it reads the number, then tries to extend it
+// with duration characters and then with byte size characters, and keeps
+// the plain number when neither parses: 500and is 500 followed by and.
 func (l *lexer) number() (token, error) {
 	start := l.pos
-	for l.pos < len(l.in) {
-		c := l.in[l.pos]
-		if isIdentChar(c) || c == '.' {
+	digits := func() {
+		for l.pos < len(l.in) && isDigit(l.in[l.pos]) {
 			l.pos++
-			continue
 		}
-		// An exponent sign: 1e-3, 2.5E+10.
-		if (c == '+' || c == '-') && (l.in[l.pos-1] == 'e' || l.in[l.pos-1] == 'E') && isPlainNumberPrefix(l.in[start:l.pos-1]) {
-			l.pos++
-			continue
+	}
+	digits()
+	if l.pos < len(l.in) && l.in[l.pos] == '.' {
+		l.pos++
+		digits()
+	}
+	if l.pos < len(l.in) && (l.in[l.pos] == 'e' || l.in[l.pos] == 'E') {
+		e := l.pos + 1
+		if e < len(l.in) && (l.in[e] == '+' || l.in[e] == '-') {
+			e++
 		}
-		if c >= utf8.RuneSelf {
-			// µs is a duration unit.
-			if r, size := utf8.DecodeRuneInString(l.in[l.pos:]); r == 'µ' {
-				l.pos += size
-				continue
-			}
+		if e < len(l.in) && isDigit(l.in[e]) {
+			l.pos = e
+			digits()
 		}
-		break
 	}
-	text := l.in[start:l.pos]
-	if isDecimal(text) {
-		f, err := strconv.ParseFloat(text, 64)
-		if err != nil {
-			return token{}, l.errorAt(start, "unable to parse literal as a float: %s", text)
+	numEnd := l.pos
+	if end := l.extend(numEnd, isDurationChar); end > numEnd {
+		if d, err := parseDuration(l.in[start:end]); err == nil {
+			l.pos = end
+			return token{kind: tDuration, text: l.in[start:end], dur: d, pos: start}, nil
 		}
-		return token{kind: tNumber, text: text, num: f, pos: start}, nil
 	}
-	if d, err := parseDuration(text); err == nil {
-		return token{kind: tDuration, text: text, dur: d, pos: start}, nil
+	if end := l.extend(numEnd, isBytesChar); end > numEnd {
+		if b, err := parseBytes(l.in[start:end]); err == nil {
+			l.pos = end
+			return token{kind: tBytes, text: l.in[start:end], bytes: b, pos: start}, nil
+		}
 	}
-	if b, err := parseBytes(text); err == nil {
-		return token{kind: tBytes, text: text, bytes: b, pos: start}, nil
+	text := l.in[start:numEnd]
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		return token{}, l.errorAt(start, "unable to parse literal as a float: %s", text)
 	}
-	return token{}, l.errorAt(start, "syntax error: invalid number, duration or byte size %q", text)
+	return token{kind: tNumber, text: text, num: f, pos: start}, nil
 }
 
-// isDecimal reports whether s is a decimal number: digits with at most one
-// dot, then an optional exponent (1, 1.5, .5, 1e-3, 2.5E+10).
-func isDecimal(s string) bool {
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		exp := strings.TrimLeft(s[i+1:], "+-")
-		if len(s[i+1:])-len(exp) > 1 || exp == "" || strings.Trim(exp, "0123456789") != "" {
-			return false
+// extend returns the end of the run of digits, dots and unit characters
+// that starts at from.
+func (l *lexer) extend(from int, unit func(rune) bool) int {
+	for from < len(l.in) {
+		r, size := utf8.DecodeRuneInString(l.in[from:])
+		if !isDigit(l.in[from]) && r != '.' && !unit(r) {
+			break
 		}
-		s = s[:i]
+		from += size
 	}
-	return isPlainNumberPrefix(s) && s != "."
+	return from
 }
 
-// isPlainNumberPrefix reports whether s is digits with at most one dot.
-func isPlainNumberPrefix(s string) bool {
-	if s == "" {
-		return false
+func isDurationChar(r rune) bool {
+	switch r {
+	case 'n', 'u', 'µ', 'm', 's', 'h', 'd', 'w', 'y':
+		return true
 	}
-	dots := 0
-	for i := 0; i < len(s); i++ {
-		switch {
-		case isDigit(s[i]):
-		case s[i] == '.':
-			dots++
-		default:
-			return false
-		}
+	return false
+}
+
+// isBytesChar accepts Loki's byte units (B, kB, KB, KiB, MB, MiB, ...);
+// exabytes would not fit a uint64.
+func isBytesChar(r rune) bool {
+	switch r {
+	case 'B', 'i', 'k', 'K', 'M', 'G', 'T', 'P':
+		return true
 	}
-	return dots <= 1
+	return false
 }
 
 func (l *lexer) str() (token, error) {

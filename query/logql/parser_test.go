@@ -57,6 +57,8 @@ func TestParseRoundTrip(t *testing.T) {
 	f(`{app="foo"} | size > 10KB | size < 1MiB | size == 42B | size != 1500`,
 		`{app="foo"} | size>10KB | size<1MiB | size==42B | size!=1500`)
 	f(`{app="foo"} | size >= 1.5KB`, `{app="foo"} | size>=1500B`)
+	f(`{app="foo"} | status>500and size<5kB`, `{app="foo"} | ( status>500 , size<5KB )`)
+	f(`{app="foo"} | d>1h30m | d<.5s | x>1. | y>2E-3`, `{app="foo"} | d>1h30m | d<500ms | x>1 | y>0.002`)
 	f(`{app="foo"} | a="1" and b="2"`, `{app="foo"} | ( a="1" , b="2" )`)
 	f(`{app="foo"} | a="1", b="2"`, `{app="foo"} | ( a="1" , b="2" )`)
 	f(`{app="foo"} | a="1" b="2"`, `{app="foo"} | ( a="1" , b="2" )`)
@@ -188,7 +190,7 @@ func TestParseErrors(t *testing.T) {
 	f("{app=\"\xff\"}", `parse error at line 1, col 6: invalid UTF-8 rune`)
 	f(`{app="foo"} @ 5`, `parse error at line 1, col 13: syntax error: unexpected character '@'`)
 	f(`{app="foo"}[5m]`, `parse error at line 1, col 12: syntax error: unexpected RANGE`)
-	f(`{app="foo"} | x > 5m5`, `parse error at line 1, col 19: syntax error: invalid number, duration or byte size "5m5"`)
+	f(`{app="foo"} | x > 5m5`, `parse error at line 1, col 20: syntax error: unexpected IDENTIFIER`)
 	f(`count_over_time({app="foo"})`, `parse error at line 1, col 28: syntax error: unexpected ), expecting a range such as [5m]`)
 	f(`count_over_time({app="foo"}[5x])`, `parse error at line 1, col 28: unknown unit "x" in duration "5x"`)
 	f(`count_over_time({app="foo"}[0s])`, `parse error at line 1, col 28: invalid range [0s]: must be greater than 0`)
