@@ -673,6 +673,8 @@ func (ev *evaluator) evalBinary(b *BinaryOp) (value, error) {
 	}
 	filter := isComparison(b.Op) && !b.ReturnBool
 	switch {
+	case (lv.isScalar || rv.isScalar) && isSetOp(b.Op):
+		return value{}, fmt.Errorf("set operation %q needs series on both sides, not a number", b.Op)
 	case lv.isScalar && rv.isScalar:
 		// Loki folds comparisons between numbers to 0 or 1.
 		v, _ := applyOp(b.Op, lv.scalar, rv.scalar, false)

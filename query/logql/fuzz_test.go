@@ -25,6 +25,8 @@ var fuzzQueries = []string{
 	`rate({app="foo"}[5m:1m])`,
 	"{app=`x`} # comment\n|~ `\\d`",
 	`{a="b"} | x>-5 | y<=0.25 | z==1GiB`,
+	`(1 + 1) * count_over_time({app="web"} | logfmt [1m]) unless on (level) sum by (level) (rate({app="web"}[30s]))`,
+	`topk(2, 3) > bool 1 or bottomk by (env) (1, bytes_over_time({env=~"prod|dev"}[2m] offset -10s) / 0)`,
 }
 
 func FuzzParseExpr(f *testing.F) {

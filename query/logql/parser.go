@@ -230,16 +230,34 @@ func (p *parser) parseExpr(minPrec int) (any, error) {
 			return nil, p.errorAt(opTok, "syntax error: binary operation %q needs metric queries or numbers on both sides, not a log query", op)
 		}
 		if isSetOp(op) {
-			if lit, ok := l.(*NumberLiteral); ok {
-				return nil, p.errorAt(opTok, "unexpected literal for left leg of logical/set binary operation (%s): %f", op, lit.Value)
+			if v, ok := scalarValue(l); ok {
+				return nil, p.errorAt(opTok, "unexpected literal for left leg of logical/set binary operation (%s): %f", op, v)
 			}
-			if lit, ok := r.(*NumberLiteral); ok {
-				return nil, p.errorAt(opTok, "unexpected literal for right leg of logical/set binary operation (%s): %f", op, lit.Value)
+			if v, ok := scalarValue(r); ok {
+				return nil, p.errorAt(opTok, "unexpected literal for right leg of logical/set binary operation (%s): %f", op, v)
 			}
 		}
 		bin.LHS, bin.RHS = l, r
 		lhs = bin
 	}
+}
+
+// scalarValue computes an expression made of numbers only (which Loki
+// folds into one literal at parse time); ok is false for anything else.
+func scalarValue(e SampleExpr) (float64, bool) {
+	switch e := e.(type) {
+	case *NumberLiteral:
+		return e.Value, true
+	case *BinaryOp:
+		l, lok := scalarValue(e.LHS)
+		r, rok := scalarValue(e.RHS)
+		if !lok || !rok || isSetOp(e.Op) {
+			return 0, false
+		}
+		v, _ := applyOp(e.Op, l, r, false)
+		return v, true
+	}
+	return 0, false
 }
 
 // parseBinaryModifiers parses [bool] [on|ignoring (labels) [group_left|group_right [(labels)]]].

@@ -214,6 +214,7 @@ func TestParseErrors(t *testing.T) {
 	f(`rate({app="foo"}[5m]) +`, `parse error at line 1, col 24: syntax error: unexpected $end`)
 	f(`rate({app="foo"}[5m]) + bool 1`, `parse error at line 1, col 25: bool modifier can only be used on comparison operators`)
 	f(`rate({app="foo"}[5m]) and 1`, `parse error at line 1, col 23: unexpected literal for right leg of logical/set binary operation (and): 1.000000`)
+	f(`(1 + 1) or rate({app="foo"}[5m])`, `parse error at line 1, col 9: unexpected literal for left leg of logical/set binary operation (or): 2.000000`)
 	f(`rate({app="foo"}[5m]) and on (a) group_left rate({app="foo"}[5m])`, `parse error at line 1, col 34: no grouping allowed for "and" operation`)
 	f(`1e400`, `parse error at line 1, col 1: unable to parse literal as a float: 1e400`)
 	f(`(1`, `parse error at line 1, col 3: syntax error: unexpected $end, expecting )`)
