@@ -20,7 +20,8 @@ type LogQuery struct {
 }
 
 // Stage is one step of a log pipeline: *LineFilter, *JSONParser,
-// *LogfmtParser, *LabelFilterStage or *LineFormat.
+// *LogfmtParser, *LabelFilterStage or *LineFormat. Stages hold compiled
+// regexps and templates, so they come from ParseExpr, not from literals.
 type Stage interface {
 	String() string
 	// process runs the stage; it returns the possibly rewritten line and
@@ -216,6 +217,7 @@ func (f *BinaryLabelFilter) String() string {
 
 // MetricQuery is a query that returns samples: a range aggregation over a
 // log query, vector aggregations, binary operations and number literals.
+// Eval and Selectors are safe for concurrent use.
 type MetricQuery struct {
 	Expr SampleExpr
 }
