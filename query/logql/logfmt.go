@@ -86,7 +86,7 @@ func (d *logfmtDecoder) scan() bool {
 				return false
 			}
 			d.key = d.line[start:d.pos]
-			if multibyte && !utf8.ValidString(d.key) {
+			if multibyte && strings.ContainsRune(d.key, utf8.RuneError) {
 				d.syntaxError("invalid key")
 				d.skipValue()
 				return false
@@ -109,7 +109,7 @@ func (d *logfmtDecoder) scan() bool {
 // bareKey ends a key that has no '=': a key with an empty value.
 func (d *logfmtDecoder) bareKey(start int, multibyte bool) bool {
 	d.key = d.line[start:d.pos]
-	if multibyte && !utf8.ValidString(d.key) {
+	if multibyte && strings.ContainsRune(d.key, utf8.RuneError) {
 		d.key = ""
 		d.syntaxError("invalid key")
 		return false

@@ -214,3 +214,54 @@ func TestProcessConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestParsersLokiCases replays cases from Loki's own parser tests
+// (pkg/logql/log/parser_test.go) to keep the two parsers in step.
+func TestParsersLokiCases(t *testing.T) {
+	f := func(query, line string, entryLabels, want labels.Labels) {
+		t.Helper()
+		_, got, keep := mustLogQuery(t, query).Process(Entry{Line: line, Labels: entryLabels})
+		require.True(t, keep)
+		require.Equal(t, want.String(), got.String(), "%s over %q", query, line)
+	}
+	fooBar := labels.FromStrings("foo", "bar")
+	with := func(kv ...string) labels.Labels { return labels.FromStrings(append([]string{"foo", "bar"}, kv...)...) }
+
+	// json
+	f(`{x="y"} | json`, `{"app":"foo","namespace":"prod","pod":{"uuid":"foo","deployment":{"ref":"foobar"}}}`, labels.EmptyLabels(),
+		labels.FromStrings("app", "foo", "namespace", "prod", "pod_uuid", "foo", "pod_deployment_ref", "foobar"))
+	f(`{x="y"} | json`, `{"app":"bar","namespace":"prod","pod":{"uuid":"bar","deployment":{"ref":"foobar"}}}`,
+		labels.FromStrings("app", "foo", "pod_uuid", "foo"),
+		labels.FromStrings("app", "foo", "app_extracted", "bar", "namespace", "prod", "pod_uuid", "foo",
+			"pod_uuid_extracted", "bar", "pod_deployment_ref", "foobar"))
+	f(`{x="y"} | json`, `{"counter":1, "price": {"_net_":5.56909}}`, labels.EmptyLabels(),
+		labels.FromStrings("counter", "1", "price__net_", "5.56909"))
+	f(`{x="y"} | json`, `{" ": {"foo":"bar"}}`, labels.EmptyLabels(), labels.FromStrings("foo", "bar"))
+	f(`{x="y"} | json`, `{"counter":1,"foo":"foo\\\"bar", "price": {"_net_":5.56909}}`, labels.EmptyLabels(),
+		labels.FromStrings("counter", "1", "price__net_", "5.56909", "foo", `foo\"bar`))
+	f(`{x="y"} | json`, `{"counter":1,"foo":"�", "price": {"_net_":5.56909}}`, labels.EmptyLabels(),
+		labels.FromStrings("counter", "1", "price__net_", "5.56909", "foo", " "))
+
+	f(`{x="y"} | json`, `{n}`, labels.EmptyLabels(), labels.FromStrings(ErrorLabel, ErrJSONParser,
+		ErrorDetailsLabel, "Value looks like object, but can't find closing '}' symbol"))
+
+	// logfmt, lenient and strict
+	f(`{x="y"} | logfmt`, `foobar====wqe=sdad1r`, fooBar, fooBar)
+	f(`{x="y"} | logfmt --strict`, `foobar====wqe=sdad1r`, fooBar,
+		with(ErrorLabel, ErrLogfmtParser, ErrorDetailsLabel, "logfmt syntax error at pos 8 : unexpected '='"))
+	f(`{x="y"} | logfmt`, `foo="foo bar" =notkey bar=10ms`, fooBar, with("foo_extracted", "foo bar", "bar", "10ms"))
+	f(`{x="y"} | logfmt --strict`, `foo="foo bar" =notkey bar=10ms`, fooBar,
+		with("foo_extracted", "foo bar", ErrorLabel, ErrLogfmtParser, ErrorDetailsLabel, "logfmt syntax error at pos 15 : unexpected '='"))
+	f(`{x="y"} | logfmt`, `foo="foo bar" b�r=10ms`, fooBar, with("foo_extracted", "foo bar"))
+	f(`{x="y"} | logfmt --strict`, `foo="foo bar" b�r=10ms`, fooBar,
+		with("foo_extracted", "foo bar", ErrorLabel, ErrLogfmtParser, ErrorDetailsLabel, "logfmt syntax error at pos 20 : invalid key"))
+	f(`{x="y"} | logfmt`, `foo="foo bar" bu"zz=10ms`, fooBar, with("foo_extracted", "foo bar"))
+	f(`{x="y"} | logfmt --strict`, `foo="foo bar" bu"zz=10ms`, fooBar,
+		with("foo_extracted", "foo bar", ErrorLabel, ErrLogfmtParser, ErrorDetailsLabel, `logfmt syntax error at pos 17 : unexpected '"'`))
+	f(`{x="y"} | logfmt`, `bar=bu=zz foo="foo bar"`, fooBar, with("foo_extracted", "foo bar"))
+	f(`{x="y"} | logfmt --strict`, `bar=bu=zz foo="foo bar"`, fooBar,
+		with(ErrorLabel, ErrLogfmtParser, ErrorDetailsLabel, `logfmt syntax error at pos 7 : unexpected '='`))
+	f(`{x="y"} | logfmt`, `foo bar=buzz`, fooBar, with("bar", "buzz"))
+	f(`{x="y"} | logfmt --keep-empty`, `foo bar=buzz`, fooBar, with("foo_extracted", "", "bar", "buzz"))
+	f(`{x="y"} | logfmt`, `foo=b�r bar=buzz`, fooBar, with("bar", "buzz", "foo_extracted", "b r"))
+}
