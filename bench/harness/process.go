@@ -59,8 +59,8 @@ func freeAddr() (string, error) {
 }
 
 // startProcess starts the system of kind on empty dataDir; it does not wait
-// for readiness.
-func startProcess(kind, bin, dataDir string, retention time.Duration) (*process, error) {
+// for readiness. extra flags are appended to the system's own.
+func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...string) (*process, error) {
 	p := &process{kind: kind, dataDir: dataDir, logPath: dataDir + ".log"}
 	var err error
 	if p.httpAddr, err = freeAddr(); err != nil {
@@ -114,7 +114,7 @@ func startProcess(kind, bin, dataDir string, retention time.Duration) (*process,
 	if err != nil {
 		return nil, fmt.Errorf("create log file: %w", err)
 	}
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(bin, append(args, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	// Its own process group, so that a Ctrl-C of the harness does not reach
 	// the server before the harness stops it in order.

@@ -13,8 +13,6 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
-	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 )
@@ -27,8 +25,9 @@ import (
 // the candidate blocks exactly with Matcher. One document per block instead
 // of per record is what lets the index keep up with ingest.
 
-// textAnalyzer tokenises text fields (body and attributes): Unicode word
-// boundaries and lower case, no stop words, so every word can be searched.
+// textAnalyzer tokenises text fields (body and attributes) for queries and
+// for the per-record check: words in lower case, no stop words, so every
+// word can be searched (see tokenize.go).
 const textAnalyzer = "sightline_text"
 
 // Field names of the index and of queries.
@@ -49,13 +48,19 @@ var keywordFields = []string{fieldTraceID, fieldSpanID, fieldSeverityText, field
 func newIndexMapping() (*mapping.IndexMappingImpl, error) {
 	im := bleve.NewIndexMapping()
 	if err := im.AddCustomAnalyzer(textAnalyzer, map[string]any{
-		"type":          custom.Name,
-		"tokenizer":     unicode.Name,
-		"token_filters": []string{lowercase.Name},
+		"type":      custom.Name,
+		"tokenizer": tokenizerName,
 	}); err != nil {
 		return nil, err
 	}
-	im.DefaultAnalyzer = textAnalyzer
+	if err := im.AddCustomAnalyzer(indexAnalyzer, map[string]any{
+		"type":          custom.Name,
+		"tokenizer":     tokenizerName,
+		"token_filters": []string{dropDigitsName},
+	}); err != nil {
+		return nil, err
+	}
+	im.DefaultAnalyzer = indexAnalyzer
 	im.StoreDynamic = false
 	im.DocValuesDynamic = false
 	im.IndexDynamic = true
@@ -69,7 +74,7 @@ func newIndexMapping() (*mapping.IndexMappingImpl, error) {
 	nm.Store, nm.DocValues = false, false
 	addField(dm, fieldSeverityNumber, nm)
 	tm := bleve.NewTextFieldMapping()
-	tm.Analyzer = textAnalyzer
+	tm.Analyzer = indexAnalyzer
 	tm.Store, tm.IncludeTermVectors, tm.DocValues = false, false, false
 	addField(dm, fieldBody, tm)
 	im.DefaultMapping = dm
@@ -120,40 +125,79 @@ func recordFields(r *Record, f fields) {
 	}
 }
 
-// blockDoc is the index document of a block: distinct values per field.
+// blockDoc is the index document of a block: per keyword field its
+// distinct values, per text field its distinct indexed words (tokenised
+// here once, so bleve analyses a few hundred words instead of every line;
+// its analyzer gives back the same words). Trace and span IDs are left out:
+// unique per trace or record, they would be most of the index, and the
+// trace-ID index answers them already.
 func blockDoc(recs []*Record) map[string]any {
-	distinct := map[string]map[string]struct{}{}
+	values := map[string]map[string]struct{}{}
+	words := map[string]map[string]struct{}{}
+	nums := map[float64]struct{}{}
+	add := func(m map[string]map[string]struct{}, k, v string) {
+		set := m[k]
+		if set == nil {
+			set = map[string]struct{}{}
+			m[k] = set
+		}
+		set[v] = struct{}{}
+	}
+	var tok wordTokenizer
 	f := fields{}
 	for _, r := range recs {
 		clear(f)
 		recordFields(r, f)
+		delete(f, fieldTraceID)
+		delete(f, fieldSpanID)
 		for k, vs := range f {
-			set := distinct[k]
-			if set == nil {
-				set = map[string]struct{}{}
-				distinct[k] = set
-			}
 			for _, v := range vs {
-				set[v] = struct{}{}
+				switch {
+				case k == fieldSeverityNumber:
+					n, _ := strconv.ParseFloat(v, 64)
+					nums[n] = struct{}{}
+				case isKeywordField(k):
+					add(values, k, v)
+				default:
+					set := words[k]
+					if set == nil {
+						set = map[string]struct{}{}
+						words[k] = set
+					}
+					for _, t := range tok.Tokenize([]byte(v)) {
+						if t.Type == analysis.Numeric {
+							continue
+						}
+						if _, ok := set[string(t.Term)]; !ok {
+							set[string(t.Term)] = struct{}{}
+						}
+					}
+				}
 			}
 		}
 	}
-	doc := make(map[string]any, len(distinct))
-	for k, set := range distinct {
-		if k == fieldSeverityNumber {
-			nums := make([]float64, 0, len(set))
-			for v := range set {
-				n, _ := strconv.ParseFloat(v, 64)
-				nums = append(nums, n)
-			}
-			doc[k] = nums
-			continue
-		}
+	doc := make(map[string]any, len(values)+len(words)+1)
+	for k, set := range values {
 		vs := make([]string, 0, len(set))
 		for v := range set {
 			vs = append(vs, v)
 		}
 		doc[k] = vs
+	}
+	for k, set := range words {
+		var b strings.Builder
+		for w := range set {
+			b.WriteString(w)
+			b.WriteByte(' ')
+		}
+		doc[k] = b.String()
+	}
+	if len(nums) > 0 {
+		ns := make([]float64, 0, len(nums))
+		for n := range nums {
+			ns = append(ns, n)
+		}
+		doc[fieldSeverityNumber] = ns
 	}
 	return doc
 }
@@ -169,13 +213,6 @@ func buildIndex(dir string, im mapping.IndexMapping, blocks [][]*Record) error {
 		if err := b.Index(strconv.Itoa(i), blockDoc(recs)); err != nil {
 			idx.Close()
 			return fmt.Errorf("index block %d: %w", i, err)
-		}
-		if b.Size() >= 256 {
-			if err := idx.Batch(b); err != nil {
-				idx.Close()
-				return fmt.Errorf("index: %w", err)
-			}
-			b.Reset()
 		}
 	}
 	if err := idx.Batch(b); err != nil {
@@ -326,13 +363,30 @@ func checkSupported(q query.Query) error {
 // relax returns a query that matches every block holding a record that q
 // matches.
 func relax(q query.Query) query.Query {
+	if f, ok := q.(query.FieldableQuery); ok && (f.Field() == fieldTraceID || f.Field() == fieldSpanID) {
+		return query.NewMatchAllQuery() // not in the index; checked per record
+	}
 	switch q := q.(type) {
 	case *query.MatchPhraseQuery:
-		m := query.NewMatchQuery(q.MatchPhrase)
-		m.SetField(q.FieldVal)
-		m.Analyzer = q.Analyzer
-		m.SetOperator(query.MatchQueryOperatorAnd)
-		return m
+		return relaxMatch(q.FieldVal, q.MatchPhrase, true)
+	case *query.MatchQuery:
+		return relaxMatch(q.FieldVal, q.Match, q.Operator == query.MatchQueryOperatorAnd)
+	case *query.TermQuery:
+		if isDigits(q.Term) {
+			return query.NewMatchAllQuery()
+		}
+		return q
+	case *query.PrefixQuery:
+		if q.Prefix == "" || q.Prefix[0] >= '0' && q.Prefix[0] <= '9' {
+			return query.NewMatchAllQuery()
+		}
+		return q
+	case *query.WildcardQuery, *query.RegexpQuery:
+		// They could match digit tokens, which the index leaves out.
+		if f, ok := q.(query.FieldableQuery); ok && isKeywordField(f.Field()) {
+			return q
+		}
+		return query.NewMatchAllQuery()
 	case *query.ConjunctionQuery:
 		cs := make([]query.Query, len(q.Conjuncts))
 		for i, c := range q.Conjuncts {
@@ -371,6 +425,45 @@ func relax(q query.Query) query.Query {
 	return q
 }
 
+func isKeywordField(f string) bool {
+	for _, k := range keywordFields {
+		if k == f {
+			return true
+		}
+	}
+	return false
+}
+
+// relaxMatch relaxes a match of text: a phrase or AND match needs every
+// indexed word of it (digit tokens are not indexed); an OR match with a
+// digit token could be met by that token alone, so it needs nothing.
+func relaxMatch(field, text string, all bool) query.Query {
+	if isKeywordField(field) {
+		m := query.NewMatchQuery(text)
+		m.SetField(field)
+		return m
+	}
+	var words []string
+	digits := false
+	var tok wordTokenizer
+	for _, t := range tok.Tokenize([]byte(text)) {
+		if t.Type == analysis.Numeric {
+			digits = true
+			continue
+		}
+		words = append(words, string(t.Term))
+	}
+	if len(words) == 0 || (digits && !all) {
+		return query.NewMatchAllQuery()
+	}
+	m := query.NewMatchQuery(strings.Join(words, " "))
+	m.SetField(field)
+	if all {
+		m.SetOperator(query.MatchQueryOperatorAnd)
+	}
+	return m
+}
+
 // Matcher checks a query against single records exactly, analysing values
 // with the index's own analyzers.
 type Matcher struct {
@@ -393,9 +486,11 @@ func (m *Matcher) Match(r *Record) bool {
 	return m.match(m.q)
 }
 
+// analyzer is the field's analyzer for the exact check: the index's, but
+// keeping the digit tokens the index leaves out.
 func (m *Matcher) analyzer(field string) analysis.Analyzer {
 	name := m.im.AnalyzerNameForPath(field)
-	if name == "" {
+	if name == "" || name == indexAnalyzer {
 		name = textAnalyzer
 	}
 	return m.im.AnalyzerNamed(name)
@@ -446,7 +541,7 @@ func (m *Matcher) anyToken(field string, pred func(string) bool) bool {
 func (m *Matcher) queryTokens(field, analyzerName, text string) []string {
 	var a analysis.Analyzer
 	switch {
-	case analyzerName != "":
+	case analyzerName != "" && analyzerName != indexAnalyzer:
 		a = m.im.AnalyzerNamed(analyzerName)
 	case field == "" || field == fieldAll:
 		a = m.im.AnalyzerNamed(textAnalyzer)
