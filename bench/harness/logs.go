@@ -266,7 +266,9 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 		m.CPU, m.Cores, m.MemTotal, m.MemAvailable, m.Kernel, m.GoVersion, m.LoadAvg, r.Version)
 	fmt.Fprintf(&b, "## Reproduce\n\n```sh\nmake bench-logs   # = make build, then:\ngo run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name %s -records %d\n```\n\n", name, o.Records)
 	fmt.Fprintf(&b, "## Load\n\n%d log records over OTLP/gRPC from %d concurrent senders, %d records per request, 12 services, 12 message templates of 120–220 bytes with random fills, INFO/DEBUG/WARN/ERROR, 3 attributes per record, 90%% with a trace ID (1–8 records per trace). The sender runs on the same 2 cores as Sightline and builds every request fresh (pdata), so the rate below includes its cost.\n\n", r.Sent, o.Senders, o.RecordsPerRequest)
-	p := func(ds []time.Duration, q float64) string { return fmt.Sprintf("%.1f ms", float64(percentile(ds, q).Microseconds())/1000) }
+	p := func(ds []time.Duration, q float64) string {
+		return fmt.Sprintf("%.1f ms", float64(percentile(ds, q).Microseconds())/1000)
+	}
 	fmt.Fprintf(&b, "## Results\n\n| measure | value | goal | met? |\n|---|---|---|---|\n")
 	yes := func(ok bool) string {
 		if ok {
