@@ -1,0 +1,78 @@
+package traceql
+
+// Conditions returns conditions for planning: every trace that Match
+// accepts has, for each returned condition, at least one span that meets it.
+// A store may therefore skip, before calling Match, any trace in which no
+// span meets one of them (by an index on attribute values, span names,
+// durations...). The list is best effort: it is nil when nothing can be
+// said (for {} or a query made only of alternatives with nothing in
+// common), it never lists a condition a matching trace could fail, and
+// Match must still run on the traces that pass.
+//
+// Conditions joined by && inside a filter, and the filters on both sides of
+// a spanset && or >, are all required; of the two sides of an ||, only the
+// conditions common to both are. { .flag } is reported as `.flag = true`.
+// Trace-level intrinsics (Intrinsic.TraceLevel) hold for every span of a
+// trace alike. The order is the order of first appearance in the query.
+func (q *Query) Conditions() []Condition {
+	return dedupe(spansetConditions(q.root))
+}
+
+func spansetConditions(e spansetExpr) []Condition {
+	switch e := e.(type) {
+	case *spansetFilter:
+		if e.cond == nil {
+			return nil
+		}
+		return condConditions(e.cond)
+	case *spansetOp:
+		lhs, rhs := spansetConditions(e.lhs), spansetConditions(e.rhs)
+		if e.op == opSpansetOr {
+			return intersect(lhs, rhs)
+		}
+		return append(lhs, rhs...)
+	}
+	return nil
+}
+
+func condConditions(c condExpr) []Condition {
+	switch c := c.(type) {
+	case *compareCond:
+		return []Condition{c.c}
+	case *attrCond:
+		return []Condition{{Field: c.f, Op: OpEqual, Value: Literal{Type: LiteralBool, Bool: true}}}
+	case *logicalCond:
+		lhs, rhs := condConditions(c.lhs), condConditions(c.rhs)
+		if !c.and {
+			return intersect(lhs, rhs)
+		}
+		return append(lhs, rhs...)
+	}
+	return nil
+}
+
+// intersect keeps the conditions of a that b has too.
+func intersect(a, b []Condition) []Condition {
+	var out []Condition
+	for _, c := range a {
+		for _, d := range b {
+			if c == d {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func dedupe(cs []Condition) []Condition {
+	var out []Condition
+	seen := make(map[Condition]bool, len(cs))
+	for _, c := range cs {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
