@@ -2,6 +2,7 @@ package logsexporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -34,6 +35,9 @@ func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	res, err := e.store.Append(tenant.With(ctx, id), Records(ld))
+	if errors.Is(err, logstore.ErrBackpressure) {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "store logs: %v", err)
 	}

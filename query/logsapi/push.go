@@ -71,6 +71,10 @@ func (a *API) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.store.Append(r.Context(), recs)
+	if errors.Is(err, logstore.ErrBackpressure) {
+		lokiError(w, http.StatusTooManyRequests, err)
+		return
+	}
 	if err != nil {
 		lokiError(w, http.StatusServiceUnavailable, err)
 		return

@@ -39,24 +39,35 @@ type Options struct {
 	// MaxScanRecords stops a query that would read more records, with an
 	// error that says so.
 	MaxScanRecords int
+	// MaxPendingRecords bounds the records in memory that wait for a flush
+	// (the head and the heads being flushed): above it Append refuses with
+	// ErrBackpressure until flushing catches up, instead of growing until
+	// the process runs out of memory.
+	MaxPendingRecords int
 }
 
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		Retention:      7 * 24 * time.Hour,
-		MaxRecordBytes: 256 << 10,
-		HeadMaxRecords: 250_000,
-		HeadMaxAge:     2 * time.Minute,
-		MaxScanRecords: 20_000_000,
+		Retention:         7 * 24 * time.Hour,
+		MaxRecordBytes:    256 << 10,
+		HeadMaxRecords:    250_000,
+		HeadMaxAge:        2 * time.Minute,
+		MaxScanRecords:    20_000_000,
+		MaxPendingRecords: 1_000_000,
 	}
 }
 
 // Rejection reasons (label reason of sightline_logs_records_rejected_total).
 const (
-	ReasonTooLarge    = "too_large"
-	ReasonInvalidUTF8 = "invalid_utf8_repaired" // repaired and stored, counted
+	ReasonTooLarge     = "too_large"
+	ReasonInvalidUTF8  = "invalid_utf8_repaired" // repaired and stored, counted
+	ReasonBackpressure = "backpressure"          // refused for now, to be retried
 )
+
+// ErrBackpressure is returned by Append while too many records wait to be
+// flushed; the sender should retry later (HTTP 429, gRPC ResourceExhausted).
+var ErrBackpressure = errors.New("log store is behind with flushing; retry later")
 
 // ErrTooMuchData is returned by a query that would read more than
 // MaxScanRecords records.
@@ -129,7 +140,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		flushes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_logs_segments_flushed_total", Help: "Heads flushed into segments."}),
 		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sightline_logs_flush_duration_seconds", Help: "Time to write a segment and its indexes.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)}),
 	}
-	for _, r := range []string{ReasonTooLarge, ReasonInvalidUTF8} {
+	for _, r := range []string{ReasonTooLarge, ReasonInvalidUTF8, ReasonBackpressure} {
 		s.m.rejected.WithLabelValues(r)
 	}
 	stats := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sightline_logs_segment_bytes", Help: "Bytes of log segments on disk, all tenants."}, func() float64 {
@@ -358,6 +369,15 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 	}
 
 	t.mu.Lock()
+	if s.opts.MaxPendingRecords > 0 && t.pendingLocked()+len(kept) > s.opts.MaxPendingRecords && t.pendingLocked() > 0 {
+		t.mu.Unlock()
+		s.m.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+		return res, ErrBackpressure
+	}
 	// The WAL write and the head update happen under one lock so that a
 	// cut never separates a record from its WAL file.
 	if err := t.wal.Append(enc.B); err != nil {
@@ -379,6 +399,15 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 		}
 	}
 	return res, nil
+}
+
+// pendingLocked counts the records waiting for a flush; t.mu is held.
+func (t *tenantStore) pendingLocked() int {
+	n := len(t.head.recs)
+	for _, h := range t.flushing {
+		n += len(h.recs)
+	}
+	return n
 }
 
 func (s *Store) flushLoop() {

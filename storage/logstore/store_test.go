@@ -235,3 +235,17 @@ func FuzzDecodeBlock(f *testing.F) {
 		_, _ = decodeBlock(c, 10)
 	})
 }
+
+func TestBackpressure(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *Options) { o.MaxPendingRecords = 1500; o.HeadMaxRecords = 1 << 30; o.HeadMaxAge = time.Hour })
+	defer s.Close()
+	recs := fixture()
+	_, err := s.Append(context.Background(), recs[:1000])
+	require.NoError(t, err)
+	_, err = s.Append(context.Background(), recs[1000:])
+	require.ErrorIs(t, err, ErrBackpressure, "1000 waiting + 1000 more is over 1500")
+	require.NoError(t, s.Flush())
+	_, err = s.Append(context.Background(), recs[1000:])
+	require.NoError(t, err, "accepted again once flushed")
+	require.Len(t, search(t, s, "*", 0), 2000)
+}
