@@ -130,13 +130,18 @@ func TestSmoke(t *testing.T) {
 
 	files, err := WriteReport(r, o.OutDir, o.Name)
 	require.NoError(t, err)
-	require.Len(t, files, 5)
+	require.Len(t, files, 6)
 	md, err := os.ReadFile(filepath.Join(o.OutDir, "smoke.md"))
 	require.NoError(t, err)
 	for _, want := range []string{"## Goals", "## Ingest", "## Storage", "## Queries", "## Profiles", o.Command, "sightline-otlp"} {
 		require.Contains(t, string(md), want)
 	}
-	for _, f := range files[1:] {
+	again, err := LoadReport(filepath.Join(o.OutDir, "smoke.json"))
+	require.NoError(t, err)
+	require.Equal(t, r.Dataset.Samples, again.Dataset.Samples)
+	require.True(t, r.Dataset.Last.Equal(again.Dataset.Last))
+	require.Len(t, again.Runs, len(r.Runs))
+	for _, f := range files[2:] {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		require.True(t, bytes.HasPrefix(b, []byte("\x89PNG")), "%s is a PNG", f)

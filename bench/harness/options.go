@@ -67,7 +67,7 @@ type Options struct {
 	// Command is the command line shown in the report to reproduce the run.
 	Command string
 	// Logger gets progress messages.
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
 }
 
 // DefaultOptions are the defaults of `make bench`.

@@ -12,7 +12,7 @@ import (
 // Profile is a pprof profile taken from Sightline and its top sites.
 type Profile struct {
 	Target, Kind string // Kind: "cpu" or "allocs"
-	Path         string // the raw profile, in the work directory
+	Path         string // the raw profile, next to the report (not committed)
 	Top          string // `go tool pprof -top` output, or why there is none
 }
 

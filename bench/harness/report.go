@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -18,13 +19,25 @@ const (
 	// latency may be and still count as "no worse": run-to-run noise on a
 	// shared 2-core machine is about this size.
 	goalQueryTolerance = 1.10
+	// goalQueryNoise is a latency difference too small to count at all:
+	// sub-millisecond lookups differ by more than 10% from run to run.
+	goalQueryNoise = time.Millisecond
 )
 
-// WriteReport writes dir/name.md and the plots dir/name-*.png and returns
-// the files written.
+// WriteReport writes dir/name.md, the plots dir/name-*.png and the raw
+// measurements dir/name.json (which LoadReport reads back, to render the
+// report again without running anything), and returns the files written.
 func WriteReport(r *Report, dir, name string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create report directory: %w", err)
+	}
+	raw, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("encode report: %w", err)
+	}
+	js := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(js, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("write report: %w", err)
 	}
 	plots := []struct {
 		suffix, title string
@@ -49,7 +62,20 @@ func WriteReport(r *Report, dir, name string) ([]string, error) {
 	if err := os.WriteFile(md, []byte(markdown(r, links)), 0o644); err != nil {
 		return files, fmt.Errorf("write report: %w", err)
 	}
-	return append([]string{md}, files...), nil
+	return append([]string{md, js}, files...), nil
+}
+
+// LoadReport reads the measurements WriteReport saved.
+func LoadReport(file string) (*Report, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", file, err)
+	}
+	return &r, nil
 }
 
 // firstOK is the target's first run that completed.
@@ -261,11 +287,11 @@ func writeGoals(b *strings.Builder, r *Report) {
 		var worse []string
 		for _, q := range QuerySet() {
 			a, bb := percentile(sl[q.Name], 0.5), percentile(pr[q.Name], 0.5)
-			if bb > 0 && float64(a) > goalQueryTolerance*float64(bb) {
+			if bb > 0 && float64(a) > goalQueryTolerance*float64(bb) && a-bb > goalQueryNoise {
 				worse = append(worse, fmt.Sprintf("%s %s", q.Name, ratio(float64(a), float64(bb))))
 			}
 		}
-		m := "p50 within 10% of Prometheus or better on every query"
+		m := "p50 within 10% (or 1 ms) of Prometheus or better on every query"
 		if len(worse) > 0 {
 			m = "slower p50 on: " + strings.Join(worse, ", ")
 		}
@@ -527,6 +553,6 @@ func writeProfiles(b *strings.Builder, r *Report) {
 	p("## Profiles\n\n")
 	p("Taken from Sightline's `/debug/pprof` during the last repeat's ingest of the `%s` target: CPU for the first %d s of ingest, then allocations (`alloc_space`, since process start, so dominated by the ingest).\n\n", r.Options.ProfileTarget, r.Options.ProfileSeconds)
 	for _, pr := range r.Profiles {
-		p("### %s, %s\n\n```\n%s\n```\n\n", pr.Target, pr.Kind, pr.Top)
+		p("### %s, %s (`%s`)\n\n```\n%s\n```\n\n", pr.Target, pr.Kind, filepath.Base(pr.Path), pr.Top)
 	}
 }

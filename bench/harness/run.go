@@ -125,8 +125,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	debug.FreeOSMemory()
 	log.Info("load generated", "samples", d.Samples, "requests", d.Requests(), "took", r.Dataset.GenerateTime.Round(time.Millisecond))
 
-	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create work directory: %w", err)
+	for _, dir := range []string{o.WorkDir, o.OutDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create directory: %w", err)
+		}
 	}
 	for rep := 1; rep <= o.Repeats; rep++ {
 		for _, t := range r.Targets {
@@ -259,7 +261,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 
 	var (
 		profWG  sync.WaitGroup
-		cpuProf = filepath.Join(o.WorkDir, fmt.Sprintf("%s-cpu.pprof", target))
+		cpuProf = filepath.Join(o.OutDir, fmt.Sprintf("%s-%s-cpu.pprof", o.Name, target))
 		cpuErr  error
 	)
 	if profile {
@@ -286,7 +288,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	if profile {
 		// The CPU profile must not cover the queries.
 		profWG.Wait()
-		allocProf := filepath.Join(o.WorkDir, fmt.Sprintf("%s-allocs.pprof", target))
+		allocProf := filepath.Join(o.OutDir, fmt.Sprintf("%s-%s-allocs.pprof", o.Name, target))
 		allocErr := fetchProfile(ctx, p, "/debug/pprof/allocs", allocProf, time.Minute)
 		profiles = append(profiles,
 			finishProfile(ctx, target, "cpu", cpuProf, "", cpuErr),

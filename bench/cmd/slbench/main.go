@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&o.OutDir, "out", "bench/results", "Directory of the report and plots.")
 	fs.StringVar(&o.Name, "name", o.Name, "Report name: <out>/<name>.md and <out>/<name>-*.png.")
 	fs.StringVar(&o.WorkDir, "work", "", "Scratch directory for data directories (default: a new temporary directory).")
+	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything.")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			os.Exit(0)
@@ -51,6 +52,17 @@ func main() {
 	o.Command = "go run ./bench/cmd/slbench " + strings.Join(os.Args[1:], " ")
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
+	if *render != "" {
+		r, err := harness.LoadReport(*render)
+		if err == nil {
+			_, err = harness.WriteReport(r, o.OutDir, o.Name)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "slbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "slbench:", err)
 		os.Exit(1)
