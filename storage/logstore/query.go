@@ -138,17 +138,20 @@ func (s *Store) candidates(ctx context.Context, sn snapshot, q query.Query, from
 			continue
 		}
 		x := r.Extra().(*segExtra)
-		res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, len(r.Blocks), 0, false))
+		res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, (len(r.Blocks)+x.meta.BlocksPerDoc-1)/x.meta.BlocksPerDoc, 0, false))
 		if err != nil {
 			return nil, fmt.Errorf("full-text index of %s: %w", r.Dir(), err)
 		}
 		for _, hit := range res.Hits {
-			b, err := strconv.Atoi(hit.ID)
-			if err != nil || b < 0 || b >= len(r.Blocks) {
-				return nil, fmt.Errorf("full-text index of %s: bad block ID %q", r.Dir(), hit.ID)
+			d, err := strconv.Atoi(hit.ID)
+			per := x.meta.BlocksPerDoc
+			if err != nil || d < 0 || d*per >= len(r.Blocks) {
+				return nil, fmt.Errorf("full-text index of %s: bad document ID %q", r.Dir(), hit.ID)
 			}
-			if inRange(b) {
-				units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
+			for b := d * per; b < min((d+1)*per, len(r.Blocks)); b++ {
+				if inRange(b) {
+					units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
+				}
 			}
 		}
 	}

@@ -115,6 +115,8 @@ type logMeta struct {
 	// WALSeq: the segment holds every record of the WAL files below it.
 	WALSeq  int            `json:"walSeq"`
 	Streams []*streamStats `json:"streams"`
+	// BlocksPerDoc is how many blocks one full-text document covers.
+	BlocksPerDoc int `json:"blocksPerDoc"`
 }
 
 // segExtra is what a log segment carries besides its rows.
@@ -283,6 +285,9 @@ func openExtra(dir string) (*segExtra, error) {
 	}
 	for _, st := range x.meta.Streams {
 		st.Labels = labels.FromMap(st.LabelsM)
+	}
+	if x.meta.BlocksPerDoc <= 0 {
+		return nil, fmt.Errorf("open log segment %s: logmeta.json: blocksPerDoc %d", dir, x.meta.BlocksPerDoc)
 	}
 	if x.index, err = openIndex(dir); err != nil {
 		return nil, fmt.Errorf("open full-text index of %s: %w", dir, err)
@@ -545,7 +550,7 @@ func (s *Store) writeSegment(t *tenantStore, h *head) (*segment.Reader, error) {
 		w.Abort()
 		return nil, err
 	}
-	meta := logMeta{WALSeq: h.walSeq}
+	meta := logMeta{WALSeq: h.walSeq, BlocksPerDoc: blocksPerDoc}
 	for _, k := range order {
 		meta.Streams = append(meta.Streams, streams[k])
 	}
