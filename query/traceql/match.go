@@ -275,8 +275,18 @@ func (q *Query) Match(trace []Span) []int {
 		return nil
 	}
 	tc := &traceCtx{spans: trace}
-	var out []int
-	for i, ok := range q.root.eval(tc) {
+	set := q.root.eval(tc)
+	n := 0
+	for _, ok := range set {
+		if ok {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]int, 0, n)
+	for i, ok := range set {
 		if ok {
 			out = append(out, i)
 		}
