@@ -96,7 +96,7 @@ func quoteAttributeName(name string, scope Scope) string {
 }
 
 // fieldType is the type an intrinsic always has, for parse-time checks like
-// Tempo's; attributes have typeUnknown.
+// Tempo's; vNil for an attribute, whose type is known only per span.
 func (f Field) fieldType() valKind {
 	switch f.Intrinsic {
 	case IntrinsicName, IntrinsicStatusMessage, IntrinsicRootName, IntrinsicRootServiceName:

@@ -271,7 +271,7 @@ func (tc *traceCtx) value(f Field, s *Span) val {
 // match. The trace is every span the store has for one trace ID, in any
 // order; parents are found by ParentSpanID.
 func (q *Query) Match(trace []Span) []int {
-	if len(trace) == 0 {
+	if len(trace) == 0 || q.root == nil {
 		return nil
 	}
 	tc := &traceCtx{spans: trace}

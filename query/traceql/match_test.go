@@ -264,6 +264,10 @@ func TestMatchEdgeCases(t *testing.T) {
 	}
 
 	require.Nil(t, mustParse(`{}`).Match(nil))
+	var zeroQuery Query
+	require.Nil(t, zeroQuery.Match(testTrace()))
+	require.Empty(t, zeroQuery.String())
+	require.Empty(t, zeroQuery.Conditions())
 	require.Nil(t, mustParse(`{ .a = 1 }`).Match(testTrace()))
 
 	// A partial trace without its root: rootName and rootServiceName are "".

@@ -11,7 +11,7 @@ import (
 const maxDepth = 200
 
 // Query is a parsed TraceQL query. It is immutable after Parse and safe for
-// concurrent use.
+// concurrent use. The zero Query matches nothing and prints as "".
 type Query struct {
 	root spansetExpr
 }
@@ -19,6 +19,9 @@ type Query struct {
 // String returns the query in canonical form: it parses back to an
 // equivalent query with the same String.
 func (q *Query) String() string {
+	if q.root == nil {
+		return ""
+	}
 	var sb strings.Builder
 	q.root.write(&sb)
 	return sb.String()
