@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blevesearch/bleve/v2/search/query"
+
 	"github.com/sightline-dev/sightline/storage/logstore"
 )
 
@@ -76,14 +78,20 @@ func typed(s string, t logstore.ValueType) any {
 	return s
 }
 
-func (a *API) search(w http.ResponseWriter, r *http.Request) {
+// searchParams reads the query and time range of a native search.
+func searchParams(r *http.Request) (query.Query, time.Time, time.Time, error) {
 	q, err := logstore.ParseQuery(r.FormValue("query"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err)
-		return
+		return nil, time.Time{}, time.Time{}, err
 	}
 	start, end, err := timeRange(r)
+	return q, start, end, err
+}
+
+func (a *API) search(w http.ResponseWriter, r *http.Request) {
+	q, start, end, err := searchParams(r)
 	if err != nil {
+		a.badReq.WithLabelValues("search").Inc()
 		writeError(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
@@ -158,13 +166,9 @@ func (a *API) byTrace(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) histogram(w http.ResponseWriter, r *http.Request) {
-	q, err := logstore.ParseQuery(r.FormValue("query"))
+	q, start, end, err := searchParams(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", err)
-		return
-	}
-	start, end, err := timeRange(r)
-	if err != nil {
+		a.badReq.WithLabelValues("search").Inc()
 		writeError(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
