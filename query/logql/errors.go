@@ -5,33 +5,24 @@ import (
 	"strconv"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/sightline-dev/sightline/query/internal/qlparse"
 )
 
-// ParseError is a syntax or validation error in a query. Line and Col are
-// 1-based and point at the offending token; both are 0 when the error is
-// about the query as a whole. The text matches Loki's, so clients that show
-// Loki's errors to users show ours the same way.
-type ParseError struct {
-	Msg  string
-	Line int
-	Col  int
-}
+// ParseError is a syntax or validation error in a query: Msg, and Line and
+// Col, which are 1-based and point at the offending token; both are 0 when
+// the error is about the query as a whole. The text matches Loki's, so
+// clients that show Loki's errors to users show ours the same way. TraceQL's
+// ParseError has the same fields and text, hence the shared definition.
+type ParseError qlparse.ParseError
 
-func (e *ParseError) Error() string {
-	if e.Line == 0 && e.Col == 0 {
-		return "parse error : " + e.Msg
-	}
-	return fmt.Sprintf("parse error at line %d, col %d: %s", e.Line, e.Col, e.Msg)
-}
+func (e *ParseError) Error() string { return (*qlparse.ParseError)(e).Error() }
 
 // UnsupportedError is returned by ParseExpr for valid LogQL that this package
 // does not implement (pattern and regexp parsers, unwrap, label_format, ...).
-// Feature names the construct as the user wrote it, e.g. "| pattern".
-type UnsupportedError struct {
-	Feature string
-	Line    int
-	Col     int
-}
+// Feature names the construct as the user wrote it, e.g. "| pattern"; Line
+// and Col locate it like ParseError's.
+type UnsupportedError qlparse.UnsupportedError
 
 func (e *UnsupportedError) Error() string {
 	return "unsupported LogQL feature: " + strconv.Quote(e.Feature)

@@ -1,54 +1,19 @@
 package logql
 
 import (
-	"bufio"
 	"context"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
+	"github.com/sightline-dev/sightline/query/internal/qlparse/qltest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current behaviour")
-
-// readQueries returns the non-comment lines of a testdata file.
-func readQueries(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	defer f.Close()
-	var qs []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := sc.Text(); strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#") {
-			qs = append(qs, l)
-		}
-	}
-	require.NoError(t, sc.Err())
-	return qs
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run with -update to create %s", path)
-	require.Equal(t, string(want), got, "%s differs; run with -update if the change is intended", path)
-}
 
 func TestGoldenParse(t *testing.T) {
 	var sb strings.Builder
-	for _, q := range readQueries(t, "parse.txt") {
+	for _, q := range qltest.ReadQueries(t, "parse.txt") {
 		fmt.Fprintf(&sb, "query: %s\n", q)
 		e, err := ParseExpr(q)
 		if err != nil {
@@ -57,12 +22,12 @@ func TestGoldenParse(t *testing.T) {
 		}
 		fmt.Fprintf(&sb, "%T: %s\n\n", e, e)
 	}
-	checkGolden(t, "parse.golden", sb.String())
+	qltest.CheckGolden(t, "parse.golden", sb.String())
 }
 
 func TestGoldenEval(t *testing.T) {
 	var sb strings.Builder
-	for _, q := range readQueries(t, "eval.txt") {
+	for _, q := range qltest.ReadQueries(t, "eval.txt") {
 		fmt.Fprintf(&sb, "query: %s\n", q)
 		m, err := ParseMetricQuery(q)
 		if err != nil {
@@ -84,5 +49,5 @@ func TestGoldenEval(t *testing.T) {
 		}
 		sb.WriteByte('\n')
 	}
-	checkGolden(t, "eval.golden", sb.String())
+	qltest.CheckGolden(t, "eval.golden", sb.String())
 }

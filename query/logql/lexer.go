@@ -8,11 +8,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
-)
 
-// maxQueryLength bounds the input like Loki does (128 KiB), so a huge query
-// string cannot make the parser allocate without limit.
-const maxQueryLength = 128 << 10
+	"github.com/sightline-dev/sightline/query/internal/qlparse"
+)
 
 type tokKind int
 
@@ -119,6 +117,10 @@ type lexer struct {
 	toks []token
 }
 
+// maxQueryLength bounds the input like Loki does: an input of that length is
+// already too long.
+const maxQueryLength = qlparse.MaxQueryLength
+
 func lex(in string) ([]token, error) {
 	if len(in) >= maxQueryLength {
 		return nil, &ParseError{Msg: fmt.Sprintf("input size too long (%d > %d)", len(in), maxQueryLength)}
@@ -137,18 +139,7 @@ func lex(in string) ([]token, error) {
 }
 
 func (l *lexer) errorAt(pos int, format string, args ...any) error {
-	line, col := position(l.in, pos)
-	return &ParseError{Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
-}
-
-// position converts a byte offset into a 1-based line and column (in runes).
-func position(in string, pos int) (line, col int) {
-	if pos > len(in) {
-		pos = len(in)
-	}
-	line = 1 + strings.Count(in[:pos], "\n")
-	start := strings.LastIndexByte(in[:pos], '\n') + 1
-	return line, 1 + utf8.RuneCountInString(in[start:pos])
+	return (*ParseError)(qlparse.Errorf(l.in, pos, format, args...))
 }
 
 func isIdentStart(c byte) bool {
@@ -189,7 +180,12 @@ func (l *lexer) next() (token, error) {
 	case isDigit(c) || (c == '.' && l.pos+1 < len(l.in) && isDigit(l.in[l.pos+1])):
 		return l.number()
 	case c == '"' || c == '`':
-		return l.str()
+		s, end, err := qlparse.ScanString(l.in, start)
+		if err != nil {
+			return token{}, (*ParseError)(err)
+		}
+		l.pos = end
+		return token{kind: tString, text: s, pos: start}, nil
 	case c == '[':
 		return l.rangeTok()
 	}
@@ -232,27 +228,8 @@ func (l *lexer) next() (token, error) {
 // the plain number when neither parses: 500and is 500 followed by and.
 func (l *lexer) number() (token, error) {
 	start := l.pos
-	digits := func() {
-		for l.pos < len(l.in) && isDigit(l.in[l.pos]) {
-			l.pos++
-		}
-	}
-	digits()
-	if l.pos < len(l.in) && l.in[l.pos] == '.' {
-		l.pos++
-		digits()
-	}
-	if l.pos < len(l.in) && (l.in[l.pos] == 'e' || l.in[l.pos] == 'E') {
-		e := l.pos + 1
-		if e < len(l.in) && (l.in[e] == '+' || l.in[e] == '-') {
-			e++
-		}
-		if e < len(l.in) && isDigit(l.in[e]) {
-			l.pos = e
-			digits()
-		}
-	}
-	numEnd := l.pos
+	numEnd, _ := qlparse.ScanNumber(l.in, start)
+	l.pos = numEnd
 	if end := l.extend(numEnd, isDurationChar); end > numEnd {
 		if d, err := parseDuration(l.in[start:end]); err == nil {
 			l.pos = end
@@ -304,35 +281,6 @@ func isBytesChar(r rune) bool {
 	return false
 }
 
-func (l *lexer) str() (token, error) {
-	start := l.pos
-	quote := l.in[l.pos]
-	l.pos++
-	for l.pos < len(l.in) {
-		c := l.in[l.pos]
-		if c == '\\' && quote == '"' {
-			l.pos += 2
-			continue
-		}
-		if c == '\n' && quote == '"' {
-			break
-		}
-		l.pos++
-		if c == quote {
-			raw := l.in[start:l.pos]
-			if !utf8.ValidString(raw) {
-				return token{}, l.errorAt(start, "invalid UTF-8 rune")
-			}
-			s, err := strconv.Unquote(raw)
-			if err != nil {
-				return token{}, l.errorAt(start, "invalid string literal %s: %v", raw, err)
-			}
-			return token{kind: tString, text: s, pos: start}, nil
-		}
-	}
-	return token{}, l.errorAt(start, "literal not terminated")
-}
-
 // rangeTok scans [5m] as one token like Loki's lexer does, so that a range
 // cannot be confused with anything else.
 func (l *lexer) rangeTok() (token, error) {
@@ -344,8 +292,7 @@ func (l *lexer) rangeTok() (token, error) {
 	body := l.in[start+1 : start+end]
 	l.pos = start + end + 1
 	if strings.Contains(body, ":") {
-		line, col := position(l.in, start)
-		return token{}, &UnsupportedError{Feature: "subquery [" + body + "]", Line: line, Col: col}
+		return token{}, (*UnsupportedError)(qlparse.Unsupported(l.in, start, "subquery ["+body+"]"))
 	}
 	d, err := model.ParseDuration(strings.TrimSpace(body))
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/query/internal/qlparse/qltest"
 )
 
 func TestConditions(t *testing.T) {
@@ -38,7 +40,7 @@ func TestConditions(t *testing.T) {
 // when the trace matches, some span meets each condition.
 func TestConditionsSound(t *testing.T) {
 	trace := testTrace()
-	for _, q := range readQueries(t, "match.txt") {
+	for _, q := range qltest.ReadQueries(t, "match.txt") {
 		query, err := Parse(q)
 		if err != nil {
 			continue

@@ -1,51 +1,16 @@
 package traceql
 
 import (
-	"bufio"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/sightline-dev/sightline/query/internal/qlparse/qltest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current behaviour")
-
-// readQueries returns the non-comment lines of a testdata file.
-func readQueries(t *testing.T, name string) []string {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
-	require.NoError(t, err)
-	defer f.Close()
-	var qs []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := sc.Text(); strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#") {
-			qs = append(qs, l)
-		}
-	}
-	require.NoError(t, sc.Err())
-	return qs
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run with -update to create %s", path)
-	require.Equal(t, string(want), got, "%s differs; run with -update if the change is intended", path)
-}
 
 func TestGoldenParse(t *testing.T) {
 	var sb strings.Builder
-	for _, q := range readQueries(t, "parse.txt") {
+	for _, q := range qltest.ReadQueries(t, "parse.txt") {
 		fmt.Fprintf(&sb, "query: %s\n", q)
 		e, err := Parse(q)
 		if err != nil {
@@ -58,7 +23,7 @@ func TestGoldenParse(t *testing.T) {
 		}
 		sb.WriteByte('\n')
 	}
-	checkGolden(t, "parse.golden", sb.String())
+	qltest.CheckGolden(t, "parse.golden", sb.String())
 }
 
 // spanNames labels the spans of testTrace in match.golden.
@@ -70,7 +35,7 @@ var spanNames = [numTestSpans]string{
 func TestGoldenMatch(t *testing.T) {
 	trace := testTrace()
 	var sb strings.Builder
-	for _, q := range readQueries(t, "match.txt") {
+	for _, q := range qltest.ReadQueries(t, "match.txt") {
 		fmt.Fprintf(&sb, "query: %s\n", q)
 		e, err := Parse(q)
 		if err != nil {
@@ -87,5 +52,5 @@ func TestGoldenMatch(t *testing.T) {
 		}
 		sb.WriteByte('\n')
 	}
-	checkGolden(t, "match.golden", sb.String())
+	qltest.CheckGolden(t, "match.golden", sb.String())
 }

@@ -8,11 +8,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-)
 
-// maxQueryLength bounds the input (128 KiB, as for LogQL) so that a huge
-// query string cannot make the parser allocate without limit.
-const maxQueryLength = 128 << 10
+	"github.com/sightline-dev/sightline/query/internal/qlparse"
+)
 
 type tokKind int
 
@@ -147,6 +145,10 @@ var (
 	}
 )
 
+// maxQueryLength bounds the input as for LogQL, though here an input of that
+// length is still accepted.
+const maxQueryLength = qlparse.MaxQueryLength
+
 func lex(in string) ([]token, error) {
 	if len(in) > maxQueryLength {
 		return nil, &ParseError{Msg: fmt.Sprintf("input size too long (%d > %d)", len(in), maxQueryLength)}
@@ -160,8 +162,7 @@ func lex(in string) ([]token, error) {
 			}
 			i += size
 		}
-		line, col := position(in, i)
-		return nil, &ParseError{Msg: "invalid UTF-8 encoding", Line: line, Col: col}
+		return nil, (*ParseError)(qlparse.Errorf(in, i, "invalid UTF-8 encoding"))
 	}
 	l := &lexer{in: in}
 	var toks []token
@@ -185,16 +186,7 @@ type lexer struct {
 }
 
 func (l *lexer) errorAt(pos int, format string, args ...any) error {
-	line, col := position(l.in, pos)
-	return &ParseError{Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
-}
-
-// position converts a byte offset into a 1-based line and column (in runes).
-func position(in string, pos int) (line, col int) {
-	pos = min(pos, len(in))
-	line = 1 + strings.Count(in[:pos], "\n")
-	start := strings.LastIndexByte(in[:pos], '\n') + 1
-	return line, 1 + utf8.RuneCountInString(in[start:pos])
+	return (*ParseError)(qlparse.Errorf(l.in, pos, format, args...))
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -261,7 +253,14 @@ func (l *lexer) next() (token, error) {
 		l.pos++
 		return l.attribute(start, "")
 	case c == '"' || c == '`':
-		return l.str()
+		// The input is valid UTF-8 (lex checked), so ScanString's check
+		// cannot fail here.
+		s, end, err := qlparse.ScanString(l.in, start)
+		if err != nil {
+			return token{}, (*ParseError)(err)
+		}
+		l.pos = end
+		return token{kind: tString, text: s, pos: start}, nil
 	case isIdentStart(r):
 		l.pos += size
 		for l.pos < len(l.in) {
@@ -358,62 +357,13 @@ func (l *lexer) scopedIntrinsic(start int) (token, error) {
 	return token{kind: tScoped, text: l.in[start:l.pos], pos: start}, nil
 }
 
-func (l *lexer) str() (token, error) {
-	start := l.pos
-	quote := l.in[l.pos]
-	l.pos++
-	for l.pos < len(l.in) {
-		c := l.in[l.pos]
-		if c == '\\' && quote == '"' {
-			l.pos += 2
-			continue
-		}
-		if c == '\n' && quote == '"' {
-			break
-		}
-		l.pos++
-		if c == quote {
-			raw := l.in[start:l.pos]
-			s, err := strconv.Unquote(raw)
-			if err != nil {
-				return token{}, l.errorAt(start, "invalid string literal %s: %v", raw, err)
-			}
-			return token{kind: tString, text: s, pos: start}, nil
-		}
-	}
-	return token{}, l.errorAt(start, "literal not terminated")
-}
-
 // number scans an integer, a float (1.5, .5, 1e3) or a duration (100ms,
 // 1.5s, 1h30m, 2d): like Tempo, a duration's unit follows its digits with no
 // blank between.
 func (l *lexer) number() (token, error) {
 	start := l.pos
-	for l.pos < len(l.in) && isDigit(l.in[l.pos]) {
-		l.pos++
-	}
-	isFloat := false
-	if l.pos < len(l.in) && l.in[l.pos] == '.' {
-		isFloat = true
-		l.pos++
-		for l.pos < len(l.in) && isDigit(l.in[l.pos]) {
-			l.pos++
-		}
-	}
-	if l.pos < len(l.in) && (l.in[l.pos] == 'e' || l.in[l.pos] == 'E') {
-		j := l.pos + 1
-		if j < len(l.in) && (l.in[j] == '+' || l.in[j] == '-') {
-			j++
-		}
-		if j < len(l.in) && isDigit(l.in[j]) {
-			isFloat = true
-			for j < len(l.in) && isDigit(l.in[j]) {
-				j++
-			}
-			l.pos = j
-		}
-	}
-	numEnd := l.pos
+	numEnd, isFloat := qlparse.ScanNumber(l.in, start)
+	l.pos = numEnd
 	// A unit, or more of a duration such as the "30m" of "1h30m".
 	for l.pos < len(l.in) {
 		r, size := utf8.DecodeRuneInString(l.in[l.pos:])

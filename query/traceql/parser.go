@@ -1,9 +1,10 @@
 package traceql
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/sightline-dev/sightline/query/internal/qlparse"
 )
 
 // maxDepth bounds the nesting of parentheses and braces, so that a hostile
@@ -64,21 +65,15 @@ func (p *parser) next() token {
 }
 
 func (p *parser) errorAt(t token, format string, args ...any) error {
-	line, col := position(p.in, t.pos)
-	return &ParseError{Msg: fmt.Sprintf(format, args...), Line: line, Col: col}
+	return (*ParseError)(qlparse.Errorf(p.in, t.pos, format, args...))
 }
 
 func (p *parser) unexpected(t token, expecting string) error {
-	msg := "syntax error: unexpected " + t.describe()
-	if expecting != "" {
-		msg += ", expecting " + expecting
-	}
-	return p.errorAt(t, "%s", msg)
+	return (*ParseError)(qlparse.Unexpected(p.in, t.pos, t.describe(), expecting))
 }
 
 func (p *parser) unsupported(t token, feature string) error {
-	line, col := position(p.in, t.pos)
-	return &UnsupportedError{Feature: feature, Line: line, Col: col}
+	return (*UnsupportedError)(qlparse.Unsupported(p.in, t.pos, feature))
 }
 
 func (p *parser) enter(t token) error {
