@@ -31,12 +31,19 @@ fmt:
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-deps
+.PHONY: bench bench-metrics bench-logs bench-deps
 
-bench: bench-metrics
+bench: bench-metrics bench-logs
 
 bench-metrics: build bench-deps
 	$(GO) run ./bench/cmd/slbench -sightline bin/sightline -out bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
+
+# The log benchmark (issue 3): 10 million OTLP log records, then trace-ID
+# lookups and single-word searches; writes bench/results/logs.md. About 5
+# minutes. Extra logbench flags go in LOGBENCH_FLAGS.
+LOGBENCH_FLAGS ?=
+bench-logs: build
+	$(GO) run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name logs $(LOGBENCH_FLAGS)
 
 # The peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports

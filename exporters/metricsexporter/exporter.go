@@ -152,18 +152,29 @@ func (a *rejectingAppender) summary() string {
 
 // metadataRecorder records each metric family's metadata for
 // /api/v1/metadata; the translator knows the family name, the TSDB does not.
+//
+// The translator hands over a metric's samples one after another, so the
+// store (and its lock) is only asked when the metric changes.
 type metadataRecorder struct {
 	prw.CombinedAppender
 	store  *tsdbstore.Store
 	tenant string
+	last   prw.Metadata
+}
+
+func (r *metadataRecorder) record(meta prw.Metadata) {
+	if meta != r.last {
+		r.store.SetMetadata(r.tenant, meta.MetricFamilyName, meta.Metadata)
+		r.last = meta
+	}
 }
 
 func (r *metadataRecorder) AppendSample(ls labels.Labels, meta prw.Metadata, ct, t int64, v float64, es []exemplar.Exemplar) error {
-	r.store.SetMetadata(r.tenant, meta.MetricFamilyName, meta.Metadata)
+	r.record(meta)
 	return r.CombinedAppender.AppendSample(ls, meta, ct, t, v, es)
 }
 
 func (r *metadataRecorder) AppendHistogram(ls labels.Labels, meta prw.Metadata, ct, t int64, h *histogram.Histogram, es []exemplar.Exemplar) error {
-	r.store.SetMetadata(r.tenant, meta.MetricFamilyName, meta.Metadata)
+	r.record(meta)
 	return r.CombinedAppender.AppendHistogram(ls, meta, ct, t, h, es)
 }

@@ -109,7 +109,8 @@ const maxAhead = 10 * time.Minute
 // countingAppender counts samples and refuses those too far in the future.
 type countingAppender struct {
 	storage.Appender
-	stats *appendStats
+	stats   *appendStats
+	maxTime int64 // now + maxAhead when the appender was made: one clock read per request
 }
 
 func (a *countingAppender) count(ref storage.SeriesRef, err error) (storage.SeriesRef, error) {
@@ -123,22 +124,22 @@ func (a *countingAppender) count(ref storage.SeriesRef, err error) (storage.Seri
 	return ref, err
 }
 
-func tooFarAhead(t int64) error {
-	if t > timestamp.FromTime(time.Now().Add(maxAhead)) {
+func (a *countingAppender) tooFarAhead(t int64) error {
+	if t > a.maxTime {
 		return fmt.Errorf("%w: timestamp %s is more than %s in the future", storage.ErrOutOfBounds, timestamp.Time(t).UTC().Format(time.RFC3339), maxAhead)
 	}
 	return nil
 }
 
 func (a *countingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
-	if err := tooFarAhead(t); err != nil {
+	if err := a.tooFarAhead(t); err != nil {
 		return a.count(0, err)
 	}
 	return a.count(a.Appender.Append(ref, l, t, v))
 }
 
 func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
-	if err := tooFarAhead(t); err != nil {
+	if err := a.tooFarAhead(t); err != nil {
 		return a.count(0, err)
 	}
 	return a.count(a.Appender.AppendHistogram(ref, l, t, h, fh))

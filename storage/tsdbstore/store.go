@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/compression"
@@ -182,7 +183,7 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 	if err != nil {
 		return errAppender{err: err}
 	}
-	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats}
+	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead))}
 }
 
 // Querier returns a querier that reads the TSDB of each call's tenant.
