@@ -383,7 +383,7 @@ func relax(q query.Query) query.Query {
 	case *query.MatchQuery:
 		return relaxMatch(q.FieldVal, q.Match, q.Operator == query.MatchQueryOperatorAnd)
 	case *query.TermQuery:
-		if isDigits(q.Term) {
+		if isNumeric(q.Term) {
 			return query.NewMatchAllQuery()
 		}
 		return q

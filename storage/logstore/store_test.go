@@ -98,6 +98,12 @@ func checkQueries(t *testing.T, s *Store) {
 	f(`pay*`, 20)
 	f(`/declin.d/`, 20)
 	f(`nothing-like-this`, 0)
+	// Tokens starting with a digit are not in the block index; the search
+	// still finds them record by record.
+	f(`1900`, 1)
+	f(`"order 1900"`, 1)
+	f(`"3 items"`, 1000)
+	f(`1900 OR 1800`, 2)
 	f(`*`, 2000)
 
 	// Limit and direction: the newest first.

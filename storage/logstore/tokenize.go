@@ -18,10 +18,11 @@ const (
 	dropDigitsName = "sightline_drop_digits"
 )
 
-// indexAnalyzer is textAnalyzer without the tokens made only of digits:
-// order numbers, user IDs and durations are nearly all unique, and indexing
-// them made the full-text index ten times the size of the data. Queries for
-// such tokens are relaxed to "every block" and checked record by record.
+// indexAnalyzer is textAnalyzer without the tokens that start with a digit:
+// order numbers, user IDs, durations ("4213ms") and sizes are nearly all
+// unique, and indexing them made the full-text index ten times the size of
+// the data. Queries for such tokens are relaxed to "every block" and
+// checked record by record.
 const indexAnalyzer = "sightline_index"
 
 func init() {
@@ -63,16 +64,13 @@ func (wordTokenizer) Tokenize(input []byte) analysis.TokenStream {
 			continue
 		}
 		start := i
-		allDigits := true
 		for i < len(lower) && isWordByte(lower[i]) {
-			if lower[i] < '0' || lower[i] > '9' {
-				allDigits = false
-			}
 			i++
 		}
 		term := lower[start:i:i]
+		numeric := term[0] >= '0' && term[0] <= '9'
 		typ := analysis.AlphaNumeric
-		if allDigits {
+		if numeric {
 			typ = analysis.Numeric
 		}
 		out = append(out, &analysis.Token{Term: term, Start: start, End: i, Position: pos, Type: typ})
@@ -93,15 +91,7 @@ func (dropDigits) Filter(ts analysis.TokenStream) analysis.TokenStream {
 	return out
 }
 
-// isDigits reports whether a token is only digits (not in the index).
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+// isNumeric reports whether a term starts with a digit (not in the index).
+func isNumeric(s string) bool {
+	return s != "" && s[0] >= '0' && s[0] <= '9'
 }
