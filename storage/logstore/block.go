@@ -14,7 +14,8 @@ const (
 	colObserved  = "observed"  // varint ObservedTimestamp-Timestamp
 	colSeverity  = "severity"  // varint number, string text
 	colBody      = "body"      // uvarint type, string body
-	colTrace     = "trace"     // 16 bytes trace ID, 8 bytes span ID, uvarint flags
+	colTraceDict = "tracedict" // distinct trace IDs of the block, 16 bytes each
+	colTrace     = "trace"     // uvarint 1+index into tracedict (0: none), 8 bytes span ID, uvarint flags
 	colResDict   = "resdict"   // distinct resources
 	colResource  = "resource"  // uvarint index into resdict
 	colScopeDict = "scopedict" // distinct (name, version)
@@ -22,11 +23,15 @@ const (
 	colAttrs     = "attrs"     // attributes, dropped count
 )
 
-var allColumns = []string{colTime, colObserved, colSeverity, colBody, colTrace, colResDict, colResource, colScopeDict, colScope, colAttrs}
+var allColumns = []string{colTime, colObserved, colSeverity, colBody, colTraceDict, colTrace, colResDict, colResource, colScopeDict, colScope, colAttrs}
 
 // encodeBlock encodes records (sorted by time) into columns.
 func encodeBlock(recs []*Record) segment.Columns {
-	var tm, obs, sev, body, trace, resDict, res, scopeDict, scope, attrs segment.Enc
+	var tm, obs, sev, body, traceDict, trace, resDict, res, scopeDict, scope, attrs segment.Enc
+	// A trace's records sit close together in time, so a block holds few
+	// distinct traces: random 16-byte IDs, which do not compress, are
+	// stored once per block.
+	traceIDs := map[[16]byte]uint64{}
 	resIDs := map[string]uint64{}
 	scopeIDs := map[string]uint64{}
 	prev := int64(0)
@@ -38,7 +43,17 @@ func encodeBlock(recs []*Record) segment.Columns {
 		sev.String(r.SeverityText)
 		body.Uvarint(uint64(r.BodyType))
 		body.String(r.Body)
-		trace.Fixed(r.TraceID[:])
+		if r.HasTrace() {
+			id, ok := traceIDs[r.TraceID]
+			if !ok {
+				id = uint64(len(traceIDs))
+				traceIDs[r.TraceID] = id
+				traceDict.Fixed(r.TraceID[:])
+			}
+			trace.Uvarint(id + 1)
+		} else {
+			trace.Uvarint(0)
+		}
 		trace.Fixed(r.SpanID[:])
 		trace.Uvarint(uint64(r.Flags))
 
@@ -66,7 +81,7 @@ func encodeBlock(recs []*Record) segment.Columns {
 		attrs.Uvarint(uint64(r.DroppedAttributesCount))
 	}
 	return segment.Columns{
-		colTime: tm.B, colObserved: obs.B, colSeverity: sev.B, colBody: body.B, colTrace: trace.B,
+		colTime: tm.B, colObserved: obs.B, colSeverity: sev.B, colBody: body.B, colTraceDict: traceDict.B, colTrace: trace.B,
 		colResDict: resDict.B, colResource: res.B, colScopeDict: scopeDict.B, colScope: scope.B, colAttrs: attrs.B,
 	}
 }
@@ -97,6 +112,10 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 	if rd.Err != nil || sd.Err != nil {
 		return nil, segment.ErrCorrupt
 	}
+	traceDict := cols[colTraceDict]
+	if len(traceDict)%16 != 0 {
+		return nil, fmt.Errorf("%w: trace dictionary of %d bytes", segment.ErrCorrupt, len(traceDict))
+	}
 
 	prev := int64(0)
 	for i := range recs {
@@ -108,7 +127,12 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 		r.SeverityText = sev.String()
 		r.BodyType = ValueType(body.Uvarint())
 		r.Body = body.String()
-		copy(r.TraceID[:], trace.Fixed(16))
+		if id := trace.Uvarint(); id > 0 {
+			if id > uint64(len(traceDict)/16) {
+				return nil, fmt.Errorf("%w: trace %d of %d", segment.ErrCorrupt, id, len(traceDict)/16)
+			}
+			copy(r.TraceID[:], traceDict[(id-1)*16:id*16])
+		}
 		copy(r.SpanID[:], trace.Fixed(8))
 		r.Flags = uint32(trace.Uvarint())
 		if id := res.Uvarint(); id < uint64(len(resources)) {

@@ -21,8 +21,6 @@ const BlockRows = 512
 // FormatVersion is written into every segment's meta.json.
 const FormatVersion = 1
 
-// traceEntry is a trace index entry: trace ID and row.
-const traceEntry = 16 + 4
 
 // Meta describes a segment; it is stored as meta.json.
 type Meta struct {
@@ -141,12 +139,24 @@ func (w *Writer) finish() error {
 		}
 		return w.traces[i].Row < w.traces[j].Row
 	})
-	idx := make([]byte, 0, len(w.traces)*traceEntry)
-	bl := newBloom(len(w.traces))
-	for _, t := range w.traces {
-		idx = append(idx, t.ID[:]...)
-		idx = binary.LittleEndian.AppendUint32(idx, t.Row)
-		bl.add(t.ID)
+	// Trace index: distinct IDs, where each one's rows start, the rows.
+	var ids []byte
+	var starts, rows []byte
+	n := 0
+	for i, t := range w.traces {
+		if i == 0 || t.ID != w.traces[i-1].ID {
+			ids = append(ids, t.ID[:]...)
+			starts = binary.LittleEndian.AppendUint32(starts, uint32(i))
+			n++
+		}
+		rows = binary.LittleEndian.AppendUint32(rows, t.Row)
+	}
+	starts = binary.LittleEndian.AppendUint32(starts, uint32(len(w.traces)))
+	idx := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(ids)+len(starts)+len(rows)), uint32(n))
+	idx = append(append(append(idx, ids...), starts...), rows...)
+	bl := newBloom(n)
+	for i := 0; i < n; i++ {
+		bl.add([16]byte(ids[i*16 : i*16+16]))
 	}
 	if err := writeSynced(w.path("traces"), idx); err != nil {
 		return err
@@ -275,8 +285,33 @@ func openReader(dir string, set *Set) (*Reader, error) {
 			return nil, fmt.Errorf("mmap trace index of %s: %w", dir, err)
 		}
 	}
+	if err := checkTraceIndex(r.traces); err != nil {
+		r.close()
+		return nil, fmt.Errorf("open segment %s: %w", dir, err)
+	}
 	r.refs.Store(1)
 	return r, nil
+}
+
+// checkTraceIndex validates the trace index's sizes once, so lookups can
+// slice it without checks.
+func checkTraceIndex(t []byte) error {
+	if len(t) == 0 {
+		return nil
+	}
+	if len(t) < 8 {
+		return fmt.Errorf("%w: trace index of %d bytes", ErrCorrupt, len(t))
+	}
+	n := uint64(binary.LittleEndian.Uint32(t))
+	head := 4 + 16*n + 4*(n+1)
+	if head > uint64(len(t)) {
+		return fmt.Errorf("%w: trace index of %d bytes for %d traces", ErrCorrupt, len(t), n)
+	}
+	rows := uint64(binary.LittleEndian.Uint32(t[4+16*n+4*n:]))
+	if head+4*rows != uint64(len(t)) {
+		return fmt.Errorf("%w: trace index of %d bytes for %d rows", ErrCorrupt, len(t), rows)
+	}
+	return nil
 }
 
 // Dir is the segment's directory.
@@ -308,17 +343,24 @@ func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
 
 // LookupTrace returns the rows that carry trace ID id, in row order.
 func (r *Reader) LookupTrace(id [16]byte) []uint32 {
-	if !r.bloom.mayContain(id) {
+	if !r.bloom.mayContain(id) || len(r.traces) < 8 {
 		return nil
 	}
-	n := len(r.traces) / traceEntry
-	at := func(i int) []byte { return r.traces[i*traceEntry : i*traceEntry+16] }
-	i := sort.Search(n, func(i int) bool { return bytes.Compare(at(i), id[:]) >= 0 })
-	var rows []uint32
-	for ; i < n && bytes.Equal(at(i), id[:]); i++ {
-		rows = append(rows, binary.LittleEndian.Uint32(r.traces[i*traceEntry+16:]))
+	t := r.traces
+	n := int(binary.LittleEndian.Uint32(t))
+	ids := t[4 : 4+16*n]
+	starts := t[4+16*n : 4+16*n+4*(n+1)]
+	rows := t[4+16*n+4*(n+1):]
+	i := sort.Search(n, func(i int) bool { return bytes.Compare(ids[i*16:i*16+16], id[:]) >= 0 })
+	if i == n || !bytes.Equal(ids[i*16:i*16+16], id[:]) {
+		return nil
 	}
-	return rows
+	from, to := binary.LittleEndian.Uint32(starts[4*i:]), binary.LittleEndian.Uint32(starts[4*i+4:])
+	out := make([]uint32, 0, to-from)
+	for j := from; j < to; j++ {
+		out = append(out, binary.LittleEndian.Uint32(rows[4*j:]))
+	}
+	return out
 }
 
 // Release gives back a reference taken by Set.Acquire.
