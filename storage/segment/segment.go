@@ -21,7 +21,6 @@ const BlockRows = 512
 // FormatVersion is written into every segment's meta.json.
 const FormatVersion = 1
 
-
 // Meta describes a segment; it is stored as meta.json.
 type Meta struct {
 	Format int   `json:"format"`
