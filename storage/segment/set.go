@@ -33,7 +33,9 @@ type Set struct {
 // its store can attach its own state. Unfinished segments (a crash during a
 // flush) are removed: their rows are still in the WAL.
 func OpenSet(dir string, open func(*Reader) error) (*Set, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+	// Segments are written once, in the background, and read many times:
+	// the better level costs ~8% more flush time for ~4% less data.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, err
 	}
