@@ -469,14 +469,7 @@ func TestAlertStateSurvivesRestart(t *testing.T) {
 
 // TestForwardToExternalAlertmanager sends alerts to a real Alertmanager too.
 func TestForwardToExternalAlertmanager(t *testing.T) {
-	bin, err := exec.LookPath("alertmanager")
-	if err != nil {
-		gobin := filepath.Join(os.Getenv("HOME"), "go", "bin", "alertmanager")
-		if _, statErr := os.Stat(gobin); statErr != nil {
-			t.Skip("alertmanager not installed: go install github.com/prometheus/alertmanager/cmd/alertmanager@v0.31.1 (.ci/run does)")
-		}
-		bin = gobin
-	}
+	bin := lookTool(t, "alertmanager", "github.com/prometheus/alertmanager/cmd/alertmanager@v0.31.1")
 	dir := t.TempDir()
 	amAddr := freePort(t)
 	cfg := writeFile(t, dir, "am.yml", "route: {receiver: r}\nreceivers: [{name: r}]\n")
@@ -501,4 +494,45 @@ func TestForwardToExternalAlertmanager(t *testing.T) {
 	ams, err := s.prom().AlertManagers(ctxT(t))
 	require.NoError(t, err)
 	require.Len(t, ams.Active, 1)
+}
+
+// lookTool finds a Go-installed tool on PATH or in ~/go/bin.
+func lookTool(t *testing.T, name, install string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := filepath.Join(os.Getenv("HOME"), "go", "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s not installed: go install %s (.ci/run does)", name, install)
+	}
+	return p
+}
+
+// TestAmtool manages silences in the built-in Alertmanager with amtool.
+func TestAmtool(t *testing.T) {
+	amtool := lookTool(t, "amtool", "github.com/prometheus/alertmanager/cmd/amtool@v0.31.1")
+	s := startServer(t, t.TempDir())
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctxT(t), amtool, append([]string{"--alertmanager.url=http://" + s.httpAddr}, args...)...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		return strings.TrimSpace(string(out))
+	}
+	id := run("silence", "add", "alertname=Maintenance", "service=checkout", "--comment=deploy", "--duration=1h", "--author=ops")
+	require.Regexp(t, `^[0-9a-f-]{36}$`, id)
+	var silences []struct {
+		ID       string `json:"id"`
+		Comment  string `json:"comment"`
+		Matchers []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"matchers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(run("silence", "query", "-o", "json")), &silences))
+	require.Len(t, silences, 1)
+	require.Equal(t, id, silences[0].ID)
+	require.Equal(t, "deploy", silences[0].Comment)
+	run("silence", "expire", id)
+	require.Contains(t, run("config", "show"), "receiver: default")
 }
