@@ -138,19 +138,23 @@ func (w *Writer) finish() error {
 		}
 		return w.traces[i].Row < w.traces[j].Row
 	})
-	// Trace index: distinct IDs, where each one's rows start, the rows.
-	var ids []byte
-	var starts, rows []byte
+	// Trace index: distinct IDs, where each one's rows start (a byte
+	// offset), the rows as varint deltas: a trace's records are close
+	// together, so most deltas take a byte.
+	var ids, starts, rows []byte
 	n := 0
+	prev := uint32(0)
 	for i, t := range w.traces {
 		if i == 0 || t.ID != w.traces[i-1].ID {
 			ids = append(ids, t.ID[:]...)
-			starts = binary.LittleEndian.AppendUint32(starts, uint32(i))
+			starts = binary.LittleEndian.AppendUint32(starts, uint32(len(rows)))
 			n++
+			prev = 0
 		}
-		rows = binary.LittleEndian.AppendUint32(rows, t.Row)
+		rows = binary.AppendUvarint(rows, uint64(t.Row-prev))
+		prev = t.Row
 	}
-	starts = binary.LittleEndian.AppendUint32(starts, uint32(len(w.traces)))
+	starts = binary.LittleEndian.AppendUint32(starts, uint32(len(rows)))
 	idx := binary.LittleEndian.AppendUint32(make([]byte, 0, 4+len(ids)+len(starts)+len(rows)), uint32(n))
 	idx = append(append(append(idx, ids...), starts...), rows...)
 	bl := newBloom(n)
@@ -306,9 +310,9 @@ func checkTraceIndex(t []byte) error {
 	if head > uint64(len(t)) {
 		return fmt.Errorf("%w: trace index of %d bytes for %d traces", ErrCorrupt, len(t), n)
 	}
-	rows := uint64(binary.LittleEndian.Uint32(t[4+16*n+4*n:]))
-	if head+4*rows != uint64(len(t)) {
-		return fmt.Errorf("%w: trace index of %d bytes for %d rows", ErrCorrupt, len(t), rows)
+	rowBytes := uint64(binary.LittleEndian.Uint32(t[4+16*n+4*n:]))
+	if head+rowBytes != uint64(len(t)) {
+		return fmt.Errorf("%w: trace index of %d bytes, %d of them rows", ErrCorrupt, len(t), rowBytes)
 	}
 	return nil
 }
@@ -355,9 +359,19 @@ func (r *Reader) LookupTrace(id [16]byte) []uint32 {
 		return nil
 	}
 	from, to := binary.LittleEndian.Uint32(starts[4*i:]), binary.LittleEndian.Uint32(starts[4*i+4:])
-	out := make([]uint32, 0, to-from)
-	for j := from; j < to; j++ {
-		out = append(out, binary.LittleEndian.Uint32(rows[4*j:]))
+	if from > to || int(to) > len(rows) {
+		return nil // checked at open; a corrupt index finds nothing
+	}
+	var out []uint32
+	row := uint64(0)
+	for b := rows[from:to]; len(b) > 0; {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			break
+		}
+		row += d
+		out = append(out, uint32(row))
+		b = b[k:]
 	}
 	return out
 }

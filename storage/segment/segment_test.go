@@ -100,3 +100,19 @@ func TestRetainDropsWholePartitions(t *testing.T) {
 	require.Equal(t, newest.Dir(), segs[0].Dir())
 	segs[0].Release()
 }
+
+func TestCorruptTraceIndexIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSet(dir, nil)
+	require.NoError(t, err)
+	var id [16]byte
+	id[0] = 9
+	r := write(t, s, time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).UnixNano(), 10, map[[16]byte][]uint32{id: {1, 2, 3}})
+	path := filepath.Join(r.Dir(), "traces")
+	s.Close()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b[:len(b)-1], 0o644))
+	_, err = OpenSet(dir, nil)
+	require.ErrorIs(t, err, ErrCorrupt)
+}
