@@ -63,8 +63,9 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// run starts storage, then the HTTP port, then the collector, and stops them
-// in reverse order when ctx is done.
+// run starts the stores, the query engine and APIs, the Alertmanager and the
+// rules, the HTTP port and last the collector's receivers; when ctx is done
+// it stops them in reverse order, receivers first.
 func run(ctx context.Context, cfg Config) error {
 	logger, err := newLogger(cfg.LogLevel)
 	if err != nil {
