@@ -108,23 +108,26 @@ func KVs(m pcommon.Map) []logstore.KV {
 	return kvs
 }
 
-// Value renders an OTLP value as text with its type.
+// valueTypes maps OTLP value types to the store's.
+var valueTypes = map[pcommon.ValueType]logstore.ValueType{
+	pcommon.ValueTypeStr:    logstore.TypeString,
+	pcommon.ValueTypeInt:    logstore.TypeInt,
+	pcommon.ValueTypeDouble: logstore.TypeDouble,
+	pcommon.ValueTypeBool:   logstore.TypeBool,
+	pcommon.ValueTypeBytes:  logstore.TypeBytes,
+	pcommon.ValueTypeSlice:  logstore.TypeArray,
+	pcommon.ValueTypeMap:    logstore.TypeMap,
+}
+
+// Value renders an OTLP value as text (non-strings as OTLP's JSON text,
+// bytes as base64) with its type.
 func Value(v pcommon.Value) (string, logstore.ValueType) {
-	switch v.Type() {
-	case pcommon.ValueTypeStr:
-		return v.Str(), logstore.TypeString
-	case pcommon.ValueTypeInt:
-		return v.AsString(), logstore.TypeInt
-	case pcommon.ValueTypeDouble:
-		return v.AsString(), logstore.TypeDouble
-	case pcommon.ValueTypeBool:
-		return v.AsString(), logstore.TypeBool
-	case pcommon.ValueTypeBytes:
-		return v.AsString(), logstore.TypeBytes
-	case pcommon.ValueTypeSlice:
-		return v.AsString(), logstore.TypeArray
-	case pcommon.ValueTypeMap:
-		return v.AsString(), logstore.TypeMap
+	t, ok := valueTypes[v.Type()]
+	if !ok {
+		return "", logstore.TypeEmpty
 	}
-	return "", logstore.TypeEmpty
+	if t == logstore.TypeString {
+		return v.Str(), t // no copy through AsString on the common path
+	}
+	return v.AsString(), t
 }

@@ -1,6 +1,7 @@
 package logql
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"strconv"
@@ -273,7 +274,7 @@ func (f *DurationLabelFilter) matches(b *labelsBuilder) bool {
 		b.filterErr(err.Error())
 		return true
 	}
-	return compare(f.Op, cmpInt(int64(v), int64(f.Value)))
+	return compare(f.Op, cmp.Compare(int64(v), int64(f.Value)))
 }
 
 func (f *BytesLabelFilter) matches(b *labelsBuilder) bool {
@@ -309,16 +310,6 @@ func cmpFloat(a, b float64) int {
 	switch {
 	case math.IsNaN(a) || math.IsNaN(b):
 		return 2
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
 	case a < b:
 		return -1
 	case a > b:

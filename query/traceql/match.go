@@ -1,6 +1,7 @@
 package traceql
 
 import (
+	"cmp"
 	"math"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func compare(op Op, a, b val, c *compareCond) bool {
 		return ordered(op, strings.Compare(a.s, b.s))
 	case a.kind.numeric():
 		if a.kind != vFloat && b.kind != vFloat {
-			return ordered(op, cmpInt(a.i, b.i))
+			return ordered(op, cmp.Compare(a.i, b.i))
 		}
 		x, y := a.float(), b.float()
 		switch op {
@@ -107,16 +108,6 @@ func compare(op Op, a, b val, c *compareCond) bool {
 	default: // status, kind
 		return (op == OpEqual) == (a.s == b.s)
 	}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ordered turns a three-way comparison into the operator's result.
