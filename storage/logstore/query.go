@@ -314,7 +314,7 @@ func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to 
 	}
 	var st SearchStats
 	var out []Entry
-	cache := map[string]streamKey{}
+	cache := streamCache{}
 	take := func(r *Record) {
 		if r.Timestamp <= from || r.Timestamp > to {
 			return

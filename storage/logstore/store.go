@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -252,7 +251,7 @@ func (s *Store) openTenant(id string) (*tenantStore, error) {
 		return nil, err
 	}
 	t := &tenantStore{id: id, wal: w, set: set, head: newHead(time.Now().UnixNano())}
-	cache := map[string]streamKey{}
+	cache := streamCache{}
 	err = wal.Replay(walDir, func(rec []byte) error {
 		d := segment.Dec{B: rec}
 		for len(d.B) > 0 {
@@ -300,21 +299,25 @@ type streamKey struct {
 	key    string
 }
 
+// streamCache remembers stream labels per resource and severity. Records
+// of one request (or one block) share their resource's attribute slice,
+// so its first element's address identifies the resource without building
+// a key from its attributes for every record.
+type streamCache map[streamCacheKey]streamKey
+
+type streamCacheKey struct {
+	resource *KV // &Resource[0], nil for no attributes
+	sevText  string
+	sevNum   int32
+}
+
 // streamOf computes a record's stream labels, once per distinct resource
-// and severity of a request.
-func streamOf(r *Record, cache map[string]streamKey) streamKey {
-	var b strings.Builder
-	for _, kv := range r.Resource {
-		if indexAttributes[kv.Key] {
-			b.WriteString(kv.Key)
-			b.WriteByte(0)
-			b.WriteString(kv.Value)
-			b.WriteByte(0)
-		}
+// and severity in cache.
+func streamOf(r *Record, cache streamCache) streamKey {
+	ck := streamCacheKey{sevText: r.SeverityText, sevNum: r.SeverityNumber}
+	if len(r.Resource) > 0 {
+		ck.resource = &r.Resource[0]
 	}
-	b.WriteString(r.SeverityText)
-	fmt.Fprintf(&b, "\x00%d", r.SeverityNumber)
-	ck := b.String()
 	if sk, ok := cache[ck]; ok {
 		return sk
 	}
@@ -367,7 +370,7 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 	if len(kept) == 0 {
 		return res, nil
 	}
-	cache := map[string]streamKey{}
+	cache := streamCache{}
 	keys := make([]streamKey, len(kept))
 	for i, r := range kept {
 		keys[i] = streamOf(r, cache)
@@ -517,7 +520,7 @@ func (s *Store) writeSegment(t *tenantStore, h *head) (*segment.Reader, error) {
 		return nil, err
 	}
 	var blocks [][]*Record
-	cache := map[string]streamKey{}
+	cache := streamCache{}
 	streams := map[string]*streamStats{}
 	var order []string
 	for b := 0; b*segment.BlockRows < len(recs); b++ {
