@@ -278,8 +278,11 @@ func TestLokiTail(t *testing.T) {
 	conn, _, err := websocket.DefaultDialer.DialContext(ctxT(t), "ws://"+s.httpAddr+"/loki/api/v1/tail?"+q("query", `{service_name="tailed"} |= "hello"`), nil)
 	require.NoError(t, err)
 	defer conn.Close()
+	// Stored a few seconds after their timestamps, as shippers do: the
+	// tail has polled meanwhile and must still send them.
+	late := time.Now().Add(-3 * time.Second)
 	code, body := lokiPush(t, s, push.Stream{Labels: `{service_name="tailed"}`, Entries: []push.Entry{
-		{Timestamp: time.Now(), Line: "skip me"}, {Timestamp: time.Now(), Line: "hello tail"}}})
+		{Timestamp: late, Line: "skip me"}, {Timestamp: late.Add(time.Millisecond), Line: "hello tail"}}})
 	require.Equal(t, http.StatusNoContent, code, body)
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(20*time.Second)))
 	var msg struct {

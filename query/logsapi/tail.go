@@ -13,6 +13,11 @@ import (
 // tailPoll is how often a tail looks for new entries.
 const tailPoll = time.Second
 
+// tailGrace is how late an entry may be stored after its timestamp and
+// still reach a tail that polled meanwhile: a poll that finds nothing only
+// moves the window's start to tailGrace before its end.
+const tailGrace = 10 * time.Second
+
 var upgrader = websocket.Upgrader{
 	// Grafana's frontend connects from its own origin.
 	CheckOrigin: func(*http.Request) bool { return true },
@@ -85,8 +90,8 @@ func (a *API) tail(w http.ResponseWriter, r *http.Request) {
 				if len(lines) == limit {
 					continue // more are waiting
 				}
-			} else {
-				from = to
+			} else if g := to.Add(-tailGrace); g.After(from) {
+				from = g
 			}
 		}
 		select {
