@@ -13,8 +13,6 @@ type head struct {
 	maxT    int64
 	traces  map[[16]byte][]int32
 	streams map[string]*streamStats // by labels string
-	created int64                   // unix nanoseconds
-	walSeq  int                     // set at cut: the WAL files below it hold only this head's records (and older ones)
 }
 
 // streamStats describes one Loki stream of a head or segment.
@@ -28,9 +26,12 @@ type streamStats struct {
 	MaxT    int64             `json:"maxT"`
 }
 
-func newHead(now int64) *head {
-	return &head{traces: map[[16]byte][]int32{}, streams: map[string]*streamStats{}, created: now}
+func newHead() *head {
+	return &head{traces: map[[16]byte][]int32{}, streams: map[string]*streamStats{}}
 }
+
+// Rows is the number of records in the head.
+func (h *head) Rows() int { return len(h.recs) }
 
 func (h *head) add(r *Record, stream labels.Labels, key string) {
 	i := int32(len(h.recs))

@@ -23,16 +23,13 @@ type snapshot struct {
 	segs  []*segment.Reader
 }
 
-func (t *tenantStore) snapshot(from, to int64) snapshot {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
+func takeSnapshot(t *tenantStore, from, to int64) snapshot {
 	var sn snapshot
-	for _, h := range append(append([]*head(nil), t.flushing...), t.head) {
+	sn.segs = t.Snapshot(from, to, func(h *head) {
 		if len(h.recs) > 0 && h.maxT >= from && h.minT <= to {
 			sn.heads = append(sn.heads, headView{recs: h.recs[:len(h.recs):len(h.recs)], minT: h.minT, maxT: h.maxT})
 		}
-	}
-	sn.segs = t.set.Acquire(from, to)
+	})
 	return sn
 }
 
@@ -70,11 +67,11 @@ type SearchStats struct {
 // at most Limit, newest first when Backward.
 func (s *Store) Search(ctx context.Context, req SearchRequest) ([]*Record, SearchStats, error) {
 	var st SearchStats
-	t := s.existing(tenant.FromContext(ctx))
+	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return nil, st, nil
 	}
-	sn := t.snapshot(req.From, req.To)
+	sn := takeSnapshot(t, req.From, req.To)
 	defer sn.release()
 	units, err := s.candidates(ctx, sn, req.Query, req.From, req.To, &st)
 	if err != nil {
@@ -212,19 +209,16 @@ func readBlock(r *segment.Reader, b int) ([]Record, error) {
 // ByTrace returns every record of the tenant of ctx that carries trace id,
 // oldest first, from the trace indexes: no time range is needed.
 func (s *Store) ByTrace(ctx context.Context, id [16]byte) ([]*Record, error) {
-	t := s.existing(tenant.FromContext(ctx))
+	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return nil, nil
 	}
 	var out []*Record
-	t.mu.RLock()
-	for _, h := range append(append([]*head(nil), t.flushing...), t.head) {
+	segs := t.Snapshot(math.MinInt64, math.MaxInt64, func(h *head) {
 		for _, i := range h.traces[id] {
 			out = append(out, h.recs[i])
 		}
-	}
-	segs := t.set.Acquire(math.MinInt64, math.MaxInt64)
-	t.mu.RUnlock()
+	})
 	defer func() {
 		for _, r := range segs {
 			r.Release()
@@ -264,11 +258,11 @@ func (s *Store) Histogram(ctx context.Context, q query.Query, from, to, step int
 		return nil, st, fmt.Errorf("%d buckets is too many (at most 11000): use a larger step", n)
 	}
 	counts := make([]int64, n)
-	t := s.existing(tenant.FromContext(ctx))
+	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return counts, st, nil
 	}
-	sn := t.snapshot(from, to)
+	sn := takeSnapshot(t, from, to)
 	defer sn.release()
 	units, err := s.candidates(ctx, sn, q, from, to, &st)
 	if err != nil {
@@ -298,11 +292,11 @@ type Entry struct {
 // Fetch calls fn, in ascending time order, with every record of the tenant
 // of ctx in (from, to] whose stream labels match matchers.
 func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to int64, fn func(Entry) error) error {
-	t := s.existing(tenant.FromContext(ctx))
+	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return nil
 	}
-	sn := t.snapshot(from+1, to)
+	sn := takeSnapshot(t, from+1, to)
 	defer sn.release()
 	matches := func(ls labels.Labels) bool {
 		for _, m := range matchers {
@@ -387,7 +381,7 @@ type StreamInfo struct {
 // [from, to] that match matchers, with their entry counts and bytes, from
 // the heads' and segments' stream lists (no records are read).
 func (s *Store) Streams(ctx context.Context, matchers []*labels.Matcher, from, to int64) ([]StreamInfo, int, error) {
-	t := s.existing(tenant.FromContext(ctx))
+	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return nil, 0, nil
 	}
@@ -410,14 +404,11 @@ func (s *Store) Streams(ctx context.Context, matchers []*labels.Matcher, from, t
 		si.Entries += st.Entries
 		si.Bytes += st.Bytes
 	}
-	t.mu.RLock()
-	for _, h := range append(append([]*head(nil), t.flushing...), t.head) {
+	segs := t.Snapshot(from, to, func(h *head) {
 		for _, st := range h.streams {
 			add(st)
 		}
-	}
-	segs := t.set.Acquire(from, to)
-	t.mu.RUnlock()
+	})
 	chunks := 0
 	for _, r := range segs {
 		chunks += len(r.Blocks)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -18,8 +17,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/sightline-dev/sightline/storage/segment"
+	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
-	"github.com/sightline-dev/sightline/storage/wal"
 )
 
 // Options configure the log store.
@@ -74,39 +73,18 @@ var ErrTooMuchData = errors.New("query would read too much data")
 
 // Store is the log store of every tenant. It is safe for concurrent use.
 type Store struct {
-	dir    string
-	opts   Options
-	logger *slog.Logger
-	im     *mapping.IndexMappingImpl
-	m      *storeMetrics
-
-	mu      sync.RWMutex
-	tenants map[string]*tenantStore // guarded by mu
-	closed  bool                    // guarded by mu
-
-	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	opts Options
+	im   *mapping.IndexMappingImpl
+	st   *segstore.Store[*head]
+	m    *storeMetrics
 }
+
+// tenantStore is one tenant's WAL, head and segments.
+type tenantStore = segstore.Tenant[*head]
 
 type storeMetrics struct {
 	appended prometheus.Counter
 	rejected *prometheus.CounterVec
-	flushes  prometheus.Counter
-	flushDur prometheus.Histogram
-}
-
-// tenantStore is one tenant's WAL, head and segments.
-type tenantStore struct {
-	id  string
-	wal *wal.WAL
-	set *segment.Set
-
-	mu       sync.RWMutex
-	head     *head   // guarded by mu
-	flushing []*head // guarded by mu: cut, being written to segments
-
-	flushMu sync.Mutex // one flush at a time, in cut order
 }
 
 // logMeta is a log segment's own metadata (logmeta.json).
@@ -133,144 +111,60 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, logger: logger, im: im, tenants: map[string]*tenantStore{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	s := &Store{opts: opts, im: im}
 	s.m = &storeMetrics{
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_logs_records_appended_total", Help: "Log records written to the log store."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_logs_records_rejected_total", Help: "Log records refused (or repaired) by the log store, by reason."}, []string{"reason"}),
-		flushes:  prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_logs_segments_flushed_total", Help: "Heads flushed into segments."}),
-		flushDur: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sightline_logs_flush_duration_seconds", Help: "Time to write a segment and its indexes.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)}),
 	}
 	for _, r := range []string{ReasonTooLarge, ReasonInvalidUTF8, ReasonBackpressure} {
 		s.m.rejected.WithLabelValues(r)
 	}
-	stats := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sightline_logs_segment_bytes", Help: "Bytes of log segments on disk, all tenants."}, func() float64 {
-		var n int64
-		for _, t := range s.snapshotTenants() {
-			_, _, b := t.set.Stats()
-			n += b
-		}
-		return float64(n)
-	})
-	walBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sightline_logs_wal_bytes", Help: "Bytes of the log WAL, all tenants."}, func() float64 {
-		var n int64
-		for _, t := range s.snapshotTenants() {
-			n += t.wal.Size()
-		}
-		return float64(n)
-	})
-	for _, c := range []prometheus.Collector{s.m.appended, s.m.rejected, s.m.flushes, s.m.flushDur, stats, walBytes} {
+	for _, c := range []prometheus.Collector{s.m.appended, s.m.rejected} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register log store metrics: %w", err)
 		}
 	}
-
-	entries, err := os.ReadDir(filepath.Join(dir, "tenants"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("list tenants: %w", err)
+	s.st, err = segstore.Open(dir, "logs", logSignal{im: im}, segstore.Options{
+		Retention:      opts.Retention,
+		MaxBytes:       opts.MaxBytes,
+		HeadMaxRows:    opts.HeadMaxRecords,
+		HeadMaxAge:     opts.HeadMaxAge,
+		MaxPendingRows: opts.MaxPendingRecords,
+	}, logger, reg)
+	if err != nil {
+		return nil, err
 	}
-	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(dir, "tenants", e.Name(), "logs")); err != nil || tenant.Validate(e.Name()) != nil {
-			continue
-		}
-		if _, err := s.tenant(e.Name()); err != nil {
-			s.Close()
-			return nil, err
-		}
-	}
-	s.wg.Add(1)
-	go s.flushLoop()
 	return s, nil
 }
 
-func (s *Store) snapshotTenants() []*tenantStore {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*tenantStore, 0, len(s.tenants))
-	for _, t := range s.tenants {
-		out = append(out, t)
-	}
-	return out
-}
+// logSignal is the log store's part of segstore: its head, WAL records and
+// segment format.
+type logSignal struct{ im *mapping.IndexMappingImpl }
 
-// existing returns a tenant's store if it has one; reads create nothing.
-func (s *Store) existing(id string) *tenantStore {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.tenants[id]
-}
+func (logSignal) NewHead() *head { return newHead() }
 
-func (s *Store) tenant(id string) (*tenantStore, error) {
-	if t := s.existing(id); t != nil {
-		return t, nil
-	}
-	if err := tenant.Validate(id); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errors.New("log store is closed")
-	}
-	if t := s.tenants[id]; t != nil {
-		return t, nil
-	}
-	t, err := s.openTenant(id)
-	if err != nil {
-		return nil, err
-	}
-	s.tenants[id] = t
-	return t, nil
-}
-
-func (s *Store) openTenant(id string) (*tenantStore, error) {
-	base := filepath.Join(s.dir, "tenants", id, "logs")
-	maxSeq := 0
-	set, err := segment.OpenSet(filepath.Join(base, "segments"), func(r *segment.Reader) error {
-		x, err := openExtra(r.Dir())
-		if err != nil {
-			return err
-		}
-		r.SetExtra(x)
-		maxSeq = max(maxSeq, x.meta.WALSeq)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open log segments of tenant %q: %w", id, err)
-	}
-	walDir := filepath.Join(base, "wal")
-	w, err := wal.Open(walDir)
-	if err != nil {
-		set.Close()
-		return nil, err
-	}
-	// Files a segment already holds (a crash between its flush and the WAL
-	// clean-up) must not be replayed twice.
-	if err := w.Remove(maxSeq); err != nil {
-		set.Close()
-		return nil, err
-	}
-	t := &tenantStore{id: id, wal: w, set: set, head: newHead(time.Now().UnixNano())}
+func (logSignal) Replay(h *head, rec []byte) error {
 	cache := streamCache{}
-	err = wal.Replay(walDir, func(rec []byte) error {
-		d := segment.Dec{B: rec}
-		for len(d.B) > 0 {
-			r := &Record{}
-			r.decode(&d)
-			if d.Err != nil {
-				return fmt.Errorf("replay log WAL of tenant %q: %w", id, d.Err)
-			}
-			sk := streamOf(r, cache)
-			t.head.add(r, sk.labels, sk.key)
+	d := segment.Dec{B: rec}
+	for len(d.B) > 0 {
+		r := &Record{}
+		r.decode(&d)
+		if d.Err != nil {
+			return d.Err
 		}
-		return nil
-	})
-	if err != nil {
-		set.Close()
-		w.Close()
-		return nil, err
+		sk := streamOf(r, cache)
+		h.add(r, sk.labels, sk.key)
 	}
-	return t, nil
+	return nil
+}
+
+func (logSignal) OpenSegment(r *segment.Reader) (int, error) {
+	x, err := openExtra(r.Dir())
+	if err != nil {
+		return 0, err
+	}
+	r.SetExtra(x)
+	return x.meta.WALSeq, nil
 }
 
 func openExtra(dir string) (*segExtra, error) {
@@ -341,10 +235,6 @@ type AppendResult struct {
 // result; the others are stored.
 func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error) {
 	res := AppendResult{Rejected: map[string]int{}}
-	t, err := s.tenant(tenant.FromContext(ctx))
-	if err != nil {
-		return res, err
-	}
 	var enc segment.Enc
 	kept := recs[:0:0]
 	now := time.Now().UnixNano()
@@ -376,146 +266,37 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 		keys[i] = streamOf(r, cache)
 	}
 
-	t.mu.Lock()
-	if s.opts.MaxPendingRecords > 0 && t.pendingLocked()+len(kept) > s.opts.MaxPendingRecords && t.pendingLocked() > 0 {
-		t.mu.Unlock()
-		s.m.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
-		select {
-		case s.kick <- struct{}{}:
-		default:
+	err := s.st.Append(tenant.FromContext(ctx), enc.B, len(kept), func(h *head) {
+		for i, r := range kept {
+			h.add(r, keys[i].labels, keys[i].key)
 		}
+	})
+	if errors.Is(err, segstore.ErrBackpressure) {
+		s.m.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
 		return res, ErrBackpressure
 	}
-	// The WAL write and the head update happen under one lock so that a
-	// cut never separates a record from its WAL file.
-	if err := t.wal.Append(enc.B); err != nil {
-		t.mu.Unlock()
+	if err != nil {
 		return res, err
 	}
-	for i, r := range kept {
-		t.head.add(r, keys[i].labels, keys[i].key)
-	}
-	full := len(t.head.recs) >= s.opts.HeadMaxRecords
-	t.mu.Unlock()
-
 	res.Accepted = len(kept)
 	s.m.appended.Add(float64(len(kept)))
-	if full {
-		select {
-		case s.kick <- struct{}{}:
-		default:
-		}
-	}
 	return res, nil
 }
 
-// pendingLocked counts the records waiting for a flush; t.mu is held.
-func (t *tenantStore) pendingLocked() int {
-	n := len(t.head.recs)
-	for _, h := range t.flushing {
-		n += len(h.recs)
-	}
-	return n
-}
-
-func (s *Store) flushLoop() {
-	defer s.wg.Done()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	retain := time.NewTicker(time.Minute)
-	defer retain.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-tick.C:
-		case <-s.kick:
-		case <-retain.C:
-			s.ApplyRetention()
-			continue
-		}
-		now := time.Now()
-		for _, t := range s.snapshotTenants() {
-			t.mu.RLock()
-			n, created := len(t.head.recs), t.head.created
-			t.mu.RUnlock()
-			if n >= s.opts.HeadMaxRecords || (n > 0 && now.Sub(time.Unix(0, created)) >= s.opts.HeadMaxAge) {
-				if err := s.flushTenant(t); err != nil {
-					s.logger.Error("flushing log head failed; its records stay in the WAL and the head", "tenant", t.id, "err", err)
-				}
-			}
-		}
-	}
-}
-
 // Flush cuts every tenant's head and writes it to a segment now.
-func (s *Store) Flush() error {
-	var errs []error
-	for _, t := range s.snapshotTenants() {
-		errs = append(errs, s.flushTenant(t))
-	}
-	return errors.Join(errs...)
-}
+func (s *Store) Flush() error { return s.st.Flush() }
 
-// flushTenant writes heads that failed to flush before (oldest first, so
-// that WAL files are only removed once everything before them is in a
-// segment), then cuts the current head and writes it.
-func (s *Store) flushTenant(t *tenantStore) error {
-	t.flushMu.Lock()
-	defer t.flushMu.Unlock()
-	t.mu.RLock()
-	pending := append([]*head(nil), t.flushing...)
-	t.mu.RUnlock()
-	for _, h := range pending {
-		if err := s.flushHead(t, h); err != nil {
-			return err
-		}
-	}
+// ApplyRetention drops partitions past the retention period or the size
+// limit, for every tenant.
+func (s *Store) ApplyRetention() { s.st.ApplyRetention() }
 
-	t.mu.Lock()
-	if len(t.head.recs) == 0 {
-		t.mu.Unlock()
-		return nil
-	}
-	seq, err := t.wal.Cut()
-	if err != nil {
-		t.mu.Unlock()
-		return err
-	}
-	h := t.head
-	h.walSeq = seq
-	t.head = newHead(time.Now().UnixNano())
-	t.flushing = append(t.flushing, h)
-	t.mu.Unlock()
-	return s.flushHead(t, h)
-}
+// Close flushes nothing (the WAL has everything) and closes the store.
+func (s *Store) Close() error { return s.st.Close() }
 
-// flushHead writes a cut head into a segment. Until it succeeds the head
-// stays readable in t.flushing and its records stay in the WAL.
-func (s *Store) flushHead(t *tenantStore, h *head) error {
-	start := time.Now()
-	r, err := s.writeSegment(t, h)
-	if err != nil {
-		return err
-	}
-	t.mu.Lock()
-	t.set.Add(r)
-	for i, f := range t.flushing {
-		if f == h {
-			t.flushing = append(t.flushing[:i], t.flushing[i+1:]...)
-			break
-		}
-	}
-	t.mu.Unlock()
-	s.m.flushes.Inc()
-	s.m.flushDur.Observe(time.Since(start).Seconds())
-	return t.wal.Remove(h.walSeq)
-}
-
-func (s *Store) writeSegment(t *tenantStore, h *head) (*segment.Reader, error) {
+func (sig logSignal) WriteSegment(set *segment.Set, h *head, walSeq int) (*segment.Reader, error) {
 	recs := append([]*Record(nil), h.recs...)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Timestamp < recs[j].Timestamp })
-	w, err := t.set.NewWriter(recs[0].Timestamp)
+	w, err := set.NewWriter(recs[0].Timestamp)
 	if err != nil {
 		return nil, err
 	}
@@ -549,11 +330,11 @@ func (s *Store) writeSegment(t *tenantStore, h *head) (*segment.Reader, error) {
 			st.MinT, st.MaxT = min(st.MinT, r.Timestamp), max(st.MaxT, r.Timestamp)
 		}
 	}
-	if err := buildIndex(filepath.Join(w.Dir(), "fts"), s.im, blocks); err != nil {
+	if err := buildIndex(filepath.Join(w.Dir(), "fts"), sig.im, blocks); err != nil {
 		w.Abort()
 		return nil, err
 	}
-	meta := logMeta{WALSeq: h.walSeq, BlocksPerDoc: blocksPerDoc}
+	meta := logMeta{WALSeq: walSeq, BlocksPerDoc: blocksPerDoc}
 	for _, k := range order {
 		meta.Streams = append(meta.Streams, streams[k])
 	}
@@ -579,37 +360,3 @@ func (s *Store) writeSegment(t *tenantStore, h *head) (*segment.Reader, error) {
 	return r, nil
 }
 
-// ApplyRetention drops partitions past the retention period or the size
-// limit, for every tenant.
-func (s *Store) ApplyRetention() {
-	cutoff := int64(0)
-	if s.opts.Retention > 0 {
-		cutoff = time.Now().Add(-s.opts.Retention).UnixNano()
-	}
-	for _, t := range s.snapshotTenants() {
-		if n := t.set.Retain(cutoff, s.opts.MaxBytes); n > 0 {
-			s.logger.Info("log retention dropped segments", "tenant", t.id, "segments", n)
-		}
-	}
-}
-
-// Close flushes nothing (the WAL has everything) and closes the store.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	s.mu.Unlock()
-	close(s.stop)
-	s.wg.Wait()
-	var errs []error
-	for _, t := range s.snapshotTenants() {
-		t.flushMu.Lock()
-		errs = append(errs, t.wal.Close())
-		t.set.Close()
-		t.flushMu.Unlock()
-	}
-	return errors.Join(errs...)
-}

@@ -151,7 +151,7 @@ func TestSearchHeadSegmentsAndRestart(t *testing.T) {
 	t.Run("head", func(t *testing.T) { checkQueries(t, s) })
 
 	require.NoError(t, s.Flush())
-	n, rows, _ := s.existing(tenant.Default).set.Stats()
+	n, rows, _ := s.st.Tenant(tenant.Default).Segments().Stats()
 	require.Equal(t, 1, n)
 	require.Equal(t, 2000, rows)
 	t.Run("segment", func(t *testing.T) { checkQueries(t, s) })
