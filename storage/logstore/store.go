@@ -359,4 +359,3 @@ func (sig logSignal) WriteSegment(set *segment.Set, h *head, walSeq int) (*segme
 	r.SetExtra(x)
 	return r, nil
 }
-
