@@ -58,7 +58,7 @@ func encodeBlock(recs []*Record) segment.Columns {
 		trace.Uvarint(uint64(r.Flags))
 
 		var re segment.Enc
-		encodeKVs(&re, r.Resource)
+		EncodeKVs(&re, r.Resource)
 		id, ok := resIDs[string(re.B)]
 		if !ok {
 			id = uint64(len(resIDs))
@@ -77,7 +77,7 @@ func encodeBlock(recs []*Record) segment.Columns {
 		}
 		scope.Uvarint(sid)
 
-		encodeKVs(&attrs, r.Attributes)
+		EncodeKVs(&attrs, r.Attributes)
 		attrs.Uvarint(uint64(r.DroppedAttributesCount))
 	}
 	return segment.Columns{
@@ -101,7 +101,7 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 	var resources [][]KV
 	rd := segment.Dec{B: cols[colResDict]}
 	for len(rd.B) > 0 && rd.Err == nil {
-		resources = append(resources, decodeKVs(&rd))
+		resources = append(resources, DecodeKVs(&rd))
 	}
 	type sc struct{ name, version string }
 	var scopes []sc
@@ -145,7 +145,7 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 		} else {
 			return nil, fmt.Errorf("%w: scope %d of %d", segment.ErrCorrupt, id, len(scopes))
 		}
-		r.Attributes = decodeKVs(&attrs)
+		r.Attributes = DecodeKVs(&attrs)
 		r.DroppedAttributesCount = uint32(attrs.Uvarint())
 	}
 	for _, d := range []*segment.Dec{&tm, &obs, &sev, &body, &trace, &res, &scope, &attrs} {

@@ -138,14 +138,16 @@ func (r *Record) encode(e *segment.Enc) {
 	e.Fixed(r.TraceID[:])
 	e.Fixed(r.SpanID[:])
 	e.Uvarint(uint64(r.Flags))
-	encodeKVs(e, r.Resource)
+	EncodeKVs(e, r.Resource)
 	e.String(r.ScopeName)
 	e.String(r.ScopeVersion)
-	encodeKVs(e, r.Attributes)
+	EncodeKVs(e, r.Attributes)
 	e.Uvarint(uint64(r.DroppedAttributesCount))
 }
 
-func encodeKVs(e *segment.Enc, kvs []KV) {
+// EncodeKVs appends kvs to e; DecodeKVs reads them back. The trace store
+// stores attributes the same way.
+func EncodeKVs(e *segment.Enc, kvs []KV) {
 	e.Uvarint(uint64(len(kvs)))
 	for _, kv := range kvs {
 		e.String(kv.Key)
@@ -164,14 +166,14 @@ func (r *Record) decode(d *segment.Dec) {
 	copy(r.TraceID[:], d.Fixed(16))
 	copy(r.SpanID[:], d.Fixed(8))
 	r.Flags = uint32(d.Uvarint())
-	r.Resource = decodeKVs(d)
+	r.Resource = DecodeKVs(d)
 	r.ScopeName = d.String()
 	r.ScopeVersion = d.String()
-	r.Attributes = decodeKVs(d)
+	r.Attributes = DecodeKVs(d)
 	r.DroppedAttributesCount = uint32(d.Uvarint())
 }
 
-func decodeKVs(d *segment.Dec) []KV {
+func DecodeKVs(d *segment.Dec) []KV {
 	n := d.Uvarint()
 	if n > uint64(len(d.B)) { // each KV takes at least a byte
 		d.Err = segment.ErrCorrupt

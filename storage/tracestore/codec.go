@@ -1,0 +1,330 @@
+package tracestore
+
+import (
+	"fmt"
+
+	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/segment"
+)
+
+// encode appends the WAL encoding of s.
+func (s *Span) encode(e *segment.Enc) {
+	e.Fixed(s.TraceID[:])
+	e.Fixed(s.SpanID[:])
+	e.Fixed(s.ParentSpanID[:])
+	e.String(s.TraceState)
+	e.Uvarint(uint64(s.Flags))
+	e.String(s.Name)
+	e.Uvarint(uint64(s.Kind))
+	e.Varint(s.Start)
+	e.Varint(s.End - s.Start)
+	e.Uvarint(uint64(s.StatusCode))
+	e.String(s.StatusMessage)
+	encodeAttrs(e, s.Attributes, s.DroppedAttributesCount)
+	encodeEvents(e, s)
+	encodeLinks(e, s)
+	logstore.EncodeKVs(e, s.Resource)
+	e.String(s.ScopeName)
+	e.String(s.ScopeVersion)
+	logstore.EncodeKVs(e, s.ScopeAttributes)
+}
+
+func (s *Span) decode(d *segment.Dec) {
+	copy(s.TraceID[:], d.Fixed(16))
+	copy(s.SpanID[:], d.Fixed(8))
+	copy(s.ParentSpanID[:], d.Fixed(8))
+	s.TraceState = d.String()
+	s.Flags = uint32(d.Uvarint())
+	s.Name = d.String()
+	s.Kind = int32(d.Uvarint())
+	s.Start = d.Varint()
+	s.End = s.Start + d.Varint()
+	s.StatusCode = int32(d.Uvarint())
+	s.StatusMessage = d.String()
+	s.Attributes, s.DroppedAttributesCount = decodeAttrs(d)
+	decodeEvents(d, s)
+	decodeLinks(d, s)
+	s.Resource = logstore.DecodeKVs(d)
+	s.ScopeName = d.String()
+	s.ScopeVersion = d.String()
+	s.ScopeAttributes = logstore.DecodeKVs(d)
+}
+
+func encodeAttrs(e *segment.Enc, kvs []KV, dropped uint32) {
+	logstore.EncodeKVs(e, kvs)
+	e.Uvarint(uint64(dropped))
+}
+
+func decodeAttrs(d *segment.Dec) ([]KV, uint32) {
+	kvs := logstore.DecodeKVs(d)
+	return kvs, uint32(d.Uvarint())
+}
+
+// encodeEvents writes event times relative to the span's start, which
+// keeps them small.
+func encodeEvents(e *segment.Enc, s *Span) {
+	e.Uvarint(uint64(len(s.Events)))
+	for _, ev := range s.Events {
+		e.Varint(ev.Time - s.Start)
+		e.String(ev.Name)
+		encodeAttrs(e, ev.Attributes, ev.DroppedAttributesCount)
+	}
+	e.Uvarint(uint64(s.DroppedEventsCount))
+}
+
+func decodeEvents(d *segment.Dec, s *Span) {
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
+		d.Err = segment.ErrCorrupt
+		return
+	}
+	if n > 0 {
+		s.Events = make([]Event, n)
+	}
+	for i := range s.Events {
+		ev := &s.Events[i]
+		ev.Time = s.Start + d.Varint()
+		ev.Name = d.String()
+		ev.Attributes, ev.DroppedAttributesCount = decodeAttrs(d)
+	}
+	s.DroppedEventsCount = uint32(d.Uvarint())
+}
+
+func encodeLinks(e *segment.Enc, s *Span) {
+	e.Uvarint(uint64(len(s.Links)))
+	for _, l := range s.Links {
+		e.Fixed(l.TraceID[:])
+		e.Fixed(l.SpanID[:])
+		e.String(l.TraceState)
+		e.Uvarint(uint64(l.Flags))
+		encodeAttrs(e, l.Attributes, l.DroppedAttributesCount)
+	}
+	e.Uvarint(uint64(s.DroppedLinksCount))
+}
+
+func decodeLinks(d *segment.Dec, s *Span) {
+	n := d.Uvarint()
+	if n > uint64(len(d.B)) {
+		d.Err = segment.ErrCorrupt
+		return
+	}
+	if n > 0 {
+		s.Links = make([]Link, n)
+	}
+	for i := range s.Links {
+		l := &s.Links[i]
+		copy(l.TraceID[:], d.Fixed(16))
+		copy(l.SpanID[:], d.Fixed(8))
+		l.TraceState = d.String()
+		l.Flags = uint32(d.Uvarint())
+		l.Attributes, l.DroppedAttributesCount = decodeAttrs(d)
+	}
+	s.DroppedLinksCount = uint32(d.Uvarint())
+}
+
+// Columns of a trace segment block. Each is compressed on its own so like
+// values sit together. Rows are grouped by trace, so a block holds few
+// distinct trace IDs (random 16 bytes, which do not compress) and each is
+// stored once; parents are mostly rows of the same block and are stored as
+// row numbers.
+const (
+	colTraceDict = "tracedict" // distinct trace IDs of the block, 16 bytes each
+	colTrace     = "trace"     // uvarint index into tracedict
+	colSpanID    = "spanid"    // 8 bytes
+	colParent    = "parent"    // uvarint: 0 root, 1 explicit (8 bytes in parentid), 2+row of the parent in this block
+	colParentID  = "parentid"  // parent span IDs not in the block
+	colTime      = "time"      // varint start delta to the previous row, uvarint duration
+	colNameDict  = "namedict"  // distinct span names
+	colName      = "name"      // uvarint index into namedict
+	colKind      = "kind"      // uvarint kind, uvarint status code, string status message, uvarint flags, string trace state
+	colResDict   = "resdict"   // distinct resources
+	colResource  = "resource"  // uvarint index into resdict
+	colScopeDict = "scopedict" // distinct scopes (name, version, attributes)
+	colScope     = "scope"     // uvarint index into scopedict
+	colAttrs     = "attrs"     // span attributes, dropped count
+	colEvents    = "events"    // events, dropped count
+	colLinks     = "links"     // links, dropped count
+)
+
+var allColumns = []string{colTraceDict, colTrace, colSpanID, colParent, colParentID, colTime, colNameDict, colName, colKind,
+	colResDict, colResource, colScopeDict, colScope, colAttrs, colEvents, colLinks}
+
+// dict numbers distinct byte strings in the order first seen and writes
+// each once into its column.
+type dict struct {
+	ids map[string]uint64
+	col segment.Enc
+}
+
+func (d *dict) id(key []byte, write func(*segment.Enc)) uint64 {
+	if d.ids == nil {
+		d.ids = map[string]uint64{}
+	}
+	if id, ok := d.ids[string(key)]; ok {
+		return id
+	}
+	id := uint64(len(d.ids))
+	d.ids[string(key)] = id
+	write(&d.col)
+	return id
+}
+
+// encodeBlock encodes spans (grouped by trace) into columns.
+func encodeBlock(spans []*Span) segment.Columns {
+	var trace, spanID, parent, parentID, tm, name, kind, res, scope, attrs, events, links segment.Enc
+	var traces, names, resources, scopes dict
+	rowOf := make(map[[8]byte]int, len(spans))
+	for i, s := range spans {
+		rowOf[s.SpanID] = i
+	}
+	prev := int64(0)
+	var scratch segment.Enc
+	for _, s := range spans {
+		trace.Uvarint(traces.id(s.TraceID[:], func(e *segment.Enc) { e.Fixed(s.TraceID[:]) }))
+		spanID.Fixed(s.SpanID[:])
+		switch row, ok := rowOf[s.ParentSpanID]; {
+		case s.IsRoot():
+			parent.Uvarint(0)
+		case ok:
+			parent.Uvarint(uint64(row) + 2)
+		default:
+			parent.Uvarint(1)
+			parentID.Fixed(s.ParentSpanID[:])
+		}
+		tm.Varint(s.Start - prev)
+		prev = s.Start
+		tm.Uvarint(uint64(s.Duration()))
+		name.Uvarint(names.id([]byte(s.Name), func(e *segment.Enc) { e.String(s.Name) }))
+		kind.Uvarint(uint64(s.Kind))
+		kind.Uvarint(uint64(s.StatusCode))
+		kind.String(s.StatusMessage)
+		kind.Uvarint(uint64(s.Flags))
+		kind.String(s.TraceState)
+
+		scratch.B = scratch.B[:0]
+		logstore.EncodeKVs(&scratch, s.Resource)
+		res.Uvarint(resources.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
+		scratch.B = scratch.B[:0]
+		scratch.String(s.ScopeName)
+		scratch.String(s.ScopeVersion)
+		logstore.EncodeKVs(&scratch, s.ScopeAttributes)
+		scope.Uvarint(scopes.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
+
+		encodeAttrs(&attrs, s.Attributes, s.DroppedAttributesCount)
+		encodeEvents(&events, s)
+		encodeLinks(&links, s)
+	}
+	return segment.Columns{
+		colTraceDict: traces.col.B, colTrace: trace.B, colSpanID: spanID.B, colParent: parent.B, colParentID: parentID.B,
+		colTime: tm.B, colNameDict: names.col.B, colName: name.B, colKind: kind.B, colResDict: resources.col.B,
+		colResource: res.B, colScopeDict: scopes.col.B, colScope: scope.B, colAttrs: attrs.B, colEvents: events.B, colLinks: links.B,
+	}
+}
+
+// decodeBlock decodes rows spans from cols.
+func decodeBlock(cols segment.Columns, rows int) ([]Span, error) {
+	spans := make([]Span, rows)
+	trace := segment.Dec{B: cols[colTrace]}
+	spanID := segment.Dec{B: cols[colSpanID]}
+	parent := segment.Dec{B: cols[colParent]}
+	parentID := segment.Dec{B: cols[colParentID]}
+	tm := segment.Dec{B: cols[colTime]}
+	name := segment.Dec{B: cols[colName]}
+	kind := segment.Dec{B: cols[colKind]}
+	res := segment.Dec{B: cols[colResource]}
+	scope := segment.Dec{B: cols[colScope]}
+	attrs := segment.Dec{B: cols[colAttrs]}
+	events := segment.Dec{B: cols[colEvents]}
+	links := segment.Dec{B: cols[colLinks]}
+
+	traceDict := cols[colTraceDict]
+	if len(traceDict)%16 != 0 {
+		return nil, fmt.Errorf("%w: trace dictionary of %d bytes", segment.ErrCorrupt, len(traceDict))
+	}
+	var names []string
+	nd := segment.Dec{B: cols[colNameDict]}
+	for len(nd.B) > 0 && nd.Err == nil {
+		names = append(names, nd.String())
+	}
+	var resources [][]KV
+	rd := segment.Dec{B: cols[colResDict]}
+	for len(rd.B) > 0 && rd.Err == nil {
+		resources = append(resources, logstore.DecodeKVs(&rd))
+	}
+	type sc struct {
+		name, version string
+		attrs         []KV
+	}
+	var scopes []sc
+	sd := segment.Dec{B: cols[colScopeDict]}
+	for len(sd.B) > 0 && sd.Err == nil {
+		scopes = append(scopes, sc{sd.String(), sd.String(), logstore.DecodeKVs(&sd)})
+	}
+	if nd.Err != nil || rd.Err != nil || sd.Err != nil {
+		return nil, segment.ErrCorrupt
+	}
+	index := func(d *segment.Dec, n int, what string) (int, error) {
+		i := d.Uvarint()
+		if i >= uint64(n) {
+			return 0, fmt.Errorf("%w: %s %d of %d", segment.ErrCorrupt, what, i, n)
+		}
+		return int(i), nil
+	}
+
+	prev := int64(0)
+	for i := range spans {
+		s := &spans[i]
+		t, err := index(&trace, len(traceDict)/16, "trace")
+		if err != nil {
+			return nil, err
+		}
+		copy(s.TraceID[:], traceDict[t*16:t*16+16])
+		copy(s.SpanID[:], spanID.Fixed(8))
+		switch p := parent.Uvarint(); {
+		case p == 0:
+		case p == 1:
+			copy(s.ParentSpanID[:], parentID.Fixed(8))
+		case p-2 < uint64(rows):
+			// The parent row may come later; its span ID is in the column.
+			off := int(p-2) * 8
+			if off+8 > len(cols[colSpanID]) {
+				return nil, segment.ErrCorrupt
+			}
+			copy(s.ParentSpanID[:], cols[colSpanID][off:off+8])
+		default:
+			return nil, fmt.Errorf("%w: parent row %d of %d", segment.ErrCorrupt, p-2, rows)
+		}
+		prev += tm.Varint()
+		s.Start = prev
+		s.End = s.Start + int64(tm.Uvarint())
+		n, err := index(&name, len(names), "name")
+		if err != nil {
+			return nil, err
+		}
+		s.Name = names[n]
+		s.Kind = int32(kind.Uvarint())
+		s.StatusCode = int32(kind.Uvarint())
+		s.StatusMessage = kind.String()
+		s.Flags = uint32(kind.Uvarint())
+		s.TraceState = kind.String()
+		r, err := index(&res, len(resources), "resource")
+		if err != nil {
+			return nil, err
+		}
+		s.Resource = resources[r]
+		c, err := index(&scope, len(scopes), "scope")
+		if err != nil {
+			return nil, err
+		}
+		s.ScopeName, s.ScopeVersion, s.ScopeAttributes = scopes[c].name, scopes[c].version, scopes[c].attrs
+		s.Attributes, s.DroppedAttributesCount = decodeAttrs(&attrs)
+		decodeEvents(&events, s)
+		decodeLinks(&links, s)
+	}
+	for _, d := range []*segment.Dec{&trace, &spanID, &parent, &parentID, &tm, &name, &kind, &res, &scope, &attrs, &events, &links} {
+		if d.Err != nil {
+			return nil, d.Err
+		}
+	}
+	return spans, nil
+}

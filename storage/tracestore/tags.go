@@ -1,0 +1,114 @@
+package tracestore
+
+import (
+	"sort"
+	"sync"
+
+	"github.com/sightline-dev/sightline/query/traceql"
+)
+
+// maxTagValues bounds the distinct values kept per attribute name in a head
+// or segment: tag values feed Grafana's autocomplete, and high-cardinality
+// attributes (IDs, URLs with parameters) would make the index as big as
+// the data.
+const maxTagValues = 1000
+
+// tagIndex is the attribute names and (some) values of a head or segment,
+// by scope, plus the span names: what Tags and TagValues answer from.
+type tagIndex struct {
+	mu       sync.Mutex // a head's index is read while appends go on
+	Resource map[string]*tagValues `json:"resource"`
+	Span     map[string]*tagValues `json:"span"`
+	Names    *tagValues            `json:"names"`
+}
+
+type tagValues struct {
+	Values map[string]traceql.ValueType `json:"values"`
+	// Full: more values than maxTagValues were seen; Values holds the first.
+	Full bool `json:"full,omitempty"`
+}
+
+func newTagIndex() *tagIndex {
+	return &tagIndex{Resource: map[string]*tagValues{}, Span: map[string]*tagValues{}, Names: &tagValues{Values: map[string]traceql.ValueType{}}}
+}
+
+func (tv *tagValues) add(v string, t traceql.ValueType) {
+	if _, ok := tv.Values[v]; ok || tv.Full {
+		return
+	}
+	if len(tv.Values) >= maxTagValues {
+		tv.Full = true
+		return
+	}
+	tv.Values[v] = t
+}
+
+func addKVs(m map[string]*tagValues, kvs []KV) {
+	for _, kv := range kvs {
+		tv := m[kv.Key]
+		if tv == nil {
+			tv = &tagValues{Values: map[string]traceql.ValueType{}}
+			m[kv.Key] = tv
+		}
+		if t := queryType(kv.Type); t != 0 {
+			tv.add(kv.Value, t)
+		}
+	}
+}
+
+func (ti *tagIndex) add(s *Span) {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	addKVs(ti.Resource, s.Resource)
+	addKVs(ti.Span, s.Attributes)
+	ti.Names.add(s.Name, traceql.TypeString)
+}
+
+// names adds the index's attribute names to out.
+func (ti *tagIndex) names(out *tagSets) {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	for k := range ti.Resource {
+		out.resource[k] = true
+	}
+	for k := range ti.Span {
+		out.span[k] = true
+	}
+}
+
+// values adds the values of attribute key of the given scopes (or the span
+// names, for intrinsic name) to out.
+func (ti *tagIndex) values(scope traceql.Scope, intrinsic bool, key string, out map[traceql.Value]bool) {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	add := func(tv *tagValues) {
+		if tv == nil {
+			return
+		}
+		for v, t := range tv.Values {
+			out[typedValue(v, t)] = true
+		}
+	}
+	switch {
+	case intrinsic:
+		add(ti.Names)
+	case scope == traceql.ScopeResource:
+		add(ti.Resource[key])
+	case scope == traceql.ScopeSpan:
+		add(ti.Span[key])
+	default:
+		add(ti.Resource[key])
+		add(ti.Span[key])
+	}
+}
+
+type tagSets struct{ resource, span map[string]bool }
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
