@@ -16,7 +16,7 @@ const maxTagValues = 1000
 // tagIndex is the attribute names and (some) values of a head or segment,
 // by scope, plus the span names: what Tags and TagValues answer from.
 type tagIndex struct {
-	mu       sync.Mutex // a head's index is read while appends go on
+	mu       sync.Mutex            // a head's index is read while appends go on
 	Resource map[string]*tagValues `json:"resource"`
 	Span     map[string]*tagValues `json:"span"`
 	Names    *tagValues            `json:"names"`
