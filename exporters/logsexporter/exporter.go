@@ -3,10 +3,7 @@ package logsexporter
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -41,17 +38,10 @@ func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "store logs: %v", err)
 	}
-	if len(res.Rejected) == 0 {
+	msg := exporters.PartialSuccess("log records", res.Rejected)
+	if msg == "" {
 		return nil
 	}
-	var parts []string
-	total := 0
-	for r, n := range res.Rejected {
-		parts = append(parts, fmt.Sprintf("%s: %d", r, n))
-		total += n
-	}
-	sort.Strings(parts)
-	msg := fmt.Sprintf("partial success: %d log records rejected (%s)", total, strings.Join(parts, ", "))
 	e.badInput.Warn("rejected part of an OTLP logs request", "tenant", id, "problem", msg)
 	return status.Error(codes.InvalidArgument, msg)
 }
