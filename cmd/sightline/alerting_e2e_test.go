@@ -29,6 +29,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // webhookSink is a webhook receiver: it keeps every Alertmanager webhook
@@ -180,6 +181,15 @@ groups:
         labels: {severity: ticket}
         annotations:
           summary: '{{ $value }} payment failures in {{ $labels.service_name }}'
+  # Trace rules: PromQL over the span metrics derived from the spans.
+  - name: traces
+    interval: 500ms
+    rules:
+      - alert: SlowPaymentSpans
+        expr: histogram_quantile(0.99, sum by (le, service) (rate(traces_spanmetrics_latency_bucket{service="payment"}[1m]))) > 2
+        labels: {severity: ticket}
+        annotations:
+          summary: 'p99 latency of {{ $labels.service }} spans is over 2s'
   - name: restart
     interval: 500ms
     rules:
@@ -231,7 +241,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	rules := writeFile(t, dir, "rules.yml", testRules)
 	amcfg := writeFile(t, dir, "alertmanager.yml", amConfig(hook.srv.URL, mail.addr))
 	s := startServer(t, filepath.Join(dir, "data"), "-rules.file", rules, "-alertmanager.config.file", amcfg,
-		"-rules.alert.resend-delay", "200ms")
+		"-rules.alert.resend-delay", "200ms", "-spanmetrics.flush-interval", "500ms")
 
 	// The heartbeat never came: the silent service is noticed.
 	eventually(t, 20*time.Second, "HeartbeatMissing notification", func() bool { return len(hook.messages("HeartbeatMissing")) > 0 })
@@ -276,6 +286,11 @@ func TestAlertingEndToEnd(t *testing.T) {
 		emit(lp, context.Background(), otellog.SeverityError, fmt.Sprintf("payment failed for order %d", i))
 	}
 	require.NoError(t, lp.ForceFlush(ctxT(t)))
+	// A payment span that took 3 s, from the OTel SDK tracer.
+	tp := newTraceService(t, s, "grpc", "payment")
+	_, slow := tp.Tracer("shop").Start(ctx, "charge", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(time.Now().Add(-3*time.Second)))
+	slow.End()
+	require.NoError(t, tp.ForceFlush(ctxT(t)))
 
 	// Grouping: both instances' alerts in one notification, with
 	// Alertmanager's webhook payload.
@@ -316,6 +331,10 @@ func TestAlertingEndToEnd(t *testing.T) {
 	pf := hook.messages("PaymentFailures")[0].Alerts[0]
 	require.Equal(t, "checkout", pf.Labels["service_name"])
 	require.Equal(t, "3 payment failures in checkout", pf.Annotations["summary"])
+
+	// The trace rule fired from the span metrics.
+	eventually(t, 20*time.Second, "SlowPaymentSpans notification", func() bool { return len(hook.messages("SlowPaymentSpans")) > 0 })
+	require.Equal(t, "payment", hook.messages("SlowPaymentSpans")[0].Alerts[0].Labels["service"])
 
 	// Email for the page.
 	eventually(t, 20*time.Second, "an email about HighErrorRate", func() bool {
@@ -373,7 +392,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 	// Prometheus' /api/v1/rules and /api/v1/alerts, as Grafana reads them.
 	rr, err := s.prom().Rules(ctxT(t))
 	require.NoError(t, err)
-	require.Len(t, rr.Groups, 3)
+	require.Len(t, rr.Groups, 4)
 	require.Equal(t, "checkout", rr.Groups[0].Name)
 	al, err := s.prom().Alerts(ctxT(t))
 	require.NoError(t, err)
@@ -398,7 +417,7 @@ func TestBadRuleFilesKeepPreviousRules(t *testing.T) {
 		require.Contains(t, body, wantMsg)
 		rr, err := s.prom().Rules(ctxT(t))
 		require.NoError(t, err)
-		require.Len(t, rr.Groups, 3, "the previous rules keep running")
+		require.Len(t, rr.Groups, 4, "the previous rules keep running")
 	}
 	f("groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: up ==\n", "parse error")
 	f("groups: [{name: x, rules: [{alert: A, expr: 'nosuchfunc(up)'}]}]", `unknown function with name "nosuchfunc"`)

@@ -16,7 +16,9 @@ import (
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
 	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/exporters/spanmetrics"
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/tracestore"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
 
@@ -52,6 +54,14 @@ type Config struct {
 	LogsHeadMaxRecords int       `yaml:"logs.head.max-records"`
 	LogsHeadMaxAge     durFlag   `yaml:"logs.head.max-age"`
 
+	TracesRetention     durFlag   `yaml:"traces.retention"`
+	TracesRetentionSize bytesFlag `yaml:"traces.retention-size"`
+	TracesMaxSpanSize   bytesFlag `yaml:"traces.max-span-size"`
+	TracesMaxScanSpans  int       `yaml:"traces.query.max-scan-spans"`
+	TracesHeadMaxSpans  int       `yaml:"traces.head.max-spans"`
+	TracesHeadMaxAge    durFlag   `yaml:"traces.head.max-age"`
+	SpanMetricsInterval durFlag   `yaml:"spanmetrics.flush-interval"`
+
 	ExternalURL         string      `yaml:"web.external-url"`
 	RuleFiles           stringsFlag `yaml:"rules.file"`
 	RuleEvalInterval    durFlag     `yaml:"rules.evaluation-interval"`
@@ -69,6 +79,8 @@ func defaultConfig() Config {
 	eng := promapi.DefaultEngineOptions()
 	rules := alerting.DefaultRulesOptions()
 	logs := logstore.DefaultOptions()
+	traces := tracestore.DefaultOptions()
+	spans := spanmetrics.DefaultOptions()
 	return Config{
 		DataDir:             "./data",
 		HTTPListen:          ":9750",
@@ -97,6 +109,12 @@ func defaultConfig() Config {
 		LogsMaxScanRecords:  logs.MaxScanRecords,
 		LogsHeadMaxRecords:  logs.HeadMaxRecords,
 		LogsHeadMaxAge:      durFlag(logs.HeadMaxAge),
+		TracesRetention:     durFlag(traces.Retention),
+		TracesMaxSpanSize:   bytesFlag(traces.MaxSpanBytes),
+		TracesMaxScanSpans:  traces.MaxScanSpans,
+		TracesHeadMaxSpans:  traces.HeadMaxSpans,
+		TracesHeadMaxAge:    durFlag(traces.HeadMaxAge),
+		SpanMetricsInterval: durFlag(spans.FlushInterval),
 	}
 }
 
@@ -127,6 +145,13 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LogsMaxScanRecords, "logs.query.max-scan-records", c.LogsMaxScanRecords, "A log query that would read more records than this is stopped with an error.")
 	fs.IntVar(&c.LogsHeadMaxRecords, "logs.head.max-records", c.LogsHeadMaxRecords, "Records in memory (and in the WAL) before they are flushed into an indexed segment.")
 	fs.Var(&c.LogsHeadMaxAge, "logs.head.max-age", "Longest time records wait in memory before they are flushed into an indexed segment.")
+	fs.Var(&c.TracesRetention, "traces.retention", "Drop trace partitions older than this (e.g. 7d); 0 keeps everything.")
+	fs.Var(&c.TracesRetentionSize, "traces.retention-size", "Per-tenant size limit of the trace store (e.g. 50GB); oldest partitions go first; 0 for none.")
+	fs.Var(&c.TracesMaxSpanSize, "traces.max-span-size", "Largest span accepted (names, attributes, events, links); larger ones are rejected and counted.")
+	fs.IntVar(&c.TracesMaxScanSpans, "traces.query.max-scan-spans", c.TracesMaxScanSpans, "A trace search that would read more spans than this is stopped with an error.")
+	fs.IntVar(&c.TracesHeadMaxSpans, "traces.head.max-spans", c.TracesHeadMaxSpans, "Spans in memory (and in the WAL) before they are flushed into a segment.")
+	fs.Var(&c.TracesHeadMaxAge, "traces.head.max-age", "Longest time spans wait in memory before they are flushed into a segment.")
+	fs.Var(&c.SpanMetricsInterval, "spanmetrics.flush-interval", "How often span metrics and service-graph series are written to the metrics store.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
 	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable). Reloaded on SIGHUP and POST /-/reload.")
 	fs.Var(&c.RuleEvalInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")

@@ -24,10 +24,15 @@ import (
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
 	"github.com/sightline-dev/sightline/exporters/logsexporter"
+	"github.com/sightline-dev/sightline/exporters/spanmetrics"
+	"github.com/sightline-dev/sightline/exporters/tracesexporter"
 	"github.com/sightline-dev/sightline/exporters/metricsexporter"
+	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
+	"github.com/sightline-dev/sightline/query/tempoapi"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/tracestore"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -106,6 +111,33 @@ func run(ctx context.Context, cfg Config) error {
 			logger.Error("closing log store", "err", err)
 		}
 	}()
+
+	to := tracestore.DefaultOptions()
+	to.Retention = time.Duration(cfg.TracesRetention)
+	to.MaxBytes = int64(cfg.TracesRetentionSize)
+	to.MaxSpanBytes = int(cfg.TracesMaxSpanSize)
+	to.MaxScanSpans = cfg.TracesMaxScanSpans
+	to.HeadMaxSpans = cfg.TracesHeadMaxSpans
+	to.HeadMaxAge = time.Duration(cfg.TracesHeadMaxAge)
+	traceStore, err := tracestore.Open(cfg.DataDir, to, logger.With("component", "tracestore"), reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := traceStore.Close(); err != nil {
+			logger.Error("closing trace store", "err", err)
+		}
+	}()
+	smo := spanmetrics.DefaultOptions()
+	smo.FlushInterval = time.Duration(cfg.SpanMetricsInterval)
+	spanMetrics, err := spanmetrics.New(store, smo, logger.With("component", "spanmetrics"), reg)
+	if err != nil {
+		return err
+	}
+	spanMetrics.Start()
+	// Stopped after the collector (which feeds it) and before the metrics
+	// store (which it writes to): defers run in reverse.
+	defer spanMetrics.Stop()
 
 	externalURL, err := externalURL(cfg)
 	if err != nil {
@@ -188,6 +220,7 @@ func run(ctx context.Context, cfg Config) error {
 	}, collector.Exporters{
 		Metrics: metricsexporter.NewFactory(store, logger.With("component", "metrics-exporter"), reg),
 		Logs:    logsexporter.NewFactory(logStore, logger.With("component", "logs-exporter")),
+		Traces:  tracesexporter.NewFactory(traceStore, spanMetrics, logger.With("component", "traces-exporter")),
 	}, logger, reg)
 	if err != nil {
 		return err
@@ -202,10 +235,14 @@ func run(ctx context.Context, cfg Config) error {
 	apiOpts.Ready = ready.Load
 	apiOpts.Flags = flagsMap(cfg)
 	apiOpts.Rules = rules
+	tempoOpts := tempoapi.DefaultOptions()
+	tempoOpts.Version = version
 	handler := newHTTPHandler(httpParts{
 		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
 		logsAPI:      logsAPI.Handler(),
 		alertmanager: am.Handler(),
+		tempoAPI:     tempoapi.New(traceStore, tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
+		correlate:    correlate.New(traceStore, logStore, store, logger.With("component", "correlate"), reg).Handler(),
 		reload:       reload,
 	}, reg, ready.Load)
 
@@ -293,6 +330,8 @@ type httpParts struct {
 	promAPI      http.Handler // /api/v1/
 	logsAPI      http.Handler // /api/v1/logs/ and /loki/
 	alertmanager http.Handler // Alertmanager's /api/v2/
+	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search...
+	correlate    http.Handler // /api/v1/correlate/
 	reload       func() error // POST /-/reload
 }
 
@@ -313,6 +352,10 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(parts.promAPI)))
 	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
+	mux.Handle("/api/v1/correlate/", instrument("/api/v1/correlate", tenant.Middleware(parts.correlate)))
+	for _, p := range []string{"/api/traces/", "/api/v2/traces/", "/api/search", "/api/search/", "/api/v2/search/", "/api/echo", "/api/status/buildinfo"} {
+		mux.Handle(p, instrument("/api (tempo)", tenant.Middleware(parts.tempoAPI)))
+	}
 	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {
 		mux.Handle(p, instrument("/api/v2 (alertmanager)", parts.alertmanager))
 	}

@@ -46,9 +46,9 @@ func ToJSON(r *logstore.Record) RecordJSON {
 		SeverityText:           r.SeverityText,
 		Body:                   typed(r.Body, r.BodyType),
 		Flags:                  r.Flags,
-		Resource:               kvMap(r.Resource),
+		Resource:               KVMap(r.Resource),
 		Scope:                  ScopeJSON{Name: r.ScopeName, Version: r.ScopeVersion},
-		Attributes:             kvMap(r.Attributes),
+		Attributes:             KVMap(r.Attributes),
 		DroppedAttributesCount: r.DroppedAttributesCount,
 	}
 	if r.HasTrace() {
@@ -60,7 +60,8 @@ func ToJSON(r *logstore.Record) RecordJSON {
 	return out
 }
 
-func kvMap(kvs []logstore.KV) map[string]any {
+// KVMap renders attributes, values with their OTLP types.
+func KVMap(kvs []logstore.KV) map[string]any {
 	m := make(map[string]any, len(kvs))
 	for _, kv := range kvs {
 		m[kv.Key] = typed(kv.Value, kv.Type)

@@ -1,0 +1,280 @@
+package tempoapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sightline-dev/sightline/internal/throttle"
+	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/tracestore"
+)
+
+// Store is what the API reads traces from; storage/tracestore's Store
+// satisfies it. Every method reads the tenant of ctx only.
+type Store interface {
+	// Trace returns every stored span of trace id of the ctx's tenant (any
+	// age, no time range), sorted by start; none → empty slice, nil error.
+	Trace(ctx context.Context, id [16]byte) ([]*tracestore.Span, error)
+	// Search finds traces matching req.Query in [req.From, req.To], newest
+	// first, at most req.Limit. It returns tracestore.ErrTooMuchData
+	// (wrapped) when the search would read more than the store's limit.
+	Search(ctx context.Context, req tracestore.SearchRequest) ([]tracestore.TraceSummary, tracestore.SearchStats, error)
+	// Tags returns the attribute names of spans that started in [from, to]
+	// (unix ns), by scope.
+	Tags(ctx context.Context, from, to int64) (tracestore.TagNames, error)
+	// TagValues returns the distinct values of tag, named in TraceQL form:
+	// "resource.service.name", "span.http.method", ".x" (either scope), or
+	// an intrinsic "name", "status", "kind" — in [from,to] (unix ns). The
+	// attribute name after the scope is passed unquoted (span.my attr for
+	// TraceQL's span."my attr").
+	TagValues(ctx context.Context, tag string, from, to int64) ([]traceql.Value, error)
+}
+
+// Options configure the API. Zero fields take DefaultOptions' values.
+type Options struct {
+	// DefaultLimit is the number of traces a search returns when it names no
+	// limit; MaxLimit bounds the limit a search may ask for (Tempo's
+	// query_frontend.search.default_result_limit and max_result_limit).
+	DefaultLimit, MaxLimit int
+	// DefaultSpansPerSpanSet and MaxSpansPerSpanSet are the same for the
+	// matched spans returned per trace (spss).
+	DefaultSpansPerSpanSet, MaxSpansPerSpanSet int
+	// MaxSearchDuration bounds end-start of a search (Tempo's
+	// query_frontend.search.max_duration): wider searches are refused with
+	// 400 before the store is asked.
+	MaxSearchDuration time.Duration
+	// DefaultRange is the time range searched, and read for tag names and
+	// values, when a request names no start and end. Tempo then searches
+	// only its ingesters, which hold about the last hour.
+	DefaultRange time.Duration
+	// MaxQueryBytes bounds the size of a TraceQL query (Tempo's
+	// query_frontend.max_query_expression_size_bytes).
+	MaxQueryBytes int
+	// PadTraceIDs left-pads trace IDs in search results to 32 hex digits
+	// (Tempo's left_pad_trace_ids); by default leading zeros are trimmed, as
+	// Tempo does.
+	PadTraceIDs bool
+	// Version is Sightline's, reported as buildinfo's revision.
+	Version string
+}
+
+// DefaultOptions are Tempo's defaults.
+func DefaultOptions() Options {
+	return Options{
+		DefaultLimit:           20,
+		MaxLimit:               256 * 1024,
+		DefaultSpansPerSpanSet: 3,
+		MaxSpansPerSpanSet:     100,
+		MaxSearchDuration:      168 * time.Hour,
+		DefaultRange:           time.Hour,
+		MaxQueryBytes:          128 * 1024,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&o.DefaultLimit, d.DefaultLimit)
+	set(&o.MaxLimit, d.MaxLimit)
+	set(&o.DefaultSpansPerSpanSet, d.DefaultSpansPerSpanSet)
+	set(&o.MaxSpansPerSpanSet, d.MaxSpansPerSpanSet)
+	set(&o.MaxQueryBytes, d.MaxQueryBytes)
+	if o.MaxSearchDuration <= 0 {
+		o.MaxSearchDuration = d.MaxSearchDuration
+	}
+	if o.DefaultRange <= 0 {
+		o.DefaultRange = d.DefaultRange
+	}
+	return o
+}
+
+// Reasons a request is refused, the values of the bad requests metric's
+// reason label.
+const (
+	reasonTraceID     = "trace_id"
+	reasonParams      = "params"
+	reasonTraceQL     = "traceql"
+	reasonUnsupported = "unsupported"
+	reasonTooMuchData = "too_much_data"
+)
+
+// API serves Tempo's HTTP API over a Store.
+type API struct {
+	store  Store
+	opts   Options
+	logger *slog.Logger
+	warn   *throttle.Logger // bad input and store errors, at a bounded rate
+	now    func() time.Time // the clock default time ranges are taken from
+
+	badReq   *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New returns the API over store.
+func New(store Store, opts Options, logger *slog.Logger, reg prometheus.Registerer) *API {
+	a := &API{
+		store:  store,
+		opts:   opts.withDefaults(),
+		logger: logger,
+		warn:   throttle.New(logger, 10*time.Second),
+		now:    time.Now,
+		badReq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_tempo_bad_requests_total",
+			Help: "Tempo API requests refused as bad input, by reason.",
+		}, []string{"reason"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_tempo_requests_total",
+			Help: "Tempo API requests, by endpoint and HTTP status code.",
+		}, []string{"endpoint", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sightline_tempo_request_duration_seconds",
+			Help:    "Time taken to answer Tempo API requests, by endpoint.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"endpoint"}),
+	}
+	reg.MustRegister(a.badReq, a.requests, a.duration)
+	return a
+}
+
+// Handler serves /api/traces/<id>, /api/v2/traces/<id>, /api/search,
+// /api/search/tags, /api/v2/search/tags, /api/search/tag/<tag>/values,
+// /api/v2/search/tag/<tag>/values, /api/echo, /api/status/buildinfo, and
+// answers /api/metrics/... (TraceQL metrics) with 501.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern, endpoint string, h http.HandlerFunc) {
+		mux.Handle(pattern, a.instrument(endpoint, h))
+	}
+	handle("GET /api/traces/{id}", "traces", a.traceV1)
+	handle("GET /api/v2/traces/{id}", "traces_v2", a.traceV2)
+	handle("GET /api/search", "search", a.search)
+	handle("GET /api/search/tags", "tags", a.tagNamesV1)
+	handle("GET /api/v2/search/tags", "tags_v2", a.tagNamesV2)
+	// The tag name may hold slashes (Tempo's route is {tagName:.*}), so the
+	// path is split by hand rather than by a {tag} wildcard.
+	handle("GET /api/search/tag/", "tag_values", a.tagValuesV1)
+	handle("GET /api/v2/search/tag/", "tag_values_v2", a.tagValuesV2)
+	handle("GET /api/echo", "echo", echo)
+	handle("GET /api/status/buildinfo", "buildinfo", a.buildInfo)
+	handle("/api/metrics/", "metrics", a.metricsQuery)
+	return mux
+}
+
+// instrument counts and times the requests of one endpoint.
+func (a *API) instrument(endpoint string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h(sw, r)
+		a.requests.WithLabelValues(endpoint, strconv.Itoa(sw.code)).Inc()
+		a.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// echo answers as Tempo's echoHandler does (http.Error with 200), which is
+// what Grafana's "Save & test" calls.
+func echo(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "echo", http.StatusOK)
+}
+
+// tempoVersion is the Tempo version buildinfo reports. Grafana compares it
+// with semver to enable features (search streaming from 2.2.0, metrics
+// streaming from 2.7.0, both still opt-in in the datasource settings); as a
+// prerelease of 2.6.0 it is modern, and the suffix says what answers.
+const tempoVersion = "2.6.0-sightline"
+
+// buildInfo answers in the shape of Tempo's (Prometheus' PrometheusVersion).
+func (a *API) buildInfo(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"version":   tempoVersion,
+		"revision":  "sightline-" + a.opts.Version,
+		"branch":    "sightline",
+		"buildUser": "",
+		"buildDate": "",
+		"goVersion": "",
+	})
+}
+
+// metricsQuery refuses TraceQL metrics queries, which Sightline does not
+// evaluate, with a message Grafana shows.
+func (a *API) metricsQuery(w http.ResponseWriter, _ *http.Request) {
+	a.badReq.WithLabelValues(reasonUnsupported).Inc()
+	textError(w, http.StatusNotImplemented, "unsupported TraceQL: metrics queries (/api/metrics/...) are not supported by Sightline")
+}
+
+// badRequest answers 400 with err's text, as Tempo does (plain text).
+func (a *API) badRequest(w http.ResponseWriter, r *http.Request, reason string, err error) {
+	a.badReq.WithLabelValues(reason).Inc()
+	a.warn.Warn("bad Tempo API request", "path", r.URL.Path, "reason", reason, "err", err)
+	textError(w, http.StatusBadRequest, err.Error())
+}
+
+// storeError answers a failed store call.
+func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, tracestore.ErrTooMuchData):
+		a.badRequest(w, r, reasonTooMuchData, err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; 499 is what Tempo (and nginx) log for it.
+		textError(w, 499, err.Error())
+	default:
+		a.warn.Warn("Tempo API request failed", "path", r.URL.Path, "err", err)
+		textError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func textError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(msg))
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		textError(w, http.StatusInternalServerError, "cannot encode response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// wantsProtobuf reports whether the client asked for protobuf, with Tempo's
+// test (api.MarshalingFormatFromAcceptHeader): the Accept header contains
+// application/protobuf.
+func wantsProtobuf(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/protobuf")
+}

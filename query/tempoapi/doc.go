@@ -1,0 +1,20 @@
+// Package tempoapi serves traces over Grafana Tempo's HTTP API, so that
+// Grafana's built-in Tempo datasource (and Tempo's own clients) work against
+// Sightline unchanged: trace by ID (/api/traces/<id>, /api/v2/traces/<id>,
+// in JSON or protobuf), TraceQL and tag search (/api/search), tag names and
+// values (/api/search/tags, /api/v2/search/tags, /api/search/tag/<tag>/values,
+// /api/v2/search/tag/<tag>/values), /api/echo and /api/status/buildinfo.
+// Response shapes follow Tempo's (grafana/tempo pkg/tempopb/tempo.proto
+// marshalled by gogo jsonpb, as modules/frontend does), down to base64 span
+// IDs in trace JSON and hex trace IDs in search results.
+//
+// Entry points:
+//
+//   - New builds the API over a Store, the seam the trace store
+//     (storage/tracestore) satisfies; Handler serves it.
+//   - ToTraces converts stored spans back into OTLP ptrace.Traces, grouped by
+//     resource and scope; other packages use it to export traces.
+//
+// TraceQL is parsed by query/traceql; Tempo's legacy tag search (the tags
+// logfmt parameter) is translated into an equivalent TraceQL query.
+package tempoapi
