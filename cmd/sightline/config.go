@@ -15,8 +15,8 @@ import (
 
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
-	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/exporters/spanmetrics"
+	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"

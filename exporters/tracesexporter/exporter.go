@@ -121,4 +121,3 @@ func links(ls ptrace.SpanLinkSlice) []tracestore.Link {
 	}
 	return out
 }
-
