@@ -1,8 +1,6 @@
 package tempoapi
 
 import (
-	"fmt"
-	"os"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -58,7 +56,6 @@ func FuzzTagsQuery(f *testing.F) {
 	}
 	f.Add("", int64(time.Millisecond), int64(time.Second))
 	f.Fuzz(func(t *testing.T, s string, minDur, maxDur int64) {
-		_ = os.WriteFile("/tmp/fuzzlast", []byte(fmt.Sprintf("%q %d %d", s, minDur, maxDur)), 0o644)
 		tags, err := parseTags(s)
 		if err != nil {
 			require.True(t, strings.HasPrefix(err.Error(), "invalid tags: "), err.Error())

@@ -16,7 +16,9 @@ var (
 	traceB = [16]byte{0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xb0}
 )
 
-func kv(k, v string, t logstore.ValueType) tracestore.KV { return tracestore.KV{Key: k, Value: v, Type: t} }
+func kv(k, v string, t logstore.ValueType) tracestore.KV {
+	return tracestore.KV{Key: k, Value: v, Type: t}
+}
 
 // testSpans is one trace (traceA) of three spans over two resources and,
 // in the first, two scopes, with every field and every value type set.

@@ -158,7 +158,7 @@ func (a *API) tagNamesV1(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	names := sorted(append(resource, span...))
+	names := sorted(slices.Concat(resource, span))
 	if scope == "intrinsic" {
 		names = slices.Clone(intrinsicTags)
 	}
