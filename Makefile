@@ -31,9 +31,9 @@ fmt:
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-deps
+.PHONY: bench bench-metrics bench-logs bench-traces bench-deps
 
-bench: bench-metrics bench-logs
+bench: bench-metrics bench-logs bench-traces
 
 bench-metrics: build bench-deps
 	$(GO) run ./bench/cmd/slbench -sightline bin/sightline -out bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
@@ -44,6 +44,15 @@ bench-metrics: build bench-deps
 LOGBENCH_FLAGS ?=
 bench-logs: build
 	$(GO) run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name logs $(LOGBENCH_FLAGS)
+
+# The trace benchmark: 10 million realistic OTLP spans (span metrics and
+# service graph on), then trace-by-ID, correlate and TraceQL search
+# latencies, and 2 million spans in telemetrygen's shape for bytes per span;
+# writes bench/results/traces.md and traces.json. Extra tracebench flags go in
+# TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
+TRACEBENCH_FLAGS ?=
+bench-traces: build
+	$(GO) run ./bench/cmd/tracebench -sightline bin/sightline -out bench/results -name traces $(TRACEBENCH_FLAGS)
 
 # The peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports

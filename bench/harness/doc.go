@@ -20,6 +20,10 @@
 // Everything is repeated Options.Repeats times; Report holds every run and
 // WriteReport writes the Markdown report and the PNG plots.
 //
+// RunLogs and RunTraces are the log and trace benchmarks, against Sightline
+// alone: OTLP ingest, size on disk once flushed, and lookup and search
+// latencies; WriteLogReport and WriteTraceReport write their reports.
+//
 // Every load and poll loop here is bounded by a count and a deadline and
 // talks to 127.0.0.1 only.
 package harness

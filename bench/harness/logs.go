@@ -1,12 +1,10 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,9 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/status"
 
 	"github.com/sightline-dev/sightline/bench/workload"
 )
@@ -130,26 +126,12 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 					}
 				}
 				req := plogotlp.NewExportRequestFromLogs(ld)
-				backoff := 20 * time.Millisecond
-				for {
-					_, err := exp.Export(ictx, req)
-					if err == nil {
-						break
-					}
-					// Backpressure: Sightline is behind with flushing; back
-					// off and retry the same request, as an SDK does.
-					if status.Code(err) != codes.ResourceExhausted {
-						errs <- fmt.Errorf("export: %w", err)
-						return
-					}
-					retries.Add(1)
-					select {
-					case <-ictx.Done():
-						errs <- fmt.Errorf("export: %w", ictx.Err())
-						return
-					case <-time.After(backoff):
-					}
-					backoff = min(2*backoff, time.Second)
+				if err := exportRetrying(ictx, func(ctx context.Context) error {
+					_, err := exp.Export(ctx, req)
+					return err
+				}, &retries); err != nil {
+					errs <- err
+					return
 				}
 				n += ld.LogRecordCount()
 				sent.Add(int64(ld.LogRecordCount()))
@@ -184,26 +166,10 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 
 	// Wait until every record is in an indexed segment: the WAL is then
 	// just the new, empty head's file.
-	flushStart := time.Now()
-	deadline := time.Now().Add(o.HeadMaxAge + 5*time.Minute)
-	for {
-		wal, err := scrapeGauge(ctx, client, p.url("/metrics"), "sightline_logs_wal_bytes")
-		if err != nil {
-			return nil, err
-		}
-		if wal < 1<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("log WAL still %.0f bytes after waiting for flushes", wal)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
+	r.FlushWait, err = waitWAL(ctx, client, p, "sightline_logs_wal_bytes", 1<<20, o.HeadMaxAge+5*time.Minute)
+	if err != nil {
+		return nil, err
 	}
-	r.FlushWait = time.Since(flushStart)
 	du, err := diskUsage(filepath.Join(dataDir, "tenants", "default", "logs"))
 	if err != nil {
 		return nil, err
@@ -263,29 +229,12 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 	return r, nil
 }
 
-// scrapeGauge reads one unlabelled sample from a /metrics page.
-func scrapeGauge(ctx context.Context, client *http.Client, u, name string) (float64, error) {
-	b, err := get(ctx, client, u)
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s not found on %s", name, u)
-}
-
 // WriteLogReport writes <dir>/<name>.md.
 func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 	var b strings.Builder
 	o := r.Options
 	fmt.Fprintf(&b, "# Sightline log benchmark: %s\n\nRun on %s UTC by `bench/cmd/logbench` (issue 3's workload).\n\n", name, r.Started.UTC().Format("2006-01-02 15:04"))
-	m := r.Machine
-	fmt.Fprintf(&b, "| | |\n|---|---|\n| CPU | %s, %d cores |\n| memory | %s total, %s available at start |\n| kernel, Go | %s, %s |\n| load average at start | %s |\n| sightline | %s |\n\n",
-		m.CPU, m.Cores, m.MemTotal, m.MemAvailable, m.Kernel, m.GoVersion, m.LoadAvg, r.Version)
+	r.Machine.writeTable(&b, r.Version)
 	fmt.Fprintf(&b, "## Reproduce\n\n```sh\nmake bench-logs   # = make build, then:\ngo run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name %s -records %d\n```\n\n", name, o.Records)
 	fmt.Fprintf(&b, "## Load\n\n%d log records over OTLP/gRPC from %d concurrent senders, %d records per request, 12 services, 12 message templates of 120–220 bytes with random fills, INFO/DEBUG/WARN/ERROR, 3 attributes per record, 90%% with a trace ID (1–8 records per trace). The sender runs on the same 2 cores as Sightline and builds every request fresh (pdata), so the rate below includes its cost.\n\n", r.Sent, o.Senders, o.RecordsPerRequest)
 	p := func(ds []time.Duration, q float64) string {

@@ -405,6 +405,13 @@ type Machine struct {
 	LoadAvg                string
 }
 
+// writeTable writes the machine as the Markdown table the reports open
+// with, with the version of Sightline that ran.
+func (m Machine) writeTable(b *strings.Builder, version string) {
+	fmt.Fprintf(b, "| | |\n|---|---|\n| CPU | %s, %d cores |\n| memory | %s total, %s available at start |\n| kernel, Go | %s, %s |\n| load average at start | %s |\n| sightline | %s |\n\n",
+		m.CPU, m.Cores, m.MemTotal, m.MemAvailable, m.Kernel, m.GoVersion, m.LoadAvg, version)
+}
+
 func describeMachine() Machine {
 	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), LoadAvg: loadAvg(), CPU: "?"}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {

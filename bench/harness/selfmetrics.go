@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // counterSpec names a counter of a system's /metrics, optionally only the
@@ -115,4 +116,47 @@ func matchSample(line string, s counterSpec) (float64, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// scrapeGauge reads one unlabelled sample from a /metrics page.
+func scrapeGauge(ctx context.Context, client *http.Client, u, name string) (float64, error) {
+	b, err := get(ctx, client, u)
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not found on %s", name, u)
+}
+
+// waitWAL polls Sightline's gauge walMetric (sightline_logs_wal_bytes,
+// sightline_traces_wal_bytes) until it is at most maxBytes: a segment store
+// removes a head's WAL files once the head is in a segment, so after ingest
+// ends and the last head is cut (at -*.head.max-age), the WAL shrinks to
+// the new, empty head's file. It returns how long it waited.
+func waitWAL(ctx context.Context, client *http.Client, p *process, walMetric string, maxBytes float64, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		wal, err := scrapeGauge(ctx, client, p.url("/metrics"), walMetric)
+		if err != nil {
+			return 0, err
+		}
+		if wal <= maxBytes {
+			return time.Since(start), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s still %.0f bytes after waiting %s for flushes", walMetric, wal, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }

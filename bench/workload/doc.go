@@ -20,4 +20,11 @@
 // Series are split into Shards; each shard is an ordered list of requests
 // (interval by interval) meant for one sender, so every series' samples
 // arrive in timestamp order whatever the number of senders.
+//
+// LogGenerator and TraceGenerator build OTLP log and trace requests on the
+// fly, deterministically from a seed, for the log and trace benchmarks.
+// TraceGenerator has two shapes: realistic traces of 3–10 spans through a
+// shop of twelve services (CLIENT→SERVER pairs, database and internal
+// spans, a few percent of errors), and what `telemetrygen traces` sends.
+// Each keeps a uniform sample of the traces it handed out, for lookups.
 package workload

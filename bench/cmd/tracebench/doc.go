@@ -1,0 +1,10 @@
+// Command tracebench runs the trace benchmark of package harness against a
+// sightline binary and writes <out>/<name>.md and <out>/<name>.json: OTLP
+// span ingest rate with span metrics on, bytes per span on disk (also in
+// telemetrygen's shape), trace-by-ID and correlate latencies over every
+// stored span, and a TraceQL search.
+//
+// `make bench-traces` builds bin/sightline and runs it with the defaults
+// (10 million spans, then 2 million in telemetrygen's shape);
+// `go run ./bench/cmd/tracebench -h` lists the flags.
+package main

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/sightline-dev/sightline/bench/harness"
+)
+
+func main() {
+	o := harness.DefaultTraceOptions()
+	fs := flag.NewFlagSet("tracebench", flag.ContinueOnError)
+	out := fs.String("out", "bench/results", "Directory for the report.")
+	name := fs.String("name", "traces", "Report name: <out>/<name>.md and <out>/<name>.json.")
+	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
+	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything.")
+	fs.StringVar(&o.Sightline, "sightline", "bin/sightline", "Sightline binary (`make build` makes bin/sightline).")
+	fs.IntVar(&o.Spans, "spans", o.Spans, "Spans of the realistic run (ingest, disk, queries).")
+	fs.IntVar(&o.TelemetrygenSpans, "telemetrygen-spans", o.TelemetrygenSpans, "Spans of the telemetrygen-shaped run (bytes per span); 0 skips it.")
+	fs.IntVar(&o.Senders, "senders", o.Senders, "Concurrent OTLP/gRPC senders.")
+	fs.IntVar(&o.SpansPerRequest, "batch", o.SpansPerRequest, "Spans per OTLP request at most (whole traces).")
+	fs.DurationVar(&o.MaxIngest, "max-ingest", o.MaxIngest, "Longest ingest phase.")
+	fs.IntVar(&o.TraceLookups, "lookups", o.TraceLookups, "Trace-by-ID lookups to measure, each for a different sent trace.")
+	fs.IntVar(&o.CorrelateLookups, "correlate-lookups", o.CorrelateLookups, "Correlate calls to measure, for other sent traces.")
+	fs.IntVar(&o.SearchRuns, "search-runs", o.SearchRuns, "Runs of the TraceQL search.")
+	fs.StringVar(&o.SearchService, "search-service", o.SearchService, "Service of the TraceQL search `{ resource.service.name = \"<svc>\" && status = error }`.")
+	fs.DurationVar(&o.HeadMaxAge, "head-max-age", o.HeadMaxAge, "Passed to Sightline as -traces.head.max-age.")
+	fs.IntVar(&o.HeadMaxSpans, "head-max-spans", o.HeadMaxSpans, "Passed to Sightline as -traces.head.max-spans; 0 keeps its default.")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "Seed of the load and of the choice of looked-up traces.")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	o.Command = "go run ./bench/cmd/tracebench " + strings.Join(os.Args[1:], " ")
+
+	if *render != "" {
+		r, err := harness.LoadTraceReport(*render)
+		if err == nil {
+			_, err = harness.WriteTraceReport(r, *out, *name)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tracebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(o, *work, *out, *name); err != nil {
+		fmt.Fprintln(os.Stderr, "tracebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o harness.TraceOptions, work, out, name string) error {
+	if work == "" {
+		dir, err := os.MkdirTemp("", "tracebench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	o.WorkDir = work
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
+	r, err := harness.RunTraces(ctx, o, logf)
+	if err != nil {
+		return err
+	}
+	files, err := harness.WriteTraceReport(r, out, name)
+	if err != nil {
+		return err
+	}
+	fmt.Println(strings.Join(files, "\n"))
+	return nil
+}
