@@ -291,9 +291,16 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 				SampledTraces: perSender, ChildSpans: 1, Seed: o.Seed}, uint64(s+1))
 			for n := 0; ; n++ {
 				was := gen.Stats()
-				td := gen.RequestMax(time.Now(), int(quota-was.Spans))
+				left := int(quota - was.Spans)
+				if left <= 0 {
+					break
+				}
+				td := gen.RequestMax(time.Now(), left)
 				if td.SpanCount() == 0 {
-					break // the quota is reached, or a few spans short of it
+					// Traces are never split: the last one may pass the
+					// quota by a few spans, so that at least the quota is
+					// sent.
+					td = gen.RequestMax(time.Now(), workload.MaxTraceSpans)
 				}
 				if n%25 == 0 {
 					protoBytes.Add(int64((&ptrace.ProtoMarshaler{}).TracesSize(td)))

@@ -88,8 +88,8 @@ type TraceGenerator struct {
 
 // NewTraceGenerator returns a generator; seed differs per sender.
 func NewTraceGenerator(opts TraceOptions, seed uint64) *TraceGenerator {
-	if opts.SpansPerRequest < maxTraceSpans {
-		opts.SpansPerRequest = maxTraceSpans
+	if opts.SpansPerRequest < MaxTraceSpans {
+		opts.SpansPerRequest = MaxTraceSpans
 	}
 	if opts.ChildSpans < 1 {
 		opts.ChildSpans = 1
@@ -121,8 +121,9 @@ func (g *TraceGenerator) Request(now time.Time) ptrace.Traces {
 
 // RequestMax is Request with at most maxSpans spans (and no more than
 // SpansPerRequest). It is empty when the next trace is longer than
-// maxSpans: a sender that has a fixed number of spans to send ends with it
-// a few spans short rather than splitting a trace.
+// maxSpans: traces are never split, so a sender with a fixed number of
+// spans to send ends with RequestMax(now, MaxTraceSpans), passing it by a
+// few spans.
 func (g *TraceGenerator) RequestMax(now time.Time, maxSpans int) ptrace.Traces {
 	maxSpans = min(maxSpans, g.opts.SpansPerRequest)
 	spans := g.buf[:0]
@@ -349,10 +350,11 @@ var traceServices = []traceService{
 // traceInstances is the number of instances (pods) of each service.
 const traceInstances = 3
 
-// Span counts of a realistic trace.
+// Span counts of a realistic trace; MaxTraceSpans is also the most spans
+// a trace of either shape has.
 const (
 	minTraceSpans = 3
-	maxTraceSpans = 10
+	MaxTraceSpans = 10
 )
 
 var (
@@ -409,7 +411,7 @@ func (g *TraceGenerator) fill(path string) string {
 
 // realisticTrace builds one trace of 3–10 spans that ends around now.
 func (g *TraceGenerator) realisticTrace(now time.Time) []genSpan {
-	n := minTraceSpans + g.rng.IntN(maxTraceSpans-minTraceSpans+1)
+	n := minTraceSpans + g.rng.IntN(MaxTraceSpans-minTraceSpans+1)
 	tid := g.newTraceID()
 	spans := make([]genSpan, 0, n)
 

@@ -56,7 +56,7 @@ func TestRealisticTraces(t *testing.T) {
 		td := g.Request(now)
 		n := td.SpanCount()
 		require.LessOrEqual(t, n, opts.SpansPerRequest)
-		require.Greater(t, n, opts.SpansPerRequest-maxTraceSpans)
+		require.Greater(t, n, opts.SpansPerRequest-MaxTraceSpans)
 		spans += n
 		for id, tr := range byTrace(td) {
 			traces++
@@ -122,10 +122,10 @@ func TestRealisticTraces(t *testing.T) {
 	require.EqualValues(t, spans, st.Spans)
 	require.EqualValues(t, traces, st.Traces)
 	require.EqualValues(t, errSpans, st.ErrorSpans)
-	for n := minTraceSpans; n <= maxTraceSpans; n++ {
+	for n := minTraceSpans; n <= MaxTraceSpans; n++ {
 		require.Positive(t, sizes[n], "traces of %d spans", n)
 	}
-	require.Len(t, sizes, maxTraceSpans-minTraceSpans+1)
+	require.Len(t, sizes, MaxTraceSpans-minTraceSpans+1)
 	share := float64(errSpans) / float64(spans)
 	t.Logf("%d traces, %d spans, %.2f%% errors, %d service-graph edges, kinds %v", traces, spans, 100*share, len(edges), kinds)
 	require.InDelta(t, 0.035, share, 0.015, "2–5%% of the spans fail")
@@ -237,6 +237,6 @@ func TestRequestMaxKeepsTracesWhole(t *testing.T) {
 		}
 	}
 	require.LessOrEqual(t, sent, 2345)
-	require.Greater(t, sent, 2345-maxTraceSpans)
+	require.Greater(t, sent, 2345-MaxTraceSpans)
 	require.EqualValues(t, sent, g.Stats().Spans)
 }
