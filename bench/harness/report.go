@@ -28,16 +28,9 @@ const (
 // measurements dir/name.json (which LoadReport reads back, to render the
 // report again without running anything), and returns the files written.
 func WriteReport(r *Report, dir, name string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create report directory: %w", err)
-	}
-	raw, err := json.MarshalIndent(r, "", " ")
+	js, err := writeReportJSON(r, dir, name)
 	if err != nil {
-		return nil, fmt.Errorf("encode report: %w", err)
-	}
-	js := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(js, raw, 0o644); err != nil {
-		return nil, fmt.Errorf("write report: %w", err)
+		return nil, err
 	}
 	plots := []struct {
 		suffix, title string
@@ -555,4 +548,21 @@ func writeProfiles(b *strings.Builder, r *Report) {
 	for _, pr := range r.Profiles {
 		p("### %s, %s (`%s`)\n\n```\n%s\n```\n\n", pr.Target, pr.Kind, filepath.Base(pr.Path), pr.Top)
 	}
+}
+
+// writeReportJSON writes the measurements r as dir/name.json, creating dir,
+// and returns the file's path.
+func writeReportJSON(r any, dir, name string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create report directory: %w", err)
+	}
+	raw, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return "", fmt.Errorf("encode report: %w", err)
+	}
+	js := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(js, raw, 0o644); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return js, nil
 }

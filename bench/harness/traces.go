@@ -593,16 +593,9 @@ const (
 // <dir>/<name>.json (LoadTraceReport reads them back), and returns both
 // paths.
 func WriteTraceReport(r *TraceReport, dir, name string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create report directory: %w", err)
-	}
-	raw, err := json.MarshalIndent(r, "", " ")
+	js, err := writeReportJSON(r, dir, name)
 	if err != nil {
-		return nil, fmt.Errorf("encode report: %w", err)
-	}
-	js := filepath.Join(dir, name+".json")
-	if err := os.WriteFile(js, raw, 0o644); err != nil {
-		return nil, fmt.Errorf("write report: %w", err)
+		return nil, err
 	}
 	md := filepath.Join(dir, name+".md")
 	if err := os.WriteFile(md, []byte(traceMarkdown(r, name)), 0o644); err != nil {
