@@ -225,3 +225,50 @@ func FuzzReplay(f *testing.F) {
 		_ = traceSignal{}.Replay(newHead(), b)
 	})
 }
+
+// Appends, flushes and reads at once: every trace read back is whole (run
+// with -race).
+func TestConcurrentAppendFlushRead(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxSpans = 300 })
+	defer s.Close()
+	ctx := context.Background()
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	go func() {
+		defer close(done)
+		for i := 0; i < 1000; i++ {
+			if _, err := s.Append(ctx, trace(i, i%10 == 0)); err != nil {
+				errs <- err
+				return
+			}
+			if i%250 == 0 {
+				if err := s.Flush(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}
+	}()
+	q := mustParse(t, `{ status = error }`)
+	for reading := true; reading; {
+		select {
+		case <-done:
+			reading = false
+		default:
+		}
+		got, err := s.Trace(ctx, trace(0, true)[0].TraceID)
+		require.NoError(t, err)
+		require.Contains(t, []int{0, 3}, len(got), "a trace is read whole or not at all")
+		_, _, err = s.Search(ctx, SearchRequest{Query: q, From: math.MinInt64, To: math.MaxInt64, Limit: 5})
+		require.NoError(t, err)
+		_, err = s.Tags(ctx, math.MinInt64, math.MaxInt64)
+		require.NoError(t, err)
+	}
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	res, _, err := s.Search(ctx, SearchRequest{Query: q, From: math.MinInt64, To: math.MaxInt64, Limit: 1000})
+	require.NoError(t, err)
+	require.Len(t, res, 100)
+}
