@@ -149,6 +149,11 @@ const (
 var allColumns = []string{colTraceDict, colTrace, colSpanID, colParent, colParentID, colTime, colNameDict, colName, colKind,
 	colResDict, colResource, colScopeDict, colScope, colAttrs, colEvents, colLinks}
 
+// searchColumns are what TraceQL reads: not the scope, events and links,
+// which can be large (exception events with stack traces).
+var searchColumns = []string{colTraceDict, colTrace, colSpanID, colParent, colParentID, colTime, colNameDict, colName, colKind,
+	colResDict, colResource, colAttrs}
+
 // dict numbers distinct byte strings in the order first seen and writes
 // each once into its column.
 type dict struct {
@@ -221,9 +226,16 @@ func encodeBlock(spans []*Span) segment.Columns {
 	}
 }
 
-// decodeBlock decodes rows spans from cols.
-func decodeBlock(cols segment.Columns, rows int) ([]Span, error) {
-	spans := make([]Span, rows)
+// decodeBlock decodes rows spans from cols into buf (reused when large
+// enough). The scope, events and links are left empty when cols lacks
+// their columns (searchColumns).
+func decodeBlock(cols segment.Columns, rows int, buf []Span) ([]Span, error) {
+	if cap(buf) < rows {
+		buf = make([]Span, rows)
+	}
+	spans := buf[:rows]
+	clear(spans)
+	_, full := cols[colEvents]
 	trace := segment.Dec{B: cols[colTrace]}
 	spanID := segment.Dec{B: cols[colSpanID]}
 	parent := segment.Dec{B: cols[colParent]}
@@ -312,12 +324,15 @@ func decodeBlock(cols segment.Columns, rows int) ([]Span, error) {
 			return nil, err
 		}
 		s.Resource = resources[r]
+		s.Attributes, s.DroppedAttributesCount = decodeAttrs(&attrs)
+		if !full {
+			continue
+		}
 		c, err := index(&scope, len(scopes), "scope")
 		if err != nil {
 			return nil, err
 		}
 		s.ScopeName, s.ScopeVersion, s.ScopeAttributes = scopes[c].name, scopes[c].version, scopes[c].attrs
-		s.Attributes, s.DroppedAttributesCount = decodeAttrs(&attrs)
 		decodeEvents(&events, s)
 		decodeLinks(&links, s)
 	}

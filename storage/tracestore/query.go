@@ -14,12 +14,14 @@ import (
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
-func readBlock(r *segment.Reader, b int) ([]Span, error) {
-	cols, err := r.ReadBlock(b, allColumns...)
+// readBlock reads block b's columns (allColumns or searchColumns) into buf
+// (reused when large enough).
+func readBlock(r *segment.Reader, b int, columns []string, buf []Span) ([]Span, error) {
+	cols, err := r.ReadBlock(b, columns...)
 	if err != nil {
 		return nil, err
 	}
-	spans, err := decodeBlock(cols, r.Blocks[b].Rows)
+	spans, err := decodeBlock(cols, r.Blocks[b].Rows, buf)
 	if err != nil {
 		return nil, fmt.Errorf("segment %s block %d: %w", r.Dir(), b, err)
 	}
@@ -57,7 +59,7 @@ func (s *Store) Trace(ctx context.Context, id [16]byte) ([]*Span, error) {
 			}
 			if b := int(row) / segment.BlockRows; b != cur {
 				var err error
-				if spans, err = readBlock(r, b); err != nil {
+				if spans, err = readBlock(r, b, allColumns, nil); err != nil {
 					return nil, err
 				}
 				cur = b
@@ -85,6 +87,9 @@ type searcher struct {
 	req   SearchRequest
 	st    SearchStats
 	found map[[16]byte]*TraceSummary
+	pre   prefilter
+	// buf is the block buffer, reused from block to block.
+	buf []Span
 	// resources caches what TraceQL sees of a resource: the spans of a
 	// block share their resource's attribute slice.
 	resources map[*KV]map[string]traceql.Value
@@ -103,7 +108,8 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) ([]TraceSummary, 
 	if req.SpansPerSpanSet <= 0 {
 		req.SpansPerSpanSet = 3
 	}
-	sr := &searcher{s: s, req: req, found: map[[16]byte]*TraceSummary{}, resources: map[*KV]map[string]traceql.Value{}}
+	sr := &searcher{s: s, req: req, found: map[[16]byte]*TraceSummary{}, resources: map[*KV]map[string]traceql.Value{},
+		pre: newPrefilter(req.Query)}
 	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return nil, sr.st, nil
@@ -186,12 +192,18 @@ func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 		if err := sr.count(bm.Rows); err != nil {
 			return err
 		}
-		spans, err := readBlock(r, b)
+		// The trace whose rows go on into this block leaves the buffer.
+		for i := range run {
+			cp := *run[i]
+			run[i] = &cp
+		}
+		spans, err := readBlock(r, b, searchColumns, sr.buf)
 		if err != nil {
 			return err
 		}
+		sr.buf = spans
 		sr.st.BlocksRead++
-		clear(sr.resources) // keyed by pointers into the previous block
+		clear(sr.resources) // keyed by the previous block's resources
 		for i := range spans {
 			sp := &spans[i]
 			if len(run) > 0 && run[0].TraceID != sp.TraceID {
@@ -213,7 +225,7 @@ func (sr *searcher) match(spans []*Span) {
 	for _, sp := range spans {
 		first, last = min(first, sp.Start), max(last, sp.Start)
 	}
-	if last < sr.req.From || first > sr.req.To {
+	if last < sr.req.From || first > sr.req.To || !sr.pre.admits(spans) {
 		return
 	}
 	qs := make([]traceql.Span, len(spans))
@@ -244,7 +256,8 @@ func (sr *searcher) match(spans []*Span) {
 		if len(ts.Matched) >= sr.req.SpansPerSpanSet {
 			break
 		}
-		ts.Matched = append(ts.Matched, spans[i])
+		cp := *spans[i] // spans may sit in a block buffer that is reused
+		ts.Matched = append(ts.Matched, &cp)
 	}
 }
 

@@ -117,7 +117,7 @@ func TestBlockRoundTrip(t *testing.T) {
 		spans = append(spans, trace(i, i%7 == 0)...)
 	}
 	spans[5].ParentSpanID = [8]byte{1, 2, 3} // a parent outside the block
-	got, err := decodeBlock(encodeBlock(spans), len(spans))
+	got, err := decodeBlock(encodeBlock(spans), len(spans), nil)
 	require.NoError(t, err)
 	for i := range spans {
 		require.Equal(t, *spans[i], got[i])
@@ -211,7 +211,7 @@ func FuzzDecodeBlock(f *testing.F) {
 			c[k] = v
 		}
 		c[name] = b
-		_, _ = decodeBlock(c, 6)
+		_, _ = decodeBlock(c, 6, nil)
 	})
 }
 
@@ -271,4 +271,58 @@ func TestConcurrentAppendFlushRead(t *testing.T) {
 	res, _, err := s.Search(ctx, SearchRequest{Query: q, From: math.MinInt64, To: math.MaxInt64, Limit: 1000})
 	require.NoError(t, err)
 	require.Len(t, res, 100)
+}
+
+// The prefilter skips traces before matching; Search must still find
+// exactly the traces the TraceQL matcher accepts.
+func TestSearchFindsWhatTheMatcherAccepts(t *testing.T) {
+	s := openStore(t, t.TempDir(), nil)
+	defer s.Close()
+	ctx := context.Background()
+	var all [][]*Span
+	for i := 0; i < 600; i++ {
+		tr := trace(i, i%7 == 0)
+		if i%5 == 0 {
+			tr[1].Attributes = append(tr[1].Attributes, str("service.name", "override"), KV{Key: "http.method", Value: "7", Type: logstore.TypeInt})
+		}
+		all = append(all, tr)
+		_, err := s.Append(ctx, tr)
+		require.NoError(t, err)
+		if i == 300 {
+			require.NoError(t, s.Flush())
+		}
+	}
+	for _, q := range []string{
+		`{ resource.service.name = "checkout" && status = error }`,
+		`{ .service.name = "frontend" }`,
+		`{ .service.name = "override" }`,
+		`{ .http.method = "GET" }`,
+		`{ span.http.method = "GET" } && { kind = client }`,
+		`{ name = "charge" && duration >= 28ms }`,
+		`{ duration > 45ms } || { status = error }`,
+		`{ kind = server && duration < 30ms }`,
+		`{ status = ok }`,
+	} {
+		pq := mustParse(t, q)
+		want := map[[16]byte]bool{}
+		for _, tr := range all {
+			qs := make([]traceql.Span, len(tr))
+			for i, sp := range tr {
+				qs[i] = querySpan(sp, queryAttrs(sp.Resource))
+			}
+			if len(pq.Match(qs)) > 0 {
+				want[tr[0].TraceID] = true
+			}
+		}
+		res, _, err := s.Search(ctx, SearchRequest{Query: pq, From: math.MinInt64, To: math.MaxInt64, Limit: 10_000})
+		require.NoError(t, err)
+		got := map[[16]byte]bool{}
+		for _, r := range res {
+			got[r.TraceID] = true
+		}
+		require.Equal(t, want, got, q)
+		if q != `{ status = ok }` {
+			require.NotEmpty(t, want, q)
+		}
+	}
 }
