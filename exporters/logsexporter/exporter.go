@@ -2,7 +2,6 @@ package logsexporter
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -32,18 +31,7 @@ func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	res, err := e.store.Append(tenant.With(ctx, id), Records(ld))
-	if errors.Is(err, logstore.ErrBackpressure) {
-		return status.Error(codes.ResourceExhausted, err.Error())
-	}
-	if err != nil {
-		return status.Errorf(codes.Unavailable, "store logs: %v", err)
-	}
-	msg := exporters.PartialSuccess("log records", res.Rejected)
-	if msg == "" {
-		return nil
-	}
-	e.badInput.Warn("rejected part of an OTLP logs request", "tenant", id, "problem", msg)
-	return status.Error(codes.InvalidArgument, msg)
+	return exporters.StoreAnswer(err, "log records", res.Rejected, id, e.badInput)
 }
 
 // Records converts OTLP logs into log store records. Records of one

@@ -2,7 +2,6 @@ package tracesexporter
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -34,21 +33,10 @@ func (e *tracesExporter) push(ctx context.Context, td ptrace.Traces) error {
 	}
 	ctx = tenant.With(ctx, id)
 	res, err := e.store.Append(ctx, Spans(td))
-	if errors.Is(err, tracestore.ErrBackpressure) {
-		return status.Error(codes.ResourceExhausted, err.Error())
-	}
-	if err != nil {
-		return status.Errorf(codes.Unavailable, "store spans: %v", err)
-	}
-	if e.derived != nil && res.Accepted > 0 {
+	if err == nil && e.derived != nil && res.Accepted > 0 {
 		e.derived.Consume(ctx, td)
 	}
-	msg := exporters.PartialSuccess("spans", res.Rejected)
-	if msg == "" {
-		return nil
-	}
-	e.badInput.Warn("rejected part of an OTLP traces request", "tenant", id, "problem", msg)
-	return status.Error(codes.InvalidArgument, msg)
+	return exporters.StoreAnswer(err, "spans", res.Rejected, id, e.badInput)
 }
 
 // Spans converts OTLP traces into trace store spans. Spans of one resource

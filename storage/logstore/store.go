@@ -65,7 +65,7 @@ const (
 
 // ErrBackpressure is returned by Append while too many records wait to be
 // flushed; the sender should retry later (HTTP 429, gRPC ResourceExhausted).
-var ErrBackpressure = errors.New("log store is behind with flushing; retry later")
+var ErrBackpressure = segstore.ErrBackpressure
 
 // ErrTooMuchData is returned by a query that would read more than
 // MaxScanRecords records.
@@ -271,9 +271,8 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 			h.add(r, keys[i].labels, keys[i].key)
 		}
 	})
-	if errors.Is(err, segstore.ErrBackpressure) {
+	if errors.Is(err, ErrBackpressure) {
 		s.m.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
-		return res, ErrBackpressure
 	}
 	if err != nil {
 		return res, err

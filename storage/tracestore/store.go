@@ -166,9 +166,8 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			h.add(sp)
 		}
 	})
-	if errors.Is(err, segstore.ErrBackpressure) {
+	if errors.Is(err, ErrBackpressure) {
 		s.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
-		return res, ErrBackpressure
 	}
 	if err != nil {
 		return res, err
