@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +74,8 @@ type Alertmanager struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	snapMu sync.Mutex // one silences snapshot at a time
+
 	mu        sync.Mutex // guards the fields below and serialises reloads
 	disp      *dispatch.Dispatcher
 	inhibitor *inhibit.Inhibitor
@@ -113,7 +117,14 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 	}()
 	go func() {
 		defer am.wg.Done()
-		am.silences.Maintenance(15*time.Minute, filepath.Join(opts.DataDir, "silences"), am.stop, nil)
+		// Its snapshots go through snapshotSilences too, so that they and
+		// the ones written for API changes never overtake each other.
+		am.silences.Maintenance(15*time.Minute, filepath.Join(opts.DataDir, "silences"), am.stop, func() (int64, error) {
+			if _, err := am.silences.GC(); err != nil {
+				return 0, err
+			}
+			return am.snapshotSilences()
+		})
 	}()
 
 	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, nil, logger, reg)
@@ -142,7 +153,7 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 	}
 	// Only /api/v2 is served: Alertmanager's removed /api/v1 would shadow
 	// Prometheus' /api/v1/alerts.
-	am.handler = am.api.Register(route.New(), "/")
+	am.handler = am.persistingSilences(am.api.Register(route.New(), "/"))
 	am.pipeline = notify.NewPipelineBuilder(reg, featurecontrol.NoopFlags{})
 	am.dispM = dispatch.NewDispatcherMetrics(false, reg)
 	if err := am.Reload(); err != nil {
@@ -150,6 +161,66 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 		return nil, err
 	}
 	return am, nil
+}
+
+// persistingSilences wraps the API so that a silence created, changed or
+// expired through it is in the snapshot on disk before the client hears it
+// was: Alertmanager itself snapshots every 15 minutes, and a silence
+// acknowledged in between would not survive kill -9.
+func (am *Alertmanager) persistingSilences(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		changes := (r.Method == http.MethodPost && r.URL.Path == "/api/v2/silences") ||
+			(r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/v2/silence/"))
+		if !changes {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		if rec.Code/100 == 2 {
+			if _, err := am.snapshotSilences(); err != nil {
+				am.logger.Error("writing the silences snapshot failed", "err", err)
+				http.Error(w, "silence changed but not saved to disk: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// snapshotSilences writes the silences to their snapshot file (a synced
+// temporary file renamed into place) and returns its size.
+func (am *Alertmanager) snapshotSilences() (int64, error) {
+	am.snapMu.Lock()
+	defer am.snapMu.Unlock()
+	f, err := os.CreateTemp(am.opts.DataDir, "silences.tmp*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, there is nothing to remove
+	size, err := am.silences.Snapshot(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(am.opts.DataDir, "silences"))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("silences snapshot: %w", err)
+	}
+	d, err := os.Open(am.opts.DataDir)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	return size, d.Sync()
 }
 
 // Handler serves Alertmanager's v2 API (/api/v2/alerts, silences, status,

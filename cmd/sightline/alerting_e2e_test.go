@@ -555,3 +555,23 @@ func TestAmtool(t *testing.T) {
 	run("silence", "expire", id)
 	require.Contains(t, run("config", "show"), "receiver: default")
 }
+
+// TestSilenceSurvivesKill9: a silence the API acknowledged is on disk, not
+// only in Alertmanager's next 15-minute snapshot.
+func TestSilenceSurvivesKill9(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	start, end := strfmt.DateTime(time.Now()), strfmt.DateTime(time.Now().Add(time.Hour))
+	name, value, by, comment := "alertname", "Maintenance", "test", "kill -9"
+	isRegex, isEqual := false, true
+	sil, err := amAPI(s.httpAddr).Silence.PostSilences(silence.NewPostSilencesParams().WithContext(ctxT(t)).WithSilence(&models.PostableSilence{
+		Silence: models.Silence{Matchers: models.Matchers{{Name: &name, Value: &value, IsRegex: &isRegex, IsEqual: &isEqual}},
+			StartsAt: &start, EndsAt: &end, CreatedBy: &by, Comment: &comment},
+	}))
+	require.NoError(t, err)
+	s.kill()
+	s.start()
+	got, err := amAPI(s.httpAddr).Silence.GetSilence(silence.NewGetSilenceParams().WithContext(ctxT(t)).WithSilenceID(strfmt.UUID(sil.Payload.SilenceID)))
+	require.NoError(t, err)
+	require.Equal(t, "kill -9", *got.Payload.Comment)
+	require.Equal(t, "active", *got.Payload.Status.State)
+}
