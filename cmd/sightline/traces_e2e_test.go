@@ -228,6 +228,13 @@ func TestTracesEndToEnd(t *testing.T) {
 	series := exemplars[0].(map[string]any)["seriesLabels"].(map[string]any)
 	require.True(t, strings.HasPrefix(series["__name__"].(string), "traces_"), series)
 
+	// Grafana's traces-to-logs query (README) finds the span's log line.
+	code, body = getJSON(t, s.url("/loki/api/v1/query_range?"+q("query", `{service_name="payment"} | trace_id="`+traceID+`"`)))
+	require.Equal(t, http.StatusOK, code, body)
+	streams := body["data"].(map[string]any)["result"].([]any)
+	require.Len(t, streams, 1)
+	require.Equal(t, "payment failed: card declined", streams[0].(map[string]any)["values"].([]any)[0].([]any)[1])
+
 	code, _ = getJSON(t, s.url("/api/v1/correlate/not-a-trace-id"))
 	require.Equal(t, http.StatusBadRequest, code)
 }
