@@ -98,7 +98,7 @@ type searcher struct {
 // Search returns the traces of the tenant of ctx with spans starting in
 // [req.From, req.To] that match req.Query, newest first, at most req.Limit.
 // It reads heads and then segments, newest first, and stops at the end of
-// the segment where it has found enough. A trace whose spans sit in
+// the block where it has found enough. A trace whose spans sit in
 // different segments (they arrived minutes apart) is matched in each
 // separately, as Tempo matches per block.
 func (s *Store) Search(ctx context.Context, req SearchRequest) ([]TraceSummary, SearchStats, error) {
@@ -167,24 +167,32 @@ func (sr *searcher) scanHead(ctx context.Context, spans []*Span) error {
 		}
 		byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
 	}
-	for _, id := range order {
+	// Newest (last seen first) first, until enough are found.
+	for i := len(order) - 1; i >= 0 && len(sr.found) < sr.req.Limit; i-- {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sr.match(byTrace[id])
+		sr.match(byTrace[order[i]])
 	}
 	return nil
 }
 
-// scanSegment reads the blocks of r that overlap the time range and
-// matches each trace: a segment's rows are grouped by trace, so a trace is
-// a run of rows (which may cross into the next block).
+// scanSegment reads the blocks of r that overlap the time range, last
+// first, and matches each trace: a segment's rows are grouped by trace
+// (traces in the order their first span started), so a trace is a run of
+// rows, which may cross into the block before. It stops after the block
+// where the search has found enough traces, newest first, leaving out the
+// older trace whose run goes on into the blocks not read.
 func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 	sr.st.Segments++
 	var run []*Span
-	for b, bm := range r.Blocks {
+	for b := len(r.Blocks) - 1; b >= 0; b-- {
+		bm := r.Blocks[b]
 		if bm.MaxT < sr.req.From || bm.MinT > sr.req.To {
 			continue
+		}
+		if len(sr.found) >= sr.req.Limit {
+			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -204,9 +212,10 @@ func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 		sr.buf = spans
 		sr.st.BlocksRead++
 		clear(sr.resources) // keyed by the previous block's resources
-		for i := range spans {
+		for i := len(spans) - 1; i >= 0; i-- {
 			sp := &spans[i]
 			if len(run) > 0 && run[0].TraceID != sp.TraceID {
+				slices.Reverse(run) // read backwards
 				sr.match(run)
 				run = run[:0:0]
 			}
@@ -214,6 +223,7 @@ func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 		}
 	}
 	if len(run) > 0 {
+		slices.Reverse(run)
 		sr.match(run)
 	}
 	return nil
