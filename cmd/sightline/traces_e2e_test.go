@@ -15,11 +15,11 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/contrib/bridges/otelslog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -52,8 +52,9 @@ func newTraceService(t *testing.T, s *server, proto, service string) *sdktrace.T
 
 // checkoutTrace runs one request through three services: frontend (spans
 // sent over gRPC) calls checkout, which calls payment (spans over HTTP);
-// payment fails. Each service logs through the OTel log bridge API with
-// the span's context. It returns the trace ID.
+// payment fails. Each service logs with log/slog through the OTel slog
+// bridge (otelslog), which takes the trace and span IDs from the span's
+// context. It returns the trace ID.
 func checkoutTrace(t *testing.T, s *server) string {
 	t.Helper()
 	frontend := newTraceService(t, s, "grpc", "frontend")
@@ -61,18 +62,20 @@ func checkoutTrace(t *testing.T, s *server) string {
 	payment := newTraceService(t, s, "http", "payment")
 	checkoutLogs := newLogService(t, s, "grpc", "checkout")
 	paymentLogs := newLogService(t, s, "http", "payment")
+	checkoutLog := otelslog.NewLogger("shop", otelslog.WithLoggerProvider(checkoutLogs))
+	paymentLog := otelslog.NewLogger("shop", otelslog.WithLoggerProvider(paymentLogs))
 
 	ctx, root := frontend.Tracer("shop").Start(context.Background(), "GET /checkout", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 500)))
 	ctx, call := frontend.Tracer("shop").Start(ctx, "POST /checkout", trace.WithSpanKind(trace.SpanKindClient))
 	// The callee continues the trace from propagated context.
 	ctx, srv := checkout.Tracer("shop").Start(ctx, "POST /checkout", trace.WithSpanKind(trace.SpanKindServer))
-	emit(checkoutLogs, ctx, otellog.SeverityInfo, "checking out cart", otellog.String("cart.id", "c-9"))
+	checkoutLog.InfoContext(ctx, "checking out cart", "cart.id", "c-9")
 	ctx2, payCall := checkout.Tracer("shop").Start(ctx, "charge card", trace.WithSpanKind(trace.SpanKindClient))
 	ctx2, pay := payment.Tracer("shop").Start(ctx2, "charge", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("payment.method", "card"), attribute.Float64("amount", 12.5)))
 	pay.AddEvent("fraud check", trace.WithAttributes(attribute.Bool("passed", true)))
-	emit(paymentLogs, ctx2, otellog.SeverityError, "payment failed: card declined")
+	paymentLog.ErrorContext(ctx2, "payment failed: card declined", "amount", 12.5)
 	pay.SetStatus(codes.Error, "card declined")
 	pay.End()
 	payCall.SetStatus(codes.Error, "payment failed")
