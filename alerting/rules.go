@@ -21,10 +21,12 @@ import (
 	"github.com/prometheus/prometheus/promql/parser/posrange"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sightline-dev/sightline/query/logql"
 	"github.com/sightline-dev/sightline/query/mql"
+	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
 // RulesOptions configure the rule engine.
@@ -40,6 +42,9 @@ type RulesOptions struct {
 	OutageTolerance time.Duration
 	ForGracePeriod  time.Duration
 	ResendDelay     time.Duration
+	// TenantDir holds other tenants' rule files, as Loki's ruler keeps
+	// them locally: <TenantDir>/<tenant>/*.yml. "" for none.
+	TenantDir string
 	// LogQuery evaluates LogQL metric queries at an instant, for groups of
 	// `type: logql`; nil refuses such groups.
 	LogQuery rules.QueryFunc
@@ -71,85 +76,124 @@ func (s Senders) Send(alerts ...*notifier.Alert) {
 	}
 }
 
-// Rules evaluates rule files with Prometheus' rules manager.
+// Rules evaluates rule files with Prometheus' rules manager, one manager
+// per tenant, as Loki's and Mimir's rulers do: a tenant's rules query and
+// write that tenant's data only.
 type Rules struct {
 	opts    RulesOptions
-	manager *rules.Manager
 	loader  *loader
 	logger  *slog.Logger
+	metrics *rules.Metrics
+	newMgr  func(tenantID string) *rules.Manager
+
+	mu      sync.Mutex
+	tenants map[string]*rules.Manager // guarded by mu
+	running bool                      // guarded by mu
 }
 
 // NewRules builds the rule engine: expressions are evaluated by engine over
 // queryable, recording rules append to appendable (which also restores alert
-// state from ALERTS_FOR_STATE), alerts go to send. Call Reload to load the
-// files, then Run.
+// state from ALERTS_FOR_STATE), alerts go to send; each through the tenant
+// of the rule's file. Call Reload to load the files, then Run.
 func NewRules(opts RulesOptions, engine promql.QueryEngine, queryable storage.Queryable, appendable storage.Appendable, send Sender, logger *slog.Logger, reg prometheus.Registerer) *Rules {
-	r := &Rules{opts: opts, logger: logger, loader: &loader{logQL: map[string]bool{}, allowLogQL: opts.LogQuery != nil}}
-	promQuery := rules.EngineQueryFunc(engine, queryable)
-	query := func(ctx context.Context, q string, t time.Time) (promql.Vector, error) {
-		if r.loader.isLogQL(q) {
-			return opts.LogQuery(ctx, q, t)
-		}
-		return promQuery(ctx, q, t)
-	}
+	r := &Rules{opts: opts, logger: logger, loader: &loader{logQL: map[string]bool{}, allowLogQL: opts.LogQuery != nil},
+		metrics: rules.NewGroupMetrics(reg), tenants: map[string]*rules.Manager{}}
 	external := ""
 	if opts.ExternalURL != nil {
 		external = opts.ExternalURL.String()
 	}
-	r.manager = rules.NewManager(&rules.ManagerOptions{
-		ExternalURL:     opts.ExternalURL,
-		QueryFunc:       query,
-		NotifyFunc:      rules.SendAlerts(send, external),
-		Context:         context.Background(),
-		Appendable:      appendable,
-		Queryable:       queryable,
-		Logger:          logger,
-		Registerer:      reg,
-		OutageTolerance: opts.OutageTolerance,
-		ForGracePeriod:  opts.ForGracePeriod,
-		ResendDelay:     opts.ResendDelay,
-		GroupLoader:     r.loader,
-		// Dependency analysis inspects PromQL syntax trees; LogQL rules
-		// have none, and groups are evaluated rule by rule anyway.
-		RuleDependencyController: noDependencies{},
-	})
+	r.newMgr = func(id string) *rules.Manager {
+		q := tenantQueryable{queryable, id}
+		promQuery := rules.EngineQueryFunc(engine, q)
+		query := func(ctx context.Context, expr string, t time.Time) (promql.Vector, error) {
+			ctx = tenant.With(ctx, id)
+			if r.loader.isLogQL(expr) {
+				return opts.LogQuery(ctx, expr, t)
+			}
+			return promQuery(ctx, expr, t)
+		}
+		var sender Sender = send
+		if id != tenant.Default {
+			sender = tenantSender{send, id}
+		}
+		return rules.NewManager(&rules.ManagerOptions{
+			ExternalURL:     opts.ExternalURL,
+			QueryFunc:       query,
+			NotifyFunc:      rules.SendAlerts(sender, external),
+			Context:         tenant.With(context.Background(), id),
+			Appendable:      tenantAppendable{appendable, id},
+			Queryable:       q,
+			Logger:          logger.With("tenant", id),
+			Metrics:         r.metrics,
+			OutageTolerance: opts.OutageTolerance,
+			ForGracePeriod:  opts.ForGracePeriod,
+			ResendDelay:     opts.ResendDelay,
+			GroupLoader:     r.loader,
+			// Dependency analysis inspects PromQL syntax trees; LogQL rules
+			// have none, and groups are evaluated rule by rule anyway.
+			RuleDependencyController: noDependencies{},
+		})
+	}
 	return r
 }
 
-// Files expands the configured globs.
-func (r *Rules) Files() ([]string, error) {
-	var files []string
+// Files returns the rule files of each tenant: the configured globs are
+// the default tenant's, and <TenantDir>/<tenant>/*.{yml,yaml} each
+// tenant's.
+func (r *Rules) Files() (map[string][]string, error) {
+	files := map[string][]string{}
 	for _, pat := range r.opts.Files {
 		fs, err := filepath.Glob(pat)
 		if err != nil {
 			return nil, fmt.Errorf("rule files %q: %w", pat, err)
 		}
-		files = append(files, fs...)
+		files[tenant.Default] = append(files[tenant.Default], fs...)
+	}
+	if r.opts.TenantDir == "" {
+		return files, nil
+	}
+	dirs, err := os.ReadDir(r.opts.TenantDir)
+	if err != nil {
+		return nil, fmt.Errorf("rule directory: %w", err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		if err := tenant.Validate(d.Name()); err != nil {
+			return nil, fmt.Errorf("rule directory %s: %w", filepath.Join(r.opts.TenantDir, d.Name()), err)
+		}
+		for _, ext := range []string{"*.yml", "*.yaml"} {
+			fs, _ := filepath.Glob(filepath.Join(r.opts.TenantDir, d.Name(), ext)) // the pattern is valid
+			files[d.Name()] = append(files[d.Name()], fs...)
+		}
 	}
 	return files, nil
 }
 
 // Reload loads the rule files again. Invalid files are reported with the
-// messages promtool check rules gives, and the running rules stay as they
-// were.
+// messages promtool check rules gives, and the running rules of every
+// tenant stay as they were.
 func (r *Rules) Reload() error {
 	files, err := r.Files()
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, f := range files {
-		rgs, ferrs := r.loader.Load(f, false, model.UTF8Validation)
-		for _, e := range ferrs {
-			errs = append(errs, fmt.Errorf("%s: %w", f, e))
-		}
-		if rgs == nil {
-			continue
-		}
-		for _, g := range rgs.Groups {
-			for _, rl := range g.Rules {
-				if _, err := r.loader.Parse(rl.Expr); err != nil {
-					errs = append(errs, fmt.Errorf("%s: group %q: %w", f, g.Name, err))
+	for _, tf := range files {
+		for _, f := range tf {
+			rgs, ferrs := r.loader.Load(f, false, model.UTF8Validation)
+			for _, e := range ferrs {
+				errs = append(errs, fmt.Errorf("%s: %w", f, e))
+			}
+			if rgs == nil {
+				continue
+			}
+			for _, g := range rgs.Groups {
+				for _, rl := range g.Rules {
+					if _, err := r.loader.Parse(rl.Expr); err != nil {
+						errs = append(errs, fmt.Errorf("%s: group %q: %w", f, g.Name, err))
+					}
 				}
 			}
 		}
@@ -161,23 +205,136 @@ func (r *Rules) Reload() error {
 	if r.opts.ExternalURL != nil {
 		external = r.opts.ExternalURL.String()
 	}
-	if err := r.manager.Update(r.opts.EvaluationInterval, files, labels.EmptyLabels(), external, nil); err != nil {
-		return fmt.Errorf("update rules: %w", err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := files[tenant.Default]; !ok {
+		files[tenant.Default] = nil // the default tenant's manager always exists
+	}
+	// Tenants whose files are gone keep a manager with no groups.
+	for id := range r.tenants {
+		if _, ok := files[id]; !ok {
+			files[id] = nil
+		}
+	}
+	for id, tf := range files {
+		m := r.tenants[id]
+		if m == nil {
+			m = r.newMgr(id)
+			r.tenants[id] = m
+			if r.running {
+				go m.Run()
+			}
+		}
+		if err := m.Update(r.opts.EvaluationInterval, tf, labels.EmptyLabels(), external, nil); err != nil {
+			return fmt.Errorf("update rules of tenant %q: %w", id, err)
+		}
 	}
 	return nil
 }
 
 // Run starts evaluating; it returns at once.
-func (r *Rules) Run() { go r.manager.Run() }
+func (r *Rules) Run() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = true
+	for _, m := range r.tenants {
+		go m.Run()
+	}
+}
 
 // Stop stops every group.
-func (r *Rules) Stop() { r.manager.Stop() }
+func (r *Rules) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = false
+	for _, m := range r.tenants {
+		m.Stop()
+	}
+}
 
-// RuleGroups and AlertingRules serve /api/v1/rules and /api/v1/alerts.
-func (r *Rules) RuleGroups() []*rules.Group { return r.manager.RuleGroups() }
+// ForContext returns what /api/v1/rules and /api/v1/alerts show for the
+// tenant of ctx: its groups and alerting rules.
+func (r *Rules) ForContext(ctx context.Context) TenantRules {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return TenantRules{r.tenants[tenant.FromContext(ctx)]}
+}
 
-// AlertingRules returns the alerting rules of every group.
-func (r *Rules) AlertingRules() []*rules.AlertingRule { return r.manager.AlertingRules() }
+// TenantRules are one tenant's rules (none if it has no manager).
+type TenantRules struct{ m *rules.Manager }
+
+// RuleGroups returns the tenant's groups.
+func (t TenantRules) RuleGroups() []*rules.Group {
+	if t.m == nil {
+		return nil
+	}
+	return t.m.RuleGroups()
+}
+
+// AlertingRules returns the alerting rules of the tenant's groups.
+func (t TenantRules) AlertingRules() []*rules.AlertingRule {
+	if t.m == nil {
+		return nil
+	}
+	return t.m.AlertingRules()
+}
+
+// tenantQueryable reads the data of one tenant whatever the context says.
+type tenantQueryable struct {
+	q  storage.Queryable
+	id string
+}
+
+func (t tenantQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := t.q.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return tenantQuerier{q, t.id}, nil
+}
+
+type tenantQuerier struct {
+	storage.Querier
+	id string
+}
+
+func (t tenantQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return t.Querier.Select(tenant.With(ctx, t.id), sortSeries, hints, ms...)
+}
+
+func (t tenantQuerier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return t.Querier.LabelValues(tenant.With(ctx, t.id), name, hints, ms...)
+}
+
+func (t tenantQuerier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return t.Querier.LabelNames(tenant.With(ctx, t.id), hints, ms...)
+}
+
+// tenantAppendable writes into the data of one tenant.
+type tenantAppendable struct {
+	a  storage.Appendable
+	id string
+}
+
+func (t tenantAppendable) Appender(ctx context.Context) storage.Appender {
+	return t.a.Appender(tenant.With(ctx, t.id))
+}
+
+// tenantSender labels the alerts of a tenant other than the default one
+// with tenant="<id>", so that one Alertmanager can route them apart.
+type tenantSender struct {
+	next Sender
+	id   string
+}
+
+func (t tenantSender) Send(alerts ...*notifier.Alert) {
+	for _, a := range alerts {
+		b := labels.NewBuilder(a.Labels)
+		b.Set("tenant", t.id)
+		a.Labels = b.Labels()
+	}
+	t.next.Send(alerts...)
+}
 
 type noDependencies struct{}
 

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/alertmanager/notify/webhook"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	pmodel "github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	otellog "go.opentelemetry.io/otel/log"
 
@@ -574,4 +575,47 @@ func TestSilenceSurvivesKill9(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "kill -9", *got.Payload.Comment)
 	require.Equal(t, "active", *got.Payload.Status.State)
+}
+
+// TestTenantRules: a tenant's rule files (-rules.tenant-dir/<tenant>/)
+// read and write that tenant's data only, its alerts carry its name, and
+// /api/v1/rules shows each tenant its own rules.
+func TestTenantRules(t *testing.T) {
+	dir := t.TempDir()
+	hook := newWebhookSink(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "rules", "team-a"), 0o755))
+	writeFile(t, filepath.Join(dir, "rules", "team-a"), "rules.yml", `
+groups:
+  - name: team-a
+    interval: 500ms
+    rules:
+      - record: team:requests:sum
+        expr: sum(app_team_requests_total)
+      - alert: TeamBusy
+        expr: team:requests:sum > 5
+`)
+	amcfg := writeFile(t, dir, "alertmanager.yml", fmt.Sprintf(`
+route: {receiver: webhook, group_by: [alertname], group_wait: 100ms, group_interval: 500ms}
+receivers: [{name: webhook, webhook_configs: [{url: %q}]}]
+`, hook.srv.URL))
+	s := startServer(t, filepath.Join(dir, "data"), "-rules.tenant-dir", filepath.Join(dir, "rules"), "-alertmanager.config.file", amcfg)
+	now := time.Now()
+	require.NoError(t, remoteWrite(t, s, "team-a", series("app_team_requests_total", now, 10)))
+	require.NoError(t, remoteWrite(t, s, "", series("app_team_requests_total", now, 1)))
+
+	eventually(t, 20*time.Second, "TeamBusy notification", func() bool { return len(hook.messages("TeamBusy")) > 0 })
+	require.Equal(t, "team-a", hook.messages("TeamBusy")[0].Alerts[0].Labels["tenant"])
+	// The recording rule wrote into team-a's data, not the default tenant's.
+	require.Equal(t, 10.0, queryScalar(t, s.promTenant("team-a"), `team:requests:sum`))
+	v, _, err := s.prom().Query(ctxT(t), `team:requests:sum`, time.Now())
+	require.NoError(t, err)
+	require.Empty(t, v.(pmodel.Vector))
+
+	rr, err := s.promTenant("team-a").Rules(ctxT(t))
+	require.NoError(t, err)
+	require.Len(t, rr.Groups, 1)
+	require.Equal(t, "team-a", rr.Groups[0].Name)
+	rr, err = s.prom().Rules(ctxT(t))
+	require.NoError(t, err)
+	require.Empty(t, rr.Groups)
 }

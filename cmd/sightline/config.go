@@ -64,6 +64,7 @@ type Config struct {
 
 	ExternalURL         string      `yaml:"web.external-url"`
 	RuleFiles           stringsFlag `yaml:"rules.file"`
+	RuleTenantDir       string      `yaml:"rules.tenant-dir"`
 	RuleEvalInterval    durFlag     `yaml:"rules.evaluation-interval"`
 	RuleResendDelay     durFlag     `yaml:"rules.alert.resend-delay"`
 	RuleOutageTolerance durFlag     `yaml:"rules.alert.for-outage-tolerance"`
@@ -153,7 +154,8 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Var(&c.TracesHeadMaxAge, "traces.head.max-age", "Longest time spans wait in memory before they are flushed into a segment.")
 	fs.Var(&c.SpanMetricsInterval, "spanmetrics.flush-interval", "How often span metrics and service-graph series are written to the metrics store.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
-	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable). Reloaded on SIGHUP and POST /-/reload.")
+	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable), of the default tenant. Reloaded on SIGHUP and POST /-/reload.")
+	fs.StringVar(&c.RuleTenantDir, "rules.tenant-dir", "", "A directory of other tenants' rule files, as Loki's ruler keeps them: <dir>/<tenant>/*.yml. Their rules read and write that tenant's data; their alerts carry tenant=\"<tenant>\". Reloaded with the rule files.")
 	fs.Var(&c.RuleEvalInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")
 	fs.Var(&c.RuleResendDelay, "rules.alert.resend-delay", "Minimum wait before a firing alert is sent again to the Alertmanagers.")
 	fs.Var(&c.RuleOutageTolerance, "rules.alert.for-outage-tolerance", "Longest outage after which 'for' state of alerts is still restored at start-up.")

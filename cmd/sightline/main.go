@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	promv1 "github.com/prometheus/prometheus/web/api/v1"
 
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/collector"
@@ -178,6 +179,7 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	ruleOpts := alerting.DefaultRulesOptions()
 	ruleOpts.Files = cfg.RuleFiles
+	ruleOpts.TenantDir = cfg.RuleTenantDir
 	ruleOpts.EvaluationInterval = time.Duration(cfg.RuleEvalInterval)
 	ruleOpts.ExternalURL = externalURL
 	ruleOpts.ResendDelay = time.Duration(cfg.RuleResendDelay)
@@ -234,7 +236,7 @@ func run(ctx context.Context, cfg Config) error {
 	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
 	apiOpts.Ready = ready.Load
 	apiOpts.Flags = flagsMap(cfg)
-	apiOpts.Rules = rules
+	apiOpts.Rules = func(ctx context.Context) promv1.RulesRetriever { return rules.ForContext(ctx) }
 	tempoOpts := tempoapi.DefaultOptions()
 	tempoOpts.Version = version
 	handler := newHTTPHandler(httpParts{

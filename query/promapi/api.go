@@ -81,8 +81,9 @@ type Options struct {
 	DataDir string
 	// Ready gates query and write endpoints until the server is ready.
 	Ready func() bool
-	// Rules serves /api/v1/rules and /api/v1/alerts; nil for none.
-	Rules v1.RulesRetriever
+	// Rules serves /api/v1/rules and /api/v1/alerts with the rules of the
+	// request's tenant (from its context); nil for none.
+	Rules func(context.Context) v1.RulesRetriever
 	// Alertmanagers serves /api/v1/alertmanagers; nil for none.
 	Alertmanagers v1.AlertmanagerRetriever
 }
@@ -99,7 +100,7 @@ func DefaultOptions() Options {
 // New returns the handler of /api/v1/ over store, evaluating queries with
 // engine. Mount it at "/api/v1/" behind tenant.Middleware.
 func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) http.Handler {
-	var rulesRetriever v1.RulesRetriever = noRules{}
+	rulesRetriever := func(context.Context) v1.RulesRetriever { return noRules{} }
 	if opts.Rules != nil {
 		rulesRetriever = opts.Rules
 	}
@@ -131,7 +132,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 		opts.DataDir,
 		false, // no admin API: deleting series is not offered yet
 		logger.With("component", "api"),
-		func(context.Context) v1.RulesRetriever { return rulesRetriever },
+		rulesRetriever,
 		50_000_000, 10, 1<<20, // remote read limits, Prometheus' defaults
 		false,
 		regexp.MustCompile(".*"),
