@@ -133,7 +133,7 @@ const (
 	colSpanID    = "spanid"    // 8 bytes
 	colParent    = "parent"    // uvarint: 0 root, 1 explicit (8 bytes in parentid), 2+row of the parent in this block
 	colParentID  = "parentid"  // parent span IDs not in the block
-	colTime      = "time"      // varint start delta to the previous row, uvarint duration
+	colTime      = "time"      // varint start delta to the previous row, varint end - start
 	colNameDict  = "namedict"  // distinct span names
 	colName      = "name"      // uvarint index into namedict
 	colKind      = "kind"      // uvarint kind, uvarint status code, string status message, uvarint flags, string trace state
@@ -198,7 +198,7 @@ func encodeBlock(spans []*Span) segment.Columns {
 		}
 		tm.Varint(s.Start - prev)
 		prev = s.Start
-		tm.Uvarint(uint64(s.Duration()))
+		tm.Varint(s.End - s.Start) // signed: a bad sender's end before start is kept as sent
 		name.Uvarint(names.id([]byte(s.Name), func(e *segment.Enc) { e.String(s.Name) }))
 		kind.Uvarint(uint64(s.Kind))
 		kind.Uvarint(uint64(s.StatusCode))
@@ -308,7 +308,7 @@ func decodeBlock(cols segment.Columns, rows int, buf []Span) ([]Span, error) {
 		}
 		prev += tm.Varint()
 		s.Start = prev
-		s.End = s.Start + int64(tm.Uvarint())
+		s.End = s.Start + tm.Varint()
 		n, err := index(&name, len(names), "name")
 		if err != nil {
 			return nil, err
