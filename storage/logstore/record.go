@@ -88,28 +88,40 @@ var ErrInvalidUTF8 = errors.New("invalid UTF-8")
 // Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
 // corrupt is stored; it reports whether anything was replaced.
 func (r *Record) Repair() bool {
-	fixed := false
-	fix := func(s *string) {
-		if !utf8.ValidString(*s) {
-			*s = strings.ToValidUTF8(*s, "\uFFFD")
-			fixed = true
-		}
-	}
-	fix(&r.SeverityText)
+	var fix Repairer
+	fix.String(&r.SeverityText)
 	if r.BodyType != TypeBytes {
-		fix(&r.Body)
+		fix.String(&r.Body)
 	}
-	fix(&r.ScopeName)
-	fix(&r.ScopeVersion)
-	for _, kvs := range [][]KV{r.Resource, r.Attributes} {
-		for i := range kvs {
-			fix(&kvs[i].Key)
-			if kvs[i].Type != TypeBytes {
-				fix(&kvs[i].Value)
-			}
+	fix.String(&r.ScopeName)
+	fix.String(&r.ScopeVersion)
+	fix.KVs(r.Resource)
+	fix.KVs(r.Attributes)
+	return fix.Fixed
+}
+
+// Repairer replaces invalid UTF-8 with U+FFFD in the text it is given and
+// remembers whether it did. The log and trace stores repair what they are
+// sent with it: queries answer in JSON and protobuf, whose clients reject
+// invalid UTF-8.
+type Repairer struct{ Fixed bool }
+
+// String repairs *s.
+func (f *Repairer) String(s *string) {
+	if !utf8.ValidString(*s) {
+		*s = strings.ToValidUTF8(*s, "\uFFFD")
+		f.Fixed = true
+	}
+}
+
+// KVs repairs keys and values (bytes values are base64 text already).
+func (f *Repairer) KVs(kvs []KV) {
+	for i := range kvs {
+		f.String(&kvs[i].Key)
+		if kvs[i].Type != TypeBytes {
+			f.String(&kvs[i].Value)
 		}
 	}
-	return fixed
 }
 
 // ParseTraceID parses a 32-hex-digit trace ID.

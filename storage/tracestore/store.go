@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -57,7 +58,8 @@ const (
 	ReasonInvalidTraceID = "invalid_trace_id" // all zero
 	ReasonInvalidSpanID  = "invalid_span_id"  // all zero
 	ReasonTooLarge       = "too_large"
-	ReasonBackpressure   = "backpressure" // refused for now, to be retried
+	ReasonBackpressure   = "backpressure"          // refused for now, to be retried
+	ReasonInvalidUTF8    = "invalid_utf8_repaired" // repaired and stored, counted
 )
 
 // Store is the trace store of every tenant. It is safe for concurrent use.
@@ -83,7 +85,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_traces_spans_appended_total", Help: "Spans written to the trace store."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_traces_spans_rejected_total", Help: "Spans refused by the trace store, by reason."}, []string{"reason"}),
 	}
-	for _, r := range []string{ReasonInvalidTraceID, ReasonInvalidSpanID, ReasonTooLarge, ReasonBackpressure} {
+	for _, r := range []string{ReasonInvalidTraceID, ReasonInvalidSpanID, ReasonTooLarge, ReasonBackpressure, ReasonInvalidUTF8} {
 		s.rejected.WithLabelValues(r)
 	}
 	for _, c := range []prometheus.Collector{s.appended, s.rejected} {
@@ -110,6 +112,8 @@ type AppendResult struct {
 	Accepted int
 	// Rejected counts refused spans by reason.
 	Rejected map[string]int
+	// Repaired counts spans whose invalid UTF-8 was replaced.
+	Repaired int
 }
 
 // Size is the span's size for limits: the bytes of its strings and
@@ -133,6 +137,27 @@ func (s *Span) Size() int {
 	return n
 }
 
+// Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
+// corrupt is stored; it reports whether anything was replaced.
+func (s *Span) Repair() bool {
+	var fix logstore.Repairer
+	for _, p := range []*string{&s.Name, &s.TraceState, &s.StatusMessage, &s.ScopeName, &s.ScopeVersion} {
+		fix.String(p)
+	}
+	fix.KVs(s.Attributes)
+	fix.KVs(s.Resource)
+	fix.KVs(s.ScopeAttributes)
+	for i := range s.Events {
+		fix.String(&s.Events[i].Name)
+		fix.KVs(s.Events[i].Attributes)
+	}
+	for i := range s.Links {
+		fix.String(&s.Links[i].TraceState)
+		fix.KVs(s.Links[i].Attributes)
+	}
+	return fix.Fixed
+}
+
 // Append stores spans for the tenant of ctx and returns once they are in
 // the WAL. Spans with an all-zero trace or span ID, or over the size limit,
 // are refused and reported in the result; the others are stored.
@@ -154,6 +179,10 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			res.Rejected[reason]++
 			s.rejected.WithLabelValues(reason).Inc()
 			continue
+		}
+		if sp.Repair() {
+			res.Repaired++
+			s.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}
 		sp.encode(&enc)
 		kept = append(kept, sp)

@@ -133,9 +133,14 @@ func TestRejectsBadIDs(t *testing.T) {
 	tr[1].SpanID = [8]byte{}
 	tr[2].Attributes = []KV{str("big", string(make([]byte, 2000)))}
 	ok := trace(2, false)[0]
+	ok.Name = "bad \xff name"
 	res, err := s.Append(context.Background(), append(tr, ok))
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Accepted)
+	require.Equal(t, 1, res.Repaired)
+	got, err := s.Trace(context.Background(), ok.TraceID)
+	require.NoError(t, err)
+	require.Equal(t, "bad \uFFFD name", got[0].Name)
 	require.Equal(t, map[string]int{ReasonInvalidTraceID: 1, ReasonInvalidSpanID: 1, ReasonTooLarge: 1}, res.Rejected)
 }
 
