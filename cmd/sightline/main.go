@@ -101,7 +101,7 @@ func run(ctx context.Context, cfg Config) error {
 	lo.MaxBytes = int64(cfg.LogsRetentionSize)
 	lo.MaxRecordBytes = int(cfg.LogsMaxRecordSize)
 	lo.MaxScanRecords = cfg.LogsMaxScanRecords
-	lo.HeadMaxRecords = cfg.LogsHeadMaxRecords
+	lo.HeadMaxRows = cfg.LogsHeadMaxRecords
 	lo.HeadMaxAge = time.Duration(cfg.LogsHeadMaxAge)
 	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
 	if err != nil {
@@ -118,7 +118,7 @@ func run(ctx context.Context, cfg Config) error {
 	to.MaxBytes = int64(cfg.TracesRetentionSize)
 	to.MaxSpanBytes = int(cfg.TracesMaxSpanSize)
 	to.MaxScanSpans = cfg.TracesMaxScanSpans
-	to.HeadMaxSpans = cfg.TracesHeadMaxSpans
+	to.HeadMaxRows = cfg.TracesHeadMaxSpans
 	to.HeadMaxAge = time.Duration(cfg.TracesHeadMaxAge)
 	traceStore, err := tracestore.Open(cfg.DataDir, to, logger.With("component", "tracestore"), reg)
 	if err != nil {

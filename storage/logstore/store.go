@@ -21,38 +21,23 @@ import (
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
-// Options configure the log store.
+// Options configure the log store: the life cycle of its WAL, heads and
+// segments (segstore.Options, rows being records) and its own limits.
 type Options struct {
-	// Retention drops partitions whose records are all older; 0 keeps all.
-	Retention time.Duration
-	// MaxBytes bounds each tenant's segments; the oldest partitions go
-	// first. 0 means no limit.
-	MaxBytes int64
+	segstore.Options
 	// MaxRecordBytes rejects larger records (counted, reported).
 	MaxRecordBytes int
-	// HeadMaxRecords and HeadMaxAge decide when the head is cut and
-	// flushed into a segment.
-	HeadMaxRecords int
-	HeadMaxAge     time.Duration
 	// MaxScanRecords stops a query that would read more records, with an
 	// error that says so.
 	MaxScanRecords int
-	// MaxPendingRecords bounds the records in memory that wait for a flush
-	// (the head and the heads being flushed): above it Append refuses with
-	// ErrBackpressure until flushing catches up, instead of growing until
-	// the process runs out of memory.
-	MaxPendingRecords int
 }
 
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		Retention:         7 * 24 * time.Hour,
-		MaxRecordBytes:    256 << 10,
-		HeadMaxRecords:    250_000,
-		HeadMaxAge:        2 * time.Minute,
-		MaxScanRecords:    20_000_000,
-		MaxPendingRecords: 1_000_000,
+		Options:        segstore.DefaultOptions(),
+		MaxRecordBytes: 256 << 10,
+		MaxScanRecords: 20_000_000,
 	}
 }
 
@@ -124,13 +109,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 			return nil, fmt.Errorf("register log store metrics: %w", err)
 		}
 	}
-	s.st, err = segstore.Open(dir, "logs", logSignal{im: im}, segstore.Options{
-		Retention:      opts.Retention,
-		MaxBytes:       opts.MaxBytes,
-		HeadMaxRows:    opts.HeadMaxRecords,
-		HeadMaxAge:     opts.HeadMaxAge,
-		MaxPendingRows: opts.MaxPendingRecords,
-	}, logger, reg)
+	s.st, err = segstore.Open(dir, "logs", logSignal{im: im}, opts.Options, logger, reg)
 	if err != nil {
 		return nil, err
 	}

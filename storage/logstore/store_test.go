@@ -243,7 +243,7 @@ func FuzzDecodeBlock(f *testing.F) {
 }
 
 func TestBackpressure(t *testing.T) {
-	s := openStore(t, t.TempDir(), func(o *Options) { o.MaxPendingRecords = 1500; o.HeadMaxRecords = 1 << 30; o.HeadMaxAge = time.Hour })
+	s := openStore(t, t.TempDir(), func(o *Options) { o.MaxPendingRows = 1500; o.HeadMaxRows = 1 << 30; o.HeadMaxAge = time.Hour })
 	defer s.Close()
 	recs := fixture()
 	_, err := s.Append(context.Background(), recs[:1000])
@@ -260,7 +260,7 @@ func TestBackpressure(t *testing.T) {
 // with -race it checks the head snapshot and flush hand-over. Every record
 // is found exactly once at the end.
 func TestConcurrentAppendSearchFlush(t *testing.T) {
-	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxRecords = 700 })
+	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxRows = 700 })
 	defer s.Close()
 	const writers, batches, per = 3, 20, 50
 	done := make(chan struct{})

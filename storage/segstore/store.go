@@ -57,6 +57,16 @@ type Options struct {
 	MaxPendingRows int
 }
 
+// DefaultOptions are the embedded defaults of the log and trace stores.
+func DefaultOptions() Options {
+	return Options{
+		Retention:      7 * 24 * time.Hour,
+		HeadMaxRows:    250_000,
+		HeadMaxAge:     2 * time.Minute,
+		MaxPendingRows: 1_000_000,
+	}
+}
+
 // ErrBackpressure is returned by Append while too many rows wait to be
 // flushed; the sender should retry later (HTTP 429, gRPC ResourceExhausted).
 var ErrBackpressure = errors.New("store is behind with flushing; retry later")

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,22 +19,12 @@ import (
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
-// Options configure the trace store.
+// Options configure the trace store: the life cycle of its WAL, heads and
+// segments (segstore.Options, rows being spans) and its own limits.
 type Options struct {
-	// Retention drops partitions whose spans all started earlier; 0 keeps
-	// all.
-	Retention time.Duration
-	// MaxBytes bounds each tenant's segments; the oldest partitions go
-	// first. 0 means no limit.
-	MaxBytes int64
+	segstore.Options
 	// MaxSpanBytes rejects larger spans (counted, reported).
 	MaxSpanBytes int
-	// HeadMaxSpans and HeadMaxAge decide when the head is cut and flushed.
-	HeadMaxSpans int
-	HeadMaxAge   time.Duration
-	// MaxPendingSpans bounds the spans in memory that wait for a flush;
-	// above it Append refuses with ErrBackpressure.
-	MaxPendingSpans int
 	// MaxScanSpans stops a search that would read more spans, with
 	// ErrTooMuchData.
 	MaxScanSpans int
@@ -44,12 +33,9 @@ type Options struct {
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		Retention:       7 * 24 * time.Hour,
-		MaxSpanBytes:    1 << 20,
-		HeadMaxSpans:    250_000,
-		HeadMaxAge:      2 * time.Minute,
-		MaxPendingSpans: 1_000_000,
-		MaxScanSpans:    10_000_000,
+		Options:      segstore.DefaultOptions(),
+		MaxSpanBytes: 1 << 20,
+		MaxScanSpans: 10_000_000,
 	}
 }
 
@@ -94,13 +80,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 		}
 	}
 	var err error
-	s.st, err = segstore.Open(dir, "traces", traceSignal{}, segstore.Options{
-		Retention:      opts.Retention,
-		MaxBytes:       opts.MaxBytes,
-		HeadMaxRows:    opts.HeadMaxSpans,
-		HeadMaxAge:     opts.HeadMaxAge,
-		MaxPendingRows: opts.MaxPendingSpans,
-	}, logger, reg)
+	s.st, err = segstore.Open(dir, "traces", traceSignal{}, opts.Options, logger, reg)
 	if err != nil {
 		return nil, err
 	}

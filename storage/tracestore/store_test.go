@@ -235,7 +235,7 @@ func FuzzReplay(f *testing.F) {
 // Appends, flushes and reads at once: every trace read back is whole (run
 // with -race).
 func TestConcurrentAppendFlushRead(t *testing.T) {
-	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxSpans = 300 })
+	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxRows = 300 })
 	defer s.Close()
 	ctx := context.Background()
 	done := make(chan struct{})
