@@ -18,15 +18,18 @@ func newHead() *head {
 // Rows is the number of spans in the head.
 func (h *head) Rows() int { return len(h.spans) }
 
-func (h *head) add(s *Span) {
-	i := int32(len(h.spans))
-	h.spans = append(h.spans, s)
-	if i == 0 || s.Start < h.minT {
-		h.minT = s.Start
+// add adds the spans of one request (or WAL record).
+func (h *head) add(spans []*Span) {
+	for _, s := range spans {
+		i := int32(len(h.spans))
+		h.spans = append(h.spans, s)
+		if i == 0 || s.Start < h.minT {
+			h.minT = s.Start
+		}
+		if i == 0 || s.Start > h.maxT {
+			h.maxT = s.Start
+		}
+		h.traces[s.TraceID] = append(h.traces[s.TraceID], i)
 	}
-	if i == 0 || s.Start > h.maxT {
-		h.maxT = s.Start
-	}
-	h.traces[s.TraceID] = append(h.traces[s.TraceID], i)
-	h.tags.add(s)
+	h.tags.add(spans)
 }

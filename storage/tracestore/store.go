@@ -170,11 +170,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 	if len(kept) == 0 {
 		return res, nil
 	}
-	err := s.st.Append(tenant.FromContext(ctx), enc.B, len(kept), func(h *head) {
-		for _, sp := range kept {
-			h.add(sp)
-		}
-	})
+	err := s.st.Append(tenant.FromContext(ctx), enc.B, len(kept), func(h *head) { h.add(kept) })
 	if errors.Is(err, ErrBackpressure) {
 		s.rejected.WithLabelValues(ReasonBackpressure).Add(float64(len(kept)))
 	}
@@ -202,6 +198,7 @@ type traceSignal struct{}
 func (traceSignal) NewHead() *head { return newHead() }
 
 func (traceSignal) Replay(h *head, rec []byte) error {
+	var spans []*Span
 	d := segment.Dec{B: rec}
 	for len(d.B) > 0 {
 		sp := &Span{}
@@ -209,8 +206,9 @@ func (traceSignal) Replay(h *head, rec []byte) error {
 		if d.Err != nil {
 			return d.Err
 		}
-		h.add(sp)
+		spans = append(spans, sp)
 	}
+	h.add(spans)
 	return nil
 }
 

@@ -56,12 +56,15 @@ func addKVs(m map[string]*tagValues, kvs []KV) {
 	}
 }
 
-func (ti *tagIndex) add(s *Span) {
+// add indexes spans under one lock: it runs on the append path.
+func (ti *tagIndex) add(spans []*Span) {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
-	addKVs(ti.Resource, s.Resource)
-	addKVs(ti.Span, s.Attributes)
-	ti.Names.add(s.Name, traceql.TypeString)
+	for _, s := range spans {
+		addKVs(ti.Resource, s.Resource)
+		addKVs(ti.Span, s.Attributes)
+		ti.Names.add(s.Name, traceql.TypeString)
+	}
 }
 
 // names adds the index's attribute names to out.
