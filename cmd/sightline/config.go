@@ -53,6 +53,8 @@ type Config struct {
 	LogsMaxScanRecords int       `yaml:"logs.query.max-scan-records"`
 	LogsHeadMaxRecords int       `yaml:"logs.head.max-records"`
 	LogsHeadMaxAge     durFlag   `yaml:"logs.head.max-age"`
+	LogsWALSync        durFlag   `yaml:"logs.wal.sync-interval"`
+	LogsMergeMaxRecs   int       `yaml:"logs.merge.max-records"`
 
 	TracesRetention     durFlag   `yaml:"traces.retention"`
 	TracesRetentionSize bytesFlag `yaml:"traces.retention-size"`
@@ -60,6 +62,8 @@ type Config struct {
 	TracesMaxScanSpans  int       `yaml:"traces.query.max-scan-spans"`
 	TracesHeadMaxSpans  int       `yaml:"traces.head.max-spans"`
 	TracesHeadMaxAge    durFlag   `yaml:"traces.head.max-age"`
+	TracesWALSync       durFlag   `yaml:"traces.wal.sync-interval"`
+	TracesMergeMaxSpans int       `yaml:"traces.merge.max-spans"`
 	SpanMetricsInterval durFlag   `yaml:"spanmetrics.flush-interval"`
 
 	ExternalURL         string      `yaml:"web.external-url"`
@@ -110,11 +114,15 @@ func defaultConfig() Config {
 		LogsMaxScanRecords:  logs.MaxScanRecords,
 		LogsHeadMaxRecords:  logs.HeadMaxRows,
 		LogsHeadMaxAge:      durFlag(logs.HeadMaxAge),
+		LogsWALSync:         durFlag(logs.WALSyncInterval),
+		LogsMergeMaxRecs:    logs.MergeMaxRows,
 		TracesRetention:     durFlag(traces.Retention),
 		TracesMaxSpanSize:   bytesFlag(traces.MaxSpanBytes),
 		TracesMaxScanSpans:  traces.MaxScanSpans,
 		TracesHeadMaxSpans:  traces.HeadMaxRows,
 		TracesHeadMaxAge:    durFlag(traces.HeadMaxAge),
+		TracesWALSync:       durFlag(traces.WALSyncInterval),
+		TracesMergeMaxSpans: traces.MergeMaxRows,
 		SpanMetricsInterval: durFlag(spans.FlushInterval),
 	}
 }
@@ -146,12 +154,16 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.LogsMaxScanRecords, "logs.query.max-scan-records", c.LogsMaxScanRecords, "A log query that would read more records than this is stopped with an error.")
 	fs.IntVar(&c.LogsHeadMaxRecords, "logs.head.max-records", c.LogsHeadMaxRecords, "Records in memory (and in the WAL) before they are flushed into an indexed segment.")
 	fs.Var(&c.LogsHeadMaxAge, "logs.head.max-age", "Longest time records wait in memory before they are flushed into an indexed segment.")
+	fs.Var(&c.LogsWALSync, "logs.wal.sync-interval", "How often the log WAL is fsynced; a power loss loses at most this much of what was acknowledged (a killed process loses nothing). 0 fsyncs every request before acknowledging it.")
+	fs.IntVar(&c.LogsMergeMaxRecs, "logs.merge.max-records", c.LogsMergeMaxRecs, "Segments are merged in the background until they hold this many records.")
 	fs.Var(&c.TracesRetention, "traces.retention", "Drop trace partitions older than this (e.g. 7d); 0 keeps everything.")
 	fs.Var(&c.TracesRetentionSize, "traces.retention-size", "Per-tenant size limit of the trace store (e.g. 50GB); oldest partitions go first; 0 for none.")
 	fs.Var(&c.TracesMaxSpanSize, "traces.max-span-size", "Largest span accepted (names, attributes, events, links); larger ones are rejected and counted.")
 	fs.IntVar(&c.TracesMaxScanSpans, "traces.query.max-scan-spans", c.TracesMaxScanSpans, "A trace search that would read more spans than this is stopped with an error.")
 	fs.IntVar(&c.TracesHeadMaxSpans, "traces.head.max-spans", c.TracesHeadMaxSpans, "Spans in memory (and in the WAL) before they are flushed into a segment.")
 	fs.Var(&c.TracesHeadMaxAge, "traces.head.max-age", "Longest time spans wait in memory before they are flushed into a segment.")
+	fs.Var(&c.TracesWALSync, "traces.wal.sync-interval", "How often the trace WAL is fsynced; a power loss loses at most this much of what was acknowledged (a killed process loses nothing). 0 fsyncs every request before acknowledging it.")
+	fs.IntVar(&c.TracesMergeMaxSpans, "traces.merge.max-spans", c.TracesMergeMaxSpans, "Segments are merged in the background until they hold this many spans.")
 	fs.Var(&c.SpanMetricsInterval, "spanmetrics.flush-interval", "How often span metrics and service-graph series are written to the metrics store.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
 	fs.Var(&c.RuleFiles, "rules.file", "A Prometheus rule file or glob (repeatable), of the default tenant. Reloaded on SIGHUP and POST /-/reload.")

@@ -103,6 +103,8 @@ func run(ctx context.Context, cfg Config) error {
 	lo.MaxScanRecords = cfg.LogsMaxScanRecords
 	lo.HeadMaxRows = cfg.LogsHeadMaxRecords
 	lo.HeadMaxAge = time.Duration(cfg.LogsHeadMaxAge)
+	lo.WALSyncInterval = time.Duration(cfg.LogsWALSync)
+	lo.MergeMaxRows = cfg.LogsMergeMaxRecs
 	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
 	if err != nil {
 		return err
@@ -120,6 +122,8 @@ func run(ctx context.Context, cfg Config) error {
 	to.MaxScanSpans = cfg.TracesMaxScanSpans
 	to.HeadMaxRows = cfg.TracesHeadMaxSpans
 	to.HeadMaxAge = time.Duration(cfg.TracesHeadMaxAge)
+	to.WALSyncInterval = time.Duration(cfg.TracesWALSync)
+	to.MergeMaxRows = cfg.TracesMergeMaxSpans
 	traceStore, err := tracestore.Open(cfg.DataDir, to, logger.With("component", "tracestore"), reg)
 	if err != nil {
 		return err

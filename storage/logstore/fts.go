@@ -208,31 +208,6 @@ func blockDoc(recs []*Record) map[string]any {
 // blocks of each candidate document.
 const blocksPerDoc = 4
 
-// buildIndex writes the bleve index of a segment's blocks into dir: doc i
-// covers blocks [i*blocksPerDoc, (i+1)*blocksPerDoc).
-func buildIndex(dir string, im mapping.IndexMapping, blocks [][]*Record) error {
-	idx, err := bleve.NewUsing(dir, im, "scorch", "scorch", nil)
-	if err != nil {
-		return fmt.Errorf("create full-text index: %w", err)
-	}
-	b := idx.NewBatch()
-	for i := 0; i*blocksPerDoc < len(blocks); i++ {
-		var recs []*Record
-		for _, blk := range blocks[i*blocksPerDoc : min((i+1)*blocksPerDoc, len(blocks))] {
-			recs = append(recs, blk...)
-		}
-		if err := b.Index(strconv.Itoa(i), blockDoc(recs)); err != nil {
-			idx.Close()
-			return fmt.Errorf("index blocks of document %d: %w", i, err)
-		}
-	}
-	if err := idx.Batch(b); err != nil {
-		idx.Close()
-		return fmt.Errorf("index: %w", err)
-	}
-	return idx.Close()
-}
-
 func openIndex(segDir string) (bleve.Index, error) {
 	return bleve.OpenUsing(filepath.Join(segDir, "fts"), map[string]any{"read_only": true})
 }

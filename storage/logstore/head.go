@@ -33,6 +33,9 @@ func newHead() *head {
 // Rows is the number of records in the head.
 func (h *head) Rows() int { return len(h.recs) }
 
+// MinT is the time of the oldest record.
+func (h *head) MinT() int64 { return h.minT }
+
 func (h *head) add(r *Record, stream labels.Labels, key string) {
 	i := int32(len(h.recs))
 	h.recs = append(h.recs, r)

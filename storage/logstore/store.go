@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -264,6 +265,10 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 // Flush cuts every tenant's head and writes it to a segment now.
 func (s *Store) Flush() error { return s.st.Flush() }
 
+// Compact merges segments until the merge policy asks for no more (the
+// store also does it in the background after flushes).
+func (s *Store) Compact() error { return s.st.Compact() }
+
 // ApplyRetention drops partitions past the retention period or the size
 // limit, for every tenant.
 func (s *Store) ApplyRetention() { s.st.ApplyRetention() }
@@ -271,69 +276,160 @@ func (s *Store) ApplyRetention() { s.st.ApplyRetention() }
 // Close flushes nothing (the WAL has everything) and closes the store.
 func (s *Store) Close() error { return s.st.Close() }
 
-func (sig logSignal) WriteSegment(set *segment.Set, h *head, walSeq int) (*segment.Reader, error) {
+// WriteHead writes the head's records sorted by time.
+func (sig logSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 	recs := append([]*Record(nil), h.recs...)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Timestamp < recs[j].Timestamp })
-	w, err := set.NewWriter(recs[0].Timestamp)
+	pw, err := newPartWriter(w, sig.im, walSeq)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var blocks [][]*Record
-	cache := streamCache{}
-	streams := map[string]*streamStats{}
-	var order []string
-	for b := 0; b*segment.BlockRows < len(recs); b++ {
-		blk := recs[b*segment.BlockRows : min((b+1)*segment.BlockRows, len(recs))]
-		blocks = append(blocks, blk)
-		if err := w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk)); err != nil {
-			w.Abort()
-			return nil, err
-		}
-		for i, r := range blk {
-			if r.HasTrace() {
-				w.AddTraceIDs(segment.TraceRow{ID: r.TraceID, Row: uint32(b*segment.BlockRows + i)})
-			}
-			sk := streamOf(r, cache)
-			st := streams[sk.key]
-			if st == nil {
-				st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: r.Timestamp, MaxT: r.Timestamp}
-				streams[sk.key] = st
-				order = append(order, sk.key)
-			}
-			if n := len(st.Blocks); n == 0 || st.Blocks[n-1] != b {
-				st.Blocks = append(st.Blocks, b)
-			}
-			st.Entries++
-			st.Bytes += int64(len(r.Body))
-			st.MinT, st.MaxT = min(st.MinT, r.Timestamp), max(st.MaxT, r.Timestamp)
+	for _, r := range recs {
+		if err := pw.Add(r); err != nil {
+			pw.abort()
+			return err
 		}
 	}
-	if err := buildIndex(filepath.Join(w.Dir(), "fts"), sig.im, blocks); err != nil {
-		w.Abort()
-		return nil, err
+	return pw.finish()
+}
+
+// Merge merges the sources' records, each source sorted by time, into one
+// segment sorted by time, holding one decoded block per source.
+func (sig logSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
+	walSeq := 0
+	next := make([]segment.Next[*Record], len(srcs))
+	for i, r := range srcs {
+		walSeq = max(walSeq, r.Extra().(*segExtra).meta.WALSeq)
+		next[i] = segment.ScanRows(r, readBlock)
 	}
-	meta := logMeta{WALSeq: walSeq, BlocksPerDoc: blocksPerDoc}
-	for _, k := range order {
-		meta.Streams = append(meta.Streams, streams[k])
+	pw, err := newPartWriter(w, sig.im, walSeq)
+	if err != nil {
+		return err
+	}
+	err = segment.MergeSorted(next, func(a, b *Record) bool { return a.Timestamp < b.Timestamp }, func(r *Record) error {
+		if pw.Rows%(64*segment.BlockRows) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		return pw.Add(r)
+	})
+	if err != nil {
+		pw.abort()
+		return err
+	}
+	return pw.finish()
+}
+
+// partWriter writes records, in time order, into a log segment block by
+// block: the blocks, their streams, the trace index and the full-text
+// index. It holds one block's records (and one full-text document's), so a
+// merge of large segments does not hold them in memory.
+type partWriter struct {
+	segment.BlockCutter[*Record]
+	w       *segment.Writer
+	walSeq  int
+	idx     bleve.Index
+	batch   *bleve.Batch
+	doc     []*Record // the blocks of the full-text document being filled
+	docs    int
+	cache   streamCache
+	streams map[string]*streamStats
+	order   []string
+}
+
+// docsPerBatch bounds the full-text documents held before they are handed
+// to bleve.
+const docsPerBatch = 64
+
+func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*partWriter, error) {
+	idx, err := bleve.NewUsing(filepath.Join(w.Dir(), "fts"), im, "scorch", "scorch", nil)
+	if err != nil {
+		return nil, fmt.Errorf("create full-text index: %w", err)
+	}
+	p := &partWriter{w: w, walSeq: walSeq, idx: idx, batch: idx.NewBatch(), cache: streamCache{}, streams: map[string]*streamStats{}}
+	p.Write = p.writeBlock
+	return p, nil
+}
+
+func (p *partWriter) writeBlock(blk []*Record, b int) error {
+	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk)); err != nil {
+		return err
+	}
+	for i, r := range blk {
+		if r.HasTrace() {
+			p.w.AddTraceIDs(segment.TraceRow{ID: r.TraceID, Row: uint32(b*segment.BlockRows + i)})
+		}
+		sk := streamOf(r, p.cache)
+		st := p.streams[sk.key]
+		if st == nil {
+			st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: r.Timestamp, MaxT: r.Timestamp}
+			p.streams[sk.key] = st
+			p.order = append(p.order, sk.key)
+		}
+		if n := len(st.Blocks); n == 0 || st.Blocks[n-1] != b {
+			st.Blocks = append(st.Blocks, b)
+		}
+		st.Entries++
+		st.Bytes += int64(len(r.Body))
+		st.MinT, st.MaxT = min(st.MinT, r.Timestamp), max(st.MaxT, r.Timestamp)
+	}
+	// The stream cache is keyed by resource slices, which a merge's
+	// sources hand out per decoded block: keep it to one block's worth.
+	if len(p.cache) > 1024 {
+		p.cache = streamCache{}
+	}
+	p.doc = append(p.doc, blk...)
+	if p.Blocks%blocksPerDoc == 0 {
+		return p.writeDoc()
+	}
+	return nil
+}
+
+// writeDoc indexes the blocks of one full-text document (see fts.go).
+func (p *partWriter) writeDoc() error {
+	if len(p.doc) == 0 {
+		return nil
+	}
+	if err := p.batch.Index(strconv.Itoa(p.docs), blockDoc(p.doc)); err != nil {
+		return fmt.Errorf("index blocks of document %d: %w", p.docs, err)
+	}
+	p.docs++
+	p.doc = p.doc[:0]
+	if p.batch.Size() >= docsPerBatch {
+		if err := p.idx.Batch(p.batch); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
+		p.batch.Reset()
+	}
+	return nil
+}
+
+// finish writes what is left, closes the full-text index and writes the
+// segment's logmeta.json.
+func (p *partWriter) finish() error {
+	err := p.Flush()
+	if err == nil {
+		err = p.writeDoc()
+	}
+	if err == nil && p.batch.Size() > 0 {
+		err = p.idx.Batch(p.batch)
+	}
+	if cerr := p.idx.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	meta := logMeta{WALSeq: p.walSeq, BlocksPerDoc: blocksPerDoc}
+	for _, k := range p.order {
+		meta.Streams = append(meta.Streams, p.streams[k])
 	}
 	mb, err := json.Marshal(meta)
 	if err != nil {
-		w.Abort()
-		return nil, err
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(w.Dir(), "logmeta.json"), mb, 0o644); err != nil {
-		w.Abort()
-		return nil, err
-	}
-	r, err := w.Finish()
-	if err != nil {
-		return nil, err
-	}
-	x, err := openExtra(r.Dir())
-	if err != nil {
-		r.Release()
-		return nil, err
-	}
-	r.SetExtra(x)
-	return r, nil
+	return os.WriteFile(filepath.Join(p.w.Dir(), "logmeta.json"), mb, 0o644)
 }
+
+func (p *partWriter) abort() { _ = p.idx.Close() }

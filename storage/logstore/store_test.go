@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -328,4 +329,46 @@ func TestConcurrentAppendSearchFlush(t *testing.T) {
 		require.False(t, seen[r.Body], "record %q found twice", r.Body)
 		seen[r.Body] = true
 	}
+}
+
+// openFiles counts the process' open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	return len(fds)
+}
+
+// A server that runs for months flushes many small heads: merges keep the
+// segments and open files bounded, and every query answers as before.
+func TestManyFlushesStayBounded(t *testing.T) {
+	dir := t.TempDir()
+	fds := openFiles(t)
+	s := openStore(t, dir, nil)
+	recs := fixture()
+	const flushes = 200
+	per := len(recs) / flushes
+	var segs []int
+	for i := range flushes {
+		_, err := s.Append(context.Background(), recs[i*per:(i+1)*per])
+		require.NoError(t, err)
+		require.NoError(t, s.Flush())
+		require.NoError(t, s.Compact())
+		n, _, _ := s.st.Tenant(tenant.Default).Segments().Stats()
+		segs = append(segs, n)
+		// Levels of 10, 80 and 640 records, fewer than 8 of each (fewer
+		// than 2 once the partition is cold).
+		require.LessOrEqual(t, n, 3*7, "segments after %d flushes", i+1)
+	}
+	open := openFiles(t) - fds
+	t.Logf("segments after each flush (last 10): %v; open files: %d", segs[len(segs)-10:], open)
+	require.LessOrEqual(t, open, 3*7*4, "open files of 200 flushes, merged")
+	checkQueries(t, s)
+
+	require.NoError(t, s.Close())
+	s = openStore(t, dir, nil)
+	defer s.Close()
+	checkQueries(t, s)
 }

@@ -30,6 +30,17 @@ type Meta struct {
 	// Bytes is the segment's size on disk.
 	Bytes  int64       `json:"bytes"`
 	Blocks []BlockMeta `json:"blocks"`
+	Lineage
+}
+
+// Lineage says where a segment comes from. A flushed head is level 0; a
+// merge writes level max(sources)+1 and names the segments it replaces, so
+// that a crash between moving the merged segment into place and deleting
+// its sources is repaired at the next OpenSet instead of doubling rows.
+type Lineage struct {
+	Level int `json:"level,omitempty"`
+	// Sources are the replaced segments, as Reader.Name gives them.
+	Sources []string `json:"sources,omitempty"`
 }
 
 // BlockMeta describes one block.
@@ -319,6 +330,14 @@ func checkTraceIndex(t []byte) error {
 
 // Dir is the segment's directory.
 func (r *Reader) Dir() string { return r.dir }
+
+// Name identifies the segment within its Set: "<partition>/<sequence>".
+func (r *Reader) Name() string {
+	return filepath.Base(filepath.Dir(r.dir)) + "/" + filepath.Base(r.dir)
+}
+
+// Partition is the name of the segment's hour partition.
+func (r *Reader) Partition() string { return filepath.Base(filepath.Dir(r.dir)) }
 
 // ReadBlock decompresses the named columns of block i.
 func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {

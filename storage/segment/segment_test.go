@@ -12,7 +12,7 @@ import (
 
 func write(t *testing.T, s *Set, minT int64, rows int, traces map[[16]byte][]uint32) *Reader {
 	t.Helper()
-	w, err := s.NewWriter(minT)
+	w, err := s.NewWriter(minT, Lineage{})
 	require.NoError(t, err)
 	for b := 0; b*BlockRows < rows; b++ {
 		n := min(BlockRows, rows-b*BlockRows)

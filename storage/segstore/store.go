@@ -1,11 +1,13 @@
 package segstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +24,9 @@ import (
 type Head interface {
 	// Rows is the number of rows in the head.
 	Rows() int
+	// MinT is the time of its oldest row (nanoseconds): it names the
+	// partition of the segment the head is flushed into.
+	MinT() int64
 }
 
 // Signal is what a store of one kind of row supplies to Store.
@@ -34,10 +39,16 @@ type Signal[H Head] interface {
 	// disk and returns the WAL sequence number recorded in it by
 	// WriteSegment.
 	OpenSegment(r *segment.Reader) (walSeq int, err error)
-	// WriteSegment writes a cut head into a new segment of set, recording
-	// walSeq in it so that OpenSegment can return it, and returns the
-	// segment ready to read (with the signal's state attached).
-	WriteSegment(set *segment.Set, h H, walSeq int) (*segment.Reader, error)
+	// WriteHead writes the rows of a cut head into w, recording walSeq in
+	// it so that OpenSegment can return it. Store finishes (or aborts) w
+	// and then calls OpenSegment on the result.
+	WriteHead(w *segment.Writer, h H, walSeq int) error
+	// Merge writes the rows of sources, segments of one partition, into w
+	// as one segment, recording the highest WAL sequence number of the
+	// sources like WriteHead. It reads the sources
+	// block by block, so its memory does not grow with their size, and
+	// stops with ctx's error when ctx is done.
+	Merge(ctx context.Context, w *segment.Writer, sources []*segment.Reader) error
 }
 
 // Options configure a Store.
@@ -55,15 +66,28 @@ type Options struct {
 	// ErrBackpressure until flushing catches up, instead of growing until
 	// the process runs out of memory. 0 means no bound.
 	MaxPendingRows int
+	// MergeFanIn and MergeMaxRows are the merge policy (segment.MergePolicy):
+	// FanIn segments of a partition below MaxRows rows are merged into one.
+	// 0 turns merging off.
+	MergeFanIn   int
+	MergeMaxRows int
+	// WALSyncInterval is how often the WAL is fsynced. 0 fsyncs every
+	// append before it is acknowledged. A killed process loses nothing
+	// either way (written data is in the page cache); a machine that loses
+	// power loses at most the last interval of acknowledged rows.
+	WALSyncInterval time.Duration
 }
 
 // DefaultOptions are the embedded defaults of the log and trace stores.
 func DefaultOptions() Options {
 	return Options{
-		Retention:      7 * 24 * time.Hour,
-		HeadMaxRows:    250_000,
-		HeadMaxAge:     2 * time.Minute,
-		MaxPendingRows: 1_000_000,
+		Retention:       7 * 24 * time.Hour,
+		HeadMaxRows:     250_000,
+		HeadMaxAge:      2 * time.Minute,
+		MaxPendingRows:  1_000_000,
+		MergeFanIn:      8,
+		MergeMaxRows:    10_000_000,
+		WALSyncInterval: time.Second,
 	}
 }
 
@@ -80,16 +104,24 @@ type Store[H Head] struct {
 	opts   Options
 	logger *slog.Logger
 
-	flushes  prometheus.Counter
-	flushDur prometheus.Histogram
+	flushes     prometheus.Counter
+	flushDur    prometheus.Histogram
+	merges      prometheus.Counter
+	mergeFails  prometheus.Counter
+	mergeDur    prometheus.Histogram
+	mergedBytes prometheus.Counter
 
 	mu      sync.RWMutex
 	tenants map[string]*Tenant[H] // guarded by mu
 	closed  bool                  // guarded by mu
 
-	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	kick      chan struct{}
+	mergeKick chan struct{}
+	stop      chan struct{}
+	ctx       context.Context // done when the store closes: ends a merge
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	mergeMu   sync.Mutex // one merge at a time per store: two cores
 }
 
 // Tenant is one tenant's WAL, head and segments.
@@ -98,6 +130,11 @@ type Tenant[H Head] struct {
 	wal *wal.WAL
 	set *segment.Set
 
+	// cutMu is held for reading by appends across their WAL write and
+	// head update, and for writing by a cut, so that a cut never separates
+	// rows from their WAL file. Queries take only mu, which no one holds
+	// across disk I/O.
+	cutMu    sync.RWMutex
 	mu       sync.RWMutex
 	head     H         // guarded by mu
 	created  time.Time // guarded by mu: when head was started
@@ -115,10 +152,12 @@ type cutHead[H Head] struct {
 // Open opens the store of signal name (logs, traces) under dir (the data
 // dir) and every tenant's data there: segments are opened and the WAL
 // replayed into the head. Its self-metrics are named
-// sightline_<name>_{segments_flushed_total,flush_duration_seconds,segment_bytes,wal_bytes}.
+// sightline_<name>_{segments_flushed_total,flush_duration_seconds,segment_bytes,wal_bytes,
+// parts,merges_total,merge_failures_total,merge_duration_seconds,merged_bytes_total}.
 func Open[H Head](dir, name string, sig Signal[H], opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Store[H], error) {
 	s := &Store[H]{dir: dir, name: name, sig: sig, opts: opts, logger: logger, tenants: map[string]*Tenant[H]{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), mergeKick: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.flushes = prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_" + name + "_segments_flushed_total", Help: "Heads flushed into segments."})
 	s.flushDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sightline_" + name + "_flush_duration_seconds", Help: "Time to write a segment and its indexes.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 10)})
 	segBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sightline_" + name + "_segment_bytes", Help: "Bytes of segments on disk, all tenants."}, func() float64 {
@@ -136,7 +175,12 @@ func Open[H Head](dir, name string, sig Signal[H], opts Options, logger *slog.Lo
 		}
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{s.flushes, s.flushDur, segBytes, walBytes} {
+	s.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_" + name + "_merges_total", Help: "Merges of segments into larger ones."})
+	s.mergeFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_" + name + "_merge_failures_total", Help: "Merges that failed (their sources stay)."})
+	s.mergeDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sightline_" + name + "_merge_duration_seconds", Help: "Time to merge segments into one.", Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12)})
+	s.mergedBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_" + name + "_merged_bytes_total", Help: "Bytes of segments written by merges."})
+	parts := &partsCollector[H]{s: s, desc: prometheus.NewDesc("sightline_"+name+"_parts", "Segments on disk by merge level (0: flushed heads), all tenants.", []string{"level"}, nil)}
+	for _, c := range []prometheus.Collector{s.flushes, s.flushDur, segBytes, walBytes, s.merges, s.mergeFails, s.mergeDur, s.mergedBytes, parts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register %s store metrics: %w", name, err)
 		}
@@ -155,9 +199,31 @@ func Open[H Head](dir, name string, sig Signal[H], opts Options, logger *slog.Lo
 			return nil, err
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(3)
 	go s.flushLoop()
+	go s.mergeLoop()
+	go s.syncLoop()
 	return s, nil
+}
+
+// partsCollector reports the segments per merge level.
+type partsCollector[H Head] struct {
+	s    *Store[H]
+	desc *prometheus.Desc
+}
+
+func (c *partsCollector[H]) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *partsCollector[H]) Collect(ch chan<- prometheus.Metric) {
+	levels := map[int]int{}
+	for _, t := range c.s.Tenants() {
+		for l, n := range t.set.Levels() {
+			levels[l] += n
+		}
+	}
+	for l, n := range levels {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), strconv.Itoa(l))
+	}
 }
 
 // Tenants returns every tenant that has data.
@@ -238,22 +304,32 @@ func (s *Store[H]) openTenant(id string) (*Tenant[H], error) {
 // Append writes rec (rows rows, encoded as Replay reads them) to the WAL of
 // tenant id and then calls add to put the same rows into the head, both
 // under the tenant's lock so that a cut never separates rows from their
-// WAL file. It returns once the record is in the WAL, or ErrBackpressure.
+// WAL file. It returns once the record is in the WAL (and fsynced, with a
+// WALSyncInterval of 0), or ErrBackpressure. A failed WAL write fails the
+// append and leaves nothing of it in the head.
 func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
 	t, err := s.tenant(id)
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
-	if pending := t.pendingLocked(); s.opts.MaxPendingRows > 0 && pending+rows > s.opts.MaxPendingRows && pending > 0 {
-		t.mu.Unlock()
+	t.cutMu.RLock()
+	defer t.cutMu.RUnlock()
+	t.mu.RLock()
+	pending := t.pendingLocked()
+	t.mu.RUnlock()
+	if s.opts.MaxPendingRows > 0 && pending+rows > s.opts.MaxPendingRows && pending > 0 {
 		s.Kick()
 		return ErrBackpressure
 	}
 	if err := t.wal.Append(rec); err != nil {
-		t.mu.Unlock()
 		return err
 	}
+	if s.opts.WALSyncInterval == 0 {
+		if err := t.wal.Sync(); err != nil {
+			return err
+		}
+	}
+	t.mu.Lock()
 	add(t.head)
 	full := t.head.Rows() >= s.opts.HeadMaxRows
 	t.mu.Unlock()
@@ -353,28 +429,59 @@ func (s *Store[H]) flushTenant(t *Tenant[H]) error {
 		}
 	}
 
-	t.mu.Lock()
-	if t.head.Rows() == 0 {
-		t.mu.Unlock()
+	// The cut waits for appends in flight, so that every row of the cut
+	// head is in a WAL file below seq and no later row is.
+	t.cutMu.Lock()
+	t.mu.RLock()
+	empty := t.head.Rows() == 0
+	t.mu.RUnlock()
+	if empty {
+		t.cutMu.Unlock()
 		return nil
 	}
 	seq, err := t.wal.Cut()
 	if err != nil {
-		t.mu.Unlock()
+		t.cutMu.Unlock()
 		return err
 	}
+	t.mu.Lock()
 	c := cutHead[H]{head: t.head, walSeq: seq}
 	t.head, t.created = s.sig.NewHead(), time.Now()
 	t.flushing = append(t.flushing, c)
 	t.mu.Unlock()
+	t.cutMu.Unlock()
 	return s.flushHead(t, c)
+}
+
+// writeSegment writes one segment with write and opens it, ready to add to
+// the tenant's set.
+func (s *Store[H]) writeSegment(t *Tenant[H], minT int64, lin segment.Lineage, write func(*segment.Writer) error) (*segment.Reader, error) {
+	w, err := t.set.NewWriter(minT, lin)
+	if err != nil {
+		return nil, err
+	}
+	if err := write(w); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	r, err := w.Finish()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.sig.OpenSegment(r); err != nil {
+		r.Drop()
+		return nil, err
+	}
+	return r, nil
 }
 
 // flushHead writes a cut head into a segment. Until it succeeds the head
 // stays readable in t.flushing and its rows stay in the WAL.
 func (s *Store[H]) flushHead(t *Tenant[H], c cutHead[H]) error {
 	start := time.Now()
-	r, err := s.sig.WriteSegment(t.set, c.head, c.walSeq)
+	r, err := s.writeSegment(t, c.head.MinT(), segment.Lineage{}, func(w *segment.Writer) error {
+		return s.sig.WriteHead(w, c.head, c.walSeq)
+	})
 	if err != nil {
 		return err
 	}
@@ -389,7 +496,109 @@ func (s *Store[H]) flushHead(t *Tenant[H], c cutHead[H]) error {
 	t.mu.Unlock()
 	s.flushes.Inc()
 	s.flushDur.Observe(time.Since(start).Seconds())
+	select {
+	case s.mergeKick <- struct{}{}:
+	default:
+	}
 	return t.wal.Remove(c.walSeq)
+}
+
+func (s *Store[H]) mergeLoop() {
+	defer s.wg.Done()
+	// Partitions turn cold by the clock, with no flush to say so.
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		case <-s.mergeKick:
+		}
+		if err := s.Compact(); err != nil && s.ctx.Err() == nil {
+			s.logger.Error("merging segments failed; the sources stay", "store", s.name, "err", err)
+		}
+	}
+}
+
+// Compact merges segments, for every tenant, until the merge policy asks
+// for no more. Appends, flushes and queries go on meanwhile.
+func (s *Store[H]) Compact() error {
+	if s.opts.MergeFanIn <= 0 {
+		return nil
+	}
+	s.mergeMu.Lock()
+	defer s.mergeMu.Unlock()
+	var errs []error
+	for _, t := range s.Tenants() {
+		for s.ctx.Err() == nil {
+			// Late rows still reach a partition for about a head age after
+			// its hour; after that it is merged down as far as it goes.
+			p := segment.MergePolicy{FanIn: s.opts.MergeFanIn, MaxRows: s.opts.MergeMaxRows,
+				ColdBefore: time.Now().Add(-s.opts.HeadMaxAge - time.Minute).UnixNano()}
+			srcs := t.set.PlanMerge(p)
+			if srcs == nil {
+				break
+			}
+			err := s.merge(t, srcs)
+			for _, r := range srcs {
+				r.Release()
+			}
+			if err != nil {
+				s.mergeFails.Inc()
+				errs = append(errs, fmt.Errorf("tenant %q: %w", t.ID, err))
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// merge writes srcs into one segment and swaps it in for them.
+func (s *Store[H]) merge(t *Tenant[H], srcs []*segment.Reader) error {
+	start := time.Now()
+	lin := segment.Lineage{}
+	minT := srcs[0].MinT
+	for _, r := range srcs {
+		lin.Level = max(lin.Level, r.Level+1)
+		lin.Sources = append(lin.Sources, r.Name())
+		minT = min(minT, r.MinT)
+	}
+	merged, err := s.writeSegment(t, minT, lin, func(w *segment.Writer) error {
+		return s.sig.Merge(s.ctx, w, srcs)
+	})
+	if err != nil {
+		return err
+	}
+	if !t.set.Replace(srcs, merged) {
+		merged.Drop() // retention took a source meanwhile
+		return nil
+	}
+	s.merges.Inc()
+	s.mergeDur.Observe(time.Since(start).Seconds())
+	s.mergedBytes.Add(float64(merged.Bytes))
+	return nil
+}
+
+func (s *Store[H]) syncLoop() {
+	defer s.wg.Done()
+	if s.opts.WALSyncInterval <= 0 {
+		return
+	}
+	tick := time.NewTicker(s.opts.WALSyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		for _, t := range s.Tenants() {
+			if err := t.wal.Sync(); err != nil {
+				s.logger.Error("syncing the WAL failed", "store", s.name, "tenant", t.ID, "err", err)
+			}
+		}
+	}
 }
 
 // ApplyRetention drops partitions past the retention period or the size
@@ -415,6 +624,7 @@ func (s *Store[H]) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel()
 	close(s.stop)
 	s.wg.Wait()
 	var errs []error

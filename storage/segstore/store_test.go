@@ -1,10 +1,13 @@
 package segstore
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -44,24 +47,73 @@ func (rowSignal) OpenSegment(r *segment.Reader) (int, error) {
 	return strconv.Atoi(string(b))
 }
 
-func (sig rowSignal) WriteSegment(set *segment.Set, h *rows, walSeq int) (*segment.Reader, error) {
-	w, err := set.NewWriter(h.ts[0])
+func (h *rows) MinT() int64 { return slices.Min(h.ts) }
+
+func (sig rowSignal) WriteHead(w *segment.Writer, h *rows, walSeq int) error {
+	ts := slices.Sorted(slices.Values(h.ts))
+	return writeRows(w, walSeq, func(emit func(int64) error) error {
+		for _, t := range ts {
+			if err := emit(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (sig rowSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
+	walSeq := 0
+	next := make([]segment.Next[*int64], len(srcs))
+	for i, r := range srcs {
+		seq, err := sig.OpenSegment(r)
+		if err != nil {
+			return err
+		}
+		walSeq = max(walSeq, seq)
+		next[i] = segment.ScanRows(r, func(r *segment.Reader, b int) ([]int64, error) {
+			cols, err := r.ReadBlock(b, "v")
+			d := segment.Dec{B: cols["v"]}
+			var out []int64
+			for len(d.B) > 0 && d.Err == nil {
+				out = append(out, d.Varint())
+			}
+			return out, errors.Join(err, d.Err)
+		})
+	}
+	return writeRows(w, walSeq, func(emit func(int64) error) error {
+		return segment.MergeSorted(next, func(a, b *int64) bool { return *a < *b }, func(t *int64) error { return emit(*t) })
+	})
+}
+
+// writeRows writes the rows that each calls, in order, in blocks.
+func writeRows(w *segment.Writer, walSeq int, each func(emit func(int64) error) error) error {
+	var blk []int64
+	flush := func() error {
+		if len(blk) == 0 {
+			return nil
+		}
+		var e segment.Enc
+		for _, t := range blk {
+			e.Varint(t)
+		}
+		err := w.AddBlock(blk[0], blk[len(blk)-1], len(blk), segment.Columns{"v": e.B})
+		blk = blk[:0]
+		return err
+	}
+	err := each(func(t int64) error {
+		blk = append(blk, t)
+		if len(blk) == segment.BlockRows {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var e segment.Enc
-	for _, t := range h.ts {
-		e.Varint(t)
-	}
-	if err := w.AddBlock(h.ts[0], h.ts[len(h.ts)-1], len(h.ts), segment.Columns{"v": e.B}); err != nil {
-		w.Abort()
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(w.Dir(), "walseq"), []byte(strconv.Itoa(walSeq)), 0o644); err != nil {
-		w.Abort()
-		return nil, err
-	}
-	return w.Finish()
+	return os.WriteFile(filepath.Join(w.Dir(), "walseq"), []byte(strconv.Itoa(walSeq)), 0o644)
 }
 
 func open(t *testing.T, dir string, opts Options) *Store[*rows] {
@@ -131,4 +183,110 @@ func TestBackpressureAndRetention(t *testing.T) {
 	require.NoError(t, appendRows(s, "a", time.Now().UnixNano()), "flushed rows no longer wait")
 	s.ApplyRetention()
 	require.Equal(t, 1, count(s, "a"), "the old partition is dropped, the head stays")
+}
+
+// values returns every row a query would see, sorted.
+func values(t *testing.T, s *Store[*rows], tenant string) []int64 {
+	t.Helper()
+	var out []int64
+	segs := s.Tenant(tenant).Snapshot(math.MinInt64, math.MaxInt64, func(h *rows) { out = append(out, h.ts...) })
+	for _, r := range segs {
+		for b := range r.Blocks {
+			cols, err := r.ReadBlock(b, "v")
+			require.NoError(t, err)
+			d := segment.Dec{B: cols["v"]}
+			for len(d.B) > 0 {
+				out = append(out, d.Varint())
+			}
+			require.NoError(t, d.Err)
+		}
+		r.Release()
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestMergesKeepSegmentsBounded(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{HeadMaxRows: 1 << 20, HeadMaxAge: time.Hour, MergeFanIn: 4, MergeMaxRows: 1000}
+	s := open(t, dir, opts)
+	// A cold partition (three hours ago) and the current one, 5 rows a
+	// flush, 150 flushes each: without merges, 300 segments.
+	cold := time.Now().Add(-3 * time.Hour).Truncate(time.Hour).UnixNano()
+	hot := time.Now().UnixNano()
+	var want []int64
+	for i := range 150 {
+		for _, base := range []int64{cold, hot} {
+			ts := []int64{base + int64(5*i), base + int64(5*i+1), base + int64(5*i+2), base + int64(5*i+3), base + int64(5*i+4)}
+			require.NoError(t, appendRows(s, "a", ts...))
+			want = append(want, ts...)
+			require.NoError(t, s.Flush())
+		}
+		require.NoError(t, s.Compact())
+		n, _, _ := s.Tenant("a").Segments().Stats()
+		// Hot partition: levels of 5, 20, 80, 320 rows, fewer than 4 of
+		// each, and full segments (over 1000/2 rows, at most 2 here). Cold
+		// partition: at most one per level of 5·2^k rows below 1000 (8).
+		require.LessOrEqual(t, n, 3*4+2+8, "after %d flushes of each", i+1)
+	}
+	slices.Sort(want)
+	require.Equal(t, want, values(t, s, "a"), "merges keep every row once")
+	levels := s.Tenant("a").Segments().Levels()
+	require.Greater(t, len(levels), 2, "merged segments are merged again: %v", levels)
+	coldParts := 0
+	for _, r := range s.Tenant("a").Snapshot(cold, cold, func(*rows) {}) {
+		coldParts++
+		r.Release()
+	}
+	require.LessOrEqual(t, coldParts, 8, "150 flushes in a cold partition: at most one segment per level (log2 150)")
+
+	// Sources are gone from disk, and nothing is replayed twice.
+	var onDisk int
+	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "tenants", "a", "test", "segments"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "meta.json" {
+			onDisk++
+		}
+		return err
+	}))
+	n, _, _ := s.Tenant("a").Segments().Stats()
+	require.Equal(t, n, onDisk)
+	require.NoError(t, s.Close())
+	s = open(t, dir, opts)
+	defer s.Close()
+	require.Equal(t, want, values(t, s, "a"))
+}
+
+// A crash after a merged segment was moved into place, before its sources
+// were deleted: the next open keeps the merged segment only.
+func TestMergeCrashBeforeSourcesDeleted(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{HeadMaxRows: 1 << 20, HeadMaxAge: time.Hour}
+	s := open(t, dir, opts)
+	now := time.Now().UnixNano()
+	for i := range 3 {
+		require.NoError(t, appendRows(s, "a", now+int64(i)))
+		require.NoError(t, s.Flush())
+	}
+	tn := s.Tenant("a")
+	srcs := tn.set.Acquire(math.MinInt64, math.MaxInt64)
+	require.Len(t, srcs, 3)
+	lin := segment.Lineage{Level: 1}
+	for _, r := range srcs {
+		lin.Sources = append(lin.Sources, r.Name())
+	}
+	merged, err := s.writeSegment(tn, now, lin, func(w *segment.Writer) error { return rowSignal{}.Merge(context.Background(), w, srcs) })
+	require.NoError(t, err)
+	// "Crash": the merged segment is on disk, the sources too.
+	merged.Release()
+	for _, r := range srcs {
+		r.Release()
+	}
+	require.NoError(t, s.Close())
+
+	s = open(t, dir, opts)
+	defer s.Close()
+	require.Equal(t, []int64{now, now + 1, now + 2}, values(t, s, "a"))
+	n, _, _ := s.Tenant("a").Segments().Stats()
+	require.Equal(t, 1, n)
+	require.Equal(t, map[int]int{1: 1}, s.Tenant("a").Segments().Levels())
 }

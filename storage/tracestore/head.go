@@ -18,6 +18,9 @@ func newHead() *head {
 // Rows is the number of spans in the head.
 func (h *head) Rows() int { return len(h.spans) }
 
+// MinT is the start of the earliest span.
+func (h *head) MinT() int64 { return h.minT }
+
 // add adds the spans of one request (or WAL record).
 func (h *head) add(spans []*Span) {
 	for _, s := range spans {

@@ -1,6 +1,7 @@
 package tracestore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -185,6 +186,10 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 // Flush cuts every tenant's head and writes it to a segment now.
 func (s *Store) Flush() error { return s.st.Flush() }
 
+// Compact merges segments until the merge policy asks for no more (the
+// store also does it in the background after flushes).
+func (s *Store) Compact() error { return s.st.Compact() }
+
 // ApplyRetention drops partitions past the retention period or the size
 // limit, for every tenant.
 func (s *Store) ApplyRetention() { s.st.ApplyRetention() }
@@ -225,9 +230,9 @@ func (traceSignal) OpenSegment(r *segment.Reader) (int, error) {
 	return m.WALSeq, nil
 }
 
-// WriteSegment writes the head's spans grouped by trace: traces in the
-// order their first span started, each trace's spans by start time.
-func (sig traceSignal) WriteSegment(set *segment.Set, h *head, walSeq int) (*segment.Reader, error) {
+// WriteHead writes the head's spans grouped by trace: traces in the order
+// their first span started, each trace's spans by start time.
+func (traceSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 	type group struct {
 		first int64
 		rows  []int32
@@ -241,47 +246,112 @@ func (sig traceSignal) WriteSegment(set *segment.Set, h *head, walSeq int) (*seg
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b group) int { return cmp.Compare(a.first, b.first) })
-	spans := make([]*Span, 0, len(h.spans))
+	pw := newPartWriter(w, walSeq)
 	for _, g := range groups {
-		n := len(spans)
-		for _, i := range g.rows {
-			spans = append(spans, h.spans[i])
+		spans := make([]*Span, len(g.rows))
+		for k, i := range g.rows {
+			spans[k] = h.spans[i]
 		}
-		slices.SortStableFunc(spans[n:], func(a, b *Span) int { return cmp.Compare(a.Start, b.Start) })
+		slices.SortStableFunc(spans, func(a, b *Span) int { return cmp.Compare(a.Start, b.Start) })
+		for _, sp := range spans {
+			if err := pw.Add(sp); err != nil {
+				return err
+			}
+		}
 	}
+	return pw.finish()
+}
 
-	w, err := set.NewWriter(h.minT)
-	if err != nil {
-		return nil, err
+// groupedSpan is a span of a segment with the start of the first span of
+// its trace group there: the order segments are written in.
+type groupedSpan struct {
+	*Span
+	first int64
+}
+
+func (a groupedSpan) less(b groupedSpan) bool {
+	if a.first != b.first {
+		return a.first < b.first
 	}
-	for b := 0; b*segment.BlockRows < len(spans); b++ {
-		blk := spans[b*segment.BlockRows : min((b+1)*segment.BlockRows, len(spans))]
-		minT, maxT := blk[0].Start, blk[0].Start
-		for i, sp := range blk {
-			minT, maxT = min(minT, sp.Start), max(maxT, sp.Start)
-			w.AddTraceIDs(segment.TraceRow{ID: sp.TraceID, Row: uint32(b*segment.BlockRows + i)})
+	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
+		return c < 0
+	}
+	return a.Start < b.Start
+}
+
+// Merge merges the sources' trace groups in the order WriteHead writes
+// them, holding one decoded block per source. A trace stored in two
+// sources keeps two groups when their first spans differ: trace by ID
+// reads every row of the trace index either way.
+func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
+	walSeq := 0
+	next := make([]segment.Next[groupedSpan], len(srcs))
+	for i, r := range srcs {
+		walSeq = max(walSeq, r.Extra().(*traceMeta).WALSeq)
+		rows := segment.ScanRows(r, func(r *segment.Reader, b int) ([]Span, error) { return readBlock(r, b, allColumns, nil) })
+		var cur groupedSpan
+		next[i] = func() (groupedSpan, bool, error) {
+			sp, ok, err := rows()
+			if !ok || err != nil {
+				return groupedSpan{}, ok, err
+			}
+			if cur.Span == nil || sp.TraceID != cur.TraceID {
+				cur.first = sp.Start // a group's spans are sorted by start
+			}
+			cur.Span = sp
+			return cur, true, nil
 		}
-		if err := w.AddBlock(minT, maxT, len(blk), encodeBlock(blk)); err != nil {
-			w.Abort()
-			return nil, err
+	}
+	pw := newPartWriter(w, walSeq)
+	err := segment.MergeSorted(next, groupedSpan.less, func(g groupedSpan) error {
+		if pw.Rows%(64*segment.BlockRows) == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 		}
-	}
-	mb, err := json.Marshal(traceMeta{WALSeq: walSeq, Tags: h.tags})
+		return pw.Add(g.Span)
+	})
 	if err != nil {
-		w.Abort()
-		return nil, err
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(w.Dir(), "tracemeta.json"), mb, 0o644); err != nil {
-		w.Abort()
-		return nil, err
+	return pw.finish()
+}
+
+// partWriter writes spans, in segment order, into a trace segment block by
+// block, with the trace index and the tag index.
+type partWriter struct {
+	segment.BlockCutter[*Span]
+	w      *segment.Writer
+	walSeq int
+	tags   *tagIndex
+}
+
+func newPartWriter(w *segment.Writer, walSeq int) *partWriter {
+	p := &partWriter{w: w, walSeq: walSeq, tags: newTagIndex()}
+	p.Write = p.writeBlock
+	return p
+}
+
+func (p *partWriter) writeBlock(blk []*Span, b int) error {
+	minT, maxT := blk[0].Start, blk[0].Start
+	for i, sp := range blk {
+		minT, maxT = min(minT, sp.Start), max(maxT, sp.Start)
+		p.w.AddTraceIDs(segment.TraceRow{ID: sp.TraceID, Row: uint32(b*segment.BlockRows + i)})
 	}
-	r, err := w.Finish()
+	if err := p.w.AddBlock(minT, maxT, len(blk), encodeBlock(blk)); err != nil {
+		return err
+	}
+	p.tags.add(blk)
+	return nil
+}
+
+func (p *partWriter) finish() error {
+	if err := p.Flush(); err != nil {
+		return err
+	}
+	mb, err := json.Marshal(traceMeta{WALSeq: p.walSeq, Tags: p.tags})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := sig.OpenSegment(r); err != nil {
-		r.Release()
-		return nil, err
-	}
-	return r, nil
+	return os.WriteFile(filepath.Join(p.w.Dir(), "tracemeta.json"), mb, 0o644)
 }

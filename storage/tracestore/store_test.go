@@ -332,3 +332,50 @@ func TestSearchFindsWhatTheMatcherAccepts(t *testing.T) {
 		}
 	}
 }
+
+// Merged segments answer like the segments they replace: a trace whose
+// spans were in three segments comes back whole, search and tags work.
+func TestMergedSegments(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, func(o *Options) { o.MergeFanIn = 4 })
+	ctx := context.Background()
+	tr := trace(7, true)
+	for i := 0; i < 2000; i++ {
+		spans := trace(1000+i, i%100 == 0)
+		if i%200 == 0 {
+			spans = append(spans, tr[i/200%3])
+		}
+		_, err := s.Append(ctx, spans)
+		require.NoError(t, err)
+		if i%100 == 99 {
+			require.NoError(t, s.Flush())
+		}
+	}
+	n, _, _ := s.st.Tenant("default").Segments().Stats()
+	require.NoError(t, s.Compact())
+	merged, rows, _ := s.st.Tenant("default").Segments().Stats()
+	require.Less(t, merged, n, "20 flushes merged")
+	require.Equal(t, 2000*3+10, rows)
+
+	check := func() {
+		got, err := s.Trace(ctx, tr[0].TraceID)
+		require.NoError(t, err)
+		require.Equal(t, ids(tr), ids(got), "a span stored four times comes back once")
+		require.Equal(t, *tr[1], *got[1], "every field kept")
+		want := trace(1500, false)
+		got, err = s.Trace(ctx, want[0].TraceID)
+		require.NoError(t, err)
+		require.Equal(t, ids(want), ids(got))
+		res, _, err := s.Search(ctx, SearchRequest{Query: mustParse(t, `{ resource.service.name = "checkout" && status = error }`), From: math.MinInt64, To: math.MaxInt64, Limit: 100})
+		require.NoError(t, err)
+		require.Len(t, res, 21)
+		vals, err := s.TagValues(ctx, "resource.service.name", math.MinInt64, math.MaxInt64)
+		require.NoError(t, err)
+		require.Equal(t, []traceql.Value{traceql.StringValue("checkout"), traceql.StringValue("frontend")}, vals)
+	}
+	check()
+	require.NoError(t, s.Close())
+	s = openStore(t, dir, nil)
+	defer s.Close()
+	check()
+}

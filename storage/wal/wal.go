@@ -33,7 +33,9 @@ type WAL struct {
 	mu     sync.Mutex
 	f      *os.File // guarded by mu; the file being appended to
 	seq    int      // guarded by mu; its sequence number
-	size   int64    // guarded by mu; bytes appended since Open
+	end    int64    // guarded by mu; f's length after its last whole frame
+	torn   bool     // guarded by mu; f may end in a partial frame
+	size   int64    // guarded by mu; bytes of all files
 	buf    []byte   // guarded by mu; frame scratch
 	closed bool     // guarded by mu
 }
@@ -88,17 +90,26 @@ func (w *WAL) openFile(seq int) error {
 	if err != nil {
 		return fmt.Errorf("wal: %w", err)
 	}
-	w.f, w.seq = f, seq
+	w.f, w.seq, w.end, w.torn = f, seq, 0, false
 	return nil
 }
 
 // Append writes records as one batch; when it returns nil they survive a
-// crash of the process.
+// crash of the process (and, after Sync, of the machine). When the write
+// fails (a full disk, an I/O error) none of the batch counts: a partial
+// frame is cut off, or if that fails the WAL moves on to a new file, so
+// that later appends never sit behind a torn frame, which replay would
+// take for the end of the file.
 func (w *WAL) Append(records ...[]byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
+	}
+	if w.torn {
+		if err := w.rotate(); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
 	}
 	w.buf = w.buf[:0]
 	for _, r := range records {
@@ -112,21 +123,41 @@ func (w *WAL) Append(records ...[]byte) error {
 		w.buf = append(w.buf, r...)
 	}
 	n, err := w.f.Write(w.buf)
-	w.size += int64(n)
 	if err != nil {
+		if n > 0 {
+			if terr := w.f.Truncate(w.end); terr != nil {
+				w.torn = true
+				w.size += int64(n)
+			}
+		}
 		return fmt.Errorf("wal: append: %w", err)
 	}
+	w.end += int64(n)
+	w.size += int64(n)
 	return nil
 }
 
-// Sync flushes the current file to stable storage.
+// rotate leaves a file that may end in a torn frame for a new one; replay
+// cuts the torn frame and goes on with the next file.
+func (w *WAL) rotate() error {
+	_ = w.f.Close()
+	return w.openFile(w.seq + 1)
+}
+
+// Sync flushes what was appended to stable storage. It holds no lock
+// across the fsync, so appends go on meanwhile.
 func (w *WAL) Sync() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
+	f, closed := w.f, w.closed
+	w.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	return w.f.Sync()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("wal: sync: %w", err)
+	}
+	// A file closed meanwhile was synced by Cut or Close before closing.
+	return nil
 }
 
 // Cut closes the current file and starts a new one. It returns the new
@@ -137,6 +168,10 @@ func (w *WAL) Cut() (int, error) {
 	defer w.mu.Unlock()
 	if w.closed {
 		return 0, ErrClosed
+	}
+	// The file is done: sync it, so that Sync need not look back at it.
+	if err := w.f.Sync(); err != nil {
+		return 0, fmt.Errorf("wal: sync: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
 		return 0, fmt.Errorf("wal: close: %w", err)
@@ -185,7 +220,8 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
-	return w.f.Close()
+	err := w.f.Sync()
+	return errors.Join(err, w.f.Close())
 }
 
 // Replay calls fn with every record of the files in dir, oldest first. A
