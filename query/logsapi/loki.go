@@ -22,12 +22,14 @@ import (
 // errStop ends a fetch early once enough entries were found.
 var errStop = errors.New("enough entries")
 
-// fetch adapts the log store to the LogQL engine: an entry's labels are its
-// stream labels and its structured metadata (stream labels win a clash).
+// fetch adapts the log store to the LogQL engine, oldest first as
+// logql.FetchFunc asks: an entry's labels are its stream labels and its
+// structured metadata (stream labels win a clash).
 func (a *API) fetch(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(logql.Entry) error) error {
-	return a.store.Fetch(ctx, matchers, from.UnixNano(), to.UnixNano(), func(e logstore.Entry) error {
+	_, err := a.store.Fetch(ctx, matchers, from.UnixNano(), to.UnixNano(), false, func(e logstore.Entry) error {
 		return fn(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
 	})
+	return err
 }
 
 func mergeLabels(stream, md labels.Labels) labels.Labels {
@@ -48,30 +50,29 @@ type logLine struct {
 	md     labels.Labels // the entry's structured metadata
 }
 
-// runLogQuery returns up to limit entries of q in [start, end), the newest
-// when backward.
+// runLogQuery returns up to limit entries of q in [start, end) in the order
+// of the query: the newest first when backward, else the oldest first. The
+// store streams them in that order, so reading stops at the limit.
 func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end time.Time, limit int, backward bool) ([]logLine, error) {
+	if limit == 0 && backward {
+		// Loki refuses limit=0; Sightline has answered it with no entries
+		// backward and the first entry forward. Kept so answers do not change.
+		return nil, nil
+	}
 	var out []logLine
-	err := a.store.Fetch(ctx, q.Matchers, start.UnixNano()-1, end.UnixNano()-1, func(e logstore.Entry) error {
+	_, err := a.store.Fetch(ctx, q.Matchers, start.UnixNano()-1, end.UnixNano()-1, backward, func(e logstore.Entry) error {
 		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
 		if !keep {
 			return nil
 		}
 		out = append(out, logLine{ts: e.Timestamp, line: line, lbls: lbls, stream: e.Stream, md: e.Metadata})
-		if !backward && len(out) >= limit {
+		if len(out) >= limit {
 			return errStop
-		}
-		// Backward keeps the newest: a sliding window of limit entries.
-		if backward && len(out) >= 2*limit {
-			out = append(out[:0], out[len(out)-limit:]...)
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, err
-	}
-	if backward && len(out) > limit {
-		out = out[len(out)-limit:]
 	}
 	return out, nil
 }
@@ -81,11 +82,12 @@ type lokiStream struct {
 	Values [][]any           `json:"values"`
 }
 
-// streamsResult groups lines into Loki streams. With categorized labels
+// streamsResult groups lines into Loki streams, each keeping the order of
+// lines (that of the query). With categorized labels
 // (Grafana sends X-Loki-Response-Encoding-Flags: categorize-labels) a
 // stream is its own labels and each value carries its structured metadata
 // and parsed labels; otherwise a stream is every label of the line.
-func streamsResult(lines []logLine, backward, categorize bool) []lokiStream {
+func streamsResult(lines []logLine, categorize bool) []lokiStream {
 	byKey := map[string]*lokiStream{}
 	var keys []string
 	for _, l := range lines {
@@ -129,13 +131,7 @@ func streamsResult(lines []logLine, backward, categorize bool) []lokiStream {
 	sort.Strings(keys)
 	out := make([]lokiStream, 0, len(keys))
 	for _, k := range keys {
-		s := byKey[k]
-		if backward {
-			for i, j := 0, len(s.Values)-1; i < j; i, j = i+1, j-1 {
-				s.Values[i], s.Values[j] = s.Values[j], s.Values[i]
-			}
-		}
-		out = append(out, *s)
+		out = append(out, *byKey[k])
 	}
 	return out
 }
@@ -223,7 +219,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
 			return
 		}
 		categorize := strings.Contains(r.Header.Get("X-Loki-Response-Encoding-Flags"), "categorize-labels")
-		data := map[string]any{"resultType": "streams", "result": streamsResult(lines, dir != "forward", categorize), "stats": lokiStats(len(lines), began)}
+		data := map[string]any{"resultType": "streams", "result": streamsResult(lines, categorize), "stats": lokiStats(len(lines), began)}
 		if categorize {
 			data["encodingFlags"] = []string{"categorize-labels"}
 		}

@@ -82,7 +82,7 @@ func (a *API) tail(w http.ResponseWriter, r *http.Request) {
 			}
 			if len(lines) > 0 {
 				from = time.Unix(0, lines[len(lines)-1].ts+1)
-				msg := map[string]any{"streams": streamsResult(lines, false, false), "dropped_entries": nil}
+				msg := map[string]any{"streams": streamsResult(lines, false), "dropped_entries": nil}
 				_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 				if err := conn.WriteJSON(msg); err != nil {
 					return

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"math"
@@ -97,7 +98,7 @@ func (s *Store) Search(ctx context.Context, req SearchRequest) ([]*Record, Searc
 				break
 			}
 		}
-		err := s.scanUnit(u, req.From, req.To, m, &st, func(r *Record) {
+		err := s.scanUnit(u, req.From, req.To, m.Match, &st, func(r *Record) {
 			out = append(out, r)
 		})
 		if err != nil {
@@ -155,10 +156,11 @@ func (s *Store) candidates(ctx context.Context, sn snapshot, q query.Query, from
 	return units, nil
 }
 
-// scanUnit calls fn with every record of u in [from, to] that m matches.
-func (s *Store) scanUnit(u unit, from, to int64, m *Matcher, st *SearchStats, fn func(*Record)) error {
+// scanUnit calls fn with every record of u in [from, to] that match
+// accepts, in u's order: a head's is append order, a block's time order.
+func (s *Store) scanUnit(u unit, from, to int64, match func(*Record) bool, st *SearchStats, fn func(*Record)) error {
 	check := func(r *Record) {
-		if r.Timestamp >= from && r.Timestamp <= to && m.Match(r) {
+		if r.Timestamp >= from && r.Timestamp <= to && match(r) {
 			fn(r)
 		}
 	}
@@ -270,7 +272,7 @@ func (s *Store) Histogram(ctx context.Context, q query.Query, from, to, step int
 	}
 	m := newMatcher(q, s.im)
 	for _, u := range units {
-		if err := s.scanUnit(u, from, to, m, &st, func(r *Record) { counts[(r.Timestamp-from)/step]++ }); err != nil {
+		if err := s.scanUnit(u, from, to, m.Match, &st, func(r *Record) { counts[(r.Timestamp-from)/step]++ }); err != nil {
 			return nil, st, err
 		}
 		if err := ctx.Err(); err != nil {
@@ -289,12 +291,21 @@ type Entry struct {
 	Record           *Record
 }
 
-// Fetch calls fn, in ascending time order, with every record of the tenant
-// of ctx in (from, to] whose stream labels match matchers.
-func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to int64, fn func(Entry) error) error {
+// Fetch calls fn with every record of the tenant of ctx in (from, to] whose
+// stream labels match matchers: newest first when backward, oldest first
+// otherwise. Records of equal timestamp come in a fixed order, which
+// backward reverses. When fn returns an error, Fetch stops and returns it.
+//
+// Records are read as they are needed, not all up front: the heads and the
+// candidate blocks are merged by time, and a block is decoded only once it
+// may hold the next record, and dropped once passed. A caller that stops
+// early (a log query's limit) thus reads a few blocks whatever the range,
+// and memory does not grow with the range. The stats tell what was read.
+func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to int64, backward bool, fn func(Entry) error) (SearchStats, error) {
+	var st SearchStats
 	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
-		return nil
+		return st, nil
 	}
 	sn := takeSnapshot(t, from+1, to)
 	defer sn.release()
@@ -306,28 +317,92 @@ func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to 
 		}
 		return true
 	}
-	var st SearchStats
-	var out []Entry
 	cache := streamCache{}
-	take := func(r *Record) {
-		if r.Timestamp <= from || r.Timestamp > to {
-			return
+	matchStream := func(r *Record) bool { return matches(streamOf(r, cache).labels) }
+	units := fetchUnits(sn, from, to, matches, &st)
+
+	// Units are opened in the order their records may come: by latest
+	// record when backward, by earliest otherwise.
+	order := make([]int, len(units))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		if backward {
+			return units[order[i]].maxT > units[order[j]].maxT
 		}
-		sk := streamOf(r, cache)
-		if matches(sk.labels) {
-			out = append(out, Entry{Timestamp: r.Timestamp, Line: r.Body, Stream: sk.labels, Record: r})
+		return units[order[i]].minT < units[order[j]].minT
+	})
+	mayHold := func(u unit, ts int64) bool {
+		if backward {
+			return u.maxT >= ts
+		}
+		return u.minT <= ts
+	}
+	open := func(i int) (*fetchCursor, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c := &fetchCursor{unit: i, step: 1}
+		err := s.scanUnit(units[i], from+1, to, matchStream, &st, func(r *Record) { c.recs = append(c.recs, r) })
+		if err != nil {
+			return nil, err
+		}
+		if units[i].head != nil {
+			// A head is in append order; blocks were sorted when written.
+			sort.SliceStable(c.recs, func(a, b int) bool { return c.recs[a].Timestamp < c.recs[b].Timestamp })
+		}
+		if backward {
+			c.pos, c.step = len(c.recs)-1, -1
+		}
+		return c, nil
+	}
+
+	h := &fetchHeap{backward: backward}
+	next := 0 // units[order[next]] is the next unit to open
+	for {
+		// A unit not yet open may hold the next record if its time range
+		// reaches the top's timestamp: reaches, not passes, since a record
+		// of equal timestamp may come first by unit index. With nothing
+		// open, the next unit is opened whatever its range.
+		for next < len(order) && (h.Len() == 0 || mayHold(units[order[next]], h.top().Timestamp)) {
+			c, err := open(order[next])
+			if err != nil {
+				return st, err
+			}
+			next++
+			if !c.done() {
+				heap.Push(h, c)
+			}
+		}
+		if h.Len() == 0 {
+			return st, nil
+		}
+		r := h.top()
+		err := fn(Entry{Timestamp: r.Timestamp, Line: r.Body, Stream: streamOf(r, cache).labels, Metadata: Metadata(r), Record: r})
+		if err != nil {
+			return st, err
+		}
+		if c := h.cs[0]; c.advance() {
+			heap.Fix(h, 0)
+		} else {
+			// Passed: the cursor, and with it the decoded block, is let go.
+			heap.Pop(h)
 		}
 	}
-	for _, h := range sn.heads {
-		st.RecordsScanned += len(h.recs)
-		if err := s.checkScan(&st); err != nil {
-			return err
-		}
-		for _, r := range h.recs {
-			take(r)
-		}
+}
+
+// fetchUnits lists the heads of sn and the blocks of its segments that hold
+// a record in (from, to] of a stream that matches, by the segments' stream
+// lists; in a fixed order, that of records of equal timestamp in Fetch.
+func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, st *SearchStats) []unit {
+	var units []unit
+	for i := range sn.heads {
+		h := &sn.heads[i]
+		units = append(units, unit{head: h, minT: h.minT, maxT: h.maxT})
 	}
 	for _, r := range sn.segs {
+		st.Segments++
 		blocks := map[int]bool{}
 		for _, stream := range r.Extra().(*segExtra).meta.Streams {
 			if stream.MaxT > from && stream.MinT <= to && matches(stream.Labels) {
@@ -344,30 +419,59 @@ func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to 
 		}
 		sort.Ints(ids)
 		for _, b := range ids {
-			recs, err := readBlock(r, b)
-			if err != nil {
-				return err
-			}
-			st.RecordsScanned += len(recs)
-			if err := s.checkScan(&st); err != nil {
-				return err
-			}
-			for i := range recs {
-				take(&recs[i])
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return err
+			units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Timestamp < out[j].Timestamp })
-	for _, e := range out {
-		e.Metadata = Metadata(e.Record)
-		if err := fn(e); err != nil {
-			return err
-		}
+	return units
+}
+
+// fetchCursor walks the matching records of one opened unit of a Fetch.
+type fetchCursor struct {
+	unit int       // index in the units: the order of equal timestamps
+	recs []*Record // oldest first
+	pos  int       // current record
+	step int       // +1 forward, -1 backward
+}
+
+func (c *fetchCursor) done() bool { return c.pos < 0 || c.pos >= len(c.recs) }
+
+// advance moves to the next record and reports whether there is one.
+func (c *fetchCursor) advance() bool {
+	c.pos += c.step
+	return !c.done()
+}
+
+// fetchHeap holds the open cursors of a Fetch, the one whose current record
+// comes next on top: by timestamp, then by unit index (both reversed when
+// backward, so that backward is exactly forward reversed).
+type fetchHeap struct {
+	cs       []*fetchCursor
+	backward bool
+}
+
+func (h *fetchHeap) top() *Record { return h.cs[0].recs[h.cs[0].pos] }
+
+func (h *fetchHeap) Len() int { return len(h.cs) }
+
+func (h *fetchHeap) Less(i, j int) bool {
+	a, b := h.cs[i], h.cs[j]
+	ta, tb := a.recs[a.pos].Timestamp, b.recs[b.pos].Timestamp
+	before := ta < tb || (ta == tb && a.unit < b.unit)
+	if h.backward {
+		return !before
 	}
-	return nil
+	return before
+}
+
+func (h *fetchHeap) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+
+func (h *fetchHeap) Push(x any) { h.cs = append(h.cs, x.(*fetchCursor)) }
+
+func (h *fetchHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs[len(h.cs)-1] = nil
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
 }
 
 // StreamInfo is one stream seen in a time range.

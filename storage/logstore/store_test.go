@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
 }
 
-func openStore(t *testing.T, dir string, mod func(*Options)) *Store {
+func openStore(t testing.TB, dir string, mod func(*Options)) *Store {
 	t.Helper()
 	o := DefaultOptions()
 	if mod != nil {
@@ -124,8 +124,8 @@ func checkQueries(t *testing.T, s *Store) {
 	require.Equal(t, byte(7), tr[0].SpanID[0])
 
 	var lines []string
-	err = s.Fetch(context.Background(), []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "service_name", "checkout"), labels.MustNewMatcher(labels.MatchEqual, "severity", "error")},
-		0, time.Now().UnixNano(), func(e Entry) error {
+	_, err = s.Fetch(context.Background(), []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "service_name", "checkout"), labels.MustNewMatcher(labels.MatchEqual, "severity", "error")},
+		0, time.Now().UnixNano(), false, func(e Entry) error {
 			lines = append(lines, e.Line)
 			require.Equal(t, "07000000000000000000000000000001", e.Metadata.Get("trace_id"))
 			require.Equal(t, "node-1", e.Metadata.Get("host_name"))

@@ -1,0 +1,84 @@
+package logsapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/query/logql"
+	"github.com/sightline-dev/sightline/storage/logstore"
+)
+
+// TestLogQueryLimitDirection: a log query returns the first limit lines of
+// the whole answer forward, and the last limit ones newest first backward;
+// each stream of the response keeps that order.
+func TestLogQueryLimitDirection(t *testing.T) {
+	s, err := logstore.Open(t.TempDir(), logstore.DefaultOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	var batches [3][]*logstore.Record
+	for i := 0; i < 3000; i++ {
+		batches[i%3] = append(batches[i%3], &logstore.Record{
+			Timestamp: base.Add(time.Duration(i/2) * time.Millisecond).UnixNano(), // two lines a timestamp
+			Body:      fmt.Sprintf("line %d", i), SeverityText: "INFO",
+			Resource: []logstore.KV{{Key: "service.name", Value: []string{"a", "b"}[i/4%2], Type: logstore.TypeString}},
+		})
+	}
+	for k, b := range batches {
+		_, err := s.Append(context.Background(), b)
+		require.NoError(t, err)
+		if k < 2 { // two segments and the head, overlapping in time
+			require.NoError(t, s.Flush())
+		}
+	}
+	a := New(s, nil, DefaultOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	expr, err := logql.ParseExpr(`{service_name=~"a|b"} |= "line"`)
+	require.NoError(t, err)
+	q := expr.(*logql.LogQuery)
+	start, end := base, base.Add(time.Second)
+	run := func(limit int, backward bool) []logLine {
+		lines, err := a.runLogQuery(context.Background(), q, start, end, limit, backward)
+		require.NoError(t, err)
+		return lines
+	}
+	all := run(5000, false)
+	require.Len(t, all, 2000, "[start, end): one second of the 1.5")
+	for i := 1; i < len(all); i++ {
+		require.LessOrEqual(t, all[i-1].ts, all[i].ts)
+	}
+	newest := slices.Clone(all)
+	slices.Reverse(newest)
+	require.Equal(t, newest, run(5000, true))
+	for _, limit := range []int{1, 7, 100} {
+		require.Equal(t, all[:limit], run(limit, false))
+		require.Equal(t, newest[:limit], run(limit, true))
+	}
+	// limit=0 answers as it always has (Loki refuses it).
+	require.Equal(t, all[:1], run(0, false))
+	require.Empty(t, run(0, true))
+
+	for _, backward := range []bool{false, true} {
+		for _, st := range streamsResult(run(100, backward), true) {
+			ts := func(i int) int64 {
+				n, err := strconv.ParseInt(st.Values[i][0].(string), 10, 64)
+				require.NoError(t, err)
+				return n
+			}
+			for i := 1; i < len(st.Values); i++ {
+				if backward {
+					require.GreaterOrEqual(t, ts(i-1), ts(i))
+				} else {
+					require.LessOrEqual(t, ts(i-1), ts(i))
+				}
+			}
+		}
+	}
+}
