@@ -133,6 +133,7 @@ func sequentialStore(t testing.TB, segs, perSeg, head int, mod func(*Options)) *
 	t.Helper()
 	s := openStore(t, t.TempDir(), func(o *Options) {
 		o.HeadMaxAge = time.Hour // no background flush
+		o.MergeFanIn = 0         // and no merges: the tests count segments
 		if mod != nil {
 			mod(o)
 		}
