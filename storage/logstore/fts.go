@@ -15,6 +15,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/sightline-dev/sightline/storage/segment"
 )
 
 // The full-text index of a segment has one bleve document per block: the
@@ -125,23 +127,30 @@ func recordFields(r *Record, f fields) {
 	}
 }
 
-// blockDoc is the index document of a block: per keyword field its
+// blockTerms are what a block can be found by: per keyword field its
 // distinct values, per text field its distinct indexed words (tokenised
-// here once, so bleve analyses a few hundred words instead of every line;
-// its analyzer gives back the same words). Trace and span IDs are left out:
-// unique per trace or record, they would be most of the index, and the
-// trace-ID index answers them already.
-func blockDoc(recs []*Record) map[string]any {
-	values := map[string]map[string]struct{}{}
-	words := map[string]map[string]struct{}{}
-	nums := map[float64]struct{}{}
+// once, here), and the severity numbers. They make both the block's token
+// filter and, in segments with a full-text index, its bleve document
+// (bleve's analyzer gives back the same words). Trace and span IDs are
+// left out: unique per trace or record, they would be most of the index,
+// and the trace-ID index answers them already.
+type blockTerms struct {
+	values map[string]map[string]struct{}
+	words  map[string]map[string]struct{}
+	nums   map[float64]struct{}
+}
+
+func newBlockTerms(recs []*Record) *blockTerms {
+	bt := &blockTerms{values: map[string]map[string]struct{}{}, words: map[string]map[string]struct{}{}, nums: map[float64]struct{}{}}
 	add := func(m map[string]map[string]struct{}, k, v string) {
 		set := m[k]
 		if set == nil {
 			set = map[string]struct{}{}
 			m[k] = set
 		}
-		set[v] = struct{}{}
+		if _, ok := set[v]; !ok {
+			set[v] = struct{}{}
+		}
 	}
 	var tok wordTokenizer
 	f := fields{}
@@ -155,36 +164,76 @@ func blockDoc(recs []*Record) map[string]any {
 				switch {
 				case k == fieldSeverityNumber:
 					n, _ := strconv.ParseFloat(v, 64)
-					nums[n] = struct{}{}
+					bt.nums[n] = struct{}{}
 				case isKeywordField(k):
-					add(values, k, v)
+					add(bt.values, k, v)
 				default:
-					set := words[k]
-					if set == nil {
-						set = map[string]struct{}{}
-						words[k] = set
-					}
 					for _, t := range tok.Tokenize([]byte(v)) {
-						if t.Type == analysis.Numeric {
-							continue
-						}
-						if _, ok := set[string(t.Term)]; !ok {
-							set[string(t.Term)] = struct{}{}
+						if t.Type != analysis.Numeric {
+							add(bt.words, k, string(t.Term))
 						}
 					}
 				}
 			}
 		}
 	}
-	doc := make(map[string]any, len(values)+len(words)+1)
-	for k, set := range values {
+	return bt
+}
+
+// tokenHash is the filter hash of a term of field ("" for any field).
+func tokenHash(field, term string) uint64 {
+	return segment.TokenHash(field + "\x00" + term)
+}
+
+// hashes are the block filter's tokens: every term under its field and
+// under "" (any field), as unqualified queries search every field.
+func (bt *blockTerms) hashes() []uint64 {
+	out := []uint64{}
+	seen := map[string]bool{}
+	for _, m := range []map[string]map[string]struct{}{bt.values, bt.words} {
+		for k, set := range m {
+			for v := range set {
+				out = append(out, tokenHash(k, v))
+				if !seen[v] {
+					seen[v] = true
+					out = append(out, tokenHash("", v))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// merge adds o's terms: a full-text document covers blocksPerDoc blocks.
+func (bt *blockTerms) merge(o *blockTerms) {
+	for _, m := range []struct{ to, from map[string]map[string]struct{} }{{bt.values, o.values}, {bt.words, o.words}} {
+		for k, set := range m.from {
+			to := m.to[k]
+			if to == nil {
+				to = make(map[string]struct{}, len(set))
+				m.to[k] = to
+			}
+			for v := range set {
+				to[v] = struct{}{}
+			}
+		}
+	}
+	for n := range o.nums {
+		bt.nums[n] = struct{}{}
+	}
+}
+
+// doc is the bleve document of the blocks' terms.
+func (bt *blockTerms) doc() map[string]any {
+	doc := make(map[string]any, len(bt.values)+len(bt.words)+1)
+	for k, set := range bt.values {
 		vs := make([]string, 0, len(set))
 		for v := range set {
 			vs = append(vs, v)
 		}
 		doc[k] = vs
 	}
-	for k, set := range words {
+	for k, set := range bt.words {
 		var b strings.Builder
 		for w := range set {
 			b.WriteString(w)
@@ -192,14 +241,103 @@ func blockDoc(recs []*Record) map[string]any {
 		}
 		doc[k] = b.String()
 	}
-	if len(nums) > 0 {
-		ns := make([]float64, 0, len(nums))
-		for n := range nums {
+	if len(bt.nums) > 0 {
+		ns := make([]float64, 0, len(bt.nums))
+		for n := range bt.nums {
 			ns = append(ns, n)
 		}
 		doc[fieldSeverityNumber] = ns
 	}
 	return doc
+}
+
+// blockTest is a relaxed query (relax) turned into a test of a block's
+// token filter: false means no record of the block can match. What a
+// filter cannot tell (prefixes, wildcards, regexps, numbers) passes.
+type blockTest func(segment.BlockFilter) bool
+
+func passAll(segment.BlockFilter) bool { return true }
+
+func compileBlockTest(q query.Query) blockTest {
+	all := func(hs []uint64) blockTest {
+		return func(f segment.BlockFilter) bool {
+			for _, h := range hs {
+				if !f.MayContain(h) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	field := func(f string) string {
+		if f == fieldAll {
+			return ""
+		}
+		return f
+	}
+	switch q := q.(type) {
+	case *query.MatchNoneQuery:
+		return func(segment.BlockFilter) bool { return false }
+	case *query.TermQuery:
+		return all([]uint64{tokenHash(field(q.FieldVal), q.Term)})
+	case *query.MatchQuery:
+		if q.Analyzer != "" && q.Analyzer != indexAnalyzer {
+			return passAll
+		}
+		f := field(q.FieldVal)
+		if isKeywordField(f) {
+			return all([]uint64{tokenHash(f, q.Match)})
+		}
+		var hs []uint64
+		for _, w := range strings.Fields(q.Match) { // relaxMatch: words only
+			hs = append(hs, tokenHash(f, w))
+		}
+		if len(hs) == 0 {
+			return passAll
+		}
+		if q.Operator == query.MatchQueryOperatorAnd {
+			return all(hs)
+		}
+		return func(f segment.BlockFilter) bool {
+			for _, h := range hs {
+				if f.MayContain(h) {
+					return true
+				}
+			}
+			return false
+		}
+	case *query.ConjunctionQuery:
+		var ts []blockTest
+		for _, c := range q.Conjuncts {
+			ts = append(ts, compileBlockTest(c))
+		}
+		return func(f segment.BlockFilter) bool {
+			for _, t := range ts {
+				if !t(f) {
+					return false
+				}
+			}
+			return true
+		}
+	case *query.DisjunctionQuery:
+		var ts []blockTest
+		for _, d := range q.Disjuncts {
+			ts = append(ts, compileBlockTest(d))
+		}
+		need := max(int(q.Min), 1)
+		return func(f segment.BlockFilter) bool {
+			n := 0
+			for _, t := range ts {
+				if t(f) {
+					if n++; n >= need {
+						return true
+					}
+				}
+			}
+			return false
+		}
+	}
+	return passAll
 }
 
 // blocksPerDoc is how many blocks (of 512 records) one index document

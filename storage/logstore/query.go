@@ -124,32 +124,36 @@ func (s *Store) candidates(ctx context.Context, sn snapshot, q query.Query, from
 	}
 	relaxed := relax(q)
 	_, all := relaxed.(*query.MatchAllQuery)
+	test := compileBlockTest(relaxed)
 	for _, r := range sn.segs {
 		st.Segments++
-		inRange := func(b int) bool { return r.Blocks[b].MaxT >= from && r.Blocks[b].MinT <= to }
-		if all {
+		// A block is read if it is in range and its token filter does not
+		// rule it out; in segments with a full-text index, only blocks of
+		// the documents bleve finds.
+		add := func(b int) {
+			if r.Blocks[b].MaxT >= from && r.Blocks[b].MinT <= to && (all || test(r.BlockFilter(b))) {
+				units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
+			}
+		}
+		x := r.Extra().(*segExtra)
+		if all || x.index == nil {
 			for b := range r.Blocks {
-				if inRange(b) {
-					units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
-				}
+				add(b)
 			}
 			continue
 		}
-		x := r.Extra().(*segExtra)
-		res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, (len(r.Blocks)+x.meta.BlocksPerDoc-1)/x.meta.BlocksPerDoc, 0, false))
+		per := x.meta.BlocksPerDoc
+		res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, (len(r.Blocks)+per-1)/per, 0, false))
 		if err != nil {
 			return nil, fmt.Errorf("full-text index of %s: %w", r.Dir(), err)
 		}
 		for _, hit := range res.Hits {
 			d, err := strconv.Atoi(hit.ID)
-			per := x.meta.BlocksPerDoc
 			if err != nil || d < 0 || d*per >= len(r.Blocks) {
 				return nil, fmt.Errorf("full-text index of %s: bad document ID %q", r.Dir(), hit.ID)
 			}
 			for b := d * per; b < min((d+1)*per, len(r.Blocks)); b++ {
-				if inRange(b) {
-					units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
-				}
+				add(b)
 			}
 		}
 	}

@@ -31,14 +31,21 @@ type Options struct {
 	// MaxScanRecords stops a query that would read more records, with an
 	// error that says so.
 	MaxScanRecords int
+	// FullTextMinRecords: merged segments of at least this many records
+	// get a full-text (bleve) index, for prefix, wildcard, regexp and
+	// fuzzy searches over them; every segment has per-block token filters
+	// for words and exact values. Flushes never build one: it would bound
+	// ingest.
+	FullTextMinRecords int
 }
 
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
 		Options:        segstore.DefaultOptions(),
-		MaxRecordBytes: 256 << 10,
-		MaxScanRecords: 20_000_000,
+		MaxRecordBytes:     256 << 10,
+		MaxScanRecords:     20_000_000,
+		FullTextMinRecords: 1_000_000,
 	}
 }
 
@@ -78,17 +85,23 @@ type logMeta struct {
 	// WALSeq: the segment holds every record of the WAL files below it.
 	WALSeq  int            `json:"walSeq"`
 	Streams []*streamStats `json:"streams"`
-	// BlocksPerDoc is how many blocks one full-text document covers.
-	BlocksPerDoc int `json:"blocksPerDoc"`
+	// BlocksPerDoc is how many blocks one full-text document covers; 0
+	// when the segment has no full-text index.
+	BlocksPerDoc int `json:"blocksPerDoc,omitempty"`
 }
 
 // segExtra is what a log segment carries besides its rows.
 type segExtra struct {
-	index bleve.Index
+	index bleve.Index // nil without a full-text index
 	meta  logMeta
 }
 
-func (e *segExtra) Close() error { return e.index.Close() }
+func (e *segExtra) Close() error {
+	if e.index == nil {
+		return nil
+	}
+	return e.index.Close()
+}
 
 // Open opens the log store under dir (the data dir) and every tenant's logs
 // there: segments are opened and the WAL replayed into the head.
@@ -110,7 +123,7 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 			return nil, fmt.Errorf("register log store metrics: %w", err)
 		}
 	}
-	s.st, err = segstore.Open(dir, "logs", logSignal{im: im}, opts.Options, logger, reg)
+	s.st, err = segstore.Open(dir, "logs", logSignal{im: im, fullTextMinRows: opts.FullTextMinRecords}, opts.Options, logger, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +132,12 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 
 // logSignal is the log store's part of segstore: its head, WAL records and
 // segment format.
-type logSignal struct{ im *mapping.IndexMappingImpl }
+type logSignal struct {
+	im *mapping.IndexMappingImpl
+	// fullTextMinRows: merges into segments of this many records build a
+	// full-text index (see Options.FullTextMinRecords).
+	fullTextMinRows int
+}
 
 func (logSignal) NewHead() *head { return newHead() }
 
@@ -159,11 +177,13 @@ func openExtra(dir string) (*segExtra, error) {
 	for _, st := range x.meta.Streams {
 		st.Labels = labels.FromMap(st.LabelsM)
 	}
-	if x.meta.BlocksPerDoc <= 0 {
+	if x.meta.BlocksPerDoc < 0 {
 		return nil, fmt.Errorf("open log segment %s: logmeta.json: blocksPerDoc %d", dir, x.meta.BlocksPerDoc)
 	}
-	if x.index, err = openIndex(dir); err != nil {
-		return nil, fmt.Errorf("open full-text index of %s: %w", dir, err)
+	if x.meta.BlocksPerDoc > 0 {
+		if x.index, err = openIndex(dir); err != nil {
+			return nil, fmt.Errorf("open full-text index of %s: %w", dir, err)
+		}
 	}
 	return x, nil
 }
@@ -280,7 +300,7 @@ func (s *Store) Close() error { return s.st.Close() }
 func (sig logSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 	recs := append([]*Record(nil), h.recs...)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Timestamp < recs[j].Timestamp })
-	pw, err := newPartWriter(w, sig.im, walSeq)
+	pw, err := newPartWriter(w, nil, walSeq)
 	if err != nil {
 		return err
 	}
@@ -296,13 +316,18 @@ func (sig logSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 // Merge merges the sources' records, each source sorted by time, into one
 // segment sorted by time, holding one decoded block per source.
 func (sig logSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
-	walSeq := 0
+	walSeq, rows := 0, 0
 	next := make([]segment.Next[*Record], len(srcs))
 	for i, r := range srcs {
 		walSeq = max(walSeq, r.Extra().(*segExtra).meta.WALSeq)
+		rows += r.Rows
 		next[i] = segment.ScanRows(r, readBlock)
 	}
-	pw, err := newPartWriter(w, sig.im, walSeq)
+	var im mapping.IndexMapping
+	if rows >= sig.fullTextMinRows {
+		im = sig.im
+	}
+	pw, err := newPartWriter(w, im, walSeq)
 	if err != nil {
 		return err
 	}
@@ -322,16 +347,17 @@ func (sig logSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segme
 }
 
 // partWriter writes records, in time order, into a log segment block by
-// block: the blocks, their streams, the trace index and the full-text
-// index. It holds one block's records (and one full-text document's), so a
-// merge of large segments does not hold them in memory.
+// block: the blocks with their token filters, their streams, the trace
+// index and, in large segments, the full-text index. It holds one block's
+// records (and one full-text document's terms), so a merge of large
+// segments does not hold them in memory.
 type partWriter struct {
 	segment.BlockCutter[*Record]
 	w       *segment.Writer
 	walSeq  int
-	idx     bleve.Index
+	idx     bleve.Index // nil: no full-text index
 	batch   *bleve.Batch
-	doc     []*Record // the blocks of the full-text document being filled
+	doc     *blockTerms // the terms of the full-text document being filled
 	docs    int
 	cache   streamCache
 	streams map[string]*streamStats
@@ -342,18 +368,24 @@ type partWriter struct {
 // to bleve.
 const docsPerBatch = 64
 
+// newPartWriter starts a segment in w, with a full-text index if im is
+// not nil.
 func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*partWriter, error) {
-	idx, err := bleve.NewUsing(filepath.Join(w.Dir(), "fts"), im, "scorch", "scorch", nil)
-	if err != nil {
-		return nil, fmt.Errorf("create full-text index: %w", err)
-	}
-	p := &partWriter{w: w, walSeq: walSeq, idx: idx, batch: idx.NewBatch(), cache: streamCache{}, streams: map[string]*streamStats{}}
+	p := &partWriter{w: w, walSeq: walSeq, cache: streamCache{}, streams: map[string]*streamStats{}}
 	p.Write = p.writeBlock
+	if im != nil {
+		idx, err := bleve.NewUsing(filepath.Join(w.Dir(), "fts"), im, "scorch", "scorch", nil)
+		if err != nil {
+			return nil, fmt.Errorf("create full-text index: %w", err)
+		}
+		p.idx, p.batch = idx, idx.NewBatch()
+	}
 	return p, nil
 }
 
 func (p *partWriter) writeBlock(blk []*Record, b int) error {
-	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk)); err != nil {
+	terms := newBlockTerms(blk)
+	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk), terms.hashes()); err != nil {
 		return err
 	}
 	for i, r := range blk {
@@ -379,7 +411,14 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 	if len(p.cache) > 1024 {
 		p.cache = streamCache{}
 	}
-	p.doc = append(p.doc, blk...)
+	if p.idx == nil {
+		return nil
+	}
+	if p.doc == nil {
+		p.doc = terms
+	} else {
+		p.doc.merge(terms)
+	}
 	if p.Blocks%blocksPerDoc == 0 {
 		return p.writeDoc()
 	}
@@ -388,14 +427,14 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 
 // writeDoc indexes the blocks of one full-text document (see fts.go).
 func (p *partWriter) writeDoc() error {
-	if len(p.doc) == 0 {
+	if p.doc == nil {
 		return nil
 	}
-	if err := p.batch.Index(strconv.Itoa(p.docs), blockDoc(p.doc)); err != nil {
+	if err := p.batch.Index(strconv.Itoa(p.docs), p.doc.doc()); err != nil {
 		return fmt.Errorf("index blocks of document %d: %w", p.docs, err)
 	}
 	p.docs++
-	p.doc = p.doc[:0]
+	p.doc = nil
 	if p.batch.Size() >= docsPerBatch {
 		if err := p.idx.Batch(p.batch); err != nil {
 			return fmt.Errorf("index: %w", err)
@@ -409,19 +448,22 @@ func (p *partWriter) writeDoc() error {
 // segment's logmeta.json.
 func (p *partWriter) finish() error {
 	err := p.Flush()
-	if err == nil {
-		err = p.writeDoc()
-	}
-	if err == nil && p.batch.Size() > 0 {
-		err = p.idx.Batch(p.batch)
-	}
-	if cerr := p.idx.Close(); err == nil {
-		err = cerr
+	meta := logMeta{WALSeq: p.walSeq}
+	if p.idx != nil {
+		meta.BlocksPerDoc = blocksPerDoc
+		if err == nil {
+			err = p.writeDoc()
+		}
+		if err == nil && p.batch.Size() > 0 {
+			err = p.idx.Batch(p.batch)
+		}
+		if cerr := p.idx.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return err
 	}
-	meta := logMeta{WALSeq: p.walSeq, BlocksPerDoc: blocksPerDoc}
 	for _, k := range p.order {
 		meta.Streams = append(meta.Streams, p.streams[k])
 	}
@@ -432,4 +474,8 @@ func (p *partWriter) finish() error {
 	return os.WriteFile(filepath.Join(p.w.Dir(), "logmeta.json"), mb, 0o644)
 }
 
-func (p *partWriter) abort() { _ = p.idx.Close() }
+func (p *partWriter) abort() {
+	if p.idx != nil {
+		_ = p.idx.Close()
+	}
+}

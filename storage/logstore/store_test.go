@@ -372,3 +372,62 @@ func TestManyFlushesStayBounded(t *testing.T) {
 	defer s.Close()
 	checkQueries(t, s)
 }
+
+// Segments with a full-text index (large merged ones) and without (flushed
+// heads, small merges) answer every query alike.
+func TestFullTextIndexedMergedSegments(t *testing.T) {
+	dir := t.TempDir()
+	mod := func(o *Options) { o.FullTextMinRecords = 1000; o.MergeFanIn = 2 }
+	s := openStore(t, dir, mod)
+	recs := fixture()
+	for i := range 4 {
+		_, err := s.Append(context.Background(), recs[i*500:(i+1)*500])
+		require.NoError(t, err)
+		require.NoError(t, s.Flush())
+	}
+	require.NoError(t, s.Compact())
+	indexed := 0
+	segs := s.st.Tenant(tenant.Default).Snapshot(0, time.Now().UnixNano(), func(*head) {})
+	for _, r := range segs {
+		if r.Extra().(*segExtra).index != nil {
+			indexed++
+		}
+		r.Release()
+	}
+	require.Equal(t, 1, indexed, "the merge of 2000 records has a full-text index")
+	checkQueries(t, s)
+	require.NoError(t, s.Close())
+	s = openStore(t, dir, mod)
+	defer s.Close()
+	checkQueries(t, s)
+}
+
+// A word search reads only the blocks whose token filter may hold it.
+func TestTokenFiltersSkipBlocks(t *testing.T) {
+	s := openStore(t, t.TempDir(), nil)
+	defer s.Close()
+	var recs []*Record
+	for i := range 40 * 512 {
+		body := fmt.Sprintf("routine work item %d done", i)
+		if i == 7777 {
+			body = "deadlock detected on table orders"
+		}
+		recs = append(recs, rec(i, "db", "INFO", body, 0))
+	}
+	_, err := s.Append(context.Background(), recs)
+	require.NoError(t, err)
+	require.NoError(t, s.Flush())
+	for _, q := range []string{"deadlock", `"deadlock detected"`, "body:deadlock", "deadlock AND orders", "deadlock OR nosuchword"} {
+		pq, err := ParseQuery(q)
+		require.NoError(t, err)
+		out, st, err := s.Search(context.Background(), SearchRequest{Query: pq, From: 0, To: time.Now().UnixNano(), Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, out, 1, q)
+		require.LessOrEqual(t, st.BlocksRead, 2, "%s: one block holds the word, 40 are there (1%% false positives)", q)
+	}
+	pq, _ := ParseQuery("dead*")
+	out, st, err := s.Search(context.Background(), SearchRequest{Query: pq, From: 0, To: time.Now().UnixNano(), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, 40, st.BlocksRead, "a prefix needs a full-text index: without one every block is read")
+}

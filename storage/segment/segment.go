@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"io"
@@ -74,18 +75,31 @@ type Writer struct {
 	final  string
 	data   *os.File
 	off    int64
-	meta   Meta
-	traces []TraceRow
-	buf    []byte
+	meta    Meta
+	traces  []TraceRow
+	filters []bloom // per block, when the store gives tokens
+	buf     []byte
 }
 
 func (w *Writer) path(name string) string { return filepath.Join(w.tmp, name) }
 
 // AddBlock appends a block of rows (at most BlockRows) with time range
-// [minT, maxT].
-func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns) error {
+// [minT, maxT]. tokens (TokenHash of each distinct token the store wants
+// to find blocks by) go into the block's filter; a store that passes nil
+// for every block writes no filters.
+func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uint64) error {
 	if rows > BlockRows {
 		return fmt.Errorf("BUG: block of %d rows, more than %d", rows, BlockRows)
+	}
+	if tokens != nil {
+		if len(w.filters) != len(w.meta.Blocks) {
+			return fmt.Errorf("BUG: block %d has tokens, earlier blocks had none", len(w.meta.Blocks))
+		}
+		f := newBloom(len(tokens))
+		for _, h := range tokens {
+			f.add(tokenHashes(h))
+		}
+		w.filters = append(w.filters, f)
 	}
 	bm := BlockMeta{MinT: minT, MaxT: maxT, Rows: rows, Columns: map[string]ColumnRef{}}
 	names := make([]string, 0, len(cols))
@@ -170,10 +184,18 @@ func (w *Writer) finish() error {
 	idx = append(append(append(idx, ids...), starts...), rows...)
 	bl := newBloom(n)
 	for i := 0; i < n; i++ {
-		bl.add([16]byte(ids[i*16 : i*16+16]))
+		bl.add(traceHashes([16]byte(ids[i*16 : i*16+16])))
 	}
 	if err := writeSynced(w.path("traces"), idx); err != nil {
 		return err
+	}
+	if len(w.filters) > 0 {
+		if len(w.filters) != len(w.meta.Blocks) {
+			return fmt.Errorf("BUG: %d block filters for %d blocks", len(w.filters), len(w.meta.Blocks))
+		}
+		if err := writeSynced(w.path("filters"), encodeFilters(w.filters)); err != nil {
+			return err
+		}
 	}
 	if err := writeSynced(w.path("bloom"), bl); err != nil {
 		return err
@@ -245,8 +267,9 @@ type Reader struct {
 	dir    string
 	set    *Set
 	data   *os.File
-	traces []byte // mmap of the trace index
-	bloom  bloom
+	traces  []byte // mmap of the trace index
+	filters []byte // mmap of the block filters, if any
+	bloom   bloom
 
 	refs    atomic.Int64 // users, plus one for the Set while it lists the segment
 	dropped atomic.Bool
@@ -282,29 +305,47 @@ func openReader(dir string, set *Set) (*Reader, error) {
 		r.data.Close()
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
-	tf, err := os.Open(filepath.Join(dir, "traces"))
-	if err != nil {
+	if r.traces, err = mmapFile(filepath.Join(dir, "traces"), false); err != nil {
 		r.data.Close()
-		return nil, fmt.Errorf("open segment: %w", err)
+		return nil, fmt.Errorf("open segment %s: %w", dir, err)
 	}
-	defer tf.Close()
-	fi, err := tf.Stat()
-	if err != nil {
-		r.data.Close()
-		return nil, err
-	}
-	if fi.Size() > 0 {
-		if r.traces, err = syscall.Mmap(int(tf.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED); err != nil {
-			r.data.Close()
-			return nil, fmt.Errorf("mmap trace index of %s: %w", dir, err)
-		}
+	if r.filters, err = mmapFile(filepath.Join(dir, "filters"), true); err != nil {
+		r.close()
+		return nil, fmt.Errorf("open segment %s: %w", dir, err)
 	}
 	if err := checkTraceIndex(r.traces); err != nil {
 		r.close()
 		return nil, fmt.Errorf("open segment %s: %w", dir, err)
 	}
+	if err := checkFilters(r.filters, len(r.Blocks)); err != nil {
+		r.close()
+		return nil, fmt.Errorf("open segment %s: %w", dir, err)
+	}
 	r.refs.Store(1)
 	return r, nil
+}
+
+// mmapFile maps a file read-only (nil if it is empty, or absent and
+// optional): the page cache holds it, not the heap, and no descriptor
+// stays open.
+func mmapFile(path string, optional bool) ([]byte, error) {
+	f, err := os.Open(path)
+	if optional && errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return nil, err
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // checkTraceIndex validates the trace index's sizes once, so lookups can
@@ -365,7 +406,7 @@ func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
 
 // LookupTrace returns the rows that carry trace ID id, in row order.
 func (r *Reader) LookupTrace(id [16]byte) []uint32 {
-	if !r.bloom.mayContain(id) || len(r.traces) < 8 {
+	if !r.bloom.has(traceHashes(id)) || len(r.traces) < 8 {
 		return nil
 	}
 	t := r.traces
@@ -406,9 +447,11 @@ func (r *Reader) close() {
 	if c, ok := r.extra.(io.Closer); ok {
 		_ = c.Close()
 	}
-	if r.traces != nil {
-		_ = syscall.Munmap(r.traces)
-		r.traces = nil
+	for _, m := range []*[]byte{&r.traces, &r.filters} {
+		if *m != nil {
+			_ = syscall.Munmap(*m)
+			*m = nil
+		}
 	}
 	_ = r.data.Close()
 	if r.dropped.Load() {

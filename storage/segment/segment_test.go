@@ -20,7 +20,7 @@ func write(t *testing.T, s *Set, minT int64, rows int, traces map[[16]byte][]uin
 		for i := 0; i < n; i++ {
 			e.Varint(minT + int64(b*BlockRows+i))
 		}
-		require.NoError(t, w.AddBlock(minT+int64(b*BlockRows), minT+int64(b*BlockRows+n-1), n, Columns{"ts": e.B}))
+		require.NoError(t, w.AddBlock(minT+int64(b*BlockRows), minT+int64(b*BlockRows+n-1), n, Columns{"ts": e.B}, nil))
 	}
 	for id, rs := range traces {
 		for _, r := range rs {

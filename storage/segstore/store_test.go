@@ -96,7 +96,7 @@ func writeRows(w *segment.Writer, walSeq int, each func(emit func(int64) error) 
 		for _, t := range blk {
 			e.Varint(t)
 		}
-		err := w.AddBlock(blk[0], blk[len(blk)-1], len(blk), segment.Columns{"v": e.B})
+		err := w.AddBlock(blk[0], blk[len(blk)-1], len(blk), segment.Columns{"v": e.B}, nil)
 		blk = blk[:0]
 		return err
 	}

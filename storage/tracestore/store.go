@@ -338,7 +338,7 @@ func (p *partWriter) writeBlock(blk []*Span, b int) error {
 		minT, maxT = min(minT, sp.Start), max(maxT, sp.Start)
 		p.w.AddTraceIDs(segment.TraceRow{ID: sp.TraceID, Row: uint32(b*segment.BlockRows + i)})
 	}
-	if err := p.w.AddBlock(minT, maxT, len(blk), encodeBlock(blk)); err != nil {
+	if err := p.w.AddBlock(minT, maxT, len(blk), encodeBlock(blk), nil); err != nil {
 		return err
 	}
 	p.tags.add(blk)
