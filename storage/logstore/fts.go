@@ -206,7 +206,9 @@ func (bt *blockTerms) hashes() []uint64 {
 
 // merge adds o's terms: a full-text document covers blocksPerDoc blocks.
 func (bt *blockTerms) merge(o *blockTerms) {
-	for _, m := range []struct{ to, from map[string]map[string]struct{} }{{bt.values, o.values}, {bt.words, o.words}} {
+	for _, m := range []struct {
+		to, from map[string]map[string]struct{}
+	}{{bt.values, o.values}, {bt.words, o.words}} {
 		for k, set := range m.from {
 			to := m.to[k]
 			if to == nil {

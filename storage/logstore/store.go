@@ -42,7 +42,7 @@ type Options struct {
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		Options:        segstore.DefaultOptions(),
+		Options:            segstore.DefaultOptions(),
 		MaxRecordBytes:     256 << 10,
 		MaxScanRecords:     20_000_000,
 		FullTextMinRecords: 1_000_000,

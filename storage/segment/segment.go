@@ -70,11 +70,11 @@ type TraceRow struct {
 // Writer writes a new segment into a temporary directory; Finish makes it
 // appear atomically.
 type Writer struct {
-	set    *Set
-	tmp    string
-	final  string
-	data   *os.File
-	off    int64
+	set     *Set
+	tmp     string
+	final   string
+	data    *os.File
+	off     int64
 	meta    Meta
 	traces  []TraceRow
 	filters []bloom // per block, when the store gives tokens
@@ -264,9 +264,9 @@ func dirSize(dir string) (int64, error) {
 // Reader reads a finished segment. It is safe for concurrent use.
 type Reader struct {
 	Meta
-	dir    string
-	set    *Set
-	data   *os.File
+	dir     string
+	set     *Set
+	data    *os.File
 	traces  []byte // mmap of the trace index
 	filters []byte // mmap of the block filters, if any
 	bloom   bloom
