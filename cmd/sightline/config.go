@@ -55,6 +55,7 @@ type Config struct {
 	LogsHeadMaxAge     durFlag   `yaml:"logs.head.max-age"`
 	LogsWALSync        durFlag   `yaml:"logs.wal.sync-interval"`
 	LogsMergeMaxRecs   int       `yaml:"logs.merge.max-records"`
+	LogsFullTextMin    int       `yaml:"logs.full-text.min-records"`
 
 	TracesRetention     durFlag   `yaml:"traces.retention"`
 	TracesRetentionSize bytesFlag `yaml:"traces.retention-size"`
@@ -116,6 +117,7 @@ func defaultConfig() Config {
 		LogsHeadMaxAge:      durFlag(logs.HeadMaxAge),
 		LogsWALSync:         durFlag(logs.WALSyncInterval),
 		LogsMergeMaxRecs:    logs.MergeMaxRows,
+		LogsFullTextMin:     logs.FullTextMinRecords,
 		TracesRetention:     durFlag(traces.Retention),
 		TracesMaxSpanSize:   bytesFlag(traces.MaxSpanBytes),
 		TracesMaxScanSpans:  traces.MaxScanSpans,
@@ -156,6 +158,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Var(&c.LogsHeadMaxAge, "logs.head.max-age", "Longest time records wait in memory before they are flushed into an indexed segment.")
 	fs.Var(&c.LogsWALSync, "logs.wal.sync-interval", "How often the log WAL is fsynced; a power loss loses at most this much of what was acknowledged (a killed process loses nothing). 0 fsyncs every request before acknowledging it.")
 	fs.IntVar(&c.LogsMergeMaxRecs, "logs.merge.max-records", c.LogsMergeMaxRecs, "Segments are merged in the background until they hold this many records.")
+	fs.IntVar(&c.LogsFullTextMin, "logs.full-text.min-records", c.LogsFullTextMin, "Merged segments of at least this many records get a full-text (bleve) index for prefix, wildcard and regexp searches; every segment has per-block word filters.")
 	fs.Var(&c.TracesRetention, "traces.retention", "Drop trace partitions older than this (e.g. 7d); 0 keeps everything.")
 	fs.Var(&c.TracesRetentionSize, "traces.retention-size", "Per-tenant size limit of the trace store (e.g. 50GB); oldest partitions go first; 0 for none.")
 	fs.Var(&c.TracesMaxSpanSize, "traces.max-span-size", "Largest span accepted (names, attributes, events, links); larger ones are rejected and counted.")

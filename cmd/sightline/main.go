@@ -105,6 +105,7 @@ func run(ctx context.Context, cfg Config) error {
 	lo.HeadMaxAge = time.Duration(cfg.LogsHeadMaxAge)
 	lo.WALSyncInterval = time.Duration(cfg.LogsWALSync)
 	lo.MergeMaxRows = cfg.LogsMergeMaxRecs
+	lo.FullTextMinRecords = cfg.LogsFullTextMin
 	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
 	if err != nil {
 		return err
