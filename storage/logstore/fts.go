@@ -15,6 +15,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/sightline-dev/sightline/storage/segment"
 )
@@ -182,24 +183,81 @@ func newBlockTerms(recs []*Record) *blockTerms {
 
 // tokenHash is the filter hash of a term of field ("" for any field).
 func tokenHash(field, term string) uint64 {
-	return segment.TokenHash(field + "\x00" + term)
+	return fieldTermHash(fieldHash(field), xxhash.Sum64String(term))
 }
 
-// hashes are the block filter's tokens: every term under its field and
-// under "" (any field), as unqualified queries search every field.
-func (bt *blockTerms) hashes() []uint64 {
-	out := []uint64{}
-	seen := map[string]bool{}
-	for _, m := range []map[string]map[string]struct{}{bt.values, bt.words} {
-		for k, set := range m {
-			for v := range set {
-				out = append(out, tokenHash(k, v))
-				if !seen[v] {
-					seen[v] = true
-					out = append(out, tokenHash("", v))
-				}
+func fieldHash(field string) uint64 {
+	if field == "" {
+		return 0
+	}
+	return xxhash.Sum64String(field)
+}
+
+// fieldTermHash combines the hashes of a field and a term, so that a
+// term's hash, computed once, serves for its field and for "" (splitmix64's
+// finaliser spreads the bits the Bloom filter probes).
+func fieldTermHash(field, term uint64) uint64 {
+	x := term ^ (field + 0x9e3779b97f4a7c15)
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// tokenHasher collects the distinct filter hashes of a block's terms
+// on the flush path: no per-term strings or maps of
+// fields, one hash per term and field.
+type tokenHasher struct {
+	lower     []byte
+	seen      map[uint64]struct{}
+	fields    map[string]uint64 // fieldHash by name
+	resources map[*KV]bool      // resources already hashed: records share them
+}
+
+func (h *tokenHasher) add(field string, term []byte) {
+	fh, ok := h.fields[field]
+	if !ok {
+		fh = fieldHash(field)
+		h.fields[field] = fh
+	}
+	th := xxhash.Sum64(term)
+	h.seen[fieldTermHash(fh, th)] = struct{}{}
+	h.seen[fieldTermHash(0, th)] = struct{}{}
+}
+
+func (h *tokenHasher) value(field, v string) {
+	switch {
+	case v == "" || field == fieldTraceID || field == fieldSpanID:
+	case isKeywordField(field):
+		h.add(field, []byte(v))
+	default:
+		h.lower = eachWord(v, h.lower, func(w []byte, _, _ int) {
+			if w[0] < '0' || w[0] > '9' {
+				h.add(field, w)
+			}
+		})
+	}
+}
+
+// blockHashes returns the filter hashes of recs' terms.
+func blockHashes(recs []*Record) []uint64 {
+	h := &tokenHasher{seen: make(map[uint64]struct{}, 4096), fields: map[string]uint64{}, resources: map[*KV]bool{}}
+	for _, r := range recs {
+		h.value(fieldBody, r.Body)
+		h.value(fieldSeverityText, r.SeverityText)
+		h.value(fieldScopeName, r.ScopeName)
+		if len(r.Resource) > 0 && !h.resources[&r.Resource[0]] {
+			h.resources[&r.Resource[0]] = true
+			for _, kv := range r.Resource {
+				h.value(kv.Key, kv.Value)
 			}
 		}
+		for _, kv := range r.Attributes {
+			h.value(kv.Key, kv.Value)
+		}
+	}
+	out := make([]uint64, 0, len(h.seen))
+	for x := range h.seen {
+		out = append(out, x)
 	}
 	return out
 }

@@ -384,8 +384,7 @@ func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*par
 }
 
 func (p *partWriter) writeBlock(blk []*Record, b int) error {
-	terms := newBlockTerms(blk)
-	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk), terms.hashes()); err != nil {
+	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk), blockHashes(blk)); err != nil {
 		return err
 	}
 	for i, r := range blk {
@@ -414,7 +413,7 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 	if p.idx == nil {
 		return nil
 	}
-	if p.doc == nil {
+	if terms := newBlockTerms(blk); p.doc == nil {
 		p.doc = terms
 	} else {
 		p.doc.merge(terms)

@@ -431,3 +431,32 @@ func TestTokenFiltersSkipBlocks(t *testing.T) {
 	require.Len(t, out, 1)
 	require.Equal(t, 40, st.BlocksRead, "a prefix needs a full-text index: without one every block is read")
 }
+
+// hashes are the block filter's tokens of the terms: every term under
+// its field and under "" (any field), as unqualified queries search every
+// field. blockHashes must compute the same without building the terms.
+func (bt *blockTerms) hashes() []uint64 {
+	out := []uint64{}
+	seen := map[string]bool{}
+	for _, m := range []map[string]map[string]struct{}{bt.values, bt.words} {
+		for k, set := range m {
+			for v := range set {
+				out = append(out, tokenHash(k, v))
+				if !seen[v] {
+					seen[v] = true
+					out = append(out, tokenHash("", v))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// The flush path's token hashes are those of the block's terms.
+func TestBlockHashesAreTheTermsHashes(t *testing.T) {
+	recs := fixture()
+	for i := 0; i < len(recs); i += 512 {
+		blk := recs[i:min(i+512, len(recs))]
+		require.ElementsMatch(t, newBlockTerms(blk).hashes(), blockHashes(blk))
+	}
+}

@@ -49,15 +49,31 @@ func isWordByte(c byte) bool {
 // Tokenize cuts words out of a lower-cased copy of input; the tokens'
 // terms share that copy.
 func (wordTokenizer) Tokenize(input []byte) analysis.TokenStream {
-	lower := make([]byte, len(input))
-	for i, c := range input {
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower[i] = c
-	}
 	var out analysis.TokenStream
 	pos := 1
+	eachWord(input, nil, func(term []byte, start, end int) {
+		term = term[:len(term):len(term)]
+		typ := analysis.AlphaNumeric
+		if term[0] >= '0' && term[0] <= '9' {
+			typ = analysis.Numeric
+		}
+		out = append(out, &analysis.Token{Term: term, Start: start, End: end, Position: pos, Type: typ})
+		pos++
+	})
+	return out
+}
+
+// eachWord calls fn with each word of input, lower-cased, and its byte
+// range, using buf (if it has room) for the lower-cased copy; the words
+// share it. The one definition of a word, for indexing, filters and the
+// per-record check.
+func eachWord[T string | []byte](input T, buf []byte, fn func(word []byte, start, end int)) []byte {
+	lower := append(buf[:0], input...)
+	for i, c := range lower {
+		if c >= 'A' && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
 	for i := 0; i < len(lower); {
 		if !isWordByte(lower[i]) {
 			i++
@@ -67,16 +83,9 @@ func (wordTokenizer) Tokenize(input []byte) analysis.TokenStream {
 		for i < len(lower) && isWordByte(lower[i]) {
 			i++
 		}
-		term := lower[start:i:i]
-		numeric := term[0] >= '0' && term[0] <= '9'
-		typ := analysis.AlphaNumeric
-		if numeric {
-			typ = analysis.Numeric
-		}
-		out = append(out, &analysis.Token{Term: term, Start: start, End: i, Position: pos, Type: typ})
-		pos++
+		fn(lower[start:i], start, i)
 	}
-	return out
+	return lower
 }
 
 type dropDigits struct{}

@@ -3,8 +3,6 @@ package segment
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // bloom is a Bloom filter with 10 bits per key, probed by double hashing
@@ -51,11 +49,8 @@ func traceHashes(id [16]byte) (uint64, uint64) {
 	return binary.LittleEndian.Uint64(id[:8]), binary.LittleEndian.Uint64(id[8:])
 }
 
-// TokenHash is the hash of a token that block filters hold: a store hashes
-// what it indexes and what a query needs with it.
-func TokenHash(s string) uint64 { return xxhash.Sum64String(s) }
-
-// a second, independent-enough hash for double hashing.
+// a second, independent-enough hash for double hashing of a well-mixed
+// 64-bit hash.
 func tokenHashes(h uint64) (uint64, uint64) { return h, h>>32 | h<<32 }
 
 // encodeFilters lays out the block filters file: n uint32, then n+1
@@ -100,8 +95,8 @@ func checkFilters(b []byte, blocks int) error {
 // without filters answers yes to everything.
 type BlockFilter struct{ b bloom }
 
-// MayContain reports whether the block may hold the token of hash h
-// (TokenHash). False is certain; true may be a false positive (~1%).
+// MayContain reports whether the block may hold the token of hash h (a
+// 64-bit hash of the store's choosing, as given to Writer.AddBlock). False is certain; true may be a false positive (~1%).
 func (f BlockFilter) MayContain(h uint64) bool {
 	if f.b == nil {
 		return true

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // BlockRows is the most rows a block holds: small enough that verifying a
@@ -71,6 +73,7 @@ type TraceRow struct {
 // appear atomically.
 type Writer struct {
 	set     *Set
+	enc     *zstd.Encoder
 	tmp     string
 	final   string
 	data    *os.File
@@ -84,8 +87,8 @@ type Writer struct {
 func (w *Writer) path(name string) string { return filepath.Join(w.tmp, name) }
 
 // AddBlock appends a block of rows (at most BlockRows) with time range
-// [minT, maxT]. tokens (TokenHash of each distinct token the store wants
-// to find blocks by) go into the block's filter; a store that passes nil
+// [minT, maxT]. tokens (a well-mixed 64-bit hash of each distinct token the
+// store wants to find blocks by) go into the block's filter; a store that passes nil
 // for every block writes no filters.
 func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uint64) error {
 	if rows > BlockRows {
@@ -108,7 +111,7 @@ func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uin
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		w.buf = w.set.enc.EncodeAll(cols[name], w.buf[:0])
+		w.buf = w.enc.EncodeAll(cols[name], w.buf[:0])
 		if _, err := w.data.Write(w.buf); err != nil {
 			return fmt.Errorf("write segment: %w", err)
 		}

@@ -1,0 +1,77 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// benchRecords builds n records shaped like the log benchmark's workload
+// (bench/workload): 12 services, 120–220-byte messages with random fills,
+// 3 attributes, 90% with a trace ID.
+func benchRecords(n int, rng *rand.Rand) []*Record {
+	templates := []string{
+		"GET /api/v1/orders/%d returned 200 in %d ms for customer %x",
+		"payment for order %d declined by processor: insufficient funds (code %d, request %x)",
+		"cache miss for key session:%d, loading from database took %d ms, shard %x",
+		"deadlock detected while updating inventory row %d, retrying in %d ms (tx %x)",
+	}
+	sevs := []string{"INFO", "DEBUG", "WARN", "ERROR"}
+	resources := make([][]KV, 12)
+	for i := range resources {
+		resources[i] = []KV{{Key: "service.name", Value: fmt.Sprintf("service-%d", i), Type: TypeString},
+			{Key: "host.name", Value: fmt.Sprintf("node-%d", i%4), Type: TypeString}}
+	}
+	now := time.Now().UnixNano()
+	out := make([]*Record, n)
+	for i := range out {
+		r := &Record{
+			Timestamp:    now + int64(i)*1000,
+			SeverityText: sevs[rng.IntN(len(sevs))],
+			Body:         fmt.Sprintf(templates[rng.IntN(len(templates))], rng.IntN(1e6), rng.IntN(1000), rng.Uint64()) + " and some padding text for a realistic line length here",
+			BodyType:     TypeString,
+			Resource:     resources[rng.IntN(len(resources))],
+			Attributes: []KV{{Key: "http.method", Value: "POST", Type: TypeString}, {Key: "attempt", Value: fmt.Sprint(rng.IntN(3)), Type: TypeInt},
+				{Key: "user.id", Value: fmt.Sprintf("u%d", rng.IntN(10000)), Type: TypeString}},
+			ScopeName: "app",
+		}
+		if rng.IntN(10) != 0 {
+			r.TraceID[0], r.TraceID[8] = byte(i/4), byte(rng.Uint32())
+			r.SpanID[0] = byte(i)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// BenchmarkIngest measures the store's share of log ingest: Append in
+// requests of 1,000 records (WAL, head) and the flushes that turn heads
+// into segments, reported as records/s.
+func BenchmarkIngest(b *testing.B) {
+	recs := benchRecords(250_000, rand.New(rand.NewPCG(1, 2)))
+	s := openStore(b, b.TempDir(), func(o *Options) { o.HeadMaxAge = time.Hour; o.MergeFanIn = 0 })
+	defer s.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	total := 0
+	for range b.N {
+		for i := 0; i < len(recs); i += 1000 {
+			batch := make([]*Record, 1000)
+			for j := range batch {
+				r := *recs[i+j]
+				batch[j] = &r
+			}
+			if _, err := s.Append(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		total += len(recs)
+	}
+	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "records/s")
+}
