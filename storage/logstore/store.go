@@ -35,7 +35,10 @@ type Options struct {
 	// get a full-text (bleve) index, for prefix, wildcard, regexp and
 	// fuzzy searches over them; every segment has per-block token filters
 	// for words and exact values. Flushes never build one: it would bound
-	// ingest.
+	// ingest. The default is above what a first merge of flushed heads
+	// reaches (8 × 250k), so that a record is indexed about once, when
+	// its segment is nearly final: bleve costs more CPU than the rest of
+	// a merge.
 	FullTextMinRecords int
 }
 
@@ -45,7 +48,7 @@ func DefaultOptions() Options {
 		Options:            segstore.DefaultOptions(),
 		MaxRecordBytes:     256 << 10,
 		MaxScanRecords:     20_000_000,
-		FullTextMinRecords: 1_000_000,
+		FullTextMinRecords: 4_000_000,
 	}
 }
 

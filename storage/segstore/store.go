@@ -58,14 +58,20 @@ type Options struct {
 	// MaxBytes bounds each tenant's segments; the oldest partitions go
 	// first. 0 means no limit.
 	MaxBytes int64
-	// HeadMaxRows and HeadMaxAge decide when the head is cut and flushed.
-	HeadMaxRows int
+	// HeadMaxRows, HeadMaxBytes (of WAL records) and HeadMaxAge decide
+	// when the head is cut and flushed.
+	HeadMaxRows  int
+	HeadMaxBytes int64
 	HeadMaxAge  time.Duration
 	// MaxPendingRows bounds the rows in memory that wait for a flush (the
 	// head and the heads being flushed): above it Append refuses with
 	// ErrBackpressure until flushing catches up, instead of growing until
 	// the process runs out of memory. 0 means no bound.
 	MaxPendingRows int
+	// MaxPendingBytes bounds the same by the bytes of their WAL records
+	// (rows in memory take about two to three times as much): large
+	// records fill memory long before their count does. 0 means no bound.
+	MaxPendingBytes int64
 	// MergeFanIn and MergeMaxRows are the merge policy (segment.MergePolicy):
 	// FanIn segments of a partition below MaxRows rows are merged into one.
 	// 0 turns merging off.
@@ -83,8 +89,10 @@ func DefaultOptions() Options {
 	return Options{
 		Retention:       7 * 24 * time.Hour,
 		HeadMaxRows:     250_000,
+		HeadMaxBytes:    64 << 20,
 		HeadMaxAge:      2 * time.Minute,
 		MaxPendingRows:  1_000_000,
+		MaxPendingBytes: 256 << 20,
 		MergeFanIn:      8,
 		MergeMaxRows:    10_000_000,
 		WALSyncInterval: time.Second,
@@ -136,9 +144,10 @@ type Tenant[H Head] struct {
 	// across disk I/O.
 	cutMu    sync.RWMutex
 	mu       sync.RWMutex
-	head     H         // guarded by mu
-	created  time.Time // guarded by mu: when head was started
-	flushing []cutHead[H]
+	head      H         // guarded by mu
+	headBytes int64     // guarded by mu: WAL bytes of the head's rows
+	created   time.Time // guarded by mu: when head was started
+	flushing  []cutHead[H]
 
 	flushMu sync.Mutex // one flush at a time, in cut order
 }
@@ -146,6 +155,7 @@ type Tenant[H Head] struct {
 // cutHead is a head cut from the WAL at walSeq, being written to a segment.
 type cutHead[H Head] struct {
 	head   H
+	bytes  int64
 	walSeq int // the WAL files below it hold only this head's rows (and older ones)
 }
 
@@ -292,7 +302,10 @@ func (s *Store[H]) openTenant(id string) (*Tenant[H], error) {
 		return nil, err
 	}
 	t := &Tenant[H]{ID: id, wal: w, set: set, head: s.sig.NewHead(), created: time.Now()}
-	err = wal.Replay(walDir, func(rec []byte) error { return s.sig.Replay(t.head, rec) })
+	err = wal.Replay(walDir, func(rec []byte) error {
+		t.headBytes += int64(len(rec))
+		return s.sig.Replay(t.head, rec)
+	})
 	if err != nil {
 		set.Close()
 		w.Close()
@@ -315,9 +328,10 @@ func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
 	t.cutMu.RLock()
 	defer t.cutMu.RUnlock()
 	t.mu.RLock()
-	pending := t.pendingLocked()
+	pending, pendingBytes := t.pendingLocked()
 	t.mu.RUnlock()
-	if s.opts.MaxPendingRows > 0 && pending+rows > s.opts.MaxPendingRows && pending > 0 {
+	if pending > 0 && (s.opts.MaxPendingRows > 0 && pending+rows > s.opts.MaxPendingRows ||
+		s.opts.MaxPendingBytes > 0 && pendingBytes+int64(len(rec)) > s.opts.MaxPendingBytes) {
 		s.Kick()
 		return ErrBackpressure
 	}
@@ -331,7 +345,8 @@ func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
 	}
 	t.mu.Lock()
 	add(t.head)
-	full := t.head.Rows() >= s.opts.HeadMaxRows
+	t.headBytes += int64(len(rec))
+	full := s.full(t)
 	t.mu.Unlock()
 	if full {
 		s.Kick()
@@ -347,13 +362,20 @@ func (s *Store[H]) Kick() {
 	}
 }
 
-// pendingLocked counts the rows waiting for a flush; t.mu is held.
-func (t *Tenant[H]) pendingLocked() int {
-	n := t.head.Rows()
+// pendingLocked counts the rows, and their WAL bytes, waiting for a
+// flush; t.mu is held.
+func (t *Tenant[H]) pendingLocked() (rows int, bytes int64) {
+	rows, bytes = t.head.Rows(), t.headBytes
 	for _, c := range t.flushing {
-		n += c.head.Rows()
+		rows += c.head.Rows()
+		bytes += c.bytes
 	}
-	return n
+	return rows, bytes
+}
+
+// full reports whether t's head is due for a cut by its size; t.mu is held.
+func (s *Store[H]) full(t *Tenant[H]) bool {
+	return t.head.Rows() >= s.opts.HeadMaxRows || s.opts.HeadMaxBytes > 0 && t.headBytes >= s.opts.HeadMaxBytes
 }
 
 // Snapshot is what one query reads of a tenant: take is called, under the
@@ -394,9 +416,9 @@ func (s *Store[H]) flushLoop() {
 		now := time.Now()
 		for _, t := range s.Tenants() {
 			t.mu.RLock()
-			n, created := t.head.Rows(), t.created
+			n, created, full := t.head.Rows(), t.created, s.full(t)
 			t.mu.RUnlock()
-			if n >= s.opts.HeadMaxRows || (n > 0 && now.Sub(created) >= s.opts.HeadMaxAge) {
+			if full || (n > 0 && now.Sub(created) >= s.opts.HeadMaxAge) {
 				if err := s.flushTenant(t); err != nil {
 					s.logger.Error("flushing head failed; its rows stay in the WAL and the head", "store", s.name, "tenant", t.ID, "err", err)
 				}
@@ -445,8 +467,8 @@ func (s *Store[H]) flushTenant(t *Tenant[H]) error {
 		return err
 	}
 	t.mu.Lock()
-	c := cutHead[H]{head: t.head, walSeq: seq}
-	t.head, t.created = s.sig.NewHead(), time.Now()
+	c := cutHead[H]{head: t.head, bytes: t.headBytes, walSeq: seq}
+	t.head, t.headBytes, t.created = s.sig.NewHead(), 0, time.Now()
 	t.flushing = append(t.flushing, c)
 	t.mu.Unlock()
 	t.cutMu.Unlock()

@@ -290,3 +290,19 @@ func TestMergeCrashBeforeSourcesDeleted(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.Equal(t, map[int]int{1: 1}, s.Tenant("a").Segments().Levels())
 }
+
+// Pending rows are bounded by their bytes too: a few large records fill
+// memory long before their count reaches the row bound.
+func TestBackpressureByBytes(t *testing.T) {
+	s := open(t, t.TempDir(), Options{HeadMaxRows: 1 << 20, HeadMaxAge: time.Hour, MaxPendingRows: 1 << 20, MaxPendingBytes: 100})
+	defer s.Close()
+	now := time.Now().UnixNano()
+	big := make([]int64, 30) // 30 varints of 9 bytes: 270 bytes
+	for i := range big {
+		big[i] = now
+	}
+	require.NoError(t, appendRows(s, "a", big...), "the first request passes whatever its size")
+	require.ErrorIs(t, appendRows(s, "a", now), ErrBackpressure, "270 bytes wait, over 100")
+	require.NoError(t, s.Flush())
+	require.NoError(t, appendRows(s, "a", now), "flushed rows no longer wait")
+}
