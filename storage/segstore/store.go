@@ -62,7 +62,7 @@ type Options struct {
 	// when the head is cut and flushed.
 	HeadMaxRows  int
 	HeadMaxBytes int64
-	HeadMaxAge  time.Duration
+	HeadMaxAge   time.Duration
 	// MaxPendingRows bounds the rows in memory that wait for a flush (the
 	// head and the heads being flushed): above it Append refuses with
 	// ErrBackpressure until flushing catches up, instead of growing until
@@ -142,8 +142,8 @@ type Tenant[H Head] struct {
 	// head update, and for writing by a cut, so that a cut never separates
 	// rows from their WAL file. Queries take only mu, which no one holds
 	// across disk I/O.
-	cutMu    sync.RWMutex
-	mu       sync.RWMutex
+	cutMu     sync.RWMutex
+	mu        sync.RWMutex
 	head      H         // guarded by mu
 	headBytes int64     // guarded by mu: WAL bytes of the head's rows
 	created   time.Time // guarded by mu: when head was started
