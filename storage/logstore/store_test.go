@@ -261,9 +261,9 @@ func TestBackpressure(t *testing.T) {
 // with -race it checks the head snapshot and flush hand-over. Every record
 // is found exactly once at the end.
 func TestConcurrentAppendSearchFlush(t *testing.T) {
-	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxRows = 700 })
+	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxRows = 700; o.MergeFanIn = 2 })
 	defer s.Close()
-	const writers, batches, per = 3, 20, 50
+	const writers, batches, per = 3, 200, 5
 	done := make(chan struct{})
 	errs := make(chan error, writers+2)
 	for w := 0; w < writers; w++ {
@@ -293,10 +293,17 @@ func TestConcurrentAppendSearchFlush(t *testing.T) {
 				errs <- err
 				return
 			}
+			if err := s.Compact(); err != nil {
+				errs <- err
+				return
+			}
 		}
 	}()
 	go func() {
 		pq, _ := ParseQuery("writer")
+		// While heads are cut and segments merged, a query never sees a
+		// record twice or loses one it saw.
+		prev := int64(0)
 		for {
 			select {
 			case <-done:
@@ -314,6 +321,15 @@ func TestConcurrentAppendSearchFlush(t *testing.T) {
 				errs <- err
 				return
 			}
+			counts, _, err := s.Histogram(context.Background(), query.NewMatchAllQuery(), 0, time.Now().UnixNano(), time.Now().UnixNano())
+			if err == nil && (counts[0] < prev || counts[0] > writers*batches*per) {
+				err = fmt.Errorf("%d records seen after %d, of %d", counts[0], prev, writers*batches*per)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			prev = counts[0]
 		}
 	}()
 	for w := 0; w < writers; w++ {
@@ -322,6 +338,7 @@ func TestConcurrentAppendSearchFlush(t *testing.T) {
 	close(done)
 	require.NoError(t, <-errs)
 	require.NoError(t, <-errs)
+	t.Logf("segments by merge level: %v", s.st.Tenant(tenant.Default).Segments().Levels())
 	got := search(t, s, "writer", 0)
 	require.Len(t, got, writers*batches*per)
 	seen := map[string]bool{}
