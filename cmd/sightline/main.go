@@ -248,7 +248,7 @@ func run(ctx context.Context, cfg Config) error {
 		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
 		logsAPI:      logsAPI.Handler(),
 		alertmanager: am.Handler(),
-		tempoAPI:     tempoapi.New(traceStore, tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
+		tempoAPI:     tempoapi.New(tempoapi.NewStore(traceStore), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(traceStore, logStore, store, logger.With("component", "correlate"), reg).Handler(),
 		reload:       reload,
 	}, reg, ready.Load)

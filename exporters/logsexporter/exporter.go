@@ -13,6 +13,7 @@ import (
 	"github.com/sightline-dev/sightline/exporters"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -73,38 +74,38 @@ func Records(ld plog.Logs) []*logstore.Record {
 
 // KVs converts attributes; values that are not strings keep their type and
 // are stored as their JSON text.
-func KVs(m pcommon.Map) []logstore.KV {
+func KVs(m pcommon.Map) []record.KV {
 	if m.Len() == 0 {
 		return nil
 	}
-	kvs := make([]logstore.KV, 0, m.Len())
+	kvs := make([]record.KV, 0, m.Len())
 	m.Range(func(k string, v pcommon.Value) bool {
 		s, t := Value(v)
-		kvs = append(kvs, logstore.KV{Key: k, Value: s, Type: t})
+		kvs = append(kvs, record.KV{Key: k, Value: s, Type: t})
 		return true
 	})
 	return kvs
 }
 
 // valueTypes maps OTLP value types to the store's.
-var valueTypes = map[pcommon.ValueType]logstore.ValueType{
-	pcommon.ValueTypeStr:    logstore.TypeString,
-	pcommon.ValueTypeInt:    logstore.TypeInt,
-	pcommon.ValueTypeDouble: logstore.TypeDouble,
-	pcommon.ValueTypeBool:   logstore.TypeBool,
-	pcommon.ValueTypeBytes:  logstore.TypeBytes,
-	pcommon.ValueTypeSlice:  logstore.TypeArray,
-	pcommon.ValueTypeMap:    logstore.TypeMap,
+var valueTypes = map[pcommon.ValueType]record.ValueType{
+	pcommon.ValueTypeStr:    record.TypeString,
+	pcommon.ValueTypeInt:    record.TypeInt,
+	pcommon.ValueTypeDouble: record.TypeDouble,
+	pcommon.ValueTypeBool:   record.TypeBool,
+	pcommon.ValueTypeBytes:  record.TypeBytes,
+	pcommon.ValueTypeSlice:  record.TypeArray,
+	pcommon.ValueTypeMap:    record.TypeMap,
 }
 
 // Value renders an OTLP value as text (non-strings as OTLP's JSON text,
 // bytes as base64) with its type.
-func Value(v pcommon.Value) (string, logstore.ValueType) {
+func Value(v pcommon.Value) (string, record.ValueType) {
 	t, ok := valueTypes[v.Type()]
 	if !ok {
-		return "", logstore.TypeEmpty
+		return "", record.TypeEmpty
 	}
-	if t == logstore.TypeString {
+	if t == record.TypeString {
 		return v.Str(), t // no copy through AsString on the common path
 	}
 	return v.AsString(), t

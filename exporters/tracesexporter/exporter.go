@@ -12,6 +12,7 @@ import (
 	"github.com/sightline-dev/sightline/exporters"
 	"github.com/sightline-dev/sightline/exporters/logsexporter"
 	"github.com/sightline-dev/sightline/internal/throttle"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 )
@@ -41,8 +42,8 @@ func (e *tracesExporter) push(ctx context.Context, td ptrace.Traces) error {
 
 // Spans converts OTLP traces into trace store spans. Spans of one resource
 // share its attribute slice.
-func Spans(td ptrace.Traces) []*tracestore.Span {
-	out := make([]*tracestore.Span, 0, td.SpanCount())
+func Spans(td ptrace.Traces) []*record.Span {
+	out := make([]*record.Span, 0, td.SpanCount())
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -55,7 +56,7 @@ func Spans(td ptrace.Traces) []*tracestore.Span {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
-				s := &tracestore.Span{
+				s := &record.Span{
 					TraceID:                sp.TraceID(),
 					SpanID:                 sp.SpanID(),
 					ParentSpanID:           sp.ParentSpanID(),
@@ -85,26 +86,26 @@ func Spans(td ptrace.Traces) []*tracestore.Span {
 	return out
 }
 
-func events(es ptrace.SpanEventSlice) []tracestore.Event {
+func events(es ptrace.SpanEventSlice) []record.Event {
 	if es.Len() == 0 {
 		return nil
 	}
-	out := make([]tracestore.Event, es.Len())
+	out := make([]record.Event, es.Len())
 	for i := range out {
 		ev := es.At(i)
-		out[i] = tracestore.Event{Time: int64(ev.Timestamp()), Name: ev.Name(), Attributes: logsexporter.KVs(ev.Attributes()), DroppedAttributesCount: ev.DroppedAttributesCount()}
+		out[i] = record.Event{Time: int64(ev.Timestamp()), Name: ev.Name(), Attributes: logsexporter.KVs(ev.Attributes()), DroppedAttributesCount: ev.DroppedAttributesCount()}
 	}
 	return out
 }
 
-func links(ls ptrace.SpanLinkSlice) []tracestore.Link {
+func links(ls ptrace.SpanLinkSlice) []record.Link {
 	if ls.Len() == 0 {
 		return nil
 	}
-	out := make([]tracestore.Link, ls.Len())
+	out := make([]record.Link, ls.Len())
 	for i := range out {
 		l := ls.At(i)
-		out[i] = tracestore.Link{TraceID: l.TraceID(), SpanID: l.SpanID(), TraceState: l.TraceState().AsRaw(), Flags: l.Flags(),
+		out[i] = record.Link{TraceID: l.TraceID(), SpanID: l.SpanID(), TraceState: l.TraceState().AsRaw(), Flags: l.Flags(),
 			Attributes: logsexporter.KVs(l.Attributes()), DroppedAttributesCount: l.DroppedAttributesCount()}
 	}
 	return out

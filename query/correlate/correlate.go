@@ -19,12 +19,12 @@ import (
 
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/storage/logstore"
-	"github.com/sightline-dev/sightline/storage/tracestore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // Traces reads a trace by ID (*tracestore.Store).
 type Traces interface {
-	Trace(ctx context.Context, id [16]byte) ([]*tracestore.Span, error)
+	Trace(ctx context.Context, id [16]byte) ([]*record.Span, error)
 }
 
 // Logs reads the log records of a trace (*logstore.Store).
@@ -115,7 +115,7 @@ type Exemplar struct {
 func (a *API) correlate(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() { a.duration.Observe(time.Since(start).Seconds()) }()
-	id, err := logstore.ParseTraceID(strings.ToLower(r.PathValue("id")))
+	id, err := record.ParseTraceID(strings.ToLower(r.PathValue("id")))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "error", "errorType": "bad_data", "error": err.Error()})
 		return
@@ -141,7 +141,7 @@ func (a *API) correlate(w http.ResponseWriter, r *http.Request) {
 func (a *API) Correlate(ctx context.Context, id [16]byte) (*Answer, error) {
 	hexID := hex.EncodeToString(id[:])
 	var (
-		spans []*tracestore.Span
+		spans []*record.Span
 		recs  []*logstore.Record
 		exs   []Exemplar
 	)
@@ -173,14 +173,14 @@ func (a *API) Correlate(ctx context.Context, id [16]byte) (*Answer, error) {
 	return ans, nil
 }
 
-func summarise(spans []*tracestore.Span, logsPerSpan map[[8]byte]int) *Trace {
+func summarise(spans []*record.Span, logsPerSpan map[[8]byte]int) *Trace {
 	t := &Trace{SpanCount: len(spans), Spans: make([]Span, 0, len(spans))}
 	first, last := spans[0].Start, spans[0].End
 	services := map[string]bool{}
 	for _, sp := range spans {
 		first, last = min(first, sp.Start), max(last, sp.End)
 		services[sp.Service()] = true
-		if sp.StatusCode == tracestore.StatusError {
+		if sp.StatusCode == record.StatusError {
 			t.ErrorCount++
 		}
 		if sp.IsRoot() {
@@ -190,8 +190,8 @@ func summarise(spans []*tracestore.Span, logsPerSpan map[[8]byte]int) *Trace {
 			SpanID:        hex.EncodeToString(sp.SpanID[:]),
 			Service:       sp.Service(),
 			Name:          sp.Name,
-			Kind:          tracestore.KindName(sp.Kind),
-			Status:        tracestore.StatusName(sp.StatusCode),
+			Kind:          record.KindName(sp.Kind),
+			Status:        record.StatusName(sp.StatusCode),
 			StatusMessage: sp.StatusMessage,
 			Start:         time.Unix(0, sp.Start).UTC(),
 			DurationMs:    float64(sp.Duration()) / float64(time.Millisecond),

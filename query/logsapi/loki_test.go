@@ -14,6 +14,7 @@ import (
 
 	"github.com/sightline-dev/sightline/query/logql"
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // TestLogQueryLimitDirection: a log query returns the first limit lines of
@@ -29,7 +30,7 @@ func TestLogQueryLimitDirection(t *testing.T) {
 		batches[i%3] = append(batches[i%3], &logstore.Record{
 			Timestamp: base.Add(time.Duration(i/2) * time.Millisecond).UnixNano(), // two lines a timestamp
 			Body:      fmt.Sprintf("line %d", i), SeverityText: "INFO",
-			Resource: []logstore.KV{{Key: "service.name", Value: []string{"a", "b"}[i/4%2], Type: logstore.TypeString}},
+			Resource: []record.KV{{Key: "service.name", Value: []string{"a", "b"}[i/4%2], Type: record.TypeString}},
 		})
 	}
 	for k, b := range batches {

@@ -13,6 +13,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // RecordJSON is a log record in the native API, with every OTLP field.
@@ -61,7 +62,7 @@ func ToJSON(r *logstore.Record) RecordJSON {
 }
 
 // KVMap renders attributes, values with their OTLP types.
-func KVMap(kvs []logstore.KV) map[string]any {
+func KVMap(kvs []record.KV) map[string]any {
 	m := make(map[string]any, len(kvs))
 	for _, kv := range kvs {
 		m[kv.Key] = typed(kv.Value, kv.Type)
@@ -69,9 +70,9 @@ func KVMap(kvs []logstore.KV) map[string]any {
 	return m
 }
 
-func typed(s string, t logstore.ValueType) any {
+func typed(s string, t record.ValueType) any {
 	switch t {
-	case logstore.TypeInt, logstore.TypeDouble, logstore.TypeBool, logstore.TypeArray, logstore.TypeMap:
+	case record.TypeInt, record.TypeDouble, record.TypeBool, record.TypeArray, record.TypeMap:
 		if json.Valid([]byte(s)) {
 			return json.RawMessage(s)
 		}
@@ -132,7 +133,7 @@ func (a *API) queryError(w http.ResponseWriter, err error) {
 }
 
 func (a *API) byTrace(w http.ResponseWriter, r *http.Request) {
-	id, err := logstore.ParseTraceID(strings.ToLower(r.PathValue("id")))
+	id, err := record.ParseTraceID(strings.ToLower(r.PathValue("id")))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_data", err)
 		return

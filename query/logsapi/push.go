@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // push is Loki's POST /loki/api/v1/push: protobuf (snappy) or JSON.
@@ -168,8 +169,8 @@ func decodeJSONPush(body []byte) ([]*logstore.Record, error) {
 // resourceFromLabels maps Loki stream labels onto OTLP resource attributes:
 // service_name becomes service.name (and so on for the other index labels),
 // a level or severity label becomes the severity text.
-func resourceFromLabels(ls labels.Labels) ([]logstore.KV, string) {
-	var res []logstore.KV
+func resourceFromLabels(ls labels.Labels) ([]record.KV, string) {
+	var res []record.KV
 	sev := ""
 	ls.Range(func(l labels.Label) {
 		switch l.Name {
@@ -177,7 +178,7 @@ func resourceFromLabels(ls labels.Labels) ([]logstore.KV, string) {
 			sev = l.Value
 			return
 		}
-		res = append(res, logstore.KV{Key: otelName(l.Name), Value: l.Value, Type: logstore.TypeString})
+		res = append(res, record.KV{Key: otelName(l.Name), Value: l.Value, Type: record.TypeString})
 	})
 	return res, sev
 }
@@ -193,12 +194,12 @@ func otelName(label string) string {
 	return label
 }
 
-func entryRecord(ts int64, line string, res []logstore.KV, sev string, md []labels.Label) *logstore.Record {
-	r := &logstore.Record{Timestamp: ts, ObservedTimestamp: time.Now().UnixNano(), Body: line, BodyType: logstore.TypeString, Resource: res, SeverityText: sev}
+func entryRecord(ts int64, line string, res []record.KV, sev string, md []labels.Label) *logstore.Record {
+	r := &logstore.Record{Timestamp: ts, ObservedTimestamp: time.Now().UnixNano(), Body: line, BodyType: record.TypeString, Resource: res, SeverityText: sev}
 	for _, m := range md {
 		switch m.Name {
 		case "trace_id", "traceID", "traceid":
-			if id, err := logstore.ParseTraceID(strings.ToLower(m.Value)); err == nil {
+			if id, err := record.ParseTraceID(strings.ToLower(m.Value)); err == nil {
 				r.TraceID = id
 				continue
 			}
@@ -209,7 +210,7 @@ func entryRecord(ts int64, line string, res []logstore.KV, sev string, md []labe
 				continue
 			}
 		}
-		r.Attributes = append(r.Attributes, logstore.KV{Key: m.Name, Value: m.Value, Type: logstore.TypeString})
+		r.Attributes = append(r.Attributes, record.KV{Key: m.Name, Value: m.Value, Type: record.TypeString})
 	}
 	return r
 }

@@ -14,19 +14,22 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 )
 
-// Store is what the API reads traces from; storage/tracestore's Store
-// satisfies it. Every method reads the tenant of ctx only.
+// Store is what the API reads traces from: NewStore makes one of the trace
+// store (storage/tracestore) and the TraceQL engine. Every method reads the
+// tenant of ctx only.
 type Store interface {
 	// Trace returns every stored span of trace id of the ctx's tenant (any
 	// age, no time range), sorted by start; none → empty slice, nil error.
-	Trace(ctx context.Context, id [16]byte) ([]*tracestore.Span, error)
+	Trace(ctx context.Context, id [16]byte) ([]*record.Span, error)
 	// Search finds traces matching req.Query in [req.From, req.To], newest
-	// first, at most req.Limit. It returns tracestore.ErrTooMuchData
-	// (wrapped) when the search would read more than the store's limit.
-	Search(ctx context.Context, req tracestore.SearchRequest) ([]tracestore.TraceSummary, tracestore.SearchStats, error)
+	// first, at most req.Limit (traceql.Search). It returns
+	// tracestore.ErrTooMuchData (wrapped) when the search would read more
+	// than the store's limit.
+	Search(ctx context.Context, req traceql.SearchRequest) ([]traceql.TraceSummary, record.FetchStats, error)
 	// Tags returns the attribute names of spans that started in [from, to]
 	// (unix ns), by scope.
 	Tags(ctx context.Context, from, to int64) (tracestore.TagNames, error)

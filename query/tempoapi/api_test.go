@@ -23,34 +23,31 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 )
 
-func TestMain(m *testing.M) {
-	// bleve (linked in through the log store) starts its analysis workers
-	// at init.
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeStore serves fixed data and records what it was asked.
 type fakeStore struct {
-	spans     []*tracestore.Span
-	summaries []tracestore.TraceSummary
-	stats     tracestore.SearchStats
+	spans     []*record.Span
+	summaries []traceql.TraceSummary
+	stats     record.FetchStats
 	searchErr error
 	tags      tracestore.TagNames
 	values    map[string][]traceql.Value
 
 	gotID     [16]byte
-	gotSearch tracestore.SearchRequest
+	gotSearch traceql.SearchRequest
 	gotTag    string
 	gotFrom   int64
 	gotTo     int64
 }
 
-func (f *fakeStore) Trace(_ context.Context, id [16]byte) ([]*tracestore.Span, error) {
+func (f *fakeStore) Trace(_ context.Context, id [16]byte) ([]*record.Span, error) {
 	f.gotID = id
-	out := []*tracestore.Span{}
+	out := []*record.Span{}
 	for _, s := range f.spans {
 		if s.TraceID == id {
 			out = append(out, s)
@@ -59,7 +56,7 @@ func (f *fakeStore) Trace(_ context.Context, id [16]byte) ([]*tracestore.Span, e
 	return out, nil
 }
 
-func (f *fakeStore) Search(_ context.Context, req tracestore.SearchRequest) ([]tracestore.TraceSummary, tracestore.SearchStats, error) {
+func (f *fakeStore) Search(_ context.Context, req traceql.SearchRequest) ([]traceql.TraceSummary, record.FetchStats, error) {
 	f.gotSearch = req
 	return f.summaries, f.stats, f.searchErr
 }
@@ -278,15 +275,15 @@ func TestTraceByIDBadRequest(t *testing.T) {
 func searchStore() *fakeStore {
 	spans := testSpans()
 	return &fakeStore{
-		summaries: []tracestore.TraceSummary{
+		summaries: []traceql.TraceSummary{
 			{
 				TraceID: traceA, RootServiceName: "api", RootSpanName: "GET /users",
 				Start: spans[0].Start, Duration: 250 * time.Millisecond,
-				Matched: []*tracestore.Span{spans[0]}, MatchedCount: 2,
+				Matched: []*record.Span{spans[0]}, MatchedCount: 2,
 			},
 			{TraceID: traceB, Start: 1_699_999_000_000_000_000, Duration: 900 * time.Microsecond},
 		},
-		stats: tracestore.SearchStats{Segments: 4, BlocksRead: 7, SpansScanned: 1234},
+		stats: record.FetchStats{Segments: 4, BlocksRead: 7, SpansScanned: 1234},
 	}
 }
 
@@ -357,7 +354,7 @@ func TestSearchDefaults(t *testing.T) {
 	require.Equal(t, 3, req.SpansPerSpanSet)
 
 	a.opts.PadTraceIDs = true
-	store.summaries = []tracestore.TraceSummary{{TraceID: traceA}}
+	store.summaries = []traceql.TraceSummary{{TraceID: traceA}}
 	require.Contains(t, body(t, get(t, a, "/api/search")), `"traceID":"0000000000000000a1a2a3a4a5a6a7a8"`)
 }
 

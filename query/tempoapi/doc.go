@@ -10,11 +10,13 @@
 //
 // Entry points:
 //
-//   - New builds the API over a Store, the seam the trace store
-//     (storage/tracestore) satisfies; Handler serves it.
+//   - New builds the API over a Store; NewStore makes one of the trace store
+//     (storage/tracestore) and the TraceQL engine (query/traceql.Search).
+//     Handler serves it.
 //   - ToTraces converts stored spans back into OTLP ptrace.Traces, grouped by
 //     resource and scope; other packages use it to export traces.
 //
-// TraceQL is parsed by query/traceql; Tempo's legacy tag search (the tags
-// logfmt parameter) is translated into an equivalent TraceQL query.
+// TraceQL is parsed and evaluated by query/traceql; Tempo's legacy tag
+// search (the tags logfmt parameter) is translated into an equivalent
+// TraceQL query.
 package tempoapi

@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/sightline-dev/sightline/query/traceql"
-	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 func TestParseTraceID(t *testing.T) {
@@ -77,7 +77,7 @@ func FuzzSetValue(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for typ := logstore.TypeEmpty; typ <= logstore.TypeMap; typ++ {
+		for typ := record.TypeEmpty; typ <= record.TypeMap; typ++ {
 			setValue(pcommon.NewValueEmpty(), typ, s)
 		}
 	})

@@ -11,8 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/sightline-dev/sightline/storage/logstore"
-	"github.com/sightline-dev/sightline/storage/tracestore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // ToTraces converts stored spans into OTLP traces: one ResourceSpans per
@@ -25,7 +24,7 @@ import (
 // array or map comes back as an int, and bytes inside them come back as
 // their base64 string; a value whose text does not parse comes back as a
 // string.
-func ToTraces(spans []*tracestore.Span) ptrace.Traces {
+func ToTraces(spans []*record.Span) ptrace.Traces {
 	td := ptrace.NewTraces()
 	type resourceGroup struct {
 		rs     ptrace.ResourceSpans
@@ -67,7 +66,7 @@ func writeKey(b *strings.Builder, s string) {
 	b.WriteString(s)
 }
 
-func writeKVsKey(b *strings.Builder, kvs []tracestore.KV) {
+func writeKVsKey(b *strings.Builder, kvs []record.KV) {
 	b.WriteString(strconv.Itoa(len(kvs)))
 	b.WriteByte('|')
 	for _, kv := range kvs {
@@ -77,7 +76,7 @@ func writeKVsKey(b *strings.Builder, kvs []tracestore.KV) {
 	}
 }
 
-func putSpan(sp ptrace.Span, s *tracestore.Span) {
+func putSpan(sp ptrace.Span, s *record.Span) {
 	sp.SetTraceID(pcommon.TraceID(s.TraceID))
 	sp.SetSpanID(pcommon.SpanID(s.SpanID))
 	sp.SetParentSpanID(pcommon.SpanID(s.ParentSpanID))
@@ -115,7 +114,7 @@ func putSpan(sp ptrace.Span, s *tracestore.Span) {
 // 1970 (which no sender means) become 0.
 func timestamp(ns int64) pcommon.Timestamp { return pcommon.Timestamp(max(ns, 0)) }
 
-func putKVs(m pcommon.Map, kvs []tracestore.KV) {
+func putKVs(m pcommon.Map, kvs []record.KV) {
 	if len(kvs) == 0 {
 		return
 	}
@@ -126,35 +125,35 @@ func putKVs(m pcommon.Map, kvs []tracestore.KV) {
 }
 
 // setValue sets v from a stored value: text s of type t.
-func setValue(v pcommon.Value, t logstore.ValueType, s string) {
+func setValue(v pcommon.Value, t record.ValueType, s string) {
 	switch t {
-	case logstore.TypeEmpty:
+	case record.TypeEmpty:
 		return
-	case logstore.TypeString:
+	case record.TypeString:
 		v.SetStr(s)
 		return
-	case logstore.TypeInt:
+	case record.TypeInt:
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			v.SetInt(i)
 			return
 		}
-	case logstore.TypeDouble:
+	case record.TypeDouble:
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			v.SetDouble(f)
 			return
 		}
-	case logstore.TypeBool:
+	case record.TypeBool:
 		if b, err := strconv.ParseBool(s); err == nil {
 			v.SetBool(b)
 			return
 		}
-	case logstore.TypeBytes:
+	case record.TypeBytes:
 		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
 			v.SetEmptyBytes().FromRaw(b)
 			return
 		}
-	case logstore.TypeArray, logstore.TypeMap:
-		if setJSON(v, s, t == logstore.TypeMap) == nil {
+	case record.TypeArray, record.TypeMap:
+		if setJSON(v, s, t == record.TypeMap) == nil {
 			return
 		}
 	}

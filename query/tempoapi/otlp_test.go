@@ -7,8 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/sightline-dev/sightline/storage/logstore"
-	"github.com/sightline-dev/sightline/storage/tracestore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 var (
@@ -16,55 +15,55 @@ var (
 	traceB = [16]byte{0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xb0}
 )
 
-func kv(k, v string, t logstore.ValueType) tracestore.KV {
-	return tracestore.KV{Key: k, Value: v, Type: t}
+func kv(k, v string, t record.ValueType) record.KV {
+	return record.KV{Key: k, Value: v, Type: t}
 }
 
 // testSpans is one trace (traceA) of three spans over two resources and,
 // in the first, two scopes, with every field and every value type set.
-func testSpans() []*tracestore.Span {
-	apiRes := []tracestore.KV{kv("service.name", "api", logstore.TypeString), kv("host.cpus", "8", logstore.TypeInt)}
-	dbRes := []tracestore.KV{kv("service.name", "db", logstore.TypeString)}
-	return []*tracestore.Span{
+func testSpans() []*record.Span {
+	apiRes := []record.KV{kv("service.name", "api", record.TypeString), kv("host.cpus", "8", record.TypeInt)}
+	dbRes := []record.KV{kv("service.name", "db", record.TypeString)}
+	return []*record.Span{
 		{
 			TraceID: traceA, SpanID: [8]byte{1, 1, 1, 1, 1, 1, 1, 1},
-			TraceState: "vendor=a", Flags: 1, Name: "GET /users", Kind: tracestore.KindServer,
+			TraceState: "vendor=a", Flags: 1, Name: "GET /users", Kind: record.KindServer,
 			Start: 1_700_000_000_000_000_000, End: 1_700_000_000_250_000_000,
-			StatusCode: tracestore.StatusError, StatusMessage: "boom",
-			Attributes: []tracestore.KV{
-				kv("http.method", "GET", logstore.TypeString),
-				kv("http.status_code", "500", logstore.TypeInt),
-				kv("ratio", "1.5", logstore.TypeDouble),
-				kv("cache.hit", "false", logstore.TypeBool),
-				kv("payload", "AAEC/w==", logstore.TypeBytes),
-				kv("tags", `[1,"a",true,1.5,[2],{"k":"v"},null]`, logstore.TypeArray),
+			StatusCode: record.StatusError, StatusMessage: "boom",
+			Attributes: []record.KV{
+				kv("http.method", "GET", record.TypeString),
+				kv("http.status_code", "500", record.TypeInt),
+				kv("ratio", "1.5", record.TypeDouble),
+				kv("cache.hit", "false", record.TypeBool),
+				kv("payload", "AAEC/w==", record.TypeBytes),
+				kv("tags", `[1,"a",true,1.5,[2],{"k":"v"},null]`, record.TypeArray),
 				// Sorted keys: the ingest path writes maps with encoding/json.
-				kv("headers", `{"a":{"c":[true]},"b":1}`, logstore.TypeMap),
-				kv("nothing", "", logstore.TypeEmpty),
+				kv("headers", `{"a":{"c":[true]},"b":1}`, record.TypeMap),
+				kv("nothing", "", record.TypeEmpty),
 			},
 			DroppedAttributesCount: 2,
-			Events: []tracestore.Event{
-				{Time: 1_700_000_000_100_000_000, Name: "exception", Attributes: []tracestore.KV{kv("exception.message", "bad", logstore.TypeString)}, DroppedAttributesCount: 1},
+			Events: []record.Event{
+				{Time: 1_700_000_000_100_000_000, Name: "exception", Attributes: []record.KV{kv("exception.message", "bad", record.TypeString)}, DroppedAttributesCount: 1},
 				{Time: 1_700_000_000_200_000_000, Name: "retry"},
 			},
 			DroppedEventsCount: 3,
-			Links: []tracestore.Link{
-				{TraceID: traceB, SpanID: [8]byte{9, 9, 9, 9, 9, 9, 9, 9}, TraceState: "x=y", Flags: 1, Attributes: []tracestore.KV{kv("link.kind", "follows", logstore.TypeString)}, DroppedAttributesCount: 4},
+			Links: []record.Link{
+				{TraceID: traceB, SpanID: [8]byte{9, 9, 9, 9, 9, 9, 9, 9}, TraceState: "x=y", Flags: 1, Attributes: []record.KV{kv("link.kind", "follows", record.TypeString)}, DroppedAttributesCount: 4},
 			},
 			DroppedLinksCount: 5,
 			Resource:          apiRes,
-			ScopeName:         "net/http", ScopeVersion: "1.0", ScopeAttributes: []tracestore.KV{kv("lib", "std", logstore.TypeString)},
+			ScopeName:         "net/http", ScopeVersion: "1.0", ScopeAttributes: []record.KV{kv("lib", "std", record.TypeString)},
 		},
 		{
 			TraceID: traceA, SpanID: [8]byte{2, 2, 2, 2, 2, 2, 2, 2}, ParentSpanID: [8]byte{1, 1, 1, 1, 1, 1, 1, 1},
-			Name: "SELECT users", Kind: tracestore.KindClient,
+			Name: "SELECT users", Kind: record.KindClient,
 			Start: 1_700_000_000_010_000_000, End: 1_700_000_000_200_000_000,
-			StatusCode: tracestore.StatusOK,
+			StatusCode: record.StatusOK,
 			Resource:   dbRes, ScopeName: "database/sql",
 		},
 		{
 			TraceID: traceA, SpanID: [8]byte{3, 3, 3, 3, 3, 3, 3, 3}, ParentSpanID: [8]byte{1, 1, 1, 1, 1, 1, 1, 1},
-			Name: "render", Kind: tracestore.KindInternal,
+			Name: "render", Kind: record.KindInternal,
 			Start: 1_700_000_000_020_000_000, End: 1_700_000_000_030_000_000,
 			Resource: apiRes, ScopeName: "app",
 		},
@@ -90,43 +89,43 @@ func TestToTracesRoundTrip(t *testing.T) {
 	want := testSpans()
 	got := fromTraces(ToTraces(want))
 	// fromTraces returns spans grouped as ToTraces wrote them.
-	require.Equal(t, []*tracestore.Span{want[0], want[2], want[1]}, got)
+	require.Equal(t, []*record.Span{want[0], want[2], want[1]}, got)
 }
 
 func TestToTracesValues(t *testing.T) {
-	f := func(typ logstore.ValueType, in string, wantType pcommon.ValueType, want any) {
+	f := func(typ record.ValueType, in string, wantType pcommon.ValueType, want any) {
 		t.Helper()
-		td := ToTraces([]*tracestore.Span{{Attributes: []tracestore.KV{kv("k", in, typ)}}})
+		td := ToTraces([]*record.Span{{Attributes: []record.KV{kv("k", in, typ)}}})
 		v, ok := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get("k")
 		require.True(t, ok)
 		require.Equal(t, wantType, v.Type())
 		require.Equal(t, want, v.AsRaw())
 	}
-	f(logstore.TypeInt, "-42", pcommon.ValueTypeInt, int64(-42))
-	f(logstore.TypeDouble, "-1e+21", pcommon.ValueTypeDouble, -1e21)
-	f(logstore.TypeBytes, "AAE=", pcommon.ValueTypeBytes, []byte{0, 1})
-	f(logstore.TypeArray, `[1, 2.5, "x", {"a": null}]`, pcommon.ValueTypeSlice, []any{int64(1), 2.5, "x", map[string]any{"a": nil}})
-	f(logstore.TypeMap, `{"z": 1, "a": [true]}`, pcommon.ValueTypeMap, map[string]any{"z": int64(1), "a": []any{true}})
+	f(record.TypeInt, "-42", pcommon.ValueTypeInt, int64(-42))
+	f(record.TypeDouble, "-1e+21", pcommon.ValueTypeDouble, -1e21)
+	f(record.TypeBytes, "AAE=", pcommon.ValueTypeBytes, []byte{0, 1})
+	f(record.TypeArray, `[1, 2.5, "x", {"a": null}]`, pcommon.ValueTypeSlice, []any{int64(1), 2.5, "x", map[string]any{"a": nil}})
+	f(record.TypeMap, `{"z": 1, "a": [true]}`, pcommon.ValueTypeMap, map[string]any{"z": int64(1), "a": []any{true}})
 	// Text that does not parse as its type comes back as a string.
-	f(logstore.TypeInt, "12x", pcommon.ValueTypeStr, "12x")
-	f(logstore.TypeBool, "yes", pcommon.ValueTypeStr, "yes")
-	f(logstore.TypeBytes, "!!", pcommon.ValueTypeStr, "!!")
-	f(logstore.TypeArray, `{"a":1}`, pcommon.ValueTypeStr, `{"a":1}`)
-	f(logstore.TypeMap, `{"a":1} x`, pcommon.ValueTypeStr, `{"a":1} x`)
-	f(logstore.TypeArray, `[1,`, pcommon.ValueTypeStr, `[1,`)
+	f(record.TypeInt, "12x", pcommon.ValueTypeStr, "12x")
+	f(record.TypeBool, "yes", pcommon.ValueTypeStr, "yes")
+	f(record.TypeBytes, "!!", pcommon.ValueTypeStr, "!!")
+	f(record.TypeArray, `{"a":1}`, pcommon.ValueTypeStr, `{"a":1}`)
+	f(record.TypeMap, `{"a":1} x`, pcommon.ValueTypeStr, `{"a":1} x`)
+	f(record.TypeArray, `[1,`, pcommon.ValueTypeStr, `[1,`)
 }
 
 // fromTraces is the inverse of ToTraces, written as the ingest path stores
 // OTLP values (exporters/logsexporter.Value).
-func fromTraces(td ptrace.Traces) []*tracestore.Span {
-	var out []*tracestore.Span
+func fromTraces(td ptrace.Traces) []*record.Span {
+	var out []*record.Span
 	for i := range td.ResourceSpans().Len() {
 		rs := td.ResourceSpans().At(i)
 		for j := range rs.ScopeSpans().Len() {
 			ss := rs.ScopeSpans().At(j)
 			for k := range ss.Spans().Len() {
 				sp := ss.Spans().At(k)
-				s := &tracestore.Span{
+				s := &record.Span{
 					TraceID: sp.TraceID(), SpanID: sp.SpanID(), ParentSpanID: sp.ParentSpanID(),
 					TraceState: sp.TraceState().AsRaw(), Flags: sp.Flags(), Name: sp.Name(), Kind: int32(sp.Kind()),
 					Start: int64(sp.StartTimestamp()), End: int64(sp.EndTimestamp()),
@@ -138,11 +137,11 @@ func fromTraces(td ptrace.Traces) []*tracestore.Span {
 				}
 				for e := range sp.Events().Len() {
 					ev := sp.Events().At(e)
-					s.Events = append(s.Events, tracestore.Event{Time: int64(ev.Timestamp()), Name: ev.Name(), Attributes: kvsOf(ev.Attributes()), DroppedAttributesCount: ev.DroppedAttributesCount()})
+					s.Events = append(s.Events, record.Event{Time: int64(ev.Timestamp()), Name: ev.Name(), Attributes: kvsOf(ev.Attributes()), DroppedAttributesCount: ev.DroppedAttributesCount()})
 				}
 				for l := range sp.Links().Len() {
 					ln := sp.Links().At(l)
-					s.Links = append(s.Links, tracestore.Link{TraceID: ln.TraceID(), SpanID: ln.SpanID(), TraceState: ln.TraceState().AsRaw(), Flags: ln.Flags(), Attributes: kvsOf(ln.Attributes()), DroppedAttributesCount: ln.DroppedAttributesCount()})
+					s.Links = append(s.Links, record.Link{TraceID: ln.TraceID(), SpanID: ln.SpanID(), TraceState: ln.TraceState().AsRaw(), Flags: ln.Flags(), Attributes: kvsOf(ln.Attributes()), DroppedAttributesCount: ln.DroppedAttributesCount()})
 				}
 				out = append(out, s)
 			}
@@ -151,19 +150,19 @@ func fromTraces(td ptrace.Traces) []*tracestore.Span {
 	return out
 }
 
-func kvsOf(m pcommon.Map) []tracestore.KV {
+func kvsOf(m pcommon.Map) []record.KV {
 	if m.Len() == 0 {
 		return nil
 	}
-	types := map[pcommon.ValueType]logstore.ValueType{
-		pcommon.ValueTypeEmpty: logstore.TypeEmpty, pcommon.ValueTypeStr: logstore.TypeString,
-		pcommon.ValueTypeInt: logstore.TypeInt, pcommon.ValueTypeDouble: logstore.TypeDouble,
-		pcommon.ValueTypeBool: logstore.TypeBool, pcommon.ValueTypeBytes: logstore.TypeBytes,
-		pcommon.ValueTypeSlice: logstore.TypeArray, pcommon.ValueTypeMap: logstore.TypeMap,
+	types := map[pcommon.ValueType]record.ValueType{
+		pcommon.ValueTypeEmpty: record.TypeEmpty, pcommon.ValueTypeStr: record.TypeString,
+		pcommon.ValueTypeInt: record.TypeInt, pcommon.ValueTypeDouble: record.TypeDouble,
+		pcommon.ValueTypeBool: record.TypeBool, pcommon.ValueTypeBytes: record.TypeBytes,
+		pcommon.ValueTypeSlice: record.TypeArray, pcommon.ValueTypeMap: record.TypeMap,
 	}
-	var out []tracestore.KV
+	var out []record.KV
 	m.Range(func(k string, v pcommon.Value) bool {
-		out = append(out, tracestore.KV{Key: k, Value: v.AsString(), Type: types[v.Type()]})
+		out = append(out, record.KV{Key: k, Value: v.AsString(), Type: types[v.Type()]})
 		return true
 	})
 	return out

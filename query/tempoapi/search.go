@@ -13,8 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sightline-dev/sightline/query/traceql"
-	"github.com/sightline-dev/sightline/storage/logstore"
-	"github.com/sightline-dev/sightline/storage/tracestore"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // rootSpanNotYetReceived is what Tempo's search combiner puts in place of
@@ -101,9 +100,9 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 // parseSearch reads a search request with Tempo's rules and messages
 // (pkg/api/http.go ParseSearchRequest, modules/frontend search_sharder.go
 // and search_handlers.go); reason classifies an error for the metric.
-func (a *API) parseSearch(vals url.Values) (req tracestore.SearchRequest, reason string, err error) {
-	bad := func(err error) (tracestore.SearchRequest, string, error) {
-		return tracestore.SearchRequest{}, reasonParams, err
+func (a *API) parseSearch(vals url.Values) (req traceql.SearchRequest, reason string, err error) {
+	bad := func(err error) (traceql.SearchRequest, string, error) {
+		return traceql.SearchRequest{}, reasonParams, err
 	}
 	var start, end uint64
 	if s := vals.Get("start"); s != "" {
@@ -191,9 +190,9 @@ func (a *API) parseSearch(vals url.Values) (req tracestore.SearchRequest, reason
 		if errors.As(err, &unsupported) {
 			// Valid TraceQL that Sightline does not evaluate: say so rather
 			// than call the query invalid.
-			return tracestore.SearchRequest{}, reasonUnsupported, err
+			return traceql.SearchRequest{}, reasonUnsupported, err
 		}
-		return tracestore.SearchRequest{}, reasonTraceQL, fmt.Errorf("invalid TraceQL query: %w", err)
+		return traceql.SearchRequest{}, reasonTraceQL, fmt.Errorf("invalid TraceQL query: %w", err)
 	}
 	return req, "", nil
 }
@@ -213,7 +212,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 // traceMetadata is one trace of a search result, as Tempo's
 // traceql.asTraceSearchMetadata and search combiner write it.
-func (a *API) traceMetadata(t *tracestore.TraceSummary, fields []traceql.Condition) traceSearchMetadata {
+func (a *API) traceMetadata(t *traceql.TraceSummary, fields []traceql.Condition) traceSearchMetadata {
 	md := traceSearchMetadata{
 		TraceID:           a.searchTraceID(t.TraceID),
 		RootServiceName:   t.RootServiceName,
@@ -255,7 +254,7 @@ func (a *API) searchTraceID(id [16]byte) string {
 // Tempo's, the list leaves out the name, durations and trace-level
 // intrinsics, which have their own places in the result, and is keyed by
 // attribute name without scope.
-func matchedAttributes(s *tracestore.Span, conds []traceql.Condition) []jsonKeyValue {
+func matchedAttributes(s *record.Span, conds []traceql.Condition) []jsonKeyValue {
 	var out []jsonKeyValue
 	seen := map[traceql.Field]bool{}
 	for _, c := range conds {
@@ -266,10 +265,10 @@ func matchedAttributes(s *tracestore.Span, conds []traceql.Condition) []jsonKeyV
 		seen[f] = true
 		switch f.Intrinsic {
 		case traceql.IntrinsicStatus:
-			out = append(out, stringKV("status", tracestore.StatusName(s.StatusCode)))
+			out = append(out, stringKV("status", record.StatusName(s.StatusCode)))
 			continue
 		case traceql.IntrinsicKind:
-			out = append(out, stringKV("kind", tracestore.KindName(s.Kind)))
+			out = append(out, stringKV("kind", record.KindName(s.Kind)))
 			continue
 		case traceql.IntrinsicStatusMessage:
 			out = append(out, stringKV("statusMessage", s.StatusMessage))
@@ -278,7 +277,7 @@ func matchedAttributes(s *tracestore.Span, conds []traceql.Condition) []jsonKeyV
 		default:
 			continue
 		}
-		var kv *tracestore.KV
+		var kv *record.KV
 		if f.Scope != traceql.ScopeResource {
 			kv = findKV(s.Attributes, f.Name)
 		}
@@ -292,7 +291,7 @@ func matchedAttributes(s *tracestore.Span, conds []traceql.Condition) []jsonKeyV
 	return out
 }
 
-func findKV(kvs []tracestore.KV, key string) *tracestore.KV {
+func findKV(kvs []record.KV, key string) *record.KV {
 	for i := range kvs {
 		if kvs[i].Key == key {
 			return &kvs[i]
@@ -307,18 +306,18 @@ func stringKV(key, value string) jsonKeyValue {
 
 // kvJSONValue is a stored value as TraceQL sees it: strings, ints, floats
 // and booleans typed, anything else as its text.
-func kvJSONValue(kv tracestore.KV) jsonAnyValue {
+func kvJSONValue(kv record.KV) jsonAnyValue {
 	switch kv.Type {
-	case logstore.TypeInt:
+	case record.TypeInt:
 		if i, err := strconv.ParseInt(kv.Value, 10, 64); err == nil {
 			return jsonAnyValue{IntValue: &i}
 		}
-	case logstore.TypeDouble:
+	case record.TypeDouble:
 		if f, err := strconv.ParseFloat(kv.Value, 64); err == nil {
 			d := jsonDouble(f)
 			return jsonAnyValue{DoubleValue: &d}
 		}
-	case logstore.TypeBool:
+	case record.TypeBool:
 		if b, err := strconv.ParseBool(kv.Value); err == nil {
 			return jsonAnyValue{BoolValue: &b}
 		}

@@ -5,61 +5,73 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
-// Scope says where an attribute is looked up.
-type Scope uint8
+// Scope, Intrinsic, Op and LiteralType are storage/record's: a query's
+// conditions (Query.Conditions) reach the trace store as they are, through
+// the engine's fetcher (see Search), and storage does not import this
+// package. The constants are repeated here so that queries read as TraceQL.
+type (
+	// Scope says where an attribute is looked up.
+	Scope = record.Scope
+	// Intrinsic identifies a field that is not an attribute.
+	Intrinsic = record.Intrinsic
+	// Op is a comparison operator.
+	Op = record.Op
+	// LiteralType is the type of a literal in a query.
+	LiteralType = record.LiteralType
+)
 
+// Scopes. ScopeNone is an unscoped attribute (.name): the span attribute if
+// the span has one by that name, otherwise the resource attribute, as in
+// Tempo; intrinsics have ScopeNone too.
 const (
-	// ScopeNone is an unscoped attribute (.name): the span attribute if the
-	// span has one by that name, otherwise the resource attribute, as in
-	// Tempo. Intrinsics have ScopeNone too.
-	ScopeNone Scope = iota
-	ScopeSpan
-	ScopeResource
+	ScopeNone     = record.ScopeNone
+	ScopeSpan     = record.ScopeSpan
+	ScopeResource = record.ScopeResource
 )
 
-func (s Scope) String() string {
-	switch s {
-	case ScopeSpan:
-		return "span"
-	case ScopeResource:
-		return "resource"
-	}
-	return ""
-}
-
-// Intrinsic identifies a field that is not an attribute.
-type Intrinsic uint8
-
+// Intrinsics.
 const (
-	IntrinsicNone            Intrinsic = iota
-	IntrinsicName                      // name: the span name (string)
-	IntrinsicStatus                    // status: ok, error or unset
-	IntrinsicStatusMessage             // statusMessage (string)
-	IntrinsicDuration                  // duration: the span's duration
-	IntrinsicKind                      // kind: server, client, ...
-	IntrinsicTraceDuration             // traceDuration: last span end - first span start
-	IntrinsicRootName                  // rootName: the root span's name
-	IntrinsicRootServiceName           // rootServiceName: the root span's service.name
+	IntrinsicNone            = record.IntrinsicNone
+	IntrinsicName            = record.IntrinsicName            // name: the span name (string)
+	IntrinsicStatus          = record.IntrinsicStatus          // status: ok, error or unset
+	IntrinsicStatusMessage   = record.IntrinsicStatusMessage   // statusMessage (string)
+	IntrinsicDuration        = record.IntrinsicDuration        // duration: the span's duration
+	IntrinsicKind            = record.IntrinsicKind            // kind: server, client, ...
+	IntrinsicTraceDuration   = record.IntrinsicTraceDuration   // traceDuration: last span end - first span start
+	IntrinsicRootName        = record.IntrinsicRootName        // rootName: the root span's name
+	IntrinsicRootServiceName = record.IntrinsicRootServiceName // rootServiceName: the root span's service.name
 )
 
-var intrinsicNames = map[Intrinsic]string{
-	IntrinsicName: "name", IntrinsicStatus: "status", IntrinsicStatusMessage: "statusMessage",
-	IntrinsicDuration: "duration", IntrinsicKind: "kind", IntrinsicTraceDuration: "traceDuration",
-	IntrinsicRootName: "rootName", IntrinsicRootServiceName: "rootServiceName",
-}
+// Comparison operators.
+const (
+	OpEqual        = record.OpEqual
+	OpNotEqual     = record.OpNotEqual
+	OpGreater      = record.OpGreater
+	OpGreaterEqual = record.OpGreaterEqual
+	OpLess         = record.OpLess
+	OpLessEqual    = record.OpLessEqual
+	OpRegex        = record.OpRegex
+	OpNotRegex     = record.OpNotRegex
+)
 
-func (i Intrinsic) String() string { return intrinsicNames[i] }
-
-// TraceLevel reports whether the intrinsic has one value for the whole trace
-// (traceDuration, rootName, rootServiceName) rather than one per span.
-func (i Intrinsic) TraceLevel() bool {
-	return i == IntrinsicTraceDuration || i == IntrinsicRootName || i == IntrinsicRootServiceName
-}
+// Literal types.
+const (
+	LiteralString   = record.LiteralString
+	LiteralInt      = record.LiteralInt
+	LiteralFloat    = record.LiteralFloat
+	LiteralBool     = record.LiteralBool
+	LiteralDuration = record.LiteralDuration
+	LiteralStatus   = record.LiteralStatus // ok, error, unset
+	LiteralKind     = record.LiteralKind   // server, client, producer, consumer, internal, unspecified
+)
 
 // Field is what a condition tests: an intrinsic, or an attribute by scope
-// and name.
+// and name. It converts to record.Field (the same fields), which the trace
+// store is sent.
 type Field struct {
 	Intrinsic Intrinsic // IntrinsicNone for an attribute
 	Scope     Scope     // attributes only
@@ -111,30 +123,9 @@ func (f Field) fieldType() valKind {
 	return vNil
 }
 
-// Op is a comparison operator.
-type Op uint8
-
-const (
-	OpEqual Op = iota + 1
-	OpNotEqual
-	OpGreater
-	OpGreaterEqual
-	OpLess
-	OpLessEqual
-	OpRegex
-	OpNotRegex
-)
-
-var opText = map[Op]string{
-	OpEqual: "=", OpNotEqual: "!=", OpGreater: ">", OpGreaterEqual: ">=",
-	OpLess: "<", OpLessEqual: "<=", OpRegex: "=~", OpNotRegex: "!~",
-}
-
-func (o Op) String() string { return opText[o] }
-
 // flip returns the operator that gives the same result with its operands
 // swapped: 5 < .a is .a > 5.
-func (o Op) flip() Op {
+func flip(o Op) Op {
 	switch o {
 	case OpGreater:
 		return OpLess
@@ -148,21 +139,8 @@ func (o Op) flip() Op {
 	return o
 }
 
-// LiteralType is the type of a literal in a query.
-type LiteralType uint8
-
-const (
-	LiteralString LiteralType = iota + 1
-	LiteralInt
-	LiteralFloat
-	LiteralBool
-	LiteralDuration
-	LiteralStatus // ok, error, unset
-	LiteralKind   // server, client, producer, consumer, internal, unspecified
-)
-
 // Literal is a constant in a query; only the field its Type names is
-// meaningful.
+// meaningful. It converts to record.Literal (the same fields).
 type Literal struct {
 	Type     LiteralType
 	Str      string // LiteralString; the keyword for LiteralStatus and LiteralKind

@@ -17,6 +17,15 @@
 //   - Query.Conditions lists conditions that some span of every matching
 //     trace meets, so a store can skip traces before calling Match.
 //   - Query.String prints the query in canonical form.
+//   - Search is the engine: it runs a query over the spansets a
+//     SpansetFetcher (the trace store) returns for the query's conditions,
+//     and returns trace summaries (root service and span name, start,
+//     duration, matched spans), newest first, up to a limit. This is Tempo's
+//     split between its engine and its storage: the store narrows down
+//     candidates with what it can check (time range, conditions), the
+//     engine evaluates the whole query (spanset filters, && and || between
+//     spansets, >, trace-level intrinsics). StoredValue is how the engine
+//     types stored attribute values.
 //
 // Supported:
 //

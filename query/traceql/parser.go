@@ -332,7 +332,7 @@ func (p *parser) parseComparison() (condExpr, error) {
 		if op == OpRegex || op == OpNotRegex {
 			return nil, p.unsupported(lhs.tok, "regular expression taken from a field: "+lhs.String()+" "+op.String()+" "+rhs.String())
 		}
-		lhs, rhs, op = rhs, lhs, op.flip()
+		lhs, rhs, op = rhs, lhs, flip(op)
 	}
 	return p.newCompare(lhs, op, rhs.lit)
 }

@@ -3,6 +3,8 @@ package traceql
 import (
 	"strconv"
 	"time"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // ValueType of an attribute value.
@@ -82,4 +84,55 @@ type Span struct {
 	Duration      time.Duration
 	Attributes    map[string]Value // span attributes
 	Resource      map[string]Value // resource attributes, including service.name
+}
+
+// StoredValue is a stored attribute value as TraceQL sees it: strings,
+// ints, doubles and booleans typed (an int or double whose text does not
+// parse is a string); ok is false for the other types (bytes, arrays, maps,
+// empty), which TraceQL cannot compare and sees as absent.
+func StoredValue(text string, t record.ValueType) (v Value, ok bool) {
+	switch t {
+	case record.TypeString:
+	case record.TypeInt:
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return IntValue(i), true
+		}
+	case record.TypeDouble:
+		if f, err := strconv.ParseFloat(text, 64); err == nil {
+			return FloatValue(f), true
+		}
+	case record.TypeBool:
+		return BoolValue(text == "true"), true
+	default:
+		return Value{}, false
+	}
+	return StringValue(text), true
+}
+
+// storedAttrs is what TraceQL sees of stored attributes.
+func storedAttrs(kvs []record.KV) map[string]Value {
+	m := make(map[string]Value, len(kvs))
+	for _, kv := range kvs {
+		if v, ok := StoredValue(kv.Value, kv.Type); ok {
+			m[kv.Key] = v
+		}
+	}
+	return m
+}
+
+// storedSpan is what TraceQL sees of a stored span; resource is what it sees
+// of s.Resource (storedAttrs, shared by the spans of a resource).
+func storedSpan(s *record.Span, resource map[string]Value) Span {
+	return Span{
+		SpanID:        s.SpanID,
+		ParentSpanID:  s.ParentSpanID,
+		Name:          s.Name,
+		Kind:          record.KindName(s.Kind),
+		StatusCode:    record.StatusName(s.StatusCode),
+		StatusMessage: s.StatusMessage,
+		Start:         time.Unix(0, s.Start),
+		Duration:      s.Duration(),
+		Attributes:    storedAttrs(s.Attributes),
+		Resource:      resource,
+	}
 }

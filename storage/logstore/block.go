@@ -3,6 +3,7 @@ package logstore
 import (
 	"fmt"
 
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 )
 
@@ -58,7 +59,7 @@ func encodeBlock(recs []*Record) segment.Columns {
 		trace.Uvarint(uint64(r.Flags))
 
 		var re segment.Enc
-		EncodeKVs(&re, r.Resource)
+		record.EncodeKVs(&re, r.Resource)
 		id, ok := resIDs[string(re.B)]
 		if !ok {
 			id = uint64(len(resIDs))
@@ -77,7 +78,7 @@ func encodeBlock(recs []*Record) segment.Columns {
 		}
 		scope.Uvarint(sid)
 
-		EncodeKVs(&attrs, r.Attributes)
+		record.EncodeKVs(&attrs, r.Attributes)
 		attrs.Uvarint(uint64(r.DroppedAttributesCount))
 	}
 	return segment.Columns{
@@ -98,10 +99,10 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 	scope := segment.Dec{B: cols[colScope]}
 	attrs := segment.Dec{B: cols[colAttrs]}
 
-	var resources [][]KV
+	var resources [][]record.KV
 	rd := segment.Dec{B: cols[colResDict]}
 	for len(rd.B) > 0 && rd.Err == nil {
-		resources = append(resources, DecodeKVs(&rd))
+		resources = append(resources, record.DecodeKVs(&rd))
 	}
 	type sc struct{ name, version string }
 	var scopes []sc
@@ -125,7 +126,7 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 		r.ObservedTimestamp = r.Timestamp + obs.Varint()
 		r.SeverityNumber = int32(sev.Varint())
 		r.SeverityText = sev.String()
-		r.BodyType = ValueType(body.Uvarint())
+		r.BodyType = record.ValueType(body.Uvarint())
 		r.Body = body.String()
 		if id := trace.Uvarint(); id > 0 {
 			if id > uint64(len(traceDict)/16) {
@@ -145,7 +146,7 @@ func decodeBlock(cols segment.Columns, rows int) ([]Record, error) {
 		} else {
 			return nil, fmt.Errorf("%w: scope %d of %d", segment.ErrCorrupt, id, len(scopes))
 		}
-		r.Attributes = DecodeKVs(&attrs)
+		r.Attributes = record.DecodeKVs(&attrs)
 		r.DroppedAttributesCount = uint32(attrs.Uvarint())
 	}
 	for _, d := range []*segment.Dec{&tm, &obs, &sev, &body, &trace, &res, &scope, &attrs} {

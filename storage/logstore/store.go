@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -203,7 +204,7 @@ type streamKey struct {
 type streamCache map[streamCacheKey]streamKey
 
 type streamCacheKey struct {
-	resource *KV // &Resource[0], nil for no attributes
+	resource *record.KV // &Resource[0], nil for no attributes
 	sevText  string
 	sevNum   int32
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -39,9 +40,9 @@ func rec(i int, service, sev, body string, trace byte) *Record {
 		Timestamp:    base + int64(i)*int64(time.Millisecond),
 		SeverityText: sev,
 		Body:         body,
-		BodyType:     TypeString,
-		Resource:     []KV{{Key: "service.name", Value: service, Type: TypeString}, {Key: "host.name", Value: "node-1", Type: TypeString}},
-		Attributes:   []KV{{Key: "http.method", Value: "POST", Type: TypeString}, {Key: "attempt", Value: fmt.Sprint(i % 3), Type: TypeInt}},
+		BodyType:     record.TypeString,
+		Resource:     []record.KV{{Key: "service.name", Value: service, Type: record.TypeString}, {Key: "host.name", Value: "node-1", Type: record.TypeString}},
+		Attributes:   []record.KV{{Key: "http.method", Value: "POST", Type: record.TypeString}, {Key: "attempt", Value: fmt.Sprint(i % 3), Type: record.TypeInt}},
 		ScopeName:    "app",
 	}
 	if trace != 0 {

@@ -3,12 +3,12 @@ package tracestore
 import (
 	"fmt"
 
-	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 )
 
-// encode appends the WAL encoding of s.
-func (s *Span) encode(e *segment.Enc) {
+// encodeSpan appends the WAL encoding of s; decodeSpan reads it back.
+func encodeSpan(e *segment.Enc, s *Span) {
 	e.Fixed(s.TraceID[:])
 	e.Fixed(s.SpanID[:])
 	e.Fixed(s.ParentSpanID[:])
@@ -23,13 +23,13 @@ func (s *Span) encode(e *segment.Enc) {
 	encodeAttrs(e, s.Attributes, s.DroppedAttributesCount)
 	encodeEvents(e, s)
 	encodeLinks(e, s)
-	logstore.EncodeKVs(e, s.Resource)
+	record.EncodeKVs(e, s.Resource)
 	e.String(s.ScopeName)
 	e.String(s.ScopeVersion)
-	logstore.EncodeKVs(e, s.ScopeAttributes)
+	record.EncodeKVs(e, s.ScopeAttributes)
 }
 
-func (s *Span) decode(d *segment.Dec) {
+func decodeSpan(d *segment.Dec, s *Span) {
 	copy(s.TraceID[:], d.Fixed(16))
 	copy(s.SpanID[:], d.Fixed(8))
 	copy(s.ParentSpanID[:], d.Fixed(8))
@@ -44,19 +44,19 @@ func (s *Span) decode(d *segment.Dec) {
 	s.Attributes, s.DroppedAttributesCount = decodeAttrs(d)
 	decodeEvents(d, s)
 	decodeLinks(d, s)
-	s.Resource = logstore.DecodeKVs(d)
+	s.Resource = record.DecodeKVs(d)
 	s.ScopeName = d.String()
 	s.ScopeVersion = d.String()
-	s.ScopeAttributes = logstore.DecodeKVs(d)
+	s.ScopeAttributes = record.DecodeKVs(d)
 }
 
-func encodeAttrs(e *segment.Enc, kvs []KV, dropped uint32) {
-	logstore.EncodeKVs(e, kvs)
+func encodeAttrs(e *segment.Enc, kvs []record.KV, dropped uint32) {
+	record.EncodeKVs(e, kvs)
 	e.Uvarint(uint64(dropped))
 }
 
-func decodeAttrs(d *segment.Dec) ([]KV, uint32) {
-	kvs := logstore.DecodeKVs(d)
+func decodeAttrs(d *segment.Dec) ([]record.KV, uint32) {
+	kvs := record.DecodeKVs(d)
 	return kvs, uint32(d.Uvarint())
 }
 
@@ -79,7 +79,7 @@ func decodeEvents(d *segment.Dec, s *Span) {
 		return
 	}
 	if n > 0 {
-		s.Events = make([]Event, n)
+		s.Events = make([]record.Event, n)
 	}
 	for i := range s.Events {
 		ev := &s.Events[i]
@@ -109,7 +109,7 @@ func decodeLinks(d *segment.Dec, s *Span) {
 		return
 	}
 	if n > 0 {
-		s.Links = make([]Link, n)
+		s.Links = make([]record.Link, n)
 	}
 	for i := range s.Links {
 		l := &s.Links[i]
@@ -207,12 +207,12 @@ func encodeBlock(spans []*Span) segment.Columns {
 		kind.String(s.TraceState)
 
 		scratch.B = scratch.B[:0]
-		logstore.EncodeKVs(&scratch, s.Resource)
+		record.EncodeKVs(&scratch, s.Resource)
 		res.Uvarint(resources.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
 		scratch.B = scratch.B[:0]
 		scratch.String(s.ScopeName)
 		scratch.String(s.ScopeVersion)
-		logstore.EncodeKVs(&scratch, s.ScopeAttributes)
+		record.EncodeKVs(&scratch, s.ScopeAttributes)
 		scope.Uvarint(scopes.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
 
 		encodeAttrs(&attrs, s.Attributes, s.DroppedAttributesCount)
@@ -258,19 +258,19 @@ func decodeBlock(cols segment.Columns, rows int, buf []Span) ([]Span, error) {
 	for len(nd.B) > 0 && nd.Err == nil {
 		names = append(names, nd.String())
 	}
-	var resources [][]KV
+	var resources [][]record.KV
 	rd := segment.Dec{B: cols[colResDict]}
 	for len(rd.B) > 0 && rd.Err == nil {
-		resources = append(resources, logstore.DecodeKVs(&rd))
+		resources = append(resources, record.DecodeKVs(&rd))
 	}
 	type sc struct {
 		name, version string
-		attrs         []KV
+		attrs         []record.KV
 	}
 	var scopes []sc
 	sd := segment.Dec{B: cols[colScopeDict]}
 	for len(sd.B) > 0 && sd.Err == nil {
-		scopes = append(scopes, sc{sd.String(), sd.String(), logstore.DecodeKVs(&sd)})
+		scopes = append(scopes, sc{sd.String(), sd.String(), record.DecodeKVs(&sd)})
 	}
 	if nd.Err != nil || rd.Err != nil || sd.Err != nil {
 		return nil, segment.ErrCorrupt

@@ -10,7 +10,9 @@
 // range: spans of one trace that arrive minutes apart, and so land in
 // different segments, still come back as one trace.
 //
-// Entry points: Open, Store.Append, Store.Trace, Store.Search (TraceQL, via
-// query/traceql), Store.Tags and Store.TagValues. The segment format is in
+// Entry points: Open, Store.Append, Store.Trace, Store.Fetch (the spans a
+// TraceQL search may match, for the engine in query/traceql, which this
+// package does not import), Store.Tags and Store.TagValues. Spans and the
+// fetch types are package record's. The segment format is in
 // docs/format/segment.md.
 package tracestore

@@ -1,21 +1,18 @@
 package tracestore
 
-import (
-	"github.com/sightline-dev/sightline/query/traceql"
-	"github.com/sightline-dev/sightline/storage/logstore"
-)
+import "github.com/sightline-dev/sightline/storage/record"
 
-// prefilter is the part of a query's planning conditions
-// (traceql.Query.Conditions) that can be checked on stored spans directly:
-// a trace in which no span meets one of them cannot match, so it is skipped
-// without building what the TraceQL matcher needs. The checks give exactly
-// the matcher's answer for the conditions they accept; the others are left
-// to the matcher.
+// prefilter is the part of a fetch's conditions that can be checked on
+// stored spans directly: a trace in which no span meets one of them cannot
+// match, so it is skipped without handing it to the query engine, which
+// would build what its matcher needs first. The checks give exactly the
+// matcher's answer for the conditions they accept; the others are left to
+// the engine.
 type prefilter []func(*Span) bool
 
-func newPrefilter(q *traceql.Query) prefilter {
+func newPrefilter(conds []record.Condition) prefilter {
 	var p prefilter
-	for _, c := range q.Conditions() {
+	for _, c := range conds {
 		if f := spanCheck(c); f != nil {
 			p = append(p, f)
 		}
@@ -25,31 +22,31 @@ func newPrefilter(q *traceql.Query) prefilter {
 
 // spanCheck returns a check of c on one span, or nil if c is not one the
 // prefilter handles.
-func spanCheck(c traceql.Condition) func(*Span) bool {
+func spanCheck(c record.Condition) func(*Span) bool {
 	f, lit := c.Field, c.Value
 	switch {
-	case f.Intrinsic == traceql.IntrinsicName && c.Op == traceql.OpEqual && lit.Type == traceql.LiteralString:
+	case f.Intrinsic == record.IntrinsicName && c.Op == record.OpEqual && lit.Type == record.LiteralString:
 		return func(s *Span) bool { return s.Name == lit.Str }
-	case f.Intrinsic == traceql.IntrinsicStatus && c.Op == traceql.OpEqual && lit.Type == traceql.LiteralStatus:
-		return func(s *Span) bool { return StatusName(s.StatusCode) == lit.Str }
-	case f.Intrinsic == traceql.IntrinsicKind && c.Op == traceql.OpEqual && lit.Type == traceql.LiteralKind:
-		return func(s *Span) bool { return KindName(s.Kind) == lit.Str }
-	case f.Intrinsic == traceql.IntrinsicDuration && lit.Type == traceql.LiteralDuration:
+	case f.Intrinsic == record.IntrinsicStatus && c.Op == record.OpEqual && lit.Type == record.LiteralStatus:
+		return func(s *Span) bool { return record.StatusName(s.StatusCode) == lit.Str }
+	case f.Intrinsic == record.IntrinsicKind && c.Op == record.OpEqual && lit.Type == record.LiteralKind:
+		return func(s *Span) bool { return record.KindName(s.Kind) == lit.Str }
+	case f.Intrinsic == record.IntrinsicDuration && lit.Type == record.LiteralDuration:
 		d := lit.Duration
 		switch c.Op {
-		case traceql.OpGreater:
+		case record.OpGreater:
 			return func(s *Span) bool { return s.Duration() > d }
-		case traceql.OpGreaterEqual:
+		case record.OpGreaterEqual:
 			return func(s *Span) bool { return s.Duration() >= d }
-		case traceql.OpLess:
+		case record.OpLess:
 			return func(s *Span) bool { return s.Duration() < d }
-		case traceql.OpLessEqual:
+		case record.OpLessEqual:
 			return func(s *Span) bool { return s.Duration() <= d }
 		}
-	case f.Intrinsic == traceql.IntrinsicNone && c.Op == traceql.OpEqual && lit.Type == traceql.LiteralString:
+	case f.Intrinsic == record.IntrinsicNone && c.Op == record.OpEqual && lit.Type == record.LiteralString:
 		return func(s *Span) bool {
 			kv, ok := lookupAttr(s, f.Scope, f.Name)
-			return ok && kv.Type == logstore.TypeString && kv.Value == lit.Str
+			return ok && kv.Type == record.TypeString && kv.Value == lit.Str
 		}
 	}
 	return nil
@@ -58,19 +55,19 @@ func spanCheck(c traceql.Condition) func(*Span) bool {
 // lookupAttr finds an attribute as TraceQL does: an unscoped name is the
 // span attribute if the span has one of a comparable type, else the
 // resource attribute.
-func lookupAttr(s *Span, scope traceql.Scope, name string) (KV, bool) {
-	find := func(kvs []KV) (KV, bool) {
+func lookupAttr(s *Span, scope record.Scope, name string) (record.KV, bool) {
+	find := func(kvs []record.KV) (record.KV, bool) {
 		for _, kv := range kvs {
-			if kv.Key == name && queryType(kv.Type) != 0 {
+			if kv.Key == name && kv.Type.Scalar() {
 				return kv, true
 			}
 		}
-		return KV{}, false
+		return record.KV{}, false
 	}
 	switch scope {
-	case traceql.ScopeSpan:
+	case record.ScopeSpan:
 		return find(s.Attributes)
-	case traceql.ScopeResource:
+	case record.ScopeResource:
 		return find(s.Resource)
 	}
 	if kv, ok := find(s.Attributes); ok {

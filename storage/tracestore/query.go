@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
+	"strings"
 
-	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
@@ -80,83 +80,66 @@ func compareSpans(a, b *Span) int {
 	return bytes.Compare(a.SpanID[:], b.SpanID[:])
 }
 
-// searcher runs one search over units (heads, then segments), trace by
-// trace.
-type searcher struct {
-	s     *Store
-	req   SearchRequest
-	st    SearchStats
-	found map[[16]byte]*TraceSummary
-	pre   prefilter
+// fetch is one Fetch over the units of a tenant (heads, then segments),
+// trace by trace.
+type fetch struct {
+	s   *Store
+	req record.FetchSpansRequest
+	fn  func(*record.Spanset) error
+	pre prefilter
+	st  record.FetchStats
 	// buf is the block buffer, reused from block to block.
 	buf []Span
-	// resources caches what TraceQL sees of a resource: the spans of a
-	// block share their resource's attribute slice.
-	resources map[*KV]map[string]traceql.Value
 }
 
-// Search returns the traces of the tenant of ctx with spans starting in
-// [req.From, req.To] that match req.Query, newest first, at most req.Limit.
-// It reads heads and then segments, newest first, and stops at the end of
-// the block where it has found enough. A trace whose spans sit in
-// different segments (they arrived minutes apart) is matched in each
-// separately, as Tempo matches per block.
-func (s *Store) Search(ctx context.Context, req SearchRequest) ([]TraceSummary, SearchStats, error) {
-	if req.Limit <= 0 {
-		req.Limit = 20
-	}
-	if req.SpansPerSpanSet <= 0 {
-		req.SpansPerSpanSet = 3
-	}
-	sr := &searcher{s: s, req: req, found: map[[16]byte]*TraceSummary{}, resources: map[*KV]map[string]traceql.Value{},
-		pre: newPrefilter(req.Query)}
+// Fetch calls fn with the spansets of the tenant of ctx that may match req:
+// per trace and head or segment, the trace's spans there when one of them
+// starts in [req.Start, req.End] and, for each condition of req the store
+// can check (see prefilter), some span meets it. It serves the TraceQL
+// engine (query/traceql.SpansetFetcher), which evaluates the query on them.
+//
+// Spansets come newest first: heads, then segments, newest first, each
+// read from its newest trace. Blocks are read as the spansets are asked
+// for, so when fn returns an error (the engine has found enough), Fetch
+// stops there, having read no more, and returns the error. It returns
+// ErrTooMuchData (wrapped) once it would read more than
+// Options.MaxScanSpans spans.
+func (s *Store) Fetch(ctx context.Context, req record.FetchSpansRequest, fn func(*record.Spanset) error) (record.FetchStats, error) {
+	f := &fetch{s: s, req: req, fn: fn, pre: newPrefilter(req.Conditions)}
 	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
-		return nil, sr.st, nil
+		return f.st, nil
 	}
 	var heads [][]*Span
-	segs := t.Snapshot(req.From, req.To, func(h *head) {
-		if n := len(h.spans); n > 0 && h.maxT >= req.From && h.minT <= req.To {
+	segs := t.Snapshot(req.Start, req.End, func(h *head) {
+		if n := len(h.spans); n > 0 && h.maxT >= req.Start && h.minT <= req.End {
 			heads = append(heads, h.spans[:n:n])
 		}
 	})
 	defer release(segs)
-	for i := len(heads) - 1; i >= 0 && len(sr.found) < req.Limit; i-- {
-		if err := sr.scanHead(ctx, heads[i]); err != nil {
-			return nil, sr.st, err
+	for i := len(heads) - 1; i >= 0; i-- {
+		if err := f.scanHead(ctx, heads[i]); err != nil {
+			return f.st, err
 		}
 	}
-	for i := len(segs) - 1; i >= 0 && len(sr.found) < req.Limit; i-- {
-		if err := sr.scanSegment(ctx, segs[i]); err != nil {
-			return nil, sr.st, err
+	for i := len(segs) - 1; i >= 0; i-- {
+		if err := f.scanSegment(ctx, segs[i]); err != nil {
+			return f.st, err
 		}
 	}
-	out := make([]TraceSummary, 0, len(sr.found))
-	for _, ts := range sr.found {
-		out = append(out, *ts)
-	}
-	slices.SortFunc(out, func(a, b TraceSummary) int {
-		if c := cmp.Compare(b.Start, a.Start); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.TraceID[:], b.TraceID[:])
-	})
-	if len(out) > req.Limit {
-		out = out[:req.Limit]
-	}
-	return out, sr.st, nil
+	return f.st, nil
 }
 
-func (sr *searcher) count(n int) error {
-	sr.st.SpansScanned += n
-	if max := sr.s.opts.MaxScanSpans; max > 0 && sr.st.SpansScanned > max {
+func (f *fetch) count(n int) error {
+	f.st.SpansScanned += n
+	if max := f.s.opts.MaxScanSpans; max > 0 && f.st.SpansScanned > max {
 		return fmt.Errorf("%w: more than %d spans to read; narrow the time range or the query", ErrTooMuchData, max)
 	}
 	return nil
 }
 
-func (sr *searcher) scanHead(ctx context.Context, spans []*Span) error {
-	if err := sr.count(len(spans)); err != nil {
+func (f *fetch) scanHead(ctx context.Context, spans []*Span) error {
+	if err := f.count(len(spans)); err != nil {
 		return err
 	}
 	byTrace := map[[16]byte][]*Span{}
@@ -167,37 +150,36 @@ func (sr *searcher) scanHead(ctx context.Context, spans []*Span) error {
 		}
 		byTrace[sp.TraceID] = append(byTrace[sp.TraceID], sp)
 	}
-	// Newest (last seen first) first, until enough are found.
-	for i := len(order) - 1; i >= 0 && len(sr.found) < sr.req.Limit; i-- {
+	// Newest (last seen first) first.
+	for i := len(order) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sr.match(byTrace[order[i]])
+		if err := f.emit(byTrace[order[i]]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // scanSegment reads the blocks of r that overlap the time range, last
-// first, and matches each trace: a segment's rows are grouped by trace
+// first, and emits each trace: a segment's rows are grouped by trace
 // (traces in the order their first span started), so a trace is a run of
-// rows, which may cross into the block before. It stops after the block
-// where the search has found enough traces, newest first, leaving out the
-// older trace whose run goes on into the blocks not read.
-func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
-	sr.st.Segments++
+// rows, which may cross into the block before. A block is read only once
+// the traces of the blocks after it have been handled, so a fetch that
+// stops leaves the blocks before unread.
+func (f *fetch) scanSegment(ctx context.Context, r *segment.Reader) error {
+	f.st.Segments++
 	var run []*Span
 	for b := len(r.Blocks) - 1; b >= 0; b-- {
 		bm := r.Blocks[b]
-		if bm.MaxT < sr.req.From || bm.MinT > sr.req.To {
+		if bm.MaxT < f.req.Start || bm.MinT > f.req.End {
 			continue
-		}
-		if len(sr.found) >= sr.req.Limit {
-			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := sr.count(bm.Rows); err != nil {
+		if err := f.count(bm.Rows); err != nil {
 			return err
 		}
 		// The trace whose rows go on into this block leaves the buffer.
@@ -205,18 +187,19 @@ func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 			cp := *run[i]
 			run[i] = &cp
 		}
-		spans, err := readBlock(r, b, searchColumns, sr.buf)
+		spans, err := readBlock(r, b, searchColumns, f.buf)
 		if err != nil {
 			return err
 		}
-		sr.buf = spans
-		sr.st.BlocksRead++
-		clear(sr.resources) // keyed by the previous block's resources
+		f.buf = spans
+		f.st.BlocksRead++
 		for i := len(spans) - 1; i >= 0; i-- {
 			sp := &spans[i]
 			if len(run) > 0 && run[0].TraceID != sp.TraceID {
 				slices.Reverse(run) // read backwards
-				sr.match(run)
+				if err := f.emit(run); err != nil {
+					return err
+				}
 				run = run[:0:0]
 			}
 			run = append(run, sp)
@@ -224,63 +207,22 @@ func (sr *searcher) scanSegment(ctx context.Context, r *segment.Reader) error {
 	}
 	if len(run) > 0 {
 		slices.Reverse(run)
-		sr.match(run)
+		return f.emit(run)
 	}
 	return nil
 }
 
-// match runs the query on one trace's spans and records a match.
-func (sr *searcher) match(spans []*Span) {
+// emit hands one trace's spans to fn unless the time range or the
+// prefilter rules the trace out.
+func (f *fetch) emit(spans []*Span) error {
 	first, last := spans[0].Start, spans[0].Start
 	for _, sp := range spans {
 		first, last = min(first, sp.Start), max(last, sp.Start)
 	}
-	if last < sr.req.From || first > sr.req.To || !sr.pre.admits(spans) {
-		return
-	}
-	qs := make([]traceql.Span, len(spans))
-	for i, sp := range spans {
-		qs[i] = querySpan(sp, sr.resource(sp.Resource))
-	}
-	idx := sr.req.Query.Match(qs)
-	if len(idx) == 0 {
-		return
-	}
-	id := spans[0].TraceID
-	ts := sr.found[id]
-	if ts == nil {
-		ts = &TraceSummary{TraceID: id, Start: first}
-		sr.found[id] = ts
-	}
-	end := ts.Start + int64(ts.Duration)
-	for _, sp := range spans {
-		if sp.IsRoot() {
-			ts.RootServiceName, ts.RootSpanName = sp.Service(), sp.Name
-		}
-		ts.Start = min(ts.Start, sp.Start)
-		end = max(end, sp.End)
-	}
-	ts.Duration = time.Duration(end - ts.Start)
-	ts.MatchedCount += len(idx)
-	for _, i := range idx {
-		if len(ts.Matched) >= sr.req.SpansPerSpanSet {
-			break
-		}
-		cp := *spans[i] // spans may sit in a block buffer that is reused
-		ts.Matched = append(ts.Matched, &cp)
-	}
-}
-
-func (sr *searcher) resource(kvs []KV) map[string]traceql.Value {
-	if len(kvs) == 0 {
+	if last < f.req.Start || first > f.req.End || !f.pre.admits(spans) {
 		return nil
 	}
-	if m, ok := sr.resources[&kvs[0]]; ok {
-		return m
-	}
-	m := queryAttrs(kvs)
-	sr.resources[&kvs[0]] = m
-	return m
+	return f.fn(&record.Spanset{TraceID: spans[0].TraceID, Spans: spans})
 }
 
 // Tags returns the attribute names of spans of the tenant of ctx that
@@ -292,37 +234,40 @@ func (s *Store) Tags(ctx context.Context, from, to int64) (TagNames, error) {
 }
 
 // TagValues returns the distinct values of tag, named in TraceQL form
-// ("resource.service.name", "span.http.method", ".x", or the intrinsics
-// "name", "status" and "kind"), of spans of the tenant of ctx that started
-// in [from, to]. At most maxTagValues values per attribute are kept per
-// head or segment.
-func (s *Store) TagValues(ctx context.Context, tag string, from, to int64) ([]traceql.Value, error) {
-	var out []traceql.Value
-	switch tag {
-	case "status":
-		for _, n := range statusNames {
-			out = append(out, traceql.StringValue(n))
-		}
-		return out, nil
-	case "kind":
-		for _, n := range kindNames {
-			out = append(out, traceql.StringValue(n))
-		}
-		return out, nil
-	}
+// ("resource.service.name", "span.http.method", ".x", or "name" for the
+// span names), of spans of the tenant of ctx that started in [from, to],
+// sorted by type and then text. At most maxTagValues values per attribute
+// are kept per head or segment.
+func (s *Store) TagValues(ctx context.Context, tag string, from, to int64) ([]TagValue, error) {
+	var out []TagValue
 	scope, key, intrinsic := parseTag(tag)
-	seen := map[traceql.Value]bool{}
+	seen := map[TagValue]bool{}
 	s.eachTagIndex(ctx, from, to, func(ti *tagIndex) { ti.values(scope, intrinsic, key, seen) })
 	for v := range seen {
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b traceql.Value) int {
-		if a.Type != b.Type {
-			return int(a.Type) - int(b.Type)
+	slices.SortFunc(out, func(a, b TagValue) int {
+		if c := cmp.Compare(a.Type, b.Type); c != 0 {
+			return c
 		}
-		return cmp.Compare(a.String(), b.String())
+		return strings.Compare(a.Value, b.Value)
 	})
 	return out, nil
+}
+
+// parseTag splits a tag named in TraceQL form ("resource.service.name",
+// "span.http.method", ".x", or a bare "x" as Tempo's v1 API has them) into
+// scope and key; intrinsic is set for the span name ("name").
+func parseTag(tag string) (scope record.Scope, key string, intrinsic bool) {
+	switch {
+	case tag == "name":
+		return record.ScopeNone, "", true
+	case strings.HasPrefix(tag, "resource."):
+		return record.ScopeResource, strings.TrimPrefix(tag, "resource."), false
+	case strings.HasPrefix(tag, "span."):
+		return record.ScopeSpan, strings.TrimPrefix(tag, "span."), false
+	}
+	return record.ScopeNone, strings.TrimPrefix(tag, "."), false
 }
 
 func (s *Store) eachTagIndex(ctx context.Context, from, to int64, fn func(*tagIndex)) {

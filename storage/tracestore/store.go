@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -97,48 +96,6 @@ type AppendResult struct {
 	Repaired int
 }
 
-// Size is the span's size for limits: the bytes of its strings and
-// attributes.
-func (s *Span) Size() int {
-	kvs := func(kvs []KV) int {
-		n := 0
-		for _, kv := range kvs {
-			n += len(kv.Key) + len(kv.Value) + 2
-		}
-		return n
-	}
-	n := 96 + len(s.Name) + len(s.TraceState) + len(s.StatusMessage) + kvs(s.Attributes) + kvs(s.Resource) +
-		len(s.ScopeName) + len(s.ScopeVersion) + kvs(s.ScopeAttributes)
-	for _, e := range s.Events {
-		n += 16 + len(e.Name) + kvs(e.Attributes)
-	}
-	for _, l := range s.Links {
-		n += 40 + len(l.TraceState) + kvs(l.Attributes)
-	}
-	return n
-}
-
-// Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
-// corrupt is stored; it reports whether anything was replaced.
-func (s *Span) Repair() bool {
-	var fix logstore.Repairer
-	for _, p := range []*string{&s.Name, &s.TraceState, &s.StatusMessage, &s.ScopeName, &s.ScopeVersion} {
-		fix.String(p)
-	}
-	fix.KVs(s.Attributes)
-	fix.KVs(s.Resource)
-	fix.KVs(s.ScopeAttributes)
-	for i := range s.Events {
-		fix.String(&s.Events[i].Name)
-		fix.KVs(s.Events[i].Attributes)
-	}
-	for i := range s.Links {
-		fix.String(&s.Links[i].TraceState)
-		fix.KVs(s.Links[i].Attributes)
-	}
-	return fix.Fixed
-}
-
 // Append stores spans for the tenant of ctx and returns once they are in
 // the WAL. Spans with an all-zero trace or span ID, or over the size limit,
 // are refused and reported in the result; the others are stored.
@@ -165,7 +122,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			res.Repaired++
 			s.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}
-		sp.encode(&enc)
+		encodeSpan(&enc, sp)
 		kept = append(kept, sp)
 	}
 	if len(kept) == 0 {
@@ -207,7 +164,7 @@ func (traceSignal) Replay(h *head, rec []byte) error {
 	d := segment.Dec{B: rec}
 	for len(d.B) > 0 {
 		sp := &Span{}
-		sp.decode(&d)
+		decodeSpan(&d, sp)
 		if d.Err != nil {
 			return d.Err
 		}

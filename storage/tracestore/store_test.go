@@ -2,6 +2,8 @@ package tracestore
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -12,15 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/sightline-dev/sightline/query/traceql"
-	"github.com/sightline-dev/sightline/storage/logstore"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
+	"github.com/sightline-dev/sightline/storage/tracestore/tracestoretest"
 )
 
-// bleve (imported with the log store's attribute codec) starts its workers at init.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/blevesearch/bleve_index_api.AnalysisWorker"))
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func openStore(t *testing.T, dir string, mod func(*Options)) *Store {
 	t.Helper()
@@ -33,35 +32,10 @@ func openStore(t *testing.T, dir string, mod func(*Options)) *Store {
 	return s
 }
 
-var base = time.Now().Add(-10 * time.Minute).UnixNano()
-
-func str(k, v string) KV { return KV{Key: k, Value: v, Type: logstore.TypeString} }
-
-// trace builds a trace n: a frontend server root, a frontend client child
-// and a checkout server grandchild, which fails when fail is set.
-func trace(n int, fail bool) []*Span {
-	var id [16]byte
-	id[0], id[15] = byte(n>>8), byte(n)
-	id[7] = 1
-	sid := func(k byte) [8]byte { return [8]byte{byte(n >> 8), byte(n), k, 1} }
-	start := base + int64(n)*int64(time.Millisecond)
-	fe := []KV{str("service.name", "frontend"), str("host.name", "node-1")}
-	co := []KV{str("service.name", "checkout")}
-	root := &Span{TraceID: id, SpanID: sid(1), Name: "GET /cart", Kind: KindServer, Start: start, End: start + int64(50*time.Millisecond),
-		Attributes: []KV{str("http.method", "GET"), {Key: "http.status_code", Value: "200", Type: logstore.TypeInt}},
-		Resource:   fe, ScopeName: "otel", ScopeVersion: "1.0", TraceState: "a=b", Flags: 1}
-	client := &Span{TraceID: id, SpanID: sid(2), ParentSpanID: sid(1), Name: "POST checkout", Kind: KindClient,
-		Start: start + int64(time.Millisecond), End: start + int64(40*time.Millisecond), Resource: fe, ScopeName: "otel",
-		Events: []Event{{Time: start + int64(2*time.Millisecond), Name: "sent", Attributes: []KV{str("k", "v")}}},
-		Links:  []Link{{TraceID: [16]byte{9}, SpanID: [8]byte{9}, TraceState: "x=y", Attributes: []KV{str("l", "1")}, DroppedAttributesCount: 2}}}
-	server := &Span{TraceID: id, SpanID: sid(3), ParentSpanID: sid(2), Name: "charge", Kind: KindServer,
-		Start: start + int64(2*time.Millisecond), End: start + int64(30*time.Millisecond), Resource: co,
-		Attributes: []KV{{Key: "amount", Value: "12.5", Type: logstore.TypeDouble}}, DroppedEventsCount: 3}
-	if fail {
-		server.StatusCode, server.StatusMessage = StatusError, "card declined"
-	}
-	return []*Span{root, client, server}
-}
+var (
+	str   = tracestoretest.Str
+	trace = tracestoretest.Trace
+)
 
 func ids(spans []*Span) []string {
 	var out []string
@@ -131,7 +105,7 @@ func TestRejectsBadIDs(t *testing.T) {
 	tr := trace(1, false)
 	tr[0].TraceID = [16]byte{}
 	tr[1].SpanID = [8]byte{}
-	tr[2].Attributes = []KV{str("big", string(make([]byte, 2000)))}
+	tr[2].Attributes = []record.KV{str("big", string(make([]byte, 2000)))}
 	ok := trace(2, false)[0]
 	ok.Name = "bad \xff name"
 	res, err := s.Append(context.Background(), append(tr, ok))
@@ -144,7 +118,42 @@ func TestRejectsBadIDs(t *testing.T) {
 	require.Equal(t, map[string]int{ReasonInvalidTraceID: 1, ReasonInvalidSpanID: 1, ReasonTooLarge: 1}, res.Rejected)
 }
 
-func TestSearchAndTags(t *testing.T) {
+// Conditions the prefilter checks.
+var (
+	checkoutService = record.Condition{Field: record.Field{Scope: record.ScopeResource, Name: "service.name"}, Op: record.OpEqual,
+		Value: record.Literal{Type: record.LiteralString, Str: "checkout"}}
+	statusError = record.Condition{Field: record.Field{Intrinsic: record.IntrinsicStatus}, Op: record.OpEqual,
+		Value: record.Literal{Type: record.LiteralStatus, Str: "error"}}
+	slowSpan = record.Condition{Field: record.Field{Intrinsic: record.IntrinsicDuration}, Op: record.OpGreater,
+		Value: record.Literal{Type: record.LiteralDuration, Duration: time.Second}}
+)
+
+// fetchAll returns the spansets Fetch returns over all time, as trace IDs in
+// the order they came.
+func fetchAll(t *testing.T, s *Store, conds ...record.Condition) [][16]byte {
+	t.Helper()
+	var out [][16]byte
+	_, err := s.Fetch(context.Background(), record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64, Conditions: conds}, func(ss *record.Spanset) error {
+		require.Equal(t, ss.TraceID, ss.Spans[0].TraceID)
+		out = append(out, ss.TraceID)
+		return nil
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// distinct counts the traces of fetchAll's answer.
+func distinct(ids [][16]byte) int {
+	seen := map[[16]byte]bool{}
+	for _, id := range ids {
+		seen[id] = true
+	}
+	return len(seen)
+}
+
+var errStop = errors.New("stop")
+
+func TestFetch(t *testing.T) {
 	s := openStore(t, t.TempDir(), nil)
 	defer s.Close()
 	ctx := context.Background()
@@ -155,40 +164,48 @@ func TestSearchAndTags(t *testing.T) {
 			require.NoError(t, s.Flush())
 		}
 	}
-	search := func(q string, limit int) []TraceSummary {
-		t.Helper()
-		pq, err := traceql.Parse(q)
-		require.NoError(t, err)
-		res, _, err := s.Search(ctx, SearchRequest{Query: pq, From: math.MinInt64, To: math.MaxInt64, Limit: limit})
-		require.NoError(t, err)
-		return res
-	}
-	res := search(`{ resource.service.name = "checkout" && status = error }`, 100)
-	require.Len(t, res, 30)
-	require.Equal(t, trace(2900, true)[0].TraceID, res[0].TraceID, "newest first")
-	require.Equal(t, "frontend", res[0].RootServiceName)
-	require.Equal(t, "GET /cart", res[0].RootSpanName)
-	require.Equal(t, 50*time.Millisecond, res[0].Duration)
-	require.Equal(t, 1, res[0].MatchedCount)
-	require.Equal(t, "charge", res[0].Matched[0].Name)
+	// The prefilter leaves out the traces the conditions rule out; the
+	// others come whole (all their spans in one place), newest first.
+	got := fetchAll(t, s, checkoutService, statusError)
+	require.Len(t, got, 30)
+	require.Equal(t, trace(2900, true)[0].TraceID, got[0], "newest first")
+	require.Equal(t, trace(0, true)[0].TraceID, got[29])
+	require.Empty(t, fetchAll(t, s, slowSpan))
+	// A condition the prefilter does not check rules nothing out.
+	regex := record.Condition{Field: record.Field{Intrinsic: record.IntrinsicName}, Op: record.OpRegex, Value: record.Literal{Type: record.LiteralString, Str: "x"}}
+	require.Len(t, fetchAll(t, s, regex), 3000)
 
-	require.Len(t, search(`{ kind = client } > { span.amount > 12 }`, 5), 5)
-	require.Empty(t, search(`{ kind = server } > { span.amount > 12 }`, 5))
-	require.Empty(t, search(`{ duration > 1s }`, 5))
+	// A trace is fetched when one of its spans starts in the range: trace
+	// 98's last span starts 100 ms after Base.
+	req := record.FetchSpansRequest{Start: tracestoretest.Base + 100*int64(time.Millisecond), End: tracestoretest.Base + 199*int64(time.Millisecond)}
+	var spans int
+	var ids [][16]byte
+	_, err := s.Fetch(ctx, req, func(ss *record.Spanset) error {
+		spans += len(ss.Spans)
+		ids = append(ids, ss.TraceID)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, ids, 102)
+	require.Equal(t, trace(199, false)[0].TraceID, ids[0])
+	require.Equal(t, trace(98, false)[0].TraceID, ids[101])
+	require.Equal(t, 306, spans)
 
-	tags, err := s.Tags(ctx, math.MinInt64, math.MaxInt64)
+	// A fetch stops when told, having read the blocks it needed only.
+	all, err := s.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64}, func(*record.Spanset) error { return nil })
 	require.NoError(t, err)
-	require.Equal(t, []string{"host.name", "service.name"}, tags.Resource)
-	require.Equal(t, []string{"amount", "http.method", "http.status_code"}, tags.Span)
-	vals, err := s.TagValues(ctx, "resource.service.name", math.MinInt64, math.MaxInt64)
-	require.NoError(t, err)
-	require.Equal(t, []traceql.Value{traceql.StringValue("checkout"), traceql.StringValue("frontend")}, vals)
-	vals, err = s.TagValues(ctx, ".http.status_code", math.MinInt64, math.MaxInt64)
-	require.NoError(t, err)
-	require.Equal(t, []traceql.Value{traceql.IntValue(200)}, vals)
-	vals, err = s.TagValues(ctx, "name", math.MinInt64, math.MaxInt64)
-	require.NoError(t, err)
-	require.Len(t, vals, 3)
+	require.Equal(t, record.FetchStats{Segments: 1, BlocksRead: all.BlocksRead, SpansScanned: 9000}, all)
+	n := 0
+	st, err := s.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64}, func(*record.Spanset) error {
+		if n++; n == 1600 { // past the head's 1499 traces
+			return errStop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, errStop)
+	require.Equal(t, 1, st.Segments)
+	require.Equal(t, 1, st.BlocksRead)
+	require.Less(t, st.SpansScanned, all.SpansScanned)
 
 	s2 := openStore(t, t.TempDir(), func(o *Options) { o.MaxScanSpans = 100 })
 	defer s2.Close()
@@ -196,14 +213,48 @@ func TestSearchAndTags(t *testing.T) {
 		_, err := s2.Append(ctx, trace(i, false))
 		require.NoError(t, err)
 	}
-	_, _, err = s2.Search(ctx, SearchRequest{Query: mustParse(t, `{}`), From: math.MinInt64, To: math.MaxInt64})
+	_, err = s2.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64}, func(*record.Spanset) error { return nil })
 	require.ErrorIs(t, err, ErrTooMuchData)
 }
 
-func mustParse(t *testing.T, q string) *traceql.Query {
-	pq, err := traceql.Parse(q)
+func TestTags(t *testing.T) {
+	s := openStore(t, t.TempDir(), nil)
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 3000; i++ {
+		_, err := s.Append(ctx, trace(i, i%100 == 0))
+		require.NoError(t, err)
+		if i == 1500 {
+			require.NoError(t, s.Flush())
+		}
+	}
+	tags, err := s.Tags(ctx, math.MinInt64, math.MaxInt64)
 	require.NoError(t, err)
-	return pq
+	require.Equal(t, []string{"host.name", "service.name"}, tags.Resource)
+	require.Equal(t, []string{"amount", "http.method", "http.status_code"}, tags.Span)
+	vals, err := s.TagValues(ctx, "resource.service.name", math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	require.Equal(t, []TagValue{{"checkout", record.TypeString}, {"frontend", record.TypeString}}, vals)
+	vals, err = s.TagValues(ctx, ".http.status_code", math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	require.Equal(t, []TagValue{{"200", record.TypeInt}}, vals)
+	vals, err = s.TagValues(ctx, "name", math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	require.Len(t, vals, 3)
+}
+
+// tracemeta.json keeps the tag index as it always has: value types are
+// numbers (1 string, 2 int, 3 double, 4 bool).
+func TestTagIndexFormat(t *testing.T) {
+	ti := newTagIndex()
+	ti.add(trace(1, true))
+	b, err := json.Marshal(ti)
+	require.NoError(t, err)
+	require.JSONEq(t, `{
+		"resource": {"host.name": {"values": {"node-1": 1}}, "service.name": {"values": {"checkout": 1, "frontend": 1}}},
+		"span": {"amount": {"values": {"12.5": 3}}, "http.method": {"values": {"GET": 1}}, "http.status_code": {"values": {"200": 2}}},
+		"names": {"values": {"GET /cart": 1, "POST checkout": 1, "charge": 1}}
+	}`, string(b))
 }
 
 func FuzzDecodeBlock(f *testing.F) {
@@ -224,7 +275,7 @@ func FuzzDecodeBlock(f *testing.F) {
 func FuzzReplay(f *testing.F) {
 	var e segment.Enc
 	for _, sp := range trace(1, true) {
-		sp.encode(&e)
+		encodeSpan(&e, sp)
 	}
 	f.Add(e.B)
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -255,7 +306,6 @@ func TestConcurrentAppendFlushRead(t *testing.T) {
 			}
 		}
 	}()
-	q := mustParse(t, `{ status = error }`)
 	for reading := true; reading; {
 		select {
 		case <-done:
@@ -265,8 +315,17 @@ func TestConcurrentAppendFlushRead(t *testing.T) {
 		got, err := s.Trace(ctx, trace(0, true)[0].TraceID)
 		require.NoError(t, err)
 		require.Contains(t, []int{0, 3}, len(got), "a trace is read whole or not at all")
-		_, _, err = s.Search(ctx, SearchRequest{Query: q, From: math.MinInt64, To: math.MaxInt64, Limit: 5})
-		require.NoError(t, err)
+		n := 0
+		_, err = s.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64, Conditions: []record.Condition{statusError}},
+			func(*record.Spanset) error {
+				if n++; n == 5 {
+					return errStop
+				}
+				return nil
+			})
+		if !errors.Is(err, errStop) {
+			require.NoError(t, err)
+		}
 		_, err = s.Tags(ctx, math.MinInt64, math.MaxInt64)
 		require.NoError(t, err)
 	}
@@ -274,63 +333,7 @@ func TestConcurrentAppendFlushRead(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	res, _, err := s.Search(ctx, SearchRequest{Query: q, From: math.MinInt64, To: math.MaxInt64, Limit: 1000})
-	require.NoError(t, err)
-	require.Len(t, res, 100)
-}
-
-// The prefilter skips traces before matching; Search must still find
-// exactly the traces the TraceQL matcher accepts.
-func TestSearchFindsWhatTheMatcherAccepts(t *testing.T) {
-	s := openStore(t, t.TempDir(), nil)
-	defer s.Close()
-	ctx := context.Background()
-	var all [][]*Span
-	for i := 0; i < 600; i++ {
-		tr := trace(i, i%7 == 0)
-		if i%5 == 0 {
-			tr[1].Attributes = append(tr[1].Attributes, str("service.name", "override"), KV{Key: "http.method", Value: "7", Type: logstore.TypeInt})
-		}
-		all = append(all, tr)
-		_, err := s.Append(ctx, tr)
-		require.NoError(t, err)
-		if i == 300 {
-			require.NoError(t, s.Flush())
-		}
-	}
-	for _, q := range []string{
-		`{ resource.service.name = "checkout" && status = error }`,
-		`{ .service.name = "frontend" }`,
-		`{ .service.name = "override" }`,
-		`{ .http.method = "GET" }`,
-		`{ span.http.method = "GET" } && { kind = client }`,
-		`{ name = "charge" && duration >= 28ms }`,
-		`{ duration > 45ms } || { status = error }`,
-		`{ kind = server && duration < 30ms }`,
-		`{ status = ok }`,
-	} {
-		pq := mustParse(t, q)
-		want := map[[16]byte]bool{}
-		for _, tr := range all {
-			qs := make([]traceql.Span, len(tr))
-			for i, sp := range tr {
-				qs[i] = querySpan(sp, queryAttrs(sp.Resource))
-			}
-			if len(pq.Match(qs)) > 0 {
-				want[tr[0].TraceID] = true
-			}
-		}
-		res, _, err := s.Search(ctx, SearchRequest{Query: pq, From: math.MinInt64, To: math.MaxInt64, Limit: 10_000})
-		require.NoError(t, err)
-		got := map[[16]byte]bool{}
-		for _, r := range res {
-			got[r.TraceID] = true
-		}
-		require.Equal(t, want, got, q)
-		if q != `{ status = ok }` {
-			require.NotEmpty(t, want, q)
-		}
-	}
+	require.Equal(t, 100, distinct(fetchAll(t, s, statusError)))
 }
 
 // Merged segments answer like the segments they replace: a trace whose
@@ -366,12 +369,10 @@ func TestMergedSegments(t *testing.T) {
 		got, err = s.Trace(ctx, want[0].TraceID)
 		require.NoError(t, err)
 		require.Equal(t, ids(want), ids(got))
-		res, _, err := s.Search(ctx, SearchRequest{Query: mustParse(t, `{ resource.service.name = "checkout" && status = error }`), From: math.MinInt64, To: math.MaxInt64, Limit: 100})
-		require.NoError(t, err)
-		require.Len(t, res, 21)
+		require.Equal(t, 21, distinct(fetchAll(t, s, checkoutService, statusError)))
 		vals, err := s.TagValues(ctx, "resource.service.name", math.MinInt64, math.MaxInt64)
 		require.NoError(t, err)
-		require.Equal(t, []traceql.Value{traceql.StringValue("checkout"), traceql.StringValue("frontend")}, vals)
+		require.Equal(t, []TagValue{{"checkout", record.TypeString}, {"frontend", record.TypeString}}, vals)
 	}
 	check()
 	require.NoError(t, s.Close())

@@ -4,7 +4,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // maxTagValues bounds the distinct values kept per attribute name in a head
@@ -22,17 +22,21 @@ type tagIndex struct {
 	Names    *tagValues            `json:"names"`
 }
 
+// tagValues are an attribute's values (or the span names) with their types.
+// In tracemeta.json a type is its record.ValueType number: 1 string, 2 int,
+// 3 double, 4 bool (only scalars are kept), as segments have always had
+// them.
 type tagValues struct {
-	Values map[string]traceql.ValueType `json:"values"`
+	Values map[string]record.ValueType `json:"values"`
 	// Full: more values than maxTagValues were seen; Values holds the first.
 	Full bool `json:"full,omitempty"`
 }
 
 func newTagIndex() *tagIndex {
-	return &tagIndex{Resource: map[string]*tagValues{}, Span: map[string]*tagValues{}, Names: &tagValues{Values: map[string]traceql.ValueType{}}}
+	return &tagIndex{Resource: map[string]*tagValues{}, Span: map[string]*tagValues{}, Names: &tagValues{Values: map[string]record.ValueType{}}}
 }
 
-func (tv *tagValues) add(v string, t traceql.ValueType) {
+func (tv *tagValues) add(v string, t record.ValueType) {
 	if _, ok := tv.Values[v]; ok || tv.Full {
 		return
 	}
@@ -43,15 +47,15 @@ func (tv *tagValues) add(v string, t traceql.ValueType) {
 	tv.Values[v] = t
 }
 
-func addKVs(m map[string]*tagValues, kvs []KV) {
+func addKVs(m map[string]*tagValues, kvs []record.KV) {
 	for _, kv := range kvs {
 		tv := m[kv.Key]
 		if tv == nil {
-			tv = &tagValues{Values: map[string]traceql.ValueType{}}
+			tv = &tagValues{Values: map[string]record.ValueType{}}
 			m[kv.Key] = tv
 		}
-		if t := queryType(kv.Type); t != 0 {
-			tv.add(kv.Value, t)
+		if kv.Type.Scalar() {
+			tv.add(kv.Value, kv.Type)
 		}
 	}
 }
@@ -63,7 +67,7 @@ func (ti *tagIndex) add(spans []*Span) {
 	for _, s := range spans {
 		addKVs(ti.Resource, s.Resource)
 		addKVs(ti.Span, s.Attributes)
-		ti.Names.add(s.Name, traceql.TypeString)
+		ti.Names.add(s.Name, record.TypeString)
 	}
 }
 
@@ -81,7 +85,7 @@ func (ti *tagIndex) names(out *tagSets) {
 
 // values adds the values of attribute key of the given scopes (or the span
 // names, for intrinsic name) to out.
-func (ti *tagIndex) values(scope traceql.Scope, intrinsic bool, key string, out map[traceql.Value]bool) {
+func (ti *tagIndex) values(scope record.Scope, intrinsic bool, key string, out map[TagValue]bool) {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
 	add := func(tv *tagValues) {
@@ -89,15 +93,15 @@ func (ti *tagIndex) values(scope traceql.Scope, intrinsic bool, key string, out 
 			return
 		}
 		for v, t := range tv.Values {
-			out[typedValue(v, t)] = true
+			out[TagValue{v, t}] = true
 		}
 	}
 	switch {
 	case intrinsic:
 		add(ti.Names)
-	case scope == traceql.ScopeResource:
+	case scope == record.ScopeResource:
 		add(ti.Resource[key])
-	case scope == traceql.ScopeSpan:
+	case scope == record.ScopeSpan:
 		add(ti.Span[key])
 	default:
 		add(ti.Resource[key])
