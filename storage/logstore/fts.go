@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 )
 
@@ -209,8 +210,8 @@ func fieldTermHash(field, term uint64) uint64 {
 type tokenHasher struct {
 	lower     []byte
 	seen      map[uint64]struct{}
-	fields    map[string]uint64 // fieldHash by name
-	resources map[*KV]bool      // resources already hashed: records share them
+	fields    map[string]uint64   // fieldHash by name
+	resources map[*record.KV]bool // resources already hashed: records share them
 }
 
 func (h *tokenHasher) add(field string, term []byte) {
@@ -240,7 +241,7 @@ func (h *tokenHasher) value(field, v string) {
 
 // blockHashes returns the filter hashes of recs' terms.
 func blockHashes(recs []*Record) []uint64 {
-	h := &tokenHasher{seen: make(map[uint64]struct{}, 4096), fields: map[string]uint64{}, resources: map[*KV]bool{}}
+	h := &tokenHasher{seen: make(map[uint64]struct{}, 4096), fields: map[string]uint64{}, resources: map[*record.KV]bool{}}
 	for _, r := range recs {
 		h.value(fieldBody, r.Body)
 		h.value(fieldSeverityText, r.SeverityText)

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // benchRecords builds n records shaped like the log benchmark's workload
@@ -19,10 +21,10 @@ func benchRecords(n int, rng *rand.Rand) []*Record {
 		"deadlock detected while updating inventory row %d, retrying in %d ms (tx %x)",
 	}
 	sevs := []string{"INFO", "DEBUG", "WARN", "ERROR"}
-	resources := make([][]KV, 12)
+	resources := make([][]record.KV, 12)
 	for i := range resources {
-		resources[i] = []KV{{Key: "service.name", Value: fmt.Sprintf("service-%d", i), Type: TypeString},
-			{Key: "host.name", Value: fmt.Sprintf("node-%d", i%4), Type: TypeString}}
+		resources[i] = []record.KV{{Key: "service.name", Value: fmt.Sprintf("service-%d", i), Type: record.TypeString},
+			{Key: "host.name", Value: fmt.Sprintf("node-%d", i%4), Type: record.TypeString}}
 	}
 	now := time.Now().UnixNano()
 	out := make([]*Record, n)
@@ -31,10 +33,10 @@ func benchRecords(n int, rng *rand.Rand) []*Record {
 			Timestamp:    now + int64(i)*1000,
 			SeverityText: sevs[rng.IntN(len(sevs))],
 			Body:         fmt.Sprintf(templates[rng.IntN(len(templates))], rng.IntN(1e6), rng.IntN(1000), rng.Uint64()) + " and some padding text for a realistic line length here",
-			BodyType:     TypeString,
+			BodyType:     record.TypeString,
 			Resource:     resources[rng.IntN(len(resources))],
-			Attributes: []KV{{Key: "http.method", Value: "POST", Type: TypeString}, {Key: "attempt", Value: fmt.Sprint(rng.IntN(3)), Type: TypeInt},
-				{Key: "user.id", Value: fmt.Sprintf("u%d", rng.IntN(10000)), Type: TypeString}},
+			Attributes: []record.KV{{Key: "http.method", Value: "POST", Type: record.TypeString}, {Key: "attempt", Value: fmt.Sprint(rng.IntN(3)), Type: record.TypeInt},
+				{Key: "user.id", Value: fmt.Sprintf("u%d", rng.IntN(10000)), Type: record.TypeString}},
 			ScopeName: "app",
 		}
 		if rng.IntN(10) != 0 {
