@@ -8,9 +8,11 @@ import (
 
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -46,18 +48,122 @@ type Lineage struct {
 	Sources []string `json:"sources,omitempty"`
 }
 
-// BlockMeta describes one block.
+// BlockMeta describes one block. Every open segment keeps its blocks'
+// metadata in memory, so it is kept small: about 200 bytes for a block
+// of eleven columns, where a map of column names took 800.
 type BlockMeta struct {
-	MinT    int64                `json:"minT"`
-	MaxT    int64                `json:"maxT"`
-	Rows    int                  `json:"rows"`
-	Columns map[string]ColumnRef `json:"columns"`
+	MinT int64
+	MaxT int64
+	Rows int
+	cols []colRef // sorted by name
 }
 
 // ColumnRef locates a compressed column in the data file.
 type ColumnRef struct {
 	Off int64 `json:"off"`
 	Len int64 `json:"len"`
+}
+
+type colRef struct {
+	off  int64
+	len  uint32
+	name uint16 // in columnNames
+}
+
+// Column locates the named column of the block.
+func (b *BlockMeta) Column(name string) (ColumnRef, bool) {
+	id, ok := columnID(name, false)
+	if !ok {
+		return ColumnRef{}, false
+	}
+	for _, c := range b.cols {
+		if c.name == id {
+			return ColumnRef{Off: c.off, Len: int64(c.len)}, true
+		}
+	}
+	return ColumnRef{}, false
+}
+
+func (b *BlockMeta) addColumn(name string, ref ColumnRef) error {
+	id, ok := columnID(name, true)
+	if !ok {
+		return fmt.Errorf("%w: more than %d column names", ErrCorrupt, maxColumnNames)
+	}
+	if ref.Off < 0 || ref.Len < 0 || ref.Len > math.MaxUint32 {
+		return fmt.Errorf("%w: column %s at %d of %d bytes", ErrCorrupt, name, ref.Off, ref.Len)
+	}
+	b.cols = append(b.cols, colRef{off: ref.Off, len: uint32(ref.Len), name: id})
+	return nil
+}
+
+// blockMetaJSON is BlockMeta as meta.json stores it.
+type blockMetaJSON struct {
+	MinT    int64                `json:"minT"`
+	MaxT    int64                `json:"maxT"`
+	Rows    int                  `json:"rows"`
+	Columns map[string]ColumnRef `json:"columns"`
+}
+
+func (b BlockMeta) MarshalJSON() ([]byte, error) {
+	j := blockMetaJSON{MinT: b.MinT, MaxT: b.MaxT, Rows: b.Rows, Columns: make(map[string]ColumnRef, len(b.cols))}
+	for _, c := range b.cols {
+		j.Columns[columnName(c.name)] = ColumnRef{Off: c.off, Len: int64(c.len)}
+	}
+	return json.Marshal(j)
+}
+
+func (b *BlockMeta) UnmarshalJSON(data []byte) error {
+	var j blockMetaJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*b = BlockMeta{MinT: j.MinT, MaxT: j.MaxT, Rows: j.Rows, cols: make([]colRef, 0, len(j.Columns))}
+	for name, ref := range j.Columns {
+		if err := b.addColumn(name, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Column names are few (the stores' own, fixed in their code) and repeat in
+// every block of every segment: they are kept once, here.
+const maxColumnNames = 256
+
+var columns struct {
+	sync.RWMutex
+	ids   map[string]uint16
+	names []string
+}
+
+func columnID(name string, add bool) (uint16, bool) {
+	columns.RLock()
+	id, ok := columns.ids[name]
+	columns.RUnlock()
+	if ok || !add {
+		return id, ok
+	}
+	columns.Lock()
+	defer columns.Unlock()
+	if id, ok := columns.ids[name]; ok {
+		return id, true
+	}
+	if len(columns.names) >= maxColumnNames {
+		return 0, false
+	}
+	if columns.ids == nil {
+		columns.ids = map[string]uint16{}
+	}
+	id = uint16(len(columns.names))
+	columns.ids[name] = id
+	columns.names = append(columns.names, name)
+	return id, true
+}
+
+func columnName(id uint16) string {
+	columns.RLock()
+	defer columns.RUnlock()
+	return columns.names[id]
 }
 
 // Columns are the columns of a block: name → encoded, uncompressed bytes.
@@ -104,7 +210,7 @@ func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uin
 		}
 		w.filters = append(w.filters, f)
 	}
-	bm := BlockMeta{MinT: minT, MaxT: maxT, Rows: rows, Columns: map[string]ColumnRef{}}
+	bm := BlockMeta{MinT: minT, MaxT: maxT, Rows: rows, cols: make([]colRef, 0, len(cols))}
 	names := make([]string, 0, len(cols))
 	for name := range cols {
 		names = append(names, name)
@@ -115,7 +221,9 @@ func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uin
 		if _, err := w.data.Write(w.buf); err != nil {
 			return fmt.Errorf("write segment: %w", err)
 		}
-		bm.Columns[name] = ColumnRef{Off: w.off, Len: int64(len(w.buf))}
+		if err := bm.addColumn(name, ColumnRef{Off: w.off, Len: int64(len(w.buf))}); err != nil {
+			return err
+		}
 		w.off += int64(len(w.buf))
 	}
 	if len(w.meta.Blocks) == 0 || minT < w.meta.MinT {
@@ -267,12 +375,13 @@ func dirSize(dir string) (int64, error) {
 // Reader reads a finished segment. It is safe for concurrent use.
 type Reader struct {
 	Meta
-	dir     string
-	set     *Set
-	data    *os.File
-	traces  []byte // mmap of the trace index
-	filters []byte // mmap of the block filters, if any
-	bloom   bloom
+	dir      string
+	set      *Set
+	data     *os.File
+	dataSize int64
+	traces   []byte // mmap of the trace index
+	filters  []byte // mmap of the block filters, if any
+	bloom    bloom
 
 	refs    atomic.Int64 // users, plus one for the Set while it lists the segment
 	dropped atomic.Bool
@@ -303,6 +412,12 @@ func openReader(dir string, set *Set) (*Reader, error) {
 	}
 	if r.data, err = os.Open(filepath.Join(dir, "data")); err != nil {
 		return nil, fmt.Errorf("open segment: %w", err)
+	}
+	if fi, err := r.data.Stat(); err != nil {
+		r.data.Close()
+		return nil, fmt.Errorf("open segment: %w", err)
+	} else {
+		r.dataSize = fi.Size()
 	}
 	if r.bloom, err = os.ReadFile(filepath.Join(dir, "bloom")); err != nil {
 		r.data.Close()
@@ -390,9 +505,12 @@ func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
 	}
 	cols := Columns{}
 	for _, name := range names {
-		ref, ok := r.Blocks[i].Columns[name]
+		ref, ok := r.Blocks[i].Column(name)
 		if !ok {
 			continue
+		}
+		if ref.Off+ref.Len > r.dataSize {
+			return nil, fmt.Errorf("%w: segment %s block %d column %s beyond the data file", ErrCorrupt, r.dir, i, name)
 		}
 		raw := make([]byte, ref.Len)
 		if _, err := r.data.ReadAt(raw, ref.Off); err != nil {

@@ -2,8 +2,10 @@ package segment
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -115,4 +117,40 @@ func TestCorruptTraceIndexIsRefused(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, b[:len(b)-1], 0o644))
 	_, err = OpenSet(dir, nil)
 	require.ErrorIs(t, err, ErrCorrupt)
+}
+
+// Every open segment keeps its blocks' metadata in memory: it must stay
+// small, or memory grows with the data kept faster than it should.
+func TestBlockMetaMemory(t *testing.T) {
+	names := []string{"time", "observed", "severity", "body", "tracedict", "trace", "resdict", "resource", "scopedict", "scope", "attrs"}
+	const blocks = 20000
+	var m Meta
+	for b := range blocks {
+		bm := BlockMeta{MinT: int64(b), MaxT: int64(b), Rows: 512}
+		for i, n := range names {
+			require.NoError(t, bm.addColumn(n, ColumnRef{Off: int64(b*1000 + i), Len: 100}))
+		}
+		m.Blocks = append(m.Blocks, bm)
+	}
+	js, err := json.Marshal(m)
+	require.NoError(t, err)
+	m = Meta{}
+	runtime.GC()
+	runtime.GC() // and what encoding/json's pools kept over the first
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var back Meta
+	require.NoError(t, json.Unmarshal(js, &back))
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(js)
+	perBlock := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / blocks
+	t.Logf("heap per block of %d columns: %d bytes", len(names), perBlock)
+	require.Less(t, perBlock, int64(300))
+	ref, ok := back.Blocks[123].Column("body")
+	require.True(t, ok)
+	require.Equal(t, ColumnRef{Off: 123003, Len: 100}, ref)
+	_, ok = back.Blocks[123].Column("nosuch")
+	require.False(t, ok)
 }
