@@ -377,8 +377,7 @@ type Reader struct {
 	Meta
 	dir      string
 	set      *Set
-	data     *os.File
-	dataSize int64
+	dataSize int64  // the data file is opened through dataFiles
 	traces   []byte // mmap of the trace index
 	filters  []byte // mmap of the block filters, if any
 	bloom    bloom
@@ -410,21 +409,15 @@ func openReader(dir string, set *Set) (*Reader, error) {
 	if r.Format != FormatVersion {
 		return nil, fmt.Errorf("open segment %s: format %d, want %d", dir, r.Format, FormatVersion)
 	}
-	if r.data, err = os.Open(filepath.Join(dir, "data")); err != nil {
+	fi, err := os.Stat(r.dataPath())
+	if err != nil {
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
-	if fi, err := r.data.Stat(); err != nil {
-		r.data.Close()
-		return nil, fmt.Errorf("open segment: %w", err)
-	} else {
-		r.dataSize = fi.Size()
-	}
+	r.dataSize = fi.Size()
 	if r.bloom, err = os.ReadFile(filepath.Join(dir, "bloom")); err != nil {
-		r.data.Close()
 		return nil, fmt.Errorf("open segment: %w", err)
 	}
 	if r.traces, err = mmapFile(filepath.Join(dir, "traces"), false); err != nil {
-		r.data.Close()
 		return nil, fmt.Errorf("open segment %s: %w", dir, err)
 	}
 	if r.filters, err = mmapFile(filepath.Join(dir, "filters"), true); err != nil {
@@ -487,6 +480,8 @@ func checkTraceIndex(t []byte) error {
 	return nil
 }
 
+func (r *Reader) dataPath() string { return filepath.Join(r.dir, "data") }
+
 // Dir is the segment's directory.
 func (r *Reader) Dir() string { return r.dir }
 
@@ -513,7 +508,13 @@ func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
 			return nil, fmt.Errorf("%w: segment %s block %d column %s beyond the data file", ErrCorrupt, r.dir, i, name)
 		}
 		raw := make([]byte, ref.Len)
-		if _, err := r.data.ReadAt(raw, ref.Off); err != nil {
+		f, err := dataFiles.get(r.dataPath())
+		if err != nil {
+			return nil, fmt.Errorf("read segment %s: %w", r.dir, err)
+		}
+		_, err = f.f.ReadAt(raw, ref.Off)
+		dataFiles.put(f)
+		if err != nil {
 			return nil, fmt.Errorf("read segment %s block %d: %w", r.dir, i, err)
 		}
 		out, err := r.set.dec.DecodeAll(raw, nil)
@@ -574,7 +575,7 @@ func (r *Reader) close() {
 			*m = nil
 		}
 	}
-	_ = r.data.Close()
+	dataFiles.forget(r.dataPath())
 	if r.dropped.Load() {
 		_ = os.RemoveAll(r.dir)
 		part := filepath.Dir(r.dir)

@@ -154,3 +154,42 @@ func TestBlockMetaMemory(t *testing.T) {
 	_, ok = back.Blocks[123].Column("nosuch")
 	require.False(t, ok)
 }
+
+// However many segments there are, the data files held open stay under
+// MaxOpenDataFiles, and every block still reads back.
+func TestOpenDataFilesBounded(t *testing.T) {
+	defer func(n int) { MaxOpenDataFiles = n }(MaxOpenDataFiles)
+	MaxOpenDataFiles = 4
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd here")
+		}
+		return len(entries)
+	}
+	before := fds()
+	s, err := OpenSet(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer s.Close()
+	base := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC).UnixNano()
+	for i := range 40 {
+		write(t, s, base+int64(i*1000), 600, nil)
+	}
+	segs := s.Acquire(base, base+100_000)
+	require.Len(t, segs, 40)
+	for round := range 2 {
+		for i, r := range segs {
+			for b := range r.Blocks {
+				cols, err := r.ReadBlock(b, "ts")
+				require.NoError(t, err)
+				d := Dec{B: cols["ts"]}
+				require.Equal(t, base+int64(i*1000+b*BlockRows), d.Varint(), "round %d segment %d block %d", round, i, b)
+			}
+		}
+		require.LessOrEqual(t, dataFiles.open(), 4)
+		require.LessOrEqual(t, fds()-before, 4, "40 segments, at most 4 data files open")
+	}
+	for _, r := range segs {
+		r.Release()
+	}
+}
