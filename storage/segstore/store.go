@@ -472,6 +472,11 @@ func (s *Store[H]) flushTenant(t *Tenant[H]) error {
 	t.flushing = append(t.flushing, c)
 	t.mu.Unlock()
 	t.cutMu.Unlock()
+	// The WAL file just cut is synced (and closed) here, with no lock that
+	// appends wait for held.
+	if err := t.wal.Sync(); err != nil {
+		return err
+	}
 	return s.flushHead(t, c)
 }
 

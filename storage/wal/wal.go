@@ -35,6 +35,9 @@ type WAL struct {
 	seq    int      // guarded by mu; its sequence number
 	end    int64    // guarded by mu; f's length after its last whole frame
 	torn   bool     // guarded by mu; f may end in a partial frame
+	// retired are files Cut moved on from, to be synced and closed by the
+	// next Sync: Cut runs while appends wait, and must not fsync.
+	retired []*os.File // guarded by mu
 	size   int64    // guarded by mu; bytes of all files
 	buf    []byte   // guarded by mu; frame scratch
 	closed bool     // guarded by mu
@@ -140,23 +143,36 @@ func (w *WAL) Append(records ...[]byte) error {
 // rotate leaves a file that may end in a torn frame for a new one; replay
 // cuts the torn frame and goes on with the next file.
 func (w *WAL) rotate() error {
-	_ = w.f.Close()
-	return w.openFile(w.seq + 1)
+	old := w.f
+	if err := w.openFile(w.seq + 1); err != nil {
+		return err
+	}
+	w.retired = append(w.retired, old)
+	return nil
 }
 
-// Sync flushes what was appended to stable storage. It holds no lock
-// across the fsync, so appends go on meanwhile.
+// Sync flushes what was appended to stable storage, and closes the files
+// Cut moved on from. It holds no lock across the fsync, so appends go on
+// meanwhile.
 func (w *WAL) Sync() error {
 	w.mu.Lock()
-	f, closed := w.f, w.closed
+	f, closed, retired := w.f, w.closed, w.retired
+	w.retired = nil
 	w.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
+	var errs []error
+	for _, r := range retired {
+		errs = append(errs, r.Sync(), r.Close())
+	}
 	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		errs = append(errs, err)
+	}
+	// A file closed meanwhile was synced by Close before closing.
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("wal: sync: %w", err)
 	}
-	// A file closed meanwhile was synced by Cut or Close before closing.
 	return nil
 }
 
@@ -169,16 +185,11 @@ func (w *WAL) Cut() (int, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
-	// The file is done: sync it, so that Sync need not look back at it.
-	if err := w.f.Sync(); err != nil {
-		return 0, fmt.Errorf("wal: sync: %w", err)
-	}
-	if err := w.f.Close(); err != nil {
-		return 0, fmt.Errorf("wal: close: %w", err)
-	}
+	old := w.f
 	if err := w.openFile(w.seq + 1); err != nil {
 		return 0, err
 	}
+	w.retired = append(w.retired, old)
 	return w.seq, nil
 }
 
@@ -220,8 +231,12 @@ func (w *WAL) Close() error {
 		return nil
 	}
 	w.closed = true
-	err := w.f.Sync()
-	return errors.Join(err, w.f.Close())
+	var errs []error
+	for _, f := range append(w.retired, w.f) {
+		errs = append(errs, f.Sync(), f.Close())
+	}
+	w.retired = nil
+	return errors.Join(errs...)
 }
 
 // Replay calls fn with every record of the files in dir, oldest first. A
