@@ -30,17 +30,17 @@ var ErrClosed = errors.New("wal: closed")
 type WAL struct {
 	dir string
 
-	mu     sync.Mutex
-	f      *os.File // guarded by mu; the file being appended to
-	seq    int      // guarded by mu; its sequence number
-	end    int64    // guarded by mu; f's length after its last whole frame
-	torn   bool     // guarded by mu; f may end in a partial frame
+	mu   sync.Mutex
+	f    *os.File // guarded by mu; the file being appended to
+	seq  int      // guarded by mu; its sequence number
+	end  int64    // guarded by mu; f's length after its last whole frame
+	torn bool     // guarded by mu; f may end in a partial frame
 	// retired are files Cut moved on from, to be synced and closed by the
 	// next Sync: Cut runs while appends wait, and must not fsync.
 	retired []*os.File // guarded by mu
-	size   int64    // guarded by mu; bytes of all files
-	buf    []byte   // guarded by mu; frame scratch
-	closed bool     // guarded by mu
+	size    int64      // guarded by mu; bytes of all files
+	buf     []byte     // guarded by mu; frame scratch
+	closed  bool       // guarded by mu
 }
 
 // Open opens (creating if needed) the WAL in dir for appending. Existing
