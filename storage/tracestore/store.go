@@ -203,7 +203,7 @@ func (traceSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 		groups = append(groups, g)
 	}
 	slices.SortFunc(groups, func(a, b group) int { return cmp.Compare(a.first, b.first) })
-	pw := newPartWriter(w, walSeq)
+	pw := newPartWriter(w, walSeq, h.tags)
 	for _, g := range groups {
 		spans := make([]*Span, len(g.rows))
 		for k, i := range g.rows {
@@ -241,10 +241,12 @@ func (a groupedSpan) less(b groupedSpan) bool {
 // sources keeps two groups when their first spans differ: trace by ID
 // reads every row of the trace index either way.
 func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
-	walSeq := 0
+	walSeq, tags := 0, newTagIndex()
 	next := make([]segment.Next[groupedSpan], len(srcs))
 	for i, r := range srcs {
-		walSeq = max(walSeq, r.Extra().(*traceMeta).WALSeq)
+		m := r.Extra().(*traceMeta)
+		walSeq = max(walSeq, m.WALSeq)
+		tags.merge(m.Tags)
 		rows := segment.ScanRows(r, func(r *segment.Reader, b int) ([]Span, error) { return readBlock(r, b, allColumns, nil) })
 		var cur groupedSpan
 		next[i] = func() (groupedSpan, bool, error) {
@@ -259,7 +261,7 @@ func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment
 			return cur, true, nil
 		}
 	}
-	pw := newPartWriter(w, walSeq)
+	pw := newPartWriter(w, walSeq, tags)
 	err := segment.MergeSorted(next, groupedSpan.less, func(g groupedSpan) error {
 		if pw.Rows%(64*segment.BlockRows) == 0 {
 			if err := ctx.Err(); err != nil {
@@ -283,8 +285,10 @@ type partWriter struct {
 	tags   *tagIndex
 }
 
-func newPartWriter(w *segment.Writer, walSeq int) *partWriter {
-	p := &partWriter{w: w, walSeq: walSeq, tags: newTagIndex()}
+// newPartWriter starts a segment in w whose tag index is tags: the head's,
+// kept up on the append path, or the union of a merge's sources'.
+func newPartWriter(w *segment.Writer, walSeq int, tags *tagIndex) *partWriter {
+	p := &partWriter{w: w, walSeq: walSeq, tags: tags}
 	p.Write = p.writeBlock
 	return p
 }
@@ -298,7 +302,6 @@ func (p *partWriter) writeBlock(blk []*Span, b int) error {
 	if err := p.w.AddBlock(minT, maxT, len(blk), encodeBlock(blk), nil); err != nil {
 		return err
 	}
-	p.tags.add(blk)
 	return nil
 }
 

@@ -71,6 +71,33 @@ func (ti *tagIndex) add(spans []*Span) {
 	}
 }
 
+// merge adds o's names and values (within maxTagValues), as a merged
+// segment's index: its spans are those of the sources, so it is theirs.
+func (ti *tagIndex) merge(o *tagIndex) {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, m := range []struct{ to, from map[string]*tagValues }{{ti.Resource, o.Resource}, {ti.Span, o.Span}} {
+		for k, tv := range m.from {
+			to := m.to[k]
+			if to == nil {
+				to = &tagValues{Values: map[string]record.ValueType{}}
+				m.to[k] = to
+			}
+			to.merge(tv)
+		}
+	}
+	ti.Names.merge(o.Names)
+}
+
+func (tv *tagValues) merge(o *tagValues) {
+	for v, t := range o.Values {
+		tv.add(v, t)
+	}
+	tv.Full = tv.Full || o.Full
+}
+
 // names adds the index's attribute names to out.
 func (ti *tagIndex) names(out *tagSets) {
 	ti.mu.Lock()
