@@ -193,3 +193,33 @@ func TestOpenDataFilesBounded(t *testing.T) {
 		r.Release()
 	}
 }
+
+// A segment's mmapped files are checked once when it opens, so lookups
+// can slice them without checks: whatever bytes a corrupt file holds, the
+// check refuses them or every lookup stays in bounds.
+func FuzzSegmentIndexes(f *testing.F) {
+	ok := encodeFilters([]bloom{newBloom(3), newBloom(100)})
+	f.Add(ok, 2, []byte{})
+	f.Add(ok[:9], 2, []byte{1, 0, 0, 0})
+	f.Add([]byte{}, 0, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, filters []byte, blocks int, traces []byte) {
+		if blocks < 0 || blocks > 1<<16 {
+			return
+		}
+		r := &Reader{filters: filters, traces: traces, bloom: newBloom(1)}
+		r.Blocks = make([]BlockMeta, blocks)
+		if checkFilters(filters, blocks) == nil {
+			for b := range blocks {
+				r.BlockFilter(b).MayContain(uint64(b) * 0x9e3779b97f4a7c15)
+			}
+		}
+		if checkTraceIndex(traces) == nil {
+			var id [16]byte
+			if len(traces) >= 20 {
+				copy(id[:], traces[4:20])
+			}
+			r.bloom = bloom{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+			r.LookupTrace(id)
+		}
+	})
+}
