@@ -20,7 +20,7 @@ type LogQuery struct {
 }
 
 // Stage is one step of a log pipeline: *LineFilter, *JSONParser,
-// *LogfmtParser, *LabelFilterStage or *LineFormat. Stages hold compiled
+// *LogfmtParser, *LabelFilterStage, *LineFormat or *Drop. Stages hold compiled
 // regexps and templates, so they come from ParseExpr, not from literals.
 type Stage interface {
 	String() string
@@ -142,6 +142,36 @@ type LineFormat struct {
 }
 
 func (s *LineFormat) String() string { return "| line_format " + strconv.Quote(s.Template) }
+
+// Drop is `| drop a, b="v", c=~"re"`: it removes labels, those given
+// with a matcher only when their value matches. Dropping __error__ clears a
+// pipeline error, so that the entry no longer fails a metric query
+// (Grafana's volume queries end in | drop __error__).
+type Drop struct {
+	Labels []DropLabel
+}
+
+// DropLabel is one label of a Drop.
+type DropLabel struct {
+	Name    string
+	Matcher *labels.Matcher // nil: drop the label whatever its value
+}
+
+func (d *Drop) String() string {
+	var sb strings.Builder
+	sb.WriteString("| drop ")
+	for i, l := range d.Labels {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if l.Matcher != nil {
+			sb.WriteString(matcherString(l.Matcher))
+		} else {
+			sb.WriteString(l.Name)
+		}
+	}
+	return sb.String()
+}
 
 // LabelFilter is a predicate over the labels of an entry:
 // *StringLabelFilter, *NumericLabelFilter, *DurationLabelFilter,

@@ -15,7 +15,9 @@
 //   - MetricQuery.Eval (or EvalWithOptions, with EvalOptions limits) evaluates
 //     a metric query at every step of a range through a FetchFunc and returns
 //     a promql.Matrix; MetricQuery.Selectors lists the stream selectors for
-//     planning.
+//     planning. With EvalOptions.Count, range aggregations summed by labels
+//     whose pipeline does not need the line are counted through a
+//     CountFunc (a store's per-entry stream and size columns) instead.
 //
 // Supported:
 //
@@ -38,6 +40,8 @@
 //     current labels, __line__, __timestamp__ and Loki's string functions
 //     (ToUpper, ToLower, Replace, Trim*, regexReplaceAll, lower, upper,
 //     title, trunc, substr, contains, replace, repeat, default, ...).
+//   - | drop a, b="v", c=~"re" removes labels (those with a matcher when
+//     it matches); | drop __error__ clears a pipeline error.
 //   - Range aggregations count_over_time, rate, bytes_over_time, bytes_rate
 //     over [range] with optional offset; the window at step t is
 //     (t-offset-range, t-offset], series labels are the entries' labels after
@@ -53,7 +57,7 @@
 // Rejected with *UnsupportedError: the pattern, regexp and unpack parsers,
 // json/logfmt with parameters, unwrap and the range functions that need it
 // (sum_over_time, quantile_over_time, ...), absent_over_time, label_format,
-// drop, keep, decolorize, ip(), the |> and !> pattern filters, stddev,
+// keep, decolorize, ip(), the |> and !> pattern filters, stddev,
 // stdvar, sort, sort_desc, approx_topk, label_replace, vector(), subqueries
 // and line_format functions such as toDate.
 //

@@ -24,6 +24,12 @@ type EvalOptions struct {
 	// points per series; Loki and Prometheus refuse more than 11,000. 0
 	// means no limit.
 	MaxSteps int
+	// Count, when set, is used instead of the FetchFunc for the range
+	// aggregations whose result does not depend on lines: those summed by
+	// labels (or into one series) whose pipeline only drops labels and
+	// filters label strings. Such a query (Grafana's log volume, rates by
+	// service) then reads no lines, and gets the same result.
+	Count CountFunc
 }
 
 // DefaultEvalOptions returns the limits Eval uses: 10,000 series, 11,000
@@ -227,75 +233,26 @@ func ceilDiv(a, b int64) int64 {
 // its series and a sweep over the events yields every step's value. When
 // grouping is set (sum pushed down), series labels are grouped at once.
 func (ev *evaluator) evalRange(r *RangeAggregation, g *Grouping, grouped bool) ([]*series, error) {
-	startNs := ev.start.UnixNano()
-	stepNs := int64(ev.step)
-	rangeNs := int64(r.Range)
-	offNs := int64(r.Offset)
-	n := int64(ev.steps)
+	acc := &rangeAcc{
+		ev: ev, startNs: ev.start.UnixNano(), stepNs: int64(ev.step), rangeNs: int64(r.Range), offNs: int64(r.Offset),
+		set: map[uint64][]*rangeSeries{},
+	}
 	from := ev.start.Add(-r.Offset - r.Range)
 	to := ev.stepTime(ev.steps - 1).Add(-r.Offset)
 
-	query := r.Query
-	if grouped && g == nil {
-		query = withoutUnreadParsers(query)
+	var err error
+	if names, ok := countNames(r.Query, g, grouped); ok && ev.opts.Count != nil {
+		err = ev.countRange(acc, r.Query, g, names, from, to)
+	} else {
+		err = ev.fetchRange(acc, r.Query, g, grouped, from, to)
 	}
-
-	set := map[uint64][]*rangeSeries{}
-	nSeries := 0
-	seen := 0
-	err := ev.fetch(ev.ctx, r.Query.Matchers, from, to, func(e Entry) error {
-		if seen++; seen%ctxCheckInterval == 0 {
-			if err := ev.ctx.Err(); err != nil {
-				return err
-			}
-		}
-		u := e.Timestamp.UnixNano() + offNs
-		first := max(ceilDiv(u-startNs, stepNs), 0)
-		last := min(ceilDiv(u+rangeNs-startNs, stepNs)-1, n-1)
-		if first > last {
-			return nil // between windows, when the range is shorter than the step
-		}
-		b := labelsBuilder{base: e.Labels, ts: e.Timestamp}
-		if _, keep := query.run(e.Line, &b); !keep {
-			return nil
-		}
-		lbls := b.labels()
-		if b.err != "" {
-			return &PipelineError{ErrorType: b.err, Series: lbls}
-		}
-		if grouped {
-			lbls = groupLabels(lbls, g)
-		}
-		h := lbls.Hash()
-		var rs *rangeSeries
-		for _, c := range set[h] {
-			if labels.Equal(c.lbls, lbls) {
-				rs = c
-				break
-			}
-		}
-		if rs == nil {
-			if ev.opts.MaxSeries > 0 && nSeries >= ev.opts.MaxSeries {
-				return newSeriesLimitError(ev.opts.MaxSeries)
-			}
-			rs = &rangeSeries{lbls: lbls}
-			set[h] = append(set[h], rs)
-			nSeries++
-		}
-		size := int64(len(e.Line))
-		rs.enter = addEvent(rs.enter, &rs.enterUnsorted, int(first), size)
-		if last+1 < n {
-			rs.leave = addEvent(rs.leave, &rs.leaveUnsorted, int(last+1), size)
-		}
-		return nil
-	})
 	if err != nil {
 		return nil, err
 	}
 
 	secs := r.Range.Seconds()
-	out := make([]*series, 0, nSeries)
-	for _, list := range set {
+	out := make([]*series, 0, acc.nSeries)
+	for _, list := range acc.set {
 		for _, rs := range list {
 			s := &series{lbls: rs.lbls}
 			sweep(rs, ev.steps, func(k int, count, bytes int64) {
@@ -316,6 +273,169 @@ func (ev *evaluator) evalRange(r *RangeAggregation, g *Grouping, grouped bool) (
 		}
 	}
 	return out, nil
+}
+
+// rangeAcc collects the window events of a range aggregation's series.
+type rangeAcc struct {
+	ev                              *evaluator
+	startNs, stepNs, rangeNs, offNs int64
+	set                             map[uint64][]*rangeSeries
+	nSeries                         int
+}
+
+// window returns the steps whose window holds an entry at ts; first > last
+// when none does (between windows, when the range is shorter than the step).
+func (a *rangeAcc) window(ts int64) (first, last int64) {
+	u := ts + a.offNs
+	first = max(ceilDiv(u-a.startNs, a.stepNs), 0)
+	last = min(ceilDiv(u+a.rangeNs-a.startNs, a.stepNs)-1, int64(a.ev.steps)-1)
+	return first, last
+}
+
+// series returns the series of lbls, adding it within MaxSeries.
+func (a *rangeAcc) series(lbls labels.Labels) (*rangeSeries, error) {
+	h := lbls.Hash()
+	for _, c := range a.set[h] {
+		if labels.Equal(c.lbls, lbls) {
+			return c, nil
+		}
+	}
+	if limit := a.ev.opts.MaxSeries; limit > 0 && a.nSeries >= limit {
+		return nil, newSeriesLimitError(limit)
+	}
+	rs := &rangeSeries{lbls: lbls}
+	a.set[h] = append(a.set[h], rs)
+	a.nSeries++
+	return rs, nil
+}
+
+// add counts an entry of size bytes in the windows from first to last.
+func (a *rangeAcc) add(rs *rangeSeries, first, last, size int64) {
+	rs.enter = addEvent(rs.enter, &rs.enterUnsorted, int(first), size)
+	if last+1 < int64(a.ev.steps) {
+		rs.leave = addEvent(rs.leave, &rs.leaveUnsorted, int(last+1), size)
+	}
+}
+
+// fetchRange runs the pipeline over every entry of the range.
+func (ev *evaluator) fetchRange(acc *rangeAcc, q *LogQuery, g *Grouping, grouped bool, from, to time.Time) error {
+	query := q
+	if grouped && g == nil {
+		query = withoutUnreadParsers(query)
+	}
+	seen := 0
+	return ev.fetch(ev.ctx, q.Matchers, from, to, func(e Entry) error {
+		if seen++; seen%ctxCheckInterval == 0 {
+			if err := ev.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		first, last := acc.window(e.Timestamp.UnixNano())
+		if first > last {
+			return nil
+		}
+		b := labelsBuilder{base: e.Labels, ts: e.Timestamp}
+		if _, keep := query.run(e.Line, &b); !keep {
+			return nil
+		}
+		lbls := b.labels()
+		if b.err != "" {
+			return &PipelineError{ErrorType: b.err, Series: lbls}
+		}
+		if grouped {
+			lbls = groupLabels(lbls, g)
+		}
+		rs, err := acc.series(lbls)
+		if err != nil {
+			return err
+		}
+		acc.add(rs, first, last, int64(len(e.Line)))
+		return nil
+	})
+}
+
+// countNames returns the labels that the series of a range aggregation
+// need of an entry, when its line is not needed: the aggregation is summed
+// (grouped) by labels, or into one series, and its pipeline only drops
+// labels and filters label strings, stages that neither read the line nor
+// fail. An entry's series then follows from its labels of these names (the
+// grouping's, the filters' and the drops'), which a CountFunc gives.
+func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
+	if !grouped || (g != nil && g.Without) {
+		return nil, false
+	}
+	var names []string
+	if g != nil {
+		names = append(names, g.Labels...)
+	}
+	var filterNames func(f LabelFilter) bool
+	filterNames = func(f LabelFilter) bool {
+		switch f := f.(type) {
+		case *StringLabelFilter:
+			names = append(names, f.Matcher.Name)
+			return true
+		case *BinaryLabelFilter:
+			return filterNames(f.Left) && filterNames(f.Right)
+		}
+		return false // numeric filters may fail on a value
+	}
+	for _, s := range q.Stages {
+		switch s := s.(type) {
+		case *Drop:
+			for _, l := range s.Labels {
+				names = append(names, l.Name)
+			}
+		case *LabelFilterStage:
+			if !filterNames(s.Filter) {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+	}
+	return names, true
+}
+
+// countRange is fetchRange through the CountFunc, for the queries that
+// countNames accepts: the pipeline runs once per label set, on the labels
+// of names, which are all it reads.
+func (ev *evaluator) countRange(acc *rangeAcc, q *LogQuery, g *Grouping, names []string, from, to time.Time) error {
+	type keyed struct {
+		done bool
+		rs   *rangeSeries // nil: the pipeline drops the entries
+	}
+	var byKey []keyed
+	seen := 0
+	return ev.opts.Count(ev.ctx, q.Matchers, names, from, to, func(e CountEntry) error {
+		if seen++; seen%ctxCheckInterval == 0 {
+			if err := ev.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		first, last := acc.window(e.Timestamp)
+		if first > last {
+			return nil
+		}
+		for e.Key >= len(byKey) {
+			byKey = append(byKey, keyed{})
+		}
+		k := &byKey[e.Key]
+		if !k.done {
+			b := labelsBuilder{base: e.Labels}
+			if _, keep := q.run("", &b); keep {
+				rs, err := acc.series(groupLabels(b.labels(), g))
+				if err != nil {
+					return err
+				}
+				k.rs = rs
+			}
+			k.done = true
+		}
+		if k.rs != nil {
+			acc.add(k.rs, first, last, int64(e.Size))
+		}
+		return nil
+	})
 }
 
 // withoutUnreadParsers drops the parsers of a pipeline whose labels are

@@ -35,7 +35,7 @@ var (
 	unsupportedFuncs  = map[string]bool{"label_replace": true, "vector": true}
 	unsupportedStages = map[string]bool{
 		"regexp": true, "pattern": true, "unpack": true, "label_format": true,
-		"decolorize": true, "drop": true, "keep": true, "unwrap": true,
+		"decolorize": true, "keep": true, "unwrap": true,
 	}
 )
 
@@ -739,10 +739,41 @@ func (p *parser) parsePipeStage() (Stage, error) {
 			return nil, p.errorAt(v, "invalid line template: %v", err)
 		}
 		return &LineFormat{Template: v.text, tmpl: tmpl}, nil
+	case word == "drop":
+		p.next()
+		return p.parseDrop()
 	case unsupportedStages[word]:
 		return nil, p.unsupported(pipe, "| "+word)
 	}
 	return nil, p.unexpected(p.peekN(1), "a label filter operator")
+}
+
+// parseDrop parses the labels of | drop: names, or matchers, separated by
+// commas.
+func (p *parser) parseDrop() (*Drop, error) {
+	d := &Drop{}
+	for {
+		name, err := p.expect(tIdent, "a label name")
+		if err != nil {
+			return nil, err
+		}
+		l := DropLabel{Name: name.text}
+		if mt, ok := matchType(p.peek().kind); ok {
+			p.next()
+			val, err := p.expect(tString, "STRING")
+			if err != nil {
+				return nil, err
+			}
+			if l.Matcher, err = p.newMatcher(mt, name.text, val); err != nil {
+				return nil, err
+			}
+		}
+		d.Labels = append(d.Labels, l)
+		if p.peek().kind != tComma {
+			return d, nil
+		}
+		p.next()
+	}
 }
 
 func isCompareTok(k tokKind) bool {

@@ -235,7 +235,6 @@ func TestParseUnsupported(t *testing.T) {
 	f(`{app="foo"} | regexp "(?P<x>.*)"`, "| regexp")
 	f(`{app="foo"} | unpack`, "| unpack")
 	f(`{app="foo"} | label_format a=b`, "| label_format")
-	f(`{app="foo"} | drop a`, "| drop")
 	f(`{app="foo"} | keep a`, "| keep")
 	f(`{app="foo"} | decolorize`, "| decolorize")
 	f(`{app="foo"} | logfmt | unwrap latency`, "| unwrap")

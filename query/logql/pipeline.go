@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,27 @@ type Entry struct {
 // with from < Timestamp <= to, in ascending timestamp order, calling fn for
 // each; it stops early when fn returns an error (and returns that error).
 type FetchFunc func(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(Entry) error) error
+
+// CountEntry is an entry as a CountFunc hands it over: what counting and
+// grouping it needs, not its line.
+type CountEntry struct {
+	Timestamp int64 // unix nanoseconds
+	Size      int   // len(Entry.Line), the bytes bytes_over_time counts
+	// Labels are Entry.Labels limited to the names asked for, without
+	// empty values.
+	Labels labels.Labels
+	// Key numbers the distinct Labels of one call from 0 up: entries with
+	// the same Labels have the same Key, so the evaluator runs the pipeline
+	// and finds the series once per label set, not once per entry.
+	Key int
+}
+
+// CountFunc calls fn for every entry that a FetchFunc would with the same
+// matchers and range, in any order, with only the labels in names. A store
+// can do that from per-entry stream and size columns without decoding
+// entries: metric queries over a volume of logs use it where the line is
+// not needed (see EvalOptions.Count).
+type CountFunc func(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, fn func(CountEntry) error) error
 
 // Process runs the pipeline over one entry: it returns the (possibly rewritten)
 // line, the resulting labels (stream labels + metadata + extracted labels) and
@@ -72,6 +94,7 @@ type labelsBuilder struct {
 	err        string
 	errDetails string
 	ts         time.Time
+	dropped    []string // base labels that | drop removed
 }
 
 // Above this many parsed labels a map beats scanning the slice.
@@ -128,17 +151,45 @@ func (b *labelsBuilder) get(name string) (string, bool) {
 	if i := b.parsedIndex(name); i >= 0 {
 		return b.parsed[i].Value, true
 	}
+	if slices.Contains(b.dropped, name) {
+		return "", false
+	}
 	v := b.base.Get(name)
 	return v, v != ""
 }
 
+// drop removes a label. Dropping __error__ clears the error, and with it
+// its details, which are only shown with an error.
+func (b *labelsBuilder) drop(name string) {
+	switch name {
+	case ErrorLabel:
+		b.err, b.errDetails = "", ""
+		return
+	case ErrorDetailsLabel:
+		b.errDetails = ""
+		return
+	}
+	if i := b.parsedIndex(name); i >= 0 {
+		b.parsed = slices.Delete(b.parsed, i, i+1)
+		if b.index != nil {
+			b.index = make(map[string]int, 2*len(b.parsed))
+			for i, l := range b.parsed {
+				b.index[l.Name] = i
+			}
+		}
+	}
+	if b.base.Has(name) && !slices.Contains(b.dropped, name) {
+		b.dropped = append(b.dropped, name)
+	}
+}
+
 func (b *labelsBuilder) labels() labels.Labels {
-	if len(b.parsed) == 0 && b.err == "" && b.errDetails == "" {
+	if len(b.parsed) == 0 && b.err == "" && b.errDetails == "" && len(b.dropped) == 0 {
 		return b.base
 	}
 	sb := labels.NewScratchBuilder(b.base.Len() + len(b.parsed) + 2)
 	b.base.Range(func(l labels.Label) {
-		if b.parsedIndex(l.Name) >= 0 || ((l.Name == ErrorLabel || l.Name == ErrorDetailsLabel) && b.err != "") {
+		if b.parsedIndex(l.Name) >= 0 || slices.Contains(b.dropped, l.Name) || ((l.Name == ErrorLabel || l.Name == ErrorDetailsLabel) && b.err != "") {
 			return
 		}
 		sb.Add(l.Name, l.Value)
@@ -162,7 +213,11 @@ func (b *labelsBuilder) labels() labels.Labels {
 // templateData is what line_format templates see: every current label.
 func (b *labelsBuilder) templateData() map[string]string {
 	m := make(map[string]string, b.base.Len()+len(b.parsed)+2)
-	b.base.Range(func(l labels.Label) { m[l.Name] = l.Value })
+	b.base.Range(func(l labels.Label) {
+		if !slices.Contains(b.dropped, l.Name) {
+			m[l.Name] = l.Value
+		}
+	})
 	for _, l := range b.parsed {
 		m[l.Name] = l.Value
 	}
@@ -221,6 +276,19 @@ func (p *LogfmtParser) process(line string, b *labelsBuilder) (string, bool) {
 
 func (s *LabelFilterStage) process(line string, b *labelsBuilder) (string, bool) {
 	return line, s.Filter.matches(b)
+}
+
+func (d *Drop) process(line string, b *labelsBuilder) (string, bool) {
+	for _, l := range d.Labels {
+		if l.Matcher != nil {
+			v, _ := b.get(l.Name)
+			if !l.Matcher.Matches(v) {
+				continue
+			}
+		}
+		b.drop(l.Name)
+	}
+	return line, true
 }
 
 func (s *LineFormat) process(line string, b *labelsBuilder) (string, bool) {

@@ -265,3 +265,24 @@ func TestParsersLokiCases(t *testing.T) {
 	f(`{x="y"} | logfmt --keep-empty`, `foo bar=buzz`, fooBar, with("foo_extracted", "", "bar", "buzz"))
 	f(`{x="y"} | logfmt`, `foo=b�r bar=buzz`, fooBar, with("bar", "buzz", "foo_extracted", "b r"))
 }
+
+func TestProcessDrop(t *testing.T) {
+	f := processTest(t)
+	// Entry labels, extracted labels, and only the matching ones.
+	f(`{app="web"} | logfmt | drop env, level="info", msg=~"x.*"`, `level=info msg=hello`, stream, `level=info msg=hello`,
+		labels.FromStrings("app", "web", "msg", "hello"))
+	f(`{app="web"} | logfmt | drop level="info"`, `level=warn`, stream, `level=warn`,
+		labels.FromStrings("app", "web", "env", "prod", "level", "warn"))
+	// A dropped label is missing to later filters, and an absent one is "".
+	f(`{app="web"} | drop env | env=""`, `x`, stream, `x`, labels.FromStrings("app", "web"))
+	f(`{app="web"} | drop env | env="prod"`, `x`, stream, "", dropped)
+	f(`{app="web"} | drop nope=""`, `x`, stream, `x`, stream)
+	// Dropping __error__ clears the error with its details.
+	f(`{app="web"} | json | drop __error__`, `level=info`, stream, `level=info`, stream)
+	f(`{app="web"} | json | drop __error__="LogfmtParserErr"`, `level=info`, stream, `level=info`, labels.FromStrings(
+		"app", "web", "env", "prod", ErrorLabel, ErrJSONParser,
+		ErrorDetailsLabel, "Value looks like object, but can't find closing '}' symbol"))
+	// A parser after a drop sets the label again.
+	f(`{app="web"} | logfmt | drop level | logfmt`, `level=info`, stream, `level=info`,
+		labels.FromStrings("app", "web", "env", "prod", "level", "info"))
+}

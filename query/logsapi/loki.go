@@ -27,18 +27,26 @@ var errStop = errors.New("enough entries")
 // structured metadata (stream labels win a clash).
 func (a *API) fetch(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(logql.Entry) error) error {
 	_, err := a.store.Fetch(ctx, matchers, from.UnixNano(), to.UnixNano(), false, func(e logstore.Entry) error {
-		return fn(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
+		return fn(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: e.Labels()})
 	})
 	return err
 }
 
-func mergeLabels(stream, md labels.Labels) labels.Labels {
-	if md.IsEmpty() {
-		return stream
-	}
-	b := labels.NewBuilder(md)
-	stream.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
-	return b.Labels()
+// count adapts the store's Count to the LogQL engine's logql.CountFunc: the
+// same entries as fetch, with only what counting them needs.
+func (a *API) count(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, fn func(logql.CountEntry) error) error {
+	_, err := a.store.Count(ctx, matchers, names, from.UnixNano(), to.UnixNano(), func(key int, lbls labels.Labels, ts int64, size int) error {
+		return fn(logql.CountEntry{Key: key, Labels: lbls, Timestamp: ts, Size: size})
+	})
+	return err
+}
+
+// eval evaluates a metric query over the store, counting from the store's
+// columns where the query allows it.
+func (a *API) eval(ctx context.Context, q *logql.MetricQuery, start, end time.Time, step time.Duration) (promql.Matrix, error) {
+	opts := logql.DefaultEvalOptions()
+	opts.Count = a.count
+	return q.EvalWithOptions(ctx, start, end, step, a.fetch, opts)
 }
 
 // logLine is one result of a log query.
@@ -61,7 +69,7 @@ func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end tim
 	}
 	var out []logLine
 	_, err := a.store.Fetch(ctx, q.Matchers, start.UnixNano()-1, end.UnixNano()-1, backward, func(e logstore.Entry) error {
-		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: mergeLabels(e.Stream, e.Metadata)})
+		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: e.Labels()})
 		if !keep {
 			return nil
 		}
@@ -225,7 +233,7 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
 	case *logql.MetricQuery:
-		m, err := e.Eval(r.Context(), start, end, step, a.fetch)
+		m, err := a.eval(r.Context(), e, start, end, step)
 		if err != nil {
 			a.lokiQueryError(w, err)
 			return
@@ -307,7 +315,7 @@ func (a *API) InstantQuery(ctx context.Context, qs string, t time.Time) (promql.
 	if !ok {
 		return nil, fmt.Errorf("%q is not a LogQL metric query", qs)
 	}
-	m, err := mq.Eval(ctx, t, t, 0, a.fetch)
+	m, err := a.eval(ctx, mq, t, t, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,10 @@ const (
 	colScopeDict = "scopedict" // distinct (name, version)
 	colScope     = "scope"     // uvarint index into scopedict
 	colAttrs     = "attrs"     // attributes, dropped count
+	// Count (count.go) reads these and time, not the records. Segments
+	// written before them lack them and are counted from the records.
+	colStream = "stream" // uvarint index into the segment's streams (logmeta.json)
+	colSize   = "size"   // uvarint len(Body), the bytes a line counts for
 )
 
 var allColumns = []string{colTime, colObserved, colSeverity, colBody, colTraceDict, colTrace, colResDict, colResource, colScopeDict, colScope, colAttrs}
@@ -85,6 +89,17 @@ func encodeBlock(recs []*Record) segment.Columns {
 		colTime: tm.B, colObserved: obs.B, colSeverity: sev.B, colBody: body.B, colTraceDict: traceDict.B, colTrace: trace.B,
 		colResDict: resDict.B, colResource: res.B, colScopeDict: scopeDict.B, colScope: scope.B, colAttrs: attrs.B,
 	}
+}
+
+// encodeCountColumns encodes the stream and size columns of records (in
+// block order), streams[i] being the index of record i's stream.
+func encodeCountColumns(recs []*Record, streams []int) (stream, size []byte) {
+	var st, sz segment.Enc
+	for i, r := range recs {
+		st.Uvarint(uint64(streams[i]))
+		sz.Uvarint(uint64(len(r.Body)))
+	}
+	return st.B, sz.B
 }
 
 // decodeBlock decodes rows records from cols.

@@ -1,7 +1,11 @@
 package logstore
 
 import (
+	"slices"
+
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // head holds the records appended since the last cut, in append order.
@@ -24,6 +28,67 @@ type streamStats struct {
 	Bytes   int64             `json:"bytes"`
 	MinT    int64             `json:"minT"`
 	MaxT    int64             `json:"maxT"`
+	// Metadata lists the structured metadata names that the stream's
+	// records may have from attributes (their own, and resource ones that
+	// are not stream labels), unless MetadataCapped: there were too many
+	// to list. Count decodes only the blocks of streams whose labels it
+	// needs from there. Names from the records' own fields (metadataFields)
+	// are not listed: any record may have them. Segments only.
+	Metadata       []string `json:"metadata,omitempty"`
+	MetadataCapped bool     `json:"metadataCapped,omitempty"`
+
+	// While a segment is written: the stream's index in its list, the
+	// attribute keys seen and the resource whose keys were added last
+	// (records of one resource come in runs).
+	id       int
+	metaKeys map[string]struct{}
+	lastRes  *record.KV
+}
+
+// maxMetadataKeys bounds the attribute keys a segment lists per stream, and
+// so the size of logmeta.json.
+const maxMetadataKeys = 256
+
+// mayHaveMetadata reports whether the stream's records may have structured
+// metadata name (see Metadata).
+func (st *streamStats) mayHaveMetadata(name string) bool {
+	return st.MetadataCapped || isMetadataField(name) || slices.Contains(st.Metadata, name)
+}
+
+// addMetadataKeys notes the attribute keys of r that become structured
+// metadata, for Metadata.
+func (st *streamStats) addMetadataKeys(r *Record) {
+	add := func(k string) {
+		if _, ok := st.metaKeys[k]; ok || st.MetadataCapped {
+			return
+		}
+		if len(st.metaKeys) >= maxMetadataKeys {
+			st.MetadataCapped, st.metaKeys = true, nil
+			return
+		}
+		st.metaKeys[k] = struct{}{}
+	}
+	for _, kv := range r.Attributes {
+		add(kv.Key)
+	}
+	if len(r.Resource) > 0 && &r.Resource[0] != st.lastRes {
+		st.lastRes = &r.Resource[0]
+		for _, kv := range r.Resource {
+			if !indexAttributes[kv.Key] {
+				add(kv.Key)
+			}
+		}
+	}
+}
+
+// finishMetadata turns the attribute keys seen into Metadata.
+func (st *streamStats) finishMetadata() {
+	for k := range st.metaKeys {
+		st.Metadata = append(st.Metadata, LabelName(k))
+	}
+	slices.Sort(st.Metadata)
+	st.Metadata = slices.Compact(st.Metadata)
+	st.metaKeys, st.lastRes = nil, nil
 }
 
 func newHead() *head {

@@ -26,11 +26,31 @@ var indexAttributes = map[string]bool{
 func LabelName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0) {
-			b[i] = '_'
-		}
+		b[i] = labelByte(c, i)
 	}
 	return string(b)
+}
+
+// labelByte is byte i of a label name whose attribute name has c there.
+func labelByte(c byte, i int) byte {
+	if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0 {
+		return c
+	}
+	return '_'
+}
+
+// isLabelName reports whether LabelName(key) == name, without building it:
+// counting looks up a few metadata names in every record.
+func isLabelName(key, name string) bool {
+	if len(key) != len(name) {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if labelByte(key[i], i) != name[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // SeverityLabel is the value of the severity stream label: the severity
@@ -74,10 +94,59 @@ func StreamLabels(r *Record) labels.Labels {
 	return b.Labels()
 }
 
+// metadataFields are the structured metadata that come from a record's own
+// OTLP fields, in the order Metadata takes them (the first value of a name
+// wins); an empty value means the record has none.
+var metadataFields = []struct {
+	name  string
+	value func(r *Record) string
+}{
+	{"trace_id", func(r *Record) string {
+		if !r.HasTrace() {
+			return ""
+		}
+		return hex.EncodeToString(r.TraceID[:])
+	}},
+	{"span_id", func(r *Record) string {
+		if r.SpanID == ([8]byte{}) {
+			return ""
+		}
+		return hex.EncodeToString(r.SpanID[:])
+	}},
+	{"severity_number", func(r *Record) string {
+		if r.SeverityNumber == 0 {
+			return ""
+		}
+		return strconv.Itoa(int(r.SeverityNumber))
+	}},
+	{"severity_text", func(r *Record) string { return r.SeverityText }},
+	{"flags", func(r *Record) string {
+		if r.Flags == 0 {
+			return ""
+		}
+		return strconv.FormatUint(uint64(r.Flags), 10)
+	}},
+	{"observed_timestamp", func(r *Record) string { return strconv.FormatInt(r.ObservedTimestamp, 10) }},
+	{"scope_name", func(r *Record) string { return r.ScopeName }},
+	{"scope_version", func(r *Record) string { return r.ScopeVersion }},
+}
+
+// isMetadataField reports whether name is one of metadataFields.
+func isMetadataField(name string) bool {
+	for _, f := range metadataFields {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Metadata is r's structured metadata in Loki's sense: every field that is
-// not a stream label.
+// not a stream label. A name's first non-empty value wins: the record's own
+// fields, then its attributes, then resource attributes that are not stream
+// labels. metadataValue is the same rule for one name.
 func Metadata(r *Record) labels.Labels {
-	b := labels.NewScratchBuilder(len(r.Resource) + len(r.Attributes) + 8)
+	b := labels.NewScratchBuilder(len(r.Resource) + len(r.Attributes) + len(metadataFields))
 	seen := map[string]bool{}
 	add := func(k, v string) {
 		if v == "" || seen[k] {
@@ -86,22 +155,9 @@ func Metadata(r *Record) labels.Labels {
 		seen[k] = true
 		b.Add(k, v)
 	}
-	if r.HasTrace() {
-		add("trace_id", hex.EncodeToString(r.TraceID[:]))
+	for _, f := range metadataFields {
+		add(f.name, f.value(r))
 	}
-	if r.SpanID != ([8]byte{}) {
-		add("span_id", hex.EncodeToString(r.SpanID[:]))
-	}
-	if r.SeverityNumber != 0 {
-		add("severity_number", strconv.Itoa(int(r.SeverityNumber)))
-	}
-	add("severity_text", r.SeverityText)
-	if r.Flags != 0 {
-		add("flags", strconv.FormatUint(uint64(r.Flags), 10))
-	}
-	add("observed_timestamp", strconv.FormatInt(r.ObservedTimestamp, 10))
-	add("scope_name", r.ScopeName)
-	add("scope_version", r.ScopeVersion)
 	for _, kv := range r.Attributes {
 		add(LabelName(kv.Key), kv.Value)
 	}
@@ -112,4 +168,27 @@ func Metadata(r *Record) labels.Labels {
 	}
 	b.Sort()
 	return b.Labels()
+}
+
+// metadataValue is Metadata(r).Get(name), without building the rest.
+func metadataValue(r *Record, name string) string {
+	for _, f := range metadataFields {
+		if f.name == name {
+			if v := f.value(r); v != "" {
+				return v
+			}
+			break
+		}
+	}
+	for _, kv := range r.Attributes {
+		if kv.Value != "" && isLabelName(kv.Key, name) {
+			return kv.Value
+		}
+	}
+	for _, kv := range r.Resource {
+		if kv.Value != "" && !indexAttributes[kv.Key] && isLabelName(kv.Key, name) {
+			return kv.Value
+		}
+	}
+	return ""
 }

@@ -62,6 +62,8 @@ type SearchStats struct {
 	Segments       int `json:"segments"`
 	BlocksRead     int `json:"blocksRead"`
 	RecordsScanned int `json:"recordsScanned"`
+	// RecordsCounted are the rows Count read from columns, not decoded.
+	RecordsCounted int `json:"recordsCounted,omitempty"`
 }
 
 // Search returns the records of the tenant of ctx that match the request,
@@ -295,6 +297,18 @@ type Entry struct {
 	Record           *Record
 }
 
+// Labels are the entry's labels as LogQL sees them: its stream labels and
+// its structured metadata, the stream's winning a clash. Count hands over
+// these, limited to the names it is asked for.
+func (e Entry) Labels() labels.Labels {
+	if e.Metadata.IsEmpty() {
+		return e.Stream
+	}
+	b := labels.NewBuilder(e.Metadata)
+	e.Stream.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
+	return b.Labels()
+}
+
 // Fetch calls fn with every record of the tenant of ctx in (from, to] whose
 // stream labels match matchers: newest first when backward, oldest first
 // otherwise. Records of equal timestamp come in a fixed order, which
@@ -313,14 +327,7 @@ func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to 
 	}
 	sn := takeSnapshot(t, from+1, to)
 	defer sn.release()
-	matches := func(ls labels.Labels) bool {
-		for _, m := range matchers {
-			if !m.Matches(ls.Get(m.Name)) {
-				return false
-			}
-		}
-		return true
-	}
+	matches := streamMatcher(matchers)
 	cache := streamCache{}
 	matchStream := func(r *Record) bool { return matches(streamOf(r, cache).labels) }
 	units := fetchUnits(sn, from, to, matches, &st)
@@ -393,6 +400,18 @@ func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to 
 			// Passed: the cursor, and with it the decoded block, is let go.
 			heap.Pop(h)
 		}
+	}
+}
+
+// streamMatcher tells whether stream labels match matchers.
+func streamMatcher(matchers []*labels.Matcher) func(labels.Labels) bool {
+	return func(ls labels.Labels) bool {
+		for _, m := range matchers {
+			if !m.Matches(ls.Get(m.Name)) {
+				return false
+			}
+		}
+		return true
 	}
 }
 
@@ -494,14 +513,10 @@ func (s *Store) Streams(ctx context.Context, matchers []*labels.Matcher, from, t
 		return nil, 0, nil
 	}
 	byKey := map[string]*StreamInfo{}
+	matches := streamMatcher(matchers)
 	add := func(st *streamStats) {
-		if st.MaxT < from || st.MinT > to {
+		if st.MaxT < from || st.MinT > to || !matches(st.Labels) {
 			return
-		}
-		for _, m := range matchers {
-			if !m.Matches(st.Labels.Get(m.Name)) {
-				return
-			}
 		}
 		k := st.Labels.String()
 		si := byKey[k]

@@ -366,6 +366,7 @@ type partWriter struct {
 	cache   streamCache
 	streams map[string]*streamStats
 	order   []string
+	ids     []int // the streams of the block being written, by row
 }
 
 // docsPerBatch bounds the full-text documents held before they are handed
@@ -388,26 +389,34 @@ func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*par
 }
 
 func (p *partWriter) writeBlock(blk []*Record, b int) error {
-	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), encodeBlock(blk), blockHashes(blk)); err != nil {
-		return err
-	}
-	for i, r := range blk {
-		if r.HasTrace() {
-			p.w.AddTraceIDs(segment.TraceRow{ID: r.TraceID, Row: uint32(b*segment.BlockRows + i)})
-		}
+	p.ids = p.ids[:0]
+	for _, r := range blk {
 		sk := streamOf(r, p.cache)
 		st := p.streams[sk.key]
 		if st == nil {
-			st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: r.Timestamp, MaxT: r.Timestamp}
+			st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: r.Timestamp, MaxT: r.Timestamp,
+				id: len(p.order), metaKeys: map[string]struct{}{}}
 			p.streams[sk.key] = st
 			p.order = append(p.order, sk.key)
 		}
+		p.ids = append(p.ids, st.id)
 		if n := len(st.Blocks); n == 0 || st.Blocks[n-1] != b {
 			st.Blocks = append(st.Blocks, b)
 		}
 		st.Entries++
 		st.Bytes += int64(len(r.Body))
 		st.MinT, st.MaxT = min(st.MinT, r.Timestamp), max(st.MaxT, r.Timestamp)
+		st.addMetadataKeys(r)
+	}
+	cols := encodeBlock(blk)
+	cols[colStream], cols[colSize] = encodeCountColumns(blk, p.ids)
+	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), cols, blockHashes(blk)); err != nil {
+		return err
+	}
+	for i, r := range blk {
+		if r.HasTrace() {
+			p.w.AddTraceIDs(segment.TraceRow{ID: r.TraceID, Row: uint32(b*segment.BlockRows + i)})
+		}
 	}
 	// The stream cache is keyed by resource slices, which a merge's
 	// sources hand out per decoded block: keep it to one block's worth.
@@ -468,7 +477,9 @@ func (p *partWriter) finish() error {
 		return err
 	}
 	for _, k := range p.order {
-		meta.Streams = append(meta.Streams, p.streams[k])
+		st := p.streams[k]
+		st.finishMetadata()
+		meta.Streams = append(meta.Streams, st)
 	}
 	mb, err := json.Marshal(meta)
 	if err != nil {
