@@ -81,6 +81,35 @@ func (st *streamStats) addMetadataKeys(r *Record) {
 	}
 }
 
+// add counts a record of the stream in block b.
+func (st *streamStats) add(b int, ts int64, size int) {
+	if n := len(st.Blocks); n == 0 || st.Blocks[n-1] != b {
+		st.Blocks = append(st.Blocks, b)
+	}
+	st.Entries++
+	st.Bytes += int64(size)
+	st.MinT, st.MaxT = min(st.MinT, ts), max(st.MaxT, ts)
+}
+
+// addMetadataNames takes the metadata names of src, the same stream in a
+// merge's source segment (LabelName leaves label names as they are).
+func (st *streamStats) addMetadataNames(src *streamStats) {
+	if src.MetadataCapped {
+		st.MetadataCapped, st.metaKeys = true, nil
+		return
+	}
+	for _, name := range src.Metadata {
+		if st.MetadataCapped {
+			return
+		}
+		if len(st.metaKeys) >= maxMetadataKeys {
+			st.MetadataCapped, st.metaKeys = true, nil
+			return
+		}
+		st.metaKeys[name] = struct{}{}
+	}
+}
+
 // finishMetadata turns the attribute keys seen into Metadata.
 func (st *streamStats) finishMetadata() {
 	for k := range st.metaKeys {

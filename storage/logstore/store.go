@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -82,6 +83,9 @@ type tenantStore = segstore.Tenant[*head]
 type storeMetrics struct {
 	appended prometheus.Counter
 	rejected *prometheus.CounterVec
+	// mergedBlocks counts the blocks merges wrote, by how: copied as
+	// stored, or decoded and written anew.
+	mergedBlocks *prometheus.CounterVec
 }
 
 // logMeta is a log segment's own metadata (logmeta.json).
@@ -116,18 +120,19 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 	}
 	s := &Store{opts: opts, im: im}
 	s.m = &storeMetrics{
-		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_logs_records_appended_total", Help: "Log records written to the log store."}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_logs_records_rejected_total", Help: "Log records refused (or repaired) by the log store, by reason."}, []string{"reason"}),
+		appended:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sightline_logs_records_appended_total", Help: "Log records written to the log store."}),
+		rejected:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_logs_records_rejected_total", Help: "Log records refused (or repaired) by the log store, by reason."}, []string{"reason"}),
+		mergedBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sightline_logs_merged_blocks_total", Help: "Blocks of source segments that merges copied as stored (how=copied) or decoded (how=decoded)."}, []string{"how"}),
 	}
 	for _, r := range []string{ReasonTooLarge, ReasonInvalidUTF8, ReasonBackpressure} {
 		s.m.rejected.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{s.m.appended, s.m.rejected} {
+	for _, c := range []prometheus.Collector{s.m.appended, s.m.rejected, s.m.mergedBlocks} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register log store metrics: %w", err)
 		}
 	}
-	s.st, err = segstore.Open(dir, "logs", logSignal{im: im, fullTextMinRows: opts.FullTextMinRecords}, opts.Options, logger, reg)
+	s.st, err = segstore.Open(dir, "logs", logSignal{im: im, fullTextMinRows: opts.FullTextMinRecords, m: s.m}, opts.Options, logger, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +146,7 @@ type logSignal struct {
 	// fullTextMinRows: merges into segments of this many records build a
 	// full-text index (see Options.FullTextMinRecords).
 	fullTextMinRows int
+	m               *storeMetrics
 }
 
 func (logSignal) NewHead() *head { return newHead() }
@@ -318,36 +324,123 @@ func (sig logSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 }
 
 // Merge merges the sources' records, each source sorted by time, into one
-// segment sorted by time, holding one decoded block per source.
+// segment sorted by time. A block that ends before every other source's
+// next record is copied as it is stored (segment.Writer.CopyBlock), with
+// its stream column renumbered: when sources do not overlap in time, as
+// flushes of one stream of data do not, a merge costs little more than
+// its I/O. Other blocks are decoded and their records merged one by one;
+// so are all blocks of a merge that builds a full-text index (it needs
+// every record's words) or whose sources predate the columns copying needs.
 func (sig logSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
-	walSeq, rows := 0, 0
-	next := make([]segment.Next[*Record], len(srcs))
+	walSeq, rows, copyable := 0, 0, true
+	ms := make([]*mergeSource, len(srcs))
 	for i, r := range srcs {
-		walSeq = max(walSeq, r.Extra().(*segExtra).meta.WALSeq)
+		x := r.Extra().(*segExtra)
+		walSeq = max(walSeq, x.meta.WALSeq)
 		rows += r.Rows
-		next[i] = segment.ScanRows(r, readBlock)
+		ms[i] = &mergeSource{r: r, streams: x.meta.Streams, out: make([]*streamStats, len(x.meta.Streams))}
+		copyable = copyable && r.HasFilters() && hasCountColumns(r)
 	}
 	var im mapping.IndexMapping
 	if rows >= sig.fullTextMinRows {
-		im = sig.im
+		im, copyable = sig.im, false
 	}
 	pw, err := newPartWriter(w, im, walSeq)
 	if err != nil {
 		return err
 	}
-	err = segment.MergeSorted(next, func(a, b *Record) bool { return a.Timestamp < b.Timestamp }, func(r *Record) error {
-		if pw.Rows%(64*segment.BlockRows) == 0 {
+	for n := 0; ; n++ {
+		if n%64 == 0 {
 			if err := ctx.Err(); err != nil {
+				pw.abort()
 				return err
 			}
 		}
-		return pw.Add(r)
-	})
-	if err != nil {
-		pw.abort()
-		return err
+		// The source with the oldest next record, and the oldest next
+		// record of the others.
+		var next *mergeSource
+		nextT, othersT := int64(0), int64(math.MaxInt64)
+		for _, m := range ms {
+			t, ok := m.peek()
+			switch {
+			case !ok:
+			case next == nil || t < nextT:
+				if next != nil {
+					othersT = min(othersT, nextT)
+				}
+				next, nextT = m, t
+			default:
+				othersT = min(othersT, t)
+			}
+		}
+		if next == nil {
+			break
+		}
+		if next.recs == nil {
+			how := "decoded"
+			if copyable && next.r.Blocks[next.b].MaxT <= othersT {
+				how, err = "copied", pw.copyBlock(next)
+			} else {
+				next.recs, err = readBlock(next.r, next.b)
+				next.i = 0
+				if len(next.recs) == 0 {
+					next.recs = nil // a block of no rows (corrupt): nothing to take
+				}
+			}
+			next.b++
+			sig.m.mergedBlocks.WithLabelValues(how).Inc()
+			if err != nil {
+				pw.abort()
+				return err
+			}
+			continue
+		}
+		// One record, then look again: another source may come next.
+		if err := pw.Add(&next.recs[next.i]); err != nil {
+			pw.abort()
+			return err
+		}
+		if next.i++; next.i == len(next.recs) {
+			next.recs = nil
+		}
 	}
 	return pw.finish()
+}
+
+// mergeSource is a source segment of a merge: the blocks taken so far, and
+// the decoded block being taken record by record.
+type mergeSource struct {
+	r       *segment.Reader
+	streams []*streamStats // the source's, which its stream column numbers
+	out     []*streamStats // the merged segment's stream of each of them
+	b       int            // the next block not yet taken
+	recs    []Record       // the decoded block being taken, if any
+	i       int            // its next record
+}
+
+// peek returns the time of the source's next record.
+func (m *mergeSource) peek() (int64, bool) {
+	if m.recs != nil {
+		return m.recs[m.i].Timestamp, true
+	}
+	if m.b < len(m.r.Blocks) {
+		return m.r.Blocks[m.b].MinT, true // a block's first record is its oldest
+	}
+	return 0, false
+}
+
+// hasCountColumns reports whether every block of r has the stream and size
+// columns (segments written before them do not).
+func hasCountColumns(r *segment.Reader) bool {
+	for i := range r.Blocks {
+		if _, ok := r.Blocks[i].Column(colStream); !ok {
+			return false
+		}
+		if _, ok := r.Blocks[i].Column(colSize); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // partWriter writes records, in time order, into a log segment block by
@@ -392,20 +485,9 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 	p.ids = p.ids[:0]
 	for _, r := range blk {
 		sk := streamOf(r, p.cache)
-		st := p.streams[sk.key]
-		if st == nil {
-			st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: r.Timestamp, MaxT: r.Timestamp,
-				id: len(p.order), metaKeys: map[string]struct{}{}}
-			p.streams[sk.key] = st
-			p.order = append(p.order, sk.key)
-		}
+		st := p.stream(sk)
 		p.ids = append(p.ids, st.id)
-		if n := len(st.Blocks); n == 0 || st.Blocks[n-1] != b {
-			st.Blocks = append(st.Blocks, b)
-		}
-		st.Entries++
-		st.Bytes += int64(len(r.Body))
-		st.MinT, st.MaxT = min(st.MinT, r.Timestamp), max(st.MaxT, r.Timestamp)
+		st.add(b, r.Timestamp, len(r.Body))
 		st.addMetadataKeys(r)
 	}
 	cols := encodeBlock(blk)
@@ -434,6 +516,72 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 	if p.Blocks%blocksPerDoc == 0 {
 		return p.writeDoc()
 	}
+	return nil
+}
+
+// stream returns the segment's stream sk, new or already seen.
+func (p *partWriter) stream(sk streamKey) *streamStats {
+	st := p.streams[sk.key]
+	if st == nil {
+		st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: math.MaxInt64, MaxT: math.MinInt64,
+			id: len(p.order), metaKeys: map[string]struct{}{}}
+		p.streams[sk.key] = st
+		p.order = append(p.order, sk.key)
+	}
+	return st
+}
+
+// copyBlock copies the next block of m into the segment as it is stored
+// (after the records added so far, to keep time order), renumbering its
+// stream column; the stream stats and trace index take what they need
+// from the block's small columns.
+func (p *partWriter) copyBlock(m *mergeSource) error {
+	if err := p.Flush(); err != nil {
+		return err
+	}
+	r, b, out := m.r, m.b, p.Blocks
+	cols, err := r.ReadBlock(b, colTime, colStream, colSize, colTraceDict, colTrace)
+	if err != nil {
+		return err
+	}
+	tm, stream, size, trace := segment.Dec{B: cols[colTime]}, segment.Dec{B: cols[colStream]}, segment.Dec{B: cols[colSize]}, segment.Dec{B: cols[colTrace]}
+	traceDict := cols[colTraceDict]
+	var ids segment.Enc
+	ts := int64(0)
+	for i := range r.Blocks[b].Rows {
+		ts += tm.Varint()
+		idx, n := stream.Uvarint(), size.Uvarint()
+		if idx >= uint64(len(m.streams)) {
+			return fmt.Errorf("%w: segment %s block %d: stream %d of %d", segment.ErrCorrupt, r.Dir(), b, idx, len(m.streams))
+		}
+		st := m.out[idx]
+		if st == nil {
+			src := m.streams[idx]
+			st = p.stream(streamKey{labels: src.Labels, key: src.Labels.String()})
+			st.addMetadataNames(src)
+			m.out[idx] = st
+		}
+		ids.Uvarint(uint64(st.id))
+		st.add(out, ts, int(n))
+		if t := trace.Uvarint(); t > 0 {
+			if t > uint64(len(traceDict)/16) {
+				return fmt.Errorf("%w: segment %s block %d: trace %d of %d", segment.ErrCorrupt, r.Dir(), b, t, len(traceDict)/16)
+			}
+			p.w.AddTraceIDs(segment.TraceRow{ID: [16]byte(traceDict[(t-1)*16 : t*16]), Row: uint32(out*segment.BlockRows + i)})
+		}
+		trace.Fixed(8)  // span ID
+		trace.Uvarint() // flags
+	}
+	for _, d := range []*segment.Dec{&tm, &stream, &size, &trace} {
+		if d.Err != nil {
+			return fmt.Errorf("segment %s block %d: %w", r.Dir(), b, d.Err)
+		}
+	}
+	if err := p.w.CopyBlock(r, b, segment.Columns{colStream: ids.B}); err != nil {
+		return err
+	}
+	p.Blocks++
+	p.Rows += r.Blocks[b].Rows
 	return nil
 }
 

@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -218,23 +218,81 @@ func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uin
 	sort.Strings(names)
 	for _, name := range names {
 		w.buf = w.enc.EncodeAll(cols[name], w.buf[:0])
-		if _, err := w.data.Write(w.buf); err != nil {
-			return fmt.Errorf("write segment: %w", err)
-		}
-		if err := bm.addColumn(name, ColumnRef{Off: w.off, Len: int64(len(w.buf))}); err != nil {
+		if err := w.writeColumn(&bm, name, w.buf); err != nil {
 			return err
 		}
-		w.off += int64(len(w.buf))
 	}
+	w.addBlockMeta(bm)
+	return nil
+}
+
+func (w *Writer) writeColumn(bm *BlockMeta, name string, compressed []byte) error {
+	if _, err := w.data.Write(compressed); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	if err := bm.addColumn(name, ColumnRef{Off: w.off, Len: int64(len(compressed))}); err != nil {
+		return err
+	}
+	w.off += int64(len(compressed))
+	return nil
+}
+
+// CopyBlock appends block b of src as it is stored: its compressed columns
+// and its token filter are copied, not decoded and encoded again, but for
+// the columns in replace, which are written anew (a store's references
+// into the source's own metadata). A merge of segments whose blocks do not
+// overlap in time moves most blocks this way, for the cost of the I/O.
+// src must have block filters if w's other blocks have them.
+func (w *Writer) CopyBlock(src *Reader, b int, replace Columns) error {
+	if b < 0 || b >= len(src.Blocks) {
+		return fmt.Errorf("BUG: segment %s has no block %d", src.dir, b)
+	}
+	sb := &src.Blocks[b]
+	if f := src.BlockFilter(b); f.b != nil {
+		if len(w.filters) != len(w.meta.Blocks) {
+			return fmt.Errorf("BUG: block %d has a filter, earlier blocks had none", len(w.meta.Blocks))
+		}
+		w.filters = append(w.filters, append(bloom(nil), f.b...))
+	} else if len(w.filters) > 0 {
+		return fmt.Errorf("BUG: copying block %d of %s, which has no filter, into a segment with filters", b, src.dir)
+	}
+	bm := BlockMeta{MinT: sb.MinT, MaxT: sb.MaxT, Rows: sb.Rows, cols: make([]colRef, 0, len(sb.cols))}
+	f, err := dataFiles.get(src.dataPath())
+	if err != nil {
+		return fmt.Errorf("read segment %s: %w", src.dir, err)
+	}
+	defer dataFiles.put(f)
+	for _, c := range sb.cols {
+		name := columnName(c.name)
+		if col, ok := replace[name]; ok {
+			w.buf = w.enc.EncodeAll(col, w.buf[:0])
+		} else {
+			if c.off+int64(c.len) > src.dataSize {
+				return fmt.Errorf("%w: segment %s block %d column %s beyond the data file", ErrCorrupt, src.dir, b, name)
+			}
+			w.buf = slices.Grow(w.buf[:0], int(c.len))[:c.len]
+			if _, err := f.f.ReadAt(w.buf, c.off); err != nil {
+				return fmt.Errorf("read segment %s block %d: %w", src.dir, b, err)
+			}
+		}
+		if err := w.writeColumn(&bm, name, w.buf); err != nil {
+			return err
+		}
+	}
+	w.addBlockMeta(bm)
+	return nil
+}
+
+func (w *Writer) addBlockMeta(bm BlockMeta) {
+	minT, maxT := bm.MinT, bm.MaxT
 	if len(w.meta.Blocks) == 0 || minT < w.meta.MinT {
 		w.meta.MinT = minT
 	}
 	if len(w.meta.Blocks) == 0 || maxT > w.meta.MaxT {
 		w.meta.MaxT = maxT
 	}
-	w.meta.Rows += rows
+	w.meta.Rows += bm.Rows
 	w.meta.Blocks = append(w.meta.Blocks, bm)
-	return nil
 }
 
 // AddTraceIDs records trace IDs of rows for the trace index.
@@ -525,6 +583,9 @@ func (r *Reader) ReadBlock(i int, names ...string) (Columns, error) {
 	}
 	return cols, nil
 }
+
+// HasFilters reports whether the segment's blocks have token filters.
+func (r *Reader) HasFilters() bool { return len(r.filters) > 0 }
 
 // LookupTrace returns the rows that carry trace ID id, in row order.
 func (r *Reader) LookupTrace(id [16]byte) []uint32 {
