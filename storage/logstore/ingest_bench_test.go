@@ -76,4 +76,6 @@ func BenchmarkIngest(b *testing.B) {
 		total += len(recs)
 	}
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "records/s")
+	_, _, bytes := s.st.Tenant("default").Segments().Stats()
+	b.ReportMetric(float64(bytes)/float64(total), "B/record")
 }
