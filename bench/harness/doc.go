@@ -23,6 +23,9 @@
 // RunLogs and RunTraces are the log and trace benchmarks, against Sightline
 // alone: OTLP ingest, size on disk once flushed, and lookup and search
 // latencies; WriteLogReport and WriteTraceReport write their reports.
+// RunLogsLongrun sends a simulated week of logs at a steady rate and
+// samples the log store's parts, the open files and the RSS over it;
+// WriteLongrunReport writes its report.
 //
 // Every load and poll loop here is bounded by a count and a deadline and
 // talks to 127.0.0.1 only.

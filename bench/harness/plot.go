@@ -28,11 +28,7 @@ func targetColor(target string) color.Color {
 // plotIngest draws acknowledged samples per second over the ingest phase,
 // one line per target, from each target's first successful run.
 func plotIngest(r *Report, file string) error {
-	p := plot.New()
-	p.Title.Text = "Ingest rate (first repeat)"
-	p.X.Label.Text = "seconds since ingest start"
-	p.Y.Label.Text = "samples/s acknowledged"
-	p.Legend.Top = true
+	var series []plotSeries
 	for _, t := range r.Targets {
 		run, ok := firstOK(r, t)
 		if !ok || len(run.Ingest.Timeline) == 0 {
@@ -42,18 +38,47 @@ func plotIngest(r *Report, file string) error {
 		for i, v := range run.Ingest.Timeline {
 			pts[i] = plotter.XY{X: float64(i + 1), Y: v}
 		}
-		l, err := plotter.NewLine(pts)
+		series = append(series, plotSeries{name: t, pts: pts, color: targetColor(t)})
+	}
+	return plotLines("Ingest rate (first repeat)", "seconds since ingest start", "samples/s acknowledged", series, 8*vg.Inch, file)
+}
+
+// plotSeries is one line of plotLines.
+type plotSeries struct {
+	name  string
+	pts   plotter.XYs
+	color color.Color
+}
+
+// plotLines draws each series as a line, with a legend and a grid, the y
+// axis from 0 with room above the lines for the legend, width wide and 4.5
+// inches high.
+func plotLines(title, xLabel, yLabel string, series []plotSeries, width vg.Length, file string) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	p.Legend.Top = true
+	top := 0.0
+	for _, s := range series {
+		for _, pt := range s.pts {
+			top = max(top, pt.Y)
+		}
+		l, err := plotter.NewLine(s.pts)
 		if err != nil {
 			return err
 		}
-		l.Color = targetColor(t)
+		l.Color = s.color
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add(t, l)
+		p.Legend.Add(s.name, l)
 	}
 	p.Y.Min = 0
+	if top > 0 {
+		p.Y.Max = 1.25 * top
+	}
 	p.Add(plotter.NewGrid())
-	return p.Save(8*vg.Inch, 4.5*vg.Inch, file)
+	return p.Save(width, 4.5*vg.Inch, file)
 }
 
 // plotLatency draws one bar per query and target of the given latency

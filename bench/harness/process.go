@@ -131,6 +131,20 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 	return p, nil
 }
 
+// startSightline starts Sightline on dataDir (empty or not) with flags
+// and waits until it is ready; on failure it leaves nothing running.
+func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (*process, error) {
+	p, err := startProcess(kindSightline, bin, dataDir, 30*24*time.Hour, flags...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, time.Minute); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return p, nil
+}
+
 func (p *process) url(path string) string { return "http://" + p.httpAddr + path }
 
 // readyPath is where each system says it can take data and queries.

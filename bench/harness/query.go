@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -119,29 +120,40 @@ type QueryResult struct {
 func runQuery(ctx context.Context, client *http.Client, base string, q Query, at time.Time) (time.Duration, Summary, error) {
 	path, params := q.request(at)
 	// GET, because Prometheus serves label values only on GET.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?"+params.Encode(), nil)
+	body, took, err := timedQuery(ctx, client, base+path+"?"+params.Encode())
 	if err != nil {
-		return 0, Summary{}, err
+		return took, Summary{}, err
+	}
+	s, err := summarize(q.Kind, body)
+	return took, s, err
+}
+
+// timedQuery GETs u and returns the body of a 200 answer and the latency
+// until the whole body was read; another status is an error with the
+// status and the start of the body, as the system wrote it.
+func timedQuery(ctx context.Context, client *http.Client, u string) ([]byte, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, Summary{}, err
+		return nil, 0, err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if err != nil {
-		return took, Summary{}, fmt.Errorf("read response: %w", err)
+		return nil, took, fmt.Errorf("read response: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		if len(body) > 500 {
 			body = body[:500]
 		}
-		return took, Summary{}, fmt.Errorf("%s: %s", resp.Status, body)
+		return nil, took, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
-	s, err := summarize(q.Kind, body)
-	return took, s, err
+	return body, took, nil
 }
 
 type apiResponse struct {

@@ -149,6 +149,14 @@ func ms(d time.Duration) string {
 	}
 }
 
+// met is a report's "met?" cell.
+func met(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
 func ratio(a, b float64) string {
 	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
 		return "–"

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -49,86 +50,118 @@ func rejectedCounters(kind string) []counterSpec {
 	}
 }
 
-// scrapeCounters sums each spec over the series of the text exposition at
-// url and returns the total of all specs.
-func scrapeCounters(ctx context.Context, client *http.Client, url string, specs []counterSpec) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("scrape %s: %s", url, resp.Status)
-	}
-	total := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		for _, s := range specs {
-			v, ok := matchSample(line, s)
-			if ok {
-				total += v
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("scrape %s: %w", url, err)
-	}
-	return total, nil
+// metricSample is one series of a Prometheus text exposition.
+type metricSample struct {
+	name   string
+	labels string // between the braces, as written: `level="0",x="y"`
+	value  float64
 }
 
-// matchSample parses one exposition line `name{labels} value [ts]` if it
-// is a series of s.
-func matchSample(line string, s counterSpec) (float64, bool) {
-	if !strings.HasPrefix(line, s.name) {
-		return 0, false
+// parseSample parses one exposition line `name{labels} value [ts]`; false
+// for comments, blank and malformed lines.
+func parseSample(line string) (metricSample, bool) {
+	if line == "" || line[0] == '#' {
+		return metricSample{}, false
 	}
-	rest := line[len(s.name):]
-	var labels string
-	switch {
-	case strings.HasPrefix(rest, "{"):
-		end := strings.LastIndexByte(rest, '}')
+	var s metricSample
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return s, false
+	}
+	s.name, line = line[:i], line[i:]
+	if line[0] == '{' {
+		end := strings.LastIndexByte(line, '}')
 		if end < 0 {
-			return 0, false
+			return s, false
 		}
-		labels, rest = rest[1:end], rest[end+1:]
-	case strings.HasPrefix(rest, " "):
-	default:
-		return 0, false // a longer name with this prefix
+		s.labels, line = line[1:end], line[end+1:]
 	}
-	if s.filter != "" && !strings.Contains(labels, s.filter) {
-		return 0, false
-	}
-	f := strings.Fields(rest)
+	f := strings.Fields(line)
 	if len(f) == 0 {
-		return 0, false
+		return s, false
 	}
 	v, err := strconv.ParseFloat(f[0], 64)
 	if err != nil {
-		return 0, false
+		return s, false
 	}
-	return v, true
+	s.value = v
+	return s, true
+}
+
+// labelValue is the value of label name in an exposition's label text, or
+// "" (values with escaped quotes are not unescaped: none here has any).
+func labelValue(labels, name string) string {
+	for labels != "" {
+		// Up to the closing quote, so that a comma inside a value does not
+		// split it.
+		eq := strings.Index(labels, `="`)
+		if eq < 0 {
+			return ""
+		}
+		end := strings.IndexByte(labels[eq+2:], '"')
+		if end < 0 {
+			return ""
+		}
+		if labels[:eq] == name {
+			return labels[eq+2 : eq+2+end]
+		}
+		labels = strings.TrimPrefix(labels[eq+2+end+1:], ",")
+	}
+	return ""
+}
+
+// scrapeSamples reads every sample of the text exposition at url.
+func scrapeSamples(ctx context.Context, client *http.Client, url string) ([]metricSample, error) {
+	b, err := get(ctx, client, url)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	var out []metricSample
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if s, ok := parseSample(sc.Text()); ok {
+			out = append(out, s)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	return out, nil
+}
+
+// sumSamples adds the values of every series of each spec.
+func sumSamples(ss []metricSample, specs ...counterSpec) float64 {
+	total := 0.0
+	for _, s := range ss {
+		for _, sp := range specs {
+			if s.name == sp.name && strings.Contains(s.labels, sp.filter) {
+				total += s.value
+			}
+		}
+	}
+	return total
+}
+
+// scrapeCounters sums each spec over the series of the text exposition at
+// url and returns the total of all specs.
+func scrapeCounters(ctx context.Context, client *http.Client, url string, specs []counterSpec) (float64, error) {
+	ss, err := scrapeSamples(ctx, client, url)
+	if err != nil {
+		return 0, err
+	}
+	return sumSamples(ss, specs...), nil
 }
 
 // scrapeGauge reads one unlabelled sample from a /metrics page.
 func scrapeGauge(ctx context.Context, client *http.Client, u, name string) (float64, error) {
-	b, err := get(ctx, client, u)
+	ss, err := scrapeSamples(ctx, client, u)
 	if err != nil {
 		return 0, err
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
+	for _, s := range ss {
+		if s.name == name && s.labels == "" {
+			return s.value, nil
 		}
 	}
 	return 0, fmt.Errorf("%s not found on %s", name, u)

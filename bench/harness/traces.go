@@ -235,15 +235,8 @@ func startTraceServer(ctx context.Context, o TraceOptions, name string) (*proces
 	if o.SpanMetricsInterval > 0 {
 		flags = append(flags, "-spanmetrics.flush-interval", o.SpanMetricsInterval.String())
 	}
-	p, err := startProcess(kindSightline, o.Sightline, dataDir, 30*24*time.Hour, flags...)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := p.waitReady(ctx, time.Minute); err != nil {
-		p.kill()
-		return nil, "", err
-	}
-	return p, dataDir, nil
+	p, err := startSightline(ctx, o.Sightline, dataDir, flags...)
+	return p, dataDir, err
 }
 
 // ingestTraces sends spans of shape to p from o.Senders senders, waits
@@ -653,24 +646,18 @@ func traceMarkdown(r *TraceReport, name string) string {
 	f("\nOTLP/gRPC `Export` from %d concurrent senders (the collector's `ptraceotlp` client), about %d spans per request (whole traces), requests refused with ResourceExhausted retried after 20 ms–1 s. The senders build every request fresh on the same CPUs as Sightline; their CPU time is below. Sightline runs with `-traces.head.max-age %s`, span metrics and the service graph on (they always are), and every span is in a segment (the trace WAL is empty) before the disk is measured.\n\n",
 		o.Senders, o.SpansPerRequest, o.HeadMaxAge)
 
-	yes := func(ok bool) string {
-		if ok {
-			return "yes"
-		}
-		return "**no**"
-	}
 	f("## Goals\n\n| goal | target | measured | met? |\n|---|---|---|---|\n")
-	f("| sustained OTLP ingest, span metrics included (realistic) | ≥ %s spans/s | %s spans/s | %s |\n", thousands(goalSpansPerSecond), thousands(int64(rl.SpansPerSecond)), yes(rl.SpansPerSecond >= goalSpansPerSecond))
+	f("| sustained OTLP ingest, span metrics included (realistic) | ≥ %s spans/s | %s spans/s | %s |\n", thousands(goalSpansPerSecond), thousands(int64(rl.SpansPerSecond)), met(rl.SpansPerSecond >= goalSpansPerSecond))
 	if tg != nil {
-		f("| on disk, telemetrygen shape | ≤ %d B/span | %.1f B/span | %s |\n", goalBytesPerSpan, tg.BytesPerSpan(), yes(tg.BytesPerSpan() <= goalBytesPerSpan))
+		f("| on disk, telemetrygen shape | ≤ %d B/span | %.1f B/span | %s |\n", goalBytesPerSpan, tg.BytesPerSpan(), met(tg.BytesPerSpan() <= goalBytesPerSpan))
 	} else {
 		f("| on disk, telemetrygen shape | ≤ %d B/span | not run | |\n", goalBytesPerSpan)
 	}
 	scale := func(ok bool) string {
 		if rl.Spans < goalTraceByIDAmong {
-			return fmt.Sprintf("%s, but among %s spans, not ≥ %s", yes(ok), thousands(rl.Spans), thousands(goalTraceByIDAmong))
+			return fmt.Sprintf("%s, but among %s spans, not ≥ %s", met(ok), thousands(rl.Spans), thousands(goalTraceByIDAmong))
 		}
-		return yes(ok)
+		return met(ok)
 	}
 	byID, corr := percentile(r.ByID.Latencies, 0.99), percentile(r.Correlate.Latencies, 0.99)
 	f("| trace by ID, no time range, among ≥ 10M spans | p99 ≤ %s ms | p99 %s ms among %s spans; %d wrong | %s |\n", ms(goalTraceByIDP99), ms(byID), thousands(rl.Spans), r.ByID.Wrong,

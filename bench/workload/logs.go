@@ -71,8 +71,15 @@ func NewLogGenerator(opts LogOptions, seed uint64) *LogGenerator {
 	return &LogGenerator{opts: opts, rng: rand.New(rand.NewPCG(seed, opts.Seed^0x9e3779b97f4a7c15)), Sampled: map[[16]byte]int{}}
 }
 
-// Request returns the next request: records of one service at now.
+// Request returns the next request: RecordsPerRequest records of one
+// service at now.
 func (g *LogGenerator) Request(now time.Time) plog.Logs {
+	return g.RequestN(now, g.opts.RecordsPerRequest)
+}
+
+// RequestN returns the next request with n records of one service, the
+// i-th at now + i ns.
+func (g *LogGenerator) RequestN(now time.Time, n int) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	svc := logServices[g.rng.IntN(len(logServices))]
@@ -85,9 +92,9 @@ func (g *LogGenerator) Request(now time.Time) plog.Logs {
 	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName("shop/" + svc)
 	lrs := sl.LogRecords()
-	lrs.EnsureCapacity(g.opts.RecordsPerRequest)
+	lrs.EnsureCapacity(n)
 	ts := pcommon.NewTimestampFromTime(now)
-	for i := 0; i < g.opts.RecordsPerRequest; i++ {
+	for i := 0; i < n; i++ {
 		lr := lrs.AppendEmpty()
 		t := g.rng.IntN(len(logTemplates))
 		tpl := logTemplates[t]

@@ -1,5 +1,15 @@
-// Command logbench runs the log benchmark of package harness against a
-// sightline binary and writes bench/results/<name>.md: OTLP log ingest rate,
-// on-disk size against raw OTLP-JSON, trace-ID lookup and single-word search
-// latencies over the stored records.
+// Command logbench runs the log benchmarks of package harness against a
+// sightline binary.
+//
+// By default (make bench-logs) it writes bench/results/<name>.md: OTLP log
+// ingest rate, on-disk size against raw OTLP-JSON, trace-ID lookup and
+// single-word search latencies over the stored records, Grafana's LogQL
+// queries (limit=100 over the whole store, the log volume query over 1 h
+// and 24 h), the log store's parts and merges, open files and RSS, and a
+// restart after kill -9 with a full head.
+//
+// With -longrun (make bench-logs-longrun) it sends a simulated week of
+// records at a steady rate to a Sightline that flushes every second,
+// samples parts, open files and RSS, and writes <name>.md, <name>.json and
+// two plots. `go run ./bench/cmd/logbench -h` lists the flags.
 package main

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -13,38 +14,105 @@ import (
 )
 
 func main() {
-	o := harness.DefaultLogOptions()
-	out := flag.String("out", "bench/results", "directory for the report")
-	name := flag.String("name", "logs", "report name")
-	words := flag.String("words", strings.Join(o.Words, ","), "comma-separated words to search for")
-	flag.StringVar(&o.Sightline, "sightline", "bin/sightline", "sightline binary")
-	flag.IntVar(&o.Records, "records", o.Records, "log records to send")
-	flag.IntVar(&o.Senders, "senders", o.Senders, "concurrent OTLP/gRPC senders")
-	flag.IntVar(&o.RecordsPerRequest, "batch", o.RecordsPerRequest, "records per OTLP request")
-	flag.DurationVar(&o.MaxIngest, "max-ingest", o.MaxIngest, "longest ingest phase")
-	flag.IntVar(&o.TraceLookups, "trace-lookups", o.TraceLookups, "trace-ID lookups to measure")
-	flag.IntVar(&o.SearchRuns, "search-runs", o.SearchRuns, "runs of each word search")
-	flag.Parse()
+	o, lo := harness.DefaultLogOptions(), harness.DefaultLongrunOptions()
+	fs := flag.NewFlagSet("logbench", flag.ContinueOnError)
+	out := fs.String("out", "bench/results", "Directory for the report.")
+	name := fs.String("name", "", "Report name: <out>/<name>.md (default logs, or logs-longrun with -longrun).")
+	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
+	longrun := fs.Bool("longrun", false, "Run the long run instead: a simulated week at a steady rate, watching parts, open files and RSS.")
+	render := fs.String("render", "", "Render a long run's report again from its saved <name>.json into -out/-name, without running anything.")
+	bin := fs.String("sightline", "bin/sightline", "Sightline binary (`make build` makes bin/sightline).")
+
+	// Both modes; 0 keeps the mode's default.
+	senders := fs.Int("senders", 0, fmt.Sprintf("Concurrent OTLP/gRPC senders (0: %d, or %d with -longrun).", o.Senders, lo.Senders))
+	headAge := fs.Duration("head-max-age", 0, fmt.Sprintf("Passed to Sightline as -logs.head.max-age (0: %s, or %s with -longrun).", o.HeadMaxAge, lo.HeadMaxAge))
+	maxIngest := fs.Duration("max-ingest", 0, fmt.Sprintf("Longest ingest phase (0: %s, or %s with -longrun).", o.MaxIngest, lo.MaxIngest))
+	fs.IntVar(&o.RecordsPerRequest, "batch", o.RecordsPerRequest, "Records per OTLP request.")
+	fs.IntVar(&o.TraceLookups, "trace-lookups", o.TraceLookups, "Trace-ID lookups to measure.")
+	fs.IntVar(&o.SearchRuns, "search-runs", o.SearchRuns, "Runs of each word search.")
+	fs.IntVar(&o.LogQLRuns, "logql-runs", o.LogQLRuns, "Runs of the limit=100 LogQL query over the whole store.")
+	volumeRuns := fs.Int("volume-runs", 0, fmt.Sprintf("Runs of each log volume query (0: %d, or %d with -longrun).", o.VolumeRuns, lo.VolumeRuns))
+
+	// The 10M benchmark.
+	fs.IntVar(&o.Records, "records", o.Records, "Log records to send.")
+	words := fs.String("words", strings.Join(o.Words, ","), "Comma-separated words to search for.")
+	fs.IntVar(&o.RestartRecords, "restart-records", o.RestartRecords, "Records in the head at the kill -9 of the restart test (at most -records and the store's 1M unflushed records); 0 skips it.")
+
+	// The long run.
+	fs.IntVar(&lo.Days, "days", lo.Days, "Long run: simulated days.")
+	fs.IntVar(&lo.RecordsPerHour, "records-per-hour", lo.RecordsPerHour, "Long run: records per simulated hour.")
+	fs.IntVar(&lo.Rate, "rate", lo.Rate, "Long run: records sent per second (wall clock).")
+	fs.IntVar(&lo.HeadMaxRecords, "head-max-records", lo.HeadMaxRecords, "Long run: passed to Sightline as -logs.head.max-records (0: its default).")
+	fs.DurationVar(&lo.SampleEvery, "sample-every", lo.SampleEvery, "Long run: how often parts, open files and RSS are read.")
+	fs.DurationVar(&lo.SettleTimeout, "settle-timeout", lo.SettleTimeout, "Long run: longest wait for the merges to finish after the last send.")
+	fs.StringVar(&lo.Word, "word", lo.Word, "Long run: the word searched for over the last simulated hour.")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	command := "go run ./bench/cmd/logbench " + strings.Join(os.Args[1:], " ")
 	o.Words = strings.Split(*words, ",")
-	work, err := os.MkdirTemp("", "logbench")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	o.Sightline, lo.Sightline = *bin, *bin
+	o.Command, lo.Command = command, command
+	o.Senders, lo.Senders = cmp.Or(*senders, o.Senders), cmp.Or(*senders, lo.Senders)
+	o.HeadMaxAge, lo.HeadMaxAge = cmp.Or(*headAge, o.HeadMaxAge), cmp.Or(*headAge, lo.HeadMaxAge)
+	o.MaxIngest, lo.MaxIngest = cmp.Or(*maxIngest, o.MaxIngest), cmp.Or(*maxIngest, lo.MaxIngest)
+	lo.RecordsPerRequest, lo.TraceLookups, lo.SearchRuns = o.RecordsPerRequest, o.TraceLookups, o.SearchRuns
+	o.VolumeRuns, lo.VolumeRuns = cmp.Or(*volumeRuns, o.VolumeRuns), cmp.Or(*volumeRuns, lo.VolumeRuns)
+	lo.LogQLRuns = o.LogQLRuns
+
+	if *render != "" {
+		r, err := harness.LoadLongrunReport(*render)
+		if err == nil {
+			_, err = harness.WriteLongrunReport(r, *out, cmp.Or(*name, "logs-longrun"))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "logbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(o, lo, *longrun, *work, *out, *name); err != nil {
+		fmt.Fprintln(os.Stderr, "logbench:", err)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(work)
-	o.WorkDir = work
+}
+
+func run(o harness.LogOptions, lo harness.LongrunOptions, longrun bool, work, out, name string) error {
+	if work == "" {
+		dir, err := os.MkdirTemp("", "logbench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		work = dir
+	}
+	o.WorkDir, lo.WorkDir = work, work
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
+	if longrun {
+		r, err := harness.RunLogsLongrun(ctx, lo, logf)
+		if err != nil {
+			return err
+		}
+		files, err := harness.WriteLongrunReport(r, out, cmp.Or(name, "logs-longrun"))
+		if err != nil {
+			return err
+		}
+		fmt.Println(strings.Join(files, "\n"))
+		return nil
+	}
 	r, err := harness.RunLogs(ctx, o, logf)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "logbench:", err)
-		os.Exit(1)
+		return err
 	}
-	path, err := harness.WriteLogReport(r, *out, *name)
+	path, err := harness.WriteLogReport(r, out, cmp.Or(name, "logs"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "logbench:", err)
-		os.Exit(1)
+		return err
 	}
 	fmt.Println(path)
+	return nil
 }
