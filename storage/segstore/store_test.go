@@ -2,7 +2,6 @@ package segstore
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math"
 	"os"
@@ -61,28 +60,33 @@ func (sig rowSignal) WriteHead(w *segment.Writer, h *rows, walSeq int) error {
 	})
 }
 
+// Merge reads every row of the sources and writes them sorted: a test
+// signal need not bound its memory.
 func (sig rowSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
 	walSeq := 0
-	next := make([]segment.Next[*int64], len(srcs))
-	for i, r := range srcs {
+	var ts []int64
+	for _, r := range srcs {
 		seq, err := sig.OpenSegment(r)
 		if err != nil {
 			return err
 		}
 		walSeq = max(walSeq, seq)
-		next[i] = segment.ScanRows(r, func(r *segment.Reader, b int) ([]int64, error) {
+		for b := range r.Blocks {
 			cols, err := r.ReadBlock(b, "v")
-			d := segment.Dec{B: cols["v"]}
-			var out []int64
-			for len(d.B) > 0 && d.Err == nil {
-				out = append(out, d.Varint())
+			if err != nil {
+				return err
 			}
-			return out, errors.Join(err, d.Err)
-		})
+			d := segment.Dec{B: cols["v"]}
+			for len(d.B) > 0 && d.Err == nil {
+				ts = append(ts, d.Varint())
+			}
+			if d.Err != nil {
+				return d.Err
+			}
+		}
 	}
-	return writeRows(w, walSeq, func(emit func(int64) error) error {
-		return segment.MergeSorted(next, func(a, b *int64) bool { return *a < *b }, func(t *int64) error { return emit(*t) })
-	})
+	slices.Sort(ts)
+	return sig.WriteHead(w, &rows{ts: ts}, walSeq)
 }
 
 // writeRows writes the rows that each calls, in order, in blocks.

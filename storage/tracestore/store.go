@@ -1,7 +1,6 @@
 package tracestore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -219,61 +218,50 @@ func (traceSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 	return pw.finish()
 }
 
-// groupedSpan is a span of a segment with the start of the first span of
-// its trace group there: the order segments are written in.
-type groupedSpan struct {
-	*Span
-	first int64
-}
-
-func (a groupedSpan) less(b groupedSpan) bool {
-	if a.first != b.first {
-		return a.first < b.first
-	}
-	if c := bytes.Compare(a.TraceID[:], b.TraceID[:]); c != 0 {
-		return c < 0
-	}
-	return a.Start < b.Start
-}
-
-// Merge merges the sources' trace groups in the order WriteHead writes
-// them, holding one decoded block per source. A trace stored in two
-// sources keeps two groups when their first spans differ: trace by ID
-// reads every row of the trace index either way.
+// Merge writes the sources' blocks one after the other, oldest source
+// first, as they are stored (segment.Writer.CopyBlock): a source's traces
+// stay grouped, so a trace remains a run of rows, and a trace stored in two
+// sources keeps a run in each, as it had before (trace by ID reads every
+// row the trace index lists). Only the trace columns are decoded, for the
+// merged trace index; the tag index is the union of the sources'. A merge
+// thus costs about its I/O, where decoding and encoding every span cost
+// as much CPU as ingesting it again.
 func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment.Reader) error {
+	srcs = slices.Clone(srcs)
+	slices.SortFunc(srcs, func(a, b *segment.Reader) int {
+		return cmp.Or(cmp.Compare(a.MinT, b.MinT), cmp.Compare(a.Name(), b.Name()))
+	})
 	walSeq, tags := 0, newTagIndex()
-	next := make([]segment.Next[groupedSpan], len(srcs))
-	for i, r := range srcs {
+	for _, r := range srcs {
 		m := r.Extra().(*traceMeta)
 		walSeq = max(walSeq, m.WALSeq)
 		tags.merge(m.Tags)
-		rows := segment.ScanRows(r, func(r *segment.Reader, b int) ([]Span, error) { return readBlock(r, b, allColumns, nil) })
-		var cur groupedSpan
-		next[i] = func() (groupedSpan, bool, error) {
-			sp, ok, err := rows()
-			if !ok || err != nil {
-				return groupedSpan{}, ok, err
-			}
-			if cur.Span == nil || sp.TraceID != cur.TraceID {
-				cur.first = sp.Start // a group's spans are sorted by start
-			}
-			cur.Span = sp
-			return cur, true, nil
-		}
 	}
-	pw := newPartWriter(w, walSeq, tags)
-	err := segment.MergeSorted(next, groupedSpan.less, func(g groupedSpan) error {
-		if pw.Rows%(64*segment.BlockRows) == 0 {
+	out := 0
+	for _, r := range srcs {
+		for b := range r.Blocks {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			cols, err := r.ReadBlock(b, colTraceDict, colTrace)
+			if err != nil {
+				return err
+			}
+			dict, d := cols[colTraceDict], segment.Dec{B: cols[colTrace]}
+			for i := range r.Blocks[b].Rows {
+				t := d.Uvarint()
+				if d.Err != nil || t >= uint64(len(dict)/16) {
+					return fmt.Errorf("%w: segment %s block %d: trace %d of %d", segment.ErrCorrupt, r.Dir(), b, t, len(dict)/16)
+				}
+				w.AddTraceIDs(segment.TraceRow{ID: [16]byte(dict[t*16 : t*16+16]), Row: uint32(out*segment.BlockRows + i)})
+			}
+			if err := w.CopyBlock(r, b, nil); err != nil {
+				return err
+			}
+			out++
 		}
-		return pw.Add(g.Span)
-	})
-	if err != nil {
-		return err
 	}
-	return pw.finish()
+	return writeTraceMeta(w, walSeq, tags)
 }
 
 // partWriter writes spans, in segment order, into a trace segment block by
@@ -309,9 +297,14 @@ func (p *partWriter) finish() error {
 	if err := p.Flush(); err != nil {
 		return err
 	}
-	mb, err := json.Marshal(traceMeta{WALSeq: p.walSeq, Tags: p.tags})
+	return writeTraceMeta(p.w, p.walSeq, p.tags)
+}
+
+// writeTraceMeta writes a segment's tracemeta.json.
+func writeTraceMeta(w *segment.Writer, walSeq int, tags *tagIndex) error {
+	mb, err := json.Marshal(traceMeta{WALSeq: walSeq, Tags: tags})
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(p.w.Dir(), "tracemeta.json"), mb, 0o644)
+	return os.WriteFile(filepath.Join(w.Dir(), "tracemeta.json"), mb, 0o644)
 }
