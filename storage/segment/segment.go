@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -326,11 +327,9 @@ func (w *Writer) finish() error {
 	if err := w.data.Close(); err != nil {
 		return fmt.Errorf("close segment: %w", err)
 	}
-	sort.Slice(w.traces, func(i, j int) bool {
-		if c := bytes.Compare(w.traces[i].ID[:], w.traces[j].ID[:]); c != 0 {
-			return c < 0
-		}
-		return w.traces[i].Row < w.traces[j].Row
+	// (sort.Slice, with its reflection, took a tenth of a trace flush.)
+	slices.SortFunc(w.traces, func(a, b TraceRow) int {
+		return cmp.Or(bytes.Compare(a.ID[:], b.ID[:]), cmp.Compare(a.Row, b.Row))
 	})
 	// Trace index: distinct IDs, where each one's rows start (a byte
 	// offset), the rows as varint deltas: a trace's records are close
