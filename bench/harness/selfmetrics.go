@@ -193,3 +193,32 @@ func waitWAL(ctx context.Context, client *http.Client, p *process, walMetric str
 		}
 	}
 }
+
+// waitMergesSettled waits until the counter mergesMetric (a store's
+// sightline_<store>_merges_total) has not moved for quiet, for at most
+// timeout, so that the disk is measured without a merge's output beside
+// its sources; it returns how long it waited.
+func waitMergesSettled(ctx context.Context, client *http.Client, p *process, mergesMetric string, quiet, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	last, since := -1.0, start
+	for {
+		n, err := scrapeGauge(ctx, client, p.url("/metrics"), mergesMetric)
+		if err != nil {
+			return 0, err
+		}
+		if n != last {
+			last, since = n, time.Now()
+		}
+		if time.Since(since) >= quiet {
+			return time.Since(start), nil
+		}
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("%s still moving after %s", mergesMetric, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

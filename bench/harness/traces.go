@@ -376,6 +376,12 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	if in.SpanMetricSeries, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_series"}}); err != nil {
 		return nil, err
 	}
+	// Segments are merged in the background after the flushes: the disk
+	// is measured once they have settled, not with a merge's output beside
+	// its sources.
+	if _, err := waitMergesSettled(ctx, client, p, "sightline_traces_merges_total", 5*time.Second, 5*time.Minute); err != nil {
+		return nil, err
+	}
 	if in.SegmentBytes, err = scrapeGauge(ctx, client, metrics, "sightline_traces_segment_bytes"); err != nil {
 		return nil, err
 	}
