@@ -143,6 +143,12 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 	if err != nil {
 		return nil, err
 	}
+	// Segments are merged in the background after the flushes: the disk
+	// is measured once they have settled, not with a merge's output beside
+	// its sources.
+	if _, err := waitMergesSettled(ctx, client, p, "sightline_logs_merges_total", 5*time.Second, 5*time.Minute); err != nil {
+		return nil, err
+	}
 	du, err := diskUsage(filepath.Join(dataDir, "tenants", "default", "logs"))
 	if err != nil {
 		return nil, err
