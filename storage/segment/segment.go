@@ -327,9 +327,12 @@ func (w *Writer) finish() error {
 	if err := w.data.Close(); err != nil {
 		return fmt.Errorf("close segment: %w", err)
 	}
-	// (sort.Slice, with its reflection, took a tenth of a trace flush.)
+	// By ID as two big-endian words, then row: bytes.Compare's call per
+	// comparison made this sort a tenth of a flush's CPU.
 	slices.SortFunc(w.traces, func(a, b TraceRow) int {
-		return cmp.Or(bytes.Compare(a.ID[:], b.ID[:]), cmp.Compare(a.Row, b.Row))
+		return cmp.Or(cmp.Compare(binary.BigEndian.Uint64(a.ID[:8]), binary.BigEndian.Uint64(b.ID[:8])),
+			cmp.Compare(binary.BigEndian.Uint64(a.ID[8:]), binary.BigEndian.Uint64(b.ID[8:])),
+			cmp.Compare(a.Row, b.Row))
 	})
 	// Trace index: distinct IDs, where each one's rows start (a byte
 	// offset), the rows as varint deltas: a trace's records are close
