@@ -31,63 +31,99 @@ const (
 var allColumns = []string{colTime, colObserved, colSeverity, colBody, colTraceDict, colTrace, colResDict, colResource, colScopeDict, colScope, colAttrs}
 
 // encodeBlock encodes records (sorted by time) into columns.
-func encodeBlock(recs []*Record) segment.Columns {
-	var tm, obs, sev, body, traceDict, trace, resDict, res, scopeDict, scope, attrs segment.Enc
+func encodeBlock(recs []*Record) segment.Columns { return new(blockEncoder).encode(recs) }
+
+// blockEncoder encodes blocks into columns, reusing its buffers from one
+// block to the next: the columns it returns are valid until the next
+// encode (a segment writer compresses them at once).
+type blockEncoder struct {
+	tm, obs, sev, body, traceDict, trace, resDict, res, scopeDict, scope, attrs, re segment.Enc
+
+	traceIDs map[[16]byte]uint64
+	resIDs   map[string]uint64
+	resOf    map[resSlice]uint64 // resource slices already looked up
+	scopeIDs map[string]uint64
+}
+
+// resSlice identifies a resource's attribute slice.
+type resSlice struct {
+	p *record.KV
+	n int
+}
+
+func (e *blockEncoder) encode(recs []*Record) segment.Columns {
+	for _, c := range []*segment.Enc{&e.tm, &e.obs, &e.sev, &e.body, &e.traceDict, &e.trace, &e.resDict, &e.res, &e.scopeDict, &e.scope, &e.attrs} {
+		c.B = c.B[:0]
+	}
+	if e.traceIDs == nil {
+		e.traceIDs, e.resIDs, e.resOf, e.scopeIDs = map[[16]byte]uint64{}, map[string]uint64{}, map[resSlice]uint64{}, map[string]uint64{}
+	}
 	// A trace's records sit close together in time, so a block holds few
 	// distinct traces: random 16-byte IDs, which do not compress, are
 	// stored once per block.
-	traceIDs := map[[16]byte]uint64{}
-	resIDs := map[string]uint64{}
-	scopeIDs := map[string]uint64{}
+	clear(e.traceIDs)
+	clear(e.resIDs)
+	clear(e.resOf)
+	clear(e.scopeIDs)
 	prev := int64(0)
 	for _, r := range recs {
-		tm.Varint(r.Timestamp - prev)
+		e.tm.Varint(r.Timestamp - prev)
 		prev = r.Timestamp
-		obs.Varint(r.ObservedTimestamp - r.Timestamp)
-		sev.Varint(int64(r.SeverityNumber))
-		sev.String(r.SeverityText)
-		body.Uvarint(uint64(r.BodyType))
-		body.String(r.Body)
+		e.obs.Varint(r.ObservedTimestamp - r.Timestamp)
+		e.sev.Varint(int64(r.SeverityNumber))
+		e.sev.String(r.SeverityText)
+		e.body.Uvarint(uint64(r.BodyType))
+		e.body.String(r.Body)
 		if r.HasTrace() {
-			id, ok := traceIDs[r.TraceID]
+			id, ok := e.traceIDs[r.TraceID]
 			if !ok {
-				id = uint64(len(traceIDs))
-				traceIDs[r.TraceID] = id
-				traceDict.Fixed(r.TraceID[:])
+				id = uint64(len(e.traceIDs))
+				e.traceIDs[r.TraceID] = id
+				e.traceDict.Fixed(r.TraceID[:])
 			}
-			trace.Uvarint(id + 1)
+			e.trace.Uvarint(id + 1)
 		} else {
-			trace.Uvarint(0)
+			e.trace.Uvarint(0)
 		}
-		trace.Fixed(r.SpanID[:])
-		trace.Uvarint(uint64(r.Flags))
+		e.trace.Fixed(r.SpanID[:])
+		e.trace.Uvarint(uint64(r.Flags))
 
-		var re segment.Enc
-		record.EncodeKVs(&re, r.Resource)
-		id, ok := resIDs[string(re.B)]
+		// Records of one request share their resource's slice: it is
+		// encoded once.
+		var first resSlice
+		if len(r.Resource) > 0 {
+			first = resSlice{&r.Resource[0], len(r.Resource)}
+		}
+		id, ok := e.resOf[first]
+		if !ok || first.p == nil {
+			e.re.B = e.re.B[:0]
+			record.EncodeKVs(&e.re, r.Resource)
+			if id, ok = e.resIDs[string(e.re.B)]; !ok {
+				id = uint64(len(e.resIDs))
+				e.resIDs[string(e.re.B)] = id
+				e.resDict.Fixed(e.re.B)
+			}
+			if first.p != nil {
+				e.resOf[first] = id
+			}
+		}
+		e.res.Uvarint(id)
+
+		sid, ok := e.scopeIDs[r.ScopeName+"\x00"+r.ScopeVersion]
 		if !ok {
-			id = uint64(len(resIDs))
-			resIDs[string(re.B)] = id
-			resDict.Fixed(re.B)
+			sid = uint64(len(e.scopeIDs))
+			e.scopeIDs[r.ScopeName+"\x00"+r.ScopeVersion] = sid
+			e.scopeDict.String(r.ScopeName)
+			e.scopeDict.String(r.ScopeVersion)
 		}
-		res.Uvarint(id)
+		e.scope.Uvarint(sid)
 
-		key := r.ScopeName + "\x00" + r.ScopeVersion
-		sid, ok := scopeIDs[key]
-		if !ok {
-			sid = uint64(len(scopeIDs))
-			scopeIDs[key] = sid
-			scopeDict.String(r.ScopeName)
-			scopeDict.String(r.ScopeVersion)
-		}
-		scope.Uvarint(sid)
-
-		record.EncodeKVs(&attrs, r.Attributes)
-		attrs.Uvarint(uint64(r.DroppedAttributesCount))
+		record.EncodeKVs(&e.attrs, r.Attributes)
+		e.attrs.Uvarint(uint64(r.DroppedAttributesCount))
 	}
 	return segment.Columns{
-		colTime: tm.B, colObserved: obs.B, colSeverity: sev.B, colBody: body.B, colTraceDict: traceDict.B, colTrace: trace.B,
-		colResDict: resDict.B, colResource: res.B, colScopeDict: scopeDict.B, colScope: scope.B, colAttrs: attrs.B,
+		colTime: e.tm.B, colObserved: e.obs.B, colSeverity: e.sev.B, colBody: e.body.B, colTraceDict: e.traceDict.B, colTrace: e.trace.B,
+		colResDict: e.resDict.B, colResource: e.res.B, colScopeDict: e.scopeDict.B, colScope: e.scope.B, colAttrs: e.attrs.B,
 	}
 }
 

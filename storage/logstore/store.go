@@ -450,6 +450,7 @@ func hasCountColumns(r *segment.Reader) bool {
 // segments does not hold them in memory.
 type partWriter struct {
 	segment.BlockCutter[*Record]
+	enc     blockEncoder
 	w       *segment.Writer
 	walSeq  int
 	idx     bleve.Index // nil: no full-text index
@@ -490,7 +491,7 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 		st.add(b, r.Timestamp, len(r.Body))
 		st.addMetadataKeys(r)
 	}
-	cols := encodeBlock(blk)
+	cols := p.enc.encode(blk)
 	cols[colStream], cols[colSize] = encodeCountColumns(blk, p.ids)
 	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), cols, blockHashes(blk)); err != nil {
 		return err
