@@ -212,6 +212,7 @@ type tokenHasher struct {
 	seen      map[uint64]struct{}
 	fields    map[string]uint64   // fieldHash by name
 	resources map[*record.KV]bool // resources already hashed: records share them
+	out       []uint64
 }
 
 func (h *tokenHasher) add(field string, term []byte) {
@@ -240,8 +241,16 @@ func (h *tokenHasher) value(field, v string) {
 }
 
 // blockHashes returns the filter hashes of recs' terms.
-func blockHashes(recs []*Record) []uint64 {
-	h := &tokenHasher{seen: make(map[uint64]struct{}, 4096), fields: map[string]uint64{}, resources: map[*record.KV]bool{}}
+func blockHashes(recs []*Record) []uint64 { return new(tokenHasher).hashes(recs) }
+
+// hashes returns the filter hashes of recs' terms, reusing h's maps (and
+// the returned slice) from one block to the next.
+func (h *tokenHasher) hashes(recs []*Record) []uint64 {
+	if h.seen == nil {
+		h.seen, h.fields, h.resources = make(map[uint64]struct{}, 4096), map[string]uint64{}, map[*record.KV]bool{}
+	}
+	clear(h.seen)
+	clear(h.resources) // a block's resources may be freed after it
 	for _, r := range recs {
 		h.value(fieldBody, r.Body)
 		h.value(fieldSeverityText, r.SeverityText)
@@ -256,11 +265,11 @@ func blockHashes(recs []*Record) []uint64 {
 			h.value(kv.Key, kv.Value)
 		}
 	}
-	out := make([]uint64, 0, len(h.seen))
+	h.out = h.out[:0]
 	for x := range h.seen {
-		out = append(out, x)
+		h.out = append(h.out, x)
 	}
-	return out
+	return h.out
 }
 
 // merge adds o's terms: a full-text document covers blocksPerDoc blocks.

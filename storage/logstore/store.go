@@ -451,6 +451,7 @@ func hasCountColumns(r *segment.Reader) bool {
 type partWriter struct {
 	segment.BlockCutter[*Record]
 	enc     blockEncoder
+	hasher  tokenHasher
 	w       *segment.Writer
 	walSeq  int
 	idx     bleve.Index // nil: no full-text index
@@ -493,7 +494,7 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 	}
 	cols := p.enc.encode(blk)
 	cols[colStream], cols[colSize] = encodeCountColumns(blk, p.ids)
-	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), cols, blockHashes(blk)); err != nil {
+	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), cols, p.hasher.hashes(blk)); err != nil {
 		return err
 	}
 	for i, r := range blk {
