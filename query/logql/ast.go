@@ -29,6 +29,25 @@ type Stage interface {
 	process(line string, b *labelsBuilder) (string, bool)
 }
 
+// LineContains returns the strings that every line the query keeps
+// contains, from its `|= "s"` filters (one value each) ahead of any
+// line_format: a store may skip data that cannot hold them. The filters
+// still apply.
+func (q *LogQuery) LineContains() []string {
+	var out []string
+	for _, s := range q.Stages {
+		switch s := s.(type) {
+		case *LineFormat:
+			return out // the line is another one after it
+		case *LineFilter:
+			if s.Op == LineContains && len(s.Values) == 1 {
+				out = append(out, s.Values[0])
+			}
+		}
+	}
+	return out
+}
+
 func (q *LogQuery) String() string {
 	var sb strings.Builder
 	sb.WriteString(matchersString(q.Matchers))

@@ -258,3 +258,17 @@ func TestParseUnsupported(t *testing.T) {
 	f(`{app="foo"} | logfmt --strict a, b`, "| logfmt with parameters")
 	f(`{app="foo"} | line_format "{{ .ts | toDate }}"`, "line_format function toDate")
 }
+
+func TestLineContains(t *testing.T) {
+	for q, want := range map[string][]string{
+		`{a="b"}`:                                      nil,
+		`{a="b"} |= "x" != "y" |= "z"`:                 {"x", "z"},
+		`{a="b"} |= "x" or "y" |= "z"`:                 {"z"}, // either of two: no one string is needed
+		`{a="b"} |~ "x" | json |= "z"`:                 {"z"}, // parsers keep the line
+		`{a="b"} |= "x" | line_format "{{.a}}" |= "z"`: {"x"},
+	} {
+		e, err := ParseExpr(q)
+		require.NoError(t, err, q)
+		require.Equal(t, want, e.(*LogQuery).LineContains(), q)
+	}
+}

@@ -26,7 +26,7 @@ var errStop = errors.New("enough entries")
 // logql.FetchFunc asks: an entry's labels are its stream labels and its
 // structured metadata (stream labels win a clash).
 func (a *API) fetch(ctx context.Context, matchers []*labels.Matcher, from, to time.Time, fn func(logql.Entry) error) error {
-	_, err := a.store.Fetch(ctx, matchers, from.UnixNano(), to.UnixNano(), false, func(e logstore.Entry) error {
+	_, err := a.store.Fetch(ctx, logstore.FetchRequest{Matchers: matchers, From: from.UnixNano(), To: to.UnixNano()}, func(e logstore.Entry) error {
 		return fn(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: e.Labels()})
 	})
 	return err
@@ -68,7 +68,8 @@ func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end tim
 		return nil, nil
 	}
 	var out []logLine
-	_, err := a.store.Fetch(ctx, q.Matchers, start.UnixNano()-1, end.UnixNano()-1, backward, func(e logstore.Entry) error {
+	req := logstore.FetchRequest{Matchers: q.Matchers, From: start.UnixNano() - 1, To: end.UnixNano() - 1, Backward: backward, LineContains: q.LineContains()}
+	_, err := a.store.Fetch(ctx, req, func(e logstore.Entry) error {
 		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: e.Labels()})
 		if !keep {
 			return nil

@@ -328,6 +328,36 @@ type blockTest func(segment.BlockFilter) bool
 
 func passAll(segment.BlockFilter) bool { return true }
 
+// lineContainsTest is the block test of lines that contain every string of
+// subs (LogQL's `|= "s"`, case-sensitive substrings): such a line has, as
+// whole body words, every word of s that s itself bounds on both sides by
+// a non-word byte (the first and last words of s may be parts of longer
+// words of the line, as "dead" is of "deadlock"). Words that start with a
+// digit are not in the filters; lower case is what the filters hold, which
+// only makes the test looser.
+func lineContainsTest(subs []string) blockTest {
+	var hs []uint64
+	for _, sub := range subs {
+		eachWord(sub, nil, func(w []byte, start, end int) {
+			whole := start > 0 && end < len(sub) && !isWordByte(sub[start-1]) && !isWordByte(sub[end])
+			if whole && (w[0] < '0' || w[0] > '9') {
+				hs = append(hs, tokenHash(fieldBody, string(w)))
+			}
+		})
+	}
+	if len(hs) == 0 {
+		return passAll
+	}
+	return func(f segment.BlockFilter) bool {
+		for _, h := range hs {
+			if !f.MayContain(h) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func compileBlockTest(q query.Query) blockTest {
 	all := func(hs []uint64) blockTest {
 		return func(f segment.BlockFilter) bool {

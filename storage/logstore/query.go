@@ -309,28 +309,44 @@ func (e Entry) Labels() labels.Labels {
 	return b.Labels()
 }
 
-// Fetch calls fn with every record of the tenant of ctx in (from, to] whose
-// stream labels match matchers: newest first when backward, oldest first
-// otherwise. Records of equal timestamp come in a fixed order, which
-// backward reverses. When fn returns an error, Fetch stops and returns it.
+// FetchRequest says what Fetch reads.
+type FetchRequest struct {
+	// Matchers select streams by their labels.
+	Matchers []*labels.Matcher
+	// From and To bound the records' times: (From, To], nanoseconds.
+	From, To int64
+	// Backward asks for the newest first.
+	Backward bool
+	// LineContains are strings every record's line contains (LogQL's
+	// `|= "s"` filters, which the caller still applies): blocks whose word
+	// filters rule one out are not read. Fetch may still hand over records
+	// without them.
+	LineContains []string
+}
+
+// Fetch calls fn with every record of the tenant of ctx in (From, To] whose
+// stream labels match req.Matchers: newest first when Backward, oldest
+// first otherwise. Records of equal timestamp come in a fixed order, which
+// Backward reverses. When fn returns an error, Fetch stops and returns it.
 //
 // Records are read as they are needed, not all up front: the heads and the
 // candidate blocks are merged by time, and a block is decoded only once it
 // may hold the next record, and dropped once passed. A caller that stops
 // early (a log query's limit) thus reads a few blocks whatever the range,
 // and memory does not grow with the range. The stats tell what was read.
-func (s *Store) Fetch(ctx context.Context, matchers []*labels.Matcher, from, to int64, backward bool, fn func(Entry) error) (SearchStats, error) {
+func (s *Store) Fetch(ctx context.Context, req FetchRequest, fn func(Entry) error) (SearchStats, error) {
 	var st SearchStats
 	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
 		return st, nil
 	}
+	from, to, backward := req.From, req.To, req.Backward
 	sn := takeSnapshot(t, from+1, to)
 	defer sn.release()
-	matches := streamMatcher(matchers)
+	matches := streamMatcher(req.Matchers)
 	cache := streamCache{}
 	matchStream := func(r *Record) bool { return matches(streamOf(r, cache).labels) }
-	units := fetchUnits(sn, from, to, matches, &st)
+	units := fetchUnits(sn, from, to, matches, lineContainsTest(req.LineContains), &st)
 
 	// Units are opened in the order their records may come: by latest
 	// record when backward, by earliest otherwise.
@@ -418,7 +434,7 @@ func streamMatcher(matchers []*labels.Matcher) func(labels.Labels) bool {
 // fetchUnits lists the heads of sn and the blocks of its segments that hold
 // a record in (from, to] of a stream that matches, by the segments' stream
 // lists; in a fixed order, that of records of equal timestamp in Fetch.
-func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, st *SearchStats) []unit {
+func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, test blockTest, st *SearchStats) []unit {
 	var units []unit
 	for i := range sn.heads {
 		h := &sn.heads[i]
@@ -436,7 +452,7 @@ func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, s
 		}
 		ids := make([]int, 0, len(blocks))
 		for b := range blocks {
-			if r.Blocks[b].MaxT > from && r.Blocks[b].MinT <= to {
+			if r.Blocks[b].MaxT > from && r.Blocks[b].MinT <= to && test(r.BlockFilter(b)) {
 				ids = append(ids, b)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ var errEnough = errors.New("enough")
 func fetchAll(t testing.TB, s *Store, ctx context.Context, ms []*labels.Matcher, from, to int64, backward bool, limit int) ([]Entry, SearchStats) {
 	t.Helper()
 	var out []Entry
-	st, err := s.Fetch(ctx, ms, from, to, backward, func(e Entry) error {
+	st, err := s.Fetch(ctx, FetchRequest{Matchers: ms, From: from, To: to, Backward: backward}, func(e Entry) error {
 		out = append(out, e)
 		if len(out) == limit {
 			return errEnough
@@ -195,7 +196,7 @@ func TestFetchLimits(t *testing.T) {
 	s := sequentialStore(t, 10, 1024, 0, func(o *Options) { o.MaxScanRecords = 5000 })
 	defer s.Close()
 	end := time.Now().UnixNano()
-	_, err := s.Fetch(context.Background(), nil, 0, end, true, func(Entry) error { return nil })
+	_, err := s.Fetch(context.Background(), FetchRequest{To: end, Backward: true}, func(Entry) error { return nil })
 	require.ErrorIs(t, err, ErrTooMuchData)
 	got, st := fetchAll(t, s, context.Background(), nil, 0, end, true, 100)
 	require.Len(t, got, 100)
@@ -203,7 +204,7 @@ func TestFetchLimits(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = s.Fetch(ctx, nil, 0, end, false, func(Entry) error { return nil })
+	_, err = s.Fetch(ctx, FetchRequest{To: end}, func(Entry) error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -220,4 +221,71 @@ func BenchmarkFetchLimit(b *testing.B) {
 		_, st = fetchAll(b, s, context.Background(), ms, 0, end, true, 100)
 	}
 	b.ReportMetric(float64(st.BlocksRead), "blocks/op")
+}
+
+// A fetch with LineContains reads only blocks whose word filters may hold
+// the strings, and never misses a line that contains them.
+func TestFetchLineContains(t *testing.T) {
+	s := openStore(t, t.TempDir(), func(o *Options) { o.HeadMaxAge = time.Hour; o.MergeFanIn = 0 })
+	defer s.Close()
+	var recs []*Record
+	for i := range 40 * 512 {
+		body := fmt.Sprintf("routine work item %d done by worker-%d", i, i%7)
+		switch i {
+		case 7777:
+			body = "ERROR deadlock detected on table orders (tx 99)"
+		case 13000:
+			body = "warning: deadlocks detected twice"
+		}
+		recs = append(recs, rec(i, "db", "INFO", body, 0))
+	}
+	_, err := s.Append(context.Background(), recs)
+	require.NoError(t, err)
+	require.NoError(t, s.Flush())
+	end := time.Now().UnixNano()
+	fetch := func(subs ...string) (int, SearchStats) {
+		n := 0
+		st, err := s.Fetch(context.Background(), FetchRequest{To: end, Backward: true, LineContains: subs}, func(e Entry) error {
+			for _, sub := range subs {
+				if !strings.Contains(e.Line, sub) {
+					return nil
+				}
+			}
+			n++
+			return nil
+		})
+		require.NoError(t, err)
+		return n, st
+	}
+	brute := func(subs ...string) int {
+		n := 0
+	next:
+		for _, r := range recs {
+			for _, sub := range subs {
+				if !strings.Contains(r.Body, sub) {
+					continue next
+				}
+			}
+			n++
+		}
+		return n
+	}
+	for _, c := range []struct {
+		subs      []string
+		maxBlocks int
+	}{
+		{[]string{"deadlock detected on"}, 2},     // "detected" is a whole word
+		{[]string{"lock detected on tab"}, 2},     // so is it here
+		{[]string{" deadlocks detected "}, 2},     // both words whole
+		{[]string{"deadlock"}, 40},                // may be part of a longer word
+		{[]string{"detected", "ERROR "}, 40},      // no word bounded on both sides
+		{[]string{"on table orders (tx 99)"}, 2},  // digits are not in the filters; "table", "orders", "tx" are
+		{[]string{"item 12 done by"}, 40},         // "done" is in every block
+		{[]string{"by worker-3 and more"}, 40},    // "worker" is in every block
+		{[]string{"nothing like this at all"}, 2}, // "like", "this", "at" are in no block
+	} {
+		got, st := fetch(c.subs...)
+		require.Equal(t, brute(c.subs...), got, "%q", c.subs)
+		require.LessOrEqual(t, st.BlocksRead, c.maxBlocks, "%q", c.subs)
+	}
 }

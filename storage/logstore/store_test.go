@@ -126,13 +126,13 @@ func checkQueries(t *testing.T, s *Store) {
 	require.Equal(t, byte(7), tr[0].SpanID[0])
 
 	var lines []string
-	_, err = s.Fetch(context.Background(), []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "service_name", "checkout"), labels.MustNewMatcher(labels.MatchEqual, "severity", "error")},
-		0, time.Now().UnixNano(), false, func(e Entry) error {
-			lines = append(lines, e.Line)
-			require.Equal(t, "07000000000000000000000000000001", e.Metadata.Get("trace_id"))
-			require.Equal(t, "node-1", e.Metadata.Get("host_name"))
-			return nil
-		})
+	_, err = s.Fetch(context.Background(), FetchRequest{Matchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "service_name", "checkout"), labels.MustNewMatcher(labels.MatchEqual, "severity", "error")},
+		To: time.Now().UnixNano()}, func(e Entry) error {
+		lines = append(lines, e.Line)
+		require.Equal(t, "07000000000000000000000000000001", e.Metadata.Get("trace_id"))
+		require.Equal(t, "node-1", e.Metadata.Get("host_name"))
+		return nil
+	})
 	require.NoError(t, err)
 	require.Len(t, lines, 20)
 	require.Equal(t, "payment failed for order 0: card declined", lines[0])
