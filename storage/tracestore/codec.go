@@ -161,10 +161,17 @@ type dict struct {
 	col segment.Enc
 }
 
-func (d *dict) id(key []byte, write func(*segment.Enc)) uint64 {
+func (d *dict) reset() {
 	if d.ids == nil {
 		d.ids = map[string]uint64{}
 	}
+	clear(d.ids)
+	d.col.B = d.col.B[:0]
+}
+
+// id returns key's number, calling write to add it to the column when it
+// is new.
+func (d *dict) id(key []byte, write func(*segment.Enc)) uint64 {
 	if id, ok := d.ids[string(key)]; ok {
 		return id
 	}
@@ -175,54 +182,91 @@ func (d *dict) id(key []byte, write func(*segment.Enc)) uint64 {
 }
 
 // encodeBlock encodes spans (grouped by trace) into columns.
-func encodeBlock(spans []*Span) segment.Columns {
-	var trace, spanID, parent, parentID, tm, name, kind, res, scope, attrs, events, links segment.Enc
-	var traces, names, resources, scopes dict
-	rowOf := make(map[[8]byte]int, len(spans))
+func encodeBlock(spans []*Span) segment.Columns { return new(blockEncoder).encode(spans) }
+
+// blockEncoder encodes blocks into columns, reusing its buffers and maps
+// from one block to the next: the columns it returns are valid until the
+// next encode (a segment writer compresses them at once).
+type blockEncoder struct {
+	trace, spanID, parent, parentID, tm, name, kind, res, scope, attrs, events, links, scratch segment.Enc
+	traces, names, resources, scopes                                                           dict
+	rowOf                                                                                      map[[8]byte]int
+	resOf                                                                                      map[resSlice]uint64 // resource slices already numbered
+}
+
+// resSlice identifies a resource's attribute slice: the spans of one
+// request share it.
+type resSlice struct {
+	p *record.KV
+	n int
+}
+
+func (e *blockEncoder) encode(spans []*Span) segment.Columns {
+	for _, c := range []*segment.Enc{&e.trace, &e.spanID, &e.parent, &e.parentID, &e.tm, &e.name, &e.kind, &e.res, &e.scope, &e.attrs, &e.events, &e.links} {
+		c.B = c.B[:0]
+	}
+	for _, d := range []*dict{&e.traces, &e.names, &e.resources, &e.scopes} {
+		d.reset()
+	}
+	if e.rowOf == nil {
+		e.rowOf, e.resOf = map[[8]byte]int{}, map[resSlice]uint64{}
+	}
+	clear(e.rowOf)
+	clear(e.resOf)
 	for i, s := range spans {
-		rowOf[s.SpanID] = i
+		e.rowOf[s.SpanID] = i
 	}
 	prev := int64(0)
-	var scratch segment.Enc
 	for _, s := range spans {
-		trace.Uvarint(traces.id(s.TraceID[:], func(e *segment.Enc) { e.Fixed(s.TraceID[:]) }))
-		spanID.Fixed(s.SpanID[:])
-		switch row, ok := rowOf[s.ParentSpanID]; {
+		e.trace.Uvarint(e.traces.id(s.TraceID[:], func(c *segment.Enc) { c.Fixed(s.TraceID[:]) }))
+		e.spanID.Fixed(s.SpanID[:])
+		switch row, ok := e.rowOf[s.ParentSpanID]; {
 		case s.IsRoot():
-			parent.Uvarint(0)
+			e.parent.Uvarint(0)
 		case ok:
-			parent.Uvarint(uint64(row) + 2)
+			e.parent.Uvarint(uint64(row) + 2)
 		default:
-			parent.Uvarint(1)
-			parentID.Fixed(s.ParentSpanID[:])
+			e.parent.Uvarint(1)
+			e.parentID.Fixed(s.ParentSpanID[:])
 		}
-		tm.Varint(s.Start - prev)
+		e.tm.Varint(s.Start - prev)
 		prev = s.Start
-		tm.Varint(s.End - s.Start) // signed: a bad sender's end before start is kept as sent
-		name.Uvarint(names.id([]byte(s.Name), func(e *segment.Enc) { e.String(s.Name) }))
-		kind.Uvarint(uint64(s.Kind))
-		kind.Uvarint(uint64(s.StatusCode))
-		kind.String(s.StatusMessage)
-		kind.Uvarint(uint64(s.Flags))
-		kind.String(s.TraceState)
+		e.tm.Varint(s.End - s.Start) // signed: a bad sender's end before start is kept as sent
+		e.name.Uvarint(e.names.id([]byte(s.Name), func(c *segment.Enc) { c.String(s.Name) }))
+		e.kind.Uvarint(uint64(s.Kind))
+		e.kind.Uvarint(uint64(s.StatusCode))
+		e.kind.String(s.StatusMessage)
+		e.kind.Uvarint(uint64(s.Flags))
+		e.kind.String(s.TraceState)
 
-		scratch.B = scratch.B[:0]
-		record.EncodeKVs(&scratch, s.Resource)
-		res.Uvarint(resources.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
-		scratch.B = scratch.B[:0]
-		scratch.String(s.ScopeName)
-		scratch.String(s.ScopeVersion)
-		record.EncodeKVs(&scratch, s.ScopeAttributes)
-		scope.Uvarint(scopes.id(scratch.B, func(e *segment.Enc) { e.Fixed(scratch.B) }))
+		rs := resSlice{n: len(s.Resource)}
+		if rs.n > 0 {
+			rs.p = &s.Resource[0]
+		}
+		id, ok := e.resOf[rs]
+		if !ok || rs.p == nil {
+			e.scratch.B = e.scratch.B[:0]
+			record.EncodeKVs(&e.scratch, s.Resource)
+			id = e.resources.id(e.scratch.B, func(c *segment.Enc) { c.Fixed(e.scratch.B) })
+			if rs.p != nil {
+				e.resOf[rs] = id
+			}
+		}
+		e.res.Uvarint(id)
+		e.scratch.B = e.scratch.B[:0]
+		e.scratch.String(s.ScopeName)
+		e.scratch.String(s.ScopeVersion)
+		record.EncodeKVs(&e.scratch, s.ScopeAttributes)
+		e.scope.Uvarint(e.scopes.id(e.scratch.B, func(c *segment.Enc) { c.Fixed(e.scratch.B) }))
 
-		encodeAttrs(&attrs, s.Attributes, s.DroppedAttributesCount)
-		encodeEvents(&events, s)
-		encodeLinks(&links, s)
+		encodeAttrs(&e.attrs, s.Attributes, s.DroppedAttributesCount)
+		encodeEvents(&e.events, s)
+		encodeLinks(&e.links, s)
 	}
 	return segment.Columns{
-		colTraceDict: traces.col.B, colTrace: trace.B, colSpanID: spanID.B, colParent: parent.B, colParentID: parentID.B,
-		colTime: tm.B, colNameDict: names.col.B, colName: name.B, colKind: kind.B, colResDict: resources.col.B,
-		colResource: res.B, colScopeDict: scopes.col.B, colScope: scope.B, colAttrs: attrs.B, colEvents: events.B, colLinks: links.B,
+		colTraceDict: e.traces.col.B, colTrace: e.trace.B, colSpanID: e.spanID.B, colParent: e.parent.B, colParentID: e.parentID.B,
+		colTime: e.tm.B, colNameDict: e.names.col.B, colName: e.name.B, colKind: e.kind.B, colResDict: e.resources.col.B,
+		colResource: e.res.B, colScopeDict: e.scopes.col.B, colScope: e.scope.B, colAttrs: e.attrs.B, colEvents: e.events.B, colLinks: e.links.B,
 	}
 }
 

@@ -268,6 +268,7 @@ func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment
 // block, with the trace index and the tag index.
 type partWriter struct {
 	segment.BlockCutter[*Span]
+	enc    blockEncoder
 	w      *segment.Writer
 	walSeq int
 	tags   *tagIndex
@@ -287,7 +288,7 @@ func (p *partWriter) writeBlock(blk []*Span, b int) error {
 		minT, maxT = min(minT, sp.Start), max(maxT, sp.Start)
 		p.w.AddTraceIDs(segment.TraceRow{ID: sp.TraceID, Row: uint32(b*segment.BlockRows + i)})
 	}
-	if err := p.w.AddBlock(minT, maxT, len(blk), encodeBlock(blk), nil); err != nil {
+	if err := p.w.AddBlock(minT, maxT, len(blk), p.enc.encode(blk), nil); err != nil {
 		return err
 	}
 	return nil
