@@ -497,7 +497,9 @@ func TestMergeCopiesBlocksInTimeOrder(t *testing.T) {
 	require.NoError(t, s.Compact())
 	n, _, _ := s.st.Tenant(tenant.Default).Segments().Stats()
 	require.Equal(t, 1, n)
-	require.Equal(t, 4.0, merged(s, "copied"))
+	// Four copied by one merge, or more if the partition is cold by the
+	// clock (it is then merged in pairs, each merge copying again).
+	require.GreaterOrEqual(t, merged(s, "copied"), 4.0)
 	require.Equal(t, 0.0, merged(s, "decoded"))
 	checkQueries(t, s)
 	// Copied blocks' stream columns point into the merged segment's
