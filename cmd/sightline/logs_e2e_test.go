@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -295,4 +296,66 @@ func TestLokiTail(t *testing.T) {
 	require.Len(t, msg.Streams, 1)
 	require.Equal(t, "tailed", msg.Streams[0].Stream["service_name"])
 	require.Equal(t, "hello tail", msg.Streams[0].Values[0][1])
+}
+
+// TestLogsKill9DuringMerges flushes many small heads, so that segments are
+// merged in the background, and kills sightline with SIGKILL while they
+// are, several times: every acknowledged line is there once after each
+// restart, and the segments stay merged.
+func TestLogsKill9DuringMerges(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-logs.head.max-records", "100")
+	base := time.Now().Add(-time.Minute)
+	const rounds, batches, per = 4, 20, 60
+	count := func() float64 {
+		code, body := getJSON(t, s.url("/api/v1/logs/histogram?"+q("query", "acked", "start", base.Add(-time.Minute).Format(time.RFC3339Nano), "end", time.Now().Format(time.RFC3339Nano), "step", "1h")))
+		require.Equal(t, http.StatusOK, code, body)
+		var total float64
+		for _, b := range body["data"].(map[string]any)["buckets"].([]any) {
+			total += b.(map[string]any)["count"].(float64)
+		}
+		return total
+	}
+	flushed := func() float64 {
+		v, err := strconv.ParseFloat(metricValue(t, s, "sightline_logs_segments_flushed_total"), 64)
+		require.NoError(t, err)
+		return v
+	}
+	n := 0
+	for r := 0; r < rounds; r++ {
+		for b := 0; b < batches; b++ {
+			var entries []push.Entry
+			for i := 0; i < per; i++ {
+				entries = append(entries, push.Entry{Timestamp: base.Add(time.Duration(n) * time.Millisecond), Line: fmt.Sprintf("round %d batch %d line %d acked", r, b, i)})
+				n++
+			}
+			before := flushed()
+			code, body := lokiPush(t, s, push.Stream{Labels: `{service_name="merging"}`, Entries: entries})
+			require.Equal(t, http.StatusNoContent, code, body)
+			if b%2 == 1 { // the head is full: wait for its flush, one segment each
+				require.Eventually(t, func() bool { return flushed() > before }, 30*time.Second, 10*time.Millisecond)
+			}
+		}
+		s.kill() // heads are being flushed and segments merged
+		s.restart()
+		require.EqualValues(t, n, count(), "round %d: every acknowledged line, once, after kill -9", r)
+	}
+	// 40 heads of 120 lines were flushed; merges keep far fewer segments.
+	resp, err := http.Get(s.url("/metrics"))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	parts, merged := 0.0, 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "sightline_logs_parts{") {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			require.NoError(t, err)
+			parts += v
+			if !strings.HasPrefix(line, `sightline_logs_parts{level="0"}`) {
+				merged += v
+			}
+		}
+	}
+	t.Logf("segments at the end: %.0f, %.0f of them merged", parts, merged)
+	require.Positive(t, merged, "segments were merged")
+	require.Less(t, parts, 20.0, "segments after %d flushes", rounds*batches*per/100)
 }
