@@ -245,7 +245,8 @@ type AppendResult struct {
 // result; the others are stored.
 func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error) {
 	res := AppendResult{Rejected: map[string]int{}}
-	var enc segment.Enc
+	enc := segment.BorrowEnc()
+	defer segment.ReturnEnc(enc) // the WAL copies the record
 	kept := recs[:0:0]
 	now := time.Now().UnixNano()
 	for _, r := range recs {
@@ -264,7 +265,7 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 		if r.Timestamp == 0 {
 			r.Timestamp = r.ObservedTimestamp
 		}
-		r.encode(&enc)
+		r.encode(enc)
 		kept = append(kept, r)
 	}
 	if len(kept) == 0 {

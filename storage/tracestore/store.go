@@ -100,7 +100,8 @@ type AppendResult struct {
 // are refused and reported in the result; the others are stored.
 func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error) {
 	res := AppendResult{Rejected: map[string]int{}}
-	var enc segment.Enc
+	enc := segment.BorrowEnc()
+	defer segment.ReturnEnc(enc) // the WAL copies the record
 	kept := make([]*Span, 0, len(spans))
 	for _, sp := range spans {
 		reason := ""
@@ -121,7 +122,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			res.Repaired++
 			s.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}
-		encodeSpan(&enc, sp)
+		encodeSpan(enc, sp)
 		kept = append(kept, sp)
 	}
 	if len(kept) == 0 {
