@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +297,49 @@ func TestTracesBadInput(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code, body)
 	code, _ = getJSON(t, s.url("/api/traces/xyz"))
 	require.Equal(t, http.StatusBadRequest, code)
+}
+
+// TestTracesKill9DuringMerges flushes many small heads of spans, so that
+// trace segments are merged in the background, and kills sightline while
+// they are: after each restart every acknowledged trace comes back whole
+// and once, and the segments stay merged.
+func TestTracesKill9DuringMerges(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-traces.head.max-spans", "100")
+	flushed := func() float64 {
+		v, err := strconv.ParseFloat(metricValue(t, s, "sightline_traces_segments_flushed_total"), 64)
+		require.NoError(t, err)
+		return v
+	}
+	var ids []string
+	for r := 0; r < 3; r++ {
+		tp := newTraceService(t, s, "http", "merger")
+		for h := 0; h < 10; h++ {
+			before := flushed()
+			for i := 0; i < 50; i++ {
+				ctx, root := tp.Tracer("m").Start(context.Background(), "job")
+				_, child := tp.Tracer("m").Start(ctx, "step")
+				child.End()
+				root.End()
+				ids = append(ids, root.SpanContext().TraceID().String())
+			}
+			require.NoError(t, tp.ForceFlush(ctxT(t))) // acknowledged: 100 spans, a full head
+			require.Eventually(t, func() bool { return flushed() > before }, 30*time.Second, 10*time.Millisecond)
+		}
+		s.kill() // heads are being flushed and segments merged
+		s.start()
+		for i := 0; i < len(ids); i += 7 {
+			code, td := tempoTrace(t, s, "/api/traces/"+ids[i])
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, 2, td.SpanCount(), "round %d trace %d: whole, and once", r, i)
+		}
+	}
+	merged := 0.0
+	for _, level := range []string{"1", "2", "3"} {
+		if v := metricValue(t, s, `sightline_traces_parts{level="`+level+`"}`); v != "" {
+			n, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			merged += n
+		}
+	}
+	require.Positive(t, merged, "segments were merged")
 }
