@@ -41,14 +41,8 @@ type blockEncoder struct {
 
 	traceIDs map[[16]byte]uint64
 	resIDs   map[string]uint64
-	resOf    map[resSlice]uint64 // resource slices already looked up
+	resOf    map[record.KVsID]uint64 // resource slices already looked up
 	scopeIDs map[string]uint64
-}
-
-// resSlice identifies a resource's attribute slice.
-type resSlice struct {
-	p *record.KV
-	n int
 }
 
 func (e *blockEncoder) encode(recs []*Record) segment.Columns {
@@ -56,7 +50,7 @@ func (e *blockEncoder) encode(recs []*Record) segment.Columns {
 		c.B = c.B[:0]
 	}
 	if e.traceIDs == nil {
-		e.traceIDs, e.resIDs, e.resOf, e.scopeIDs = map[[16]byte]uint64{}, map[string]uint64{}, map[resSlice]uint64{}, map[string]uint64{}
+		e.traceIDs, e.resIDs, e.resOf, e.scopeIDs = map[[16]byte]uint64{}, map[string]uint64{}, map[record.KVsID]uint64{}, map[string]uint64{}
 	}
 	// A trace's records sit close together in time, so a block holds few
 	// distinct traces: random 16-byte IDs, which do not compress, are
@@ -90,12 +84,9 @@ func (e *blockEncoder) encode(recs []*Record) segment.Columns {
 
 		// Records of one request share their resource's slice: it is
 		// encoded once.
-		var first resSlice
-		if len(r.Resource) > 0 {
-			first = resSlice{&r.Resource[0], len(r.Resource)}
-		}
+		first := record.IDOf(r.Resource)
 		id, ok := e.resOf[first]
-		if !ok || first.p == nil {
+		if !ok || first == (record.KVsID{}) {
 			e.re.B = e.re.B[:0]
 			record.EncodeKVs(&e.re, r.Resource)
 			if id, ok = e.resIDs[string(e.re.B)]; !ok {
@@ -103,7 +94,7 @@ func (e *blockEncoder) encode(recs []*Record) segment.Columns {
 				e.resIDs[string(e.re.B)] = id
 				e.resDict.Fixed(e.re.B)
 			}
-			if first.p != nil {
+			if first != (record.KVsID{}) {
 				e.resOf[first] = id
 			}
 		}

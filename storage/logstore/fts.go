@@ -210,8 +210,8 @@ func fieldTermHash(field, term uint64) uint64 {
 type tokenHasher struct {
 	lower     []byte
 	seen      map[uint64]struct{}
-	fields    map[string]uint64   // fieldHash by name
-	resources map[*record.KV]bool // resources already hashed: records share them
+	fields    map[string]uint64     // fieldHash by name
+	resources map[record.KVsID]bool // resources already hashed: records share them
 	out       []uint64
 }
 
@@ -247,7 +247,7 @@ func blockHashes(recs []*Record) []uint64 { return new(tokenHasher).hashes(recs)
 // the returned slice) from one block to the next.
 func (h *tokenHasher) hashes(recs []*Record) []uint64 {
 	if h.seen == nil {
-		h.seen, h.fields, h.resources = make(map[uint64]struct{}, 4096), map[string]uint64{}, map[*record.KV]bool{}
+		h.seen, h.fields, h.resources = make(map[uint64]struct{}, 4096), map[string]uint64{}, map[record.KVsID]bool{}
 	}
 	clear(h.seen)
 	clear(h.resources) // a block's resources may be freed after it
@@ -255,8 +255,8 @@ func (h *tokenHasher) hashes(recs []*Record) []uint64 {
 		h.value(fieldBody, r.Body)
 		h.value(fieldSeverityText, r.SeverityText)
 		h.value(fieldScopeName, r.ScopeName)
-		if len(r.Resource) > 0 && !h.resources[&r.Resource[0]] {
-			h.resources[&r.Resource[0]] = true
+		if id := record.IDOf(r.Resource); id != (record.KVsID{}) && !h.resources[id] {
+			h.resources[id] = true
 			for _, kv := range r.Resource {
 				h.value(kv.Key, kv.Value)
 			}

@@ -42,7 +42,7 @@ type streamStats struct {
 	// (records of one resource come in runs).
 	id       int
 	metaKeys map[string]struct{}
-	lastRes  *record.KV
+	lastRes  record.KVsID
 }
 
 // maxMetadataKeys bounds the attribute keys a segment lists per stream, and
@@ -71,8 +71,8 @@ func (st *streamStats) addMetadataKeys(r *Record) {
 	for _, kv := range r.Attributes {
 		add(kv.Key)
 	}
-	if len(r.Resource) > 0 && &r.Resource[0] != st.lastRes {
-		st.lastRes = &r.Resource[0]
+	if id := record.IDOf(r.Resource); id != (record.KVsID{}) && id != st.lastRes {
+		st.lastRes = id
 		for _, kv := range r.Resource {
 			if !indexAttributes[kv.Key] {
 				add(kv.Key)
@@ -117,7 +117,7 @@ func (st *streamStats) finishMetadata() {
 	}
 	slices.Sort(st.Metadata)
 	st.Metadata = slices.Compact(st.Metadata)
-	st.metaKeys, st.lastRes = nil, nil
+	st.metaKeys, st.lastRes = nil, record.KVsID{}
 }
 
 func newHead() *head {

@@ -205,12 +205,12 @@ type streamKey struct {
 
 // streamCache remembers stream labels per resource and severity. Records
 // of one request (or one block) share their resource's attribute slice,
-// so its first element's address identifies the resource without building
-// a key from its attributes for every record.
+// so its record.KVsID identifies the resource without building a key from
+// its attributes for every record.
 type streamCache map[streamCacheKey]streamKey
 
 type streamCacheKey struct {
-	resource *record.KV // &Resource[0], nil for no attributes
+	resource record.KVsID
 	sevText  string
 	sevNum   int32
 }
@@ -218,10 +218,7 @@ type streamCacheKey struct {
 // streamOf computes a record's stream labels, once per distinct resource
 // and severity in cache.
 func streamOf(r *Record, cache streamCache) streamKey {
-	ck := streamCacheKey{sevText: r.SeverityText, sevNum: r.SeverityNumber}
-	if len(r.Resource) > 0 {
-		ck.resource = &r.Resource[0]
-	}
+	ck := streamCacheKey{resource: record.IDOf(r.Resource), sevText: r.SeverityText, sevNum: r.SeverityNumber}
 	if sk, ok := cache[ck]; ok {
 		return sk
 	}

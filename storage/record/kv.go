@@ -33,6 +33,23 @@ type KV struct {
 	Type  ValueType
 }
 
+// KVsID identifies an attribute slice by where it starts and its length.
+// The records or spans of one request share their resource's slice, so an
+// encoder that has seen a KVsID need not encode or look up its attributes
+// again. The zero KVsID is that of an empty slice.
+type KVsID struct {
+	first *KV
+	n     int
+}
+
+// IDOf returns kvs' KVsID.
+func IDOf(kvs []KV) KVsID {
+	if len(kvs) == 0 {
+		return KVsID{}
+	}
+	return KVsID{&kvs[0], len(kvs)}
+}
+
 // Attr returns the value of attribute key in kvs ("" if absent).
 func Attr(kvs []KV, key string) string {
 	for _, kv := range kvs {

@@ -621,6 +621,14 @@ func (r *Reader) LookupTrace(id [16]byte) []uint32 {
 	return out
 }
 
+// Drop gives back a reference and has the segment's files deleted once no
+// reference is left: for a segment the Set no longer lists (retention, a
+// merge's sources) or never listed (a merge whose sources went meanwhile).
+func (r *Reader) Drop() {
+	r.dropped.Store(true)
+	r.Release()
+}
+
 // Release gives back a reference taken by Set.Acquire.
 func (r *Reader) Release() {
 	if r.refs.Add(-1) == 0 {

@@ -183,16 +183,9 @@ func (s *Set) Replace(sources []*Reader, merged *Reader) bool {
 	kept[i] = merged
 	s.segs = kept
 	for _, r := range sources {
-		r.dropped.Store(true)
-		r.Release() // the Set's own reference; files go with the last user
+		r.Drop() // the Set's own reference; files go with the last user
 	}
 	return true
-}
-
-// Drop releases a segment that was never added to the set and deletes it.
-func (r *Reader) Drop() {
-	r.dropped.Store(true)
-	r.Release()
 }
 
 // Acquire returns the segments overlapping [from, to] (nanoseconds), sorted
@@ -266,8 +259,7 @@ func (s *Set) Retain(cutoff, maxBytes int64) int {
 	kept := s.segs[:0]
 	for _, r := range s.segs {
 		if drop[r] {
-			r.dropped.Store(true)
-			r.Release() // the Set's own reference; files go with the last user
+			r.Drop() // the Set's own reference; files go with the last user
 			continue
 		}
 		kept = append(kept, r)

@@ -191,14 +191,7 @@ type blockEncoder struct {
 	trace, spanID, parent, parentID, tm, name, kind, res, scope, attrs, events, links, scratch segment.Enc
 	traces, names, resources, scopes                                                           dict
 	rowOf                                                                                      map[[8]byte]int
-	resOf                                                                                      map[resSlice]uint64 // resource slices already numbered
-}
-
-// resSlice identifies a resource's attribute slice: the spans of one
-// request share it.
-type resSlice struct {
-	p *record.KV
-	n int
+	resOf                                                                                      map[record.KVsID]uint64 // resource slices already numbered
 }
 
 func (e *blockEncoder) encode(spans []*Span) segment.Columns {
@@ -209,7 +202,7 @@ func (e *blockEncoder) encode(spans []*Span) segment.Columns {
 		d.reset()
 	}
 	if e.rowOf == nil {
-		e.rowOf, e.resOf = map[[8]byte]int{}, map[resSlice]uint64{}
+		e.rowOf, e.resOf = map[[8]byte]int{}, map[record.KVsID]uint64{}
 	}
 	clear(e.rowOf)
 	clear(e.resOf)
@@ -239,16 +232,13 @@ func (e *blockEncoder) encode(spans []*Span) segment.Columns {
 		e.kind.Uvarint(uint64(s.Flags))
 		e.kind.String(s.TraceState)
 
-		rs := resSlice{n: len(s.Resource)}
-		if rs.n > 0 {
-			rs.p = &s.Resource[0]
-		}
+		rs := record.IDOf(s.Resource)
 		id, ok := e.resOf[rs]
-		if !ok || rs.p == nil {
+		if !ok || rs == (record.KVsID{}) {
 			e.scratch.B = e.scratch.B[:0]
 			record.EncodeKVs(&e.scratch, s.Resource)
 			id = e.resources.id(e.scratch.B, func(c *segment.Enc) { c.Fixed(e.scratch.B) })
-			if rs.p != nil {
+			if rs != (record.KVsID{}) {
 				e.resOf[rs] = id
 			}
 		}
