@@ -359,7 +359,8 @@ func (ev *evaluator) fetchRange(acc *rangeAcc, q *LogQuery, g *Grouping, grouped
 // (grouped) by labels, or into one series, and its pipeline only drops
 // labels and filters label strings, stages that neither read the line nor
 // fail. An entry's series then follows from its labels of these names (the
-// grouping's, the filters' and the drops'), which a CountFunc gives.
+// grouping's, the filters' and those of drops with a matcher), which a
+// CountFunc gives.
 func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	if !grouped || (g != nil && g.Without) {
 		return nil, false
@@ -382,8 +383,14 @@ func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	for _, s := range q.Stages {
 		switch s := s.(type) {
 		case *Drop:
+			// A drop's value matters only with a matcher: a label dropped
+			// whatever its value might as well not be fetched. (Grafana's
+			// `| drop __error__` would otherwise ask the store for a name
+			// no stream has, and so for every record's labels.)
 			for _, l := range s.Labels {
-				names = append(names, l.Name)
+				if l.Matcher != nil {
+					names = append(names, l.Name)
+				}
 			}
 		case *LabelFilterStage:
 			if !filterNames(s.Filter) {

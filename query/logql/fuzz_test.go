@@ -2,6 +2,7 @@ package logql
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ var fuzzQueries = []string{
 	`{a="b"} | x>-5 | y<=0.25 | z==1GiB`,
 	`(1 + 1) * count_over_time({app="web"} | logfmt [1m]) unless on (level) sum by (level) (rate({app="web"}[30s]))`,
 	`topk(2, 3) > bool 1 or bottomk by (env) (1, bytes_over_time({env=~"prod|dev"}[2m] offset -10s) / 0)`,
+	`sum by (level, detected_level) (count_over_time({app=~".+"} | drop __error__, __error_details__ [1m]))`,
+	`sum by (app) (rate({app=~".+"} | drop env="dev", x=~"a.*", y | env!="prod" [30s]))`,
 }
 
 func FuzzParseExpr(f *testing.F) {
@@ -80,7 +83,9 @@ func FuzzProcess(f *testing.F) {
 	})
 }
 
-// FuzzEval checks that evaluating anything that parses never panics.
+// FuzzEval checks that evaluating anything that parses never panics, and
+// that counting through a CountFunc, where the query allows it, gives what
+// fetching gives.
 func FuzzEval(f *testing.F) {
 	for _, q := range fuzzQueries {
 		f.Add(q)
@@ -92,7 +97,13 @@ func FuzzEval(f *testing.F) {
 			return
 		}
 		store.calls = nil
-		_, _ = m.EvalWithOptions(context.Background(), t0, t0.Add(2*time.Minute), 7*time.Second, store.fetch,
-			EvalOptions{MaxSeries: 100, MaxSteps: 100})
+		opts := EvalOptions{MaxSeries: 100, MaxSteps: 100}
+		want, wantErr := m.EvalWithOptions(context.Background(), t0, t0.Add(2*time.Minute), 7*time.Second, store.fetch, opts)
+		calls := 0
+		opts.Count = countFromFetch(store.fetch, &calls)
+		got, err := m.EvalWithOptions(context.Background(), t0, t0.Add(2*time.Minute), 7*time.Second, store.fetch, opts)
+		if wantErr == nil && err == nil {
+			require.Equal(t, fmt.Sprint(want), fmt.Sprint(got), q) // as text: NaN equals NaN
+		}
 	})
 }
