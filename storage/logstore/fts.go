@@ -215,29 +215,31 @@ type tokenHasher struct {
 	out       []uint64
 }
 
-func (h *tokenHasher) add(field string, term []byte) {
-	fh, ok := h.fields[field]
-	if !ok {
-		fh = fieldHash(field)
-		h.fields[field] = fh
-	}
+// add adds term under the field of hash fh and under "".
+func (h *tokenHasher) add(fh uint64, term []byte) {
 	th := xxhash.Sum64(term)
 	h.seen[fieldTermHash(fh, th)] = struct{}{}
 	h.seen[fieldTermHash(0, th)] = struct{}{}
 }
 
 func (h *tokenHasher) value(field, v string) {
-	switch {
-	case v == "" || field == fieldTraceID || field == fieldSpanID:
-	case isKeywordField(field):
-		h.add(field, []byte(v))
-	default:
-		h.lower = eachWord(v, h.lower, func(w []byte, _, _ int) {
-			if w[0] < '0' || w[0] > '9' {
-				h.add(field, w)
-			}
-		})
+	if v == "" || field == fieldTraceID || field == fieldSpanID {
+		return
 	}
+	fh, ok := h.fields[field] // once per value, not per word
+	if !ok {
+		fh = fieldHash(field)
+		h.fields[field] = fh
+	}
+	if isKeywordField(field) {
+		h.add(fh, []byte(v))
+		return
+	}
+	h.lower = eachWord(v, h.lower, func(w []byte, _, _ int) {
+		if w[0] < '0' || w[0] > '9' {
+			h.add(fh, w)
+		}
+	})
 }
 
 // blockHashes returns the filter hashes of recs' terms.
