@@ -648,7 +648,14 @@ func (r *Reader) close() {
 	}
 	dataFiles.forget(r.dataPath())
 	if r.dropped.Load() {
-		_ = os.RemoveAll(r.dir)
+		// Renamed first, atomically, to a name OpenSet deletes: a crash in
+		// the middle of RemoveAll must not leave a segment missing some of
+		// its files, which the next start could not open.
+		dir := r.dir
+		if err := os.Rename(dir, dir+".tmp"); err == nil {
+			dir += ".tmp"
+		}
+		_ = os.RemoveAll(dir)
 		part := filepath.Dir(r.dir)
 		if entries, err := os.ReadDir(part); err == nil && len(entries) == 0 {
 			_ = os.Remove(part)
