@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +90,10 @@ type Rules struct {
 	mu      sync.Mutex
 	tenants map[string]*rules.Manager // guarded by mu
 	running bool                      // guarded by mu
+
+	// logQLGroups holds, per tenant, the keys (rules.GroupKey) of its
+	// groups of `type: logql`, replaced whole on every reload.
+	logQLGroups sync.Map // tenant → map[string]bool
 }
 
 // NewRules builds the rule engine: expressions are evaluated by engine over
@@ -96,7 +101,7 @@ type Rules struct {
 // state from ALERTS_FOR_STATE), alerts go to send; each through the tenant
 // of the rule's file. Call Reload to load the files, then Run.
 func NewRules(opts RulesOptions, engine promql.QueryEngine, queryable storage.Queryable, appendable storage.Appendable, send Sender, logger *slog.Logger, reg prometheus.Registerer) *Rules {
-	r := &Rules{opts: opts, logger: logger, loader: &loader{logQL: map[string]bool{}, allowLogQL: opts.LogQuery != nil},
+	r := &Rules{opts: opts, logger: logger, loader: &loader{allowLogQL: opts.LogQuery != nil},
 		metrics: rules.NewGroupMetrics(reg), tenants: map[string]*rules.Manager{}}
 	external := ""
 	if opts.ExternalURL != nil {
@@ -107,7 +112,7 @@ func NewRules(opts RulesOptions, engine promql.QueryEngine, queryable storage.Qu
 		promQuery := rules.EngineQueryFunc(engine, q)
 		query := func(ctx context.Context, expr string, t time.Time) (promql.Vector, error) {
 			ctx = tenant.With(ctx, id)
-			if r.loader.isLogQL(expr) {
+			if r.isLogQL(ctx, id) {
 				return opts.LogQuery(ctx, expr, t)
 			}
 			return promQuery(ctx, expr, t)
@@ -180,7 +185,9 @@ func (r *Rules) Reload() error {
 		return err
 	}
 	var errs []error
-	for _, tf := range files {
+	logQLGroups := map[string]map[string]bool{}
+	for id, tf := range files {
+		logQLGroups[id] = map[string]bool{}
 		for _, f := range tf {
 			rgs, ferrs := r.loader.Load(f, false, model.UTF8Validation)
 			for _, e := range ferrs {
@@ -191,6 +198,9 @@ func (r *Rules) Reload() error {
 			}
 			for _, g := range rgs.Groups {
 				for _, rl := range g.Rules {
+					if isLogQLExpr(rl.Expr) {
+						logQLGroups[id][rules.GroupKey(f, g.Name)] = true
+					}
 					if _, err := r.loader.Parse(rl.Expr); err != nil {
 						errs = append(errs, fmt.Errorf("%s: group %q: %w", f, g.Name, err))
 					}
@@ -217,6 +227,7 @@ func (r *Rules) Reload() error {
 		}
 	}
 	for id, tf := range files {
+		r.logQLGroups.Store(id, logQLGroups[id])
 		m := r.tenants[id]
 		if m == nil {
 			m = r.newMgr(id)
@@ -230,6 +241,19 @@ func (r *Rules) Reload() error {
 		}
 	}
 	return nil
+}
+
+// isLogQL tells whether the rule being evaluated in ctx belongs to one of
+// the tenant's `type: logql` groups. The rules manager names the group of
+// every evaluation in the query origin of ctx (rules.Group.run); the
+// language is the group's, never decided by the expression's text, which
+// can be valid in both languages (count_over_time({job="x"}[5m])).
+func (r *Rules) isLogQL(ctx context.Context, id string) bool {
+	origin, _ := ctx.Value(promql.QueryOrigin{}).(map[string]any)
+	g, _ := origin["ruleGroup"].(map[string]string)
+	groups, _ := r.logQLGroups.Load(id)
+	set, _ := groups.(map[string]bool)
+	return set[rules.GroupKey(g["file"], g["name"])]
 }
 
 // Run starts evaluating; it returns at once.
@@ -352,16 +376,15 @@ const (
 // store like Loki's ruler.
 type loader struct {
 	allowLogQL bool
-
-	mu    sync.RWMutex
-	logQL map[string]bool // guarded by mu: expressions of LogQL groups
 }
 
-func (l *loader) isLogQL(q string) bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.logQL[q]
-}
+// logQLMark starts the expressions of LogQL groups as Load returns them,
+// so that Parse, which sees one expression and not its group, knows its
+// language. It is a PromQL comment, and Parse removes it: the rules API
+// shows the expression as written.
+const logQLMark = "# logql\n"
+
+func isLogQLExpr(expr string) bool { return strings.HasPrefix(expr, logQLMark) }
 
 // Load parses a rule file. A file that rulefmt accepts as it is keeps
 // promtool's exact messages; otherwise the group types are read, LogQL
@@ -448,11 +471,8 @@ func (l *loader) Load(file string, ignoreUnknownFields bool, scheme model.Valida
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for k, expr := range logQL {
-		rgs.Groups[k[0]].Rules[k[1]].Expr = expr
-		l.logQL[expr] = true
+		rgs.Groups[k[0]].Rules[k[1]].Expr = logQLMark + expr
 	}
 	return rgs, nil
 }
@@ -460,8 +480,8 @@ func (l *loader) Load(file string, ignoreUnknownFields bool, scheme model.Valida
 // Parse parses a (translated) expression; a LogQL one becomes a node that
 // only carries its text, which is all the rules manager reads of it.
 func (l *loader) Parse(q string) (parser.Expr, error) {
-	if l.isLogQL(q) {
-		return logQLExpr(q), nil
+	if isLogQLExpr(q) {
+		return logQLExpr(strings.TrimPrefix(q, logQLMark)), nil
 	}
 	pq, err := mql.Translate(q, 0)
 	if err != nil {
