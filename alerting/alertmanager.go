@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,6 +33,8 @@ import (
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/notifier"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
 )
 
 // DefaultAlertmanagerConfig routes every alert to a receiver without
@@ -55,6 +58,18 @@ type AlertmanagerOptions struct {
 	Retention time.Duration
 	// ExternalURL is where notifications link back to.
 	ExternalURL *url.URL
+}
+
+// DefaultAlertmanagerOptions are Alertmanager's defaults.
+func DefaultAlertmanagerOptions() AlertmanagerOptions {
+	return AlertmanagerOptions{Retention: 120 * time.Hour}
+}
+
+// RegisterFlags declares the options a user sets as flags, with their
+// current values as defaults.
+func (o *AlertmanagerOptions) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.ConfigFile, "alertmanager.config.file", o.ConfigFile, "Alertmanager configuration file (Alertmanager's format) for the built-in Alertmanager; default routes every alert to a receiver that sends nothing.")
+	flagext.Duration(fs, &o.Retention, "alertmanager.data-retention", "How long the built-in Alertmanager keeps silences and its notification log.")
 }
 
 // Alertmanager is an Alertmanager embedded in Sightline. It is safe for

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/notifier"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
 )
 
 // External sends alerts to external Alertmanagers through Prometheus' own
@@ -21,13 +24,23 @@ type External struct {
 	done chan struct{}
 }
 
-// NewExternal starts sending to the Alertmanagers at urls (e.g.
-// http://alertmanager:9093).
-func NewExternal(urls []string, logger *slog.Logger, reg prometheus.Registerer) (*External, error) {
+// ExternalOptions name the external Alertmanagers.
+type ExternalOptions struct {
+	// URLs of the Alertmanagers, e.g. http://alertmanager:9093.
+	URLs []string
+}
+
+// RegisterFlags declares the options as flags.
+func (o *ExternalOptions) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Strings(fs, &o.URLs, "alertmanager.url", "An external Alertmanager to send alerts to as well, e.g. http://alertmanager:9093 (repeatable).")
+}
+
+// NewExternal starts sending to the Alertmanagers of opts.
+func NewExternal(opts ExternalOptions, logger *slog.Logger, reg prometheus.Registerer) (*External, error) {
 	n := notifier.NewManager(&notifier.Options{QueueCapacity: 10_000, Registerer: reg, DrainOnShutdown: true}, model.UTF8Validation, logger)
 	cfg := config.DefaultConfig
 	tsets := map[string][]*targetgroup.Group{}
-	for i, raw := range urls {
+	for i, raw := range opts.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("alertmanager URL %q: want http(s)://host:port[/prefix]", raw)

@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/query/logql"
 	"github.com/sightline-dev/sightline/query/mql"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -59,6 +61,17 @@ func DefaultRulesOptions() RulesOptions {
 		ForGracePeriod:     10 * time.Minute,
 		ResendDelay:        time.Minute,
 	}
+}
+
+// RegisterFlags declares the options a user sets as flags, with their
+// current values as defaults.
+func (o *RulesOptions) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Strings(fs, &o.Files, "rules.file", "A Prometheus rule file or glob (repeatable), of the default tenant. Reloaded on SIGHUP and POST /-/reload.")
+	fs.StringVar(&o.TenantDir, "rules.tenant-dir", o.TenantDir, "A directory of other tenants' rule files, as Loki's ruler keeps them: <dir>/<tenant>/*.yml. Their rules read and write that tenant's data; their alerts carry tenant=\"<tenant>\". Reloaded with the rule files.")
+	flagext.Duration(fs, &o.EvaluationInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")
+	flagext.Duration(fs, &o.ResendDelay, "rules.alert.resend-delay", "Minimum wait before a firing alert is sent again to the Alertmanagers.")
+	flagext.Duration(fs, &o.OutageTolerance, "rules.alert.for-outage-tolerance", "Longest outage after which 'for' state of alerts is still restored at start-up.")
+	flagext.Duration(fs, &o.ForGracePeriod, "rules.alert.for-grace-period", "Minimum time an alert waits after a restart before firing, when restoring its 'for' state.")
 }
 
 // Sender receives the alerts of the rule engine: the embedded Alertmanager,

@@ -24,8 +24,8 @@ func TestLoadConfig(t *testing.T) {
 	cfg, err = loadConfig([]string{"-config.file", file, "-http.listen-address", ":5678"}, &out)
 	require.NoError(t, err)
 	require.Equal(t, "/var/lib/sightline", cfg.DataDir)
-	require.Equal(t, 30*24*time.Hour, time.Duration(cfg.MetricsRetention))
-	require.EqualValues(t, 2<<30, cfg.LogsRetentionSize)
+	require.Equal(t, 30*24*time.Hour, cfg.Metrics.Retention)
+	require.EqualValues(t, 2<<30, cfg.Logs.MaxBytes)
 	require.Equal(t, ":5678", cfg.HTTPListen, "flags win over the file")
 
 	require.NoError(t, os.WriteFile(file, []byte("no.such.setting: 1\n"), 0o644))
@@ -35,9 +35,33 @@ func TestLoadConfig(t *testing.T) {
 	_, err = loadConfig([]string{"-metrics.retention", "forever"}, &out)
 	require.ErrorContains(t, err, "invalid duration")
 
+	// A repeatable setting is a list in the file; flags replace it whole.
+	require.NoError(t, os.WriteFile(file, []byte("rules.file: [a.yml, b.yml]\nalertmanager.url: http://am:9093\n"), 0o644))
+	cfg, err = loadConfig([]string{"-config.file", file}, &out)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.yml", "b.yml"}, cfg.Rules.Files)
+	require.Equal(t, []string{"http://am:9093"}, cfg.External.URLs)
+	cfg, err = loadConfig([]string{"-config.file", file, "-rules.file", "c.yml"}, &out)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c.yml"}, cfg.Rules.Files)
+
+	require.NoError(t, os.WriteFile(file, []byte("logs.retention: [1d]\n"), 0o644))
+	_, err = loadConfig([]string{"-config.file", file}, &out)
+	require.NoError(t, err, "a list of one value is that value")
+	require.NoError(t, os.WriteFile(file, []byte("logs.retention: {a: 1}\n"), 0o644))
+	_, err = loadConfig([]string{"-config.file", file}, &out)
+	require.ErrorContains(t, err, "logs.retention")
+
 	out.Reset()
 	_, err = loadConfig([]string{"-h"}, &out)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	require.Contains(t, out.String(), "-otlp.grpc.listen-address")
 	require.Contains(t, out.String(), "-logs.retention")
+	require.Contains(t, out.String(), "/v1/logs", "the OTLP HTTP help names every signal")
+
+	// Every setting has one flag; /api/v1/status/flags shows each.
+	flags := flagsMap(defaultConfig())
+	require.Equal(t, "15d", flags["metrics.retention"])
+	require.Equal(t, "1w", flags["traces.retention"])
+	require.Equal(t, "16MiB", flags["loki.push.max-request-body-size"])
 }

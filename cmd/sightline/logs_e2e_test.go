@@ -270,7 +270,7 @@ func TestLogsBadInput(t *testing.T) {
 	// Nothing stored before was lost.
 	_, res = getJSON(t, s.url("/loki/api/v1/index/stats?"+q("query", `{service_name="kept"}`)))
 	require.EqualValues(t, 1, res["entries"])
-	require.Equal(t, "7", metricValue(t, s, `sightline_logs_bad_requests_total{endpoint="push"}`), "every refused push is counted")
+	require.Equal(t, "7", metricValue(t, s, `sightline_loki_push_bad_requests_total`), "every refused push is counted")
 }
 
 // TestLokiTail: a websocket tail receives a line pushed after it opened.

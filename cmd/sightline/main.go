@@ -20,14 +20,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
 	promv1 "github.com/prometheus/prometheus/web/api/v1"
 
 	"github.com/sightline-dev/sightline/alerting"
-	"github.com/sightline-dev/sightline/collector"
-	"github.com/sightline-dev/sightline/exporters/logsexporter"
-	"github.com/sightline-dev/sightline/exporters/metricsexporter"
-	"github.com/sightline-dev/sightline/exporters/spanmetrics"
-	"github.com/sightline-dev/sightline/exporters/tracesexporter"
+	"github.com/sightline-dev/sightline/ingest/collector"
+	"github.com/sightline-dev/sightline/ingest/exporters/logsexporter"
+	"github.com/sightline-dev/sightline/ingest/exporters/metricsexporter"
+	"github.com/sightline-dev/sightline/ingest/exporters/tracesexporter"
+	"github.com/sightline-dev/sightline/ingest/generator"
+	"github.com/sightline-dev/sightline/ingest/lokipush"
+	"github.com/sightline-dev/sightline/ingest/remotewrite"
 	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
@@ -69,140 +73,106 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// run starts the stores, the query engine and APIs, the Alertmanager and the
-// rules, the HTTP port and last the collector's receivers; when ctx is done
-// it stops them in reverse order, receivers first.
-func run(ctx context.Context, cfg Config) error {
-	logger, err := newLogger(cfg.LogLevel)
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+// stack holds what run must close, in the order it was started; unwind
+// closes it in reverse.
+type stack []func()
 
-	// Storage.
-	st := tsdbstore.DefaultOptions()
-	st.Retention = time.Duration(cfg.MetricsRetention)
-	st.MaxBytes = int64(cfg.MetricsRetentionMax)
-	st.OutOfOrderWindow = time.Duration(cfg.MetricsOOOWindow)
-	st.MaxExemplars = cfg.MetricsMaxExemplars
-	store, err := tsdbstore.Open(cfg.DataDir, logger.With("component", "tsdb"), reg, st)
-	if err != nil {
-		return err
+func (s *stack) push(f func()) { *s = append(*s, f) }
+
+func (s stack) unwind() {
+	for i := len(s) - 1; i >= 0; i-- {
+		s[i]()
 	}
-	defer func() {
-		if err := store.Close(); err != nil {
-			logger.Error("closing metrics store", "err", err)
+}
+
+// stores are the three stores and the span-metrics generator that writes
+// into one of them.
+type stores struct {
+	metrics   *tsdbstore.Store
+	logs      *logstore.Store
+	traces    *tracestore.Store
+	generator *generator.Generator
+}
+
+// openStores opens the stores and starts the generator; closes stops the
+// generator before the metrics store it writes to.
+func openStores(cfg config, logger *slog.Logger, reg prometheus.Registerer, closes *stack) (*stores, error) {
+	closer := func(name string, close func() error) func() {
+		return func() {
+			if err := close(); err != nil {
+				logger.Error("closing "+name, "err", err)
+			}
 		}
-	}()
-
-	lo := logstore.DefaultOptions()
-	lo.Retention = time.Duration(cfg.LogsRetention)
-	lo.MaxBytes = int64(cfg.LogsRetentionSize)
-	lo.MaxRecordBytes = int(cfg.LogsMaxRecordSize)
-	lo.MaxScanRecords = cfg.LogsMaxScanRecords
-	lo.HeadMaxRows = cfg.LogsHeadMaxRecords
-	lo.HeadMaxAge = time.Duration(cfg.LogsHeadMaxAge)
-	lo.WALSyncInterval = time.Duration(cfg.LogsWALSync)
-	lo.MergeMaxRows = cfg.LogsMergeMaxRecs
-	lo.FullTextMinRecords = cfg.LogsFullTextMin
-	logStore, err := logstore.Open(cfg.DataDir, lo, logger.With("component", "logstore"), reg)
-	if err != nil {
-		return err
 	}
-	defer func() {
-		if err := logStore.Close(); err != nil {
-			logger.Error("closing log store", "err", err)
+	var s stores
+	var err error
+	if s.metrics, err = tsdbstore.Open(cfg.DataDir, logger.With("component", "tsdb"), reg, cfg.Metrics); err != nil {
+		return nil, err
+	}
+	closes.push(closer("metrics store", s.metrics.Close))
+	if s.logs, err = logstore.Open(cfg.DataDir, cfg.Logs, logger.With("component", "logstore"), reg); err != nil {
+		return nil, err
+	}
+	closes.push(closer("log store", s.logs.Close))
+	if s.traces, err = tracestore.Open(cfg.DataDir, cfg.Traces, logger.With("component", "tracestore"), reg); err != nil {
+		return nil, err
+	}
+	closes.push(closer("trace store", s.traces.Close))
+	if s.generator, err = generator.New(s.metrics, cfg.Generator, logger.With("component", "generator"), reg); err != nil {
+		return nil, err
+	}
+	s.generator.Start()
+	closes.push(s.generator.Stop)
+	return &s, nil
+}
+
+// alertParts are the built-in Alertmanager, the external ones and the
+// rules.
+type alertParts struct {
+	am       *alerting.Alertmanager
+	external *alerting.External // nil without -alertmanager.url
+	rules    *alerting.Rules
+}
+
+// startAlerting starts the Alertmanagers and the rules, whose LogQL
+// groups logQuery evaluates.
+func startAlerting(cfg config, externalURL *url.URL, st *stores, engine promql.QueryEngine, logQuery rules.QueryFunc, logger *slog.Logger, reg prometheus.Registerer, closes *stack) (*alertParts, error) {
+	var a alertParts
+	amOpts := cfg.Alertmanager
+	amOpts.DataDir = filepath.Join(cfg.DataDir, "alertmanager")
+	amOpts.ExternalURL = externalURL
+	var err error
+	if a.am, err = alerting.NewAlertmanager(amOpts, logger.With("component", "alertmanager"), reg); err != nil {
+		return nil, err
+	}
+	closes.push(a.am.Stop)
+	senders := alerting.Senders{a.am}
+	if len(cfg.External.URLs) > 0 {
+		if a.external, err = alerting.NewExternal(cfg.External, logger.With("component", "notifier"), reg); err != nil {
+			return nil, err
 		}
-	}()
-
-	to := tracestore.DefaultOptions()
-	to.Retention = time.Duration(cfg.TracesRetention)
-	to.MaxBytes = int64(cfg.TracesRetentionSize)
-	to.MaxSpanBytes = int(cfg.TracesMaxSpanSize)
-	to.MaxScanSpans = cfg.TracesMaxScanSpans
-	to.HeadMaxRows = cfg.TracesHeadMaxSpans
-	to.HeadMaxAge = time.Duration(cfg.TracesHeadMaxAge)
-	to.WALSyncInterval = time.Duration(cfg.TracesWALSync)
-	to.MergeMaxRows = cfg.TracesMergeMaxSpans
-	traceStore, err := tracestore.Open(cfg.DataDir, to, logger.With("component", "tracestore"), reg)
-	if err != nil {
-		return err
+		closes.push(a.external.Stop)
+		senders = append(senders, a.external)
 	}
-	defer func() {
-		if err := traceStore.Close(); err != nil {
-			logger.Error("closing trace store", "err", err)
-		}
-	}()
-	smo := spanmetrics.DefaultOptions()
-	smo.FlushInterval = time.Duration(cfg.SpanMetricsInterval)
-	spanMetrics, err := spanmetrics.New(store, smo, logger.With("component", "spanmetrics"), reg)
-	if err != nil {
-		return err
-	}
-	spanMetrics.Start()
-	// Stopped after the collector (which feeds it) and before the metrics
-	// store (which it writes to): defers run in reverse.
-	defer spanMetrics.Stop()
-
-	externalURL, err := externalURL(cfg)
-	if err != nil {
-		return err
-	}
-	engine := promapi.NewEngine(promapi.EngineOptions{
-		QueryTimeout:  time.Duration(cfg.QueryTimeout),
-		MaxSamples:    cfg.QueryMaxSamples,
-		LookbackDelta: time.Duration(cfg.QueryLookbackDelta),
-	}, logger, reg)
-
-	lokiOpts := logsapi.DefaultOptions()
-	lokiOpts.Version = version
-	logsAPI := logsapi.New(logStore, engine, lokiOpts, logger.With("component", "logs-api"), reg)
-	defer logsAPI.Close()
-
-	// Alerting: the built-in Alertmanager, external ones, then the rules.
-	am, err := alerting.NewAlertmanager(alerting.AlertmanagerOptions{
-		ConfigFile:  cfg.AlertmanagerConfig,
-		DataDir:     filepath.Join(cfg.DataDir, "alertmanager"),
-		Retention:   time.Duration(cfg.AlertmanagerRetain),
-		ExternalURL: externalURL,
-	}, logger.With("component", "alertmanager"), reg)
-	if err != nil {
-		return err
-	}
-	defer am.Stop()
-	senders := alerting.Senders{am}
-	apiOpts := promapi.DefaultOptions()
-	if len(cfg.AlertmanagerURLs) > 0 {
-		ext, err := alerting.NewExternal(cfg.AlertmanagerURLs, logger.With("component", "notifier"), reg)
-		if err != nil {
-			return err
-		}
-		defer ext.Stop()
-		senders = append(senders, ext)
-		apiOpts.Alertmanagers = ext
-	}
-	ruleOpts := alerting.DefaultRulesOptions()
-	ruleOpts.Files = cfg.RuleFiles
-	ruleOpts.TenantDir = cfg.RuleTenantDir
-	ruleOpts.EvaluationInterval = time.Duration(cfg.RuleEvalInterval)
+	ruleOpts := cfg.Rules
 	ruleOpts.ExternalURL = externalURL
-	ruleOpts.ResendDelay = time.Duration(cfg.RuleResendDelay)
-	ruleOpts.OutageTolerance = time.Duration(cfg.RuleOutageTolerance)
-	ruleOpts.ForGracePeriod = time.Duration(cfg.RuleForGracePeriod)
-	ruleOpts.LogQuery = logsAPI.InstantQuery
-	rules := alerting.NewRules(ruleOpts, engine, store, store, senders, logger.With("component", "rules"), reg)
-	if err := rules.Reload(); err != nil {
-		return err
+	ruleOpts.LogQuery = logQuery
+	a.rules = alerting.NewRules(ruleOpts, engine, st.metrics, st.metrics, senders, logger.With("component", "rules"), reg)
+	if err := a.rules.Reload(); err != nil {
+		return nil, err
 	}
-	rules.Run()
-	defer rules.Stop()
-	reload := func() error {
-		return errors.Join(rules.Reload(), am.Reload())
-	}
+	a.rules.Run()
+	closes.push(a.rules.Stop)
+	return &a, nil
+}
+
+// reload reloads the rules and the Alertmanager's configuration.
+func (a *alertParts) reload() error { return errors.Join(a.rules.Reload(), a.am.Reload()) }
+
+// reloadOnHUP reloads on every SIGHUP until the returned stop is called.
+func reloadOnHUP(reload func() error, logger *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			if err := reload(); err != nil {
@@ -212,83 +182,76 @@ func run(ctx context.Context, cfg Config) error {
 			}
 		}
 	}()
+	return func() { signal.Stop(hup); close(hup) }
+}
 
-	// Collector (built before the HTTP port so readiness can ask it).
-	col, err := collector.New(collector.Options{
-		GRPCEndpoint:          cfg.OTLPGRPCListen,
-		HTTPEndpoint:          cfg.OTLPHTTPListen,
-		MaxRecvMsgSizeMiB:     cfg.OTLPMaxRecvMsgMiB,
-		MaxRequestBodyBytes:   int64(cfg.OTLPMaxBodySize),
-		MemoryLimitPercentage: uint32(cfg.MemoryLimitPercent),
-		MemorySpikePercentage: uint32(cfg.MemorySpikePercent),
-		MemoryLimitMiB:        uint32(cfg.MemoryLimitMiB),
-		ConfigFiles:           cfg.CollectorConfigs,
-		LogLevel:              cfg.CollectorLogLevel,
-	}, collector.Exporters{
-		Metrics: metricsexporter.NewFactory(store, logger.With("component", "metrics-exporter"), reg),
-		Logs:    logsexporter.NewFactory(logStore, logger.With("component", "logs-exporter")),
-		Traces:  tracesexporter.NewFactory(traceStore, spanMetrics, logger.With("component", "traces-exporter")),
+// run starts the stores, the query engine and APIs, the Alertmanager and the
+// rules, the HTTP port and last the collector's receivers; when ctx is done
+// it stops them in reverse order, receivers first.
+func run(ctx context.Context, cfg config) error {
+	logger, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	externalURL, err := externalURL(cfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var closes stack
+	defer func() { closes.unwind() }()
+
+	st, err := openStores(cfg, logger, reg, &closes)
+	if err != nil {
+		return err
+	}
+	engine := promapi.NewEngine(cfg.Engine, logger, reg)
+	lokiOpts := logsapi.DefaultOptions()
+	lokiOpts.Version = version
+	logsAPI := logsapi.New(st.logs, engine, lokiOpts, logger.With("component", "logs-api"), reg)
+	closes.push(logsAPI.Close)
+	alerts, err := startAlerting(cfg, externalURL, st, engine, logsAPI.InstantQuery, logger, reg, &closes)
+	if err != nil {
+		return err
+	}
+	closes.push(reloadOnHUP(alerts.reload, logger))
+
+	// The collector is built before the HTTP port so readiness can ask it.
+	col, err := collector.New(cfg.Collector, collector.Exporters{
+		Metrics: metricsexporter.NewFactory(st.metrics, logger.With("component", "metrics-exporter"), reg),
+		Logs:    logsexporter.NewFactory(st.logs, logger.With("component", "logs-exporter")),
+		Traces:  tracesexporter.NewFactory(st.traces, st.generator, logger.With("component", "traces-exporter")),
 	}, logger, reg)
 	if err != nil {
 		return err
 	}
 
-	// HTTP port.
 	var ready atomic.Bool
-	apiOpts.LookbackDelta = time.Duration(cfg.QueryLookbackDelta)
-	apiOpts.MaxRequestBodyBytes = int64(cfg.RemoteWriteMaxBody)
-	apiOpts.Version, apiOpts.Revision = version, revision
-	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
-	apiOpts.Ready = ready.Load
-	apiOpts.Flags = flagsMap(cfg)
-	apiOpts.Rules = func(ctx context.Context) promv1.RulesRetriever { return rules.ForContext(ctx) }
-	tempoOpts := tempoapi.DefaultOptions()
-	tempoOpts.Version = version
-	handler := newHTTPHandler(httpParts{
-		promAPI:      promapi.New(store, engine, apiOpts, logger, reg, reg),
-		logsAPI:      logsAPI.Handler(),
-		alertmanager: am.Handler(),
-		tempoAPI:     tempoapi.New(tempoapi.NewStore(traceStore), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
-		correlate:    correlate.New(traceStore, logStore, store, logger.With("component", "correlate"), reg).Handler(),
-		reload:       reload,
-	}, reg, ready.Load)
-
 	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
+	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, ready.Load, logger, reg)
+	srv := &http.Server{Handler: newHTTPHandler(parts, reg, ready.Load), ReadHeaderTimeout: 30 * time.Second}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
-	defer func() {
+	closes.push(func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx)
-	}()
+	})
 
 	colCtx, stopCol := context.WithCancel(ctx)
 	defer stopCol()
 	colDone := make(chan error, 1)
 	go func() { colDone <- col.Run(colCtx) }()
-
-	// Ready once the collector's receivers listen.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !col.Running() {
-		select {
-		case err := <-colDone:
-			if err == nil {
-				err = errors.New("collector stopped during start-up")
-			}
-			return err
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	if err := waitRunning(ctx, col, colDone); err != nil || ctx.Err() != nil {
+		return err
 	}
 	ready.Store(true)
 	logger.Info("Sightline is ready", "version", version, "http", ln.Addr().String(),
-		"otlp_grpc", cfg.OTLPGRPCListen, "otlp_http", cfg.OTLPHTTPListen, "data_dir", cfg.DataDir)
+		"otlp_grpc", cfg.Collector.GRPCEndpoint, "otlp_http", cfg.Collector.HTTPEndpoint, "data_dir", cfg.DataDir)
 
 	select {
 	case <-ctx.Done():
@@ -302,20 +265,58 @@ func run(ctx context.Context, cfg Config) error {
 	// Receivers first, so nothing is acknowledged that cannot be stored.
 	col.Shutdown()
 	<-colDone
-	logsAPI.Close()
+	logsAPI.Close() // ends live tails, which the HTTP server's shutdown would wait for
 	return nil
 }
 
-func flagsMap(cfg Config) map[string]string {
-	m := map[string]string{}
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	cfg.register(fs)
-	fs.VisitAll(func(f *flag.Flag) { m[f.Name] = f.Value.String() })
-	return m
+// waitRunning waits until the collector's receivers listen, it stops, or
+// ctx is done.
+func waitRunning(ctx context.Context, col *collector.Collector, done <-chan error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !col.Running() {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = errors.New("collector stopped during start-up")
+			}
+			return err
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// newHTTPParts builds the handlers of the HTTP port.
+func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) httpParts {
+	apiOpts := promapi.DefaultOptions()
+	if alerts.external != nil {
+		apiOpts.Alertmanagers = alerts.external
+	}
+	apiOpts.LookbackDelta = cfg.Engine.LookbackDelta
+	apiOpts.Version, apiOpts.Revision = version, revision
+	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
+	apiOpts.Ready = ready
+	apiOpts.Flags = flagsMap(cfg)
+	apiOpts.Rules = func(ctx context.Context) promv1.RulesRetriever { return alerts.rules.ForContext(ctx) }
+	tempoOpts := tempoapi.DefaultOptions()
+	tempoOpts.Version = version
+	return httpParts{
+		remoteWrite:  remotewrite.New(st.metrics, cfg.RemoteWrite, logger.With("component", "remote-write"), reg),
+		lokiPush:     lokipush.New(st.logs, cfg.LokiPush, logger.With("component", "loki-push"), reg),
+		promAPI:      promapi.New(st.metrics, engine, apiOpts, logger, reg, reg),
+		logsAPI:      logsAPI.Handler(),
+		alertmanager: alerts.am.Handler(),
+		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
+		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
+		reload:       alerts.reload,
+	}
 }
 
 // externalURL is -web.external-url, or http://<hostname><listen address>.
-func externalURL(cfg Config) (*url.URL, error) {
+func externalURL(cfg config) (*url.URL, error) {
 	s := cfg.ExternalURL
 	if s == "" {
 		host, err := os.Hostname()
@@ -334,6 +335,8 @@ func externalURL(cfg Config) (*url.URL, error) {
 
 // httpParts are the handlers the HTTP port serves.
 type httpParts struct {
+	remoteWrite  http.Handler // POST /api/v1/write
+	lokiPush     http.Handler // POST /loki/api/v1/push
 	promAPI      http.Handler // /api/v1/
 	logsAPI      http.Handler // /api/v1/logs/ and /loki/
 	alertmanager http.Handler // Alertmanager's /api/v2/
@@ -356,6 +359,8 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/write", instrument("/api/v1/write", whenReady(ready, tenant.Middleware(parts.remoteWrite))))
+	mux.Handle("POST /loki/api/v1/push", instrument("/loki/api/v1/push", whenReady(ready, tenant.Middleware(parts.lokiPush))))
 	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(parts.promAPI)))
 	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
@@ -390,4 +395,16 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// whenReady answers 503 until the server is ready, as Prometheus does for
+// its write endpoints.
+func whenReady(ready func() bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready() {
+			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -3,12 +3,16 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -54,25 +58,61 @@ type server struct {
 	out      bytes.Buffer
 }
 
+// freePort returns a loopback address whose port is free now. A port the
+// kernel hands out for port 0 is an ephemeral one, which any process's next
+// outgoing connection may take before the child binds it; so the port is
+// drawn below the ephemeral range instead, which only listeners use, and
+// startServer tries other ports should another test take it anyway.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	lo := 32768 // Linux's default start of the range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var x, y int
+		if _, err := fmt.Sscan(string(b), &x, &y); err == nil && x > 20000 {
+			lo = x
+		}
+	}
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(lo-10000)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // startServer starts sightline on dataDir and waits until /-/ready says so.
 func startServer(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: dataDir, args: args,
-		httpAddr: freePort(t), grpcAddr: freePort(t), otlpHTTP: freePort(t)}
-	s.start()
+	s := &server{t: t, dataDir: dataDir, args: args}
 	t.Cleanup(func() { s.kill() })
-	return s
+	for attempt := 1; ; attempt++ {
+		s.httpAddr, s.grpcAddr, s.otlpHTTP = freePort(t), freePort(t), freePort(t)
+		err := s.tryStart()
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+	}
 }
 
+// errPortTaken is a start-up that failed because a port was taken between
+// freePort and the child's bind.
+var errPortTaken = errors.New("port taken")
+
+// start starts sightline on s's ports and waits until it is ready.
 func (s *server) start() {
+	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *server) tryStart() error {
 	t := s.t
 	t.Helper()
 	args := append([]string{
@@ -94,15 +134,19 @@ func (s *server) start() {
 	for {
 		select {
 		case <-s.done:
-			t.Fatalf("sightline exited during start-up:\n%s", s.output())
+			out := s.output()
+			if strings.Contains(out, "address already in use") {
+				return fmt.Errorf("%w:\n%s", errPortTaken, out)
+			}
+			return fmt.Errorf("sightline exited during start-up:\n%s", out)
 		case <-deadline:
-			t.Fatalf("sightline not ready after 60s:\n%s", s.output())
+			return fmt.Errorf("sightline not ready after 60s:\n%s", s.output())
 		case <-tick.C:
 			resp, err := http.Get(s.url("/-/ready"))
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return
+					return nil
 				}
 			}
 		}

@@ -16,15 +16,13 @@ type Options struct {
 	// MaxEntries is the largest limit a log query may ask for (Loki's
 	// max_entries_limit_per_query).
 	MaxEntries int
-	// MaxPushBytes bounds a push body (413 above it).
-	MaxPushBytes int64
 	// Version is Sightline's, for buildinfo.
 	Version string
 }
 
 // DefaultOptions are Loki's defaults.
 func DefaultOptions() Options {
-	return Options{MaxEntries: 5000, MaxPushBytes: 16 << 20}
+	return Options{MaxEntries: 5000}
 }
 
 // API serves the native log API and the Loki API.
@@ -33,7 +31,6 @@ type API struct {
 	engine promql.QueryEngine
 	opts   Options
 	logger *slog.Logger
-	pushed *prometheus.CounterVec
 	badReq *prometheus.CounterVec
 
 	stop     chan struct{} // closed by Close: ends tails
@@ -45,14 +42,11 @@ type API struct {
 // log selector that Grafana sends, such as vector(1)+vector(1).
 func New(store *logstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer) *API {
 	a := &API{store: store, engine: engine, opts: opts, logger: logger, stop: make(chan struct{}),
-		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sightline_loki_push_entries_total", Help: "Entries received on the Loki push API, by format.",
-		}, []string{"format"}),
 		badReq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sightline_logs_bad_requests_total", Help: "Log API requests refused as bad input, by endpoint.",
 		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(a.pushed, a.badReq)
+	reg.MustRegister(a.badReq)
 	return a
 }
 
@@ -64,7 +58,6 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/logs/trace/{id}", a.byTrace)
 	mux.HandleFunc("GET /api/v1/logs/histogram", a.histogram)
 
-	mux.HandleFunc("POST /loki/api/v1/push", a.push)
 	mux.HandleFunc("/loki/api/v1/query_range", a.queryRange)
 	mux.HandleFunc("/loki/api/v1/query", a.queryInstant)
 	mux.HandleFunc("/loki/api/v1/labels", a.labelNames)

@@ -3,9 +3,9 @@ package promapi
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/grafana/regexp"
-	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/route"
 	"github.com/prometheus/prometheus/config"
@@ -26,6 +25,7 @@ import (
 	"github.com/prometheus/prometheus/util/notifications"
 	v1 "github.com/prometheus/prometheus/web/api/v1"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/query/mql"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
@@ -52,6 +52,14 @@ func DefaultEngineOptions() EngineOptions {
 	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute}
 }
 
+// RegisterFlags declares the options as flags, with their current values
+// as defaults.
+func (o *EngineOptions) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Duration(fs, &o.QueryTimeout, "query.timeout", "Longest a query may run.")
+	fs.IntVar(&o.MaxSamples, "query.max-samples", o.MaxSamples, "Most samples a query may load into memory at once.")
+	flagext.Duration(fs, &o.LookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+}
+
 // NewEngine returns the PromQL engine, with MetricsQL in front of it, that
 // the API and the rule engine share.
 func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registerer) promql.QueryEngine {
@@ -71,8 +79,6 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 type Options struct {
 	// LookbackDelta is PromQL's staleness lookback (for remote read).
 	LookbackDelta time.Duration
-	// MaxRequestBodyBytes bounds a remote_write body (413 above it).
-	MaxRequestBodyBytes int64
 	// Version and Revision of Sightline, for buildinfo.
 	Version, Revision string
 	// Flags are shown by /api/v1/status/flags.
@@ -91,9 +97,8 @@ type Options struct {
 // DefaultOptions are the embedded defaults.
 func DefaultOptions() Options {
 	return Options{
-		LookbackDelta:       5 * time.Minute,
-		MaxRequestBodyBytes: 32 << 20,
-		Ready:               func() bool { return true },
+		LookbackDelta: 5 * time.Minute,
+		Ready:         func() bool { return true },
 	}
 }
 
@@ -157,7 +162,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 		func() (<-chan notifications.Notification, func(), bool) { return nil, func() {}, false },
 		gatherer, reg,
 		v1.DefaultStatsRenderer,
-		true, remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
+		false, nil, // remote_write is received by package ingest/remotewrite
 		false, false, false, // OTLP arrives through the embedded collector
 		false,
 		opts.LookbackDelta,
@@ -170,7 +175,6 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", r)
 	mux.Handle("GET /api/v1/metadata", metadataHandler(store))
-	mux.Handle("POST /api/v1/write", limitBody(opts.MaxRequestBodyBytes, protobufOnly(r)))
 	return mux
 }
 
@@ -180,33 +184,6 @@ func cwd() string {
 		return "<unknown>"
 	}
 	return d
-}
-
-// limitBody answers 413, naming the limit, for a body over max bytes.
-func limitBody(max int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > max {
-			http.Error(w, fmt.Sprintf("request body of %d bytes is over the limit of %d bytes", r.ContentLength, max), http.StatusRequestEntityTooLarge)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
-		next.ServeHTTP(w, r)
-	})
-}
-
-// protobufOnly answers 415 for a remote-write body that says it is not
-// protobuf; Prometheus' handler would answer 400. Senders that set no
-// Content-Type at all are let through, as Prometheus does.
-func protobufOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ct := r.Header.Get("Content-Type"); ct != "" {
-			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-protobuf" {
-				http.Error(w, fmt.Sprintf("unsupported Content-Type %q: remote write takes application/x-protobuf", ct), http.StatusUnsupportedMediaType)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // metadataHandler serves /api/v1/metadata from the metadata seen at ingest,

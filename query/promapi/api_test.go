@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/metadata"
-	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -26,19 +23,8 @@ func newTestAPI(t testing.TB) (http.Handler, *tsdbstore.Store) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	opts := DefaultOptions()
-	opts.MaxRequestBodyBytes = 1 << 20
 	engine := NewEngine(DefaultEngineOptions(), slog.New(slog.DiscardHandler), reg)
 	return tenant.Middleware(New(store, engine, opts, slog.New(slog.DiscardHandler), reg, reg)), store
-}
-
-func writeBody(t testing.TB, name string, v float64) []byte {
-	t.Helper()
-	raw, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
-		Labels:  []prompb.Label{{Name: "__name__", Value: name}},
-		Samples: []prompb.Sample{{Timestamp: time.Now().UnixMilli(), Value: v}},
-	}}}).Marshal()
-	require.NoError(t, err)
-	return snappy.Encode(nil, raw)
 }
 
 func do(h http.Handler, method, path, contentType string, body []byte) *httptest.ResponseRecorder {
@@ -51,17 +37,6 @@ func do(h http.Handler, method, path, contentType string, body []byte) *httptest
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
-}
-
-func TestRemoteWriteLimits(t *testing.T) {
-	h, _ := newTestAPI(t)
-	require.Equal(t, http.StatusNoContent, do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", writeBody(t, "a", 1)).Code)
-	rec := do(h, http.MethodPost, "/api/v1/write", "application/json", writeBody(t, "a", 1))
-	require.Equal(t, http.StatusUnsupportedMediaType, rec.Code)
-	require.Contains(t, rec.Body.String(), "application/x-protobuf")
-	rec = do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", make([]byte, 2<<20))
-	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
-	require.Contains(t, rec.Body.String(), "limit of 1048576 bytes")
 }
 
 func TestMetadata(t *testing.T) {
@@ -90,17 +65,4 @@ func TestMetadata(t *testing.T) {
 	rec = do(h, http.MethodGet, "/api/v1/metadata?limit=x", "", nil)
 	require.Equal(t, http.StatusBadRequest, rec.Code)
 	require.Contains(t, rec.Body.String(), `"errorType":"bad_data"`)
-}
-
-// FuzzRemoteWrite: whatever a remote-write body holds, the answer is a
-// client error or success, never a server error or a crash.
-func FuzzRemoteWrite(f *testing.F) {
-	f.Add(writeBody(f, "seed", 1))
-	f.Add([]byte("not snappy"))
-	f.Add(snappy.Encode(nil, []byte("\x0a\xff\xff")))
-	h, _ := newTestAPI(f)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		rec := do(h, http.MethodPost, "/api/v1/write", "application/x-protobuf", body)
-		require.Less(t, rec.Code, 500, rec.Body.String())
-	})
 }

@@ -4,8 +4,8 @@
 //
 // The API is Prometheus' own (web/api/v1), not a re-implementation: query,
 // query_range, series, labels, label values, query_exemplars, format_query,
-// parse_query, status endpoints and remote_write (/api/v1/write) keep
-// Prometheus' exact JSON shapes and error bodies. Sightline adds what its
+// parse_query and the status endpoints keep Prometheus' exact JSON shapes
+// and error bodies (remote_write is received by package ingest/remotewrite). Sightline adds what its
 // storage knows differently from a scraping Prometheus: /api/v1/metadata
 // comes from the metadata seen at ingest, and every query goes through the
 // MetricsQL layer (package mql) before the PromQL engine.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
@@ -52,6 +54,15 @@ func DefaultOptions() Options {
 		MaxScanRecords:     20_000_000,
 		FullTextMinRecords: 4_000_000,
 	}
+}
+
+// RegisterFlags declares the options as flags (logs.*), with their current
+// values as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	o.Options.RegisterFlags(fs, "logs", "records")
+	flagext.Bytes(fs, &o.MaxRecordBytes, "logs.max-record-size", "Largest log record accepted (body and attributes); larger ones are rejected and counted.")
+	fs.IntVar(&o.MaxScanRecords, "logs.query.max-scan-records", o.MaxScanRecords, "A log query that would read more records than this is stopped with an error.")
+	fs.IntVar(&o.FullTextMinRecords, "logs.full-text.min-records", o.FullTextMinRecords, "Merged segments of at least this many records get a full-text (bleve) index for prefix, wildcard and regexp searches; every segment has per-block word filters.")
 }
 
 // Rejection reasons (label reason of sightline_logs_records_rejected_total).

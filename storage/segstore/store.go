@@ -3,6 +3,7 @@ package segstore
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/wal"
@@ -97,6 +99,18 @@ func DefaultOptions() Options {
 		MergeMaxRows:    10_000_000,
 		WALSyncInterval: time.Second,
 	}
+}
+
+// RegisterFlags declares the options that a user sets as flags named
+// <signal>.<setting>, with their current values as defaults; rows names
+// the rows of the signal (records, spans).
+func (o *Options) RegisterFlags(fs *flag.FlagSet, signal, rows string) {
+	flagext.Duration(fs, &o.Retention, signal+".retention", "Drop "+signal+" partitions older than this (e.g. 7d); 0 keeps everything.")
+	flagext.Bytes(fs, &o.MaxBytes, signal+".retention-size", "Per-tenant size limit of the "+signal+" store (e.g. 50GB); oldest partitions go first; 0 for none.")
+	fs.IntVar(&o.HeadMaxRows, signal+".head.max-"+rows, o.HeadMaxRows, "The "+rows+" held in memory (and in the WAL) before they are flushed into a segment.")
+	flagext.Duration(fs, &o.HeadMaxAge, signal+".head.max-age", "Longest time "+rows+" wait in memory before they are flushed into a segment.")
+	flagext.Duration(fs, &o.WALSyncInterval, signal+".wal.sync-interval", "How often the "+signal+" WAL is fsynced; a power loss loses at most this much of what was acknowledged (a killed process loses nothing). 0 fsyncs every request before acknowledging it.")
+	fs.IntVar(&o.MergeMaxRows, signal+".merge.max-"+rows, o.MergeMaxRows, "Segments are merged in the background until they hold this many "+rows+".")
 }
 
 // ErrBackpressure is returned by Append while too many rows wait to be

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -36,6 +38,14 @@ func DefaultOptions() Options {
 		MaxSpanBytes: 1 << 20,
 		MaxScanSpans: 10_000_000,
 	}
+}
+
+// RegisterFlags declares the options as flags (traces.*), with their
+// current values as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	o.Options.RegisterFlags(fs, "traces", "spans")
+	flagext.Bytes(fs, &o.MaxSpanBytes, "traces.max-span-size", "Largest span accepted (names, attributes, events, links); larger ones are rejected and counted.")
+	fs.IntVar(&o.MaxScanSpans, "traces.query.max-scan-spans", o.MaxScanSpans, "A trace search that would read more spans than this is stopped with an error.")
 }
 
 // Rejection reasons (label reason of sightline_traces_spans_rejected_total).

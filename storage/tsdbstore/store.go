@@ -3,6 +3,7 @@ package tsdbstore
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/compression"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -44,6 +46,15 @@ func DefaultOptions() Options {
 		OutOfOrderWindow: 30 * time.Minute,
 		MaxExemplars:     100_000,
 	}
+}
+
+// RegisterFlags declares the options as flags, with their current values
+// as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Duration(fs, &o.Retention, "metrics.retention", "Drop metric blocks older than this (e.g. 15d); 0 keeps everything.")
+	flagext.Bytes(fs, &o.MaxBytes, "metrics.retention-size", "Per-tenant size limit of the metrics store (e.g. 50GB); oldest blocks go first; 0 for none.")
+	flagext.Duration(fs, &o.OutOfOrderWindow, "metrics.out-of-order-window", "Accept samples up to this much older than the newest of their series.")
+	fs.Int64Var(&o.MaxExemplars, "metrics.max-exemplars", o.MaxExemplars, "Exemplars kept per tenant (circular buffer); 0 disables exemplar storage.")
 }
 
 // Store holds one TSDB per tenant. It is safe for concurrent use.

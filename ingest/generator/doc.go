@@ -1,7 +1,7 @@
-// Package spanmetrics derives metrics from spans: Grafana Tempo's span
-// metrics (request rate, errors and duration per operation) and service
-// graph (requests between services), written into Sightline's metrics store
-// so that Grafana's Tempo data source draws its service graph and "RED"
+// Package generator derives metrics from spans, as Grafana Tempo's
+// metrics-generator does: span metrics (request rate, errors and duration
+// per operation) and the service graph (requests between services),
+// written into Sightline's metrics store so that Grafana's Tempo data source draws its service graph and "RED"
 // table from them, and PromQL alerts written for Tempo work unchanged.
 //
 // The entry points are New, which takes the store as an Appendable
@@ -50,4 +50,4 @@
 // store, and the store's own WAL keeps what was already appended. A series'
 // first sample is preceded by a 0 at the previous flush so that the spans of
 // its first interval are not lost to rate().
-package spanmetrics
+package generator

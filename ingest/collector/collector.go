@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 
@@ -21,6 +22,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 	"gopkg.in/yaml.v3"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
 )
 
 // Options configure the embedded collector.
@@ -35,10 +38,10 @@ type Options struct {
 	// MemoryLimitPercentage and MemorySpikePercentage set memory_limiter:
 	// above limit-spike of the machine's (or cgroup's) memory, data is
 	// refused with ResourceExhausted / 429.
-	MemoryLimitPercentage uint32
-	MemorySpikePercentage uint32
+	MemoryLimitPercentage uint
+	MemorySpikePercentage uint
 	// MemoryLimitMiB, if set, is used instead of the percentages.
-	MemoryLimitMiB uint32
+	MemoryLimitMiB uint
 	// ConfigFiles are user collector configurations merged over Sightline's,
 	// e.g. to add receivers; they may use the sightline_* exporters.
 	ConfigFiles []string
@@ -57,6 +60,20 @@ func DefaultOptions() Options {
 		MemorySpikePercentage: 20,
 		LogLevel:              "warn",
 	}
+}
+
+// RegisterFlags declares the options as flags, with their current values
+// as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.GRPCEndpoint, "otlp.grpc.listen-address", o.GRPCEndpoint, "Address of the OTLP gRPC receiver (metrics, logs and traces).")
+	fs.StringVar(&o.HTTPEndpoint, "otlp.http.listen-address", o.HTTPEndpoint, "Address of the OTLP HTTP receiver: /v1/metrics, /v1/logs and /v1/traces, protobuf and JSON.")
+	fs.IntVar(&o.MaxRecvMsgSizeMiB, "otlp.grpc.max-recv-msg-size-mib", o.MaxRecvMsgSizeMiB, "Largest OTLP gRPC message accepted, in MiB.")
+	flagext.Bytes(fs, &o.MaxRequestBodyBytes, "otlp.http.max-request-body-size", "Largest OTLP HTTP request body accepted (e.g. 16MiB); larger ones get 413.")
+	fs.UintVar(&o.MemoryLimitPercentage, "memory.limit-percentage", o.MemoryLimitPercentage, "memory_limiter: refuse ingest (429 / ResourceExhausted) above this share of the machine's memory.")
+	fs.UintVar(&o.MemorySpikePercentage, "memory.spike-percentage", o.MemorySpikePercentage, "memory_limiter: headroom for spikes, as a share of the machine's memory.")
+	fs.UintVar(&o.MemoryLimitMiB, "memory.limit-mib", o.MemoryLimitMiB, "memory_limiter: absolute limit in MiB; overrides the percentages when set.")
+	flagext.Strings(fs, &o.ConfigFiles, "collector.config", "A collector configuration file merged over Sightline's own (repeatable), e.g. to add receivers.")
+	fs.StringVar(&o.LogLevel, "collector.log-level", o.LogLevel, "Log level of the embedded collector.")
 }
 
 // Exporters are Sightline's exporter factories, one per signal; a nil one

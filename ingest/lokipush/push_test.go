@@ -1,4 +1,4 @@
-package logsapi
+package lokipush
 
 import (
 	"testing"

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sightline-dev/sightline/exporters"
+	"github.com/sightline-dev/sightline/ingest/exporters"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/record"

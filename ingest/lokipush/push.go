@@ -1,12 +1,14 @@
-package logsapi
+package lokipush
 
 import (
 	"compress/gzip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"sort"
@@ -16,28 +18,72 @@ import (
 
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/record"
 )
 
-// push is Loki's POST /loki/api/v1/push: protobuf (snappy) or JSON.
-func (a *API) push(w http.ResponseWriter, r *http.Request) {
-	bad := func(code int, err error) {
-		a.badReq.WithLabelValues("push").Inc()
-		lokiError(w, code, err)
+// Options configure the receiver.
+type Options struct {
+	// MaxBodyBytes bounds a push body, compressed and decompressed (413
+	// above it).
+	MaxBodyBytes int64
+}
+
+// DefaultOptions are Loki's defaults.
+func DefaultOptions() Options {
+	return Options{MaxBodyBytes: 16 << 20}
+}
+
+// RegisterFlags declares the options as flags, with their current values
+// as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Bytes(fs, &o.MaxBodyBytes, "loki.push.max-request-body-size", "Largest Loki push body accepted on /loki/api/v1/push, compressed or not; larger ones get 413.")
+}
+
+// Receiver is Loki's POST /loki/api/v1/push into the log store.
+type Receiver struct {
+	store  *logstore.Store
+	opts   Options
+	logger *slog.Logger
+	pushed *prometheus.CounterVec
+	bad    prometheus.Counter
+}
+
+// New returns the receiver; mount it behind tenant.Middleware.
+func New(store *logstore.Store, opts Options, logger *slog.Logger, reg prometheus.Registerer) *Receiver {
+	r := &Receiver{store: store, opts: opts, logger: logger,
+		pushed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_loki_push_entries_total", Help: "Entries received on the Loki push API, by format.",
+		}, []string{"format"}),
+		bad: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_loki_push_bad_requests_total", Help: "Loki push requests refused as bad input.",
+		}),
 	}
-	if r.ContentLength > a.opts.MaxPushBytes {
-		bad(http.StatusRequestEntityTooLarge, fmt.Errorf("push body of %d bytes is over the limit of %d bytes", r.ContentLength, a.opts.MaxPushBytes))
+	reg.MustRegister(r.pushed, r.bad)
+	return r
+}
+
+// ServeHTTP takes a push: protobuf (snappy) or JSON (optionally gzipped).
+func (a *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	bad := func(code int, err error) {
+		a.bad.Inc()
+		http.Error(w, err.Error(), code)
+	}
+	max := a.opts.MaxBodyBytes
+	if r.ContentLength > max {
+		bad(http.StatusRequestEntityTooLarge, fmt.Errorf("push body of %d bytes is over the limit of %d bytes", r.ContentLength, max))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxPushBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			bad(http.StatusRequestEntityTooLarge, fmt.Errorf("push body is over the limit of %d bytes", a.opts.MaxPushBytes))
+			bad(http.StatusRequestEntityTooLarge, fmt.Errorf("push body is over the limit of %d bytes", max))
 			return
 		}
 		bad(http.StatusBadRequest, fmt.Errorf("read push body: %w", err))
@@ -56,8 +102,8 @@ func (a *API) push(w http.ResponseWriter, r *http.Request) {
 				bad(http.StatusBadRequest, fmt.Errorf("gzip: %w", zerr))
 				return
 			}
-			if body, err = io.ReadAll(io.LimitReader(zr, a.opts.MaxPushBytes+1)); err != nil || int64(len(body)) > a.opts.MaxPushBytes {
-				bad(http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed push body is over the limit of %d bytes", a.opts.MaxPushBytes))
+			if body, err = io.ReadAll(io.LimitReader(zr, max+1)); err != nil || int64(len(body)) > max {
+				bad(http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed push body is over the limit of %d bytes", max))
 				return
 			}
 		}
@@ -73,11 +119,11 @@ func (a *API) push(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.store.Append(r.Context(), recs)
 	if errors.Is(err, logstore.ErrBackpressure) {
-		lokiError(w, http.StatusTooManyRequests, err)
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
 		return
 	}
 	if err != nil {
-		lokiError(w, http.StatusServiceUnavailable, err)
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	if len(res.Rejected) > 0 {

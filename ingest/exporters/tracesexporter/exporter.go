@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sightline-dev/sightline/exporters"
-	"github.com/sightline-dev/sightline/exporters/logsexporter"
+	"github.com/sightline-dev/sightline/ingest/exporters"
+	"github.com/sightline-dev/sightline/ingest/exporters/logsexporter"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/tenant"

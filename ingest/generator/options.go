@@ -1,12 +1,15 @@
-package spanmetrics
+package generator
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
 )
 
 // Options configure a Generator. The defaults are those of Tempo's
@@ -54,6 +57,12 @@ func DefaultOptions() Options {
 		MaxSeries:                  100_000,
 		StaleSeriesTimeout:         15 * time.Minute,
 	}
+}
+
+// RegisterFlags declares the options a user sets as flags, with their
+// current values as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Duration(fs, &o.FlushInterval, "spanmetrics.flush-interval", "How often span metrics and service-graph series are written to the metrics store.")
 }
 
 // Validate reports the first option that cannot work.

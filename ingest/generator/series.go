@@ -1,4 +1,4 @@
-package spanmetrics
+package generator
 
 import (
 	"math"

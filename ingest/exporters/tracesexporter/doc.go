@@ -1,7 +1,7 @@
 // Package tracesexporter is the sightline_traces collector exporter: it
 // writes the spans of the traces pipeline into the trace store
 // (storage/tracestore), keeping every OTLP span field, and hands each
-// stored request to the span-metrics generator (exporters/spanmetrics) so
+// stored request to the span-metrics generator (ingest/generator) so
 // that span metrics and the service graph are derived at ingest, as
 // Tempo's metrics-generator does.
 //

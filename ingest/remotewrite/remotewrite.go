@@ -1,0 +1,69 @@
+package remotewrite
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/storage/remote"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
+)
+
+// Options configure the receiver.
+type Options struct {
+	// MaxRequestBodyBytes bounds a remote_write body (413 above it).
+	MaxRequestBodyBytes int64
+}
+
+// DefaultOptions are the embedded defaults.
+func DefaultOptions() Options {
+	return Options{MaxRequestBodyBytes: 32 << 20}
+}
+
+// RegisterFlags declares the options as flags, with their current values
+// as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	flagext.Bytes(fs, &o.MaxRequestBodyBytes, "remote-write.max-request-body-size", "Largest remote_write body accepted on /api/v1/write; larger ones get 413.")
+}
+
+// New returns the handler of POST /api/v1/write, appending to app; mount
+// it behind tenant.Middleware so that each tenant writes its own data.
+func New(app storage.Appendable, opts Options, logger *slog.Logger, reg prometheus.Registerer) http.Handler {
+	h := remote.NewWriteHandler(logger, reg, app,
+		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
+		false, false, false)
+	return limitBody(opts.MaxRequestBodyBytes, protobufOnly(h))
+}
+
+// limitBody answers 413, naming the limit, for a body over max bytes.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			http.Error(w, fmt.Sprintf("request body of %d bytes is over the limit of %d bytes", r.ContentLength, max), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// protobufOnly answers 415 for a remote-write body that says it is not
+// protobuf; Prometheus' handler would answer 400. Senders that set no
+// Content-Type at all are let through, as Prometheus does.
+func protobufOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/x-protobuf" {
+				http.Error(w, fmt.Sprintf("unsupported Content-Type %q: remote write takes application/x-protobuf", ct), http.StatusUnsupportedMediaType)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
