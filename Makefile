@@ -13,13 +13,17 @@ build:
 run: build
 	./bin/sightline -data.dir ./data
 
+# bench/ is a module of its own, so that its plotting libraries are not
+# dependencies of the server; lint and test cover both modules.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) -C bench vet ./...
 
 test: lint build
 	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) -C bench test -count=1 -timeout 10m ./...
 
 fmt:
 	gofmt -w .
@@ -36,7 +40,7 @@ BENCH_FLAGS ?=
 bench: bench-metrics bench-logs bench-traces
 
 bench-metrics: build bench-deps
-	$(GO) run ./bench/cmd/slbench -sightline bin/sightline -out bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
+	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
 
 # The log benchmark (issues 3 and 10): 10 million OTLP log records, then
 # trace-ID lookups, single-word searches, Grafana's LogQL queries (limit=100,
@@ -47,7 +51,7 @@ bench-metrics: build bench-deps
 # flags go in LOGBENCH_FLAGS, e.g. `make bench-logs LOGBENCH_FLAGS="-records 1000000"`.
 LOGBENCH_FLAGS ?=
 bench-logs: build
-	$(GO) run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name logs $(LOGBENCH_FLAGS)
+	$(GO) -C bench run ./cmd/logbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name logs $(LOGBENCH_FLAGS)
 
 # The log long run (issue 10): a simulated week (7 × 24 hour partitions of
 # 20,000 records) sent at a steady 6,000 records/s to a Sightline flushing
@@ -55,7 +59,7 @@ bench-logs: build
 # bench/results/logs-longrun.md, .json and two plots. About 10 minutes.
 # Extra logbench flags go in LOGBENCH_FLAGS (-days, -records-per-hour, -rate, …).
 bench-logs-longrun: build
-	$(GO) run ./bench/cmd/logbench -longrun -sightline bin/sightline -out bench/results -name logs-longrun $(LOGBENCH_FLAGS)
+	$(GO) -C bench run ./cmd/logbench -longrun -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name logs-longrun $(LOGBENCH_FLAGS)
 
 # The trace benchmark: 10 million realistic OTLP spans (span metrics and
 # service graph on), then trace-by-ID, correlate and TraceQL search
@@ -64,7 +68,7 @@ bench-logs-longrun: build
 # TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
 TRACEBENCH_FLAGS ?=
 bench-traces: build
-	$(GO) run ./bench/cmd/tracebench -sightline bin/sightline -out bench/results -name traces $(TRACEBENCH_FLAGS)
+	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
 
 # The peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports

@@ -25,7 +25,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sightlineBin = filepath.Join(dir, "sightline")
-	build := exec.Command("go", "build", "-o", sightlineBin, "github.com/sightline-dev/sightline/cmd/sightline")
+	// The server is built by its own module, at the repository root.
+	build := exec.Command("go", "build", "-o", sightlineBin, "./cmd/sightline")
+	build.Dir = filepath.Join("..", "..")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build sightline:", err)

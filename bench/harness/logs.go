@@ -297,7 +297,7 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 	o := r.Options
 	f("# Sightline log benchmark: %s\n\nRun on %s UTC by `bench/cmd/logbench` (issue 3's workload, issue 10's additions).\n\n", name, r.Started.UTC().Format("2006-01-02 15:04"))
 	r.Machine.writeTable(&b, r.Version)
-	cmd := cmp.Or(o.Command, fmt.Sprintf("go run ./bench/cmd/logbench -sightline bin/sightline -out bench/results -name %s -records %d", name, o.Records))
+	cmd := cmp.Or(o.Command, fmt.Sprintf("cd bench && go run ./cmd/logbench -sightline ../bin/sightline -out results -name %s -records %d", name, o.Records))
 	f("## Reproduce\n\n```sh\nmake bench-logs   # = make build, then:\n%s\n```\n\n", cmd)
 	f("## Load\n\n%d log records over OTLP/gRPC from %d concurrent senders, %d records per request, 12 services, 12 message templates of 120–220 bytes with random fills, INFO/DEBUG/WARN/ERROR, 3 attributes per record, 90%% with a trace ID (1–8 records per trace). The sender runs on the same 2 cores as Sightline and builds every request fresh (pdata), so the rate below includes its cost.\n\n", r.Sent, o.Senders, o.RecordsPerRequest)
 	f("Timestamps are the wall clock at which each request was built (its records 1 ns apart), so the records span only the ingest phase: %s to %s UTC (%.0f s). The volume queries over the last hour and the last 24 hours therefore count the same records; they differ in the steps they evaluate (61 and 1,441 one-minute windows) and the time range the store has to rule out.\n\n",

@@ -450,7 +450,7 @@ func longrunMarkdown(r *LongrunReport, name string, plots []string) string {
 	perDay := 24 * o.RecordsPerHour
 	f("# Sightline log long run: %s\n\nRun on %s UTC by `bench/cmd/logbench -longrun` (issue 10); took %s.\n\n", name, r.Started.UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
 	r.Machine.writeTable(&b, r.Version)
-	cmd := cmp.Or(o.Command, fmt.Sprintf("go run ./bench/cmd/logbench -longrun -sightline bin/sightline -out bench/results -name %s -days %d -records-per-hour %d -rate %d", name, o.Days, o.RecordsPerHour, o.Rate))
+	cmd := cmp.Or(o.Command, fmt.Sprintf("cd bench && go run ./cmd/logbench -longrun -sightline ../bin/sightline -out results -name %s -days %d -records-per-hour %d -rate %d", name, o.Days, o.RecordsPerHour, o.Rate))
 	f("## Reproduce\n\n```sh\nmake bench-logs-longrun   # = make build, then:\n%s\n```\n\n", cmd)
 
 	var end *LongrunSample

@@ -640,7 +640,7 @@ func traceMarkdown(r *TraceReport, name string) string {
 	rl, tg := &r.Realistic, r.Telemetrygen
 	f("# Sightline trace benchmark: %s\n\nRun on %s UTC by `bench/cmd/tracebench`; took %s.\n\n", name, r.Started.UTC().Format("2006-01-02 15:04"), r.Took.Round(time.Second))
 	r.Machine.writeTable(&b, r.Version)
-	cmd := cmp.Or(o.Command, fmt.Sprintf("go run ./bench/cmd/tracebench -sightline bin/sightline -out bench/results -name %s -spans %d -telemetrygen-spans %d", name, o.Spans, o.TelemetrygenSpans))
+	cmd := cmp.Or(o.Command, fmt.Sprintf("cd bench && go run ./cmd/tracebench -sightline ../bin/sightline -out results -name %s -spans %d -telemetrygen-spans %d", name, o.Spans, o.TelemetrygenSpans))
 	f("## Reproduce\n\n```sh\n%s\n%s\n```\n\n", traceReportTemplate, cmd)
 
 	f("## Load\n\n")

@@ -11,5 +11,5 @@
 // With -longrun (make bench-logs-longrun) it sends a simulated week of
 // records at a steady rate to a Sightline that flushes every second,
 // samples parts, open files and RSS, and writes <name>.md, <name>.json and
-// two plots. `go run ./bench/cmd/logbench -h` lists the flags.
+// two plots. `cd bench && go run ./cmd/logbench -h` lists the flags.
 package main

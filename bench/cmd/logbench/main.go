@@ -16,12 +16,12 @@ import (
 func main() {
 	o, lo := harness.DefaultLogOptions(), harness.DefaultLongrunOptions()
 	fs := flag.NewFlagSet("logbench", flag.ContinueOnError)
-	out := fs.String("out", "bench/results", "Directory for the report.")
+	out := fs.String("out", "results", "Directory for the report.")
 	name := fs.String("name", "", "Report name: <out>/<name>.md (default logs, or logs-longrun with -longrun).")
 	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
 	longrun := fs.Bool("longrun", false, "Run the long run instead: a simulated week at a steady rate, watching parts, open files and RSS.")
 	render := fs.String("render", "", "Render a long run's report again from its saved <name>.json into -out/-name, without running anything.")
-	bin := fs.String("sightline", "bin/sightline", "Sightline binary (`make build` makes bin/sightline).")
+	bin := fs.String("sightline", "../bin/sightline", "Sightline binary (`make build` makes bin/sightline at the repository root).")
 
 	// Both modes; 0 keeps the mode's default.
 	senders := fs.Int("senders", 0, fmt.Sprintf("Concurrent OTLP/gRPC senders (0: %d, or %d with -longrun).", o.Senders, lo.Senders))
@@ -52,7 +52,7 @@ func main() {
 		}
 		os.Exit(2)
 	}
-	command := "go run ./bench/cmd/logbench " + strings.Join(os.Args[1:], " ")
+	command := "cd bench && go run ./cmd/logbench " + strings.Join(os.Args[1:], " ")
 	o.Words = strings.Split(*words, ",")
 	o.Sightline, lo.Sightline = *bin, *bin
 	o.Command, lo.Command = command, command

@@ -19,7 +19,7 @@ func main() {
 	o := harness.DefaultOptions()
 	w := &o.Workload
 	fs := flag.NewFlagSet("slbench", flag.ContinueOnError)
-	fs.StringVar(&o.SightlineBin, "sightline", "bin/sightline", "Sightline binary (`make build` makes bin/sightline).")
+	fs.StringVar(&o.SightlineBin, "sightline", "../bin/sightline", "Sightline binary (`make build` makes bin/sightline at the repository root).")
 	fs.StringVar(&o.PrometheusBin, "prometheus", "", "Prometheus binary; empty: `prometheus` in PATH. Skipped when missing.")
 	fs.StringVar(&o.VictoriaMetricsBin, "victoria-metrics", "", "VictoriaMetrics binary; empty: `victoria-metrics` in PATH. Skipped when missing.")
 	targets := fs.String("targets", strings.Join(o.Targets, ","), "Comma-separated targets to run.")
@@ -38,7 +38,7 @@ func main() {
 	fs.DurationVar(&o.IngestTimeout, "ingest-timeout", o.IngestTimeout, "Upper bound of one ingest phase.")
 	fs.StringVar(&o.ProfileTarget, "profile", o.ProfileTarget, "Sightline target whose ingest is profiled in the last repeat; empty for none.")
 	fs.IntVar(&o.ProfileSeconds, "profile-seconds", o.ProfileSeconds, "Length of the CPU profile, from the start of ingest.")
-	fs.StringVar(&o.OutDir, "out", "bench/results", "Directory of the report and plots.")
+	fs.StringVar(&o.OutDir, "out", "results", "Directory of the report and plots.")
 	fs.StringVar(&o.Name, "name", o.Name, "Report name: <out>/<name>.md and <out>/<name>-*.png.")
 	fs.StringVar(&o.WorkDir, "work", "", "Scratch directory for data directories (default: a new temporary directory).")
 	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything.")
@@ -49,7 +49,7 @@ func main() {
 		os.Exit(2)
 	}
 	o.Targets = strings.Split(*targets, ",")
-	o.Command = "go run ./bench/cmd/slbench " + strings.Join(os.Args[1:], " ")
+	o.Command = "cd bench && go run ./cmd/slbench " + strings.Join(os.Args[1:], " ")
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	if *render != "" {

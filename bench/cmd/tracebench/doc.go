@@ -6,5 +6,5 @@
 //
 // `make bench-traces` builds bin/sightline and runs it with the defaults
 // (10 million spans, then 2 million in telemetrygen's shape);
-// `go run ./bench/cmd/tracebench -h` lists the flags.
+// `cd bench && go run ./cmd/tracebench -h` lists the flags.
 package main

@@ -15,11 +15,11 @@ import (
 func main() {
 	o := harness.DefaultTraceOptions()
 	fs := flag.NewFlagSet("tracebench", flag.ContinueOnError)
-	out := fs.String("out", "bench/results", "Directory for the report.")
+	out := fs.String("out", "results", "Directory for the report.")
 	name := fs.String("name", "traces", "Report name: <out>/<name>.md and <out>/<name>.json.")
 	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
 	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything.")
-	fs.StringVar(&o.Sightline, "sightline", "bin/sightline", "Sightline binary (`make build` makes bin/sightline).")
+	fs.StringVar(&o.Sightline, "sightline", "../bin/sightline", "Sightline binary (`make build` makes bin/sightline at the repository root).")
 	fs.IntVar(&o.Spans, "spans", o.Spans, "Spans of the realistic run (ingest, disk, queries).")
 	fs.IntVar(&o.TelemetrygenSpans, "telemetrygen-spans", o.TelemetrygenSpans, "Spans of the telemetrygen-shaped run (bytes per span); 0 skips it.")
 	fs.IntVar(&o.Senders, "senders", o.Senders, "Concurrent OTLP/gRPC senders.")
@@ -38,7 +38,7 @@ func main() {
 		}
 		os.Exit(2)
 	}
-	o.Command = "go run ./bench/cmd/tracebench " + strings.Join(os.Args[1:], " ")
+	o.Command = "cd bench && go run ./cmd/tracebench " + strings.Join(os.Args[1:], " ")
 
 	if *render != "" {
 		r, err := harness.LoadTraceReport(*render)
