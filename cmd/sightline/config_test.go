@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"flag"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,4 +68,34 @@ func TestLoadConfig(t *testing.T) {
 	require.Equal(t, "15d", flags["metrics.retention"])
 	require.Equal(t, "1w", flags["traces.retention"])
 	require.Equal(t, "16MiB", flags["loki.push.max-request-body-size"])
+}
+
+// A handler that panics gets its request a 500, counted and logged; the
+// server goes on serving.
+func TestPanicsAnswer500(t *testing.T) {
+	boom := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	reg := prometheus.NewRegistry()
+	var logs bytes.Buffer
+	h := newHTTPHandler(httpParts{promAPI: boom, logsAPI: ok, remoteWrite: ok, lokiPush: ok, alertmanager: ok, tempoAPI: ok, correlate: ok},
+		reg, func() bool { return true }, slog.New(slog.NewTextHandler(&logs, nil)))
+	get := func(path string) int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec.Code
+	}
+	require.Equal(t, http.StatusInternalServerError, get("/api/v1/query"))
+	require.Equal(t, http.StatusNoContent, get("/loki/api/v1/labels"))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	panics := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "sightline_http_panics_total" {
+			for _, m := range mf.GetMetric() {
+				panics += m.GetCounter().GetValue()
+			}
+		}
+	}
+	require.Equal(t, 1.0, panics)
+	require.Contains(t, logs.String(), "boom")
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -233,7 +234,7 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
 	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, ready.Load, logger, reg)
-	srv := &http.Server{Handler: newHTTPHandler(parts, reg, ready.Load), ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: newHTTPHandler(parts, reg, ready.Load, logger), ReadHeaderTimeout: 30 * time.Second}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	closes.push(func() {
@@ -346,7 +347,7 @@ type httpParts struct {
 }
 
 // newHTTPHandler lays out the HTTP port.
-func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool) http.Handler {
+func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool, logger *slog.Logger) http.Handler {
 	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:                        "sightline_http_request_duration_seconds",
 		Help:                        "Duration of HTTP requests on the HTTP port, by handler and status code.",
@@ -354,8 +355,13 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 		NativeHistogramBucketFactor: 1.1,
 	}, []string{"handler", "code", "method"})
 	reg.MustRegister(dur)
+	panics := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sightline_http_panics_total",
+		Help: "Requests on the HTTP port whose handler panicked (answered 500), by handler. Each is a bug.",
+	}, []string{"handler"})
+	reg.MustRegister(panics)
 	instrument := func(name string, h http.Handler) http.Handler {
-		return promhttp.InstrumentHandlerDuration(dur.MustCurryWith(prometheus.Labels{"handler": name}), h)
+		return promhttp.InstrumentHandlerDuration(dur.MustCurryWith(prometheus.Labels{"handler": name}), recoverPanics(h, panics.WithLabelValues(name), logger))
 	}
 
 	mux := http.NewServeMux()
@@ -405,6 +411,27 @@ func whenReady(ready func() bool, next http.Handler) http.Handler {
 			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
 			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics answers 500 for a request whose handler panics, instead of
+// net/http's dropped connection, and counts and logs it with its stack:
+// no request may take a goroutine's panic any further than its own answer.
+func recoverPanics(next http.Handler, panics prometheus.Counter, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler { // the handler's way to abort a response on purpose
+				panic(p)
+			}
+			panics.Inc()
+			logger.Error("panic serving a request; answered 500", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			http.Error(w, fmt.Sprintf("internal error: %v", p), http.StatusInternalServerError)
+		}()
 		next.ServeHTTP(w, r)
 	})
 }

@@ -93,7 +93,7 @@ func (a *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var recs []*logstore.Record
 	switch ct {
 	case "application/x-protobuf", "":
-		recs, err = decodeProtoPush(body)
+		recs, err = decodeProtoPush(body, max)
 		a.pushed.WithLabelValues("protobuf").Add(float64(len(recs)))
 	case "application/json":
 		if r.Header.Get("Content-Encoding") == "gzip" {
@@ -111,6 +111,10 @@ func (a *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.pushed.WithLabelValues("json").Add(float64(len(recs)))
 	default:
 		bad(http.StatusUnsupportedMediaType, fmt.Errorf("unsupported Content-Type %q: push takes application/x-protobuf (snappy) or application/json", r.Header.Get("Content-Type")))
+		return
+	}
+	if errors.Is(err, errTooLarge) {
+		bad(http.StatusRequestEntityTooLarge, err)
 		return
 	}
 	if err != nil {
@@ -133,7 +137,20 @@ func (a *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func decodeProtoPush(body []byte) ([]*logstore.Record, error) {
+// errTooLarge is a push whose decoded body is over the limit.
+var errTooLarge = errors.New("decompressed push body is over the limit")
+
+// decodeProtoPush decodes a snappy-compressed push of at most max bytes
+// once decompressed: snappy states the decoded length first, and a few
+// bytes may state gigabytes.
+func decodeProtoPush(body []byte, max int64) ([]*logstore.Record, error) {
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return nil, fmt.Errorf("malformed push request: snappy: %w", err)
+	}
+	if int64(n) > max {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", errTooLarge, n, max)
+	}
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
 		return nil, fmt.Errorf("malformed push request: snappy: %w", err)

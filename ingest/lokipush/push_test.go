@@ -1,6 +1,7 @@
 package lokipush
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestDecodePush(t *testing.T) {
 			{Name: "trace_id", Value: "4BF92F3577B34DA6A3CE929D0E0E4736"}, {Name: "user", Value: "u1"}}}},
 	}}}).Marshal()
 	require.NoError(t, err)
-	recs, err := decodeProtoPush(snappy.Encode(nil, raw))
+	recs, err := decodeProtoPush(snappy.Encode(nil, raw), 1<<20)
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	r := recs[0]
@@ -34,12 +35,23 @@ func TestDecodePush(t *testing.T) {
 	require.Equal(t, "nothex", recs[1].Attr("trace_id"), "a bad trace ID stays an attribute")
 }
 
+// A snappy body that states a huge decoded length is refused before
+// anything is allocated for it (issue 12: 9 bytes made the server allocate
+// 4 GiB).
+func TestSnappyBomb(t *testing.T) {
+	bomb := binary.AppendUvarint(nil, 0xf0000000) // the decoded length (3.75 GiB), then nothing
+	_, err := decodeProtoPush(bomb, 1<<20)
+	require.ErrorIs(t, err, errTooLarge)
+	allocs := testing.AllocsPerRun(1, func() { _, _ = decodeProtoPush(bomb, 1<<20) })
+	require.Less(t, allocs, 10.0)
+}
+
 func FuzzDecodeProtoPush(f *testing.F) {
 	raw, _ := (&push.PushRequest{Streams: []push.Stream{{Labels: `{a="b"}`, Entries: []push.Entry{{Timestamp: time.Unix(1, 0), Line: "x"}}}}}).Marshal()
 	f.Add(snappy.Encode(nil, raw))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = decodeProtoPush(b)
+		_, _ = decodeProtoPush(b, 1<<20)
 	})
 }
 

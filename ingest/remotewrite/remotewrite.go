@@ -1,12 +1,15 @@
 package remotewrite
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 
+	"github.com/klauspost/compress/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
@@ -38,7 +41,34 @@ func New(app storage.Appendable, opts Options, logger *slog.Logger, reg promethe
 	h := remote.NewWriteHandler(logger, reg, app,
 		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
 		false, false, false)
-	return limitBody(opts.MaxRequestBodyBytes, protobufOnly(h))
+	return limitBody(opts.MaxRequestBodyBytes, protobufOnly(limitDecoded(maxCompression*opts.MaxRequestBodyBytes, h)))
+}
+
+// maxCompression bounds how much larger than its body a request may be once
+// decompressed: snappy compresses remote-write protobuf 2 to 5 times.
+const maxCompression = 16
+
+// limitDecoded answers 413 for a snappy body that states a decoded length
+// over max: Prometheus' handler would allocate whatever the first bytes
+// state, and nine bytes may state gigabytes.
+func limitDecoded(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			code := http.StatusBadRequest
+			if _, ok := err.(*http.MaxBytesError); ok {
+				code = http.StatusRequestEntityTooLarge
+			}
+			http.Error(w, "read request body: "+err.Error(), code)
+			return
+		}
+		if n, err := snappy.DecodedLen(body); err == nil && int64(n) > max {
+			http.Error(w, fmt.Sprintf("request body decompresses to %d bytes, over the limit of %d bytes", n, max), http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody answers 413, naming the limit, for a body over max bytes.

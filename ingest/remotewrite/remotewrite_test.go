@@ -3,6 +3,7 @@ package remotewrite
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -82,6 +83,11 @@ func TestRemoteWrite(t *testing.T) {
 	rec = post(h, "application/x-protobuf", "", make([]byte, 2<<20))
 	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
 	require.Contains(t, rec.Body.String(), "limit of 1048576 bytes")
+
+	// Nine bytes that state a decoded length of 3.75 GiB (issue 12).
+	rec = post(h, "application/x-protobuf", "", binary.AppendUvarint(nil, 0xf0000000))
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	require.Contains(t, rec.Body.String(), "decompresses to 4026531840 bytes")
 }
 
 // FuzzRemoteWrite: whatever a remote-write body holds, the answer is a

@@ -22,17 +22,48 @@ func parseTime(s string, def time.Time) (time.Time, error) {
 		if len(strings.TrimPrefix(s, "-")) > 10 {
 			return time.Unix(0, n), nil
 		}
-		return time.Unix(n, 0), nil
+		return clampTime(float64(n)), nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)), nil
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
+		return clampTime(f), nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("cannot parse %q as a time: use Unix seconds, Unix nanoseconds or RFC3339", s)
 	}
-	return t, nil
+	return clamp(t), nil
+}
+
+// The stores keep time as Unix nanoseconds in an int64 (years 1677 to
+// 2262); a time outside is clamped to that range, so that no conversion to
+// nanoseconds overflows into a time on the other side.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64-int64(time.Second)) // room for the fraction
+)
+
+// clamp is t within [minTime, maxTime].
+func clamp(t time.Time) time.Time {
+	switch {
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t
+}
+
+// clampTime is the time sec Unix seconds after the epoch, within [minTime,
+// maxTime].
+func clampTime(sec float64) time.Time {
+	switch {
+	case sec <= float64(minTime.Unix()):
+		return minTime
+	case sec >= float64(maxTime.Unix()):
+		return maxTime
+	}
+	s, frac := math.Modf(sec)
+	return time.Unix(int64(s), int64(frac*1e9))
 }
 
 // parseDuration reads a step or range: a Prometheus duration (30s, 5m) or
@@ -71,7 +102,7 @@ func timeRange(r *http.Request) (time.Time, time.Time, error) {
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("invalid end: %w", err)
 	}
-	start, err := parseTime(r.FormValue("start"), end.Add(-time.Hour))
+	start, err := parseTime(r.FormValue("start"), clamp(end.Add(-time.Hour)))
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("invalid start: %w", err)
 	}

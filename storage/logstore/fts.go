@@ -737,10 +737,19 @@ func (m *Matcher) valueTokens(field string) [][]string {
 	if field == "" || field == fieldAll {
 		var all [][]string
 		for k := range m.f {
-			all = append(all, m.valueTokens(k)...)
+			// Not valueTokens: a record's own field may be named "" (an
+			// attribute with an empty key), which must not mean "all"
+			// again, recursing until the stack overflows.
+			all = append(all, m.fieldTokens(k)...)
 		}
 		return all
 	}
+	return m.fieldTokens(field)
+}
+
+// fieldTokens returns the analysed tokens of each value of the field named
+// field, whatever its name.
+func (m *Matcher) fieldTokens(field string) [][]string {
 	if t, ok := m.tokens[field]; ok {
 		return t
 	}

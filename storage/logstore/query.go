@@ -261,7 +261,11 @@ func (s *Store) Histogram(ctx context.Context, q query.Query, from, to, step int
 	if step <= 0 {
 		return nil, st, fmt.Errorf("step must be positive")
 	}
-	n := (to-from)/step + 1
+	if to < from {
+		return nil, st, fmt.Errorf("end is before start")
+	}
+	// Unsigned: to-from overflows int64 for the widest ranges.
+	n := (uint64(to)-uint64(from))/uint64(step) + 1
 	if n > 11000 {
 		return nil, st, fmt.Errorf("%d buckets is too many (at most 11000): use a larger step", n)
 	}
@@ -278,7 +282,7 @@ func (s *Store) Histogram(ctx context.Context, q query.Query, from, to, step int
 	}
 	m := newMatcher(q, s.im)
 	for _, u := range units {
-		if err := s.scanUnit(u, from, to, m.Match, &st, func(r *Record) { counts[(r.Timestamp-from)/step]++ }); err != nil {
+		if err := s.scanUnit(u, from, to, m.Match, &st, func(r *Record) { counts[(uint64(r.Timestamp)-uint64(from))/uint64(step)]++ }); err != nil {
 			return nil, st, err
 		}
 		if err := ctx.Err(); err != nil {

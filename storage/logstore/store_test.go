@@ -527,3 +527,21 @@ func TestMergeCopiesBlocksInTimeOrder(t *testing.T) {
 	require.Positive(t, merged(s, "decoded"))
 	checkQueries(t, s)
 }
+
+// An attribute with an empty key is stored like any other, and a bare-word
+// search (every field) over it finds its value instead of recursing until
+// the stack overflows (issue 12: one such record took the server down at
+// every search, after every restart).
+func TestEmptyAttributeKey(t *testing.T) {
+	s := openStore(t, t.TempDir(), nil)
+	defer s.Close()
+	r := rec(1, "checkout", "INFO", "hello", 0)
+	r.Attributes = append(r.Attributes, record.KV{Key: "", Value: "nameless", Type: record.TypeString})
+	_, err := s.Append(context.Background(), []*Record{r, rec(2, "checkout", "INFO", "other", 0)})
+	require.NoError(t, err)
+	for _, where := range []string{"head", "segment"} {
+		require.Len(t, search(t, s, "hello", 0), 1, where)
+		require.Len(t, search(t, s, "nameless", 0), 1, where)
+		require.NoError(t, s.Flush())
+	}
+}
