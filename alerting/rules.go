@@ -66,7 +66,7 @@ func DefaultRulesOptions() RulesOptions {
 // RegisterFlags declares the options a user sets as flags, with their
 // current values as defaults.
 func (o *RulesOptions) RegisterFlags(fs *flag.FlagSet) {
-	flagext.Strings(fs, &o.Files, "rules.file", "A Prometheus rule file or glob (repeatable), of the default tenant. Reloaded on SIGHUP and POST /-/reload.")
+	flagext.Strings(fs, &o.Files, "rules.file", "A Prometheus rule file or glob (repeatable), of the default tenant. Reloaded on SIGHUP and POST /-/reload (-web.enable-lifecycle).")
 	fs.StringVar(&o.TenantDir, "rules.tenant-dir", o.TenantDir, "A directory of other tenants' rule files, as Loki's ruler keeps them: <dir>/<tenant>/*.yml. Their rules read and write that tenant's data; their alerts carry tenant=\"<tenant>\". Reloaded with the rule files.")
 	flagext.Duration(fs, &o.EvaluationInterval, "rules.evaluation-interval", "Evaluation interval of rule groups that set none.")
 	flagext.Duration(fs, &o.ResendDelay, "rules.alert.resend-delay", "Minimum wait before a firing alert is sent again to the Alertmanagers.")

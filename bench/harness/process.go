@@ -82,6 +82,7 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 		}
 		args = []string{
 			"-data.dir", dataDir,
+			"-web.enable-pprof", // the profiles of the report
 			"-http.listen-address", p.httpAddr,
 			"-otlp.grpc.listen-address", p.grpcAddr,
 			"-otlp.http.listen-address", otlpHTTP,

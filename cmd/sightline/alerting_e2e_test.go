@@ -407,7 +407,7 @@ func TestAlertingEndToEnd(t *testing.T) {
 func TestBadRuleFilesKeepPreviousRules(t *testing.T) {
 	dir := t.TempDir()
 	rules := writeFile(t, dir, "rules.yml", testRules)
-	s := startServer(t, filepath.Join(dir, "data"), "-rules.file", rules)
+	s := startServer(t, filepath.Join(dir, "data"), "-rules.file", rules, "-web.enable-lifecycle")
 	reload := func() (int, string) { return post(t, s.url("/-/reload"), "text/plain", nil) }
 
 	f := func(content, wantMsg string) {

@@ -27,6 +27,11 @@ type config struct {
 	HTTPListen  string
 	LogLevel    string
 	ExternalURL string
+	// EnableLifecycle and EnablePprof open /-/reload and /debug/pprof/,
+	// which anyone who reaches the port could use: off by default, as
+	// Prometheus keeps its lifecycle API.
+	EnableLifecycle bool
+	EnablePprof     bool
 
 	Collector    collector.Options
 	RemoteWrite  remotewrite.Options
@@ -61,9 +66,11 @@ func defaultConfig() config {
 
 func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data.dir", c.DataDir, "Directory for all stored data; each tenant gets <data.dir>/tenants/<tenant>.")
-	fs.StringVar(&c.HTTPListen, "http.listen-address", c.HTTPListen, "Address of the HTTP port: the Prometheus, Loki, Tempo and Alertmanager APIs, remote_write, Loki push, /metrics, /-/healthy, /-/ready, /debug/pprof.")
+	fs.StringVar(&c.HTTPListen, "http.listen-address", c.HTTPListen, "Address of the HTTP port: the Prometheus, Loki, Tempo and Alertmanager APIs, remote_write, Loki push, /metrics, /-/healthy, /-/ready, and /-/reload and /debug/pprof/ when enabled.")
 	fs.StringVar(&c.LogLevel, "log.level", c.LogLevel, "Log level: debug, info, warn or error.")
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
+	fs.BoolVar(&c.EnableLifecycle, "web.enable-lifecycle", c.EnableLifecycle, "Serve POST /-/reload (SIGHUP reloads either way).")
+	fs.BoolVar(&c.EnablePprof, "web.enable-pprof", c.EnablePprof, "Serve Go's profiles under /debug/pprof/.")
 	c.Collector.RegisterFlags(fs)
 	c.RemoteWrite.RegisterFlags(fs)
 	c.LokiPush.RegisterFlags(fs)

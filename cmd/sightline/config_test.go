@@ -99,3 +99,31 @@ func TestPanicsAnswer500(t *testing.T) {
 	require.Equal(t, 1.0, panics)
 	require.Contains(t, logs.String(), "boom")
 }
+
+// /-/reload and /debug/pprof/ are closed unless enabled, as Prometheus
+// keeps its lifecycle API.
+func TestLifecycleAndPprofOffByDefault(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	parts := httpParts{promAPI: ok, logsAPI: ok, remoteWrite: ok, lokiPush: ok, alertmanager: ok, tempoAPI: ok, correlate: ok}
+	reloaded := 0
+	for _, enabled := range []bool{false, true} {
+		cfg := defaultConfig()
+		cfg.EnableLifecycle, cfg.EnablePprof = enabled, enabled
+		parts.reload = lifecycle(cfg, func() error { reloaded++; return nil })
+		parts.pprof = cfg.EnablePprof
+		h := newHTTPHandler(parts, prometheus.NewRegistry(), func() bool { return true }, slog.New(slog.DiscardHandler))
+		do := func(method, path string) int {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+			return rec.Code
+		}
+		if enabled {
+			require.Equal(t, http.StatusOK, do(http.MethodPost, "/-/reload"))
+			require.Equal(t, http.StatusOK, do(http.MethodGet, "/debug/pprof/cmdline"))
+		} else {
+			require.Equal(t, http.StatusForbidden, do(http.MethodPost, "/-/reload"))
+			require.Equal(t, http.StatusNotFound, do(http.MethodGet, "/debug/pprof/cmdline"))
+		}
+	}
+	require.Equal(t, 1, reloaded)
+}

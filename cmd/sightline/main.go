@@ -312,8 +312,17 @@ func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *lo
 		alertmanager: alerts.am.Handler(),
 		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
-		reload:       alerts.reload,
+		reload:       lifecycle(cfg, alerts.reload),
+		pprof:        cfg.EnablePprof,
 	}
+}
+
+// lifecycle is reload if -web.enable-lifecycle allows reloading over HTTP.
+func lifecycle(cfg config, reload func() error) func() error {
+	if !cfg.EnableLifecycle {
+		return nil
+	}
+	return reload
 }
 
 // externalURL is -web.external-url, or http://<hostname><listen address>.
@@ -343,7 +352,8 @@ type httpParts struct {
 	alertmanager http.Handler // Alertmanager's /api/v2/
 	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search...
 	correlate    http.Handler // /api/v1/correlate/
-	reload       func() error // POST /-/reload
+	reload       func() error // POST /-/reload; nil answers 403
+	pprof        bool         // serve /debug/pprof/
 }
 
 // newHTTPHandler lays out the HTTP port.
@@ -378,6 +388,10 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 		mux.Handle(p, instrument("/api/v2 (alertmanager)", parts.alertmanager))
 	}
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if parts.reload == nil {
+			http.Error(w, "Lifecycle API is not enabled: start with -web.enable-lifecycle, or send SIGHUP.", http.StatusForbidden)
+			return
+		}
 		if err := parts.reload(); err != nil {
 			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -395,11 +409,13 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 		}
 		fmt.Fprintln(w, "Sightline is Ready.")
 	})
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if parts.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
