@@ -107,7 +107,7 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 
 	otlp := otlpreceiver.NewFactory()
 	ml := memoryLimiterFactory(refused)
-	d2c := deltatocumulativeprocessor.NewFactory()
+	d2c := perTenant(deltatocumulativeprocessor.NewFactory())
 	factories := otelcol.Factories{
 		Receivers:  map[component.Type]receiver.Factory{otlp.Type(): otlp},
 		Processors: map[component.Type]processor.Factory{ml.Type(): ml, d2c.Type(): d2c},
