@@ -199,11 +199,7 @@ func (am *Alertmanager) persistingSilences(next http.Handler) http.Handler {
 				return
 			}
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+		copyResponse(w, rec)
 	})
 }
 
@@ -238,9 +234,6 @@ func (am *Alertmanager) snapshotSilences() (int64, error) {
 	return size, d.Sync()
 }
 
-// Handler serves Alertmanager's v2 API (/api/v2/alerts, silences, status,
-// receivers, alerts/groups).
-func (am *Alertmanager) Handler() http.Handler { return am.handler }
 
 // Reload reads the configuration file again and, if it is valid, rebuilds
 // routing, receivers and inhibition; if not, the running configuration stays.

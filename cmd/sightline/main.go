@@ -309,7 +309,7 @@ func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *lo
 		lokiPush:     lokipush.New(st.logs, cfg.LokiPush, logger.With("component", "loki-push"), reg),
 		promAPI:      promapi.New(st.metrics, engine, apiOpts, logger, reg, reg),
 		logsAPI:      logsAPI.Handler(),
-		alertmanager: alerts.am.Handler(),
+		alertmanager: alerts.am.TenantHandler(),
 		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
 		reload:       lifecycle(cfg, alerts.reload),
@@ -385,7 +385,7 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 		mux.Handle(p, instrument("/api (tempo)", tenant.Middleware(parts.tempoAPI)))
 	}
 	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {
-		mux.Handle(p, instrument("/api/v2 (alertmanager)", parts.alertmanager))
+		mux.Handle(p, instrument("/api/v2 (alertmanager)", tenant.Middleware(parts.alertmanager)))
 	}
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
 		if parts.reload == nil {

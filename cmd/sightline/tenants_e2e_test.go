@@ -1,7 +1,12 @@
 package main_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -27,4 +32,107 @@ func TestDeltaCountersStayWithTheirTenant(t *testing.T) {
 	}
 	require.InDelta(t, 1010, queryScalar(t, s.promTenant("a"), `shared_delta_total`), 1e-9)
 	require.InDelta(t, 1, queryScalar(t, s.promTenant("b"), `shared_delta_total`), 1e-9)
+}
+
+// amAs calls the Alertmanager API as tenant id ("" for the default one)
+// and decodes the JSON answer into out (if not nil).
+func amAs(t *testing.T, s *server, id, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctxT(t), method, s.url(path), rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if id != "" {
+		req.Header.Set("X-Scope-OrgID", id)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil && resp.StatusCode/100 == 2 {
+		require.NoError(t, json.Unmarshal(b, out), string(b))
+	}
+	return resp.StatusCode
+}
+
+type amAlert struct {
+	Labels map[string]string `json:"labels"`
+}
+
+type amSilence struct {
+	ID       string `json:"id"`
+	Matchers []struct {
+		Name, Value string
+	} `json:"matchers"`
+}
+
+func alertNames(t *testing.T, s *server, id string) []string {
+	t.Helper()
+	var alerts []amAlert
+	require.Equal(t, http.StatusOK, amAs(t, s, id, http.MethodGet, "/api/v2/alerts", nil, &alerts))
+	var names []string
+	for _, a := range alerts {
+		names = append(names, a.Labels["alertname"]+"/"+a.Labels["tenant"])
+	}
+	return names
+}
+
+// The Alertmanager API shows each tenant its own alerts, groups and
+// silences, and lets it silence nothing but its own (issue 12: every caller
+// saw every tenant's alerts and could silence them).
+func TestAlertmanagerAPIPerTenant(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	post := func(id, name string, extra map[string]string) {
+		ls := map[string]string{"alertname": name}
+		for k, v := range extra {
+			ls[k] = v
+		}
+		require.Equal(t, http.StatusOK, amAs(t, s, id, http.MethodPost, "/api/v2/alerts", []amAlert{{Labels: ls}}, nil))
+	}
+	post("a", "SecretA", map[string]string{"tenant": "b"}) // a cannot pose as b
+	post("", "DefaultAlert", nil)
+	post("", "Impostor", map[string]string{"tenant": "a"}) // nor the default tenant as a
+
+	require.Equal(t, []string{"SecretA/a"}, alertNames(t, s, "a"))
+	require.Empty(t, alertNames(t, s, "b"))
+	require.ElementsMatch(t, []string{"DefaultAlert/", "Impostor/"}, alertNames(t, s, ""))
+	var groups []struct {
+		Alerts []amAlert `json:"alerts"`
+	}
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodGet, "/api/v2/alerts/groups", nil, &groups))
+	for _, g := range groups {
+		require.Empty(t, g.Alerts, "tenant b sees a group's alerts")
+	}
+
+	// b silences "SecretA": the silence is b's, and matches b's alerts only.
+	sil := map[string]any{
+		"matchers":  []map[string]any{{"name": "alertname", "value": "SecretA", "isRegex": false, "isEqual": true}, {"name": "tenant", "value": "a", "isRegex": false, "isEqual": true}},
+		"startsAt":  time.Now().UTC().Format(time.RFC3339),
+		"endsAt":    time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		"createdBy": "b", "comment": "not yours",
+	}
+	var created struct {
+		SilenceID string `json:"silenceID"`
+	}
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodPost, "/api/v2/silences", sil, &created))
+	var bs []amSilence
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodGet, "/api/v2/silences", nil, &bs))
+	require.Len(t, bs, 1)
+	require.Contains(t, bs[0].Matchers, struct{ Name, Value string }{"tenant", "b"})
+	require.NotContains(t, bs[0].Matchers, struct{ Name, Value string }{"tenant", "a"})
+
+	var as []amSilence
+	require.Equal(t, http.StatusOK, amAs(t, s, "a", http.MethodGet, "/api/v2/silences", nil, &as))
+	require.Empty(t, as, "tenant a sees b's silence")
+	require.Equal(t, http.StatusNotFound, amAs(t, s, "a", http.MethodGet, "/api/v2/silence/"+created.SilenceID, nil, nil))
+	require.Equal(t, http.StatusNotFound, amAs(t, s, "a", http.MethodDelete, "/api/v2/silence/"+created.SilenceID, nil, nil))
+	sil["id"] = created.SilenceID
+	require.Equal(t, http.StatusNotFound, amAs(t, s, "a", http.MethodPost, "/api/v2/silences", sil, nil), "a changes b's silence")
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodDelete, "/api/v2/silence/"+created.SilenceID, nil, nil))
 }
