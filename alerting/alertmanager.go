@@ -234,7 +234,6 @@ func (am *Alertmanager) snapshotSilences() (int64, error) {
 	return size, d.Sync()
 }
 
-
 // Reload reads the configuration file again and, if it is valid, rebuilds
 // routing, receivers and inhibition; if not, the running configuration stays.
 func (am *Alertmanager) Reload() error {
