@@ -133,7 +133,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 		opts.Flags,
 		v1.GlobalURLOptions{},
 		ready,
-		adminStats{store},
+		adminStats{},
 		opts.DataDir,
 		false, // no admin API: deleting series is not offered yet
 		logger.With("component", "api"),
@@ -175,6 +175,8 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", r)
 	mux.Handle("GET /api/v1/metadata", metadataHandler(store))
+	mux.Handle("GET /api/v1/status/tsdb", tsdbStatus(store))
+	mux.Handle("GET /api/v1/status/tsdb/blocks", tsdbBlocks(store))
 	return mux
 }
 
@@ -236,44 +238,82 @@ type noRules struct{}
 func (noRules) RuleGroups() []*rules.Group           { return nil }
 func (noRules) AlertingRules() []*rules.AlertingRule { return nil }
 
-// adminStats serves /api/v1/status/tsdb and walreplay from the default
-// tenant's TSDB; the admin endpoints that would change data are disabled.
-type adminStats struct{ store *tsdbstore.Store }
+// adminStats stands in for Prometheus' TSDB admin interface, which knows
+// no tenants: the endpoints that would change data are disabled, and the
+// status of the TSDB is served per tenant by tsdbStatus and tsdbBlocks,
+// which shadow the API's own routes.
+type adminStats struct{}
 
-var errNoDefaultTenant = errors.New("the default tenant has no metrics yet")
+var errPerTenant = errors.New("served per tenant by Sightline")
 
-func (a adminStats) db() (*tsdb.DB, error) {
-	for _, id := range a.store.Tenants() {
-		if id == tenant.Default {
-			return a.store.DB(id)
-		}
-	}
-	return nil, errNoDefaultTenant
-}
-
-func (a adminStats) CleanTombstones() error { return errors.New("admin API disabled") }
-func (a adminStats) Delete(context.Context, int64, int64, ...*labels.Matcher) error {
+func (adminStats) CleanTombstones() error { return errors.New("admin API disabled") }
+func (adminStats) Delete(context.Context, int64, int64, ...*labels.Matcher) error {
 	return errors.New("admin API disabled")
 }
-func (a adminStats) Snapshot(string, bool) error { return errors.New("admin API disabled") }
-func (a adminStats) Stats(statsByLabelName string, limit int) (*tsdb.Stats, error) {
-	db, err := a.db()
-	if err != nil {
-		return nil, err
+func (adminStats) Snapshot(string, bool) error                    { return errors.New("admin API disabled") }
+func (adminStats) Stats(string, int) (*tsdb.Stats, error)         { return nil, errPerTenant }
+func (adminStats) WALReplayStatus() (tsdb.WALReplayStatus, error) { return tsdb.WALReplayStatus{}, nil }
+func (adminStats) BlockMetas() ([]tsdb.BlockMeta, error)          { return nil, errPerTenant }
+
+// tenantDB returns the TSDB of the request's tenant, nil if it has none yet.
+func tenantDB(store *tsdbstore.Store, r *http.Request) (*tsdb.DB, error) {
+	id := tenant.FromContext(r.Context())
+	for _, t := range store.Tenants() {
+		if t == id {
+			return store.DB(id)
+		}
 	}
-	return db.Head().Stats(statsByLabelName, limit), nil
+	return nil, nil
 }
-func (a adminStats) WALReplayStatus() (tsdb.WALReplayStatus, error) {
-	return tsdb.WALReplayStatus{}, nil
+
+// tsdbStatus is /api/v1/status/tsdb (cardinality statistics of the head)
+// for the request's tenant, in Prometheus' shape.
+func tsdbStatus(store *tsdbstore.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := 10
+		if s := r.FormValue("limit"); s != "" {
+			var err error
+			if limit, err = strconv.Atoi(s); err != nil || limit < 1 {
+				writeError(w, errors.New("limit must be a positive number"))
+				return
+			}
+		}
+		db, err := tenantDB(store, r)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
+			return
+		}
+		status := v1.TSDBStatus{}
+		if db != nil {
+			st := db.Head().Stats(labels.MetricName, limit)
+			status = v1.TSDBStatus{
+				// The head's chunk count is a TSDB metric, not a method;
+				// Grafana and promtool read the series and label counts.
+				HeadStats:                   v1.HeadStats{NumSeries: st.NumSeries, MinTime: st.MinTime, MaxTime: st.MaxTime, NumLabelPairs: st.IndexPostingStats.NumLabelPairs},
+				SeriesCountByMetricName:     v1.TSDBStatsFromIndexStats(st.IndexPostingStats.CardinalityMetricsStats),
+				LabelValueCountByLabelName:  v1.TSDBStatsFromIndexStats(st.IndexPostingStats.CardinalityLabelStats),
+				MemoryInBytesByLabelName:    v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValueStats),
+				SeriesCountByLabelValuePair: v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValuePairsStats),
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": status})
+	})
 }
-func (a adminStats) BlockMetas() ([]tsdb.BlockMeta, error) {
-	db, err := a.db()
-	if err != nil {
-		return nil, err
-	}
-	var metas []tsdb.BlockMeta
-	for _, b := range db.Blocks() {
-		metas = append(metas, b.Meta())
-	}
-	return metas, nil
+
+// tsdbBlocks is /api/v1/status/tsdb/blocks for the request's tenant.
+func tsdbBlocks(store *tsdbstore.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		db, err := tenantDB(store, r)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
+			return
+		}
+		metas := []tsdb.BlockMeta{}
+		if db != nil {
+			for _, b := range db.Blocks() {
+				metas = append(metas, b.Meta())
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string][]tsdb.BlockMeta{"blocks": metas}})
+	})
 }

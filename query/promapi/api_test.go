@@ -2,13 +2,16 @@ package promapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/stretchr/testify/require"
 
@@ -65,4 +68,38 @@ func TestMetadata(t *testing.T) {
 	rec = do(h, http.MethodGet, "/api/v1/metadata?limit=x", "", nil)
 	require.Equal(t, http.StatusBadRequest, rec.Code)
 	require.Contains(t, rec.Body.String(), `"errorType":"bad_data"`)
+}
+
+// /api/v1/status/tsdb and its blocks show the caller's tenant only (issue
+// 12: any caller read the default tenant's cardinality, label values
+// included).
+func TestTSDBStatusPerTenant(t *testing.T) {
+	h, store := newTestAPI(t)
+	for id, name := range map[string]string{tenant.Default: "default_secret", "b": "b_metric"} {
+		app := store.Appender(tenant.With(context.Background(), id))
+		_, err := app.Append(0, labels.FromStrings("__name__", name, "user", "alice"), time.Now().UnixMilli(), 1)
+		require.NoError(t, err)
+		require.NoError(t, app.Commit())
+	}
+	status := func(id string) string {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/status/tsdb", nil)
+		if id != "" {
+			req.Header.Set("X-Scope-OrgID", id)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		return rec.Body.String()
+	}
+	b := status("b")
+	require.Contains(t, b, "b_metric")
+	require.NotContains(t, b, "default_secret")
+	require.Contains(t, status(""), "default_secret")
+	require.Contains(t, status("c"), `"numSeries":0`)
+
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/status/tsdb/blocks", nil)
+	req.Header.Set("X-Scope-OrgID", "c")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.JSONEq(t, `{"status":"success","data":{"blocks":[]}}`, rec.Body.String())
 }
