@@ -11,6 +11,7 @@ import (
 	"github.com/sightline-dev/sightline/ingest/generator"
 	"github.com/sightline-dev/sightline/ingest/lokipush"
 	"github.com/sightline-dev/sightline/ingest/remotewrite"
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/logstore"
@@ -33,6 +34,7 @@ type config struct {
 	EnableLifecycle bool
 	EnablePprof     bool
 
+	Auth         auth.Options
 	Collector    collector.Options
 	RemoteWrite  remotewrite.Options
 	LokiPush     lokipush.Options
@@ -71,6 +73,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ExternalURL, "web.external-url", c.ExternalURL, "URL under which Sightline is reached by users; alerts and notifications link to it. Default: http://<hostname><http.listen-address>.")
 	fs.BoolVar(&c.EnableLifecycle, "web.enable-lifecycle", c.EnableLifecycle, "Serve POST /-/reload (SIGHUP reloads either way).")
 	fs.BoolVar(&c.EnablePprof, "web.enable-pprof", c.EnablePprof, "Serve Go's profiles under /debug/pprof/.")
+	c.Auth.RegisterFlags(fs)
 	c.Collector.RegisterFlags(fs)
 	c.RemoteWrite.RegisterFlags(fs)
 	c.LokiPush.RegisterFlags(fs)

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 	promv1 "github.com/prometheus/prometheus/web/api/v1"
@@ -33,6 +35,7 @@ import (
 	"github.com/sightline-dev/sightline/ingest/generator"
 	"github.com/sightline-dev/sightline/ingest/lokipush"
 	"github.com/sightline-dev/sightline/ingest/remotewrite"
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
@@ -198,6 +201,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	users, err := auth.Load(cfg.Auth)
+	if err != nil {
+		return err
+	}
+	cfg.Collector.Auth = users
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var closes stack
@@ -234,9 +242,13 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
 	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, ready.Load, logger, reg)
-	srv := &http.Server{Handler: newHTTPHandler(parts, reg, ready.Load, logger), ReadHeaderTimeout: 30 * time.Second}
+	var handler http.Handler = newHTTPHandler(parts, reg, ready.Load, logger)
+	if users != nil {
+		handler = users.Middleware(handler, adminOnly)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	go func() { httpDone <- serveHTTP(srv, ln, cfg.Auth.WebConfigFile, logger) }()
 	closes.push(func() {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -268,6 +280,22 @@ func run(ctx context.Context, cfg config) error {
 	<-colDone
 	logsAPI.Close() // ends live tails, which the HTTP server's shutdown would wait for
 	return nil
+}
+
+// serveHTTP serves the HTTP port, with TLS and basic authentication as
+// Prometheus serves its own when webConfigFile is set (exporter-toolkit).
+func serveHTTP(srv *http.Server, ln net.Listener, webConfigFile string, logger *slog.Logger) error {
+	if webConfigFile == "" {
+		return srv.Serve(ln)
+	}
+	noSystemd := false
+	return web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfigFile, WebSystemdSocket: &noSystemd, WebListenAddresses: &[]string{}}, logger)
+}
+
+// adminOnly are the paths of the operator, not of a tenant: with users,
+// only admins may use them.
+func adminOnly(path string) bool {
+	return path == "/metrics" || path == "/-/reload" || strings.HasPrefix(path, "/debug/pprof/")
 }
 
 // waitRunning waits until the collector's receivers listen, it stops, or

@@ -52,10 +52,14 @@ type server struct {
 	httpAddr string
 	grpcAddr string
 	otlpHTTP string
-	cmd      *exec.Cmd
-	done     chan struct{}
-	mu       sync.Mutex
-	out      bytes.Buffer
+	// client and scheme reach the HTTP port; the defaults are plain HTTP
+	// with no credentials (startSecureServer sets others).
+	client *http.Client
+	scheme string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	mu     sync.Mutex
+	out    bytes.Buffer
 }
 
 // freePort returns a loopback address whose port is free now. A port the
@@ -86,7 +90,14 @@ func freePort(t *testing.T) string {
 // startServer starts sightline on dataDir and waits until /-/ready says so.
 func startServer(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, dataDir: dataDir, args: args}
+	return startServerWith(t, dataDir, http.DefaultClient, "http", args...)
+}
+
+// startServerWith starts sightline and waits for /-/ready, which it asks
+// with client over scheme.
+func startServerWith(t *testing.T, dataDir string, client *http.Client, scheme string, args ...string) *server {
+	t.Helper()
+	s := &server{t: t, dataDir: dataDir, args: args, client: client, scheme: scheme}
 	t.Cleanup(func() { s.kill() })
 	for attempt := 1; ; attempt++ {
 		s.httpAddr, s.grpcAddr, s.otlpHTTP = freePort(t), freePort(t), freePort(t)
@@ -142,7 +153,7 @@ func (s *server) tryStart() error {
 		case <-deadline:
 			return fmt.Errorf("sightline not ready after 60s:\n%s", s.output())
 		case <-tick.C:
-			resp, err := http.Get(s.url("/-/ready"))
+			resp, err := s.client.Get(s.url("/-/ready"))
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -167,7 +178,7 @@ func (s *server) output() string {
 	return s.out.String()
 }
 
-func (s *server) url(path string) string { return "http://" + s.httpAddr + path }
+func (s *server) url(path string) string { return s.scheme + "://" + s.httpAddr + path }
 
 // stop shuts sightline down cleanly (SIGTERM) and waits for it.
 func (s *server) stop() {

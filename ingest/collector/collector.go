@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/processor/deltatocumulativeprocessor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
@@ -23,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 	"gopkg.in/yaml.v3"
 
+	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/flagext"
 )
 
@@ -47,6 +50,10 @@ type Options struct {
 	ConfigFiles []string
 	// LogLevel of the collector's own logs (debug, info, warn, error).
 	LogLevel string
+	// Auth, if not nil, puts TLS (if its file sets any) and basic
+	// authentication, one user per tenant, on both receivers. Not a flag:
+	// main loads it from -web.config.file.
+	Auth *auth.Auth
 }
 
 // DefaultOptions are the embedded defaults of `sightline` with no flags.
@@ -112,7 +119,7 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 		Receivers:  map[component.Type]receiver.Factory{otlp.Type(): otlp},
 		Processors: map[component.Type]processor.Factory{ml.Type(): ml, d2c.Type(): d2c},
 		Exporters:  map[component.Type]exporter.Factory{},
-		Extensions: map[component.Type]extension.Factory{bodyLimitType: bodyLimitFactory()},
+		Extensions: map[component.Type]extension.Factory{bodyLimitType: bodyLimitFactory(), authType: authFactory(opts.Auth)},
 		Telemetry:  otelconftelemetry.NewFactory(),
 	}
 	for _, f := range []exporter.Factory{exps.Metrics, exps.Logs, exps.Traces} {
@@ -164,6 +171,31 @@ func (c *Collector) Shutdown() {
 	c.col.Shutdown()
 }
 
+// receiverTLS is the receivers' TLS settings (the collector's configtls)
+// for the tls_server_config of the web configuration file; nil if it sets
+// no certificate.
+func receiverTLS(c web.TLSConfig) (map[string]any, error) {
+	if c.TLSCertPath == "" && c.TLSCert == "" {
+		return nil, nil
+	}
+	if c.ClientCAsText != "" {
+		return nil, errors.New("web.config.file: the OTLP receivers take client_ca_file, not client_ca")
+	}
+	if c.ClientAuth != "" && c.ClientAuth != "NoClientCert" && c.ClientAuth != "RequireAndVerifyClientCert" {
+		return nil, fmt.Errorf("web.config.file: the OTLP receivers take client_auth_type NoClientCert or RequireAndVerifyClientCert, not %s", c.ClientAuth)
+	}
+	tls := map[string]any{"min_version": "1.2"}
+	if c.TLSCertPath != "" {
+		tls["cert_file"], tls["key_file"] = c.TLSCertPath, c.TLSKeyPath
+	} else {
+		tls["cert_pem"], tls["key_pem"] = c.TLSCert, string(c.TLSKey)
+	}
+	if c.ClientAuth == "RequireAndVerifyClientCert" {
+		tls["client_ca_file"] = c.ClientCAs
+	}
+	return tls, nil
+}
+
 func buildConfig(opts Options, exps Exporters) (string, error) {
 	memLimiter := map[string]any{"check_interval": "1s"}
 	if opts.MemoryLimitMiB > 0 {
@@ -193,31 +225,53 @@ func buildConfig(opts Options, exps Exporters) (string, error) {
 		return "", errors.New("collector: no exporter given")
 	}
 
+	grpc := map[string]any{
+		"endpoint":               opts.GRPCEndpoint,
+		"max_recv_msg_size_mib":  opts.MaxRecvMsgSizeMiB,
+		"include_metadata":       true, // carries X-Scope-OrgID to the exporters
+		"max_concurrent_streams": 64,
+	}
+	http := map[string]any{
+		"endpoint":              opts.HTTPEndpoint,
+		"max_request_body_size": opts.MaxRequestBodyBytes,
+		"include_metadata":      true,
+		"middlewares":           []map[string]any{{"id": bodyLimitType.String()}},
+	}
+	extensions := map[string]any{
+		bodyLimitType.String(): map[string]any{"max_request_body_size": opts.MaxRequestBodyBytes},
+	}
+	if opts.Auth != nil {
+		tls, err := receiverTLS(opts.Auth.TLS())
+		if err != nil {
+			return "", err
+		}
+		for _, p := range []map[string]any{grpc, http} {
+			p["auth"] = map[string]any{"authenticator": authType.String()}
+			if tls != nil {
+				p["tls"] = tls
+			}
+		}
+		extensions[authType.String()] = map[string]any{}
+	}
+	extNames := make([]string, 0, len(extensions))
+	for name := range extensions {
+		extNames = append(extNames, name)
+	}
+	sort.Strings(extNames)
+
 	cfg := map[string]any{
 		"receivers": map[string]any{"otlp": map[string]any{"protocols": map[string]any{
-			"grpc": map[string]any{
-				"endpoint":               opts.GRPCEndpoint,
-				"max_recv_msg_size_mib":  opts.MaxRecvMsgSizeMiB,
-				"include_metadata":       true, // carries X-Scope-OrgID to the exporters
-				"max_concurrent_streams": 64,
-			},
-			"http": map[string]any{
-				"endpoint":              opts.HTTPEndpoint,
-				"max_request_body_size": opts.MaxRequestBodyBytes,
-				"include_metadata":      true,
-				"middlewares":           []map[string]any{{"id": bodyLimitType.String()}},
-			},
+			"grpc": grpc,
+			"http": http,
 		}}},
 		"processors": map[string]any{
 			"memory_limiter":    memLimiter,
 			"deltatocumulative": map[string]any{},
 		},
-		"exporters": exporters,
-		"extensions": map[string]any{
-			bodyLimitType.String(): map[string]any{"max_request_body_size": opts.MaxRequestBodyBytes},
-		},
+		"exporters":  exporters,
+		"extensions": extensions,
 		"service": map[string]any{
-			"extensions": []string{bodyLimitType.String()},
+			"extensions": extNames,
 			"pipelines":  pipelines,
 			"telemetry": map[string]any{
 				// Sightline exposes its own metrics on its HTTP port; the
