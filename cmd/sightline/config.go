@@ -14,6 +14,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/storage/diskguard"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
@@ -35,6 +36,7 @@ type config struct {
 	EnablePprof     bool
 
 	Auth         auth.Options
+	Disk         diskguard.Options
 	Collector    collector.Options
 	RemoteWrite  remotewrite.Options
 	LokiPush     lokipush.Options
@@ -53,6 +55,7 @@ func defaultConfig() config {
 		DataDir:      "./data",
 		HTTPListen:   ":9750",
 		LogLevel:     "info",
+		Disk:         diskguard.DefaultOptions(),
 		Collector:    collector.DefaultOptions(),
 		RemoteWrite:  remotewrite.DefaultOptions(),
 		LokiPush:     lokipush.DefaultOptions(),
@@ -74,6 +77,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.EnableLifecycle, "web.enable-lifecycle", c.EnableLifecycle, "Serve POST /-/reload (SIGHUP reloads either way).")
 	fs.BoolVar(&c.EnablePprof, "web.enable-pprof", c.EnablePprof, "Serve Go's profiles under /debug/pprof/.")
 	c.Auth.RegisterFlags(fs)
+	c.Disk.RegisterFlags(fs)
 	c.Collector.RegisterFlags(fs)
 	c.RemoteWrite.RegisterFlags(fs)
 	c.LokiPush.RegisterFlags(fs)

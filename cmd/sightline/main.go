@@ -40,6 +40,7 @@ import (
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/query/tempoapi"
+	"github.com/sightline-dev/sightline/storage/diskguard"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tracestore"
@@ -108,8 +109,16 @@ func openStores(cfg config, logger *slog.Logger, reg prometheus.Registerer, clos
 			}
 		}
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	guard, err := diskguard.New(cfg.DataDir, cfg.Disk, logger.With("component", "diskguard"), reg)
+	if err != nil {
+		return nil, err
+	}
+	closes.push(guard.Close)
+	cfg.Metrics.Guard, cfg.Logs.Guard, cfg.Traces.Guard = guard, guard, guard
 	var s stores
-	var err error
 	if s.metrics, err = tsdbstore.Open(cfg.DataDir, logger.With("component", "tsdb"), reg, cfg.Metrics); err != nil {
 		return nil, err
 	}

@@ -84,6 +84,9 @@ type Options struct {
 	// either way (written data is in the page cache); a machine that loses
 	// power loses at most the last interval of acknowledged rows.
 	WALSyncInterval time.Duration
+	// Guard, if not nil, is asked before every append; an error refuses
+	// it (diskguard: not enough free disk space). Not a flag.
+	Guard interface{ Err() error }
 }
 
 // DefaultOptions are the embedded defaults of the log and trace stores.
@@ -335,6 +338,11 @@ func (s *Store[H]) openTenant(id string) (*Tenant[H], error) {
 // WALSyncInterval of 0), or ErrBackpressure. A failed WAL write fails the
 // append and leaves nothing of it in the head.
 func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
+	if s.opts.Guard != nil {
+		if err := s.opts.Guard.Err(); err != nil {
+			return err
+		}
+	}
 	t, err := s.tenant(id)
 	if err != nil {
 		return err

@@ -37,6 +37,9 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	// MaxExemplars is the size of each tenant's circular exemplar buffer.
 	MaxExemplars int64
+	// Guard, if not nil, is asked before every append; an error refuses
+	// it (diskguard: not enough free disk space). Not a flag.
+	Guard interface{ Err() error }
 }
 
 // DefaultOptions are the embedded defaults of `sightline` with no flags.
@@ -190,6 +193,11 @@ func (s *Store) Close() error {
 // counts appended and rejected samples; rejected ones still return their
 // error, and the caller decides what a rejection means for its protocol.
 func (s *Store) Appender(ctx context.Context) storage.Appender {
+	if s.opts.Guard != nil {
+		if err := s.opts.Guard.Err(); err != nil {
+			return errAppender{err: err}
+		}
+	}
 	db, err := s.DB(tenant.FromContext(ctx))
 	if err != nil {
 		return errAppender{err: err}
