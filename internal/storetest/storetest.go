@@ -8,9 +8,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"testing"
+	"time"
 
+	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
 
@@ -56,6 +60,40 @@ func open[O any, S io.Closer](t testing.TB, o O, mod func(*O), open func(string,
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
+}
+
+// Records returns every log record of a tenant, oldest first.
+func Records(t testing.TB, store *logstore.Store, tenantID string) []*logstore.Record {
+	t.Helper()
+	recs, _, err := store.Search(tenant.With(context.Background(), tenantID), logstore.SearchRequest{Query: query.NewMatchAllQuery(), To: math.MaxInt64})
+	require.NoError(t, err)
+	return recs
+}
+
+// Sample is a sample of a series.
+type Sample struct {
+	T int64 // unix milliseconds
+	V float64
+}
+
+// Samples returns the samples of metric name of a tenant, series by
+// series, oldest first.
+func Samples(t testing.TB, store *tsdbstore.Store, tenantID, name string) []Sample {
+	t.Helper()
+	q, err := store.Querier(0, time.Now().Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	ss := q.Select(tenant.With(context.Background(), tenantID), false, nil, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, name))
+	var out []Sample
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for it.Next() != 0 {
+			ts, v := it.At()
+			out = append(out, Sample{ts, v})
+		}
+	}
+	require.NoError(t, ss.Err())
+	return out
 }
 
 // CollectorContext is the context a collector component is called with

@@ -3,12 +3,10 @@ package logsexporter
 import (
 	"context"
 	"log/slog"
-	"math"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -37,14 +35,6 @@ func newTestExporter(t *testing.T, mod func(*logstore.Options)) (exporter.Logs, 
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
 	return exp, store, reg
-}
-
-// stored returns every record of a tenant, oldest first.
-func stored(t *testing.T, store *logstore.Store, tenantID string) []*logstore.Record {
-	t.Helper()
-	recs, _, err := store.Search(tenant.With(context.Background(), tenantID), logstore.SearchRequest{Query: query.NewMatchAllQuery(), To: math.MaxInt64})
-	require.NoError(t, err)
-	return recs
 }
 
 var (
@@ -98,7 +88,7 @@ func TestConsumeLogs(t *testing.T) {
 	exp, store, _ := newTestExporter(t, nil)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), someLogs("payment failed")))
 
-	got := stored(t, store, tenant.Default)
+	got := storetest.Records(t, store, tenant.Default)
 	require.Len(t, got, 2)
 	require.Equal(t, &logstore.Record{
 		Timestamp:         base.UnixNano(),
@@ -142,16 +132,16 @@ func TestConsumeLogsTenant(t *testing.T) {
 	exp, store, _ := newTestExporter(t, nil)
 	require.NoError(t, exp.ConsumeLogs(storetest.CollectorContext("team-a"), someLogs("a's")))
 	require.NoError(t, exp.ConsumeLogs(storetest.CollectorContext(""), someLogs("default's")))
-	require.Len(t, stored(t, store, "team-a"), 2)
-	got := stored(t, store, tenant.Default)
+	require.Len(t, storetest.Records(t, store, "team-a"), 2)
+	got := storetest.Records(t, store, tenant.Default)
 	require.Len(t, got, 2, "an empty X-Scope-OrgID is the default tenant")
 	require.Equal(t, "default's", got[0].Body)
 
 	err := exp.ConsumeLogs(storetest.CollectorContext("../x"), someLogs("nobody's"))
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
 	require.ErrorContains(t, err, "invalid tenant ID")
-	require.Len(t, stored(t, store, tenant.Default), 2, "nothing of a request with an invalid tenant is stored")
-	require.Empty(t, stored(t, store, "../x"))
+	require.Len(t, storetest.Records(t, store, tenant.Default), 2, "nothing of a request with an invalid tenant is stored")
+	require.Empty(t, storetest.Records(t, store, "../x"))
 }
 
 func TestConsumeLogsRejectsTooLarge(t *testing.T) {
@@ -159,7 +149,7 @@ func TestConsumeLogsRejectsTooLarge(t *testing.T) {
 	err := exp.ConsumeLogs(context.Background(), someLogs(strings.Repeat("x", 2<<10)))
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
 	require.ErrorContains(t, err, "partial success: 1 log records rejected (too_large: 1)")
-	got := stored(t, store, tenant.Default)
+	got := storetest.Records(t, store, tenant.Default)
 	require.Len(t, got, 1, "the record that fits is stored")
 	require.Equal(t, "payment", got[0].ResourceAttr("service.name"))
 	require.Equal(t, 1.0, storetest.Counter(t, reg, "sightline_logs_records_rejected_total", "reason", logstore.ReasonTooLarge))
@@ -178,10 +168,10 @@ func TestConsumeLogsBackpressure(t *testing.T) {
 	require.NoError(t, exp.ConsumeLogs(context.Background(), someLogs("first")))
 	err := exp.ConsumeLogs(context.Background(), someLogs("second"))
 	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
-	require.Len(t, stored(t, store, tenant.Default), 2, "nothing of the refused request is stored")
+	require.Len(t, storetest.Records(t, store, tenant.Default), 2, "nothing of the refused request is stored")
 	require.Equal(t, 2.0, storetest.Counter(t, reg, "sightline_logs_records_rejected_total", "reason", logstore.ReasonBackpressure))
 
 	require.NoError(t, store.Flush())
 	require.NoError(t, exp.ConsumeLogs(context.Background(), someLogs("second")))
-	require.Len(t, stored(t, store, tenant.Default), 4)
+	require.Len(t, storetest.Records(t, store, tenant.Default), 4)
 }
