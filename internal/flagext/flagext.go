@@ -29,8 +29,9 @@ func (d *duration) Set(s string) error {
 	return nil
 }
 
-// Bytes declares a flag of a size in bytes, in base-2 (16MiB) or metric
-// (50GB) units, defaulting to *p.
+// Bytes declares a flag of a size in bytes (16MiB, 50GB), defaulting to
+// *p. As in Prometheus' --storage.tsdb.retention.size, KB, MB and GB are
+// powers of two like KiB, MiB and GiB; only SI's lowercase kB is 1000.
 func Bytes[T ~int | ~int64](fs *flag.FlagSet, p *T, name, usage string) {
 	fs.Var(&size[T]{p}, name, usage)
 }
@@ -85,6 +86,9 @@ func ApplyYAML(fs *flag.FlagSet, raw []byte, skip map[string]bool) error {
 		return nil
 	}
 	m := doc.Content[0]
+	if m.Kind == yaml.ScalarNode && m.ShortTag() == "!!null" { // "---" and nothing else
+		return nil
+	}
 	if m.Kind != yaml.MappingNode {
 		return fmt.Errorf("line %d: want a mapping of setting names to values", m.Line)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sightline-dev/sightline/internal/storetest"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -26,9 +26,7 @@ import (
 func newTestExporter(t testing.TB) (*metricsExporter, *tsdbstore.Store) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	store, err := tsdbstore.Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, tsdbstore.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
+	store := storetest.Metrics(t, reg, nil)
 	return newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg)), store
 }
 
@@ -68,21 +66,13 @@ func sumRequest(name string, ts time.Time, v float64) pmetric.Metrics {
 	return md
 }
 
+// selectValues returns the values of metric name of a tenant.
 func selectValues(t *testing.T, store *tsdbstore.Store, tenantID, name string) []float64 {
 	t.Helper()
-	q, err := store.Querier(0, time.Now().Add(time.Hour).UnixMilli())
-	require.NoError(t, err)
-	defer q.Close()
-	ss := q.Select(tenant.With(context.Background(), tenantID), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
 	var vs []float64
-	for ss.Next() {
-		it := ss.At().Iterator(nil)
-		for it.Next() != 0 {
-			_, v := it.At()
-			vs = append(vs, v)
-		}
+	for _, s := range storetest.Samples(t, store, tenantID, name) {
+		vs = append(vs, s.V)
 	}
-	require.NoError(t, ss.Err())
 	return vs
 }
 
