@@ -236,6 +236,10 @@ func buildConfig(opts Options, exps Exporters) (string, error) {
 		"max_request_body_size": opts.MaxRequestBodyBytes,
 		"include_metadata":      true,
 		"middlewares":           []map[string]any{{"id": bodyLimitType.String()}},
+		// A client that never finishes its headers holds a connection and
+		// a goroutine: close it, as the HTTP port does (issue 12).
+		"read_header_timeout": "30s",
+		"idle_timeout":        "2m",
 	}
 	extensions := map[string]any{
 		bodyLimitType.String(): map[string]any{"max_request_body_size": opts.MaxRequestBodyBytes},
