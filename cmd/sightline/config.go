@@ -13,6 +13,7 @@ import (
 	"github.com/sightline-dev/sightline/ingest/remotewrite"
 	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/diskguard"
 	"github.com/sightline-dev/sightline/storage/logstore"
@@ -37,6 +38,7 @@ type config struct {
 
 	Auth         auth.Options
 	Disk         diskguard.Options
+	Limits       limits.Options
 	Collector    collector.Options
 	RemoteWrite  remotewrite.Options
 	LokiPush     lokipush.Options
@@ -56,6 +58,7 @@ func defaultConfig() config {
 		HTTPListen:   ":9750",
 		LogLevel:     "info",
 		Disk:         diskguard.DefaultOptions(),
+		Limits:       limits.DefaultOptions(),
 		Collector:    collector.DefaultOptions(),
 		RemoteWrite:  remotewrite.DefaultOptions(),
 		LokiPush:     lokipush.DefaultOptions(),
@@ -78,6 +81,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.EnablePprof, "web.enable-pprof", c.EnablePprof, "Serve Go's profiles under /debug/pprof/.")
 	c.Auth.RegisterFlags(fs)
 	c.Disk.RegisterFlags(fs)
+	c.Limits.RegisterFlags(fs)
 	c.Collector.RegisterFlags(fs)
 	c.RemoteWrite.RegisterFlags(fs)
 	c.LokiPush.RegisterFlags(fs)

@@ -36,6 +36,7 @@ import (
 	"github.com/sightline-dev/sightline/ingest/lokipush"
 	"github.com/sightline-dev/sightline/ingest/remotewrite"
 	"github.com/sightline-dev/sightline/internal/auth"
+	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
@@ -220,6 +221,13 @@ func run(ctx context.Context, cfg config) error {
 	var closes stack
 	defer func() { closes.unwind() }()
 
+	lim, err := limits.New(cfg.Limits, logger.With("component", "limits"), reg)
+	if err != nil {
+		return err
+	}
+	closes.push(lim.Close)
+	lim.Admit(existingTenants(cfg.DataDir)...)
+	cfg.Metrics.Limiter, cfg.Logs.Limiter, cfg.Traces.Limiter, cfg.RemoteWrite.Limits = lim, lim, lim, lim
 	st, err := openStores(cfg, logger, reg, &closes)
 	if err != nil {
 		return err
@@ -233,7 +241,8 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	closes.push(reloadOnHUP(alerts.reload, logger))
+	reload := func() error { return errors.Join(alerts.reload(), lim.Reload()) }
+	closes.push(reloadOnHUP(reload, logger))
 
 	// The collector is built before the HTTP port so readiness can ask it.
 	col, err := collector.New(cfg.Collector, collector.Exporters{
@@ -250,7 +259,8 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
-	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, ready.Load, logger, reg)
+	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, reload, ready.Load, logger, reg)
+	parts.limitQueries(lim)
 	var handler http.Handler = newHTTPHandler(parts, reg, ready.Load, logger)
 	if users != nil {
 		handler = users.Middleware(handler, adminOnly)
@@ -328,7 +338,7 @@ func waitRunning(ctx context.Context, col *collector.Collector, done <-chan erro
 }
 
 // newHTTPParts builds the handlers of the HTTP port.
-func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) httpParts {
+func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, reload func() error, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) httpParts {
 	apiOpts := promapi.DefaultOptions()
 	if alerts.external != nil {
 		apiOpts.Alertmanagers = alerts.external
@@ -349,9 +359,29 @@ func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *lo
 		alertmanager: alerts.am.TenantHandler(),
 		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
-		reload:       lifecycle(cfg, alerts.reload),
+		reload:       lifecycle(cfg, reload),
 		pprof:        cfg.EnablePprof,
 	}
+}
+
+// limitQueries runs the query APIs within each tenant's concurrency limit.
+func (p *httpParts) limitQueries(lim *limits.Registry) {
+	liveTail := func(path string) bool { return path == "/loki/api/v1/tail" }
+	for _, h := range []*http.Handler{&p.promAPI, &p.logsAPI, &p.tempoAPI, &p.correlate} {
+		*h = lim.QueryMiddleware(*h, liveTail)
+	}
+}
+
+// existingTenants are the tenants with data in dataDir.
+func existingTenants(dataDir string) []string {
+	entries, _ := os.ReadDir(filepath.Join(dataDir, "tenants")) // none yet is no tenant
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids
 }
 
 // lifecycle is reload if -web.enable-lifecycle allows reloading over HTTP.

@@ -3,10 +3,18 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -135,4 +143,55 @@ func TestAlertmanagerAPIPerTenant(t *testing.T) {
 	sil["id"] = created.SilenceID
 	require.Equal(t, http.StatusNotFound, amAs(t, s, "a", http.MethodPost, "/api/v2/silences", sil, nil), "a changes b's silence")
 	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodDelete, "/api/v2/silence/"+created.SilenceID, nil, nil))
+}
+
+// Per-tenant limits: a tenant over its ingestion burst gets 429 on every
+// receiver, another tenant's override lets it write more, and a tenant
+// beyond -limits.max-tenants is refused.
+func TestTenantLimits(t *testing.T) {
+	overrides := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(overrides, []byte("overrides:\n  big:\n    ingestion_burst: 100000\n"), 0o644))
+	s := startServer(t, t.TempDir(), "-limits.ingestion-rate", "1", "-limits.ingestion-burst", "100", "-limits.max-tenants", "3",
+		"-limits.overrides-file", overrides)
+	lines := func(n int) push.Stream {
+		var entries []push.Entry
+		for i := range n {
+			entries = append(entries, push.Entry{Timestamp: time.Now(), Line: fmt.Sprintf("line %d", i)})
+		}
+		return push.Stream{Labels: `{service_name="limited"}`, Entries: entries}
+	}
+	pushAs := func(id string, n int) (int, string) {
+		raw, err := (&push.PushRequest{Streams: []push.Stream{lines(n)}}).Marshal()
+		require.NoError(t, err)
+		return post(t, s.url("/loki/api/v1/push"), "application/x-protobuf", snappy.Encode(nil, raw), "X-Scope-OrgID", id)
+	}
+	code, body := pushAs("default", 200)
+	require.Equal(t, http.StatusTooManyRequests, code, body)
+	require.Contains(t, body, "items/s")
+	code, body = pushAs("default", 60)
+	require.Equal(t, http.StatusNoContent, code, body)
+	code, body = pushAs("big", 200)
+	require.Equal(t, http.StatusNoContent, code, "the override raises big's burst: %s", body)
+
+	// OTLP/HTTP and remote_write refuse the same tenant over its burst.
+	var recs []string
+	for i := range 60 {
+		recs = append(recs, fmt.Sprintf(`{"timeUnixNano":"%d","body":{"stringValue":"otlp %d"}}`, time.Now().UnixNano(), i))
+	}
+	code, body = post(t, "http://"+s.otlpHTTP+"/v1/logs", "application/json",
+		[]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[`+strings.Join(recs, ",")+`]}]}]}`))
+	require.Equal(t, http.StatusTooManyRequests, code, body)
+	var many []prompb.TimeSeries
+	for i := range 50 { // over the 40 left of the default tenant's burst
+		many = append(many, series("limited", time.Now(), 1, "i", fmt.Sprint(i)))
+	}
+	require.Error(t, remoteWrite(t, s, "", many...))
+	require.NoError(t, remoteWrite(t, s, "big", many...))
+
+	code, body = pushAs("c", 1)
+	require.Equal(t, http.StatusNoContent, code, body)
+	code, body = pushAs("d", 1)
+	require.Equal(t, http.StatusTooManyRequests, code, "a fourth tenant: %s", body)
+	require.Contains(t, body, "max-tenants")
+	require.NotEqual(t, "0", metricValue(t, s, `sightline_limits_refused_total{reason="ingestion_rate"}`))
 }

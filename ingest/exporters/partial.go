@@ -9,18 +9,19 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/segstore"
 )
 
 // StoreAnswer is the collector's answer to a request after a store's
-// Append: backpressure is ResourceExhausted (HTTP 429; the sender retries
-// the whole request), another store error is Unavailable, and items the
+// Append: backpressure and a tenant limit are ResourceExhausted (HTTP 429;
+// the sender retries the whole request), another store error is Unavailable, and items the
 // store refused (by reason) are InvalidArgument (HTTP 400) with the
 // partial-success message, also logged at a throttled rate; the rest of
 // the request is stored.
 func StoreAnswer(err error, items string, rejected map[string]int, tenantID string, badInput *throttle.Logger) error {
-	if errors.Is(err, segstore.ErrBackpressure) {
+	if errors.Is(err, segstore.ErrBackpressure) || errors.Is(err, limits.ErrLimited) {
 		return status.Error(codes.ResourceExhausted, err.Error())
 	}
 	if err != nil {

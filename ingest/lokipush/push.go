@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/storage/logstore"
 	"github.com/sightline-dev/sightline/storage/record"
 )
@@ -122,7 +123,7 @@ func (a *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := a.store.Append(r.Context(), recs)
-	if errors.Is(err, logstore.ErrBackpressure) {
+	if errors.Is(err, logstore.ErrBackpressure) || errors.Is(err, limits.ErrLimited) {
 		http.Error(w, err.Error(), http.StatusTooManyRequests)
 		return
 	}

@@ -16,12 +16,17 @@ import (
 	"github.com/prometheus/prometheus/storage/remote"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
 // Options configure the receiver.
 type Options struct {
 	// MaxRequestBodyBytes bounds a remote_write body (413 above it).
 	MaxRequestBodyBytes int64
+	// Limits, if not nil, refuses (429) the writes of a tenant over its
+	// ingestion rate; the store takes the samples of the others. Not a
+	// flag.
+	Limits interface{ Allows(tenant string) error }
 }
 
 // DefaultOptions are the embedded defaults.
@@ -41,7 +46,17 @@ func New(app storage.Appendable, opts Options, logger *slog.Logger, reg promethe
 	h := remote.NewWriteHandler(logger, reg, app,
 		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
 		false, false, false)
-	return limitBody(opts.MaxRequestBodyBytes, protobufOnly(limitDecoded(maxCompression*opts.MaxRequestBodyBytes, h)))
+	h = limitBody(opts.MaxRequestBodyBytes, protobufOnly(limitDecoded(maxCompression*opts.MaxRequestBodyBytes, h)))
+	if opts.Limits == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := opts.Limits.Allows(tenant.FromContext(r.Context())); err != nil {
+			http.Error(w, err.Error(), http.StatusTooManyRequests)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // maxCompression bounds how much larger than its body a request may be once

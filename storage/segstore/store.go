@@ -87,6 +87,11 @@ type Options struct {
 	// Guard, if not nil, is asked before every append; an error refuses
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
+	// Limiter, if not nil, takes every append's rows and bytes from the
+	// tenant's allowance, or refuses it (limits). Not a flag.
+	Limiter interface {
+		Ingest(tenant string, items, bytes int) error
+	}
 }
 
 // DefaultOptions are the embedded defaults of the log and trace stores.
@@ -340,6 +345,11 @@ func (s *Store[H]) openTenant(id string) (*Tenant[H], error) {
 func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
 	if s.opts.Guard != nil {
 		if err := s.opts.Guard.Err(); err != nil {
+			return err
+		}
+	}
+	if s.opts.Limiter != nil {
+		if err := s.opts.Limiter.Ingest(id, rows, len(rec)); err != nil {
 			return err
 		}
 	}

@@ -106,16 +106,22 @@ func newAppendStats(reg prometheus.Registerer) (*appendStats, error) {
 // remote-write handler: anything later is a clock error at the sender.
 const maxAhead = 10 * time.Minute
 
-// countingAppender counts samples and refuses those too far in the future.
+// countingAppender counts samples, refuses those too far in the future,
+// and takes the samples of a commit from the tenant's allowance.
 type countingAppender struct {
 	storage.Appender
 	stats   *appendStats
 	maxTime int64 // now + maxAhead when the appender was made: one clock read per request
+	tenant  string
+	limiter interface {
+		Ingest(tenant string, items, bytes int) error
+	}
+	n int // samples appended, to be committed
 }
 
 func (a *countingAppender) count(ref storage.SeriesRef, err error) (storage.SeriesRef, error) {
 	if err == nil {
-		a.stats.appended.Inc()
+		a.n++
 		return ref, nil
 	}
 	if r := RejectReason(err); r != "" {
@@ -143,4 +149,19 @@ func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Label
 		return a.count(0, err)
 	}
 	return a.count(a.Appender.AppendHistogram(ref, l, t, h, fh))
+}
+
+// Commit commits the samples the tenant's limits allow: all or none.
+func (a *countingAppender) Commit() error {
+	if a.limiter != nil && a.n > 0 {
+		if err := a.limiter.Ingest(a.tenant, a.n, 0); err != nil {
+			_ = a.Appender.Rollback()
+			return err
+		}
+	}
+	if err := a.Appender.Commit(); err != nil {
+		return err
+	}
+	a.stats.appended.Add(float64(a.n))
+	return nil
 }

@@ -40,6 +40,11 @@ type Options struct {
 	// Guard, if not nil, is asked before every append; an error refuses
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
+	// Limiter, if not nil, takes every commit's samples from the tenant's
+	// allowance, or refuses the commit (limits). Not a flag.
+	Limiter interface {
+		Ingest(tenant string, items, bytes int) error
+	}
 }
 
 // DefaultOptions are the embedded defaults of `sightline` with no flags.
@@ -202,7 +207,8 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 	if err != nil {
 		return errAppender{err: err}
 	}
-	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead))}
+	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
+		tenant: tenant.FromContext(ctx), limiter: s.opts.Limiter}
 }
 
 // Querier returns a querier that reads the TSDB of each call's tenant.

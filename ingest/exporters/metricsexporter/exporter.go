@@ -76,7 +76,7 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		return status.Errorf(codes.Unavailable, "store metrics: %v", app.storageErr)
 	}
 	if err := app.Commit(); err != nil {
-		return status.Errorf(codes.Unavailable, "commit metrics: %v", err)
+		return exporters.StoreAnswer(err, "samples", nil, id, nil)
 	}
 
 	var problems []string

@@ -1,0 +1,351 @@
+package limits
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+// ErrLimited is returned for what a limit refuses; retry later.
+var ErrLimited = errors.New("tenant limit reached")
+
+// Limits are one tenant's limits; 0 means no limit.
+type Limits struct {
+	// IngestionRate is the samples, log records and spans a tenant may
+	// write per second, IngestionBurst how many at once.
+	IngestionRate  float64 `yaml:"ingestion_rate"`
+	IngestionBurst int     `yaml:"ingestion_burst"`
+	// IngestionBytesRate is the bytes of log records and spans per second
+	// (as written to the WAL), with a burst of IngestionBytesBurst.
+	IngestionBytesRate  float64 `yaml:"ingestion_bytes_rate"`
+	IngestionBytesBurst int     `yaml:"ingestion_bytes_burst"`
+	// MaxConcurrentQueries is the queries a tenant may run at once.
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+}
+
+// Options configure the limits.
+type Options struct {
+	// Defaults apply to every tenant without an override.
+	Defaults Limits
+	// MaxTenants bounds the number of tenants; a new one beyond it is
+	// refused.
+	MaxTenants int
+	// OverridesFile is a YAML file `overrides: {<tenant>: {<limit>: ...}}`;
+	// a tenant's override replaces the limits it names.
+	OverridesFile string
+	// ReloadInterval is how often OverridesFile is read again.
+	ReloadInterval time.Duration
+}
+
+// DefaultOptions keep one tenant from taking more than a machine of a few
+// cores can give (a 2-core machine ingests about 0.5M samples/s): a tenant
+// may write 1M items/s in bursts of 2M, 128 MiB/s of logs and spans, and
+// run 8 queries at once; at most 1000 tenants.
+func DefaultOptions() Options {
+	return Options{
+		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
+			MaxConcurrentQueries: 8},
+		MaxTenants:     1000,
+		ReloadInterval: 10 * time.Second,
+	}
+}
+
+// RegisterFlags declares the options as flags.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.Float64Var(&o.Defaults.IngestionRate, "limits.ingestion-rate", o.Defaults.IngestionRate, "Samples, log records and spans a tenant may write per second, all signals together; more get 429. 0 for no limit.")
+	fs.IntVar(&o.Defaults.IngestionBurst, "limits.ingestion-burst", o.Defaults.IngestionBurst, "Samples, log records and spans a tenant may write at once, above its rate.")
+	flagext.Bytes(fs, &o.Defaults.IngestionBytesBurst, "limits.ingestion-bytes-burst", "Bytes of log records and spans a tenant may write at once, above its rate.")
+	fs.Float64Var(&o.Defaults.IngestionBytesRate, "limits.ingestion-bytes-rate", o.Defaults.IngestionBytesRate, "Bytes of log records and spans a tenant may write per second; more get 429. 0 for no limit.")
+	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more get 429. 0 for no limit.")
+	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
+	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ...}}`, read again every 10s and on reload.")
+}
+
+// Registry holds every tenant's limits and state. A nil *Registry limits
+// nothing.
+type Registry struct {
+	opts    Options
+	logger  *slog.Logger
+	refused *prometheus.CounterVec
+
+	mu        sync.Mutex
+	overrides map[string]override // guarded by mu
+	tenants   map[string]*state   // guarded by mu
+	stop      chan struct{}
+	done      sync.WaitGroup
+}
+
+// state is one tenant's.
+type state struct {
+	limits  Limits
+	items   *rate.Limiter // nil: no limit
+	bytes   *rate.Limiter
+	queries chan struct{} // nil: no limit
+}
+
+// New reads the overrides file, if any, and keeps reading it.
+func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Registry, error) {
+	r := &Registry{opts: opts, logger: logger, tenants: map[string]*state{}, stop: make(chan struct{}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sightline_limits_refused_total",
+			Help: "Writes and queries refused by a tenant limit, by reason (ingestion_rate, ingestion_bytes_rate, max_tenants, max_concurrent_queries).",
+		}, []string{"reason"})}
+	reg.MustRegister(r.refused)
+	if err := r.Reload(); err != nil {
+		return nil, err
+	}
+	if opts.OverridesFile != "" && opts.ReloadInterval > 0 {
+		r.done.Add(1)
+		go r.reloadLoop()
+	}
+	return r, nil
+}
+
+func (r *Registry) reloadLoop() {
+	defer r.done.Done()
+	tick := time.NewTicker(r.opts.ReloadInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+			if err := r.Reload(); err != nil {
+				r.logger.Error("reading the limits overrides file; the previous overrides stay", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops reading the overrides file.
+func (r *Registry) Close() {
+	if r == nil {
+		return
+	}
+	close(r.stop)
+	r.done.Wait()
+}
+
+// Reload reads the overrides file again; an invalid one changes nothing.
+func (r *Registry) Reload() error {
+	if r == nil || r.opts.OverridesFile == "" {
+		return nil
+	}
+	raw, err := os.ReadFile(r.opts.OverridesFile)
+	if err != nil {
+		return fmt.Errorf("limits overrides: %w", err)
+	}
+	var doc struct {
+		Overrides map[string]override `yaml:"overrides"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("limits overrides %s: %w", r.opts.OverridesFile, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.overrides = doc.Overrides
+	for id, st := range r.tenants {
+		if l := r.limitsLocked(id); l != st.limits {
+			r.tenants[id] = newState(l)
+		}
+	}
+	return nil
+}
+
+// override is a tenant's entry of the overrides file: the limits it names
+// replace the defaults.
+type override struct {
+	IngestionRate        *float64 `yaml:"ingestion_rate"`
+	IngestionBurst       *int     `yaml:"ingestion_burst"`
+	IngestionBytesRate   *float64 `yaml:"ingestion_bytes_rate"`
+	IngestionBytesBurst  *int     `yaml:"ingestion_bytes_burst"`
+	MaxConcurrentQueries *int     `yaml:"max_concurrent_queries"`
+}
+
+// limitsLocked is the tenant's limits: the defaults, with its overrides.
+func (r *Registry) limitsLocked(id string) Limits {
+	l := r.opts.Defaults
+	o, ok := r.overrides[id]
+	if !ok {
+		return l
+	}
+	set := func(dst *float64, src *float64) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	seti := func(dst *int, src *int) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&l.IngestionRate, o.IngestionRate)
+	seti(&l.IngestionBurst, o.IngestionBurst)
+	set(&l.IngestionBytesRate, o.IngestionBytesRate)
+	seti(&l.IngestionBytesBurst, o.IngestionBytesBurst)
+	seti(&l.MaxConcurrentQueries, o.MaxConcurrentQueries)
+	return l
+}
+
+// rateErr is the refusal of a write over the tenant's ingestion rate.
+func (st *state) rateErr(id string) error {
+	return fmt.Errorf("%w: tenant %q writes more than %g items/s (burst %d); retry later", ErrLimited, id, st.limits.IngestionRate, st.limits.IngestionBurst)
+}
+
+func newState(l Limits) *state {
+	st := &state{limits: l}
+	if l.IngestionRate > 0 {
+		st.items = rate.NewLimiter(rate.Limit(l.IngestionRate), max(l.IngestionBurst, 1))
+	}
+	if l.IngestionBytesRate > 0 {
+		st.bytes = rate.NewLimiter(rate.Limit(l.IngestionBytesRate), max(l.IngestionBytesBurst, 1))
+	}
+	if l.MaxConcurrentQueries > 0 {
+		st.queries = make(chan struct{}, l.MaxConcurrentQueries)
+	}
+	return st
+}
+
+// tenant returns the tenant's state, admitting it if MaxTenants allows.
+func (r *Registry) tenant(id string) (*state, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st := r.tenants[id]; st != nil {
+		return st, nil
+	}
+	if r.opts.MaxTenants > 0 && len(r.tenants) >= r.opts.MaxTenants {
+		r.refused.WithLabelValues("max_tenants").Inc()
+		return nil, fmt.Errorf("%w: there are already %d tenants (-limits.max-tenants)", ErrLimited, r.opts.MaxTenants)
+	}
+	st := newState(r.limitsLocked(id))
+	r.tenants[id] = st
+	return st, nil
+}
+
+// Admit counts tenants that exist already (their data is on disk) against
+// MaxTenants, so that a restart does not make room for more.
+func (r *Registry) Admit(ids ...string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if r.tenants[id] == nil {
+			r.tenants[id] = newState(r.limitsLocked(id))
+		}
+	}
+}
+
+// Ingest takes items (samples, records, spans) and bytes (of log records
+// and spans; 0 for samples) of the tenant's allowance, or refuses them
+// all.
+func (r *Registry) Ingest(id string, items, nbytes int) error {
+	if r == nil {
+		return nil
+	}
+	st, err := r.tenant(id)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if st.items != nil {
+		res := st.items.ReserveN(now, items)
+		if !res.OK() || res.DelayFrom(now) > 0 {
+			res.CancelAt(now)
+			r.refused.WithLabelValues("ingestion_rate").Inc()
+			return st.rateErr(id)
+		}
+		defer func() {
+			if err != nil {
+				res.CancelAt(now)
+			}
+		}()
+	}
+	if st.bytes != nil && nbytes > 0 {
+		res := st.bytes.ReserveN(now, nbytes)
+		if !res.OK() || res.DelayFrom(now) > 0 {
+			res.CancelAt(now)
+			r.refused.WithLabelValues("ingestion_bytes_rate").Inc()
+			err = fmt.Errorf("%w: tenant %q writes more than %g bytes/s (burst %d); retry later", ErrLimited, id, st.limits.IngestionBytesRate, st.limits.IngestionBytesBurst)
+			return err
+		}
+	}
+	return nil
+}
+
+// Allows is nil if the tenant may write now at all, for a receiver that
+// cannot count a request's items before handing it on: the store's Ingest
+// then takes them.
+func (r *Registry) Allows(id string) error {
+	if r == nil {
+		return nil
+	}
+	st, err := r.tenant(id)
+	if err != nil {
+		return err
+	}
+	if st.items != nil && st.items.Tokens() < 1 {
+		r.refused.WithLabelValues("ingestion_rate").Inc()
+		return st.rateErr(id)
+	}
+	return nil
+}
+
+// Query admits one query of the tenant, or refuses it; release ends it.
+func (r *Registry) Query(id string) (release func(), err error) {
+	if r == nil {
+		return func() {}, nil
+	}
+	st, err := r.tenant(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.queries == nil {
+		return func() {}, nil
+	}
+	select {
+	case st.queries <- struct{}{}:
+		q := st.queries
+		return func() { <-q }, nil
+	default:
+		r.refused.WithLabelValues("max_concurrent_queries").Inc()
+		return nil, fmt.Errorf("%w: tenant %q runs %d queries already (max_concurrent_queries); retry later", ErrLimited, id, st.limits.MaxConcurrentQueries)
+	}
+}
+
+// QueryMiddleware runs the requests of each tenant (from the context, put
+// there by tenant.Middleware) within its MaxConcurrentQueries, answering
+// 429 beyond it; requests whose path unlimited approves (a live tail, which
+// lasts as long as its client) are not counted.
+func (r *Registry) QueryMiddleware(next http.Handler, unlimited func(path string) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if unlimited(req.URL.Path) {
+			next.ServeHTTP(w, req)
+			return
+		}
+		release, err := r.Query(tenant.FromContext(req.Context()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusTooManyRequests)
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, req)
+	})
+}

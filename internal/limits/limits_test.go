@@ -1,0 +1,81 @@
+package limits
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+func newRegistry(t *testing.T, opts Options) *Registry {
+	t.Helper()
+	r, err := New(opts, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	t.Cleanup(r.Close)
+	return r
+}
+
+func TestIngestionRateAndOverrides(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  big:\n    ingestion_burst: 1000\n"), 0o644))
+	r := newRegistry(t, Options{Defaults: Limits{IngestionRate: 1, IngestionBurst: 100, IngestionBytesRate: 1, IngestionBytesBurst: 1000}, OverridesFile: file})
+
+	require.NoError(t, r.Ingest("a", 60, 0))
+	require.ErrorIs(t, r.Ingest("a", 60, 0), ErrLimited, "over the burst")
+	require.NoError(t, r.Ingest("a", 40, 0), "a refused request takes nothing")
+	require.ErrorIs(t, r.Allows("a"), ErrLimited, "the burst is spent")
+	require.NoError(t, r.Allows("b"), "each tenant has its own bucket")
+	require.ErrorIs(t, r.Ingest("b", 1, 2000), ErrLimited, "over the bytes burst")
+	require.NoError(t, r.Ingest("b", 99, 0), "the refused bytes took no items either")
+
+	require.NoError(t, r.Ingest("big", 900, 0), "an override raises the burst")
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  big:\n    ingestion_burst: 10\n"), 0o644))
+	require.NoError(t, r.Reload())
+	require.ErrorIs(t, r.Ingest("big", 20, 0), ErrLimited, "a reload applies without a restart")
+
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  big:\n    ingestion_brust: 10\n"), 0o644))
+	require.ErrorContains(t, r.Reload(), "ingestion_brust")
+	require.ErrorIs(t, r.Ingest("big", 20, 0), ErrLimited, "an invalid file changes nothing")
+}
+
+func TestMaxTenants(t *testing.T) {
+	r := newRegistry(t, Options{MaxTenants: 2})
+	r.Admit("on-disk")
+	require.NoError(t, r.Ingest("a", 1, 0))
+	require.ErrorIs(t, r.Ingest("b", 1, 0), ErrLimited)
+	require.NoError(t, r.Ingest("on-disk", 1, 0))
+}
+
+func TestConcurrentQueries(t *testing.T) {
+	r := newRegistry(t, Options{Defaults: Limits{MaxConcurrentQueries: 1}})
+	entered, leave := make(chan struct{}), make(chan struct{})
+	h := tenant.Middleware(r.QueryMiddleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/slow" {
+			entered <- struct{}{}
+			<-leave
+		}
+	}), func(p string) bool { return p == "/tail" }))
+	do := func(path, id string) int {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set(tenant.Header, id)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	done := make(chan int)
+	go func() { done <- do("/slow", "a") }()
+	<-entered
+	require.Equal(t, http.StatusTooManyRequests, do("/q", "a"))
+	require.Equal(t, http.StatusOK, do("/q", "b"), "another tenant is not held up")
+	require.Equal(t, http.StatusOK, do("/tail", "a"), "a live tail is not counted")
+	close(leave)
+	require.Equal(t, http.StatusOK, <-done)
+	require.Equal(t, http.StatusOK, do("/q", "a"), "the slot is released")
+}
