@@ -69,7 +69,9 @@ func RejectReason(err error) string {
 		return ReasonOutOfBounds
 	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 		return ReasonDuplicate
-	case errors.Is(err, tsdb.ErrInvalidSample):
+	case errors.Is(err, tsdb.ErrInvalidSample), errors.As(err, new(histogram.Error)):
+		// A histogram whose buckets, counts or schema do not add up is
+		// that one sample's fault, not the store's.
 		return ReasonInvalid
 	}
 	return ""

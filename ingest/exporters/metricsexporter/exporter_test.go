@@ -124,3 +124,27 @@ func FuzzPush(f *testing.F) {
 		}
 	})
 }
+
+// An exponential histogram whose buckets do not add up to its count is
+// refused on its own (InvalidArgument, counted as invalid); the gauge in
+// the same request is stored (issue 12: the whole request failed with 503,
+// which SDKs retry forever).
+func TestBadHistogramKeepsItsNeighbours(t *testing.T) {
+	e, store := newTestExporter(t)
+	now := time.Now()
+	md := sumRequest("ok", now, 1)
+	m := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty()
+	m.SetName("bad_latency")
+	h := m.SetEmptyExponentialHistogram()
+	h.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	p := h.DataPoints().AppendEmpty()
+	p.SetTimestamp(pcommon.NewTimestampFromTime(now))
+	p.SetScale(0)
+	p.SetCount(1) // the buckets hold 10
+	p.SetSum(5)
+	p.Positive().BucketCounts().FromRaw([]uint64{4, 6})
+	err := e.push(context.Background(), md)
+	require.Equal(t, codes.InvalidArgument, status.Code(err), err)
+	require.Contains(t, err.Error(), "invalid: 1")
+	require.Equal(t, []float64{1}, selectValues(t, store, tenant.Default, "ok_seconds_total"))
+}
