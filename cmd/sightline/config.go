@@ -14,6 +14,7 @@ import (
 	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/internal/limits"
+	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/storage/diskguard"
 	"github.com/sightline-dev/sightline/storage/logstore"
@@ -46,6 +47,7 @@ type config struct {
 	Logs         logstore.Options
 	Traces       tracestore.Options
 	Generator    generator.Options
+	LogsAPI      logsapi.Options
 	Engine       promapi.EngineOptions
 	Rules        alerting.RulesOptions
 	Alertmanager alerting.AlertmanagerOptions
@@ -66,6 +68,7 @@ func defaultConfig() config {
 		Logs:         logstore.DefaultOptions(),
 		Traces:       tracestore.DefaultOptions(),
 		Generator:    generator.DefaultOptions(),
+		LogsAPI:      logsapi.DefaultOptions(),
 		Engine:       promapi.DefaultEngineOptions(),
 		Rules:        alerting.DefaultRulesOptions(),
 		Alertmanager: alerting.DefaultAlertmanagerOptions(),
@@ -89,6 +92,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	c.Logs.RegisterFlags(fs)
 	c.Traces.RegisterFlags(fs)
 	c.Generator.RegisterFlags(fs)
+	c.LogsAPI.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
 	c.Rules.RegisterFlags(fs)
 	c.Alertmanager.RegisterFlags(fs)

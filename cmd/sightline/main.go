@@ -233,7 +233,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	engine := promapi.NewEngine(cfg.Engine, logger, reg)
-	lokiOpts := logsapi.DefaultOptions()
+	lokiOpts := cfg.LogsAPI
 	lokiOpts.Version = version
 	logsAPI := logsapi.New(st.logs, engine, lokiOpts, logger.With("component", "logs-api"), reg)
 	closes.push(logsAPI.Close)

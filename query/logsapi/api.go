@@ -1,6 +1,7 @@
 package logsapi
 
 import (
+	"flag"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql"
 
+	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/storage/logstore"
 )
 
@@ -16,13 +18,23 @@ type Options struct {
 	// MaxEntries is the largest limit a log query may ask for (Loki's
 	// max_entries_limit_per_query).
 	MaxEntries int
+	// MaxResponseBytes bounds the bytes of the lines a log query returns
+	// (and so holds): a query over it is refused, naming the limit.
+	MaxResponseBytes int64
 	// Version is Sightline's, for buildinfo.
 	Version string
 }
 
 // DefaultOptions are Loki's defaults.
 func DefaultOptions() Options {
-	return Options{MaxEntries: 5000}
+	return Options{MaxEntries: 5000, MaxResponseBytes: 64 << 20}
+}
+
+// RegisterFlags declares the options a user sets as flags, with their
+// current values as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.MaxEntries, "logs.query.max-entries", o.MaxEntries, "The largest limit a log query may ask for (Loki's max_entries_limit_per_query).")
+	flagext.Bytes(fs, &o.MaxResponseBytes, "logs.query.max-response-bytes", "A log query whose lines come to more than this is refused (400), naming the limit: ask for fewer lines or a shorter range.")
 }
 
 // API serves the native log API and the Loki API.

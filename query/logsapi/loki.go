@@ -68,6 +68,7 @@ func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end tim
 		return nil, nil
 	}
 	var out []logLine
+	var size int64
 	req := logstore.FetchRequest{Matchers: q.Matchers, From: start.UnixNano() - 1, To: end.UnixNano() - 1, Backward: backward, LineContains: q.LineContains()}
 	_, err := a.store.Fetch(ctx, req, func(e logstore.Entry) error {
 		line, lbls, keep := q.Process(logql.Entry{Timestamp: time.Unix(0, e.Timestamp), Line: e.Line, Labels: e.Labels()})
@@ -75,6 +76,10 @@ func (a *API) runLogQuery(ctx context.Context, q *logql.LogQuery, start, end tim
 			return nil
 		}
 		out = append(out, logLine{ts: e.Timestamp, line: line, lbls: lbls, stream: e.Stream, md: e.Metadata})
+		if size += int64(len(line)); a.opts.MaxResponseBytes > 0 && size > a.opts.MaxResponseBytes {
+			return fmt.Errorf("%w: the lines of this query come to more than -logs.query.max-response-bytes=%d; ask for fewer lines (limit) or a shorter range",
+				logstore.ErrTooMuchData, a.opts.MaxResponseBytes)
+		}
 		if len(out) >= limit {
 			return errStop
 		}

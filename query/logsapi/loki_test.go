@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +86,35 @@ func TestLogQueryLimitDirection(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A log query whose lines come to more than MaxResponseBytes is refused
+// with 400 naming the limit, before it holds them all (issue 12: limit=40
+// over lines of 1 MiB took the server to 3.7 GiB).
+func TestLogQueryResponseBytes(t *testing.T) {
+	s, err := logstore.Open(t.TempDir(), logstore.DefaultOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Now()
+	var recs []*logstore.Record
+	for i := range 16 {
+		recs = append(recs, &logstore.Record{Timestamp: now.Add(-time.Duration(i) * time.Second).UnixNano(), Body: strings.Repeat("x", 100<<10),
+			Resource: []record.KV{{Key: "service.name", Value: "big", Type: record.TypeString}}})
+	}
+	_, err = s.Append(context.Background(), recs)
+	require.NoError(t, err)
+	opts := DefaultOptions()
+	opts.MaxResponseBytes = 1 << 20
+	h := New(s, nil, opts, slog.New(slog.DiscardHandler), prometheus.NewRegistry()).Handler()
+	get := func(limit int) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/loki/api/v1/query_range?"+url.Values{
+			"query": {`{service_name="big"}`}, "limit": {strconv.Itoa(limit)},
+			"start": {strconv.FormatInt(now.Add(-time.Minute).UnixNano(), 10)}, "end": {strconv.FormatInt(now.Add(time.Second).UnixNano(), 10)}}.Encode(), nil))
+		return rec
+	}
+	rec := get(40)
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "max-response-bytes")
+	require.Equal(t, http.StatusOK, get(5).Code)
 }
