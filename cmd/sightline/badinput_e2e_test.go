@@ -84,6 +84,11 @@ func TestBadInput(t *testing.T) {
 	t.Run("malformed JSON", func(t *testing.T) {
 		code, body := post(t, otlp, "application/json", []byte(`{"resourceMetrics": [`))
 		require.Equal(t, http.StatusBadRequest, code, body)
+		// A parse error that quotes bytes that are not UTF-8 (was 500).
+		for _, b := range []string{"{\"resourceMetrics\":[\xff\xfe]}", "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"x\",\"gauge\":{\"dataPoints\":[{\"timeUnixNano\":\"\xff\"}]}}]}]}]}"} {
+			code, body = post(t, otlp, "application/json", []byte(b))
+			require.Equal(t, http.StatusBadRequest, code, body)
+		}
 	})
 	t.Run("wrong content type", func(t *testing.T) {
 		code, _ := post(t, otlp, "text/plain", []byte("hello"))

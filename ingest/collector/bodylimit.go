@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,7 +56,11 @@ func (b *bodyLimit) GetHTTPHandler(next http.Handler) (http.Handler, error) {
 		// the receiver: turn the receiver's 400 into 413 then.
 		body := &overLimitReader{ReadCloser: r.Body}
 		r.Body = body
-		next.ServeHTTP(&overLimitWriter{ResponseWriter: w, body: body, max: b.max}, r)
+		ow := &overLimitWriter{ResponseWriter: w, body: body, max: b.max}
+		next.ServeHTTP(ow, r)
+		if ow.held { // a 500 with no body
+			w.WriteHeader(http.StatusInternalServerError)
+		}
 	}), nil
 }
 
@@ -77,11 +82,38 @@ type overLimitWriter struct {
 	http.ResponseWriter
 	body *overLimitReader
 	max  int64
+	held bool // a 500 not written yet
 }
 
 func (w *overLimitWriter) WriteHeader(code int) {
-	if code == http.StatusBadRequest && w.body.over {
+	switch {
+	case code == http.StatusBadRequest && w.body.over:
 		code = http.StatusRequestEntityTooLarge
+	case code == http.StatusInternalServerError:
+		// Held until its body says whether it is the receiver failing to
+		// write a parse error that quotes invalid UTF-8.
+		w.held = true
+		return
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// unmarshalable is the receiver's 500 when the message of a decoding error
+// quotes bytes that are not UTF-8 and so cannot be written as JSON: the
+// request was malformed (issue 12).
+var unmarshalable = []byte("failed to marshal error message")
+
+func (w *overLimitWriter) Write(b []byte) (int, error) {
+	if !w.held {
+		return w.ResponseWriter.Write(b)
+	}
+	w.held = false
+	if bytes.Contains(b, unmarshalable) {
+		w.ResponseWriter.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.ResponseWriter.WriteHeader(http.StatusBadRequest)
+		_, err := io.WriteString(w.ResponseWriter, "malformed request: not valid OTLP JSON, and not valid UTF-8")
+		return len(b), err
+	}
+	w.ResponseWriter.WriteHeader(http.StatusInternalServerError)
+	return w.ResponseWriter.Write(b)
 }
