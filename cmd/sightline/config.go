@@ -49,6 +49,7 @@ type config struct {
 	Generator    generator.Options
 	LogsAPI      logsapi.Options
 	Engine       promapi.EngineOptions
+	PromAPI      promapi.Options
 	Rules        alerting.RulesOptions
 	Alertmanager alerting.AlertmanagerOptions
 	External     alerting.ExternalOptions
@@ -70,6 +71,7 @@ func defaultConfig() config {
 		Generator:    generator.DefaultOptions(),
 		LogsAPI:      logsapi.DefaultOptions(),
 		Engine:       promapi.DefaultEngineOptions(),
+		PromAPI:      promapi.DefaultOptions(),
 		Rules:        alerting.DefaultRulesOptions(),
 		Alertmanager: alerting.DefaultAlertmanagerOptions(),
 	}
@@ -94,6 +96,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	c.Generator.RegisterFlags(fs)
 	c.LogsAPI.RegisterFlags(fs)
 	c.Engine.RegisterFlags(fs)
+	c.PromAPI.RegisterFlags(fs)
 	c.Rules.RegisterFlags(fs)
 	c.Alertmanager.RegisterFlags(fs)
 	c.External.RegisterFlags(fs)

@@ -259,7 +259,10 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPListen, err)
 	}
-	parts := newHTTPParts(cfg, st, engine, logsAPI, alerts, reload, ready.Load, logger, reg)
+	parts, err := newHTTPParts(cfg, st, engine, logsAPI, alerts, reload, ready.Load, logger, reg)
+	if err != nil {
+		return err
+	}
 	parts.limitQueries(lim)
 	var handler http.Handler = newHTTPHandler(parts, reg, ready.Load, logger)
 	if users != nil {
@@ -338,8 +341,8 @@ func waitRunning(ctx context.Context, col *collector.Collector, done <-chan erro
 }
 
 // newHTTPParts builds the handlers of the HTTP port.
-func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, reload func() error, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) httpParts {
-	apiOpts := promapi.DefaultOptions()
+func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, reload func() error, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) (httpParts, error) {
+	apiOpts := cfg.PromAPI
 	if alerts.external != nil {
 		apiOpts.Alertmanagers = alerts.external
 	}
@@ -351,17 +354,21 @@ func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *lo
 	apiOpts.Rules = func(ctx context.Context) promv1.RulesRetriever { return alerts.rules.ForContext(ctx) }
 	tempoOpts := tempoapi.DefaultOptions()
 	tempoOpts.Version = version
+	promAPI, err := promapi.New(st.metrics, engine, apiOpts, logger, reg, reg)
+	if err != nil {
+		return httpParts{}, err
+	}
 	return httpParts{
 		remoteWrite:  remotewrite.New(st.metrics, cfg.RemoteWrite, logger.With("component", "remote-write"), reg),
 		lokiPush:     lokipush.New(st.logs, cfg.LokiPush, logger.With("component", "loki-push"), reg),
-		promAPI:      promapi.New(st.metrics, engine, apiOpts, logger, reg, reg),
+		promAPI:      promAPI,
 		logsAPI:      logsAPI.Handler(),
 		alertmanager: alerts.am.TenantHandler(),
 		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
 		reload:       lifecycle(cfg, reload),
 		pprof:        cfg.EnablePprof,
-	}
+	}, nil
 }
 
 // limitQueries runs the query APIs within each tenant's concurrency limit.

@@ -77,6 +77,9 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 
 // Options configure the API.
 type Options struct {
+	// CORSOrigin is a regular expression of the origins that browsers may
+	// call the API from (Prometheus' --web.cors.origin); "" for none.
+	CORSOrigin string
 	// LookbackDelta is PromQL's staleness lookback (for remote read).
 	LookbackDelta time.Duration
 	// Version and Revision of Sightline, for buildinfo.
@@ -102,9 +105,22 @@ func DefaultOptions() Options {
 	}
 }
 
+// RegisterFlags declares the options a user sets as flags, with their
+// current values as defaults.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.CORSOrigin, "web.cors.origin", o.CORSOrigin, "Regular expression of the origins from which browsers may call the Prometheus API, e.g. 'https?://(domain1|domain2)\\.com'. Empty (the default): none; Grafana calls it from its server and needs none.")
+}
+
 // New returns the handler of /api/v1/ over store, evaluating queries with
 // engine. Mount it at "/api/v1/" behind tenant.Middleware.
-func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) http.Handler {
+func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) (http.Handler, error) {
+	cors := regexp.MustCompile("^$") // matches no Origin a browser sends
+	if opts.CORSOrigin != "" {
+		var err error
+		if cors, err = regexp.Compile("^(?:" + opts.CORSOrigin + ")$"); err != nil {
+			return nil, fmt.Errorf("web.cors.origin: %w", err)
+		}
+	}
 	rulesRetriever := func(context.Context) v1.RulesRetriever { return noRules{} }
 	if opts.Rules != nil {
 		rulesRetriever = opts.Rules
@@ -140,7 +156,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 		rulesRetriever,
 		50_000_000, 10, 1<<20, // remote read limits, Prometheus' defaults
 		false,
-		regexp.MustCompile(".*"),
+		cors,
 		func() (v1.RuntimeInfo, error) {
 			return v1.RuntimeInfo{
 				StartTime:        start,
@@ -177,7 +193,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 	mux.Handle("GET /api/v1/metadata", metadataHandler(store))
 	mux.Handle("GET /api/v1/status/tsdb", tsdbStatus(store))
 	mux.Handle("GET /api/v1/status/tsdb/blocks", tsdbBlocks(store))
-	return mux
+	return mux, nil
 }
 
 func cwd() string {

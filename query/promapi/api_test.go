@@ -27,7 +27,9 @@ func newTestAPI(t testing.TB) (http.Handler, *tsdbstore.Store) {
 	t.Cleanup(func() { _ = store.Close() })
 	opts := DefaultOptions()
 	engine := NewEngine(DefaultEngineOptions(), slog.New(slog.DiscardHandler), reg)
-	return tenant.Middleware(New(store, engine, opts, slog.New(slog.DiscardHandler), reg, reg)), store
+	h, err := New(store, engine, opts, slog.New(slog.DiscardHandler), reg, reg)
+	require.NoError(t, err)
+	return tenant.Middleware(h), store
 }
 
 func do(h http.Handler, method, path, contentType string, body []byte) *httptest.ResponseRecorder {
@@ -102,4 +104,31 @@ func TestTSDBStatusPerTenant(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	require.JSONEq(t, `{"status":"success","data":{"blocks":[]}}`, rec.Body.String())
+}
+
+// The API answers browsers from the origins -web.cors.origin allows, and
+// from none by default (issue 12: it reflected any Origin).
+func TestCORS(t *testing.T) {
+	_, store := newTestAPI(t)
+	engine := NewEngine(DefaultEngineOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	for _, allowed := range []string{"", `https://grafana\.example`} {
+		opts := DefaultOptions()
+		opts.CORSOrigin = allowed
+		h, err := New(store, engine, opts, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), reg)
+		require.NoError(t, err)
+		for _, origin := range []string{"https://evil.example", "https://grafana.example"} {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/labels", nil)
+			req.Header.Set("Origin", origin)
+			rec := httptest.NewRecorder()
+			tenant.Middleware(h).ServeHTTP(rec, req)
+			want := ""
+			if allowed != "" && origin == "https://grafana.example" {
+				want = origin
+			}
+			require.Equal(t, want, rec.Header().Get("Access-Control-Allow-Origin"), "allowed %q, origin %s", allowed, origin)
+		}
+	}
+	_, err := New(store, engine, Options{CORSOrigin: "("}, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), reg)
+	require.ErrorContains(t, err, "web.cors.origin")
 }
