@@ -88,7 +88,8 @@ type Options struct {
 	Flags map[string]string
 	// DataDir is shown by /api/v1/status/runtimeinfo.
 	DataDir string
-	// Ready gates query and write endpoints until the server is ready.
+	// Ready gates query and write endpoints until the server is ready; nil
+	// is always ready.
 	Ready func() bool
 	// Rules serves /api/v1/rules and /api/v1/alerts with the rules of the
 	// request's tenant (from its context); nil for none.
@@ -101,7 +102,6 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		LookbackDelta: 5 * time.Minute,
-		Ready:         func() bool { return true },
 	}
 }
 
@@ -132,7 +132,7 @@ func New(store *tsdbstore.Store, engine promql.QueryEngine, opts Options, logger
 	start := time.Now()
 	ready := func(f http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			if !opts.Ready() {
+			if opts.Ready != nil && !opts.Ready() {
 				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
 				return
 			}
