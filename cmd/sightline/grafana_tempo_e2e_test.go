@@ -2,15 +2,19 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // encodeURIComponent escapes as the browser function Grafana builds its
@@ -107,4 +111,72 @@ func TestGrafanaTagAutocomplete(t *testing.T) {
 		tempoTagNames(t, s, "/api/v2/search/tags", `{resource.service.name="db"}`))
 	require.Equal(t, map[string][]string{"": {"http.request.method", "service.name", "service.namespace"}},
 		tempoTagNames(t, s, "/api/search/tags", `{resource.service.name="api"}`))
+}
+
+// grafanaTraceByID asks for a trace as Grafana's Tempo datasource does
+// (grafana-tempo-datasource pkg/tempo/trace.go createRequest): the v2 or
+// v1 path, start and end in seconds when the query has a time range, and
+// Accept: application/protobuf. It returns the status and the body.
+func grafanaTraceByID(t *testing.T, s *server, version, id string, start, end time.Time) (int, []byte) {
+	t.Helper()
+	path := "/api/traces/" + id
+	if version == "v2" {
+		path = "/api/v2/traces/" + id
+	}
+	return getBody(t, s.url(path+"?"+q("start", fmt.Sprint(start.Unix()), "end", fmt.Sprint(end.Unix()))), "application/protobuf")
+}
+
+// traceByIDSpans reads the spans of a tempopb.TraceByIDResponse as Grafana
+// does (tr.Trace.ResourceSpans): its field 1 is the trace, which is OTLP's
+// TracesData on the wire.
+func traceByIDSpans(t *testing.T, b []byte) int {
+	t.Helper()
+	var trace []byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		require.GreaterOrEqual(t, n, 0)
+		b = b[n:]
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		require.GreaterOrEqual(t, n, 0)
+		if num == 1 {
+			trace, _ = protowire.ConsumeBytes(b[:n])
+		}
+		b = b[n:]
+	}
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(trace)
+	require.NoError(t, err)
+	return td.SpanCount()
+}
+
+// TestGrafanaTraceNotFound: a trace ID no span has answers as Tempo's do,
+// so that Grafana says the trace was not found. Grafana asks v2 first and
+// falls back to v1 only on a 404 (pkg/tempo/trace.go getTrace); Tempo's v2
+// answers 200 with an empty trace, which Grafana reports as "trace with id
+// ... not found", and its v1 a 404 with an empty body.
+func TestGrafanaTraceNotFound(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	tp := newTraceService(t, s, "grpc", "api")
+	_, span := tp.Tracer("shop").Start(context.Background(), "GET /users")
+	span.End()
+	require.NoError(t, tp.ForceFlush(ctxT(t)))
+	known := span.SpanContext().TraceID().String()
+	unknown := "4bf92f3577b34da6a3ce929d0e0e4736"
+	start, end := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
+
+	code, body := grafanaTraceByID(t, s, "v2", known, start, end)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Equal(t, 1, traceByIDSpans(t, body))
+	code, body = grafanaTraceByID(t, s, "v2", unknown, start, end)
+	require.Equal(t, http.StatusOK, code, string(body))
+	require.Zero(t, traceByIDSpans(t, body))
+
+	code, body = grafanaTraceByID(t, s, "v1", known, start, end)
+	require.Equal(t, http.StatusOK, code, string(body))
+	code, body = grafanaTraceByID(t, s, "v1", unknown, start, end)
+	require.Equal(t, http.StatusNotFound, code)
+	require.Empty(t, body)
+	// JSON, as curl and Tempo's own clients ask.
+	code, js := getJSON(t, s.url("/api/v2/traces/"+unknown))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"trace": map[string]any{}, "metrics": map[string]any{}}, js)
 }
