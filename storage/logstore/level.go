@@ -153,33 +153,25 @@ func levelName(s string, field bool) (string, bool) {
 }
 
 // wordLevel is the level named by the first level word of line (a run of
-// letters, digits and underscores between other characters): "2024-05-01 WARN disk
-// almost full", "[error] open failed", "Info: started".
+// letters, digits and underscores between other characters): "2024-05-01
+// WARN disk almost full", "[error] open failed", "Info: started".
 func wordLevel(line string) string {
-	for i := 0; i < len(line); {
-		if !isLevelWordByte(line[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(line) && isLevelWordByte(line[j]) {
-			j++
-		}
+	for w := range strings.FieldsFuncSeq(line, notLevelWordRune) {
 		// Level words are 3 ("err") to 8 ("critical") letters, and a digit.
-		if n := j - i; n >= 3 && n <= 9 {
-			if l, ok := levelName(line[i:j], false); ok {
+		if len(w) >= 3 && len(w) <= 9 {
+			if l, ok := levelName(w, false); ok {
 				return l
 			}
 		}
-		i = j
 	}
 	return LevelUnknown
 }
 
-// isLevelWordByte: unlike the tokenizer's words, underscores join words,
-// so that trace_id or err_count are not level words.
-func isLevelWordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+// notLevelWordRune separates the words of a line for wordLevel: unlike
+// the tokenizer's words, underscores join words, so that trace_id or
+// err_count are not level words.
+func notLevelWordRune(c rune) bool {
+	return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_')
 }
 
 // jsonLevelField returns the string value of the first top-level level,
