@@ -235,26 +235,42 @@ type streamCacheKey struct {
 	resource record.KVsID
 	sevText  string
 	sevNum   int32
-	// level is the detected level of a record whose severity names none
-	// (which its attributes or line give); "" for the others, whose
-	// severity gives it.
+	// level is "" but in the key of a record whose severity names no
+	// level: the detected level its attributes or line give.
 	level string
 }
 
+// levelByLine is what a streamCache holds for a resource and severity
+// that name no level: the stream then depends on the record's line.
+var levelByLine = &streamKey{}
+
 // streamOf returns a record's stream: the one the store gave it, else its
 // stream labels computed once per distinct resource, severity and level in
-// cache.
+// cache. A record's line is read only when its severity names no level.
 func streamOf(r *Record, cache streamCache) *streamKey {
 	if r.stream != nil {
 		return r.stream
 	}
 	ck := streamCacheKey{resource: record.IDOf(r.Resource), sevText: r.SeverityText, sevNum: r.SeverityNumber}
-	if _, ok := severityLevel(r.SeverityNumber, r.SeverityText); !ok {
-		ck.level = recordLevel(r)
+	sk, ok := cache[ck]
+	switch {
+	case ok && sk != levelByLine:
+		return sk
+	case !ok:
+		if _, ok := severityLevel(r.SeverityNumber, r.SeverityText); ok {
+			return newStream(r, cache, ck)
+		}
+		cache[ck] = levelByLine
 	}
+	ck.level = recordLevel(r)
 	if sk, ok := cache[ck]; ok {
 		return sk
 	}
+	return newStream(r, cache, ck)
+}
+
+// newStream computes r's stream labels and caches them under ck.
+func newStream(r *Record, cache streamCache, ck streamCacheKey) *streamKey {
 	ls := StreamLabels(r)
 	sk := &streamKey{labels: ls, key: ls.String()}
 	cache[ck] = sk
