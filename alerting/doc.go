@@ -14,5 +14,6 @@
 // and, optionally, to external Alertmanagers through Prometheus' notifier.
 //
 // Entry points: NewAlertmanager (the embedded Alertmanager) and NewRules (the
-// rule engine), both reloadable.
+// rule engine), both reloadable; CheckRuleFiles checks rule files as NewRules
+// loads them (`sightline check rules`).
 package alerting

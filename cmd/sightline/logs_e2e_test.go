@@ -135,7 +135,7 @@ func TestOTLPLogsEndToEnd(t *testing.T) {
 			result := data["result"].([]any)
 			require.Len(t, result, 1)
 			stream := result[0].(map[string]any)
-			require.Equal(t, map[string]any{"service_name": service, "service_namespace": "shop", "severity": "error"}, stream["stream"])
+			require.Equal(t, map[string]any{"service_name": service, "service_namespace": "shop", "severity": "error", "detected_level": "error"}, stream["stream"])
 			values := stream["values"].([]any)
 			require.Len(t, values, 1)
 			v := values[0].([]any)
@@ -163,7 +163,7 @@ func TestOTLPLogsEndToEnd(t *testing.T) {
 	}
 	// Labels, values, series and stats for Grafana's query builder.
 	_, body = getJSON(t, s.url("/loki/api/v1/labels"))
-	require.Equal(t, []any{"service_name", "service_namespace", "severity"}, body["data"])
+	require.Equal(t, []any{"detected_level", "service_name", "service_namespace", "severity"}, body["data"])
 	_, body = getJSON(t, s.url("/loki/api/v1/label/severity/values"))
 	require.Equal(t, []any{"debug", "error", "info"}, body["data"])
 	_, body = getJSON(t, s.url("/loki/api/v1/index/stats?"+q("query", `{service_name="checkout-grpc"}`)))

@@ -55,6 +55,18 @@ var (
 )
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "check" && os.Args[2] == "rules" {
+		// sightline check rules <file>...: promtool check rules, for
+		// files with LogQL (and MetricsQL) groups too.
+		if len(os.Args) == 3 {
+			fmt.Fprintln(os.Stderr, "usage: sightline check rules <rule file>...")
+			os.Exit(2)
+		}
+		if !alerting.CheckRuleFiles(os.Stdout, os.Args[3:]...) {
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := loadConfig(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -99,24 +99,19 @@ func checkoutTrace(t *testing.T, s *server) string {
 // Tempo's gogo/jsonpb writes them. It returns the trace as OTLP.
 func tempoTrace(t *testing.T, s *server, path string) (int, ptrace.Traces) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, s.url(path), nil)
-	require.NoError(t, err)
 	v1 := strings.HasPrefix(path, "/api/traces/")
+	accept := ""
 	if v1 {
-		req.Header.Set("Accept", "application/protobuf")
+		accept = "application/protobuf"
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, ptrace.NewTraces()
+	code, body := getBody(t, s.url(path), accept)
+	if code != http.StatusOK {
+		return code, ptrace.NewTraces()
 	}
 	if v1 {
 		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(body)
 		require.NoError(t, err)
-		return resp.StatusCode, td
+		return code, td
 	}
 	var env struct {
 		Trace json.RawMessage `json:"trace"`
@@ -131,7 +126,24 @@ func tempoTrace(t *testing.T, s *server, path string) (int, ptrace.Traces) {
 	})
 	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(otlp)
 	require.NoError(t, err, string(body))
-	return resp.StatusCode, td
+	return code, td
+}
+
+// getBody GETs url, with an Accept header unless accept is "", and
+// returns the status and the body.
+func getBody(t *testing.T, url, accept string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, body
 }
 
 var base64ID = regexp.MustCompile(`"(traceId|spanId|parentSpanId)":"([A-Za-z0-9+/=]+)"`)

@@ -39,6 +39,11 @@ type Store interface {
 	// attribute name after the scope is passed unquoted (span.my attr for
 	// TraceQL's span."my attr").
 	TagValues(ctx context.Context, tag string, from, to int64) ([]traceql.Value, error)
+	// MatchSpans calls fn with each spanset of a trace in [from, to] in
+	// which q matches spans, and their indices (traceql.MatchSpans); fn's
+	// error stops it. Tag autocomplete narrowed by a TraceQL filter reads
+	// the matched spans' tags.
+	MatchSpans(ctx context.Context, q *traceql.Query, from, to int64, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error)
 }
 
 // Options configure the API. Zero fields take DefaultOptions' values.

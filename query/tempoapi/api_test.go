@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +38,12 @@ type fakeStore struct {
 	searchErr error
 	tags      tracestore.TagNames
 	values    map[string][]traceql.Value
+	matchErr  error
 
 	gotID     [16]byte
 	gotSearch traceql.SearchRequest
 	gotTag    string
+	gotFilter string
 	gotFrom   int64
 	gotTo     int64
 }
@@ -69,6 +72,39 @@ func (f *fakeStore) Tags(_ context.Context, from, to int64) (tracestore.TagNames
 func (f *fakeStore) TagValues(_ context.Context, tag string, from, to int64) ([]traceql.Value, error) {
 	f.gotTag, f.gotFrom, f.gotTo = tag, from, to
 	return f.values[tag], nil
+}
+
+// MatchSpans runs the engine over the store's spans, one spanset a trace;
+// matchErr ends the fetch after them.
+func (f *fakeStore) MatchSpans(ctx context.Context, q *traceql.Query, from, to int64, fn func(*record.Spanset, []int) error) (record.FetchStats, error) {
+	f.gotFilter, f.gotFrom, f.gotTo = q.String(), from, to
+	return traceql.MatchSpans(ctx, spansFetcher{f.spans, f.matchErr}, q, from, to, fn)
+}
+
+// spansFetcher hands out the traces of spans with a span starting in the
+// range asked for, then err.
+type spansFetcher struct {
+	spans []*record.Span
+	err   error
+}
+
+func (s spansFetcher) Fetch(_ context.Context, req record.FetchSpansRequest, fn func(*record.Spanset) error) (record.FetchStats, error) {
+	var order [][16]byte
+	traces := map[[16]byte][]*record.Span{}
+	for _, sp := range s.spans {
+		if _, ok := traces[sp.TraceID]; !ok {
+			order = append(order, sp.TraceID)
+		}
+		traces[sp.TraceID] = append(traces[sp.TraceID], sp)
+	}
+	for _, id := range order {
+		if slices.ContainsFunc(traces[id], func(sp *record.Span) bool { return sp.Start >= req.Start && sp.Start <= req.End }) {
+			if err := fn(&record.Spanset{TraceID: id, Spans: traces[id]}); err != nil {
+				return record.FetchStats{}, err
+			}
+		}
+	}
+	return record.FetchStats{}, s.err
 }
 
 var testNow = time.Unix(1_700_000_000, 0)
@@ -239,11 +275,13 @@ func TestTraceByIDNotFound(t *testing.T) {
 	a := newTestAPI(t, &fakeStore{spans: testSpans()})
 	missing := "/api/traces/0123456789abcdef"
 
+	// v1: 404 with an empty body, as Tempo's query frontend answers.
 	resp := get(t, a, missing)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
-	require.Equal(t, "trace not found", body(t, resp))
+	require.Empty(t, body(t, resp))
 	resp = get(t, a, missing, "Accept", "application/protobuf")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Empty(t, body(t, resp))
 
 	// v2 answers an empty trace, as Tempo does; 404 would make Grafana fall
 	// back to v1.
@@ -421,6 +459,10 @@ func TestSearchTooMuchData(t *testing.T) {
 	require.Equal(t, "disk on fire", body(t, resp))
 }
 
+// intrinsicsJSON is the intrinsic scope's tags, as the tag APIs list them.
+const intrinsicsJSON = `["duration","name","status","statusMessage","kind","rootServiceName","rootName","traceDuration",` +
+	`"span:status","span:statusMessage","span:duration","span:name","span:kind","trace:rootName","trace:rootService","trace:duration"]`
+
 func TestTagNames(t *testing.T) {
 	store := &fakeStore{tags: tracestore.TagNames{Resource: []string{"service.name", "host"}, Span: []string{"http.method", "host"}}}
 	a := newTestAPI(t, store)
@@ -430,17 +472,15 @@ func TestTagNames(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, body(t, resp))
 		require.JSONEq(t, want, body(t, resp))
 	}
-	intrinsics := `["duration","name","status","statusMessage","kind","rootServiceName","rootName","traceDuration",` +
-		`"span:status","span:statusMessage","span:duration","span:name","span:kind","trace:rootName","trace:rootService","trace:duration"]`
 	f("/api/search/tags?start=100&end=200", `{"tagNames":["host","http.method","service.name"],"metrics":{}}`)
 	require.Equal(t, int64(100e9), store.gotFrom)
 	require.Equal(t, int64(200e9), store.gotTo)
 	f("/api/search/tags?scope=span", `{"tagNames":["host","http.method"],"metrics":{}}`)
-	f("/api/search/tags?scope=intrinsic", `{"tagNames":`+intrinsics+`,"metrics":{}}`)
+	f("/api/search/tags?scope=intrinsic", `{"tagNames":`+intrinsicsJSON+`,"metrics":{}}`)
 	f("/api/v2/search/tags", `{"scopes":[
 		{"name":"resource","tags":["host","service.name"]},
 		{"name":"span","tags":["host","http.method"]},
-		{"name":"intrinsic","tags":`+intrinsics+`}],"metrics":{}}`)
+		{"name":"intrinsic","tags":`+intrinsicsJSON+`}],"metrics":{}}`)
 	f("/api/v2/search/tags?scope=resource&limit=1", `{"scopes":[{"name":"resource","tags":["host"]}],"metrics":{}}`)
 	f("/api/v2/search/tags?scope=event", `{"scopes":[],"metrics":{}}`)
 	require.Equal(t, testNow.Add(-time.Hour).UnixNano(), store.gotFrom, "no range: the last hour")

@@ -18,5 +18,7 @@
 //
 // TraceQL is parsed and evaluated by query/traceql; Tempo's legacy tag
 // search (the tags logfmt parameter) is translated into an equivalent
-// TraceQL query.
+// TraceQL query. Tag names and values come from the store's tag index,
+// or, when a request's q narrows them (traceql.ParseTagFilter), from the
+// spans the filter matches (traceql.MatchSpans).
 package tempoapi

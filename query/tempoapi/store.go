@@ -41,9 +41,8 @@ func (s engineStore) Tags(ctx context.Context, from, to int64) (tracestore.TagNa
 }
 
 // TagValues lists the fixed values of the status and kind intrinsics, in
-// OTLP's order. It types the stored values of other tags as TraceQL does
-// (traceql.StoredValue), which may merge some (an int written two ways),
-// and sorts them by type and then as TraceQL prints them.
+// OTLP's order, and the stored values of other tags typed and sorted
+// (typedValues).
 func (s engineStore) TagValues(ctx context.Context, tag string, from, to int64) ([]traceql.Value, error) {
 	var names []string
 	switch tag {
@@ -63,6 +62,17 @@ func (s engineStore) TagValues(ctx context.Context, tag string, from, to int64) 
 	if err != nil {
 		return nil, err
 	}
+	return typedValues(stored), nil
+}
+
+func (s engineStore) MatchSpans(ctx context.Context, q *traceql.Query, from, to int64, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error) {
+	return traceql.MatchSpans(ctx, s.ts, q, from, to, fn)
+}
+
+// typedValues types stored values as TraceQL does (traceql.StoredValue),
+// which may merge some (an int written two ways), and sorts them by type
+// and then as TraceQL prints them.
+func typedValues(stored []tracestore.TagValue) []traceql.Value {
 	seen := make(map[traceql.Value]bool, len(stored))
 	out := make([]traceql.Value, 0, len(stored))
 	for _, sv := range stored {
@@ -77,5 +87,5 @@ func (s engineStore) TagValues(ctx context.Context, tag string, from, to int64) 
 		}
 		return cmp.Compare(a.String(), b.String())
 	})
-	return out, nil
+	return out
 }

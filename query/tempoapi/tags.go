@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sightline-dev/sightline/query/traceql"
+	"github.com/sightline-dev/sightline/storage/tracestore"
 )
 
 // intrinsicTags are the intrinsics the intrinsic scope lists, in the order
@@ -114,7 +115,9 @@ func truncate[T any](s []T, n int) []T {
 	return s
 }
 
-// tagNames reads the tag names of the request's range, by scope.
+// tagNames reads the tag names of the request's range, by scope: of the
+// spans that match its q (a TraceQL filter, traceql.ParseTagFilter), if it
+// has one that narrows them, as Tempo does.
 func (a *API) tagNames(w http.ResponseWriter, r *http.Request) (scope string, resource, span []string, ok bool) {
 	vals := r.URL.Query()
 	scope, err := tagScopeParam(vals)
@@ -128,7 +131,12 @@ func (a *API) tagNames(w http.ResponseWriter, r *http.Request) (scope string, re
 		return "", nil, nil, false
 	}
 	if scope == "" || scope == "none" || scope == "resource" || scope == "span" {
-		names, err := a.store.Tags(r.Context(), from, to)
+		var names tracestore.TagNames
+		if filter := traceql.ParseTagFilter(vals.Get("q")); filter != nil {
+			names, err = a.filteredTagNames(r.Context(), filter, from, to)
+		} else {
+			names, err = a.store.Tags(r.Context(), from, to)
+		}
 		if err != nil {
 			a.storeError(w, r, err)
 			return "", nil, nil, false
@@ -217,8 +225,8 @@ var errNotFound = errors.New("404 page not found")
 
 // tagValuesV1 serves /api/search/tag/<tag>/values. The tag is a bare
 // attribute name (either scope); as in Tempo, status.code and error have
-// fixed values, and the names of Tempo's legacy search columns (name,
-// root.name, root.service.name) read what they name.
+// fixed values, the names of Tempo's legacy search columns (name,
+// root.name, root.service.name) read what they name, and q is ignored.
 func (a *API) tagValuesV1(w http.ResponseWriter, r *http.Request) {
 	tag, err := tagPath(r, "/api/search/tag/")
 	if err != nil {
@@ -264,10 +272,11 @@ func (a *API) tagValuesV1(w http.ResponseWriter, r *http.Request) {
 // tagValuesV2 serves /api/v2/search/tag/<tag>/values. The tag is in TraceQL
 // form (resource.service.name, span.http.method, .foo, name, status,
 // span:kind, ...). status and kind have Tempo's fixed keyword values, the
-// durations none (search.GetVirtualTagValuesV2). The q parameter, which
-// Tempo uses to narrow the values to spans matching it, is accepted and
-// ignored: the store indexes values without their spans, and Grafana sends
-// unfinished queries while the user types.
+// durations none (search.GetVirtualTagValuesV2). With a q (a TraceQL
+// filter, read leniently: Grafana sends what the user is typing), only the
+// values of the spans that match it are listed, as Tempo lists them: the
+// keywords those spans have, the root span's name or service for rootName
+// and rootServiceName, both scopes' for an unscoped attribute.
 func (a *API) tagValuesV2(w http.ResponseWriter, r *http.Request) {
 	tag, err := tagPath(r, "/api/v2/search/tag/")
 	if err != nil {
@@ -286,8 +295,20 @@ func (a *API) tagValuesV2(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := fixed
-	if storeTag != "" {
-		values, err := a.store.TagValues(r.Context(), storeTag, from, to)
+	filter := traceql.ParseTagFilter(vals.Get("q"))
+	switch {
+	case filter != nil && len(fixed) > 0:
+		if out, err = a.filteredKeywords(r.Context(), filter, fixed, from, to); err != nil {
+			a.storeError(w, r, err)
+			return
+		}
+	case storeTag != "":
+		var values []traceql.Value
+		if filter != nil {
+			values, err = a.filteredTagValues(r.Context(), filter, storeTag, isRootTag(tag), from, to, limitParam(vals))
+		} else {
+			values, err = a.store.TagValues(r.Context(), storeTag, from, to)
+		}
 		if err != nil {
 			a.storeError(w, r, err)
 			return

@@ -83,16 +83,16 @@ func (a *API) findTrace(w http.ResponseWriter, r *http.Request) (td ptrace.Trace
 
 // traceV1 serves /api/traces/<id>: the trace as tempopb.Trace, which is
 // OTLP's TracesData on the wire, or in JSON with resourceSpans renamed
-// batches; 404 when no span of it is stored.
+// batches; 404 with an empty body when no span of it is stored, as Tempo's
+// query frontend answers (modules/frontend/combiner/trace_by_id.go: its
+// queriers' 404s leave the combined response a 404 with no message).
 func (a *API) traceV1(w http.ResponseWriter, r *http.Request) {
 	td, ok := a.findTrace(w, r)
 	if !ok {
 		return
 	}
 	if td.SpanCount() == 0 {
-		// Tempo's frontend answers 404 with an empty body; a message is as
-		// good for Grafana (which shows the body) and better for curl.
-		textError(w, http.StatusNotFound, "trace not found")
+		w.WriteHeader(http.StatusNotFound)
 		return
 	}
 	if wantsProtobuf(r) {
@@ -120,9 +120,13 @@ type traceByIDMetrics struct {
 }
 
 // traceV2 serves /api/v2/traces/<id>: tempopb.TraceByIDResponse. Like
-// Tempo it answers 200 with an empty trace when none is found; Grafana
-// (pkg/tsdb/tempo/trace.go) reports that as not found, and it falls back to
-// the v1 API on a 404, so 404 must mean "no v2 API".
+// Tempo it answers 200 with an empty trace ({"trace":{},"metrics":{}})
+// when none is found: its v2 combiner (modules/frontend/combiner/
+// trace_by_id_v2.go) substitutes an empty trace, and its queriers' v2
+// handler never answers 404. Grafana (grafana-tempo-datasource
+// pkg/tempo/trace.go getTrace) reports that as "trace with id ... not
+// found", and falls back to the v1 API on a 404, so 404 must mean "no v2
+// API".
 func (a *API) traceV2(w http.ResponseWriter, r *http.Request) {
 	td, ok := a.findTrace(w, r)
 	if !ok {

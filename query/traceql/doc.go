@@ -17,6 +17,9 @@
 //   - Query.Conditions lists conditions that some span of every matching
 //     trace meets, so a store can skip traces before calling Match.
 //   - Query.String prints the query in canonical form.
+//   - ParseTagFilter reads the q of Tempo's tag autocomplete requests
+//     leniently (what the user is still typing), and MatchSpans runs a
+//     query over a fetcher's spansets, handing over the matched spans.
 //   - Search is the engine: it runs a query over the spansets a
 //     SpansetFetcher (the trace store) returns for the query's conditions,
 //     and returns trace summaries (root service and span name, start,

@@ -69,10 +69,9 @@ func Search(ctx context.Context, f SpansetFetcher, req SearchRequest) ([]TraceSu
 	if req.SpansPerSpanSet <= 0 {
 		req.SpansPerSpanSet = 3
 	}
-	s := &search{req: req, found: map[[16]byte]*TraceSummary{}, resources: map[*record.KV]map[string]Value{}}
-	fetch := record.FetchSpansRequest{Start: req.From, End: req.To, Conditions: fetchConditions(req.Query)}
-	st, err := f.Fetch(ctx, fetch, func(ss *record.Spanset) error {
-		s.match(ss)
+	s := &search{req: req, found: map[[16]byte]*TraceSummary{}}
+	st, err := MatchSpans(ctx, f, req.Query, req.From, req.To, func(ss *record.Spanset, matched []int) error {
+		s.record(ss, matched)
 		if len(s.found) >= req.Limit {
 			return errEnough
 		}
@@ -114,27 +113,12 @@ func fetchConditions(q *Query) []record.Condition {
 type search struct {
 	req   SearchRequest
 	found map[[16]byte]*TraceSummary
-	// resources caches what the query sees of a resource: the spans of a
-	// resource share its attribute slice. The cache holds on to the slices
-	// it is keyed by, so no other resource can take their address; it is
-	// emptied when full.
-	resources map[*record.KV]map[string]Value
 }
 
-// match runs the query on one spanset and records a match.
-func (s *search) match(ss *record.Spanset) {
+// record adds a spanset in which the query matched spans to the summary
+// of its trace.
+func (s *search) record(ss *record.Spanset, idx []int) {
 	spans := ss.Spans
-	if len(spans) == 0 {
-		return
-	}
-	qs := make([]Span, len(spans))
-	for i, sp := range spans {
-		qs[i] = storedSpan(sp, s.resource(sp.Resource))
-	}
-	idx := s.req.Query.Match(qs)
-	if len(idx) == 0 {
-		return
-	}
 	first := spans[0].Start
 	for _, sp := range spans {
 		first = min(first, sp.Start)
@@ -161,19 +145,4 @@ func (s *search) match(ss *record.Spanset) {
 		cp := *spans[i] // spans may sit in a buffer the store reuses
 		ts.Matched = append(ts.Matched, &cp)
 	}
-}
-
-func (s *search) resource(kvs []record.KV) map[string]Value {
-	if len(kvs) == 0 {
-		return nil
-	}
-	if m, ok := s.resources[&kvs[0]]; ok {
-		return m
-	}
-	if len(s.resources) >= maxCachedResources {
-		clear(s.resources)
-	}
-	m := storedAttrs(kvs)
-	s.resources[&kvs[0]] = m
-	return m
 }

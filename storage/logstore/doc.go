@@ -12,6 +12,10 @@
 // with one document per 4 blocks. Retention drops whole hour partitions by
 // age and by size.
 //
+// A record's Loki stream (its index attributes, severity and detected
+// level, which may come from its line: DetectedLevel) is worked out once,
+// at ingest; records read back get it from their block's stream column.
+//
 // Reads: Search (bleve query-string syntax, exact per record), ByTrace (an
 // index hit in every segment, no time range needed), Histogram, and for the
 // Loki API Fetch (stream matchers and line filters pushed down, streamed in

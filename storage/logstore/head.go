@@ -37,6 +37,10 @@ type streamStats struct {
 	Metadata       []string `json:"metadata,omitempty"`
 	MetadataCapped bool     `json:"metadataCapped,omitempty"`
 
+	// sk is the stream's key, which its records get (Record.stream); set
+	// when a segment is opened or written.
+	sk *streamKey
+
 	// While a segment is written: the stream's index in its list, the
 	// attribute keys seen and the resource whose keys were added last
 	// (records of one resource come in runs).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,32 @@ func benchRecords(n int, rng *rand.Rand) []*Record {
 // requests of 1,000 records (WAL, head) and the flushes that turn heads
 // into segments, reported as records/s.
 func BenchmarkIngest(b *testing.B) {
+	benchIngest(b, benchRecords(250_000, rand.New(rand.NewPCG(1, 2))))
+}
+
+// BenchmarkIngestLevelInLine is BenchmarkIngest with records that carry no
+// severity, their level being in the line instead, as lines pushed by
+// Promtail or Alloy without a level label: a third logfmt (level=warn
+// msg="..."), a third JSON ({"level":"warn","msg":"..."}), a third plain
+// text (2024-05-01T10:00:00Z WARN ...).
+func BenchmarkIngestLevelInLine(b *testing.B) {
 	recs := benchRecords(250_000, rand.New(rand.NewPCG(1, 2)))
+	for i, r := range recs {
+		lvl := r.SeverityText
+		r.SeverityText = ""
+		switch i % 3 {
+		case 0:
+			r.Body = fmt.Sprintf("level=%s msg=%q", strings.ToLower(lvl), r.Body)
+		case 1:
+			r.Body = fmt.Sprintf(`{"level":%q,"msg":%q}`, strings.ToLower(lvl), r.Body)
+		default:
+			r.Body = "2024-05-01T10:00:00.000Z " + lvl + " " + r.Body
+		}
+	}
+	benchIngest(b, recs)
+}
+
+func benchIngest(b *testing.B, recs []*Record) {
 	s := openStore(b, b.TempDir(), func(o *Options) { o.HeadMaxAge = time.Hour; o.MergeFanIn = 0 })
 	defer s.Close()
 	ctx := context.Background()

@@ -9,8 +9,9 @@ import (
 )
 
 // indexAttributes are the resource attributes that become Loki stream
-// labels: Loki's own default list for OTLP, plus the severity. Every other
-// attribute is structured metadata.
+// labels: Loki's own default list for OTLP. The severity and the detected
+// level are stream labels too (StreamLabels); every other attribute is
+// structured metadata.
 var indexAttributes = map[string]bool{
 	"cloud.availability_zone": true, "cloud.region": true, "container.name": true,
 	"deployment.environment": true, "deployment.environment.name": true,
@@ -59,24 +60,17 @@ func SeverityLabel(r *Record) string {
 	if r.SeverityText != "" {
 		return strings.ToLower(r.SeverityText)
 	}
-	switch n := r.SeverityNumber; {
-	case n >= 1 && n <= 4:
-		return "trace"
-	case n >= 5 && n <= 8:
-		return "debug"
-	case n >= 9 && n <= 12:
-		return "info"
-	case n >= 13 && n <= 16:
-		return "warn"
-	case n >= 17 && n <= 20:
-		return "error"
-	case n >= 21:
-		return "fatal"
+	if l, ok := severityNumberLevel(r.SeverityNumber); ok {
+		return l
 	}
-	return "unknown"
+	if r.SeverityNumber > 24 {
+		return LevelFatal
+	}
+	return LevelUnknown
 }
 
-// StreamLabels are the Loki stream labels of r.
+// StreamLabels are the Loki stream labels of r: its index attributes,
+// severity and detected_level (DetectedLevel).
 func StreamLabels(r *Record) labels.Labels {
 	b := labels.NewScratchBuilder(8)
 	hasService := false
@@ -90,6 +84,7 @@ func StreamLabels(r *Record) labels.Labels {
 		b.Add("service_name", "unknown_service")
 	}
 	b.Add("severity", SeverityLabel(r))
+	b.Add(DetectedLevelLabel, DetectedLevel(r))
 	b.Sort()
 	return b.Labels()
 }

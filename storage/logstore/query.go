@@ -202,16 +202,34 @@ func (s *Store) checkScan(st *SearchStats) error {
 	return nil
 }
 
+// readBlock decodes block b of r. Its records get their streams from the
+// block's stream column, where it has one.
 func readBlock(r *segment.Reader, b int) ([]Record, error) {
-	cols, err := r.ReadBlock(b, allColumns...)
+	cols, err := r.ReadBlock(b, append(allColumns, colStream)...)
 	if err != nil {
 		return nil, err
 	}
 	recs, err := decodeBlock(cols, r.Blocks[b].Rows)
+	if err == nil && cols[colStream] != nil {
+		err = setStreams(recs, cols[colStream], r.Extra().(*segExtra).meta.Streams)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("segment %s block %d: %w", r.Dir(), b, err)
 	}
 	return recs, nil
+}
+
+// setStreams gives recs their streams from a stream column.
+func setStreams(recs []Record, col []byte, streams []*streamStats) error {
+	d := segment.Dec{B: col}
+	for i := range recs {
+		if id := d.Uvarint(); id < uint64(len(streams)) && d.Err == nil {
+			recs[i].stream = streams[id].sk
+		} else {
+			return fmt.Errorf("%w: stream %d of %d", segment.ErrCorrupt, id, len(streams))
+		}
+	}
+	return nil
 }
 
 // ByTrace returns every record of the tenant of ctx that carries trace id,

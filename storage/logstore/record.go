@@ -24,6 +24,12 @@ type Record struct {
 	Attributes        []record.KV
 	// DroppedAttributesCount is kept as OTLP sends it.
 	DroppedAttributesCount uint32
+
+	// stream is the record's stream once the store has it: Append and
+	// Replay set it, and reading a block sets it from the block's stream
+	// column, so that a record's stream labels (and its detected level,
+	// which may come from its line) are worked out once, at ingest.
+	stream *streamKey
 }
 
 // HasTrace reports whether the record carries a trace ID.

@@ -172,6 +172,7 @@ func (logSignal) Replay(h *head, rec []byte) error {
 			return d.Err
 		}
 		sk := streamOf(r, cache)
+		r.stream = sk
 		h.add(r, sk.labels, sk.key)
 	}
 	return nil
@@ -196,7 +197,17 @@ func openExtra(dir string) (*segExtra, error) {
 		return nil, fmt.Errorf("open log segment %s: logmeta.json: %w", dir, err)
 	}
 	for _, st := range x.meta.Streams {
+		if _, ok := st.LabelsM[DetectedLevelLabel]; !ok {
+			// Written before streams had a detected level: the one of
+			// their severity label (their lines are not read again).
+			l, ok := levelName(st.LabelsM["severity"], true)
+			if !ok {
+				l = LevelUnknown
+			}
+			st.LabelsM[DetectedLevelLabel] = l
+		}
 		st.Labels = labels.FromMap(st.LabelsM)
+		st.sk = &streamKey{labels: st.Labels, key: st.Labels.String()}
 	}
 	if x.meta.BlocksPerDoc < 0 {
 		return nil, fmt.Errorf("open log segment %s: logmeta.json: blocksPerDoc %d", dir, x.meta.BlocksPerDoc)
@@ -214,27 +225,54 @@ type streamKey struct {
 	key    string
 }
 
-// streamCache remembers stream labels per resource and severity. Records
-// of one request (or one block) share their resource's attribute slice,
-// so its record.KVsID identifies the resource without building a key from
-// its attributes for every record.
-type streamCache map[streamCacheKey]streamKey
+// streamCache remembers stream labels per resource, severity and level.
+// Records of one request (or one block) share their resource's attribute
+// slice, so its record.KVsID identifies the resource without building a
+// key from its attributes for every record.
+type streamCache map[streamCacheKey]*streamKey
 
 type streamCacheKey struct {
 	resource record.KVsID
 	sevText  string
 	sevNum   int32
+	// level is "" but in the key of a record whose severity names no
+	// level: the detected level its attributes or line give.
+	level string
 }
 
-// streamOf computes a record's stream labels, once per distinct resource
-// and severity in cache.
-func streamOf(r *Record, cache streamCache) streamKey {
+// levelByLine is what a streamCache holds for a resource and severity
+// that name no level: the stream then depends on the record's line.
+var levelByLine = &streamKey{}
+
+// streamOf returns a record's stream: the one the store gave it, else its
+// stream labels computed once per distinct resource, severity and level in
+// cache. A record's line is read only when its severity names no level.
+func streamOf(r *Record, cache streamCache) *streamKey {
+	if r.stream != nil {
+		return r.stream
+	}
 	ck := streamCacheKey{resource: record.IDOf(r.Resource), sevText: r.SeverityText, sevNum: r.SeverityNumber}
+	sk, ok := cache[ck]
+	switch {
+	case ok && sk != levelByLine:
+		return sk
+	case !ok:
+		if _, ok := severityLevel(r.SeverityNumber, r.SeverityText); ok {
+			return newStream(r, cache, ck)
+		}
+		cache[ck] = levelByLine
+	}
+	ck.level = recordLevel(r)
 	if sk, ok := cache[ck]; ok {
 		return sk
 	}
+	return newStream(r, cache, ck)
+}
+
+// newStream computes r's stream labels and caches them under ck.
+func newStream(r *Record, cache streamCache, ck streamCacheKey) *streamKey {
 	ls := StreamLabels(r)
-	sk := streamKey{labels: ls, key: ls.String()}
+	sk := &streamKey{labels: ls, key: ls.String()}
 	cache[ck] = sk
 	return sk
 }
@@ -273,6 +311,7 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 		if r.Timestamp == 0 {
 			r.Timestamp = r.ObservedTimestamp
 		}
+		r.stream = nil // a record read back and appended again
 		r.encode(enc)
 		kept = append(kept, r)
 	}
@@ -280,9 +319,10 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 		return res, nil
 	}
 	cache := streamCache{}
-	keys := make([]streamKey, len(kept))
+	keys := make([]*streamKey, len(kept))
 	for i, r := range kept {
 		keys[i] = streamOf(r, cache)
+		r.stream = keys[i]
 	}
 
 	err := s.st.Append(tenant.FromContext(ctx), enc.B, len(kept), func(h *head) {
@@ -531,10 +571,10 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 }
 
 // stream returns the segment's stream sk, new or already seen.
-func (p *partWriter) stream(sk streamKey) *streamStats {
+func (p *partWriter) stream(sk *streamKey) *streamStats {
 	st := p.streams[sk.key]
 	if st == nil {
-		st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), MinT: math.MaxInt64, MaxT: math.MinInt64,
+		st = &streamStats{Labels: sk.labels, LabelsM: sk.labels.Map(), sk: sk, MinT: math.MaxInt64, MaxT: math.MinInt64,
 			id: len(p.order), metaKeys: map[string]struct{}{}}
 		p.streams[sk.key] = st
 		p.order = append(p.order, sk.key)
@@ -568,7 +608,7 @@ func (p *partWriter) copyBlock(m *mergeSource) error {
 		st := m.out[idx]
 		if st == nil {
 			src := m.streams[idx]
-			st = p.stream(streamKey{labels: src.Labels, key: src.Labels.String()})
+			st = p.stream(src.sk)
 			st.addMetadataNames(src)
 			m.out[idx] = st
 		}
