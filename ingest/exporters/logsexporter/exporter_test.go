@@ -90,7 +90,7 @@ func TestConsumeLogs(t *testing.T) {
 
 	got := storetest.Records(t, store, tenant.Default)
 	require.Len(t, got, 2)
-	require.Equal(t, &logstore.Record{
+	require.EqualExportedValues(t, &logstore.Record{
 		Timestamp:         base.UnixNano(),
 		ObservedTimestamp: base.Add(time.Millisecond).UnixNano(),
 		SeverityNumber:    int32(plog.SeverityNumberError),
@@ -114,7 +114,7 @@ func TestConsumeLogs(t *testing.T) {
 		},
 		DroppedAttributesCount: 3,
 	}, got[0])
-	require.Equal(t, &logstore.Record{
+	require.EqualExportedValues(t, &logstore.Record{
 		Timestamp:         base.Add(time.Second).UnixNano(),
 		ObservedTimestamp: base.Add(time.Second).UnixNano(),
 		Body:              `{"msg":"card declined"}`,
