@@ -29,6 +29,7 @@ import (
 
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/ingest/collector"
+	"github.com/sightline-dev/sightline/ingest/exporters"
 	"github.com/sightline-dev/sightline/ingest/exporters/logsexporter"
 	"github.com/sightline-dev/sightline/ingest/exporters/metricsexporter"
 	"github.com/sightline-dev/sightline/ingest/exporters/tracesexporter"
@@ -229,7 +230,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	cfg.Collector.Auth = users
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), exporters.Panics)
 	var closes stack
 	defer func() { closes.unwind() }()
 

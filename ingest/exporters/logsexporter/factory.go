@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/sightline-dev/sightline/ingest/exporters"
 	"github.com/sightline-dev/sightline/storage/logstore"
 )
 
@@ -21,7 +22,7 @@ func NewFactory(store *logstore.Store, logger *slog.Logger) exporter.Factory {
 		func() component.Config { return &Config{} },
 		exporter.WithLogs(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
 			e := newExporter(store, logger)
-			return exporterhelper.NewLogs(ctx, set, cfg, e.push,
+			return exporterhelper.NewLogs(ctx, set, cfg, exporters.NoPanic("logs", logger, e.push),
 				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
 		}, component.StabilityLevelBeta),
 	)

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/sightline-dev/sightline/ingest/exporters"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
 
@@ -27,7 +28,7 @@ func NewFactory(store *tsdbstore.Store, logger *slog.Logger, reg prometheus.Regi
 			e := newExporter(cfg.(*Config), store, logger, m)
 			// No queue and no retry: the pipeline answers the sender only
 			// once the data is in the WAL, and the sender retries.
-			return exporterhelper.NewMetrics(ctx, set, cfg, e.push,
+			return exporterhelper.NewMetrics(ctx, set, cfg, exporters.NoPanic("metrics", logger, e.push),
 				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
 		}, component.StabilityLevelBeta),
 	)

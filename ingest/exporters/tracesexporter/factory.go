@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/sightline-dev/sightline/ingest/exporters"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 )
 
@@ -29,7 +30,7 @@ func NewFactory(store *tracestore.Store, derived SpanConsumer, logger *slog.Logg
 		func() component.Config { return &Config{} },
 		exporter.WithTraces(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 			e := newExporter(store, derived, logger)
-			return exporterhelper.NewTraces(ctx, set, cfg, e.push,
+			return exporterhelper.NewTraces(ctx, set, cfg, exporters.NoPanic("traces", logger, e.push),
 				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
 		}, component.StabilityLevelBeta),
 	)
