@@ -8,24 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
-	promv1 "github.com/prometheus/prometheus/web/api/v1"
 
 	"github.com/sightline-dev/sightline/alerting"
 	"github.com/sightline-dev/sightline/ingest/collector"
@@ -34,17 +28,12 @@ import (
 	"github.com/sightline-dev/sightline/ingest/exporters/metricsexporter"
 	"github.com/sightline-dev/sightline/ingest/exporters/tracesexporter"
 	"github.com/sightline-dev/sightline/ingest/generator"
-	"github.com/sightline-dev/sightline/ingest/lokipush"
-	"github.com/sightline-dev/sightline/ingest/remotewrite"
 	"github.com/sightline-dev/sightline/internal/auth"
 	"github.com/sightline-dev/sightline/internal/limits"
-	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
-	"github.com/sightline-dev/sightline/query/tempoapi"
 	"github.com/sightline-dev/sightline/storage/diskguard"
 	"github.com/sightline-dev/sightline/storage/logstore"
-	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tracestore"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -317,22 +306,6 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// serveHTTP serves the HTTP port, with TLS and basic authentication as
-// Prometheus serves its own when webConfigFile is set (exporter-toolkit).
-func serveHTTP(srv *http.Server, ln net.Listener, webConfigFile string, logger *slog.Logger) error {
-	if webConfigFile == "" {
-		return srv.Serve(ln)
-	}
-	noSystemd := false
-	return web.Serve(ln, srv, &web.FlagConfig{WebConfigFile: &webConfigFile, WebSystemdSocket: &noSystemd, WebListenAddresses: &[]string{}}, logger)
-}
-
-// adminOnly are the paths of the operator, not of a tenant: with users,
-// only admins may use them.
-func adminOnly(path string) bool {
-	return path == "/metrics" || path == "/-/reload" || strings.HasPrefix(path, "/debug/pprof/")
-}
-
 // waitRunning waits until the collector's receivers listen, it stops, or
 // ctx is done.
 func waitRunning(ctx context.Context, col *collector.Collector, done <-chan error) error {
@@ -353,45 +326,6 @@ func waitRunning(ctx context.Context, col *collector.Collector, done <-chan erro
 	return nil
 }
 
-// newHTTPParts builds the handlers of the HTTP port.
-func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *logsapi.API, alerts *alertParts, reload func() error, ready func() bool, logger *slog.Logger, reg *prometheus.Registry) (httpParts, error) {
-	apiOpts := cfg.PromAPI
-	if alerts.external != nil {
-		apiOpts.Alertmanagers = alerts.external
-	}
-	apiOpts.LookbackDelta = cfg.Engine.LookbackDelta
-	apiOpts.Version, apiOpts.Revision = version, revision
-	apiOpts.DataDir, _ = filepath.Abs(cfg.DataDir)
-	apiOpts.Ready = ready
-	apiOpts.Flags = flagsMap(cfg)
-	apiOpts.Rules = func(ctx context.Context) promv1.RulesRetriever { return alerts.rules.ForContext(ctx) }
-	tempoOpts := tempoapi.DefaultOptions()
-	tempoOpts.Version = version
-	promAPI, err := promapi.New(st.metrics, engine, apiOpts, logger, reg, reg)
-	if err != nil {
-		return httpParts{}, err
-	}
-	return httpParts{
-		remoteWrite:  remotewrite.New(st.metrics, cfg.RemoteWrite, logger.With("component", "remote-write"), reg),
-		lokiPush:     lokipush.New(st.logs, cfg.LokiPush, logger.With("component", "loki-push"), reg),
-		promAPI:      promAPI,
-		logsAPI:      logsAPI.Handler(),
-		alertmanager: alerts.am.TenantHandler(),
-		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
-		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
-		reload:       lifecycle(cfg, reload),
-		pprof:        cfg.EnablePprof,
-	}, nil
-}
-
-// limitQueries runs the query APIs within each tenant's concurrency limit.
-func (p *httpParts) limitQueries(lim *limits.Registry) {
-	liveTail := func(path string) bool { return path == "/loki/api/v1/tail" }
-	for _, h := range []*http.Handler{&p.promAPI, &p.logsAPI, &p.tempoAPI, &p.correlate} {
-		*h = lim.QueryMiddleware(*h, liveTail)
-	}
-}
-
 // existingTenants are the tenants with data in dataDir.
 func existingTenants(dataDir string) []string {
 	entries, _ := os.ReadDir(filepath.Join(dataDir, "tenants")) // none yet is no tenant
@@ -402,14 +336,6 @@ func existingTenants(dataDir string) []string {
 		}
 	}
 	return ids
-}
-
-// lifecycle is reload if -web.enable-lifecycle allows reloading over HTTP.
-func lifecycle(cfg config, reload func() error) func() error {
-	if !cfg.EnableLifecycle {
-		return nil
-	}
-	return reload
 }
 
 // externalURL is -web.external-url, or http://<hostname><listen address>.
@@ -428,113 +354,4 @@ func externalURL(cfg config) (*url.URL, error) {
 		return nil, fmt.Errorf("web.external-url %q: want an absolute URL", s)
 	}
 	return u, nil
-}
-
-// httpParts are the handlers the HTTP port serves.
-type httpParts struct {
-	remoteWrite  http.Handler // POST /api/v1/write
-	lokiPush     http.Handler // POST /loki/api/v1/push
-	promAPI      http.Handler // /api/v1/
-	logsAPI      http.Handler // /api/v1/logs/ and /loki/
-	alertmanager http.Handler // Alertmanager's /api/v2/
-	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search...
-	correlate    http.Handler // /api/v1/correlate/
-	reload       func() error // POST /-/reload; nil answers 403
-	pprof        bool         // serve /debug/pprof/
-}
-
-// newHTTPHandler lays out the HTTP port.
-func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool, logger *slog.Logger) http.Handler {
-	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:                        "sightline_http_request_duration_seconds",
-		Help:                        "Duration of HTTP requests on the HTTP port, by handler and status code.",
-		Buckets:                     prometheus.DefBuckets,
-		NativeHistogramBucketFactor: 1.1,
-	}, []string{"handler", "code", "method"})
-	reg.MustRegister(dur)
-	panics := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sightline_http_panics_total",
-		Help: "Requests on the HTTP port whose handler panicked (answered 500), by handler. Each is a bug.",
-	}, []string{"handler"})
-	reg.MustRegister(panics)
-	instrument := func(name string, h http.Handler) http.Handler {
-		return promhttp.InstrumentHandlerDuration(dur.MustCurryWith(prometheus.Labels{"handler": name}), recoverPanics(h, panics.WithLabelValues(name), logger))
-	}
-
-	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/write", instrument("/api/v1/write", whenReady(ready, tenant.Middleware(parts.remoteWrite))))
-	mux.Handle("POST /loki/api/v1/push", instrument("/loki/api/v1/push", whenReady(ready, tenant.Middleware(parts.lokiPush))))
-	mux.Handle("/api/v1/", instrument("/api/v1", tenant.Middleware(parts.promAPI)))
-	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
-	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
-	mux.Handle("/api/v1/correlate/", instrument("/api/v1/correlate", tenant.Middleware(parts.correlate)))
-	for _, p := range []string{"/api/traces/", "/api/v2/traces/", "/api/search", "/api/search/", "/api/v2/search/", "/api/echo", "/api/status/buildinfo"} {
-		mux.Handle(p, instrument("/api (tempo)", tenant.Middleware(parts.tempoAPI)))
-	}
-	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {
-		mux.Handle(p, instrument("/api/v2 (alertmanager)", tenant.Middleware(parts.alertmanager)))
-	}
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if parts.reload == nil {
-			http.Error(w, "Lifecycle API is not enabled: start with -web.enable-lifecycle, or send SIGHUP.", http.StatusForbidden)
-			return
-		}
-		if err := parts.reload(); err != nil {
-			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		fmt.Fprintln(w, "Reloaded.")
-	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, EnableOpenMetrics: true}))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "Sightline is Healthy.")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		if !ready() {
-			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "Sightline is Ready.")
-	})
-	if parts.pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	return mux
-}
-
-// whenReady answers 503 until the server is ready, as Prometheus does for
-// its write endpoints.
-func whenReady(ready func() bool, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ready() {
-			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// recoverPanics answers 500 for a request whose handler panics, instead of
-// net/http's dropped connection, and counts and logs it with its stack:
-// no request may take a goroutine's panic any further than its own answer.
-func recoverPanics(next http.Handler, panics prometheus.Counter, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			p := recover()
-			if p == nil {
-				return
-			}
-			if p == http.ErrAbortHandler { // the handler's way to abort a response on purpose
-				panic(p)
-			}
-			panics.Inc()
-			logger.Error("panic serving a request; answered 500", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-			http.Error(w, fmt.Sprintf("internal error: %v", p), http.StatusInternalServerError)
-		}()
-		next.ServeHTTP(w, r)
-	})
 }
