@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"golang.org/x/time/rate"
 	"gopkg.in/yaml.v3"
 
@@ -35,6 +39,8 @@ type Limits struct {
 	IngestionBytesBurst int     `yaml:"ingestion_bytes_burst"`
 	// MaxConcurrentQueries is the queries a tenant may run at once.
 	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	// MaxQueryLength is the longest time range a query may cover.
+	MaxQueryLength time.Duration `yaml:"max_query_length"`
 }
 
 // Options configure the limits.
@@ -58,7 +64,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
-			MaxConcurrentQueries: 8},
+			MaxConcurrentQueries: 8, MaxQueryLength: 721 * time.Hour},
 		MaxTenants:     1000,
 		ReloadInterval: 10 * time.Second,
 	}
@@ -71,8 +77,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	flagext.Bytes(fs, &o.Defaults.IngestionBytesBurst, "limits.ingestion-bytes-burst", "Bytes of log records and spans a tenant may write at once, above its rate.")
 	fs.Float64Var(&o.Defaults.IngestionBytesRate, "limits.ingestion-bytes-rate", o.Defaults.IngestionBytesRate, "Bytes of log records and spans a tenant may write per second; more get 429. 0 for no limit.")
 	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more get 429. 0 for no limit.")
+	flagext.Duration(fs, &o.Defaults.MaxQueryLength, "limits.max-query-length", "Longest time range (end - start) a query may cover; longer ones get 400. 0 for no limit (Loki's max_query_length).")
 	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
-	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ...}}`, read again every 10s and on reload.")
+	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d}}`, read again every 10s and on reload.")
 }
 
 // Registry holds every tenant's limits and state. A nil *Registry limits
@@ -157,6 +164,13 @@ func (r *Registry) Reload() error {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("limits overrides %s: %w", r.opts.OverridesFile, err)
 	}
+	for id, o := range doc.Overrides {
+		if o.MaxQueryLength != nil {
+			if _, err := model.ParseDuration(*o.MaxQueryLength); err != nil {
+				return fmt.Errorf("limits overrides %s: tenant %q: max_query_length: %w", r.opts.OverridesFile, id, err)
+			}
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.overrides = doc.Overrides
@@ -176,6 +190,7 @@ type override struct {
 	IngestionBytesRate   *float64 `yaml:"ingestion_bytes_rate"`
 	IngestionBytesBurst  *int     `yaml:"ingestion_bytes_burst"`
 	MaxConcurrentQueries *int     `yaml:"max_concurrent_queries"`
+	MaxQueryLength       *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
 }
 
 // limitsLocked is the tenant's limits: the defaults, with its overrides.
@@ -200,6 +215,10 @@ func (r *Registry) limitsLocked(id string) Limits {
 	set(&l.IngestionBytesRate, o.IngestionBytesRate)
 	seti(&l.IngestionBytesBurst, o.IngestionBytesBurst)
 	seti(&l.MaxConcurrentQueries, o.MaxConcurrentQueries)
+	if o.MaxQueryLength != nil {
+		d, _ := model.ParseDuration(*o.MaxQueryLength) // checked by Reload
+		l.MaxQueryLength = time.Duration(d)
+	}
 	return l
 }
 
@@ -330,6 +349,51 @@ func (r *Registry) Query(id string) (release func(), err error) {
 	}
 }
 
+// checkLength refuses a request whose start and end parameters (the
+// Prometheus, Loki and Tempo APIs all name them so) are further apart than
+// the tenant's MaxQueryLength.
+func (r *Registry) checkLength(id string, req *http.Request) error {
+	if r == nil {
+		return nil
+	}
+	start, end := req.FormValue("start"), req.FormValue("end")
+	if start == "" || end == "" {
+		return nil
+	}
+	st, err := r.tenant(id)
+	if err != nil || st.limits.MaxQueryLength <= 0 {
+		return err
+	}
+	s, ok1 := parseTime(start)
+	e, ok2 := parseTime(end)
+	if !ok1 || !ok2 {
+		return nil // the API itself refuses what it cannot read
+	}
+	if e.Sub(s) > st.limits.MaxQueryLength {
+		r.refused.WithLabelValues("max_query_length").Inc()
+		return fmt.Errorf("%w: the query's time range (%s) is longer than tenant %q may ask for (max_query_length %s)",
+			ErrLimited, model.Duration(e.Sub(s)), id, model.Duration(st.limits.MaxQueryLength))
+	}
+	return nil
+}
+
+// parseTime reads a time as the query APIs take it: RFC 3339, Unix seconds
+// (possibly fractional), or Unix nanoseconds (Loki; more than 10 digits).
+func parseTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && len(strings.TrimPrefix(s, "-")) > 10 {
+		return time.Unix(0, n), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e11 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
 // QueryMiddleware runs the requests of each tenant (from the context, put
 // there by tenant.Middleware) within its MaxConcurrentQueries, answering
 // 429 beyond it; requests whose path unlimited approves (a live tail, which
@@ -340,7 +404,12 @@ func (r *Registry) QueryMiddleware(next http.Handler, unlimited func(path string
 			next.ServeHTTP(w, req)
 			return
 		}
-		release, err := r.Query(tenant.FromContext(req.Context()))
+		id := tenant.FromContext(req.Context())
+		if err := r.checkLength(id, req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		release, err := r.Query(id)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusTooManyRequests)
 			return

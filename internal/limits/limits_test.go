@@ -4,9 +4,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -78,4 +81,32 @@ func TestConcurrentQueries(t *testing.T) {
 	close(leave)
 	require.Equal(t, http.StatusOK, <-done)
 	require.Equal(t, http.StatusOK, do("/q", "a"), "the slot is released")
+}
+
+// A query's start and end, in any form the Prometheus, Loki and Tempo APIs
+// take, may be at most MaxQueryLength apart; an override lengthens it.
+func TestMaxQueryLength(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  big:\n    max_query_length: 3h\n"), 0o644))
+	r := newRegistry(t, Options{Defaults: Limits{MaxQueryLength: time.Hour}, OverridesFile: file})
+	h := tenant.Middleware(r.QueryMiddleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), func(string) bool { return false }))
+	end := time.Now()
+	do := func(id string, start, stop string) int {
+		req := httptest.NewRequest(http.MethodGet, "/q?"+url.Values{"start": {start}, "end": {stop}}.Encode(), nil)
+		req.Header.Set(tenant.Header, id)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	for _, format := range []func(time.Time) string{
+		func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) },                             // Prometheus, Tempo
+		func(t time.Time) string { return strconv.FormatInt(t.UnixNano(), 10) },                         // Loki
+		func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },                            // RFC 3339
+		func(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1e3, 'f', 3, 64) }, // fractional
+	} {
+		require.Equal(t, http.StatusOK, do("a", format(end.Add(-59*time.Minute)), format(end)))
+		require.Equal(t, http.StatusBadRequest, do("a", format(end.Add(-2*time.Hour)), format(end)))
+		require.Equal(t, http.StatusOK, do("big", format(end.Add(-2*time.Hour)), format(end)))
+	}
+	require.Equal(t, http.StatusOK, do("a", "garbage", "1"), "what it cannot read is the API's to refuse")
 }
