@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -81,4 +82,105 @@ func TestLokiPushStreamLabels(t *testing.T) {
 	require.Len(t, result, 1)
 	require.Equal(t, map[string]any{"service_name": "checkout", "service_namespace": "shop", "severity": "info", "detected_level": "info"},
 		result[0].(map[string]any)["stream"])
+}
+
+// TestGrafanaLogsDrilldown (issue 11 item 7): the requests of Grafana's
+// Logs Drilldown app and of the Loki data source's field value
+// suggestions, in the form they are sent, over logs from the OpenTelemetry
+// SDK and a Loki push; Grafana's data source backend forwards a resource
+// call GET /loki/api/v1/<resource> with its query string unchanged
+// (grafana-loki-datasource pkg/loki/loki.go callResource).
+func TestGrafanaLogsDrilldown(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	checkout := newLogService(t, s, "grpc", "checkout")
+	var placed []string
+	for i := range 5 {
+		placed = append(placed, fmt.Sprintf("msg=placed order=%d amount=%d", i, 10*i+5))
+		emit(checkout, context.Background(), otellog.SeverityInfo, placed[i])
+	}
+	declined := "msg=declined order=7 reason=expired"
+	emit(checkout, context.Background(), otellog.SeverityError, declined)
+	emit(checkout, context.Background(), otellog.SeverityError, declined)
+	require.NoError(t, checkout.ForceFlush(ctxT(t)))
+	payments := newLogService(t, s, "http", "payments")
+	emit(payments, context.Background(), otellog.SeverityInfo, "refund issued")
+	require.NoError(t, payments.ForceFlush(ctxT(t)))
+	code, body := lokiPush(t, s, push.Stream{Labels: `{job="varlogs"}`, Entries: []push.Entry{{Timestamp: time.Now(), Line: "kernel: eth0 link up"}}})
+	require.Equal(t, http.StatusNoContent, code, body)
+
+	// The time picker's range, as the app sends it: request.range.from and
+	// .to, .utc().toISOString().
+	now := time.Now()
+	iso := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+	from, to := iso(now.Add(-15*time.Minute)), iso(now.Add(time.Minute))
+
+	// The service list: logs-drilldown src/services/datasource.ts getVolume
+	// (resource index/volume; it reads metric[primaryLabel] and value[1]).
+	code, vol := getJSON(t, s.url("/loki/api/v1/index/volume?"+q("end", to, "limit", "5000", "query", `{service_name=~".+"}`, "start", from)))
+	require.Equal(t, http.StatusOK, code, vol)
+	bytes := 2 * len(declined)
+	for _, l := range placed {
+		bytes += len(l)
+	}
+	volumes := map[string]string{}
+	for _, x := range vol["data"].(map[string]any)["result"].([]any) {
+		r := x.(map[string]any)
+		volumes[r["metric"].(map[string]any)["service_name"].(string)] = r["value"].([]any)[1].(string)
+	}
+	require.Equal(t, map[string]string{"checkout": fmt.Sprint(bytes), "payments": fmt.Sprint(len("refund issued")), "varlogs": fmt.Sprint(len("kernel: eth0 link up"))}, volumes)
+	// index/volume_range, in the form Loki's HTTP API documents.
+	code, vol = getJSON(t, s.url("/loki/api/v1/index/volume_range?"+q("query", `{service_name="checkout"}`, "start", from, "end", to, "step", "60")))
+	require.Equal(t, http.StatusOK, code, vol)
+	data := vol["data"].(map[string]any)
+	require.Equal(t, "matrix", data["resultType"])
+	require.Len(t, data["result"], 1)
+	sum := 0
+	for _, p := range data["result"].([]any)[0].(map[string]any)["values"].([]any) {
+		n, err := strconv.Atoi(p.([]any)[1].(string))
+		require.NoError(t, err)
+		sum += n
+	}
+	require.Equal(t, bytes, sum)
+
+	// The labels tab: getDetectedLabels, with an empty query when no label
+	// is selected (it reads label and cardinality).
+	code, dl := getJSON(t, s.url("/loki/api/v1/detected_labels?"+q("end", to, "query", "", "start", from)))
+	require.Equal(t, http.StatusOK, code, dl)
+	require.Equal(t, []any{
+		map[string]any{"label": "detected_level", "cardinality": 3.0},
+		map[string]any{"label": "job", "cardinality": 1.0},
+		map[string]any{"label": "service_name", "cardinality": 3.0},
+		map[string]any{"label": "service_namespace", "cardinality": 1.0},
+		map[string]any{"label": "severity", "cardinality": 3.0},
+	}, dl["detectedLabels"])
+
+	// Field value suggestions: grafana-loki-datasource
+	// src/LanguageProvider.ts fetchDetectedLabelValues (start and end in
+	// nanoseconds from getTimeRangeParams, limit 1000, the query when there
+	// is one), called by logs-drilldown src/services/TagValuesProviders.ts.
+	ns := func(t time.Time) string { return fmt.Sprint(t.UnixNano()) }
+	fieldValues := func(name string, params ...string) []any {
+		t.Helper()
+		code, fv := getJSON(t, s.url("/loki/api/v1/detected_field/"+name+"/values?"+q(append([]string{"start", ns(now.Add(-15 * time.Minute)), "end", ns(now.Add(time.Minute)), "limit", "1000"}, params...)...)))
+		require.Equal(t, http.StatusOK, code, fv)
+		return fv["values"].([]any)
+	}
+	require.Equal(t, []any{"0", "1", "2", "3", "4", "7"}, fieldValues("order", "query", `{service_name="checkout"}`))
+	require.Equal(t, []any{"error", "info"}, fieldValues("detected_level", "query", `{service_name="checkout"}`))
+	require.Equal(t, []any{"node-7"}, fieldValues("host_name"), "structured metadata, from every stream")
+
+	// The patterns tab: getPatterns (query, ISO times, the panel interval
+	// as step; it reads pattern, samples [seconds, count] and level).
+	code, pt := getJSON(t, s.url("/loki/api/v1/patterns?"+q("end", to, "query", `{service_name="checkout"}`, "start", from, "step", "15s")), "X-Query-Tags", "Source=grafana-lokiexplore-app")
+	require.Equal(t, http.StatusOK, code, pt)
+	got := map[string]float64{}
+	for _, x := range pt["data"].([]any) {
+		p := x.(map[string]any)
+		for _, smp := range p["samples"].([]any) {
+			ts := smp.([]any)[0].(float64)
+			require.InDelta(t, float64(now.Unix()), ts, 15*60, "samples are at Unix seconds in the range")
+			got[p["pattern"].(string)+" @"+p["level"].(string)] += smp.([]any)[1].(float64)
+		}
+	}
+	require.Equal(t, map[string]float64{"msg=placed order=<_> amount=<_> @info": 5, declined + " @error": 2}, got)
 }
