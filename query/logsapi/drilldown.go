@@ -106,12 +106,13 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 		lokiError(w, http.StatusBadRequest, err)
 		return
 	}
-	// The series a counted line adds its bytes to, by the key of its
-	// label set; volumes[i] are series i's bytes by point (0 when instant).
+	// The series a counted line adds its bytes to, by the key Count gives
+	// its label set; volumes[i] are series i's bytes by point (0 when
+	// instant).
 	var series []labels.Labels
 	var volumes []map[int64]float64
 	seriesOf := map[string]int{}
-	add := func(ls labels.Labels, point int64, size int) {
+	index := func(ls labels.Labels) int {
 		k := ls.String()
 		i, ok := seriesOf[k]
 		if !ok {
@@ -120,12 +121,9 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 			series = append(series, ls)
 			volumes = append(volumes, map[int64]float64{})
 		}
-		volumes[i][point] += float64(size)
+		return i
 	}
-	byLabel := map[string]labels.Labels{}
-	for _, n := range p.names {
-		byLabel[n] = labels.FromStrings(n, "")
-	}
+	var byKey [][]int // by Count's key: the series its lines add to
 	from, to := p.start.UnixNano()-1, p.end.UnixNano()-1 // [start, end)
 	if ranged {
 		// As a metric query over [step] ranges: the first point holds
@@ -135,7 +133,18 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 			from = math.MinInt64 // wrapped around
 		}
 	}
-	_, err = a.store.Count(r.Context(), p.matchers, p.names, from, to, func(_ int, lbls labels.Labels, ts int64, size int) error {
+	_, err = a.store.Count(r.Context(), p.matchers, p.names, from, to, func(key int, lbls labels.Labels, ts int64, size int) error {
+		for key >= len(byKey) {
+			byKey = append(byKey, nil)
+		}
+		if byKey[key] == nil {
+			byKey[key] = []int{}
+			if p.byLabels {
+				lbls.Range(func(l labels.Label) { byKey[key] = append(byKey[key], index(labels.FromStrings(l.Name, ""))) })
+			} else if !lbls.IsEmpty() {
+				byKey[key] = append(byKey[key], index(lbls))
+			}
+		}
 		point := int64(0)
 		if ranged {
 			// The first point at or after ts: start + k*step.
@@ -146,10 +155,8 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 			}
 			point = p.start.UnixNano() + k*step
 		}
-		if p.byLabels {
-			lbls.Range(func(l labels.Label) { add(byLabel[l.Name], point, size) })
-		} else if !lbls.IsEmpty() {
-			add(lbls, point, size)
+		for _, i := range byKey[key] {
+			volumes[i][point] += float64(size)
 		}
 		return nil
 	})
