@@ -123,7 +123,7 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 		}
 		return i
 	}
-	var byKey [][]int // by Count's key: the series its lines add to
+	var byKey [][]int                                    // by Count's key: the series its lines add to
 	from, to := p.start.UnixNano()-1, p.end.UnixNano()-1 // [start, end)
 	if ranged {
 		// As a metric query over [step] ranges: the first point holds
