@@ -76,6 +76,13 @@ func TestLokiPushStreamLabels(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, vals)
 	require.Equal(t, []any{"/var/log/syslog"}, vals["data"])
 
+	// The native API shows the pushed labels as the resource, as before.
+	code, native := getJSON(t, s.url("/api/v1/logs/search?"+q("query", `job:varlogs`)))
+	require.Equal(t, http.StatusOK, code, native)
+	recs := native["data"].(map[string]any)["records"].([]any)
+	require.Len(t, recs, 2)
+	require.Equal(t, map[string]any{"job": "varlogs", "filename": "/var/log/syslog", "service.name": "varlogs"}, recs[0].(map[string]any)["resource"])
+
 	// The OTLP service's stream is unchanged: its host.name stays metadata.
 	data = lokiRange(t, s, `{service_name="checkout"}`, start, end, time.Minute, 1000, "")
 	result = data["result"].([]any)
