@@ -143,12 +143,25 @@ func (d *Drain) Train(line string, at int64) *Cluster {
 	return c
 }
 
-// tokenize splits line into d.toks at white space, and a key=value token
+// tokenize splits line into d.toks at ASCII white space, and a key=value token
 // into key= and value, glued, so that a pattern keeps its keys; past
 // MaxTokens, the rest is one <_>.
 func (d *Drain) tokenize(line string) {
 	d.toks, d.glue = d.toks[:0], d.glue[:0]
-	for _, f := range strings.Fields(line) {
+	for len(line) > 0 {
+		i := 0
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		j := i
+		for j < len(line) && !isSpace(line[j]) {
+			j++
+		}
+		f := line[i:j]
+		line = line[j:]
+		if f == "" {
+			break
+		}
 		if len(d.toks) >= d.cfg.MaxTokens {
 			d.toks[len(d.toks)-1], d.glue[len(d.glue)-1] = Param, false
 			return
@@ -175,6 +188,11 @@ func (d *Drain) leaf(toks []string) *node {
 		n = child(n, key)
 	}
 	return n
+}
+
+// isSpace reports whether c is ASCII white space, which separates tokens.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 func child(n *node, key string) *node {

@@ -370,7 +370,8 @@ func (a *API) patterns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	trees := map[string]*drain.Drain{}
-	req := logstore.FetchRequest{Matchers: q.Matchers, From: start.UnixNano() - 1, To: end.UnixNano() - 1, LineContains: q.LineContains()}
+	req := logstore.FetchRequest{Matchers: q.Matchers, From: start.UnixNano() - 1, To: end.UnixNano() - 1, LineContains: q.LineContains(),
+		NoMetadata: len(q.Stages) == 0}
 	_, err = a.store.Fetch(r.Context(), req, func(e logstore.Entry) error {
 		line := e.Line
 		if len(q.Stages) > 0 {

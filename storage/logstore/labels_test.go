@@ -56,6 +56,15 @@ func TestPushedLabelsAreStreamLabels(t *testing.T) {
 		require.Len(t, got, 1, what)
 		require.Equal(t, want, got[0].Stream, what)
 		noPushedLabels(t, what, got[0].Metadata)
+		var bare []Entry
+		_, err := s.Fetch(ctx, FetchRequest{Matchers: job, From: math.MinInt64, To: math.MaxInt64, NoMetadata: true}, func(e Entry) error {
+			bare = append(bare, e)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Len(t, bare, 1, what)
+		require.Equal(t, want, bare[0].Stream, what)
+		require.True(t, bare[0].Metadata.IsEmpty(), "%s: NoMetadata", what)
 		counted, _ := countAll(t, s, job, []string{"job", "user"}, math.MinInt64, math.MaxInt64)
 		require.Len(t, counted, 1, what)
 		require.Equal(t, `{job="x", user="u1"}`, counted[0].lbls, what)
