@@ -118,8 +118,8 @@ func StreamLabels(r *Record) labels.Labels {
 		}
 		name := LabelName(kv.Key)
 		if all {
-			if seen[name] {
-				continue // two attributes of one label name (a.b and a_b)
+			if seen[name] || name == "" {
+				continue // two attributes of one label name (a.b and a_b), or no name
 			}
 			seen[name] = true
 		}

@@ -39,6 +39,13 @@ func TestPushedLabelsAreStreamLabels(t *testing.T) {
 	require.Equal(t, labels.FromStrings("detected_level", "info", "service_name", "api", "severity", "info"), StreamLabels(otlp))
 	require.Equal(t, "x", Metadata(otlp).Get("job"), "an OTLP resource attribute that is no index attribute stays metadata")
 
+	// Names that clash once made label names, or are empty (a JSON push
+	// may send any key), are one label or none.
+	odd := pushedRecord(1, "a")
+	odd.Resource = append(odd.Resource, record.KV{Key: "a.b", Value: "1"}, record.KV{Key: "a_b", Value: "2"}, record.KV{Key: "", Value: "3"})
+	require.Equal(t, "1", StreamLabels(odd).Get("a_b"))
+	require.False(t, StreamLabels(odd).Has(""))
+
 	// A pushed severity or detected_level is kept as pushed.
 	sev := pushedRecord(3, "c")
 	sev.Resource = append(sev.Resource, record.KV{Key: "severity", Value: "WARNING"})
