@@ -230,22 +230,37 @@ func decodeJSONPush(body []byte) ([]*logstore.Record, error) {
 	return out, nil
 }
 
-// resourceFromLabels maps Loki stream labels onto OTLP resource attributes:
-// service_name becomes service.name (and so on for the other index labels),
-// a level or severity label becomes the severity text.
+// resourceFromLabels maps Loki stream labels onto OTLP resource attributes,
+// every one of which stays a stream label (logstore.StreamLabelsAttr): the
+// index labels under their OTLP names (service_name becomes service.name),
+// the others as they are. A level or severity label is the severity text
+// too. Without service_name, the service is the first of Loki's
+// discover_service_name labels the stream has, as Loki does.
 func resourceFromLabels(ls labels.Labels) ([]record.KV, string) {
-	var res []record.KV
+	res := []record.KV{{Key: logstore.StreamLabelsAttr, Value: "true", Type: record.TypeString}}
 	sev := ""
 	ls.Range(func(l labels.Label) {
 		switch l.Name {
 		case "level", "severity", "detected_level":
 			sev = l.Value
-			return
 		}
 		res = append(res, record.KV{Key: otelName(l.Name), Value: l.Value, Type: record.TypeString})
 	})
+	if !ls.Has("service_name") {
+		for _, name := range discoverServiceName {
+			if v := ls.Get(name); v != "" {
+				res = append(res, record.KV{Key: "service.name", Value: v, Type: record.TypeString})
+				break
+			}
+		}
+	}
 	return res, sev
 }
+
+// discoverServiceName are the labels Loki takes service_name from, in its
+// order (its discover_service_name default).
+var discoverServiceName = []string{"service", "app", "application", "app_name", "name", "app_kubernetes_io_name",
+	"container", "container_name", "k8s_container_name", "component", "workload", "job", "k8s_job_name"}
 
 // otelName is the OTLP attribute an index label came from, if any.
 func otelName(label string) string {

@@ -7,7 +7,10 @@ import (
 
 	"github.com/grafana/loki/pkg/push"
 	"github.com/klauspost/compress/snappy"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/logstore"
 )
 
 func TestDecodePush(t *testing.T) {
@@ -27,6 +30,23 @@ func TestDecodePush(t *testing.T) {
 	require.Equal(t, "p-1", r.ResourceAttr("k8s.pod.name"))
 	require.True(t, r.HasTrace())
 	require.Equal(t, "u1", r.Attr("user"))
+	require.Equal(t, "true", r.ResourceAttr(logstore.StreamLabelsAttr), "pushed labels are stream labels")
+	require.Equal(t, labels.FromStrings("detected_level", "warn", "k8s_pod_name", "p-1", "level", "warn", "service_name", "api", "severity", "warn"),
+		logstore.StreamLabels(r))
+
+	// Without service_name, the service is the first of Loki's
+	// discover_service_name labels: app before job.
+	for stream, service := range map[string]string{`{job="varlogs", app="web"}`: "web", `{job="varlogs"}`: "varlogs", `{host="h"}`: "unknown_service"} {
+		raw, err := (&push.PushRequest{Streams: []push.Stream{{Labels: stream, Entries: []push.Entry{{Timestamp: time.Unix(1, 0), Line: "x"}}}}}).Marshal()
+		require.NoError(t, err)
+		recs, err := decodeProtoPush(snappy.Encode(nil, raw), 1<<20)
+		require.NoError(t, err)
+		ls := logstore.StreamLabels(recs[0])
+		require.Equal(t, service, ls.Get("service_name"), stream)
+		if service == "varlogs" {
+			require.Equal(t, "varlogs", ls.Get("job"), "the job label stays")
+		}
+	}
 
 	recs, err = decodeJSONPush([]byte(`{"streams":[{"stream":{"service_name":"api"},"values":[["1000000000","a"],["2000000000","b",{"trace_id":"nothex"}]]}]}`))
 	require.NoError(t, err)

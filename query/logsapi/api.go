@@ -78,6 +78,11 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/loki/api/v1/series", a.series)
 	mux.HandleFunc("/loki/api/v1/index/stats", a.indexStats)
 	mux.HandleFunc("GET /loki/api/v1/detected_fields", a.detectedFields)
+	mux.HandleFunc("GET /loki/api/v1/detected_field/{name}/values", a.detectedFieldValues)
+	mux.HandleFunc("GET /loki/api/v1/detected_labels", a.detectedLabels)
+	mux.HandleFunc("/loki/api/v1/index/volume", a.volume)
+	mux.HandleFunc("/loki/api/v1/index/volume_range", a.volumeRange)
+	mux.HandleFunc("GET /loki/api/v1/patterns", a.patterns)
 	mux.HandleFunc("GET /loki/api/v1/tail", a.tail)
 	mux.HandleFunc("GET /loki/api/v1/status/buildinfo", a.buildInfo)
 	return mux

@@ -30,6 +30,11 @@ var fuzzPaths = []string{
 	"/loki/api/v1/series",
 	"/loki/api/v1/index/stats",
 	"/loki/api/v1/detected_fields",
+	"/loki/api/v1/detected_field/status/values",
+	"/loki/api/v1/detected_labels",
+	"/loki/api/v1/patterns",
+	"/loki/api/v1/index/volume",
+	"/loki/api/v1/index/volume_range",
 }
 
 // FuzzAPIParams: whatever the query string of a log API request holds, the
@@ -63,6 +68,13 @@ func FuzzAPIParams(f *testing.F) {
 		{4, `query=count_over_time({service_name="api"}[1m])&time=-1e300`},
 		{5, "start=1e300&end=-1e300"},
 		{8, `query={service_name="api"}&start=-9223372036854775808`},
+		{10, `query={service_name="api"}&limit=1&line_limit=0`},
+		{11, `query=&start=2024-01-01T00:00:00.000Z&end=2024-01-01T01:00:00.000Z`},
+		{12, `query={service_name="api"} |= "hello"&step=1e-300`},
+		{12, `query={service_name="api"}&start=-9223372036854775808&end=9223372036854775807&step=1e300`},
+		{13, `query={service_name=~".+"}&targetLabels=,,a&aggregateBy=labels&limit=5000`},
+		{14, `query={service_name="api"}&start=-9223372036854775808&end=9223372036854775807&step=1e300`},
+		{14, `query={service_name="api"}&start=-9223372036854775808&step=-9223372036854775808`},
 	} {
 		f.Add(seed.path, seed.raw)
 	}

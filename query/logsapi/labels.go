@@ -136,44 +136,106 @@ func (a *API) indexStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"streams": len(sts), "chunks": chunks, "entries": entries, "bytes": bytes})
 }
 
-// detectedFields is Loki's field detection for Grafana's log views: the
-// structured metadata and the fields a logfmt or JSON parse of a sample of
-// the lines finds, with their types and cardinality.
-func (a *API) detectedFields(w http.ResponseWriter, r *http.Request) {
-	q := r.FormValue("query")
-	expr, err := logql.ParseExpr(q)
+// logQuery parses the query of the Drilldown endpoints: a log query (a
+// stream selector, possibly with a pipeline). An empty one, where
+// allowEmpty, is every stream (Grafana leaves it out when nothing is
+// selected).
+func logQuery(qs string, allowEmpty bool) (*logql.LogQuery, error) {
+	if allowEmpty && strings.TrimSpace(qs) == "" {
+		return &logql.LogQuery{}, nil
+	}
+	expr, err := logql.ParseExpr(qs)
 	if err != nil {
-		a.badReq.WithLabelValues("detected_fields").Inc()
-		lokiError(w, http.StatusBadRequest, err)
-		return
+		return nil, err
 	}
 	lq, ok := expr.(*logql.LogQuery)
 	if !ok {
-		lokiError(w, http.StatusBadRequest, fmt.Errorf("detected_fields needs a log query"))
-		return
+		return nil, fmt.Errorf("%q is not a log query: a stream selector, possibly with a pipeline", qs)
+	}
+	return lq, nil
+}
+
+// sampleLines are the lines field detection looks at: the newest
+// line_limit (by default 1000) of the query in [start, end).
+func (a *API) sampleLines(w http.ResponseWriter, r *http.Request, endpoint string) ([]logLine, bool) {
+	bad := func(err error) {
+		a.badReq.WithLabelValues(endpoint).Inc()
+		lokiError(w, http.StatusBadRequest, err)
+	}
+	lq, err := logQuery(r.FormValue("query"), endpoint != "detected_fields")
+	if err != nil {
+		bad(err)
+		return nil, false
 	}
 	start, end, err := timeRange(r)
 	if err != nil {
-		lokiError(w, http.StatusBadRequest, err)
-		return
+		bad(err)
+		return nil, false
 	}
 	limit, err := parseInt(r.FormValue("line_limit"), 1000, a.opts.MaxEntries)
 	if err != nil {
-		lokiError(w, http.StatusBadRequest, err)
-		return
+		bad(fmt.Errorf("invalid line_limit: %w", err))
+		return nil, false
 	}
 	lines, err := a.runLogQuery(r.Context(), lq, start, end, limit, true)
 	if err != nil {
 		a.lokiQueryError(w, err)
+		return nil, false
+	}
+	return lines, true
+}
+
+// fieldParsers are the parsers field detection tries on each line.
+var fieldParsers = func() map[string]*logql.LogQuery {
+	parsers := map[string]*logql.LogQuery{}
+	for _, p := range []string{"json", "logfmt"} {
+		pe, err := logql.ParseExpr(`{detected="fields"} | ` + p + ` | __error__=""`)
+		if err != nil {
+			panic(err)
+		}
+		parsers[p] = pe.(*logql.LogQuery)
+	}
+	return parsers
+}()
+
+// eachField calls fn with every field that Loki's field detection finds in
+// lines: their structured metadata (with detected_level, which Loki keeps
+// there), parser "", and what a JSON or logfmt parse of the line finds,
+// with that parser.
+func eachField(lines []logLine, fn func(name, value, parser string)) {
+	for _, l := range lines {
+		l.md.Range(func(lb labels.Label) { fn(lb.Name, lb.Value, "") })
+		if lvl := l.stream.Get(logstore.DetectedLevelLabel); lvl != "" && !l.md.Has(logstore.DetectedLevelLabel) {
+			fn(logstore.DetectedLevelLabel, lvl, "")
+		}
+		for name, p := range fieldParsers {
+			if !looksLike(name, l.line) {
+				continue
+			}
+			_, got, keep := p.Process(logql.Entry{Timestamp: time.Unix(0, l.ts), Line: l.line})
+			if keep {
+				got.Range(func(lb labels.Label) { fn(lb.Name, lb.Value, name) })
+			}
+		}
+	}
+}
+
+// detectedFields is Loki's field detection for Grafana's log views: the
+// structured metadata and the fields a logfmt or JSON parse of a sample of
+// the lines finds, with their types and cardinality.
+func (a *API) detectedFields(w http.ResponseWriter, r *http.Request) {
+	lines, ok := a.sampleLines(w, r, "detected_fields")
+	if !ok {
 		return
 	}
+	limit, _ := parseInt(r.FormValue("line_limit"), 1000, a.opts.MaxEntries) // checked by sampleLines
 	type field struct {
 		values  map[string]bool
 		types   map[string]int
 		parsers map[string]bool
 	}
 	fields := map[string]*field{}
-	note := func(name, value, parser string) {
+	eachField(lines, func(name, value, parser string) {
 		f := fields[name]
 		if f == nil {
 			f = &field{values: map[string]bool{}, types: map[string]int{}, parsers: map[string]bool{}}
@@ -184,28 +246,7 @@ func (a *API) detectedFields(w http.ResponseWriter, r *http.Request) {
 		if parser != "" {
 			f.parsers[parser] = true
 		}
-	}
-	parsers := map[string]*logql.LogQuery{}
-	for _, p := range []string{"json", "logfmt"} {
-		pe, err := logql.ParseExpr(`{detected="fields"} | ` + p + ` | __error__=""`)
-		if err == nil {
-			if plq, ok := pe.(*logql.LogQuery); ok {
-				parsers[p] = plq
-			}
-		}
-	}
-	for _, l := range lines {
-		l.md.Range(func(lb labels.Label) { note(lb.Name, lb.Value, "") })
-		for name, p := range parsers {
-			if !looksLike(name, l.line) {
-				continue
-			}
-			_, got, keep := p.Process(logql.Entry{Timestamp: time.Unix(0, l.ts), Line: l.line})
-			if keep {
-				got.Range(func(lb labels.Label) { note(lb.Name, lb.Value, name) })
-			}
-		}
-	}
+	})
 	type out struct {
 		Label       string   `json:"label"`
 		Type        string   `json:"type"`

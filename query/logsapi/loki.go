@@ -207,8 +207,8 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
 		bad(fmt.Errorf("invalid step %q: a positive duration or number of seconds", r.FormValue("step")))
 		return
 	}
-	if !instant && end.Sub(start)/step > 11000 {
-		bad(fmt.Errorf("exceeded maximum resolution of 11,000 points per timeseries. Try increasing the value of the step parameter"))
+	if !instant && end.Sub(start)/step > maxPoints {
+		bad(errTooManyPoints)
 		return
 	}
 

@@ -52,6 +52,8 @@ func ToJSON(r *logstore.Record) RecordJSON {
 		Attributes:             KVMap(r.Attributes),
 		DroppedAttributesCount: r.DroppedAttributesCount,
 	}
+	// The mark of a Loki push's labels is Sightline's, not the sender's.
+	delete(out.Resource, logstore.StreamLabelsAttr)
 	if r.HasTrace() {
 		out.TraceID = hex.EncodeToString(r.TraceID[:])
 	}

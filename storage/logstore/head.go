@@ -77,8 +77,9 @@ func (st *streamStats) addMetadataKeys(r *Record) {
 	}
 	if id := record.IDOf(r.Resource); id != (record.KVsID{}) && id != st.lastRes {
 		st.lastRes = id
+		all := allStreamLabels(r.Resource)
 		for _, kv := range r.Resource {
-			if !indexAttributes[kv.Key] {
+			if isMetadataAttr(kv.Key, all) {
 				add(kv.Key)
 			}
 		}

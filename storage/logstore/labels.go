@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // indexAttributes are the resource attributes that become Loki stream
@@ -20,6 +22,35 @@ var indexAttributes = map[string]bool{
 	"k8s.namespace.name": true, "k8s.pod.name": true, "k8s.replicaset.name": true,
 	"k8s.statefulset.name": true, "service.instance.id": true, "service.name": true,
 	"service.namespace": true,
+}
+
+// StreamLabelsAttr marks a resource whose every other attribute is a
+// stream label: the resource of records pushed to Loki's push API, whose
+// labels are stream labels whatever their names (a Loki user's {job="x"}
+// must find what Promtail pushed). It is itself neither a label nor
+// structured metadata.
+const StreamLabelsAttr = "sightline.loki.stream_labels"
+
+// allStreamLabels reports whether res carries StreamLabelsAttr.
+func allStreamLabels(res []record.KV) bool {
+	for _, kv := range res {
+		if kv.Key == StreamLabelsAttr {
+			return true
+		}
+	}
+	return false
+}
+
+// isStreamAttr reports whether resource attribute key is a stream label in
+// a resource whose every attribute is one (all) or not.
+func isStreamAttr(key string, all bool) bool {
+	return key != StreamLabelsAttr && (all || indexAttributes[key])
+}
+
+// isMetadataAttr reports whether resource attribute key is structured
+// metadata: neither a stream label nor the marker.
+func isMetadataAttr(key string, all bool) bool {
+	return key != StreamLabelsAttr && !all && !indexAttributes[key]
 }
 
 // LabelName turns an OTLP attribute name into a Loki/Prometheus label name
@@ -69,22 +100,41 @@ func SeverityLabel(r *Record) string {
 	return LevelUnknown
 }
 
-// StreamLabels are the Loki stream labels of r: its index attributes,
-// severity and detected_level (DetectedLevel).
+// StreamLabels are the Loki stream labels of r: its index attributes (every
+// resource attribute, when the resource has StreamLabelsAttr), severity and
+// detected_level (DetectedLevel). A pushed severity or detected_level label
+// is kept as it was pushed.
 func StreamLabels(r *Record) labels.Labels {
 	b := labels.NewScratchBuilder(8)
+	all := allStreamLabels(r.Resource)
+	var seen map[string]bool // by name, for pushed labels only
+	if all {
+		seen = map[string]bool{}
+	}
 	hasService := false
 	for _, kv := range r.Resource {
-		if indexAttributes[kv.Key] && kv.Value != "" {
-			b.Add(LabelName(kv.Key), kv.Value)
-			hasService = hasService || kv.Key == "service.name"
+		if kv.Value == "" || !isStreamAttr(kv.Key, all) {
+			continue
 		}
+		name := LabelName(kv.Key)
+		if all {
+			if seen[name] || name == "" {
+				continue // two attributes of one label name (a.b and a_b), or no name
+			}
+			seen[name] = true
+		}
+		b.Add(name, kv.Value)
+		hasService = hasService || name == "service_name"
 	}
 	if !hasService {
 		b.Add("service_name", "unknown_service")
 	}
-	b.Add("severity", SeverityLabel(r))
-	b.Add(DetectedLevelLabel, DetectedLevel(r))
+	if !seen["severity"] {
+		b.Add("severity", SeverityLabel(r))
+	}
+	if !seen[DetectedLevelLabel] {
+		b.Add(DetectedLevelLabel, DetectedLevel(r))
+	}
 	b.Sort()
 	return b.Labels()
 }
@@ -156,8 +206,9 @@ func Metadata(r *Record) labels.Labels {
 	for _, kv := range r.Attributes {
 		add(LabelName(kv.Key), kv.Value)
 	}
+	all := allStreamLabels(r.Resource)
 	for _, kv := range r.Resource {
-		if !indexAttributes[kv.Key] {
+		if isMetadataAttr(kv.Key, all) {
 			add(LabelName(kv.Key), kv.Value)
 		}
 	}
@@ -180,8 +231,9 @@ func metadataValue(r *Record, name string) string {
 			return kv.Value
 		}
 	}
+	all := allStreamLabels(r.Resource)
 	for _, kv := range r.Resource {
-		if kv.Value != "" && !indexAttributes[kv.Key] && isLabelName(kv.Key, name) {
+		if kv.Value != "" && isMetadataAttr(kv.Key, all) && isLabelName(kv.Key, name) {
 			return kv.Value
 		}
 	}
