@@ -3,6 +3,7 @@ package traceql
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"math"
@@ -181,17 +182,18 @@ func Metrics(ctx context.Context, f SpansetFetcher, req MetricsRequest) (*Metric
 	}
 	ex := exemplarPicker{max: req.Exemplars}
 	truncated := false
-	sm := spansetMatcher{q: req.Query, resources: map[*record.KV]map[string]Value{}}
+	var o observation
+	sm := newSpansetMatcher(req.Query)
 	fetch := record.FetchSpansRequest{Start: iv.start, End: iv.end, Conditions: fetchConditions(req.Query)}
 	stats, err := f.Fetch(ctx, fetch, func(ss *record.Spanset) error {
-		tc, idx := sm.matchCtx(ss.Spans)
+		tc, idx := sm.match(ss.Spans)
 		for _, i := range idx {
 			st := ss.Spans[i]
 			step := iv.of(st.Start)
 			if step < 0 {
 				continue
 			}
-			o := observation{tc: tc, span: &tc.spans[i], st: st, step: step}
+			o = observation{tc: tc, span: &tc.spans[i], st: st, step: step}
 			if !ev.observe(&o) {
 				truncated = true
 				continue
@@ -237,19 +239,6 @@ func Metrics(ctx context.Context, f SpansetFetcher, req MetricsRequest) (*Metric
 	return res, nil
 }
 
-// matchCtx is match that also returns what the query saw of the spans.
-func (m *spansetMatcher) matchCtx(spans []*record.Span) (*traceCtx, []int) {
-	if len(spans) == 0 {
-		return nil, nil
-	}
-	qs := make([]Span, len(spans))
-	for i, sp := range spans {
-		qs[i] = storedSpan(sp, m.resource(sp.Resource))
-	}
-	tc := &traceCtx{spans: qs}
-	return tc, m.q.matchTrace(tc)
-}
-
 // labelsKey is a series' identity, and its sort order.
 func labelsKey(ls []Label) string {
 	var sb strings.Builder
@@ -261,6 +250,18 @@ func labelsKey(ls []Label) string {
 		sb.WriteByte(0)
 	}
 	return sb.String()
+}
+
+// appendValueKey appends what identifies v among values: its type, and its
+// text (a string's unquoted) with its length before it.
+func appendValueKey(key []byte, v Value) []byte {
+	text := v.Str
+	if v.Type != TypeString {
+		text = v.String()
+	}
+	key = append(key, byte(v.Type))
+	key = binary.AppendUvarint(key, uint64(len(text)))
+	return append(key, text...)
 }
 
 // labelValue turns an evaluated value into a label value: status and kind
@@ -497,10 +498,7 @@ func (g *groupEvaluator) seriesOf(o *observation) *groupSeries {
 	for _, f := range g.m.by {
 		v := o.tc.value(f, o.span)
 		g.vals = append(g.vals, v)
-		lv := labelValue(v)
-		g.key = append(g.key, byte(lv.Type))
-		g.key = append(g.key, lv.String()...)
-		g.key = append(g.key, 0)
+		g.key = appendValueKey(g.key, labelValue(v))
 	}
 	if s, ok := g.series[string(g.key)]; ok {
 		return s

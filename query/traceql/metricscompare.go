@@ -25,6 +25,7 @@ type compareEvaluator struct {
 	sides     [2]map[string]map[string]*compareCounts
 	totals    [2]map[string][]float64
 	truncated bool
+	key       []byte
 }
 
 type compareCounts struct {
@@ -83,15 +84,15 @@ func (c *compareEvaluator) add(side int, attr string, v Value, step int) {
 		c.cells++
 	}
 	totals[step]++
-	key := string(rune('0'+v.Type)) + v.String()
-	cc := values[key]
+	c.key = appendValueKey(c.key[:0], v)
+	cc := values[string(c.key)]
 	if cc == nil {
 		if c.cells >= c.maxCells {
 			c.truncated = true
 			return
 		}
 		cc = &compareCounts{value: v, counts: make([]float64, c.iv.n)}
-		values[key] = cc
+		values[string(c.key)] = cc
 		c.cells++
 	}
 	cc.counts[step]++
