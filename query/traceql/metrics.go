@@ -180,7 +180,7 @@ func Metrics(ctx context.Context, f SpansetFetcher, req MetricsRequest) (*Metric
 	} else {
 		ev = newGroupEvaluator(m, iv, req.MaxSeries)
 	}
-	ex := exemplarPicker{max: req.Exemplars}
+	ex := newExemplarPicker(req.Exemplars, iv.n)
 	truncated := false
 	var o observation
 	sm := newSpansetMatcher(req.Query)
@@ -370,20 +370,28 @@ func log2Quantile(p float64, buckets []bucketCount) float64 {
 	return buckets[len(buckets)-1].max
 }
 
-// exemplarPicker keeps up to max exemplars, at most one per series and
-// step, so that they spread over the series and the time range.
+// exemplarPicker keeps up to max exemplars: at most one per series and
+// step, and an equal share of max per step, so that they spread over the
+// series and the time range rather than all come from the spans read first.
 type exemplarPicker struct {
-	max, n int
+	max, n  int
+	perStep []int // exemplars kept per step
+	share   int
+}
+
+func newExemplarPicker(limit, steps int) *exemplarPicker {
+	return &exemplarPicker{max: limit, perStep: make([]int, steps), share: max(1, (limit+steps-1)/max(steps, 1))}
 }
 
 func (p *exemplarPicker) offer(g *groupEvaluator, o *observation) {
-	if p.n >= p.max {
+	if p.n >= p.max || p.perStep[o.step] >= p.share {
 		return
 	}
 	s := g.last
 	if s == nil || s.exemplarSteps[o.step] {
 		return
 	}
+	p.perStep[o.step]++
 	value := math.NaN()
 	if g.m.fn.takesField() {
 		if f, ok := number(o.tc.value(g.m.field, o.span)); ok {

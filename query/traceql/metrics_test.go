@@ -287,6 +287,14 @@ func TestMetricsLimitsAndExemplars(t *testing.T) {
 		}
 	}
 	require.Equal(t, 3, n)
+	// Spread over the steps with spans (0, 2 and 5), not all from the first.
+	steps := map[int64]bool{}
+	for _, s := range res.Series {
+		for _, e := range s.Exemplars {
+			steps[(e.TimestampMs-t0m.UnixMilli()-1)/metricsStep.Milliseconds()] = true
+		}
+	}
+	require.Equal(t, map[int64]bool{0: true, 2: true, 5: true}, steps)
 
 	res = runMetrics(t, `{nestedSetParent<0} | max_over_time(duration)`, func(r *MetricsRequest) { r.Exemplars = 10 })
 	require.Len(t, res.Series[0].Exemplars, 3, "one a step with spans")
