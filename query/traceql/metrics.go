@@ -150,6 +150,8 @@ type observation struct {
 // evaluator is the state of one metrics function over the spans.
 type evaluator interface {
 	observe(o *observation) bool // false: the span was left out (too many series)
+	// exemplar offers the span just observed as an exemplar.
+	exemplar(o *observation, p *exemplarPicker)
 	result() []rawSeries
 }
 
@@ -198,9 +200,7 @@ func Metrics(ctx context.Context, f SpansetFetcher, req MetricsRequest) (*Metric
 				truncated = true
 				continue
 			}
-			if g, ok := ev.(*groupEvaluator); ok {
-				ex.offer(g, &o)
-			}
+			ev.exemplar(&o, ex)
 		}
 		return nil
 	})
@@ -370,9 +370,9 @@ func log2Quantile(p float64, buckets []bucketCount) float64 {
 	return buckets[len(buckets)-1].max
 }
 
-// exemplarPicker keeps up to max exemplars: at most one per series and
-// step, and an equal share of max per step, so that they spread over the
-// series and the time range rather than all come from the spans read first.
+// exemplarPicker keeps up to max exemplars, an equal share of max per
+// step, so that they spread over the time range rather than all come from
+// the spans read first.
 type exemplarPicker struct {
 	max, n  int
 	perStep []int // exemplars kept per step
@@ -383,15 +383,33 @@ func newExemplarPicker(limit, steps int) *exemplarPicker {
 	return &exemplarPicker{max: limit, perStep: make([]int, steps), share: max(1, (limit+steps-1)/max(steps, 1))}
 }
 
-func (p *exemplarPicker) offer(g *groupEvaluator, o *observation) {
-	if p.n >= p.max || p.perStep[o.step] >= p.share {
-		return
+// take reports whether one more exemplar may be kept at step, counting it.
+func (p *exemplarPicker) take(step int) bool {
+	if p.n >= p.max || p.perStep[step] >= p.share {
+		return false
 	}
+	p.perStep[step]++
+	p.n++
+	return true
+}
+
+// newExemplar is the exemplar of an observed span, without its value.
+func newExemplar(o *observation) Exemplar {
+	return Exemplar{
+		Labels: []Label{
+			{Key: "trace:id", Value: StringValue(hex.EncodeToString(o.st.TraceID[:]))},
+			{Key: "span:id", Value: StringValue(hex.EncodeToString(o.st.SpanID[:]))},
+		},
+		TimestampMs: o.st.Start / int64(time.Millisecond),
+	}
+}
+
+// exemplar keeps at most one exemplar per series and step.
+func (g *groupEvaluator) exemplar(o *observation, p *exemplarPicker) {
 	s := g.last
-	if s == nil || s.exemplarSteps[o.step] {
+	if s == nil || s.exemplarSteps[o.step] || !p.take(o.step) {
 		return
 	}
-	p.perStep[o.step]++
 	value := math.NaN()
 	if g.m.fn.takesField() {
 		if f, ok := number(o.tc.value(g.m.field, o.span)); ok {
@@ -399,14 +417,7 @@ func (p *exemplarPicker) offer(g *groupEvaluator, o *observation) {
 		}
 	}
 	s.exemplarSteps[o.step] = true
-	s.exemplars = append(s.exemplars, pendingExemplar{step: o.step, value: value, ex: Exemplar{
-		Labels: []Label{
-			{Key: "trace:id", Value: StringValue(hex.EncodeToString(o.st.TraceID[:]))},
-			{Key: "span:id", Value: StringValue(hex.EncodeToString(o.st.SpanID[:]))},
-		},
-		TimestampMs: o.st.Start / int64(time.Millisecond),
-	}})
-	p.n++
+	s.exemplars = append(s.exemplars, pendingExemplar{step: o.step, value: value, ex: newExemplar(o)})
 }
 
 type pendingExemplar struct {

@@ -236,6 +236,22 @@ func TestMetricsCompare(t *testing.T) {
 	_, ok := got[`{__meta_type="selection", status="unset"}`]
 	require.False(t, ok)
 
+	// Exemplars go to the totals of their side, valued at the step's total.
+	res = runMetrics(t, `{} | compare({status = error})`, func(r *MetricsRequest) { r.Exemplars = 12 })
+	found := false
+	for _, s := range res.Series {
+		if labelsString(s.Labels) == `{__meta_type="selection_total", status=nil}` {
+			found = true
+			require.Len(t, s.Exemplars, 1)
+			require.Equal(t, "00000000000000000000000000000002", s.Exemplars[0].Labels[0].Value.Str, "the error span's trace")
+			require.Equal(t, 1.0, s.Exemplars[0].Value)
+		}
+		if s.Labels[0].Value.Str == "selection" || s.Labels[0].Value.Str == "baseline" {
+			require.Empty(t, s.Exemplars)
+		}
+	}
+	require.True(t, found)
+
 	// A time window: only spans started in it can be the selection, and
 	// topN 1 keeps the most frequent value of each attribute.
 	w0, w1 := t0m.Add(20*time.Second).UnixNano(), t0m.Add(30*time.Second).UnixNano()

@@ -26,6 +26,17 @@ type compareEvaluator struct {
 	totals    [2]map[string][]float64
 	truncated bool
 	key       []byte
+	// exemplars, per side, with the attributes of their spans: they go to
+	// the totals of those attributes, as in Tempo.
+	exemplars [2][]compareExemplar
+	side      int      // the side of the span last observed
+	attrs     []string // the attributes of the span last observed
+}
+
+type compareExemplar struct {
+	step  int
+	attrs []string
+	ex    Exemplar
 }
 
 type compareCounts struct {
@@ -53,6 +64,7 @@ func (c *compareEvaluator) observe(o *observation) bool {
 	if inWindow && (c.m.selection.cond == nil || c.m.selection.cond.match(o.tc, o.span)) {
 		side = 1
 	}
+	c.side, c.attrs = side, c.attrs[:0]
 	s := o.span
 	c.add(side, "name", StringValue(s.Name), o.step)
 	c.add(side, "status", StringValue(normStatus(s.StatusCode)), o.step)
@@ -70,6 +82,7 @@ func (c *compareEvaluator) add(side int, attr string, v Value, step int) {
 	if v.Type == 0 {
 		return
 	}
+	c.attrs = append(c.attrs, attr)
 	totals := c.totals[side][attr]
 	values := c.sides[side][attr]
 	if totals == nil {
@@ -99,6 +112,12 @@ func (c *compareEvaluator) add(side int, attr string, v Value, step int) {
 	cc.total++
 }
 
+func (c *compareEvaluator) exemplar(o *observation, p *exemplarPicker) {
+	if p.take(o.step) {
+		c.exemplars[c.side] = append(c.exemplars[c.side], compareExemplar{step: o.step, attrs: slices.Clone(c.attrs), ex: newExemplar(o)})
+	}
+}
+
 var compareSides = [2]string{"baseline", "selection"}
 
 func (c *compareEvaluator) result() []rawSeries {
@@ -121,10 +140,26 @@ func (c *compareEvaluator) result() []rawSeries {
 					values: cc.counts,
 				})
 			}
+			totals := c.totals[side][attr]
 			out = append(out, rawSeries{
-				labels: []Label{{Key: labelMetaType, Value: StringValue(compareSides[side] + "_total")}, {Key: attr}},
-				values: c.totals[side][attr],
+				labels:    []Label{{Key: labelMetaType, Value: StringValue(compareSides[side] + "_total")}, {Key: attr}},
+				values:    totals,
+				exemplars: c.totalExemplars(side, attr, totals),
 			})
+		}
+	}
+	return out
+}
+
+// totalExemplars are the exemplars of a side whose spans have attr, valued
+// at the total of their step.
+func (c *compareEvaluator) totalExemplars(side int, attr string, totals []float64) []Exemplar {
+	var out []Exemplar
+	for _, ce := range c.exemplars[side] {
+		if slices.Contains(ce.attrs, attr) {
+			e := ce.ex
+			e.Value = totals[ce.step]
+			out = append(out, e)
 		}
 	}
 	return out
