@@ -132,20 +132,35 @@ func grafanaTraceByID(t *testing.T, s *server, version, id string, start, end ti
 func traceByIDSpans(t *testing.T, b []byte) int {
 	t.Helper()
 	var trace []byte
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		require.GreaterOrEqual(t, n, 0)
-		b = b[n:]
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		require.GreaterOrEqual(t, n, 0)
-		if num == 1 {
-			trace, _ = protowire.ConsumeBytes(b[:n])
-		}
-		b = b[n:]
+	if traces := protoField(t, b, 1); len(traces) > 0 {
+		trace = traces[len(traces)-1]
 	}
 	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(trace)
 	require.NoError(t, err)
 	return td.SpanCount()
+}
+
+// protoField returns the values of field num in the protobuf message b:
+// the contents of length-delimited values, the raw bytes of others.
+func protoField(t *testing.T, b []byte, num protowire.Number) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(b) > 0 {
+		got, typ, n := protowire.ConsumeTag(b)
+		require.GreaterOrEqual(t, n, 0)
+		b = b[n:]
+		n = protowire.ConsumeFieldValue(got, typ, b)
+		require.GreaterOrEqual(t, n, 0)
+		if got == num {
+			v := b[:n]
+			if typ == protowire.BytesType {
+				v, _ = protowire.ConsumeBytes(v)
+			}
+			out = append(out, v)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 // TestGrafanaTraceNotFound: a trace ID no span has answers as Tempo's do,

@@ -100,7 +100,7 @@ type httpParts struct {
 	promAPI      http.Handler // /api/v1/
 	logsAPI      http.Handler // /api/v1/logs/ and /loki/
 	alertmanager http.Handler // Alertmanager's /api/v2/
-	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search...
+	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search, /api/metrics/...
 	correlate    http.Handler // /api/v1/correlate/
 	reload       func() error // POST /-/reload; nil answers 403
 	pprof        bool         // serve /debug/pprof/
@@ -131,7 +131,7 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/api/v1/correlate/", instrument("/api/v1/correlate", tenant.Middleware(parts.correlate)))
-	for _, p := range []string{"/api/traces/", "/api/v2/traces/", "/api/search", "/api/search/", "/api/v2/search/", "/api/echo", "/api/status/buildinfo"} {
+	for _, p := range []string{"/api/traces/", "/api/v2/traces/", "/api/search", "/api/search/", "/api/v2/search/", "/api/echo", "/api/status/buildinfo", "/api/metrics/"} {
 		mux.Handle(p, instrument("/api (tempo)", tenant.Middleware(parts.tempoAPI)))
 	}
 	for _, p := range []string{"/api/v2/alerts", "/api/v2/alerts/", "/api/v2/silences", "/api/v2/silence/", "/api/v2/status", "/api/v2/receivers"} {

@@ -44,6 +44,10 @@ type Store interface {
 	// error stops it. Tag autocomplete narrowed by a TraceQL filter reads
 	// the matched spans' tags.
 	MatchSpans(ctx context.Context, q *traceql.Query, from, to int64, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error)
+	// Metrics evaluates a TraceQL metrics query (traceql.Metrics); like
+	// Search it returns tracestore.ErrTooMuchData (wrapped) past the
+	// store's limit.
+	Metrics(ctx context.Context, req traceql.MetricsRequest) (*traceql.MetricsResult, error)
 }
 
 // Options configure the API. Zero fields take DefaultOptions' values.
@@ -66,6 +70,17 @@ type Options struct {
 	// MaxQueryBytes bounds the size of a TraceQL query (Tempo's
 	// query_frontend.max_query_expression_size_bytes).
 	MaxQueryBytes int
+	// MaxMetricsDuration bounds end-start of a metrics query, and
+	// MaxMetricsIntervals its number of steps (Tempo's
+	// query_frontend.metrics.max_duration and max_intervals).
+	MaxMetricsDuration  time.Duration
+	MaxMetricsIntervals int
+	// MaxMetricsSeries bounds the series of a metrics query; past it the
+	// answer is partial (Tempo's query_frontend.metrics.max_response_series).
+	MaxMetricsSeries int
+	// DefaultExemplars is the number of exemplars a metrics query returns
+	// when it names none, MaxExemplars the most it may ask for.
+	DefaultExemplars, MaxExemplars int
 	// PadTraceIDs left-pads trace IDs in search results to 32 hex digits
 	// (Tempo's left_pad_trace_ids); by default leading zeros are trimmed, as
 	// Tempo does.
@@ -84,6 +99,11 @@ func DefaultOptions() Options {
 		MaxSearchDuration:      168 * time.Hour,
 		DefaultRange:           time.Hour,
 		MaxQueryBytes:          128 * 1024,
+		MaxMetricsDuration:     3 * time.Hour,
+		MaxMetricsIntervals:    10_000,
+		MaxMetricsSeries:       traceql.DefaultMaxSeries,
+		DefaultExemplars:       100,
+		MaxExemplars:           1000,
 	}
 }
 
@@ -99,6 +119,13 @@ func (o Options) withDefaults() Options {
 	set(&o.DefaultSpansPerSpanSet, d.DefaultSpansPerSpanSet)
 	set(&o.MaxSpansPerSpanSet, d.MaxSpansPerSpanSet)
 	set(&o.MaxQueryBytes, d.MaxQueryBytes)
+	set(&o.MaxMetricsIntervals, d.MaxMetricsIntervals)
+	set(&o.MaxMetricsSeries, d.MaxMetricsSeries)
+	set(&o.DefaultExemplars, d.DefaultExemplars)
+	set(&o.MaxExemplars, d.MaxExemplars)
+	if o.MaxMetricsDuration <= 0 {
+		o.MaxMetricsDuration = d.MaxMetricsDuration
+	}
 	if o.MaxSearchDuration <= 0 {
 		o.MaxSearchDuration = d.MaxSearchDuration
 	}
@@ -159,8 +186,8 @@ func New(store Store, opts Options, logger *slog.Logger, reg prometheus.Register
 
 // Handler serves /api/traces/<id>, /api/v2/traces/<id>, /api/search,
 // /api/search/tags, /api/v2/search/tags, /api/search/tag/<tag>/values,
-// /api/v2/search/tag/<tag>/values, /api/echo, /api/status/buildinfo, and
-// answers /api/metrics/... (TraceQL metrics) with 501.
+// /api/v2/search/tag/<tag>/values, /api/echo, /api/status/buildinfo,
+// /api/metrics/query_range and /api/metrics/query (TraceQL metrics).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, endpoint string, h http.HandlerFunc) {
@@ -177,7 +204,8 @@ func (a *API) Handler() http.Handler {
 	handle("GET /api/v2/search/tag/", "tag_values_v2", a.tagValuesV2)
 	handle("GET /api/echo", "echo", echo)
 	handle("GET /api/status/buildinfo", "buildinfo", a.buildInfo)
-	handle("/api/metrics/", "metrics", a.metricsQuery)
+	handle("GET /api/metrics/query_range", "metrics_query_range", a.metricsQueryRange)
+	handle("GET /api/metrics/query", "metrics_query", a.metricsQueryInstant)
 	return mux
 }
 
@@ -232,13 +260,6 @@ func (a *API) buildInfo(w http.ResponseWriter, _ *http.Request) {
 		"buildDate": "",
 		"goVersion": "",
 	})
-}
-
-// metricsQuery refuses TraceQL metrics queries, which Sightline does not
-// evaluate, with a message Grafana shows.
-func (a *API) metricsQuery(w http.ResponseWriter, _ *http.Request) {
-	a.badReq.WithLabelValues(reasonUnsupported).Inc()
-	textError(w, http.StatusNotImplemented, "unsupported TraceQL: metrics queries (/api/metrics/...) are not supported by Sightline")
 }
 
 // badRequest answers 400 with err's text, as Tempo does (plain text).

@@ -81,6 +81,10 @@ func (f *fakeStore) MatchSpans(ctx context.Context, q *traceql.Query, from, to i
 	return traceql.MatchSpans(ctx, spansFetcher{f.spans, f.matchErr}, q, from, to, fn)
 }
 
+func (f *fakeStore) Metrics(ctx context.Context, req traceql.MetricsRequest) (*traceql.MetricsResult, error) {
+	return traceql.Metrics(ctx, spansFetcher{f.spans, f.matchErr}, req)
+}
+
 // spansFetcher hands out the traces of spans with a span starting in the
 // range asked for, then err.
 type spansFetcher struct {
@@ -557,10 +561,8 @@ func TestEchoAndBuildInfo(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.JSONEq(t, `{"version":"2.6.0-sightline","revision":"sightline-1.2.3","branch":"sightline","buildUser":"","buildDate":"","goVersion":""}`, body(t, resp))
 
-	resp = get(t, a, "/api/metrics/query_range?q={}|rate()")
-	require.Equal(t, http.StatusNotImplemented, resp.StatusCode)
-	require.Contains(t, body(t, resp), "not supported")
+	// Tempo's deprecated /api/metrics/summary is not served.
+	require.Equal(t, http.StatusNotFound, get(t, a, "/api/metrics/summary?q={}").StatusCode)
 
 	require.Equal(t, 1.0, testutil.ToFloat64(a.requests.WithLabelValues("echo", "200")))
-	require.Equal(t, 1.0, testutil.ToFloat64(a.requests.WithLabelValues("metrics", "501")))
 }

@@ -69,6 +69,10 @@ func (s engineStore) MatchSpans(ctx context.Context, q *traceql.Query, from, to 
 	return traceql.MatchSpans(ctx, s.ts, q, from, to, fn)
 }
 
+func (s engineStore) Metrics(ctx context.Context, req traceql.MetricsRequest) (*traceql.MetricsResult, error) {
+	return traceql.Metrics(ctx, s.ts, req)
+}
+
 // typedValues types stored values as TraceQL does (traceql.StoredValue),
 // which may merge some (an int written two ways), and sorts them by type
 // and then as TraceQL prints them.

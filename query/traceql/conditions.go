@@ -76,3 +76,50 @@ func dedupe(cs []Condition) []Condition {
 	}
 	return out
 }
+
+// readsSpanAttributes reports whether evaluating q may read a span
+// attribute: a span-scoped or unscoped field in a condition, a by() field
+// or an aggregated field, or compare(), which counts every attribute.
+func (q *Query) readsSpanAttributes() bool {
+	if m := q.metrics; m != nil {
+		if m.fn == MetricsCompare || (m.fn.takesField() && m.field.readsSpanAttribute()) {
+			return true
+		}
+		for _, f := range m.by {
+			if f.readsSpanAttribute() {
+				return true
+			}
+		}
+	}
+	return spansetReadsSpanAttributes(q.root)
+}
+
+func (f Field) readsSpanAttribute() bool {
+	return f.Intrinsic == IntrinsicNone && f.Scope != ScopeResource
+}
+
+func spansetReadsSpanAttributes(e spansetExpr) bool {
+	switch e := e.(type) {
+	case *spansetFilter:
+		return e.cond != nil && condReadsSpanAttributes(e.cond)
+	case *spansetOp:
+		return spansetReadsSpanAttributes(e.lhs) || spansetReadsSpanAttributes(e.rhs)
+	}
+	return true
+}
+
+func condReadsSpanAttributes(c condExpr) bool {
+	switch c := c.(type) {
+	case *compareCond:
+		return c.c.Field.readsSpanAttribute()
+	case *attrCond:
+		return c.f.readsSpanAttribute()
+	case *existsCond:
+		return c.f.readsSpanAttribute()
+	case *logicalCond:
+		return condReadsSpanAttributes(c.lhs) || condReadsSpanAttributes(c.rhs)
+	case *boolCond, *rootCond, *constRootCond:
+		return false
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 // Package traceql implements the subset of Grafana Tempo's TraceQL that
-// trace search needs (Grafana's Tempo datasource, its search builder and
-// hand-written spanset queries), with Tempo's syntax and semantics. Tempo's
+// trace search and TraceQL metrics need (Grafana's Tempo datasource, its
+// search builder, hand-written spanset and metrics queries, and the Traces
+// Drilldown app), with Tempo's syntax and semantics. Tempo's
 // own parser cannot be imported (its module needs dependency versions that
 // do not build with ours), so this is a separate implementation checked
 // against Tempo's grammar and evaluation rules.
@@ -20,6 +21,12 @@
 //   - ParseTagFilter reads the q of Tempo's tag autocomplete requests
 //     leniently (what the user is still typing), and MatchSpans runs a
 //     query over a fetcher's spansets, handing over the matched spans.
+//   - Metrics evaluates a metrics query ({...} | rate() by (...)) over a
+//     time range at steps, as Tempo's query_range and instant queries do,
+//     streaming over the spansets a SpansetFetcher returns: it keeps a
+//     value (or a histogram of power-of-two buckets) per series and step,
+//     at most MaxSeries series (past them the result is partial), and up
+//     to a number of exemplars. Query.IsMetrics tells a metrics query.
 //   - Search is the engine: it runs a query over the spansets a
 //     SpansetFetcher (the trace store) returns for the query's conditions,
 //     and returns trace summaries (root service and span name, start,
@@ -77,22 +84,39 @@
 //     in Tempo: {A} || {B} && {C} is ({A} || {B}) && {C} and
 //     {A} && {B} > {C} is {A} && ({B} > {C}).
 //   - // and /* */ comments, as Tempo's lexer skips them.
+//   - Existence tests <field> != nil and <field> = nil, and the comparisons
+//     of nestedSetParent that only tell a root span from the others
+//     (nestedSetParent < 0, = -1, >= 0, ...), which Grafana's Traces
+//     Drilldown writes; Sightline keeps no nested set numbers, so other
+//     comparisons of nestedSetParent are unsupported.
+//   - Metrics queries: a spanset expression followed by | and one of
+//     rate(), count_over_time(), sum_over_time(f), avg_over_time(f),
+//     min_over_time(f), max_over_time(f), quantile_over_time(f, q...),
+//     histogram_over_time(f) (each optionally followed by by (fields...),
+//     possibly empty) or compare({filter}[, topN[, start, end]]), then any
+//     number of | topk(k) and | bottomk(k), then an optional with (...) of
+//     query hints, which are accepted and ignored. Series are labelled as
+//     Tempo labels them: by() fields by their TraceQL names,
+//     {__name__="rate"} without by(), p for quantiles, __bucket (seconds
+//     for durations) for histograms, __meta_type for compare. Durations
+//     aggregate in seconds; a span whose field is missing or not a number
+//     is left out of the *_over_time functions.
 //
-// Rejected with *UnsupportedError (Feature in parentheses): pipelines of any
-// kind ("| count()", "| avg()", "| min()", "| max()", "| sum()",
-// "| by()", "| select()", "| coalesce()", "| { } (pipeline of spanset
-// filters)"), metrics functions ("| rate()", "| count_over_time()",
-// "| quantile_over_time()", ..., "| compare()", "| topk()"; also at the
-// start of a query: "count()", "by()", "rate()", ...), query hints
-// ("with() (query hints)"), the structural operators other than > (">>
-// (descendant)", "< (parent)", "<< (ancestor)", "~ (sibling)", "!> (not
-// child)", "!< (not parent)", "!>> (not descendant)", "!<< (not
-// ancestor)", "!~ (not sibling)", "&> (union child)", "&< (union parent)",
-// "&>> (union descendant)", "&<< (union ancestor)", "&~ (union sibling)"),
-// "nil" (existence tests such as .a != nil), arithmetic ("+ (arithmetic)",
-// "- (negation)", ...), "! (not)", chained comparisons, comparisons of two
-// fields or of two literals, a regular expression taken from a field,
-// parent., event., link. and instrumentation. attributes, and the intrinsics
-// childCount, parent, nestedSet*, span:id, span:parentID, span:childCount,
+// Rejected with *UnsupportedError (Feature in parentheses): pipelines other
+// than metrics ("| count()", "| avg()", "| min()", "| max()", "| sum()", "|
+// by()", "| select()", "| coalesce()", "| { } (pipeline of spanset
+// filters)", and after a metrics function "| count() after a metrics
+// function"), functions at the start of a query ("count()", "by()",
+// "rate()", ...), query hints on a search ("with() (query hints)"), the
+// structural operators other than > (">> (descendant)", "< (parent)", "<<
+// (ancestor)", "~ (sibling)", "!> (not child)", "!< (not parent)", "!>> (not
+// descendant)", "!<< (not ancestor)", "!~ (not sibling)", "&> (union
+// child)", "&< (union parent)", "&>> (union descendant)", "&<< (union
+// ancestor)", "&~ (union sibling)"), "nil" other than in field != nil and
+// field = nil, arithmetic ("+ (arithmetic)", "- (negation)", ...), "!
+// (not)", chained comparisons, comparisons of two fields or of two literals,
+// a regular expression taken from a field, parent., event., link. and
+// instrumentation. attributes, and the intrinsics childCount, parent,
+// nestedSetLeft, nestedSetRight, span:id, span:parentID, span:childCount,
 // trace:id, event:*, link:* and instrumentation:*, minInt and maxInt.
 package traceql

@@ -1,6 +1,7 @@
 package traceql
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
@@ -26,6 +27,18 @@ var fuzzQueries = []string{
 	`{ .a = "x }`,
 	`{ ."unterminated }`,
 	`{ duration > 1µs && duration < 5μs }`,
+	`{nestedSetParent<0 && true && resource.service.name != nil} | rate() by(resource.service.name) with(sample=true)`,
+	`{nestedSetParent<0 && true && status=error} | rate() `,
+	`{ .a = nil || nestedSetParent >= 0 } | count_over_time() by (name, status, span.x)`,
+	`{} | quantile_over_time(duration, 0.5, .9, 1) by ()`,
+	`{} | histogram_over_time(span.bytes) with (sample = true, exemplars = 5)`,
+	`{ kind = server } | sum_over_time(duration) by (.a) | topk(3) | bottomk(1)`,
+	`{} | avg_over_time(span.x) | min_over_time(span.x)`,
+	`{} | max_over_time(duration) by (resource.service.name, rootName)`,
+	`{nestedSetParent<0 && true} | compare({status = error}, 10, 1700000000000000000, 1700000060000000000)`,
+	`{} | compare({ duration >= 1s && .a = "x" }, 2)`,
+	`{} | rate() by (`,
+	`{} | quantile_over_time(duration, 2)`,
 }
 
 func FuzzParse(f *testing.F) {
@@ -87,5 +100,35 @@ func FuzzMatch(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, got, again.Match(trace), "%q as %q", q, query.String())
 		require.Nil(t, query.Match(nil))
+	})
+}
+
+// FuzzMetrics evaluates whatever parses as a metrics query over the metrics
+// test spans with the fuzzer's step: it must not panic, and every series
+// must have samples, none NaN, in time order inside the range.
+func FuzzMetrics(f *testing.F) {
+	for _, q := range fuzzQueries {
+		f.Add(q, int64(metricsStep), false)
+	}
+	f.Add(`{} | rate() by (resource.service.name) | topk(1)`, int64(time.Second), true)
+	f.Fuzz(func(t *testing.T, q string, step int64, instant bool) {
+		query, err := Parse(q)
+		if err != nil || !query.IsMetrics() {
+			return
+		}
+		start, end := t0m.UnixNano(), t0m.Add(time.Minute).UnixNano()
+		step = max(step%int64(time.Minute), int64(10*time.Millisecond)) // at most 6000 steps
+		res, err := Metrics(context.Background(), &fakeFetcher{sets: metricsSpans()}, MetricsRequest{
+			Query: query, Start: start, End: end, Step: step, Instant: instant, Exemplars: 10,
+		})
+		require.NoError(t, err)
+		for _, s := range res.Series {
+			require.NotEmpty(t, s.Samples)
+			for i, p := range s.Samples {
+				require.False(t, math.IsNaN(p.Value), "%q", q)
+				require.True(t, i == 0 || p.TimestampMs > s.Samples[i-1].TimestampMs)
+				require.True(t, p.TimestampMs > start/1e6-step/1e6 && p.TimestampMs <= end/1e6+step/1e6)
+			}
+		}
 	})
 }

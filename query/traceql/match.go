@@ -265,7 +265,11 @@ func (q *Query) Match(trace []Span) []int {
 	if len(trace) == 0 || q.root == nil {
 		return nil
 	}
-	tc := &traceCtx{spans: trace}
+	return q.matchTrace(&traceCtx{spans: trace})
+}
+
+// matchTrace is Match over the spans of tc.
+func (q *Query) matchTrace(tc *traceCtx) []int {
 	set := q.root.eval(tc)
 	n := 0
 	for _, ok := range set {

@@ -1,9 +1,12 @@
 package traceql
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sightline-dev/sightline/storage/record"
 )
 
 // benchTrace is a trace of n spans: a chain of services under one root, each
@@ -60,5 +63,47 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(q); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkMetrics evaluates metrics queries over 100 stored traces of 100
+// spans of 20 services, spread over an hour, at Grafana's default 15 s step.
+func BenchmarkMetrics(b *testing.B) {
+	var sets []record.Spanset
+	resources := make([][]record.KV, 20) // the spans of a resource share its attributes, as in the store
+	for i := range resources {
+		resources[i] = []record.KV{{Key: "service.name", Value: fmt.Sprintf("service-%d", i), Type: record.TypeString}}
+	}
+	for tr := range 100 {
+		spans := make([]*record.Span, 100)
+		for i := range spans {
+			st := t0m.Add(time.Duration(tr)*36*time.Second + time.Duration(i)*time.Millisecond).UnixNano()
+			spans[i] = &record.Span{
+				TraceID: [16]byte{0: byte(tr), 15: 1}, SpanID: [8]byte{0: byte(i), 7: 1}, Name: fmt.Sprintf("op-%d", i%50),
+				Kind: int32(1 + i%3), Start: st, End: st + int64(i%1000)*int64(time.Millisecond),
+				Resource:   resources[i%20],
+				Attributes: []record.KV{{Key: "http.status_code", Value: fmt.Sprint(200 + i%5*100), Type: record.TypeInt}},
+			}
+			if i > 0 {
+				spans[i].ParentSpanID = [8]byte{0: byte((i - 1) / 4), 7: 1}
+			}
+		}
+		sets = append(sets, record.Spanset{TraceID: spans[0].TraceID, Spans: spans})
+	}
+	for _, q := range []string{
+		`{} | rate() by (resource.service.name)`,
+		`{ kind = server } | quantile_over_time(duration, 0.5, 0.9, 0.99) by (resource.service.name)`,
+		`{nestedSetParent<0 && true} | compare({ span.http.status_code >= 500 }, 10)`,
+	} {
+		req := MetricsRequest{Query: mustParse(b, q), Start: t0m.UnixNano(), End: t0m.Add(time.Hour).UnixNano(), Step: int64(15 * time.Second), Exemplars: 100}
+		b.Run(q, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(100 * 100) // "bytes" are spans: MB/s reads as millions of spans per second
+			for b.Loop() {
+				if _, err := Metrics(context.Background(), &fakeFetcher{sets: sets}, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -14,7 +14,8 @@ const maxDepth = 200
 // Query is a parsed TraceQL query. It is immutable after Parse and safe for
 // concurrent use. The zero Query matches nothing and prints as "".
 type Query struct {
-	root spansetExpr
+	root    spansetExpr
+	metrics *metricsPipeline // nil for a search query
 }
 
 // String returns the query in canonical form: it parses back to an
@@ -25,6 +26,9 @@ func (q *Query) String() string {
 	}
 	var sb strings.Builder
 	q.root.write(&sb)
+	if q.metrics != nil {
+		q.metrics.write(&sb)
+	}
 	return sb.String()
 }
 
@@ -41,10 +45,19 @@ func Parse(q string) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
+	var m *metricsPipeline
+	if p.isMetricsStart() {
+		if m, err = p.parseMetrics(); err != nil {
+			return nil, err
+		}
+		if t := p.peek(); t.kind != tEOF {
+			return nil, p.unexpected(t, "$end")
+		}
+	}
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.afterSpanset(t, "")
 	}
-	return &Query{root: root}, nil
+	return &Query{root: root, metrics: m}, nil
 }
 
 type parser struct {
@@ -306,6 +319,9 @@ func (o operand) String() string {
 }
 
 func (p *parser) parseComparison() (condExpr, error) {
+	if t := p.peek(); t.kind == tIdent && t.text == "nestedSetParent" {
+		return p.parseNestedSetParent()
+	}
 	lhs, err := p.parseOperand()
 	if err != nil {
 		return nil, err
@@ -315,6 +331,9 @@ func (p *parser) parseComparison() (condExpr, error) {
 		return p.standalone(lhs)
 	}
 	p.next()
+	if n := p.peek(); n.kind == tIdent && n.text == "nil" {
+		return p.nilTest(lhs, t)
+	}
 	rhs, err := p.parseOperand()
 	if err != nil {
 		return nil, err
@@ -397,7 +416,7 @@ var scopedIntrinsics = map[string]Intrinsic{
 // unsupportedIntrinsics are Tempo's other intrinsics.
 var unsupportedIntrinsics = map[string]bool{
 	"childCount": true, "parent": true, "nestedSetLeft": true, "nestedSetRight": true,
-	"nestedSetParent": true, "span:id": true, "span:parentID": true, "span:childCount": true,
+	"span:id": true, "span:parentID": true, "span:childCount": true,
 	"trace:id": true, "event:name": true, "event:timeSinceStart": true, "link:traceID": true,
 	"link:spanID": true, "instrumentation:name": true, "instrumentation:version": true,
 }
@@ -470,7 +489,7 @@ func (p *parser) parseOperand() (operand, error) {
 			o.lit = Literal{Type: LiteralKind, Str: w}
 		case w == "nil":
 			return o, p.unsupported(t, "nil")
-		case unsupportedIntrinsics[w] || w == "minInt" || w == "maxInt":
+		case unsupportedIntrinsics[w] || w == "minInt" || w == "maxInt" || w == "nestedSetParent":
 			return o, p.unsupported(t, w)
 		case keywords[w]:
 			return o, p.unexpected(t, "")

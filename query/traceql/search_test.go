@@ -193,7 +193,7 @@ func TestSearchFindsWhatTheMatcherAccepts(t *testing.T) {
 		for _, tr := range all {
 			qs := make([]Span, len(tr))
 			for i, sp := range tr {
-				qs[i] = storedSpan(sp, storedAttrs(sp.Resource))
+				qs[i] = storedSpan(sp, storedAttrs(sp.Resource), storedAttrs(sp.Attributes))
 			}
 			if len(pq.Match(qs)) > 0 {
 				want[tr[0].TraceID] = true

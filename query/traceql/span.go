@@ -120,9 +120,10 @@ func storedAttrs(kvs []record.KV) map[string]Value {
 	return m
 }
 
-// storedSpan is what TraceQL sees of a stored span; resource is what it sees
-// of s.Resource (storedAttrs, shared by the spans of a resource).
-func storedSpan(s *record.Span, resource map[string]Value) Span {
+// storedSpan is what TraceQL sees of a stored span; resource and attrs are
+// what it sees of s.Resource (storedAttrs, shared by the spans of a
+// resource) and of s.Attributes (nil when the query reads none).
+func storedSpan(s *record.Span, resource, attrs map[string]Value) Span {
 	return Span{
 		SpanID:        s.SpanID,
 		ParentSpanID:  s.ParentSpanID,
@@ -132,7 +133,7 @@ func storedSpan(s *record.Span, resource map[string]Value) Span {
 		StatusMessage: s.StatusMessage,
 		Start:         time.Unix(0, s.Start),
 		Duration:      s.Duration(),
-		Attributes:    storedAttrs(s.Attributes),
+		Attributes:    attrs,
 		Resource:      resource,
 	}
 }

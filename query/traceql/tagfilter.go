@@ -2,6 +2,7 @@ package traceql
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/sightline-dev/sightline/storage/record"
@@ -138,10 +139,10 @@ func alwaysTrue(c condExpr) bool {
 // query's conditions (see Search). When fn returns an error, MatchSpans
 // stops and returns it. fn must not keep ss's spans (see record.Spanset).
 func MatchSpans(ctx context.Context, f SpansetFetcher, q *Query, from, to int64, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error) {
-	m := spansetMatcher{q: q, resources: map[*record.KV]map[string]Value{}}
+	m := newSpansetMatcher(q)
 	fetch := record.FetchSpansRequest{Start: from, End: to, Conditions: fetchConditions(q)}
 	return f.Fetch(ctx, fetch, func(ss *record.Spanset) error {
-		if idx := m.match(ss.Spans); len(idx) > 0 {
+		if _, idx := m.match(ss.Spans); len(idx) > 0 {
 			return fn(ss, idx)
 		}
 		return nil
@@ -152,21 +153,36 @@ func MatchSpans(ctx context.Context, f SpansetFetcher, q *Query, from, to int64,
 // the query sees. resources caches what the query sees of a resource: the
 // spans of a resource share its attribute slice. The cache holds on to
 // the slices it is keyed by, so no other resource can take their address;
-// it is emptied when full.
+// it is emptied when full. Span attributes are converted only for a query
+// that reads them (spanAttrs).
 type spansetMatcher struct {
 	q         *Query
 	resources map[*record.KV]map[string]Value
+	spanAttrs bool
+	buf       []Span // what match returns, reused from one call to the next
 }
 
-func (m *spansetMatcher) match(spans []*record.Span) []int {
+func newSpansetMatcher(q *Query) *spansetMatcher {
+	return &spansetMatcher{q: q, resources: map[*record.KV]map[string]Value{}, spanAttrs: q.readsSpanAttributes()}
+}
+
+// match returns what the query saw of the spans, valid until the next call,
+// and the indices of those it matches.
+func (m *spansetMatcher) match(spans []*record.Span) (*traceCtx, []int) {
 	if len(spans) == 0 {
-		return nil
+		return nil, nil
 	}
-	qs := make([]Span, len(spans))
+	m.buf = slices.Grow(m.buf[:0], len(spans))[:len(spans)]
+	qs := m.buf
 	for i, sp := range spans {
-		qs[i] = storedSpan(sp, m.resource(sp.Resource))
+		var attrs map[string]Value
+		if m.spanAttrs {
+			attrs = storedAttrs(sp.Attributes)
+		}
+		qs[i] = storedSpan(sp, m.resource(sp.Resource), attrs)
 	}
-	return m.q.Match(qs)
+	tc := &traceCtx{spans: qs}
+	return tc, m.q.matchTrace(tc)
 }
 
 func (m *spansetMatcher) resource(kvs []record.KV) map[string]Value {

@@ -23,7 +23,7 @@ func TestParseTagFilter(t *testing.T) {
 		`{ resource.service.name = "api" && name =`:              `{ resource.service.name = "api" && true }`,
 		`{ name = "a" && resource.service.name = "it's \"}\" &&`: `{ name = "a" && true }`,
 		`{ name = "a && b" && .x`:                                `{ name = "a && b" && true }`,
-		`{ .a = 1 && (.b = 2 || .c = 3) && .d != nil }`:          `{ .a = 1 && (.b = 2 || .c = 3) && true }`,
+		`{ .a = 1 && (.b = 2 || .c = 3) && .d != nil }`:          `{ .a = 1 && (.b = 2 || .c = 3) && .d != nil }`,
 		`{ .a = 1 } | rate()`:                                    `{ .a = 1 }`,
 		`{ .a = 1 } | select(`:                                   `{ .a = 1 }`,
 		`{ .a = 1 && .cache_hit }`:                               `{ .a = 1 && true }`,
