@@ -145,9 +145,14 @@ type TraceReport struct {
 	Realistic    TraceIngest
 	Telemetrygen *TraceIngest `json:",omitempty"`
 	// ByID is GET /api/traces/<id>, Correlate GET /api/v1/correlate/<id>,
-	// Search the TraceQL search SearchQuery over the last hour.
-	ByID, Correlate, Search LookupResult
-	SearchQuery             string
+	// Search the TraceQL search SearchQuery over the last hour, Metrics the
+	// TraceQL metrics query MetricsQuery over the last hour (Grafana's
+	// Traces Drilldown draws it first).
+	ByID, Correlate, Search, Metrics LookupResult
+	SearchQuery, MetricsQuery        string
+	// MetricsSpans is the spans the last metrics query counted (the sum
+	// of its rates over every step).
+	MetricsSpans float64
 }
 
 // RunTraces runs the trace benchmark once.
@@ -156,7 +161,8 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 		return nil, errors.New("need at least one sender and one span")
 	}
 	r := &TraceReport{Options: o, Started: time.Now(), Machine: describeMachine(),
-		SearchQuery: fmt.Sprintf(`{ resource.service.name = %q && status = error }`, o.SearchService)}
+		SearchQuery:  fmt.Sprintf(`{ resource.service.name = %q && status = error }`, o.SearchService),
+		MetricsQuery: `{} | rate() by (resource.service.name)`}
 
 	p, dataDir, err := startTraceServer(ctx, o, "sightline-traces")
 	if err != nil {
@@ -193,6 +199,10 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 	}
 	logf("traces: %d runs of %s", o.SearchRuns, r.SearchQuery)
 	if err := searchTraces(ctx, client, p, r.SearchQuery, o.SearchRuns, &r.Search); err != nil {
+		return nil, err
+	}
+	logf("traces: %d runs of %s", o.SearchRuns, r.MetricsQuery)
+	if err := traceMetrics(ctx, client, p, r.MetricsQuery, o.SearchRuns, &r.Metrics, &r.MetricsSpans); err != nil {
 		return nil, err
 	}
 	if st, err := p.stat(); err == nil {
@@ -578,6 +588,43 @@ func searchTraces(ctx context.Context, client *http.Client, p *process, q string
 	return nil
 }
 
+// traceMetrics runs the TraceQL metrics query over the last hour at a 60 s
+// step, as Grafana's Tempo datasource does; Hits is the series it found,
+// spans the spans they count.
+func traceMetrics(ctx context.Context, client *http.Client, p *process, q string, runs int, res *LookupResult, spans *float64) error {
+	const step = 60
+	for i := 0; i < runs; i++ {
+		now := time.Now()
+		u := p.url("/api/metrics/query_range?" + url.Values{"q": {q}, "step": {strconv.Itoa(step)},
+			"start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}.Encode())
+		b, ok, err := timedGet(ctx, client, u, res)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		var ans struct {
+			Series []struct {
+				Samples []struct {
+					Value float64 `json:"value"`
+				} `json:"samples"`
+			} `json:"series"`
+		}
+		if err := json.Unmarshal(b, &ans); err != nil || len(ans.Series) == 0 {
+			res.fail(fmt.Errorf("metrics query: no series in %.200s (%v)", b, err))
+			continue
+		}
+		res.Hits, *spans = len(ans.Series), 0
+		for _, s := range ans.Series {
+			for _, x := range s.Samples {
+				*spans += x.Value * step
+			}
+		}
+	}
+	return nil
+}
+
 // The goals of the trace store, as the report checks them.
 const (
 	goalSpansPerSecond  = 50_000
@@ -737,6 +784,10 @@ func traceMarkdown(r *TraceReport, name string) string {
 		pcts(r.Correlate.Latencies, 0.5, 0.9, 0.99), check(r.Correlate, "every `data.trace.spanCount` is the sent span count"))
 	f("| `GET /api/search?q=%s`, last hour, limit 20 | %d | %s | %s |\n", r.SearchQuery, len(r.Search.Latencies),
 		pcts(r.Search.Latencies, 0.5, 0.99), check(r.Search, fmt.Sprintf("%d traces found", r.Search.Hits)))
+	if r.MetricsQuery != "" {
+		f("| `GET /api/metrics/query_range?q=%s`, last hour, step 60s | %d | %s | %s |\n", r.MetricsQuery, len(r.Metrics.Latencies),
+			pcts(r.Metrics.Latencies, 0.5, 0.99), check(r.Metrics, fmt.Sprintf("%d series, %.0f spans counted", r.Metrics.Hits, r.MetricsSpans)))
+	}
 	return b.String()
 }
 

@@ -47,6 +47,10 @@ func TestTraceSmoke(t *testing.T) {
 	require.Len(t, r.Search.Latencies, 2)
 	require.Zero(t, r.Search.Wrong, r.Search.FirstError)
 	require.Positive(t, r.Search.Hits, "the payment service fails in a few percent of its spans")
+	require.Len(t, r.Metrics.Latencies, 2)
+	require.Zero(t, r.Metrics.Wrong, r.Metrics.FirstError)
+	require.Positive(t, r.Metrics.Hits, "a series per service")
+	require.InDelta(t, float64(r.Realistic.Spans), r.MetricsSpans, 1, "the rates count every span sent in the last hour")
 
 	dir := t.TempDir()
 	files, err := WriteTraceReport(r, dir, "smoke")
@@ -54,7 +58,7 @@ func TestTraceSmoke(t *testing.T) {
 	require.Len(t, files, 2)
 	md, err := os.ReadFile(filepath.Join(dir, "smoke.md"))
 	require.NoError(t, err)
-	for _, want := range []string{"## Goals", "≥ 50,000 spans/s", "≤ 100 B/span", "p99 ≤ 100 ms", "p99 ≤ 150 ms", o.Command, "telemetrygen shape", r.SearchQuery, r.Machine.CPU} {
+	for _, want := range []string{"## Goals", "≥ 50,000 spans/s", "≤ 100 B/span", "p99 ≤ 100 ms", "p99 ≤ 150 ms", o.Command, "telemetrygen shape", r.SearchQuery, r.MetricsQuery, r.Machine.CPU} {
 		require.Contains(t, string(md), want)
 	}
 	again, err := LoadTraceReport(filepath.Join(dir, "smoke.json"))
