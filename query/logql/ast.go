@@ -176,10 +176,12 @@ type DropLabel struct {
 	Matcher *labels.Matcher // nil: drop the label whatever its value
 }
 
-func (d *Drop) String() string {
+func (d *Drop) String() string { return "| drop " + labelListString(d.Labels) }
+
+// labelListString prints the labels of a drop or keep stage.
+func labelListString(ls []DropLabel) string {
 	var sb strings.Builder
-	sb.WriteString("| drop ")
-	for i, l := range d.Labels {
+	for i, l := range ls {
 		if i > 0 {
 			sb.WriteString(", ")
 		}

@@ -34,8 +34,7 @@ var (
 	}
 	unsupportedFuncs  = map[string]bool{"label_replace": true, "vector": true}
 	unsupportedStages = map[string]bool{
-		"regexp": true, "pattern": true, "unpack": true, "label_format": true,
-		"decolorize": true, "keep": true, "unwrap": true,
+		"unwrap": true,
 	}
 )
 
@@ -634,7 +633,11 @@ func (p *parser) parseStages() ([]Stage, error) {
 			}
 			stages = append(stages, f)
 		case tPipePat, tNotPat:
-			return nil, p.unsupported(t, t.text+" (pattern line filter)")
+			f, err := p.parsePatternFilter()
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, f)
 		case tPipe:
 			s, err := p.parsePipeStage()
 			if err != nil {
@@ -647,7 +650,7 @@ func (p *parser) parseStages() ([]Stage, error) {
 	}
 }
 
-func (p *parser) parseLineFilter() (*LineFilter, error) {
+func (p *parser) parseLineFilter() (Stage, error) {
 	opTok := p.next()
 	f := &LineFilter{}
 	switch opTok.kind {
@@ -660,11 +663,10 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 	case tNre:
 		f.Op = LineNotMatches
 	}
+	if t := p.peek(); isIdent(t, "ip") && p.peekN(1).kind == tLParen {
+		return p.parseIPLineFilter(f.Op)
+	}
 	for {
-		t := p.peek()
-		if isIdent(t, "ip") && p.peekN(1).kind == tLParen {
-			return nil, p.unsupported(t, opTok.text+" ip()")
-		}
 		v, err := p.expect(tString, "STRING")
 		if err != nil {
 			return nil, err
@@ -678,7 +680,7 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 		}
 		f.Values = append(f.Values, v.text)
 		// Loki 3: |= "a" or "b".
-		if n := p.peekN(1); isIdent(p.peek(), "or") && (n.kind == tString || isIdent(n, "ip")) {
+		if n := p.peekN(1); isIdent(p.peek(), "or") && n.kind == tString {
 			p.next()
 			continue
 		}
@@ -704,7 +706,7 @@ func (p *parser) parsePipeStage() (Stage, error) {
 	case word == "json":
 		p.next()
 		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
-			return nil, p.unsupported(pipe, "| json with parameters")
+			return p.parseJSONExprs()
 		}
 		return &JSONParser{}, nil
 	case word == "logfmt":
@@ -722,7 +724,7 @@ func (p *parser) parsePipeStage() (Stage, error) {
 			}
 		}
 		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
-			return nil, p.unsupported(pipe, "| logfmt with parameters")
+			return p.parseLogfmtExprs(lp)
 		}
 		return lp, nil
 	case word == "line_format":
@@ -731,27 +733,52 @@ func (p *parser) parsePipeStage() (Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		tmpl, err := newLineTemplate(v.text)
+		tmpl, err := p.template(v)
 		if err != nil {
-			if fn, ok := err.(unsupportedTemplateFunc); ok {
-				return nil, p.unsupported(v, "line_format function "+string(fn))
-			}
-			return nil, p.errorAt(v, "invalid line template: %v", err)
+			return nil, err
 		}
 		return &LineFormat{Template: v.text, tmpl: tmpl}, nil
 	case word == "drop":
 		p.next()
-		return p.parseDrop()
+		ls, err := p.parseStageLabels()
+		return &Drop{Labels: ls}, err
+	case word == "keep":
+		p.next()
+		ls, err := p.parseStageLabels()
+		return &Keep{Labels: ls}, err
+	case word == "label_format":
+		p.next()
+		return p.parseLabelFormat()
+	case word == "decolorize":
+		p.next()
+		return &Decolorize{}, nil
+	case word == "unpack":
+		p.next()
+		return &Unpack{}, nil
+	case word == "regexp":
+		p.next()
+		return p.parseRegexpStage()
+	case word == "pattern":
+		p.next()
+		v, err := p.expect(tString, "STRING")
+		if err != nil {
+			return nil, err
+		}
+		parts, msg := parsePattern(v.text, true)
+		if msg != "" {
+			return nil, p.errorAt(v, "invalid pattern %q: %s", v.text, msg)
+		}
+		return &PatternParser{Pattern: v.text, parts: parts}, nil
 	case unsupportedStages[word]:
 		return nil, p.unsupported(pipe, "| "+word)
 	}
 	return nil, p.unexpected(p.peekN(1), "a label filter operator")
 }
 
-// parseDrop parses the labels of | drop: names, or matchers, separated by
-// commas.
-func (p *parser) parseDrop() (*Drop, error) {
-	d := &Drop{}
+// parseStageLabels parses the labels of | drop and | keep: names, or
+// matchers, separated by commas.
+func (p *parser) parseStageLabels() ([]DropLabel, error) {
+	var ls []DropLabel
 	for {
 		name, err := p.expect(tIdent, "a label name")
 		if err != nil {
@@ -768,9 +795,9 @@ func (p *parser) parseDrop() (*Drop, error) {
 				return nil, err
 			}
 		}
-		d.Labels = append(d.Labels, l)
+		ls = append(ls, l)
 		if p.peek().kind != tComma {
-			return d, nil
+			return ls, nil
 		}
 		p.next()
 	}
@@ -869,7 +896,14 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 	}
 	val := p.peek()
 	if isIdent(val, "ip") && p.peekN(1).kind == tLParen {
-		return nil, p.unsupported(val, "ip() label filter")
+		if opTok.kind != tEq && opTok.kind != tNeq {
+			return nil, p.unexpected(opTok, "= or != before ip()")
+		}
+		m, err := p.parseIPCall()
+		if err != nil {
+			return nil, err
+		}
+		return &IPLabelFilter{Name: name.text, Negate: opTok.kind == tNeq, IP: m}, nil
 	}
 	// String matchers: = != =~ !~ "value".
 	if mt, ok := matchType(opTok.kind); ok && val.kind == tString {

@@ -184,8 +184,8 @@ func TestParseErrors(t *testing.T) {
 	f(`{app="foo"} | x=~"("`, "parse error at line 1, col 18: error parsing regexp: missing closing ): `(`")
 	f(`{app="foo"} |~ "("`, "parse error at line 1, col 16: invalid line filter regexp \"(\": error parsing regexp: missing closing ): `(`")
 	f(`{app="foo"} | logfmt --fast`, `parse error at line 1, col 22: syntax error: unexpected flag --fast, expecting --strict or --keep-empty`)
-	f(`{app="foo"} | line_format "{{.a"`, `parse error at line 1, col 27: invalid line template: template: line:1: unclosed action`)
-	f(`{app="foo"} | line_format "{{ nope .x }}"`, `parse error at line 1, col 27: invalid line template: template: line:1: function "nope" not defined`)
+	f(`{app="foo"} | line_format "{{.a"`, `parse error at line 1, col 27: invalid template: template: line:1: unclosed action`)
+	f(`{app="foo"} | line_format "{{ nope .x }}"`, `parse error at line 1, col 27: invalid template: template: line:1: function "nope" not defined`)
 	f(`{app="foo"} |= "x`, `parse error at line 1, col 16: literal not terminated`)
 	f("{app=\"\xff\"}", `parse error at line 1, col 6: invalid UTF-8 rune`)
 	f(`{app="foo"} @ 5`, `parse error at line 1, col 13: syntax error: unexpected character '@'`)
@@ -231,12 +231,6 @@ func TestParseUnsupported(t *testing.T) {
 		require.Equal(t, feature, ue.Feature, in)
 		require.Equal(t, `unsupported LogQL feature: "`+feature+`"`, err.Error())
 	}
-	f(`{app="foo"} | pattern "<ip> <_>"`, "| pattern")
-	f(`{app="foo"} | regexp "(?P<x>.*)"`, "| regexp")
-	f(`{app="foo"} | unpack`, "| unpack")
-	f(`{app="foo"} | label_format a=b`, "| label_format")
-	f(`{app="foo"} | keep a`, "| keep")
-	f(`{app="foo"} | decolorize`, "| decolorize")
 	f(`{app="foo"} | logfmt | unwrap latency`, "| unwrap")
 	f(`sum_over_time({app="foo"} | logfmt | unwrap latency [5m])`, "sum_over_time")
 	f(`quantile_over_time(0.99, {app="foo"} | logfmt | unwrap latency [5m])`, "quantile_over_time")
@@ -250,13 +244,6 @@ func TestParseUnsupported(t *testing.T) {
 	f(`label_replace(rate({app="foo"}[5m]), "a", "$1", "b", "(.*)")`, "label_replace")
 	f(`vector(1)`, "vector")
 	f(`rate({app="foo"}[5m:1m])`, "subquery [5m:1m]")
-	f(`{app="foo"} |> "<_> error"`, "|> (pattern line filter)")
-	f(`{app="foo"} !> "<_> error"`, "!> (pattern line filter)")
-	f(`{app="foo"} |= ip("10.0.0.0/8")`, "|= ip()")
-	f(`{app="foo"} | addr = ip("10.0.0.0/8")`, "ip() label filter")
-	f(`{app="foo"} | json status="response.code"`, "| json with parameters")
-	f(`{app="foo"} | logfmt --strict a, b`, "| logfmt with parameters")
-	f(`{app="foo"} | line_format "{{ .ts | toDate }}"`, "line_format function toDate")
 }
 
 func TestLineContains(t *testing.T) {

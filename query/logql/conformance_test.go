@@ -1,0 +1,232 @@
+package logql
+
+import (
+	"testing"
+
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// conformanceCase is one of Loki's documented examples. The expected
+// results are worked out by hand from Loki's documentation (docs/sources/
+// query/log_queries/_index.md and template_functions.md in grafana/loki);
+// each case names the section it comes from.
+type conformanceCase struct {
+	doc        string // the documentation section
+	query      string
+	line       string
+	in         labels.Labels
+	wantLine   string        // "" with wantLabels empty: the entry is dropped
+	wantLabels labels.Labels // nil: the entry labels only (in)
+}
+
+var svc = labels.FromStrings("service_name", "checkout")
+
+// nginxLine and friends are the lines of the documentation's examples.
+const (
+	jsonDocLine = `{"protocol":"HTTP/2.0","servers":["129.0.1.1","10.2.1.3"],"request":{"time":"6.032","method":"GET",` +
+		`"host":"foo.grafana.net","size":"55","headers":{"Accept":"*/*","User-Agent":"curl/7.68.0"}},` +
+		`"response":{"status":401,"size":"228","latency_seconds":"6.031"}}`
+	patternDocLine = `0.191.12.2 - - [10/Jun/2021:09:14:29 +0000] "GET /api/plugins/versioncheck HTTP/1.1" 200 2 "-" ` +
+		`"Go-http-client/2.0" "13.76.247.102, 34.120.177.193" "TLSv1.2" "US" ""`
+	patternDocLine2 = `level=debug ts=2021-06-10T09:24:13.472094048Z caller=logging.go:66 traceID=0568b66ad2d9294c ` +
+		`msg="POST /loki/api/v1/push (204) 16.652862ms"`
+	traceLine = `level=info msg="charged card" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 amount=12`
+)
+
+func withLabels(base labels.Labels, kv ...string) labels.Labels {
+	b := labels.NewBuilder(base)
+	for i := 0; i < len(kv); i += 2 {
+		b.Set(kv[i], kv[i+1])
+	}
+	return b.Labels()
+}
+
+func conformanceCases() []conformanceCase {
+	return []conformanceCase{
+		// Grafana's default traces-to-logs query (Tempo datasource, "Logs for this span").
+		{doc: "Grafana traces to logs, default query; log_queries#labels-format-expression, #label-filter-expression (or)",
+			query: `{service_name="checkout"} | label_format log_line_contains_trace_id=` + "`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__ }}`" +
+				` | log_line_contains_trace_id="true" or trace_id="4bf92f3577b34da6a3ce929d0e0e4736"`,
+			line: traceLine, in: svc, wantLine: traceLine,
+			wantLabels: withLabels(svc, "log_line_contains_trace_id", "true")},
+		{doc: "Grafana traces to logs, default query, a line of another trace",
+			query: `{service_name="checkout"} | label_format log_line_contains_trace_id=` + "`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__ }}`" +
+				` | log_line_contains_trace_id="true" or trace_id="4bf92f3577b34da6a3ce929d0e0e4736"`,
+			line: `level=info trace_id=0000`, in: svc},
+		{doc: "Grafana traces to logs, default query, trace_id in structured metadata",
+			query: `{service_name="checkout"} | label_format log_line_contains_trace_id=` + "`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__ }}`" +
+				` | log_line_contains_trace_id="true" or trace_id="4bf92f3577b34da6a3ce929d0e0e4736"`,
+			line: `charged card`, in: withLabels(svc, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), wantLine: `charged card`,
+			wantLabels: withLabels(svc, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "log_line_contains_trace_id", "false")},
+		{doc: "Grafana traces to logs, newer query: | logfmt | json | drop __error__ | trace_id=",
+			query: `{service_name="checkout"} | logfmt | json | drop __error__ | trace_id="4bf92f3577b34da6a3ce929d0e0e4736"`,
+			line:  traceLine, in: svc, wantLine: traceLine,
+			wantLabels: withLabels(svc, "level", "info", "msg", "charged card", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736",
+				"amount", "12")},
+
+		// log_queries#json: parameters pick fields by JSON path.
+		{doc: "log_queries#json with parameters (first_server, ua)",
+			query: `{app="a"} | json first_server="servers[0]", ua="request.headers[\"User-Agent\"]"`,
+			line:  jsonDocLine, in: labels.FromStrings("app", "a"), wantLine: jsonDocLine,
+			wantLabels: labels.FromStrings("app", "a", "first_server", "129.0.1.1", "ua", "curl/7.68.0")},
+		{doc: "log_queries#json with parameters: arrays and objects as JSON text",
+			query: `{app="a"} | json server_list="servers", headers="request.headers"`,
+			line:  jsonDocLine, in: labels.FromStrings("app", "a"), wantLine: jsonDocLine,
+			wantLabels: labels.FromStrings("app", "a", "server_list", `["129.0.1.1","10.2.1.3"]`,
+				"headers", `{"Accept":"*/*","User-Agent":"curl/7.68.0"}`)},
+		{doc: "log_queries#json with parameters: a bare name is its own path; numbers as written",
+			query: `{app="a"} | json protocol, status="response.status", missing="nope.nope"`,
+			line:  jsonDocLine, in: labels.FromStrings("app", "a"), wantLine: jsonDocLine,
+			wantLabels: labels.FromStrings("app", "a", "protocol", "HTTP/2.0", "status", "401", "missing", "")},
+
+		// log_queries#logfmt: parameters extract only the keys named.
+		{doc: "log_queries#logfmt with parameters",
+			query:      `{app="a"} | logfmt host, fwd_for="fwd"`,
+			line:       `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`,
+			in:         labels.FromStrings("app", "a"),
+			wantLine:   `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`,
+			wantLabels: labels.FromStrings("app", "a", "host", "grafana.net", "fwd_for", "124.133.124.161")},
+		{doc: "log_queries#logfmt --strict --keep-empty",
+			query: `{app="a"} | logfmt --strict --keep-empty`,
+			line:  `level=info empty= msg="ok"`, in: labels.FromStrings("app", "a"), wantLine: `level=info empty= msg="ok"`,
+			wantLabels: labels.FromStrings("app", "a", "level", "info", "empty", "", "msg", "ok")},
+
+		// log_queries#pattern
+		{doc: "log_queries#pattern, NGINX example",
+			query: `{app="a"} | pattern "<ip> - - <_> \"<method> <uri> <_>\" <status> <size> <_> \"<agent>\" <_>"`,
+			line:  patternDocLine, in: labels.FromStrings("app", "a"), wantLine: patternDocLine,
+			wantLabels: labels.FromStrings("app", "a", "ip", "0.191.12.2", "method", "GET", "uri", "/api/plugins/versioncheck",
+				"status", "200", "size", "2", "agent", "Go-http-client/2.0")},
+		{doc: "log_queries#pattern, msg example",
+			query: "{app=\"a\"} | pattern `<_> msg=\"<method> <path> (<status>) <latency>\"`",
+			line:  patternDocLine2, in: labels.FromStrings("app", "a"), wantLine: patternDocLine2,
+			wantLabels: labels.FromStrings("app", "a", "method", "POST", "path", "/loki/api/v1/push", "status", "204", "latency", "16.652862ms")},
+		{doc: "log_queries#pattern: anchored at the start; a literal not found stops matching",
+			query: `{app="a"} | pattern "GET <path> (<status>)"`,
+			line:  `GET /x 200`, in: labels.FromStrings("app", "a"), wantLine: `GET /x 200`,
+			wantLabels: labels.FromStrings("app", "a")},
+
+		// log_queries#regular-expression
+		{doc: "log_queries#regular-expression",
+			query: `{app="a"} | regexp "(?P<method>\\w+) (?P<path>[\\w|/]+) \\((?P<status>\\d+?)\\) (?P<duration>.*)"`,
+			line:  `POST /api/prom/api/v1/query_range (200) 1.5s`, in: labels.FromStrings("app", "a"),
+			wantLine: `POST /api/prom/api/v1/query_range (200) 1.5s`,
+			wantLabels: labels.FromStrings("app", "a", "method", "POST", "path", "/api/prom/api/v1/query_range",
+				"status", "200", "duration", "1.5s")},
+		{doc: "log_queries#regular-expression: a clash with a stream label gets _extracted",
+			query: `{app="a"} | regexp "app=(?P<app>\\S+)"`, line: `app=b`, in: labels.FromStrings("app", "a"),
+			wantLine: `app=b`, wantLabels: labels.FromStrings("app", "a", "app_extracted", "b")},
+
+		// log_queries#unpack
+		{doc: "log_queries#unpack",
+			query: `{app="a"} | unpack`, line: `{"container":"myapp","pod":"pod-3223f","_entry":"original log message"}`,
+			in: labels.FromStrings("app", "a"), wantLine: "original log message",
+			wantLabels: labels.FromStrings("app", "a", "container", "myapp", "pod", "pod-3223f")},
+		{doc: "log_queries#unpack: not JSON",
+			query: `{app="a"} | unpack`, line: `plain`, in: labels.FromStrings("app", "a"), wantLine: "plain",
+			wantLabels: labels.FromStrings("app", "a", ErrorLabel, ErrJSONParser, ErrorDetailsLabel, "Malformed JSON error")},
+
+		// log_queries#line-format-expression and template_functions
+		{doc: "log_queries#line-format-expression",
+			query: `{app="a"} | logfmt | line_format "{{.query}} {{.duration}}"`,
+			line:  `query="sum(rate(x[1m]))" duration=1.2s`, in: labels.FromStrings("app", "a"),
+			wantLine:   `sum(rate(x[1m])) 1.2s`,
+			wantLabels: labels.FromStrings("app", "a", "query", "sum(rate(x[1m]))", "duration", "1.2s")},
+		{doc: "template_functions#pipeline: replace, trunc, upper",
+			query: `{app="a"} | line_format "{{ .path | replace \" \" \"_\" | trunc 5 | upper }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a", "path", "a b c d"), wantLine: `A_B_C`},
+		{doc: "template_functions#ToLower and ToUpper, Replace, TrimSpace",
+			query: `{app="a"} | line_format "{{ ToLower \"This is a NAME\" }}|{{ ToUpper \"up\" }}|{{ Replace \"This is a name\" \" \" \"-\" -1 }}|{{ TrimSpace \"  x  \" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: `this is a name|UP|This-is-a-name|x`},
+		{doc: "template_functions#Trim, TrimLeft, TrimRight, TrimPrefix, TrimSuffix",
+			query: `{app="a"} | line_format "{{ Trim \"abcb\" \"bc\" }}|{{ TrimLeft \"abcb\" \"ab\" }}|{{ TrimRight \"abcb\" \"bc\" }}|{{ TrimPrefix \"abcb\" \"ab\" }}|{{ TrimSuffix \"abcb\" \"cb\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: `a|cb|a|cb|ab`},
+		{doc: "template_functions#regexReplaceAll and regexReplaceAllLiteral",
+			query: `{app="a"} | line_format "{{ regexReplaceAll \"(a*)bc\" .some_label \"${1}a\" }}|{{ regexReplaceAllLiteral \"(ts=)\" .other \"timestamp=\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a", "some_label", "aaabc", "other", "ts=1"), wantLine: `aaaa|timestamp=1`},
+		{doc: "template_functions#default, contains, hasPrefix, count",
+			query: `{app="a"} | line_format "{{ .missing | default \"-\" }}|{{ if .msg | contains \"err\" }}bad{{ end }}|{{ hasPrefix \"ab\" \"abc\" }}|{{ __line__ | count \"o\" }}"`,
+			line:  `foo boo`, in: labels.FromStrings("app", "a", "msg", "an error"), wantLine: `-|bad|true|4`},
+		{doc: "template_functions#alignLeft, alignRight, indent, nindent",
+			query: `{app="a"} | line_format "{{ alignLeft 5 \"hello world\" }}|{{ alignRight 5 \"hello world\" }}|{{ indent 2 \"a\" }}|{{ nindent 1 \"b\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: "hello|world|  a|\n b"},
+		{doc: "template_functions#int, float64, add, sub, mul, div, mod",
+			query: `{app="a"} | line_format "{{ add 3 2 5 }} {{ sub 5 3 }} {{ mul 2 3 4 }} {{ div 10 3 }} {{ mod 10 3 }} {{ .n | int | add 1 }} {{ float64 \"1.5\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a", "n", "41"), wantLine: `10 2 24 3 1 42 1.5`},
+		{doc: "template_functions#addf, subf, mulf, divf, max, min, maxf, minf, ceil, floor, round",
+			query: `{app="a"} | line_format "{{ addf 3.5 2 5 }} {{ subf 5.5 3 }} {{ mulf 1.5 2 2 }} {{ divf 10 4 }} {{ max 1 3 2 }} {{ min 4 2 3 }} {{ maxf 1 2.5 }} {{ minf 1.5 2 }} {{ ceil 1.1 }} {{ floor 1.9 }} {{ round 123.555555 3 }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: `10.5 2.5 6 2.5 3 2 2.5 1.5 2 1 123.556`},
+		{doc: "template_functions#date, toDate, unixEpoch, unixEpochMillis, unixToTime, __timestamp__",
+			query: `{app="a"} | line_format "{{ toDate \"2006-01-02\" \"2021-11-02\" | date \"2006/01/02\" }} {{ __timestamp__ | unixEpoch }} {{ __timestamp__ | unixEpochMillis }} {{ unixToTime \"1679577215\" | date \"2006-01-02T15:04:05Z\" }} {{ __timestamp__ | date \"15:04\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: `2021/11/02 1714564800 1714564800000 2023-03-23T13:13:35Z 12:00`},
+		{doc: "template_functions#bytes, duration, duration_seconds",
+			query: `{app="a"} | line_format "{{ .size | bytes }} {{ .d | duration }} {{ duration_seconds \"1h\" }}"`,
+			line:  `x`, in: labels.FromStrings("app", "a", "size", "10KB", "d", "1.5s"), wantLine: `10000 1.5 3600`},
+		{doc: "template_functions#urlencode, urldecode, b64enc, b64dec, fromJson",
+			query: `{app="a"} | line_format "{{ urlencode \"a b\" }} {{ urldecode \"a%20b\" }} {{ b64enc \"test\" }} {{ b64dec \"dGVzdA==\" }} {{ (fromJson __line__).k }}"`,
+			line:  `{"k":"v"}`, in: labels.FromStrings("app", "a"), wantLine: `a+b a b dGVzdA== test v`},
+
+		// log_queries#labels-format-expression
+		{doc: "log_queries#labels-format-expression: rename",
+			query: `{app="a"} | logfmt | label_format dst=src`, line: `src=v other=w`, in: labels.FromStrings("app", "a"),
+			wantLine: `src=v other=w`, wantLabels: labels.FromStrings("app", "a", "dst", "v", "other", "w")},
+		{doc: "log_queries#labels-format-expression: template with __line__ and labels, overwriting a stream label",
+			query: `{app="a"} | label_format app="{{.app}}-{{ __line__ | len }}", both="{{.app}}"`, line: `abc`,
+			in: labels.FromStrings("app", "a"), wantLine: `abc`, wantLabels: labels.FromStrings("app", "a-3", "both", "a")},
+
+		// log_queries#keep-labels-expression and #drop-labels-expression
+		{doc: "log_queries#keep-labels-expression",
+			query: `{app="a"} | logfmt | keep level, method="GET"`, line: `level=info method=GET path=/ user=x`,
+			in: labels.FromStrings("app", "a"), wantLine: `level=info method=GET path=/ user=x`,
+			wantLabels: labels.FromStrings("level", "info", "method", "GET")},
+		{doc: "log_queries#keep-labels-expression: a matcher that does not match drops the label; errors stay",
+			query: `{app="a"} | json | keep app, method="GET"`, line: `method=POST`,
+			in: labels.FromStrings("app", "a"), wantLine: `method=POST`,
+			wantLabels: labels.FromStrings("app", "a", ErrorLabel, ErrJSONParser, ErrorDetailsLabel, errJSONNotObject.Error())},
+
+		// log_queries#decolorize
+		{doc: "log_queries#decolorize",
+			query: `{app="a"} | decolorize`, line: "\x1b[31merror\x1b[0m in \x1b[1;34mmodule\x1b[0m",
+			in: labels.FromStrings("app", "a"), wantLine: "error in module"},
+
+		// log_queries#line-filter-expression: pattern filters and ip()
+		{doc: "log_queries#line-filter-expression: |> pattern",
+			query: `{app="a"} |> "<_> level=error <_>"`, line: `ts=1 level=error msg=x`,
+			in: labels.FromStrings("app", "a"), wantLine: `ts=1 level=error msg=x`},
+		{doc: "log_queries#line-filter-expression: |> pattern that does not match",
+			query: `{app="a"} |> "<_> level=error <_>"`, line: `ts=1 level=info msg=x`, in: labels.FromStrings("app", "a")},
+		{doc: "log_queries#line-filter-expression: !> pattern",
+			query: `{app="a"} !> "<_> level=error <_>" or "<_> level=warn <_>"`, line: `ts=1 level=info msg=x`,
+			in: labels.FromStrings("app", "a"), wantLine: `ts=1 level=info msg=x`},
+		{doc: "ip#line-filter: |= ip(cidr)",
+			query: `{app="a"} |= ip("192.168.0.0/16")`, line: `connect from 192.168.4.5:443 ok`,
+			in: labels.FromStrings("app", "a"), wantLine: `connect from 192.168.4.5:443 ok`},
+		{doc: "ip#line-filter: != ip(range)",
+			query: `{app="a"} != ip("192.168.4.5-192.168.4.20")`, line: `connect from 192.168.4.7`, in: labels.FromStrings("app", "a")},
+		{doc: "ip#label-filter: = ip(ipv6 range)",
+			query: `{app="a"} | logfmt | remote_addr = ip("2001:db8::1-2001:db8::8")`, line: `remote_addr=2001:db8::5`,
+			in: labels.FromStrings("app", "a"), wantLine: `remote_addr=2001:db8::5`,
+			wantLabels: labels.FromStrings("app", "a", "remote_addr", "2001:db8::5")},
+		{doc: "ip#label-filter: != ip(address)",
+			query: `{app="a"} | logfmt | addr != ip("10.0.0.1")`, line: `addr=10.0.0.1`, in: labels.FromStrings("app", "a")},
+
+		// log_queries#label-filter-expression: durations, bytes, numbers.
+		{doc: "log_queries#label-filter-expression: duration, bytes and number comparisons",
+			query: `{app="a"} | logfmt | duration >= 20ms or size == 20kb and method!~"2.."`, line: `duration=30ms size=1kb method=200`,
+			in: labels.FromStrings("app", "a"), wantLine: `duration=30ms size=1kb method=200`,
+			wantLabels: labels.FromStrings("app", "a", "duration", "30ms", "size", "1kb", "method", "200")},
+	}
+}
+
+func TestLokiConformancePipeline(t *testing.T) {
+	f := processTest(t)
+	for _, c := range conformanceCases() {
+		t.Run(c.doc, func(t *testing.T) {
+			want := c.wantLabels
+			if want.IsEmpty() && c.wantLine != "" {
+				want = c.in
+			}
+			f(c.query, c.line, c.in, c.wantLine, want)
+		})
+	}
+}
