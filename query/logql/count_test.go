@@ -63,6 +63,9 @@ func TestCountPath(t *testing.T) {
 		`sum by (app) (rate({app=~".+"} | env!="prod" | drop env [1m] offset 30s))`:           true,
 		`max(sum by (app, env) (count_over_time({app=~".+"} | drop env="dev" [1m])))`:         true,
 		`sum(count_over_time({app=~".+"}[1m])) by (app) > 1`:                                  true,
+		// Absence is a count.
+		`absent_over_time({app="web", env="staging"}[30s])`:                                  true,
+		`label_replace(sum by (env) (rate({app="web"}[1m])), "short", "$1", "env", "(.).*")`: true,
 		// Its right-hand side.
 		`count_over_time({app="web"} | logfmt | level="error" | line_format "{{.level}}!" [1m]) * 100 / on (app, env) group_left sum by (app, env) (count_over_time({app="web"}[1m]))`: true,
 	}

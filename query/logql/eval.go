@@ -95,6 +95,9 @@ func (m *MetricQuery) EvalWithOptions(ctx context.Context, start, end time.Time,
 		return nil, newSeriesLimitError(opts.MaxSeries)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return labels.Compare(out[i].Metric, out[j].Metric) < 0 })
+	if a, ok := m.Expr.(*VectorAggregation); ok && steps == 1 && (a.Op == OpSort || a.Op == OpSortDesc) {
+		sortByValue(out, a.Op == OpSortDesc)
+	}
 	return out, nil
 }
 
@@ -141,8 +144,21 @@ func (ev *evaluator) eval(e SampleExpr) (value, error) {
 	case *NumberLiteral:
 		return value{isScalar: true, scalar: e.Value}, nil
 	case *RangeAggregation:
-		ss, err := ev.evalRange(e, nil, false)
+		var ss []*series
+		var err error
+		switch {
+		case e.Unwrap != nil:
+			ss, err = ev.evalUnwrapRange(e)
+		case e.Op == OpAbsentOverTime:
+			ss, err = ev.evalAbsent(e)
+		default:
+			ss, err = ev.evalRange(e, nil, false)
+		}
 		return value{series: ss}, err
+	case *LabelReplace:
+		return ev.evalLabelReplace(e)
+	case *Vector:
+		return value{series: []*series{ev.scalarSeries(e.Value)}}, nil
 	case *VectorAggregation:
 		return ev.evalVectorAggregation(e)
 	case *BinaryOp:
@@ -583,7 +599,15 @@ func (ev *evaluator) checkCtx(k int) error {
 
 func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) {
 	var in []*series
-	if r, ok := a.Expr.(*RangeAggregation); ok && a.Op == OpSum {
+	if a.Op == OpSort || a.Op == OpSortDesc {
+		// The order of a vector; EvalWithOptions orders instant results.
+		v, err := ev.eval(a.Expr)
+		if v.isScalar {
+			v = value{series: []*series{ev.scalarSeries(v.scalar)}}
+		}
+		return v, err
+	}
+	if r, ok := a.Expr.(*RangeAggregation); ok && a.Op == OpSum && r.Unwrap == nil && r.Op != OpAbsentOverTime {
 		// sum commutes with grouping: group while extracting, so that
 		// `| json` labels that the sum drops never become series.
 		ss, err := ev.evalRange(r, a.Grouping, true)
@@ -624,6 +648,7 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 		sum      float64
 		minmax   float64
 		hasValue bool
+		mean, m2 float64 // for stddev and stdvar (Welford)
 	}
 	accs := make([]acc, len(groups.list))
 	for i := range accs {
@@ -644,6 +669,9 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 			}
 			ac.n++
 			ac.sum += ref.v
+			d := ref.v - ac.mean
+			ac.mean += d / float64(ac.n)
+			ac.m2 += d * (ref.v - ac.mean)
 			switch {
 			case !ac.hasValue:
 				ac.minmax, ac.hasValue = ref.v, true
@@ -665,6 +693,10 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 				v = float64(ac.n)
 			case OpMin, OpMax:
 				v = ac.minmax
+			case OpStdvar:
+				v = ac.m2 / float64(ac.n)
+			case OpStddev:
+				v = math.Sqrt(ac.m2 / float64(ac.n))
 			}
 			groups.list[gi].points = append(groups.list[gi].points, point{k: k, v: v})
 		}
@@ -1025,4 +1057,19 @@ func resultMetric(many, one labels.Labels, m *VectorMatching) labels.Labels {
 		}
 	}
 	return b.Labels()
+}
+
+// sortByValue orders an instant result as sort and sort_desc do: by
+// value, NaN last either way, ties by labels.
+func sortByValue(m promql.Matrix, desc bool) {
+	sort.SliceStable(m, func(i, j int) bool {
+		a, b := m[i].Floats[0].F, m[j].Floats[0].F
+		if math.IsNaN(a) || math.IsNaN(b) {
+			return !math.IsNaN(a) && math.IsNaN(b)
+		}
+		if desc {
+			return a > b
+		}
+		return a < b
+	})
 }

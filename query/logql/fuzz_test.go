@@ -37,6 +37,11 @@ var fuzzQueries = []string{
 	`sum by (a) (rate({app="foo"} | json a="x.y[0]", b | logfmt --strict c="d" [1m]))`,
 	`sum(count_over_time({app="foo"} |> "<_> x <_>" or "y <_>" !> "<z>" |= ip("10.0.0.0/8") != ip("::1") | addr = ip("1.2.3.4-1.2.3.9") [1m]))`,
 	`sum by (app) (count_over_time({app=~".+"} | label_format level="{{ .app | upper }}" | level="FOO" [30s]))`,
+	`quantile_over_time(0.9, {app="web"} | logfmt | unwrap duration(level) | __error__="" [1m] offset 10s) by (env)`,
+	`sum by (env) (sum_over_time({app="web"} | regexp "(?P<n>\\d+)" | unwrap n [30s])) / on (env) group_left count(rate({app="web"} | logfmt | unwrap bytes(x) | __error__!="x" [1m]))`,
+	`sort_desc(stddev by (app) (rate_counter({app=~".+"} | pattern "<_>=<v>" | unwrap v [1m]))) or vector(-1.5)`,
+	`label_replace(absent_over_time({app="none", env="x"}[1m]), "d", "$1-${2}", "env", "(.)(.*)") unless sort(stdvar without (a) (avg_over_time({app="web"} | json | unwrap x [20s]) without (y)))`,
+	`first_over_time({app="db"}[1m] | logfmt | unwrap level) - last_over_time(({app="db"} | logfmt | unwrap level)[1m]) + max_over_time({app="db"} | unwrap n [5s]) by (app)`,
 }
 
 func FuzzParseExpr(f *testing.F) {

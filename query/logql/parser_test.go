@@ -231,18 +231,7 @@ func TestParseUnsupported(t *testing.T) {
 		require.Equal(t, feature, ue.Feature, in)
 		require.Equal(t, `unsupported LogQL feature: "`+feature+`"`, err.Error())
 	}
-	f(`{app="foo"} | logfmt | unwrap latency`, "| unwrap")
-	f(`sum_over_time({app="foo"} | logfmt | unwrap latency [5m])`, "sum_over_time")
-	f(`quantile_over_time(0.99, {app="foo"} | logfmt | unwrap latency [5m])`, "quantile_over_time")
-	f(`avg_over_time({app="foo"} | unwrap x [5m])`, "avg_over_time")
-	f(`absent_over_time({app="foo"}[5m])`, "absent_over_time")
-	f(`first_over_time({app="foo"} | unwrap x [5m])`, "first_over_time")
-	f(`rate_counter({app="foo"} | unwrap x [5m])`, "rate_counter")
-	f(`stddev(rate({app="foo"}[5m]))`, "stddev")
-	f(`sort_desc(rate({app="foo"}[5m]))`, "sort_desc")
 	f(`approx_topk(5, rate({app="foo"}[5m]))`, "approx_topk")
-	f(`label_replace(rate({app="foo"}[5m]), "a", "$1", "b", "(.*)")`, "label_replace")
-	f(`vector(1)`, "vector")
 	f(`rate({app="foo"}[5m:1m])`, "subquery [5m:1m]")
 }
 
