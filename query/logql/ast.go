@@ -31,13 +31,13 @@ type Stage interface {
 
 // LineContains returns the strings that every line the query keeps
 // contains, from its `|= "s"` filters (one value each) ahead of any
-// line_format: a store may skip data that cannot hold them. The filters
-// still apply.
+// stage that rewrites the line (line_format, unpack, decolorize): a store
+// may skip data that cannot hold them. The filters still apply.
 func (q *LogQuery) LineContains() []string {
 	var out []string
 	for _, s := range q.Stages {
 		switch s := s.(type) {
-		case *LineFormat:
+		case *LineFormat, *Unpack, *Decolorize:
 			return out // the line is another one after it
 		case *LineFilter:
 			if s.Op == LineContains && len(s.Values) == 1 {

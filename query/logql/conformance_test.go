@@ -31,6 +31,11 @@ const (
 	patternDocLine2 = `level=debug ts=2021-06-10T09:24:13.472094048Z caller=logging.go:66 traceID=0568b66ad2d9294c ` +
 		`msg="POST /loki/api/v1/push (204) 16.652862ms"`
 	traceLine = `level=info msg="charged card" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 amount=12`
+
+	keepDocLineGET   = `{"level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"}`
+	keepDocLinePOST  = `{"level": "info", "method": "POST", "path": "/", "host": "grafana.net", "status": "200"}`
+	dropDocLineSome  = `{"app": "some-api-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"}`
+	dropDocLineOther = `{"app": "other-service", "level": "info", "method": "GET", "path": "/", "host": "grafana.net", "status": "200"}`
 )
 
 func withLabels(base labels.Labels, kv ...string) labels.Labels {
@@ -42,7 +47,7 @@ func withLabels(base labels.Labels, kv ...string) labels.Labels {
 }
 
 func conformanceCases() []conformanceCase {
-	return []conformanceCase{
+	cases := []conformanceCase{
 		// Grafana's default traces-to-logs query (Tempo datasource, "Logs for this span").
 		{doc: "Grafana traces to logs, default query; log_queries#labels-format-expression, #label-filter-expression (or)",
 			query: `{service_name="checkout"} | label_format log_line_contains_trace_id=` + "`{{ contains \"4bf92f3577b34da6a3ce929d0e0e4736\" __line__ }}`" +
@@ -80,12 +85,11 @@ func conformanceCases() []conformanceCase {
 			wantLabels: labels.FromStrings("app", "a", "protocol", "HTTP/2.0", "status", "401", "missing", "")},
 
 		// log_queries#logfmt: parameters extract only the keys named.
-		{doc: "log_queries#logfmt with parameters",
-			query:      `{app="a"} | logfmt host, fwd_for="fwd"`,
-			line:       `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`,
-			in:         labels.FromStrings("app", "a"),
-			wantLine:   `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`,
-			wantLabels: labels.FromStrings("app", "a", "host", "grafana.net", "fwd_for", "124.133.124.161")},
+		{doc: "log_queries#logfmt with parameters (| logfmt host, fwd_ip=\"fwd\")",
+			query:    `{app="a"} | logfmt host, fwd_ip="fwd"`,
+			line:     `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`,
+			in:       labels.FromStrings("app", "a"),
+			wantLine: `at=info method=GET path=/ host=grafana.net fwd="124.133.124.161" service=8ms status=200`, wantLabels: labels.FromStrings("app", "a", "host", "grafana.net", "fwd_ip", "124.133.124.161")},
 		{doc: "log_queries#logfmt --strict --keep-empty",
 			query: `{app="a"} | logfmt --strict --keep-empty`,
 			line:  `level=info empty= msg="ok"`, in: labels.FromStrings("app", "a"), wantLine: `level=info empty= msg="ok"`,
@@ -173,12 +177,25 @@ func conformanceCases() []conformanceCase {
 		{doc: "log_queries#labels-format-expression: template with __line__ and labels, overwriting a stream label",
 			query: `{app="a"} | label_format app="{{.app}}-{{ __line__ | len }}", both="{{.app}}"`, line: `abc`,
 			in: labels.FromStrings("app", "a"), wantLine: `abc`, wantLabels: labels.FromStrings("app", "a-3", "both", "a")},
-
-		// log_queries#keep-labels-expression and #drop-labels-expression
-		{doc: "log_queries#keep-labels-expression",
-			query: `{app="a"} | logfmt | keep level, method="GET"`, line: `level=info method=GET path=/ user=x`,
-			in: labels.FromStrings("app", "a"), wantLine: `level=info method=GET path=/ user=x`,
-			wantLabels: labels.FromStrings("level", "info", "method", "GET")},
+		// log_queries#keep-labels-expression and #drop-labels-expression, the documentation's examples.
+		{doc: "log_queries#keep-labels-expression: keep level, method=\"GET\" (GET line)",
+			query: `{job="varlogs"}|json|keep level, method="GET"`, line: keepDocLineGET, in: labels.FromStrings("job", "varlogs"),
+			wantLine: keepDocLineGET, wantLabels: labels.FromStrings("level", "info", "method", "GET")},
+		{doc: "log_queries#keep-labels-expression: keep level, method=\"GET\" (POST line)",
+			query: `{job="varlogs"}|json|keep level, method="GET"`, line: keepDocLinePOST, in: labels.FromStrings("job", "varlogs"),
+			wantLine: keepDocLinePOST, wantLabels: labels.FromStrings("level", "info")},
+		{doc: "log_queries#keep-labels-expression: keep level, tenant, app=~\"some-api.*\"",
+			query: `{job="varlogs"}|json|keep level, tenant, app=~"some-api.*"`, line: dropDocLineSome, in: labels.FromStrings("job", "varlogs"),
+			wantLine: dropDocLineSome, wantLabels: labels.FromStrings("app", "some-api-service", "level", "info")},
+		{doc: "log_queries#drop-labels-expression: drop level, method=\"GET\"",
+			query: `{job="varlogs"}|json|drop level, method="GET"`, line: keepDocLineGET, in: labels.FromStrings("job", "varlogs"),
+			wantLine: keepDocLineGET, wantLabels: labels.FromStrings("job", "varlogs", "host", "grafana.net", "path", "/", "status", "200")},
+		{doc: "log_queries#drop-labels-expression: drop level, path, app=~\"some-api.*\"",
+			query: `{job="varlogs"}|json|drop level, path, app=~"some-api.*"`, line: dropDocLineOther, in: labels.FromStrings("job", "varlogs"),
+			wantLine: dropDocLineOther, wantLabels: labels.FromStrings("app", "other-service", "host", "grafana.net", "job", "varlogs", "method", "GET", "status", "200")},
+		{doc: "log_queries#drop-labels-expression: drop __error__",
+			query: `{job="varlogs"}|json|drop __error__`, line: `INFO GET / loki.net 200`, in: labels.FromStrings("job", "varlogs"),
+			wantLine: `INFO GET / loki.net 200`, wantLabels: labels.FromStrings("job", "varlogs")},
 		{doc: "log_queries#keep-labels-expression: a matcher that does not match drops the label; errors stay",
 			query: `{app="a"} | json | keep app, method="GET"`, line: `method=POST`,
 			in: labels.FromStrings("app", "a"), wantLine: `method=POST`,
@@ -209,13 +226,36 @@ func conformanceCases() []conformanceCase {
 			wantLabels: labels.FromStrings("app", "a", "remote_addr", "2001:db8::5")},
 		{doc: "ip#label-filter: != ip(address)",
 			query: `{app="a"} | logfmt | addr != ip("10.0.0.1")`, line: `addr=10.0.0.1`, in: labels.FromStrings("app", "a")},
-
-		// log_queries#label-filter-expression: durations, bytes, numbers.
-		{doc: "log_queries#label-filter-expression: duration, bytes and number comparisons",
-			query: `{app="a"} | logfmt | duration >= 20ms or size == 20kb and method!~"2.."`, line: `duration=30ms size=1kb method=200`,
-			in: labels.FromStrings("app", "a"), wantLine: `duration=30ms size=1kb method=200`,
-			wantLabels: labels.FromStrings("app", "a", "duration", "30ms", "size", "1kb", "method", "200")},
+		{doc: "log_queries#line-format-expression: math ({{div .duration 1000}})",
+			query: `{container="frontend"} | logfmt | line_format "{{.ip}} {{.status}} {{div .duration 1000}}"`,
+			line:  `ip=1.1.1.1 status=200 duration=3000`, in: labels.FromStrings("container", "frontend"), wantLine: `1.1.1.1 200 3`,
+			wantLabels: labels.FromStrings("container", "frontend", "ip", "1.1.1.1", "status", "200", "duration", "3000")},
 	}
+	// log_queries#label-filter-expression: the four forms the documentation
+	// gives as equivalent, over lines on which and/or precedence does not
+	// matter (the documentation says left to right; Loki's grammar binds
+	// and tighter, and this package follows the grammar).
+	for _, f := range []string{
+		`| duration >= 20ms or size == 20KB and method!~"2.."`,
+		`| duration >= 20ms or size == 20KB | method!~"2.."`,
+		`| duration >= 20ms or size == 20KB , method!~"2.."`,
+		`| duration >= 20ms or size == 20KB  method!~"2.."`,
+	} {
+		for _, l := range []struct {
+			duration, size, method string
+			kept                   bool
+		}{{"30ms", "1kb", "500", true}, {"10ms", "20KB", "404", true}, {"10ms", "1kb", "500", false}, {"10ms", "1kb", "200", false}} {
+			line := "duration=" + l.duration + " size=" + l.size + " method=" + l.method
+			c := conformanceCase{doc: "log_queries#label-filter-expression: " + f + " over " + line,
+				query: `{app="a"} | logfmt ` + f, line: line, in: labels.FromStrings("app", "a")}
+			if l.kept {
+				c.wantLine = line
+				c.wantLabels = labels.FromStrings("app", "a", "duration", l.duration, "size", l.size, "method", l.method)
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases
 }
 
 func TestLokiConformancePipeline(t *testing.T) {

@@ -242,6 +242,9 @@ func TestLineContains(t *testing.T) {
 		`{a="b"} |= "x" or "y" |= "z"`:                 {"z"}, // either of two: no one string is needed
 		`{a="b"} |~ "x" | json |= "z"`:                 {"z"}, // parsers keep the line
 		`{a="b"} |= "x" | line_format "{{.a}}" |= "z"`: {"x"},
+		`{a="b"} |= "x" | unpack |= "z"`:               {"x"},
+		`{a="b"} |= "x" | decolorize |= "z"`:           {"x"},
+		`{a="b"} |= "x" | regexp "(?P<a>.)" | label_format b=a | keep b |= "z"`: {"x", "z"},
 	} {
 		e, err := ParseExpr(q)
 		require.NoError(t, err, q)
