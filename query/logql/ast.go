@@ -380,6 +380,9 @@ const (
 	OpStdvar   = "stdvar"
 	OpSort     = "sort"
 	OpSortDesc = "sort_desc"
+	// OpApproxTopK is Loki's approx_topk, which this package answers
+	// exactly (as topk), for instant queries only as in Loki.
+	OpApproxTopK = "approx_topk"
 )
 
 // VectorAggregation is sum, avg, min, max, count, topk or bottomk, with an
@@ -400,7 +403,7 @@ func (v *VectorAggregation) String() string {
 		sb.WriteString(v.Grouping.String())
 	}
 	sb.WriteByte('(')
-	if v.Op == OpTopK || v.Op == OpBottomK {
+	if v.Op == OpTopK || v.Op == OpBottomK || v.Op == OpApproxTopK {
 		sb.WriteString(strconv.Itoa(v.Param))
 		sb.WriteByte(',')
 	}

@@ -89,6 +89,9 @@ func TestLokiConformanceMetrics(t *testing.T) {
 			[]promql.Series{wantSeries(ls("app", "nope"), pt{30, 1}, pt{60, 1})}},
 		{"metric_queries#log-range-aggregations: absent_over_time of a stream with entries is empty",
 			`absent_over_time({app="api"}[30s])`, nil},
+		{"metric_queries#unwrapped-range-aggregations: absent_over_time(unwrapped-range): no sample after the filters at 60s",
+			`absent_over_time({app="api"} | logfmt | unwrap n | __error__="" | path="/b" [30s])`,
+			[]promql.Series{wantSeries(api, pt{60, 1})}},
 		{"metric_queries#built-in-aggregation-operators: stddev and stdvar",
 			`stddev(sum by (path) (sum_over_time({app="api"} | logfmt path, n | unwrap n | __error__="" [30s]))) + stdvar(vector(1))`,
 			[]promql.Series{wantSeries(ls(), pt{30, 1.5}, pt{60, 0})}},
@@ -134,6 +137,20 @@ func TestLokiConformanceSort(t *testing.T) {
 	}
 }
 
+// TestLokiConformanceApproxTopK: approx_topk is a drop-in replacement of
+// topk for instant queries, without grouping
+// (metric_queries#probabilistic-aggregation); answered exactly here.
+func TestLokiConformanceApproxTopK(t *testing.T) {
+	m, err := ParseMetricQuery(`approx_topk(1, sum by (path) (count_over_time({app="api"} | logfmt path [1m])))`)
+	require.NoError(t, err)
+	at := t0.Add(60 * time.Second)
+	got, err := m.Eval(context.Background(), at, at, 0, unwrapStore().fetch)
+	require.NoError(t, err)
+	requireMatrix(t, promql.Matrix{wantSeries(ls("path", "/a"), pt{60, 3})}, got, m.String())
+	_, err = m.Eval(context.Background(), at, at.Add(time.Minute), time.Minute, unwrapStore().fetch)
+	require.EqualError(t, err, "approx_topk is only supported for instant queries")
+}
+
 // TestUnwrapErrors: a value that does not convert fails the query unless a
 // filter after unwrap drops it (metric_queries#unwrapped-range-aggregations),
 // and Loki's parser rules for unwrap.
@@ -159,7 +176,9 @@ func TestUnwrapErrors(t *testing.T) {
 		`sum_over_time({app="api"} | unwrap n | json [5m])`:                "a label filter after unwrap",
 		`sum_over_time({app="api"}[5m] | unwrap n | x > 1 | json)`:         "syntax error",
 		`rate_counter({app="api"} | logfmt | unwrap c [5m]) by (path)`:     "grouping not allowed for rate_counter aggregation",
-		`absent_over_time({app="api"} | logfmt | unwrap c [5m])`:           "invalid aggregation absent_over_time with unwrap",
+		`absent_over_time({app="api"} | logfmt | unwrap c [5m]) by (a)`:    "grouping not allowed for absent_over_time aggregation",
+		`approx_topk by (a) (1, count_over_time({app="api"}[5m]))`:         "grouping not allowed for approx_topk aggregation",
+		`approx_topk(count_over_time({app="api"}[5m]))`:                    "parameter required for operation approx_topk",
 		`stddev_over_time({app="api"} | logfmt | unwrap c [5m] offset 1x)`: "",
 	} {
 		_, err := ParseExpr(q)

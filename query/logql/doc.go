@@ -56,8 +56,9 @@
 //     bytes_rate, absent_over_time over [range] with optional offset; with
 //     | unwrap label (or duration(label), duration_seconds(label),
 //     bytes(label)) and label filters after it: rate, rate_counter,
-//     sum/avg/min/max/stdvar/stddev/first/last_over_time and
-//     quantile_over_time(φ, ...), with by/without for those Loki allows.
+//     sum/avg/min/max/stdvar/stddev/first/last_over_time,
+//     quantile_over_time(φ, ...) and absent_over_time, with by/without
+//     for those Loki allows.
 //     The window at step t is (t-offset-range, t-offset], series labels
 //     are the entries' labels after the pipeline (minus the unwrapped
 //     label), steps without entries have no point, and an entry that still
@@ -71,9 +72,11 @@
 //     (with bool) and, or, unless, with on/ignoring and
 //     group_left/group_right, PromQL-style (division by zero is NaN, as in
 //     Loki).
+//   - approx_topk(k, ...) for instant queries, answered exactly (as topk),
+//     without grouping, as Loki allows it.
 //
-// Rejected with *UnsupportedError: approx_topk (which Loki serves only
-// with probabilistic sharding configured) and subqueries (not LogQL).
+// Rejected with *UnsupportedError: subqueries ([5m:1m]), which are not
+// LogQL (Loki refuses them too).
 //
 // Entry.Labels holds stream labels and structured metadata together, so a
 // parsed key that clashes with either gets the "_extracted" suffix, and a

@@ -147,10 +147,10 @@ func (ev *evaluator) eval(e SampleExpr) (value, error) {
 		var ss []*series
 		var err error
 		switch {
-		case e.Unwrap != nil:
-			ss, err = ev.evalUnwrapRange(e)
 		case e.Op == OpAbsentOverTime:
 			ss, err = ev.evalAbsent(e)
+		case e.Unwrap != nil:
+			ss, err = ev.evalUnwrapRange(e)
 		default:
 			ss, err = ev.evalRange(e, nil, false)
 		}
@@ -599,6 +599,9 @@ func (ev *evaluator) checkCtx(k int) error {
 
 func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) {
 	var in []*series
+	if a.Op == OpApproxTopK && ev.steps > 1 {
+		return value{}, errors.New("approx_topk is only supported for instant queries")
+	}
 	if a.Op == OpSort || a.Op == OpSortDesc {
 		// The order of a vector; EvalWithOptions orders instant results.
 		v, err := ev.eval(a.Expr)
@@ -638,7 +641,7 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 		groupOf[i] = gi
 	}
 	rows := transpose(in, ev.steps)
-	if a.Op == OpTopK || a.Op == OpBottomK {
+	if a.Op == OpTopK || a.Op == OpBottomK || a.Op == OpApproxTopK {
 		return ev.evalTopK(a, in, groupOf, len(groups.list), rows)
 	}
 
@@ -718,7 +721,7 @@ func (ev *evaluator) evalTopK(a *VectorAggregation, in []*series, groupOf []int,
 				return !math.IsNaN(x.v)
 			}
 		case x.v != y.v:
-			if a.Op == OpTopK {
+			if a.Op != OpBottomK {
 				return x.v > y.v
 			}
 			return x.v < y.v

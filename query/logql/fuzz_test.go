@@ -41,6 +41,7 @@ var fuzzQueries = []string{
 	`sum by (env) (sum_over_time({app="web"} | regexp "(?P<n>\\d+)" | unwrap n [30s])) / on (env) group_left count(rate({app="web"} | logfmt | unwrap bytes(x) | __error__!="x" [1m]))`,
 	`sort_desc(stddev by (app) (rate_counter({app=~".+"} | pattern "<_>=<v>" | unwrap v [1m]))) or vector(-1.5)`,
 	`label_replace(absent_over_time({app="none", env="x"}[1m]), "d", "$1-${2}", "env", "(.)(.*)") unless sort(stdvar without (a) (avg_over_time({app="web"} | json | unwrap x [20s]) without (y)))`,
+	`approx_topk(2, absent_over_time({app="db"} | logfmt | unwrap n | __error__="" [1m]) or sum by (app) (count_over_time({app=~".+"}[30s])))`,
 	`first_over_time({app="db"}[1m] | logfmt | unwrap level) - last_over_time(({app="db"} | logfmt | unwrap level)[1m]) + max_over_time({app="db"} | unwrap n [5s]) by (app)`,
 }
 

@@ -33,11 +33,8 @@ var (
 	}
 	supportedVectorOps = map[string]bool{
 		OpSum: true, OpAvg: true, OpMin: true, OpMax: true, OpCount: true, OpTopK: true, OpBottomK: true,
-		OpStddev: true, OpStdvar: true, OpSort: true, OpSortDesc: true,
+		OpStddev: true, OpStdvar: true, OpSort: true, OpSortDesc: true, OpApproxTopK: true,
 	}
-	// approx_topk needs Loki's probabilistic sharding, which Loki itself
-	// refuses unless configured for it.
-	unsupportedVectorOps = map[string]bool{"approx_topk": true}
 )
 
 // ParseExpr parses a LogQL query into a *LogQuery or a *MetricQuery. Errors
@@ -140,10 +137,6 @@ func (p *parser) errorAt(t token, format string, args ...any) error {
 
 func (p *parser) unexpected(t token, expecting string) error {
 	return (*ParseError)(qlparse.Unexpected(p.in, t.pos, t.describe(), expecting))
-}
-
-func (p *parser) unsupported(t token, feature string) error {
-	return (*UnsupportedError)(qlparse.Unsupported(p.in, t.pos, feature))
 }
 
 func (p *parser) expect(k tokKind, expecting string) (token, error) {
@@ -383,8 +376,6 @@ func (p *parser) parseFunction() (any, error) {
 		return p.parseLabelReplace()
 	case name == "vector":
 		return p.parseVector()
-	case unsupportedVectorOps[name]:
-		return nil, p.unsupported(t, name)
 	}
 	return nil, p.unexpected(t, "")
 }
@@ -422,7 +413,7 @@ func (p *parser) parseRangeAggregation(op string) (any, error) {
 	switch {
 	case rangeOps[op] && r.Unwrap == nil:
 		return nil, p.errorAt(nameTok, "invalid aggregation %s without unwrap", op)
-	case !rangeOps[op] && op != OpRate && r.Unwrap != nil:
+	case !rangeOps[op] && op != OpRate && op != OpAbsentOverTime && r.Unwrap != nil:
 		return nil, p.errorAt(nameTok, "invalid aggregation %s with unwrap", op)
 	}
 	g, err := p.parseOptionalGrouping(op, rangeOpsGrouping[op])
@@ -581,7 +572,7 @@ func (p *parser) parseUnwrap() (*Unwrap, error) {
 func (p *parser) parseVectorAggregation(op string) (any, error) {
 	nameTok := p.next()
 	v := &VectorAggregation{Op: op}
-	groupable := op != OpSort && op != OpSortDesc
+	groupable := op != OpSort && op != OpSortDesc && op != OpApproxTopK
 	g, err := p.parseOptionalGrouping(op, groupable)
 	if err != nil {
 		return nil, err
@@ -600,7 +591,7 @@ func (p *parser) parseVectorAggregation(op string) (any, error) {
 	}
 	hasParam := t.kind == tNumber && p.peekN(1).kind == tComma
 	switch {
-	case op == OpTopK || op == OpBottomK:
+	case op == OpTopK || op == OpBottomK || op == OpApproxTopK:
 		if !hasParam {
 			return nil, p.errorAt(nameTok, "parameter required for operation %s", op)
 		}

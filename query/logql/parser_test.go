@@ -231,7 +231,6 @@ func TestParseUnsupported(t *testing.T) {
 		require.Equal(t, feature, ue.Feature, in)
 		require.Equal(t, `unsupported LogQL feature: "`+feature+`"`, err.Error())
 	}
-	f(`approx_topk(5, rate({app="foo"}[5m]))`, "approx_topk")
 	f(`rate({app="foo"}[5m:1m])`, "subquery [5m:1m]")
 }
 

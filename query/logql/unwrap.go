@@ -261,12 +261,20 @@ func extrapolatedRate(ss []sample, start, end int64, rng time.Duration) (float64
 }
 
 // evalAbsent is absent_over_time: 1 at the steps whose window has no entry
-// at all, in a series labelled with the selector's equality matchers (a
-// name matched twice left out), as in Loki and Prometheus.
+// (with unwrap, no sample) at all, in a series labelled with the
+// selector's equality matchers (a name matched twice left out), as in Loki
+// and Prometheus.
 func (ev *evaluator) evalAbsent(r *RangeAggregation) ([]*series, error) {
-	count := *r
-	count.Op = OpCountOverTime
-	present, err := ev.evalRange(&count, nil, true)
+	inner := *r
+	var present []*series
+	var err error
+	if r.Unwrap != nil {
+		inner.Op = OpSumOverTime
+		present, err = ev.evalUnwrapRange(&inner)
+	} else {
+		inner.Op = OpCountOverTime
+		present, err = ev.evalRange(&inner, nil, true)
+	}
 	if err != nil {
 		return nil, err
 	}
