@@ -163,6 +163,19 @@ func conformanceCases() []conformanceCase {
 		{doc: "template_functions#date, toDate, unixEpoch, unixEpochMillis, unixToTime, __timestamp__",
 			query: `{app="a"} | line_format "{{ toDate \"2006-01-02\" \"2021-11-02\" | date \"2006/01/02\" }} {{ __timestamp__ | unixEpoch }} {{ __timestamp__ | unixEpochMillis }} {{ unixToTime \"1679577215\" | date \"2006-01-02T15:04:05Z\" }} {{ __timestamp__ | date \"15:04\" }}"`,
 			line:  `x`, in: labels.FromStrings("app", "a"), wantLine: `2021/11/02 1714564800 1714564800000 2023-03-23T13:13:35Z 12:00`},
+		{doc: "template_functions: the documentation's outputs (trunc, substr, replace, trim*, align*, repeat, count, default, mul, subf, mulf, divf, minf, ceil, floor, round with roundOn, int, float64, title, lower, upper)",
+			query: "{app=\"a\"} | line_format `{{ trunc 5 \"hello world\"}}|{{ trunc -5 \"hello world\"}}|{{ substr 0 5 \"hello world\"}}|{{ substr 6 11 \"hello world\"}}|" +
+				"{{ replace \"hello\" \"world\" \"hello world\" }}|{{ trim \"   hello    \" }}|{{ trimAll \"$\" \"$5.00\" }}|{{ trimSuffix \"-\" \"hello-\" }}|{{ trimPrefix \"-\" \"-hello\" }}|" +
+				"{{ alignLeft 5 \"hi\"}}|{{ alignRight 5 \"hi\"}}|{{ repeat 3 \"hello\" }}|{{ count \"a|b\" \"abab\" }}|{{ count \"o\" \"foo\" }}|{{ default \"-\" \"\" }}|{{ default \"-\" \"foo\" }}|" +
+				"{{ mul 5 2 3}}|{{ subf  5.5 2 1.5 }}|{{ mulf 5.5 2 2.5 }}|{{ divf 10 2 4}}|{{ minf 1 2.5 3 }}|{{ ceil 123.001 }}|{{ floor 123.9999 }}|{{ round 123.88571428571 5 .2 }}|" +
+				"{{ \"3\" | int }}|{{ \"3.5\" | float64 }}|{{ title \"hello world\"}}|{{ lower  \"HELLO\"}}|{{ upper  \"hello\"}}|{{ if and (contains \"he\" \"hello\") (contains \"llo\" \"hello\") }}yes{{end}}|{{ if eq \"hello\" \"hello\" }}yes{{end}}`",
+			line: `x`, in: labels.FromStrings("app", "a"),
+			wantLine: "hello|world|hello|world|world world|hello|5.00|hello|hello|hi   |   hi|hellohellohello|4|2|-|foo|30|2|27.5|1.25|1|124|123|123.88572|3|3.5|Hello World|hello|HELLO|yes|yes"},
+		{doc: "template_functions#unixToTime (the documentation's from field) and #fromJson (a range over queries; invalid JSON is empty)",
+			query: "{app=\"a\"} | json | line_format `from=\"{{date \"2006-01-02\" (unixToTime .from)}}\" {{ range $q := fromJson .queries }}{{ $q.query }};{{ end }} [{{ fromJson \"{\" }}] {{ unixToTime \"19440\" | date \"2006-01-02\" }}`",
+			line:  `{"from": "1679577215","queries":"[{\"query\":\"a\"},{\"query\":\"b\"}]"}`, in: labels.FromStrings("app", "a"),
+			wantLine:   `from="2023-03-23" a;b; [] 2023-03-24`,
+			wantLabels: labels.FromStrings("app", "a", "from", "1679577215", "queries", `[{"query":"a"},{"query":"b"}]`)},
 		{doc: "template_functions#bytes, duration, duration_seconds",
 			query: `{app="a"} | line_format "{{ .size | bytes }} {{ .d | duration }} {{ duration_seconds \"1h\" }}"`,
 			line:  `x`, in: labels.FromStrings("app", "a", "size", "10KB", "d", "1.5s"), wantLine: `10000 1.5 3600`},

@@ -136,9 +136,9 @@ var numberTimeFuncs = map[string]any{
 	"unixToTime":       unixToTime,
 	"duration":         durationSeconds,
 	"duration_seconds": durationSeconds,
-	"bytes": func(s string) (float64, error) {
+	"bytes": func(s string) (string, error) {
 		b, err := parseBytes(s)
-		return float64(b), err
+		return strconv.FormatUint(b, 10), err
 	},
 }
 
@@ -200,15 +200,17 @@ func toTime(v any) time.Time {
 	return time.Unix(toInt64(v), 0).UTC()
 }
 
-// unixToTime reads a Unix epoch in seconds, milliseconds, microseconds or
-// nanoseconds, told apart by its number of digits as Loki does.
+// unixToTime reads a Unix epoch in days (5 digits), seconds (10),
+// milliseconds (13), microseconds (16) or nanoseconds (19), as Loki does.
 func unixToTime(s string) (time.Time, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return time.Time{}, err
 	}
 	switch len(s) {
-	case 5, 6, 7, 8, 9, 10:
+	case 5:
+		return time.Unix(n*86400, 0).UTC(), nil
+	case 10:
 		return time.Unix(n, 0).UTC(), nil
 	case 13:
 		return time.UnixMilli(n).UTC(), nil
@@ -220,8 +222,10 @@ func unixToTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("unable to convert " + s + " to time: length not supported")
 }
 
+// durationSeconds converts a Go duration (time.ParseDuration, as Loki's
+// duration_seconds) to seconds.
 func durationSeconds(s string) (float64, error) {
-	d, err := parseDuration(s)
+	d, err := time.ParseDuration(s)
 	if err != nil {
 		return 0, err
 	}
@@ -236,12 +240,12 @@ func indent(n int, s string) string {
 	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
 }
 
-// fromJSON decodes JSON for use in a template; invalid JSON gives an empty
-// map, as Sprig's fromJson does.
+// fromJSON decodes JSON for use in a template; invalid JSON gives "", as
+// Loki documents.
 func fromJSON(s string) any {
 	var v any
 	if json.Unmarshal([]byte(s), &v) != nil {
-		return map[string]any{}
+		return ""
 	}
 	return v
 }

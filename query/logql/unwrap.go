@@ -26,11 +26,7 @@ type sample struct {
 func (u *Unwrap) convert(s string) (float64, error) {
 	switch u.Conv {
 	case "duration", "duration_seconds":
-		d, err := parseDuration(s)
-		if err != nil {
-			return 0, err
-		}
-		return d.Seconds(), nil
+		return durationSeconds(s)
 	case "bytes":
 		b, err := parseBytes(s)
 		return float64(b), err
