@@ -3,6 +3,7 @@ package logql
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -157,9 +158,10 @@ func (p *PatternParser) process(line string, b *labelsBuilder) (string, bool) {
 	return line, true
 }
 
-// Unpack is `| unpack`: the string fields of a JSON object line become
-// labels, and the field _entry, when there is one, becomes the line (the
-// reverse of Promtail's pack stage).
+// Unpack is `| unpack`: when a JSON object line has an _entry field (the
+// reverse of Promtail's pack stage), that field becomes the line and the
+// other string fields become labels; a line without _entry is kept as it
+// is, without labels.
 type Unpack struct{}
 
 func (*Unpack) String() string { return "| unpack" }
@@ -174,7 +176,11 @@ func (*Unpack) process(line string, b *labelsBuilder) (string, bool) {
 	// Keys in line order, so that the first of two names that sanitise
 	// alike wins as in the json stage.
 	keys := jsonObjectKeys(line)
-	entry := line
+	raw, packed := fields["_entry"]
+	var entry string
+	if !packed || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &entry) != nil {
+		return line, true
+	}
 	for _, k := range keys {
 		raw, ok := fields[k]
 		if !ok || len(raw) == 0 || raw[0] != '"' {
@@ -184,11 +190,9 @@ func (*Unpack) process(line string, b *labelsBuilder) (string, bool) {
 		if json.Unmarshal(raw, &v) != nil {
 			continue
 		}
-		if k == "_entry" {
-			entry = v
-			continue
+		if k != "_entry" {
+			b.setExtracted(sanitizeLabelKey(k), v)
 		}
-		b.setExtracted(sanitizeLabelKey(k), v)
 	}
 	return entry, true
 }
@@ -241,7 +245,7 @@ func (p *JSONExprParser) String() string {
 func (p *JSONExprParser) process(line string, b *labelsBuilder) (string, bool) {
 	var root json.RawMessage
 	if err := json.Unmarshal([]byte(line), &root); err != nil || len(root) == 0 || root[0] != '{' {
-		b.setErr(ErrJSONParser, errJSONNotObject.Error())
+		b.setErr(ErrJSONParser, "")
 		return line, true
 	}
 	for _, e := range p.Exprs {
@@ -325,7 +329,8 @@ func parseJSONPath(path string) ([]any, bool) {
 }
 
 // LogfmtExprParser is `| logfmt [--strict] [--keep-empty] a="key", b`:
-// only the listed keys are extracted, under the given label names.
+// only the listed keys are extracted, under the given label names; a key
+// that is missing, or has no value, gives an empty label.
 type LogfmtExprParser struct {
 	LogfmtParser
 	Exprs []LogfmtExpression
@@ -350,6 +355,7 @@ func (p *LogfmtExprParser) process(line string, b *labelsBuilder) (string, bool)
 	for _, e := range p.Exprs {
 		want[e.Key] = append(want[e.Key], e.Name)
 	}
+	var found []string
 	d := logfmtDecoder{line: line}
 	for !d.eol() {
 		if !d.scan() {
@@ -359,13 +365,19 @@ func (p *LogfmtExprParser) process(line string, b *labelsBuilder) (string, bool)
 			continue
 		}
 		names, ok := want[d.key]
-		if !ok || (!p.KeepEmpty && d.value == "") {
+		if !ok {
 			continue
 		}
 		for _, n := range names {
 			b.setExtracted(n, d.value)
+			found = append(found, n)
 		}
 		delete(want, d.key)
+	}
+	for _, e := range p.Exprs {
+		if !slices.Contains(found, e.Name) {
+			b.setExtracted(e.Name, "")
+		}
 	}
 	if p.Strict && d.err != nil {
 		b.setErr(ErrLogfmtParser, d.err.Error())

@@ -55,9 +55,9 @@ func (ev *evaluator) evalUnwrapRange(r *RangeAggregation) ([]*series, error) {
 		if !keep {
 			return nil
 		}
-		s, ok := b.get(u.Label)
-		if !ok {
-			return nil
+		s, _ := b.get(u.Label)
+		if s == "" {
+			return nil // a line without the label has no sample, as in Loki
 		}
 		v, err := u.convert(s)
 		if err != nil {
