@@ -153,7 +153,7 @@ func TestLokiConformanceApproxTopK(t *testing.T) {
 
 // TestUnwrapErrors: a value that does not convert fails the query unless a
 // filter after unwrap drops it (metric_queries#unwrapped-range-aggregations),
-// and Loki's parser rules for unwrap.
+// and Loki's parser rules for unwrap and the other new constructs.
 func TestUnwrapErrors(t *testing.T) {
 	m, err := ParseMetricQuery(`sum_over_time({app="api"} | logfmt | unwrap n [30s])`)
 	require.NoError(t, err)
@@ -176,6 +176,14 @@ func TestUnwrapErrors(t *testing.T) {
 		`sum_over_time({app="api"} | unwrap n | json [5m])`:                "a label filter after unwrap",
 		`sum_over_time({app="api"}[5m] | unwrap n | x > 1 | json)`:         "syntax error",
 		`rate_counter({app="api"} | logfmt | unwrap c [5m]) by (path)`:     "grouping not allowed for rate_counter aggregation",
+		`{app="api"} | label_format a=b, a="x"`:                            "multiple label name 'a' not allowed in a single format operation",
+		`{app="api"} | label_format __error__="x"`:                         "__error__ cannot be formatted",
+		`{app="api"} | regexp "(.*)"`:                                      "at least one named capture must be supplied",
+		`{app="api"} | pattern "<_> x"`:                                    "at least one capture is required",
+		`{app="api"} | pattern "<a><b>"`:                                   "found consecutive capture",
+		`{app="api"} | json a="b[x"`:                                       "invalid JSON expression",
+		`{app="api"} |= ip("300.0.0.1")`:                                   "invalid ip() address",
+		`{app="api"} | addr > ip("10.0.0.1")`:                              "= or != before ip()",
 		`absent_over_time({app="api"} | logfmt | unwrap c [5m]) by (a)`:    "grouping not allowed for absent_over_time aggregation",
 		`approx_topk by (a) (1, count_over_time({app="api"}[5m]))`:         "grouping not allowed for approx_topk aggregation",
 		`approx_topk(count_over_time({app="api"}[5m]))`:                    "parameter required for operation approx_topk",

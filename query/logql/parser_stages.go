@@ -82,7 +82,10 @@ func (p *parser) parseLabelFormat() (Stage, error) {
 			return nil, err
 		}
 		if seen[name.text] {
-			return nil, p.errorAt(name, "multiple label name '%s' appears in the format", name.text)
+			return nil, p.errorAt(name, "multiple label name '%s' not allowed in a single format operation", name.text)
+		}
+		if name.text == ErrorLabel {
+			return nil, p.errorAt(name, "%s cannot be formatted", name.text)
 		}
 		seen[name.text] = true
 		v := p.next()

@@ -14,10 +14,11 @@ import (
 // label_format, keep, decolorize, regexp, pattern, unpack, the json and
 // logfmt stages with parameters, and pattern line filters.
 
-// LabelFormat is `| label_format dst="{{ template }}", new=old`: each
-// assignment either renders a template over the entry's labels (as they
-// were before the stage) or renames a label. A label set this way replaces
-// any label of that name, stream labels included.
+// LabelFormat is `| label_format dst="{{ template }}", new=old`: in order,
+// each assignment either renames a label (when it exists) or renders a
+// template over the entry's labels, as they were when the stage's first
+// template ran. A label set this way replaces any label of that name,
+// stream labels included.
 type LabelFormat struct {
 	Formats []LabelFmt
 }
@@ -49,13 +50,13 @@ func (s *LabelFormat) String() string {
 }
 
 func (s *LabelFormat) process(line string, b *labelsBuilder) (string, bool) {
-	var data map[string]string // the labels before the stage, for templates
-	type result struct{ name, value string }
-	results := make([]result, 0, len(s.Formats))
+	var data map[string]string // for templates
 	for _, f := range s.Formats {
 		if f.Rename {
-			v, _ := b.get(f.Value)
-			results = append(results, result{f.Name, v})
+			if v, ok := b.get(f.Value); ok {
+				b.drop(f.Value)
+				b.set(f.Name, v)
+			}
 			continue
 		}
 		if data == nil {
@@ -66,15 +67,7 @@ func (s *LabelFormat) process(line string, b *labelsBuilder) (string, bool) {
 			b.setErr(ErrTemplateFormat, err.Error())
 			continue
 		}
-		results = append(results, result{f.Name, out})
-	}
-	for _, f := range s.Formats {
-		if f.Rename {
-			b.drop(f.Value)
-		}
-	}
-	for _, r := range results {
-		b.set(r.name, r.value)
+		b.set(f.Name, out)
 	}
 	return line, true
 }

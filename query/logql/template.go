@@ -198,16 +198,17 @@ func title(s string) string {
 	return sb.String()
 }
 
-// trunc keeps the first n bytes, or for negative n the last -n bytes, like
-// Sprig's trunc.
+// trunc keeps the first n characters, or for negative n the last -n, like
+// Loki's trunc.
 func trunc(n int, s string) string {
+	r := []rune(s)
 	switch {
-	case n < 0 && len(s)+n > 0:
-		return s[len(s)+n:]
+	case n < 0 && len(r)+n > 0:
+		return string(r[len(r)+n:])
 	case n < 0:
 		return s
-	case n < len(s):
-		return s[:n]
+	case n < len(r):
+		return string(r[:n])
 	}
 	return s
 }
