@@ -181,6 +181,7 @@ func TestUnwrapErrors(t *testing.T) {
 		`{app="api"} | regexp "(.*)"`:                                      "at least one named capture must be supplied",
 		`{app="api"} | pattern "<_> x"`:                                    "at least one capture is required",
 		`{app="api"} | pattern "<a><b>"`:                                   "found consecutive capture",
+		`{app="api"} |> "<a> x"`:                                           "only unnamed captures",
 		`{app="api"} | json a="b[x"`:                                       "invalid JSON expression",
 		`{app="api"} |= ip("300.0.0.1")`:                                   "invalid ip() address",
 		`{app="api"} | addr > ip("10.0.0.1")`:                              "= or != before ip()",

@@ -35,7 +35,7 @@ var fuzzQueries = []string{
 	`sum by (level) (count_over_time({app="foo"} | keep level, app="foo" | decolorize [1m]))`,
 	`count_over_time({app="foo"} | regexp "(?P<w>\\w+) (?P<n>\\d+)" | pattern "<a> <b>" | unpack [1m])`,
 	`sum by (a) (rate({app="foo"} | json a="x.y[0]", b | logfmt --strict c="d" [1m]))`,
-	`sum(count_over_time({app="foo"} |> "<_> x <_>" or "y <_>" !> "<z>" |= ip("10.0.0.0/8") != ip("::1") | addr = ip("1.2.3.4-1.2.3.9") [1m]))`,
+	`sum(count_over_time({app="foo"} |> "<_> x <_>" or "y <_>" !> "<_>z" |= ip("10.0.0.0/8") != ip("::1") | addr = ip("1.2.3.4-1.2.3.9") [1m]))`,
 	`sum by (app) (count_over_time({app=~".+"} | label_format level="{{ .app | upper }}" | level="FOO" [30s]))`,
 	`quantile_over_time(0.9, {app="web"} | logfmt | unwrap duration(level) | __error__="" [1m] offset 10s) by (env)`,
 	`sum by (env) (sum_over_time({app="web"} | regexp "(?P<n>\\d+)" | unwrap n [30s])) / on (env) group_left count(rate({app="web"} | logfmt | unwrap bytes(x) | __error__!="x" [1m]))`,

@@ -858,7 +858,7 @@ func (p *parser) parsePipeStage() (Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		parts, msg := parsePattern(v.text, true)
+		parts, msg := parsePattern(v.text, false)
 		if msg != "" {
 			return nil, p.errorAt(v, "invalid pattern %q: %s", v.text, msg)
 		}

@@ -143,7 +143,7 @@ func (p *parser) parsePatternFilter() (Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		parts, msg := parsePattern(v.text, false)
+		parts, msg := parsePattern(v.text, true)
 		if msg != "" {
 			return nil, p.errorAt(v, "invalid pattern %q: %s", v.text, msg)
 		}

@@ -138,7 +138,9 @@ func (p *RegexpParser) process(line string, b *labelsBuilder) (string, bool) {
 // PatternParser is `| pattern "<ip> - <_> [<ts>] <msg>"`: captures are
 // matched from the start of the line (or the previous literal) to the
 // next literal (or the end of the line); <_> matches without extracting.
-// When a literal is not found, matching stops with the captures so far.
+// A pattern that starts with a literal only matches lines that start with
+// it; when a later literal is not found, the capture before it takes the
+// rest of the line and matching stops.
 type PatternParser struct {
 	Pattern string
 	parts   []patternPart
@@ -147,7 +149,7 @@ type PatternParser struct {
 func (p *PatternParser) String() string { return "| pattern " + strconv.Quote(p.Pattern) }
 
 func (p *PatternParser) process(line string, b *labelsBuilder) (string, bool) {
-	matchPattern(p.parts, line, func(name, value string) { b.setExtracted(name, value) })
+	extractPattern(p.parts, line, b.setExtracted)
 	return line, true
 }
 
@@ -379,7 +381,10 @@ func (p *LogfmtExprParser) process(line string, b *labelsBuilder) (string, bool)
 }
 
 // PatternFilter is `|> "<_> error <_>"` or `!> "..."`: it keeps lines that
-// match any (for !>, none) of the patterns in full.
+// match any (for !>, none) of the patterns, which have unnamed captures
+// only. A line matches when the literals are found in order, each capture
+// matches at least one character, and nothing is left after a final
+// literal.
 type PatternFilter struct {
 	Negate   bool
 	Patterns []string
@@ -400,7 +405,7 @@ func (f *PatternFilter) String() string {
 
 func (f *PatternFilter) process(line string, _ *labelsBuilder) (string, bool) {
 	for _, p := range f.parts {
-		if matchPattern(p, line, nil) {
+		if testPattern(p, line) {
 			return line, !f.Negate
 		}
 	}
@@ -415,10 +420,10 @@ type patternPart struct {
 }
 
 // parsePattern splits a pattern into literals and captures. Captures are
-// <name> with name a label name; two captures in a row, or a pattern
-// without any capture (when needNamed, without a named one), are errors,
-// as in Loki.
-func parsePattern(s string, needNamed bool) ([]patternPart, string) {
+// <name> with name a label name; two captures in a row are an error, and so
+// is, for the pattern parser, a pattern without a named capture and, for
+// a line filter, one with a named capture, as in Loki.
+func parsePattern(s string, filter bool) ([]patternPart, string) {
 	var parts []patternPart
 	var lit strings.Builder
 	named := map[string]bool{}
@@ -435,6 +440,9 @@ func parsePattern(s string, needNamed bool) ([]patternPart, string) {
 					return nil, "found consecutive capture '" + name + "'"
 				}
 				if name != "_" {
+					if filter {
+						return nil, "only unnamed captures <_> are allowed in a line filter pattern"
+					}
 					if named[name] {
 						return nil, "duplicate capture name (" + name + ")"
 					}
@@ -451,19 +459,8 @@ func parsePattern(s string, needNamed bool) ([]patternPart, string) {
 	if lit.Len() > 0 {
 		parts = append(parts, patternPart{text: lit.String()})
 	}
-	captures := 0
-	for _, p := range parts {
-		if p.capture && (p.text != "_" || !needNamed) {
-			captures++
-		}
-	}
-	if captures == 0 {
-		if needNamed {
-			return nil, "at least one capture is required"
-		}
-		if len(parts) == 0 {
-			return nil, "empty pattern"
-		}
+	if !filter && len(named) == 0 {
+		return nil, "at least one capture is required"
 	}
 	return parts, ""
 }
@@ -480,33 +477,55 @@ func isLabelName(s string) bool {
 	return true
 }
 
-// matchPattern matches parts against line, calling capture (when not nil)
-// for each named capture; it reports whether the whole pattern matched.
-func matchPattern(parts []patternPart, line string, capture func(name, value string)) bool {
+// extractPattern calls capture for each named capture of parts that the
+// line gives a value (see PatternParser).
+func extractPattern(parts []patternPart, line string, capture func(name, value string)) {
+	if line == "" || len(parts) == 0 {
+		return
+	}
 	rest := line
-	for i, p := range parts {
-		if !p.capture {
-			if i == 0 {
-				if !strings.HasPrefix(rest, p.text) {
-					return false
-				}
-				rest = rest[len(p.text):]
-			}
-			continue // found when the capture before it was matched
+	if !parts[0].capture {
+		if !strings.HasPrefix(rest, parts[0].text) {
+			return
 		}
-		var value string
+		rest, parts = rest[len(parts[0].text):], parts[1:]
+	}
+	// Captures and literals alternate from here.
+	for i := 0; i < len(parts); i += 2 {
+		name := parts[i].text
+		value, found := rest, false
 		if i+1 < len(parts) {
-			j := strings.Index(rest, parts[i+1].text)
-			if j < 0 {
-				return false
+			lit := parts[i+1].text
+			if j := strings.Index(rest, lit); j >= 0 {
+				value, rest, found = rest[:j], rest[j+len(lit):], true
 			}
-			value, rest = rest[:j], rest[j+len(parts[i+1].text):]
-		} else {
-			value, rest = rest, ""
 		}
-		if capture != nil && p.text != "_" {
-			capture(p.text, value)
+		if name != "_" {
+			capture(name, value)
+		}
+		if !found {
+			return
 		}
 	}
-	return true
+}
+
+// testPattern reports whether a line matches a line filter pattern (see
+// PatternFilter); an empty line matches only the empty pattern.
+func testPattern(parts []patternPart, line string) bool {
+	if line == "" || len(parts) == 0 {
+		return line == "" && len(parts) == 0
+	}
+	off := 0
+	for i, p := range parts {
+		if p.capture {
+			continue
+		}
+		j := strings.Index(line[off:], p.text)
+		if j < 0 || (i > 0 && j == 0) { // not found, or an empty capture before it
+			return false
+		}
+		off += j + len(p.text)
+	}
+	endsOnCapture := parts[len(parts)-1].capture
+	return endsOnCapture == (off < len(line))
 }
