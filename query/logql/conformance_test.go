@@ -262,6 +262,39 @@ func conformanceCases() []conformanceCase {
 			line:  `ip=1.1.1.1 status=200 duration=3000`, in: labels.FromStrings("container", "frontend"), wantLine: `1.1.1.1 200 3`,
 			wantLabels: labels.FromStrings("container", "frontend", "ip", "1.1.1.1", "status", "200", "duration", "3000")},
 	}
+	// ip: the documentation's access log, where |= "3.180.71.3" would also
+	// match 93.180.71.3 but |= ip("3.180.71.3") does not.
+	for line, kept := range map[string]bool{
+		`3.180.71.3 - - [17/May/2015:08:05:32 +0000] "GET /downloads/product_1 HTTP/1.1" 304 0 "-" "Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.21)"`:    true,
+		`80.91.33.133 - - [17/May/2015:08:05:14 +0000] "GET /downloads/product_1 HTTP/1.1" 304 0 "-" "Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.16)"`:  false,
+		`93.180.71.3 - - [17/May/2015:08:05:26 +0000] "GET /downloads/product_1 HTTP/1.1" 404 324 "-" "Debian APT-HTTP/1.3 (0.8.16~exp12ubuntu10.21)"`: false,
+	} {
+		c := conformanceCase{doc: "ip: |= ip(\"3.180.71.3\") over " + line[:12], query: `{job_name="myapp"} |= ip("3.180.71.3")`,
+			line: line, in: labels.FromStrings("job_name", "myapp")}
+		if kept {
+			c.wantLine = line
+		}
+		cases = append(cases, c)
+	}
+	// ip: the documentation's chained and or-ed label filters.
+	for _, c := range []struct {
+		query string
+		kept  map[string]bool
+	}{
+		{`{job_name="myapp"} | logfmt | addr = ip("192.168.4.5/16") | addr != ip("192.168.4.2")`,
+			map[string]bool{"192.168.9.9": true, "192.168.4.2": false, "10.10.15.3": false}},
+		{`{job_name="myapp"} | logfmt | addr = ip("192.168.4.0/24") or addr = ip("10.10.15.0/24")`,
+			map[string]bool{"192.168.4.200": true, "10.10.15.3": true, "192.168.5.1": false}},
+	} {
+		for addr, kept := range c.kept {
+			cc := conformanceCase{doc: "ip: " + c.query + " over addr=" + addr, query: c.query, line: "addr=" + addr,
+				in: labels.FromStrings("job_name", "myapp")}
+			if kept {
+				cc.wantLine, cc.wantLabels = cc.line, labels.FromStrings("job_name", "myapp", "addr", addr)
+			}
+			cases = append(cases, cc)
+		}
+	}
 	// log_queries#label-filter-expression: the four forms the documentation
 	// gives as equivalent, over lines on which and/or precedence does not
 	// matter (the documentation says left to right; Loki's grammar binds
