@@ -213,18 +213,19 @@ func trunc(n int, s string) string {
 	return s
 }
 
-// substr is Sprig's substr without its panics on out-of-range bounds.
+// substr is Loki's substring, in characters, without panics on out-of-range bounds.
 func substr(start, end int, s string) string {
+	r := []rune(s)
 	if start < 0 {
 		start = 0
 	}
-	if end < 0 || end > len(s) {
-		end = len(s)
+	if end < 0 || end > len(r) {
+		end = len(r)
 	}
 	if start > end {
 		return ""
 	}
-	return s[start:end]
+	return string(r[start:end])
 }
 
 func repeat(n int, s string) (string, error) {
