@@ -398,16 +398,25 @@ func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	}
 	for _, s := range q.Stages {
 		switch s := s.(type) {
-		case *Drop:
-			// A drop's value matters only with a matcher: a label dropped
-			// whatever its value might as well not be fetched. (Grafana's
-			// `| drop __error__` would otherwise ask the store for a name
-			// no stream has, and so for every record's labels.)
-			for _, l := range s.Labels {
+		case *Drop, *Keep:
+			// A drop's (keep's) value matters only with a matcher: a label
+			// dropped (kept) whatever its value might as well not be
+			// fetched. (Grafana's `| drop __error__` would otherwise ask the
+			// store for a name no stream has, and so for every record's
+			// labels.)
+			ls := []DropLabel(nil)
+			if d, ok := s.(*Drop); ok {
+				ls = d.Labels
+			} else {
+				ls = s.(*Keep).Labels
+			}
+			for _, l := range ls {
 				if l.Matcher != nil {
 					names = append(names, l.Name)
 				}
 			}
+		case *Decolorize:
+			// Rewrites the line only.
 		case *LabelFilterStage:
 			if !filterNames(s.Filter) {
 				return nil, false
@@ -416,7 +425,8 @@ func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 			return nil, false
 		}
 	}
-	return names, true
+	slices.Sort(names)
+	return slices.Compact(names), true // a name once, or a store may give its label twice
 }
 
 // countRange is fetchRange through the CountFunc, for the queries that
