@@ -26,8 +26,8 @@ type EvalOptions struct {
 	MaxSteps int
 	// Count, when set, is used instead of the FetchFunc for the range
 	// aggregations whose result does not depend on lines: those summed by
-	// labels (or into one series) whose pipeline only drops labels and
-	// filters label strings. Such a query (Grafana's log volume, rates by
+	// labels (or into one series) whose pipeline only drops or keeps
+	// labels, filters label strings and decolorizes. Such a query (Grafana's log volume, rates by
 	// service) then reads no lines, and gets the same result.
 	Count CountFunc
 }
@@ -372,11 +372,11 @@ func (ev *evaluator) fetchRange(acc *rangeAcc, q *LogQuery, g *Grouping, grouped
 
 // countNames returns the labels that the series of a range aggregation
 // need of an entry, when its line is not needed: the aggregation is summed
-// (grouped) by labels, or into one series, and its pipeline only drops
-// labels and filters label strings, stages that neither read the line nor
-// fail. An entry's series then follows from its labels of these names (the
-// grouping's, the filters' and those of drops with a matcher), which a
-// CountFunc gives.
+// (grouped) by labels, or into one series, and its pipeline only drops or
+// keeps labels, filters label strings and decolorizes, stages that neither
+// read the line into labels nor fail. An entry's series then follows from
+// its labels of these names (the grouping's, the filters' and those of
+// drops and keeps with a matcher), which a CountFunc gives.
 func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	if !grouped || (g != nil && g.Without) {
 		return nil, false
