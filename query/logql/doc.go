@@ -25,14 +25,17 @@
 //     matcher must not match the empty string, as Loki requires.
 //   - Line filters |= != |~ !~ with "double-quoted" (Go escapes) or
 //     `backtick` strings, chained, and Loki 3's |= "a" or "b"; pattern
-//     filters |> "<_> error <_>" and !> (or-able too); |= ip("10.0.0.0/8")
-//     and != ip(...) with an address, a CIDR or a range a-b, IPv4 or IPv6.
+//     filters |> "<_> error <_>" and !> (or-able too; <_> only, each
+//     matching at least one character); |= ip("10.0.0.0/8") and
+//     != ip(...) with an address, a CIDR or a range a-b, IPv4 or IPv6.
 //   - Parsers | json (nested keys joined with "_", arrays and null skipped)
 //     and | json a="b.c[0]", d (JSON paths; objects and arrays as their
 //     text, a missing path as ""), | logfmt [--strict] [--keep-empty]
 //     [a="key", b], | regexp "(?P<name>...)", | pattern "<a> - <_>"
-//     (anchored at the start; a literal not found stops matching), and
-//     | unpack (string fields; _entry becomes the line). Keys are sanitised
+//     (anchored at the start; a literal not found gives the rest of the
+//     line to the capture before it), and | unpack (for a line with an
+//     _entry field: _entry becomes the line, the other string fields
+//     labels). Keys are sanitised
 //     to label names, a key that clashes with an entry label gets the
 //     "_extracted" suffix, the first value extracted for a name wins, and a
 //     line that does not parse gets __error__="JSONParserErr" (or
@@ -44,8 +47,9 @@
 //     to drop errored lines. A value that does not convert marks the line
 //     with __error__="LabelFilterErr".
 //   - | line_format "{{.level}} {{.msg}}" and | label_format a="{{...}}",
-//     b=c (templates over the labels as they were before the stage, or
-//     renames; a label set replaces one of the same name) with Go
+//     b=c (in order: renames of present labels, and templates over the
+//     labels as they were at the stage's first template; a label set
+//     replaces one of the same name) with Go
 //     text/template, __line__, __timestamp__ and every template function
 //     Loki documents (string, regex, url, base64, date and time, math,
 //     int/float64, bytes, duration, fromJson, ...; times in UTC).
