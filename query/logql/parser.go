@@ -14,8 +14,7 @@ import (
 
 const errAtLeastOneMatcher = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
 
-// Functions of Loki's LogQL that this package refuses with an
-// UnsupportedError rather than a syntax error.
+// The functions of Loki's LogQL, by kind.
 var (
 	// The range operators: true for those that aggregate unwrapped values
 	// (and need an unwrap), false for those that count entries.
