@@ -122,6 +122,31 @@ func TestLokiConformanceMetrics(t *testing.T) {
 	}
 }
 
+// TestUnwrapSumPushdown: a sum over sum_over_time or rate of unwrapped
+// values groups while extracting, so that the per-line labels of logfmt
+// never become series (four here, over a limit of two).
+func TestUnwrapSumPushdown(t *testing.T) {
+	opts := DefaultEvalOptions()
+	opts.MaxSeries = 2
+	for q, want := range map[string]promql.Series{
+		`sum(sum_over_time({app="api"} | logfmt | unwrap c [30s]))`:                   wantSeries(ls(), pt{30, 25}, pt{60, 11}),
+		`sum by (app) (rate({app="api"} | logfmt | unwrap bytes(size) [30s]))`:        wantSeries(ls("app", "api"), pt{30, 100}, pt{60, 7000.0 / 30}),
+		`sum without (path) (sum_over_time({app="api"} | logfmt c | unwrap c [30s]))`: wantSeries(ls("app", "api"), pt{30, 25}, pt{60, 11}),
+	} {
+		m, err := ParseMetricQuery(q)
+		require.NoError(t, err)
+		got, err := m.EvalWithOptions(context.Background(), t0.Add(30*time.Second), t0.Add(60*time.Second), 30*time.Second, unwrapStore().fetch, opts)
+		require.NoError(t, err, q)
+		requireMatrix(t, promql.Matrix{want}, got, q)
+	}
+	// avg does not commute: the per-line series count, as in Loki.
+	m, err := ParseMetricQuery(`avg(avg_over_time({app="api"} | logfmt | unwrap c [30s]))`)
+	require.NoError(t, err)
+	_, err = m.EvalWithOptions(context.Background(), t0.Add(30*time.Second), t0.Add(60*time.Second), 30*time.Second, unwrapStore().fetch, opts)
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+}
+
 // TestLokiConformanceSort: sort and sort_desc order an instant query's
 // vector by value (metric_queries#built-in-aggregation-operators).
 func TestLokiConformanceSort(t *testing.T) {

@@ -150,7 +150,7 @@ func (ev *evaluator) eval(e SampleExpr) (value, error) {
 		case e.Op == OpAbsentOverTime:
 			ss, err = ev.evalAbsent(e)
 		case e.Unwrap != nil:
-			ss, err = ev.evalUnwrapRange(e)
+			ss, err = ev.evalUnwrapRange(e, nil, false)
 		default:
 			ss, err = ev.evalRange(e, nil, false)
 		}
@@ -620,7 +620,9 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 		}
 		return v, err
 	}
-	if r, ok := a.Expr.(*RangeAggregation); ok && a.Op == OpSum && r.Unwrap == nil && r.Op != OpAbsentOverTime {
+	r, _ := a.Expr.(*RangeAggregation)
+	switch {
+	case r != nil && a.Op == OpSum && r.Unwrap == nil && r.Op != OpAbsentOverTime:
 		// sum commutes with grouping: group while extracting, so that
 		// `| json` labels that the sum drops never become series.
 		ss, err := ev.evalRange(r, a.Grouping, true)
@@ -628,7 +630,14 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 			return value{}, err
 		}
 		in = ss
-	} else {
+	case r != nil && a.Op == OpSum && r.Unwrap != nil && (r.Op == OpSumOverTime || r.Op == OpRate):
+		// So does it with sums of unwrapped values.
+		ss, err := ev.evalUnwrapRange(r, a.Grouping, true)
+		if err != nil {
+			return value{}, err
+		}
+		in = ss
+	default:
 		v, err := ev.eval(a.Expr)
 		if err != nil {
 			return value{}, err

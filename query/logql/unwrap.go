@@ -36,8 +36,10 @@ func (u *Unwrap) convert(s string) (float64, error) {
 
 // evalUnwrapRange evaluates a range aggregation over unwrapped values: it
 // runs the pipeline over every entry, makes a sample of the label's value
-// and aggregates each series' samples in every step's window.
-func (ev *evaluator) evalUnwrapRange(r *RangeAggregation) ([]*series, error) {
+// and aggregates each series' samples in every step's window. When grouped
+// (a sum pushed down, for the operators it commutes with), series labels
+// are grouped by g at once.
+func (ev *evaluator) evalUnwrapRange(r *RangeAggregation, g *Grouping, grouped bool) ([]*series, error) {
 	from := ev.start.Add(-r.Offset - r.Range)
 	to := ev.stepTime(ev.steps - 1).Add(-r.Offset)
 	u := r.Unwrap
@@ -77,14 +79,17 @@ func (ev *evaluator) evalUnwrapRange(r *RangeAggregation) ([]*series, error) {
 		}
 		// The series is the entry's labels without the unwrapped one, or
 		// those of the grouping.
-		if g := r.Grouping; g != nil && !g.Without {
-			lbls = groupLabels(lbls, g)
+		if rg := r.Grouping; rg != nil && !rg.Without {
+			lbls = groupLabels(lbls, rg)
 		} else {
 			without := &Grouping{Without: true, Labels: []string{u.Label}}
-			if g != nil {
-				without.Labels = append(without.Labels, g.Labels...)
+			if rg != nil {
+				without.Labels = append(without.Labels, rg.Labels...)
 			}
 			lbls = groupLabels(lbls, without)
+		}
+		if grouped {
+			lbls = groupLabels(lbls, g)
 		}
 		i, err := set.get(lbls)
 		if err != nil {
@@ -266,7 +271,7 @@ func (ev *evaluator) evalAbsent(r *RangeAggregation) ([]*series, error) {
 	var err error
 	if r.Unwrap != nil {
 		inner.Op = OpSumOverTime
-		present, err = ev.evalUnwrapRange(&inner)
+		present, err = ev.evalUnwrapRange(&inner, nil, true)
 	} else {
 		inner.Op = OpCountOverTime
 		present, err = ev.evalRange(&inner, nil, true)
