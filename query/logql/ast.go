@@ -31,13 +31,13 @@ type Stage interface {
 
 // LineContains returns the strings that every line the query keeps
 // contains, from its `|= "s"` filters (one value each) ahead of any
-// line_format: a store may skip data that cannot hold them. The filters
-// still apply.
+// stage that rewrites the line (line_format, unpack, decolorize): a store
+// may skip data that cannot hold them. The filters still apply.
 func (q *LogQuery) LineContains() []string {
 	var out []string
 	for _, s := range q.Stages {
 		switch s := s.(type) {
-		case *LineFormat:
+		case *LineFormat, *Unpack, *Decolorize:
 			return out // the line is another one after it
 		case *LineFilter:
 			if s.Op == LineContains && len(s.Values) == 1 {
@@ -176,10 +176,12 @@ type DropLabel struct {
 	Matcher *labels.Matcher // nil: drop the label whatever its value
 }
 
-func (d *Drop) String() string {
+func (d *Drop) String() string { return "| drop " + labelListString(d.Labels) }
+
+// labelListString prints the labels of a drop or keep stage.
+func labelListString(ls []DropLabel) string {
 	var sb strings.Builder
-	sb.WriteString("| drop ")
-	for i, l := range d.Labels {
+	for i, l := range ls {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
@@ -286,15 +288,59 @@ const (
 	OpRate          = "rate"
 	OpBytesOverTime = "bytes_over_time"
 	OpBytesRate     = "bytes_rate"
+
+	OpRateCounter      = "rate_counter"
+	OpSumOverTime      = "sum_over_time"
+	OpAvgOverTime      = "avg_over_time"
+	OpMinOverTime      = "min_over_time"
+	OpMaxOverTime      = "max_over_time"
+	OpStdvarOverTime   = "stdvar_over_time"
+	OpStddevOverTime   = "stddev_over_time"
+	OpQuantileOverTime = "quantile_over_time"
+	OpFirstOverTime    = "first_over_time"
+	OpLastOverTime     = "last_over_time"
+	OpAbsentOverTime   = "absent_over_time"
 )
 
-// RangeAggregation is count_over_time, rate, bytes_over_time or bytes_rate
-// over a log query: op(<log query>[Range] offset Offset).
+// RangeAggregation is a range function over a log query:
+// op([Param,] <log query> [| unwrap ...] [Range] offset Offset) [by (...)].
+// count_over_time, bytes_over_time, bytes_rate and absent_over_time count
+// entries; rate counts them, or with Unwrap sums their values; the other
+// operators need Unwrap and aggregate the values it extracts.
 type RangeAggregation struct {
 	Op     string
 	Query  *LogQuery
 	Range  time.Duration
 	Offset time.Duration
+	// Param is the φ of quantile_over_time.
+	Param float64
+	// Unwrap, when set, makes samples of a label's values.
+	Unwrap *Unwrap
+	// Grouping (for the unwrapped aggregations other than sum, rate and
+	// rate_counter) merges series before aggregating over the range.
+	Grouping *Grouping
+}
+
+// Unwrap is `| unwrap [duration|duration_seconds|bytes](label)` followed by
+// optional label filters that see the sample's conversion error.
+type Unwrap struct {
+	Label       string
+	Conv        string // "", "duration", "duration_seconds" or "bytes"
+	PostFilters []LabelFilter
+}
+
+func (u *Unwrap) String() string {
+	var sb strings.Builder
+	sb.WriteString("| unwrap ")
+	if u.Conv != "" {
+		sb.WriteString(u.Conv + "(" + u.Label + ")")
+	} else {
+		sb.WriteString(u.Label)
+	}
+	for _, f := range u.PostFilters {
+		sb.WriteString(" | " + f.String())
+	}
+	return sb.String()
 }
 
 func (*RangeAggregation) sampleExpr() {}
@@ -303,24 +349,40 @@ func (r *RangeAggregation) String() string {
 	var sb strings.Builder
 	sb.WriteString(r.Op)
 	sb.WriteByte('(')
+	if r.Op == OpQuantileOverTime {
+		sb.WriteString(strconv.FormatFloat(r.Param, 'g', -1, 64) + ",")
+	}
 	sb.WriteString(r.Query.String())
+	if r.Unwrap != nil {
+		sb.WriteString(" " + r.Unwrap.String())
+	}
 	sb.WriteString("[" + formatDuration(r.Range) + "]")
 	if r.Offset != 0 {
 		sb.WriteString(" offset " + formatDuration(r.Offset))
 	}
 	sb.WriteByte(')')
+	if r.Grouping != nil {
+		sb.WriteString(r.Grouping.String())
+	}
 	return sb.String()
 }
 
 // Vector aggregation operators.
 const (
-	OpSum     = "sum"
-	OpAvg     = "avg"
-	OpMin     = "min"
-	OpMax     = "max"
-	OpCount   = "count"
-	OpTopK    = "topk"
-	OpBottomK = "bottomk"
+	OpSum      = "sum"
+	OpAvg      = "avg"
+	OpMin      = "min"
+	OpMax      = "max"
+	OpCount    = "count"
+	OpTopK     = "topk"
+	OpBottomK  = "bottomk"
+	OpStddev   = "stddev"
+	OpStdvar   = "stdvar"
+	OpSort     = "sort"
+	OpSortDesc = "sort_desc"
+	// OpApproxTopK is Loki's approx_topk, which this package answers
+	// exactly (as topk), for instant queries only as in Loki.
+	OpApproxTopK = "approx_topk"
 )
 
 // VectorAggregation is sum, avg, min, max, count, topk or bottomk, with an
@@ -341,7 +403,7 @@ func (v *VectorAggregation) String() string {
 		sb.WriteString(v.Grouping.String())
 	}
 	sb.WriteByte('(')
-	if v.Op == OpTopK || v.Op == OpBottomK {
+	if v.Op == OpTopK || v.Op == OpBottomK || v.Op == OpApproxTopK {
 		sb.WriteString(strconv.Itoa(v.Param))
 		sb.WriteByte(',')
 	}
@@ -423,6 +485,31 @@ func (b *BinaryOp) String() string {
 	return sb.String()
 }
 
+// LabelReplace is label_replace(Expr, "dst", "replacement", "src", "regex"),
+// PromQL's: where the regex matches all of src's value, dst is set to the
+// replacement with $1, ${name} expanded (and removed when that is empty).
+type LabelReplace struct {
+	Expr                         SampleExpr
+	Dst, Replacement, Src, Regex string
+	re                           *regexp.Regexp
+}
+
+func (*LabelReplace) sampleExpr() {}
+
+func (l *LabelReplace) String() string {
+	return "label_replace(" + l.Expr.String() + "," + strconv.Quote(l.Dst) + "," + strconv.Quote(l.Replacement) + "," +
+		strconv.Quote(l.Src) + "," + strconv.Quote(l.Regex) + ")"
+}
+
+// Vector is vector(Value): one series without labels.
+type Vector struct {
+	Value float64
+}
+
+func (*Vector) sampleExpr() {}
+
+func (v *Vector) String() string { return "vector(" + strconv.FormatFloat(v.Value, 'g', -1, 64) + ")" }
+
 // NumberLiteral is a constant such as 100 or -0.5.
 type NumberLiteral struct {
 	Value float64
@@ -442,6 +529,8 @@ func (m *MetricQuery) Selectors() [][]*labels.Matcher {
 		case *RangeAggregation:
 			out = append(out, e.Query.Matchers)
 		case *VectorAggregation:
+			walk(e.Expr)
+		case *LabelReplace:
 			walk(e.Expr)
 		case *BinaryOp:
 			walk(e.LHS)

@@ -53,16 +53,23 @@ func TestCountPath(t *testing.T) {
 		`max(sum by (app, env) (count_over_time({app=~".+"} | drop env="dev" [1m])))`,
 		`sum without (env) (count_over_time({app=~".+"}[1m]))`,
 		`sum(count_over_time({app="web"} |= "info" [1m]))`,
+		`sum by (env) (count_over_time({app=~".+"} | keep app, env="prod" | decolorize [1m]))`,
+		`sum by (app) (bytes_over_time({app=~".+"} | keep env [1m]))`,
 	)
 	counted := map[string]bool{
-		`sum by (env) (count_over_time({app=~".+"} | drop __error__ [1m]))`:                   true,
-		`sum by (level, detected_level) (count_over_time({app=~".+"} | drop __error__ [1m]))`: true,
-		`sum(bytes_over_time({app="web"}[1m]))`:                                               true,
-		`topk(1, sum by (app) (bytes_rate({app=~".+"}[2m])))`:                                 true,
-		`sum by (app) (rate({app=~".+"} | env="prod" or env="dev" [30s]))`:                    true,
-		`sum by (app) (rate({app=~".+"} | env!="prod" | drop env [1m] offset 30s))`:           true,
-		`max(sum by (app, env) (count_over_time({app=~".+"} | drop env="dev" [1m])))`:         true,
-		`sum(count_over_time({app=~".+"}[1m])) by (app) > 1`:                                  true,
+		`sum by (env) (count_over_time({app=~".+"} | drop __error__ [1m]))`:                    true,
+		`sum by (level, detected_level) (count_over_time({app=~".+"} | drop __error__ [1m]))`:  true,
+		`sum(bytes_over_time({app="web"}[1m]))`:                                                true,
+		`topk(1, sum by (app) (bytes_rate({app=~".+"}[2m])))`:                                  true,
+		`sum by (app) (rate({app=~".+"} | env="prod" or env="dev" [30s]))`:                     true,
+		`sum by (app) (rate({app=~".+"} | env!="prod" | drop env [1m] offset 30s))`:            true,
+		`max(sum by (app, env) (count_over_time({app=~".+"} | drop env="dev" [1m])))`:          true,
+		`sum(count_over_time({app=~".+"}[1m])) by (app) > 1`:                                   true,
+		`sum by (env) (count_over_time({app=~".+"} | keep app, env="prod" | decolorize [1m]))`: true,
+		`sum by (app) (bytes_over_time({app=~".+"} | keep env [1m]))`:                          true,
+		// Absence is a count.
+		`absent_over_time({app="web", env="staging"}[30s])`:                                  true,
+		`label_replace(sum by (env) (rate({app="web"}[1m])), "short", "$1", "env", "(.).*")`: true,
 		// Its right-hand side.
 		`count_over_time({app="web"} | logfmt | level="error" | line_format "{{.level}}!" [1m]) * 100 / on (app, env) group_left sum by (app, env) (count_over_time({app="web"}[1m]))`: true,
 	}

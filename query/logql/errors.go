@@ -19,8 +19,8 @@ type ParseError qlparse.ParseError
 func (e *ParseError) Error() string { return (*qlparse.ParseError)(e).Error() }
 
 // UnsupportedError is returned by ParseExpr for valid LogQL that this package
-// does not implement (pattern and regexp parsers, unwrap, label_format, ...).
-// Feature names the construct as the user wrote it, e.g. "| pattern"; Line
+// does not implement: only subqueries, which Loki refuses too. Feature
+// names the construct as the user wrote it, e.g. "subquery [5m:1m]"; Line
 // and Col locate it like ParseError's.
 type UnsupportedError qlparse.UnsupportedError
 

@@ -26,8 +26,8 @@ type EvalOptions struct {
 	MaxSteps int
 	// Count, when set, is used instead of the FetchFunc for the range
 	// aggregations whose result does not depend on lines: those summed by
-	// labels (or into one series) whose pipeline only drops labels and
-	// filters label strings. Such a query (Grafana's log volume, rates by
+	// labels (or into one series) whose pipeline only drops or keeps
+	// labels, filters label strings and decolorizes. Such a query (Grafana's log volume, rates by
 	// service) then reads no lines, and gets the same result.
 	Count CountFunc
 }
@@ -95,6 +95,9 @@ func (m *MetricQuery) EvalWithOptions(ctx context.Context, start, end time.Time,
 		return nil, newSeriesLimitError(opts.MaxSeries)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return labels.Compare(out[i].Metric, out[j].Metric) < 0 })
+	if a, ok := m.Expr.(*VectorAggregation); ok && steps == 1 && (a.Op == OpSort || a.Op == OpSortDesc) {
+		sortByValue(out, a.Op == OpSortDesc)
+	}
 	return out, nil
 }
 
@@ -141,8 +144,21 @@ func (ev *evaluator) eval(e SampleExpr) (value, error) {
 	case *NumberLiteral:
 		return value{isScalar: true, scalar: e.Value}, nil
 	case *RangeAggregation:
-		ss, err := ev.evalRange(e, nil, false)
+		var ss []*series
+		var err error
+		switch {
+		case e.Op == OpAbsentOverTime:
+			ss, err = ev.evalAbsent(e)
+		case e.Unwrap != nil:
+			ss, err = ev.evalUnwrapRange(e, nil, false)
+		default:
+			ss, err = ev.evalRange(e, nil, false)
+		}
 		return value{series: ss}, err
+	case *LabelReplace:
+		return ev.evalLabelReplace(e)
+	case *Vector:
+		return value{series: []*series{ev.scalarSeries(e.Value)}}, nil
 	case *VectorAggregation:
 		return ev.evalVectorAggregation(e)
 	case *BinaryOp:
@@ -356,11 +372,11 @@ func (ev *evaluator) fetchRange(acc *rangeAcc, q *LogQuery, g *Grouping, grouped
 
 // countNames returns the labels that the series of a range aggregation
 // need of an entry, when its line is not needed: the aggregation is summed
-// (grouped) by labels, or into one series, and its pipeline only drops
-// labels and filters label strings, stages that neither read the line nor
-// fail. An entry's series then follows from its labels of these names (the
-// grouping's, the filters' and those of drops with a matcher), which a
-// CountFunc gives.
+// (grouped) by labels, or into one series, and its pipeline only drops or
+// keeps labels, filters label strings and decolorizes, stages that neither
+// read the line into labels nor fail. An entry's series then follows from
+// its labels of these names (the grouping's, the filters' and those of
+// drops and keeps with a matcher), which a CountFunc gives.
 func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	if !grouped || (g != nil && g.Without) {
 		return nil, false
@@ -382,16 +398,25 @@ func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 	}
 	for _, s := range q.Stages {
 		switch s := s.(type) {
-		case *Drop:
-			// A drop's value matters only with a matcher: a label dropped
-			// whatever its value might as well not be fetched. (Grafana's
-			// `| drop __error__` would otherwise ask the store for a name
-			// no stream has, and so for every record's labels.)
-			for _, l := range s.Labels {
+		case *Drop, *Keep:
+			// A drop's (keep's) value matters only with a matcher: a label
+			// dropped (kept) whatever its value might as well not be
+			// fetched. (Grafana's `| drop __error__` would otherwise ask the
+			// store for a name no stream has, and so for every record's
+			// labels.)
+			ls := []DropLabel(nil)
+			if d, ok := s.(*Drop); ok {
+				ls = d.Labels
+			} else {
+				ls = s.(*Keep).Labels
+			}
+			for _, l := range ls {
 				if l.Matcher != nil {
 					names = append(names, l.Name)
 				}
 			}
+		case *Decolorize:
+			// Rewrites the line only.
 		case *LabelFilterStage:
 			if !filterNames(s.Filter) {
 				return nil, false
@@ -400,7 +425,8 @@ func countNames(q *LogQuery, g *Grouping, grouped bool) ([]string, bool) {
 			return nil, false
 		}
 	}
-	return names, true
+	slices.Sort(names)
+	return slices.Compact(names), true // a name once, or a store may give its label twice
 }
 
 // countRange is fetchRange through the CountFunc, for the queries that
@@ -583,7 +609,20 @@ func (ev *evaluator) checkCtx(k int) error {
 
 func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) {
 	var in []*series
-	if r, ok := a.Expr.(*RangeAggregation); ok && a.Op == OpSum {
+	if a.Op == OpApproxTopK && ev.steps > 1 {
+		return value{}, errors.New("approx_topk is only supported for instant queries")
+	}
+	if a.Op == OpSort || a.Op == OpSortDesc {
+		// The order of a vector; EvalWithOptions orders instant results.
+		v, err := ev.eval(a.Expr)
+		if v.isScalar {
+			v = value{series: []*series{ev.scalarSeries(v.scalar)}}
+		}
+		return v, err
+	}
+	r, _ := a.Expr.(*RangeAggregation)
+	switch {
+	case r != nil && a.Op == OpSum && r.Unwrap == nil && r.Op != OpAbsentOverTime:
 		// sum commutes with grouping: group while extracting, so that
 		// `| json` labels that the sum drops never become series.
 		ss, err := ev.evalRange(r, a.Grouping, true)
@@ -591,7 +630,14 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 			return value{}, err
 		}
 		in = ss
-	} else {
+	case r != nil && a.Op == OpSum && r.Unwrap != nil && (r.Op == OpSumOverTime || r.Op == OpRate):
+		// So does it with sums of unwrapped values.
+		ss, err := ev.evalUnwrapRange(r, a.Grouping, true)
+		if err != nil {
+			return value{}, err
+		}
+		in = ss
+	default:
 		v, err := ev.eval(a.Expr)
 		if err != nil {
 			return value{}, err
@@ -614,7 +660,7 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 		groupOf[i] = gi
 	}
 	rows := transpose(in, ev.steps)
-	if a.Op == OpTopK || a.Op == OpBottomK {
+	if a.Op == OpTopK || a.Op == OpBottomK || a.Op == OpApproxTopK {
 		return ev.evalTopK(a, in, groupOf, len(groups.list), rows)
 	}
 
@@ -624,6 +670,7 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 		sum      float64
 		minmax   float64
 		hasValue bool
+		mean, m2 float64 // for stddev and stdvar (Welford)
 	}
 	accs := make([]acc, len(groups.list))
 	for i := range accs {
@@ -644,6 +691,9 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 			}
 			ac.n++
 			ac.sum += ref.v
+			d := ref.v - ac.mean
+			ac.mean += d / float64(ac.n)
+			ac.m2 += d * (ref.v - ac.mean)
 			switch {
 			case !ac.hasValue:
 				ac.minmax, ac.hasValue = ref.v, true
@@ -665,6 +715,10 @@ func (ev *evaluator) evalVectorAggregation(a *VectorAggregation) (value, error) 
 				v = float64(ac.n)
 			case OpMin, OpMax:
 				v = ac.minmax
+			case OpStdvar:
+				v = ac.m2 / float64(ac.n)
+			case OpStddev:
+				v = math.Sqrt(ac.m2 / float64(ac.n))
 			}
 			groups.list[gi].points = append(groups.list[gi].points, point{k: k, v: v})
 		}
@@ -686,7 +740,7 @@ func (ev *evaluator) evalTopK(a *VectorAggregation, in []*series, groupOf []int,
 				return !math.IsNaN(x.v)
 			}
 		case x.v != y.v:
-			if a.Op == OpTopK {
+			if a.Op != OpBottomK {
 				return x.v > y.v
 			}
 			return x.v < y.v
@@ -1025,4 +1079,19 @@ func resultMetric(many, one labels.Labels, m *VectorMatching) labels.Labels {
 		}
 	}
 	return b.Labels()
+}
+
+// sortByValue orders an instant result as sort and sort_desc do: by
+// value, NaN last either way, ties by labels.
+func sortByValue(m promql.Matrix, desc bool) {
+	sort.SliceStable(m, func(i, j int) bool {
+		a, b := m[i].Floats[0].F, m[j].Floats[0].F
+		if math.IsNaN(a) || math.IsNaN(b) {
+			return !math.IsNaN(a) && math.IsNaN(b)
+		}
+		if desc {
+			return a > b
+		}
+		return a < b
+	})
 }

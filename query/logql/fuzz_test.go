@@ -30,6 +30,19 @@ var fuzzQueries = []string{
 	`topk(2, 3) > bool 1 or bottomk by (env) (1, bytes_over_time({env=~"prod|dev"}[2m] offset -10s) / 0)`,
 	`sum by (level, detected_level) (count_over_time({app=~".+"} | drop __error__, __error_details__ [1m]))`,
 	`sum by (app) (rate({app=~".+"} | drop env="dev", x=~"a.*", y | env!="prod" [30s]))`,
+	"{app=\"foo\"} | label_format t=`{{ contains \"abc\" __line__ }}`, r=level | t=\"true\" or trace_id=\"abc\"",
+	`{app="foo"} | logfmt | json | drop __error__ | trace_id="abc"`,
+	`sum by (level) (count_over_time({app="foo"} | keep level, app="foo" | decolorize [1m]))`,
+	`count_over_time({app="foo"} | regexp "(?P<w>\\w+) (?P<n>\\d+)" | pattern "<a> <b>" | unpack [1m])`,
+	`sum by (a) (rate({app="foo"} | json a="x.y[0]", b | logfmt --strict c="d" [1m]))`,
+	`sum(count_over_time({app="foo"} |> "<_> x <_>" or "y <_>" !> "<_>z" |= ip("10.0.0.0/8") != ip("::1") | addr = ip("1.2.3.4-1.2.3.9") [1m]))`,
+	`sum by (app) (count_over_time({app=~".+"} | label_format level="{{ .app | upper }}" | level="FOO" [30s]))`,
+	`quantile_over_time(0.9, {app="web"} | logfmt | unwrap duration(level) | __error__="" [1m] offset 10s) by (env)`,
+	`sum by (env) (sum_over_time({app="web"} | regexp "(?P<n>\\d+)" | unwrap n [30s])) / on (env) group_left count(rate({app="web"} | logfmt | unwrap bytes(x) | __error__!="x" [1m]))`,
+	`sort_desc(stddev by (app) (rate_counter({app=~".+"} | pattern "<_>=<v>" | unwrap v [1m]))) or vector(-1.5)`,
+	`label_replace(absent_over_time({app="none", env="x"}[1m]), "d", "$1-${2}", "env", "(.)(.*)") unless sort(stdvar without (a) (avg_over_time({app="web"} | json | unwrap x [20s]) without (y)))`,
+	`approx_topk(2, absent_over_time({app="db"} | logfmt | unwrap n | __error__="" [1m]) or sum by (app) (count_over_time({app=~".+"}[30s])))`,
+	`first_over_time({app="db"}[1m] | logfmt | unwrap level) - last_over_time(({app="db"} | logfmt | unwrap level)[1m]) + max_over_time({app="db"} | unwrap n [5s]) by (app)`,
 }
 
 func FuzzParseExpr(f *testing.F) {
@@ -61,6 +74,8 @@ func FuzzProcess(f *testing.F) {
 		`{app="foo"} | logfmt | duration > 1s , size < 1MB | __error__="" | line_format "{{ .level | ToUpper }}"`,
 		`{app="foo"} |~ "a|b" | logfmt --strict --keep-empty | json | n != 1.5`,
 		`{app="foo"} != "x" | json | logfmt | line_format "{{ repeat 3 .a }}{{ trunc -2 .b }}{{ substr 1 3 .c }}" |= "y"`,
+		`{app="foo"} | unpack | regexp "(?P<w>\\w+)=(?P<v>\\S*)" | pattern "<x>=<_> <y>" | keep w, x="a" | label_format z="{{ .w | int | add 1 }}", q=y`,
+		`{app="foo"} | decolorize |> "<_>=<_>" | json a="a.b[1]", c | logfmt --keep-empty k | a = ip("10.0.0.0/8") or k != ""`,
 	}
 	for i, l := range fuzzLines {
 		f.Add(l, uint8(i))

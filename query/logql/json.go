@@ -219,13 +219,7 @@ func (s *jsonScanner) set(path []string, key, value string) {
 		}
 		name = string(sb)
 	}
-	if name == "" {
-		return
-	}
-	if s.b.baseHas(name) {
-		name += duplicateSuffix
-	}
-	s.b.setParsed(name, value)
+	s.b.setExtracted(name, value)
 }
 
 func replaceRuneError(r rune) rune {

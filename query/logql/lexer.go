@@ -230,13 +230,19 @@ func (l *lexer) number() (token, error) {
 	start := l.pos
 	numEnd, _ := qlparse.ScanNumber(l.in, start)
 	l.pos = numEnd
-	if end := l.extend(numEnd, isDurationChar); end > numEnd {
+	// The longer of a duration and a byte size wins (20mb is a size, 20ms
+	// a duration); a duration when they are as long (5m).
+	bytesEnd := l.extend(numEnd, isBytesChar)
+	if _, err := parseBytes(l.in[start:bytesEnd]); err != nil {
+		bytesEnd = numEnd
+	}
+	if end := l.extend(numEnd, isDurationChar); end > numEnd && end >= bytesEnd {
 		if d, err := parseDuration(l.in[start:end]); err == nil {
 			l.pos = end
 			return token{kind: tDuration, text: l.in[start:end], dur: d, pos: start}, nil
 		}
 	}
-	if end := l.extend(numEnd, isBytesChar); end > numEnd {
+	if end := bytesEnd; end > numEnd {
 		if b, err := parseBytes(l.in[start:end]); err == nil {
 			l.pos = end
 			return token{kind: tBytes, text: l.in[start:end], bytes: b, pos: start}, nil
@@ -275,7 +281,7 @@ func isDurationChar(r rune) bool {
 // exabytes would not fit a uint64.
 func isBytesChar(r rune) bool {
 	switch r {
-	case 'B', 'i', 'k', 'K', 'M', 'G', 'T', 'P':
+	case 'B', 'b', 'i', 'I', 'k', 'K', 'M', 'm', 'G', 'g', 'T', 't', 'P', 'p':
 		return true
 	}
 	return false

@@ -14,28 +14,25 @@ import (
 
 const errAtLeastOneMatcher = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
 
-// Functions of Loki's LogQL that this package refuses with an
-// UnsupportedError rather than a syntax error.
+// The functions of Loki's LogQL, by kind.
 var (
-	supportedRangeOps = map[string]bool{
-		OpCountOverTime: true, OpRate: true, OpBytesOverTime: true, OpBytesRate: true,
+	// The range operators: true for those that aggregate unwrapped values
+	// (and need an unwrap), false for those that count entries.
+	rangeOps = map[string]bool{
+		OpCountOverTime: false, OpBytesOverTime: false, OpBytesRate: false, OpAbsentOverTime: false,
+		OpRate:        false, // with or without unwrap
+		OpRateCounter: true, OpSumOverTime: true, OpAvgOverTime: true, OpMinOverTime: true,
+		OpMaxOverTime: true, OpStdvarOverTime: true, OpStddevOverTime: true,
+		OpQuantileOverTime: true, OpFirstOverTime: true, OpLastOverTime: true,
 	}
-	unsupportedRangeOps = map[string]bool{
-		"rate_counter": true, "avg_over_time": true, "sum_over_time": true, "min_over_time": true,
-		"max_over_time": true, "stdvar_over_time": true, "stddev_over_time": true,
-		"quantile_over_time": true, "first_over_time": true, "last_over_time": true,
-		"absent_over_time": true,
+	// The unwrapped range operators that take a grouping, as in Loki.
+	rangeOpsGrouping = map[string]bool{
+		OpAvgOverTime: true, OpMinOverTime: true, OpMaxOverTime: true, OpStdvarOverTime: true,
+		OpStddevOverTime: true, OpQuantileOverTime: true, OpFirstOverTime: true, OpLastOverTime: true,
 	}
 	supportedVectorOps = map[string]bool{
 		OpSum: true, OpAvg: true, OpMin: true, OpMax: true, OpCount: true, OpTopK: true, OpBottomK: true,
-	}
-	unsupportedVectorOps = map[string]bool{
-		"stddev": true, "stdvar": true, "sort": true, "sort_desc": true, "approx_topk": true,
-	}
-	unsupportedFuncs  = map[string]bool{"label_replace": true, "vector": true}
-	unsupportedStages = map[string]bool{
-		"regexp": true, "pattern": true, "unpack": true, "label_format": true,
-		"decolorize": true, "keep": true, "unwrap": true,
+		OpStddev: true, OpStdvar: true, OpSort: true, OpSortDesc: true, OpApproxTopK: true,
 	}
 )
 
@@ -139,10 +136,6 @@ func (p *parser) errorAt(t token, format string, args ...any) error {
 
 func (p *parser) unexpected(t token, expecting string) error {
 	return (*ParseError)(qlparse.Unexpected(p.in, t.pos, t.describe(), expecting))
-}
-
-func (p *parser) unsupported(t token, feature string) error {
-	return (*UnsupportedError)(qlparse.Unsupported(p.in, t.pos, feature))
 }
 
 func (p *parser) expect(k tokKind, expecting string) (token, error) {
@@ -372,78 +365,134 @@ func (p *parser) parseFunction() (any, error) {
 	if !p.isCall() {
 		return nil, p.unexpected(t, "")
 	}
+	_, isRange := rangeOps[name]
 	switch {
-	case supportedRangeOps[name]:
+	case isRange:
 		return p.parseRangeAggregation(name)
 	case supportedVectorOps[name]:
 		return p.parseVectorAggregation(name)
-	case unsupportedRangeOps[name], unsupportedVectorOps[name], unsupportedFuncs[name]:
-		return nil, p.unsupported(t, name)
+	case name == "label_replace":
+		return p.parseLabelReplace()
+	case name == "vector":
+		return p.parseVector()
 	}
 	return nil, p.unexpected(t, "")
 }
 
 func (p *parser) parseRangeAggregation(op string) (any, error) {
-	p.next() // the name
+	nameTok := p.next()
 	if _, err := p.expect(tLParen, "("); err != nil {
 		return nil, err
 	}
-	if t := p.peek(); t.kind == tNumber && p.peekN(1).kind == tComma {
-		return nil, p.errorAt(t, "parameter %s not supported for operation %s", t.text, op)
+	r := &RangeAggregation{Op: op}
+	if t := p.peek(); (t.kind == tNumber || t.kind == tSub) && (p.peekN(1).kind == tComma || p.peekN(2).kind == tComma) {
+		if op != OpQuantileOverTime {
+			return nil, p.errorAt(t, "parameter %s not supported for operation %s", t.text, op)
+		}
+		v, err := p.parseSignedNumber()
+		if err != nil {
+			return nil, err
+		}
+		r.Param = v
+		p.next() // ,
+	} else if op == OpQuantileOverTime {
+		return nil, p.errorAt(nameTok, "parameter required for operation %s", op)
 	}
-	q, rng, off, err := p.parseLogRange()
+	lr, err := p.parseLogRangeAny()
 	if err != nil {
 		return nil, err
 	}
+	if !lr.hasRange {
+		return nil, p.unexpected(p.peek(), "a range such as [5m]")
+	}
+	r.Query, r.Range, r.Offset, r.Unwrap = lr.q, lr.rng, lr.off, lr.unwrap
 	if _, err := p.expect(tRParen, ")"); err != nil {
 		return nil, err
 	}
-	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
+	switch {
+	case rangeOps[op] && r.Unwrap == nil:
+		return nil, p.errorAt(nameTok, "invalid aggregation %s without unwrap", op)
+	case !rangeOps[op] && op != OpRate && op != OpAbsentOverTime && r.Unwrap != nil:
+		return nil, p.errorAt(nameTok, "invalid aggregation %s with unwrap", op)
+	}
+	g, err := p.parseOptionalGrouping(op, rangeOpsGrouping[op])
+	r.Grouping = g
+	return r, err
+}
+
+// parseOptionalGrouping parses by (...) or without (...) when the cursor
+// is there, an error when op takes none.
+func (p *parser) parseOptionalGrouping(op string, allowed bool) (*Grouping, error) {
+	t := p.peek()
+	if !isIdent(t, "by") && !isIdent(t, "without") {
+		return nil, nil
+	}
+	if !allowed {
 		return nil, p.errorAt(t, "grouping not allowed for %s aggregation", op)
 	}
-	return &RangeAggregation{Op: op, Query: q, Range: rng, Offset: off}, nil
+	return p.parseGrouping()
 }
 
-// parseLogRange parses the argument of a range aggregation:
-// {sel} | stages [5m] offset 1h | more stages, possibly in parentheses.
-func (p *parser) parseLogRange() (*LogQuery, time.Duration, time.Duration, error) {
-	q, rng, off, hasRange, err := p.parseLogRangeAny()
+// parseSignedNumber parses [-+]NUMBER.
+func (p *parser) parseSignedNumber() (float64, error) {
+	sign := 1.0
+	if t := p.peek(); t.kind == tSub || t.kind == tAdd {
+		p.next()
+		if t.kind == tSub {
+			sign = -1
+		}
+	}
+	n, err := p.expect(tNumber, "NUMBER")
 	if err != nil {
-		return nil, 0, 0, err
+		return 0, err
 	}
-	if !hasRange {
-		return nil, 0, 0, p.unexpected(p.peek(), "a range such as [5m]")
-	}
-	return q, rng, off, nil
+	return sign * n.num, nil
 }
 
-func (p *parser) parseLogRangeAny() (q *LogQuery, rng, off time.Duration, hasRange bool, err error) {
+// logRange is the argument of a range aggregation.
+type logRange struct {
+	q        *LogQuery
+	rng, off time.Duration
+	hasRange bool
+	unwrap   *Unwrap
+}
+
+// parseLogRangeAny parses the argument of a range aggregation, possibly in
+// parentheses: {sel} | stages [| unwrap x] [5m] offset 1h, or with the
+// range right after the selector, {sel}[5m] | stages [| unwrap x].
+func (p *parser) parseLogRangeAny() (logRange, error) {
+	var lr logRange
 	t := p.peek()
 	switch t.kind {
 	case tLParen:
 		p.next()
-		q, rng, off, hasRange, err = p.parseLogRangeAny()
+		inner, err := p.parseLogRangeAny()
 		if err != nil {
-			return nil, 0, 0, false, err
+			return lr, err
 		}
 		if _, err := p.expect(tRParen, ")"); err != nil {
-			return nil, 0, 0, false, err
+			return lr, err
 		}
-		if hasRange {
-			return q, rng, off, true, nil
+		if inner.hasRange {
+			return inner, nil
 		}
+		lr = inner
 	case tLBrace:
-		q, err = p.parseLogQuery()
+		q, err := p.parseLogQuery()
 		if err != nil {
-			return nil, 0, 0, false, err
+			return lr, err
+		}
+		lr.q = q
+		if lr.unwrap, err = p.parseUnwrap(); err != nil {
+			return lr, err
 		}
 	default:
-		return nil, 0, 0, false, p.unexpected(t, "a log query such as {app=\"foo\"}[5m]")
+		return lr, p.unexpected(t, "a log query such as {app=\"foo\"}[5m]")
 	}
 	if p.peek().kind != tRange {
-		return q, 0, 0, false, nil
+		return lr, nil
 	}
-	rng = p.next().dur
+	lr.rng, lr.hasRange = p.next().dur, true
 	if isIdent(p.peek(), "offset") {
 		p.next()
 		neg := false
@@ -453,32 +502,81 @@ func (p *parser) parseLogRangeAny() (q *LogQuery, rng, off time.Duration, hasRan
 		}
 		d, err := p.expect(tDuration, "DURATION")
 		if err != nil {
-			return nil, 0, 0, false, err
+			return lr, err
 		}
-		off = d.dur
+		lr.off = d.dur
 		if neg {
-			off = -off
+			lr.off = -lr.off
 		}
+	}
+	if lr.unwrap != nil {
+		return lr, nil
 	}
 	// Loki also accepts the pipeline after the range: {app="a"}[5m] | json.
 	more, err := p.parseStages()
 	if err != nil {
-		return nil, 0, 0, false, err
+		return lr, err
 	}
-	q.Stages = append(q.Stages, more...)
-	return q, rng, off, true, nil
+	lr.q.Stages = append(lr.q.Stages, more...)
+	lr.unwrap, err = p.parseUnwrap()
+	return lr, err
+}
+
+// unwrapConversions are the conversion functions of unwrap.
+var unwrapConversions = map[string]bool{"duration": true, "duration_seconds": true, "bytes": true}
+
+// parseUnwrap parses `| unwrap [conv(]label[)]` and the label filters
+// after it, when the cursor is there; nil otherwise.
+func (p *parser) parseUnwrap() (*Unwrap, error) {
+	if p.peek().kind != tPipe || !isIdent(p.peekN(1), "unwrap") {
+		return nil, nil
+	}
+	p.next()
+	p.next()
+	u := &Unwrap{}
+	name, err := p.expect(tIdent, "IDENTIFIER")
+	if err != nil {
+		return nil, err
+	}
+	if p.peek().kind == tLParen {
+		conv := strings.ToLower(name.text)
+		if !unwrapConversions[conv] {
+			return nil, p.errorAt(name, "syntax error: unexpected %s, expecting duration, duration_seconds or bytes", name.text)
+		}
+		p.next()
+		if name, err = p.expect(tIdent, "IDENTIFIER"); err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen, ")"); err != nil {
+			return nil, err
+		}
+		u.Conv = conv
+	}
+	u.Label = name.text
+	for p.peek().kind == tPipe {
+		n := p.peekN(1)
+		if n.kind != tLParen && !(n.kind == tIdent && isCompareTok(p.peekN(2).kind)) {
+			return nil, p.unexpected(n, "a label filter after unwrap")
+		}
+		p.next()
+		f, err := p.parseLabelFilter()
+		if err != nil {
+			return nil, err
+		}
+		u.PostFilters = append(u.PostFilters, f)
+	}
+	return u, nil
 }
 
 func (p *parser) parseVectorAggregation(op string) (any, error) {
 	nameTok := p.next()
 	v := &VectorAggregation{Op: op}
-	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
-		g, err := p.parseGrouping()
-		if err != nil {
-			return nil, err
-		}
-		v.Grouping = g
+	groupable := op != OpSort && op != OpSortDesc && op != OpApproxTopK
+	g, err := p.parseOptionalGrouping(op, groupable)
+	if err != nil {
+		return nil, err
 	}
+	v.Grouping = g
 	if _, err := p.expect(tLParen, "("); err != nil {
 		return nil, err
 	}
@@ -492,7 +590,7 @@ func (p *parser) parseVectorAggregation(op string) (any, error) {
 	}
 	hasParam := t.kind == tNumber && p.peekN(1).kind == tComma
 	switch {
-	case op == OpTopK || op == OpBottomK:
+	case op == OpTopK || op == OpBottomK || op == OpApproxTopK:
 		if !hasParam {
 			return nil, p.errorAt(nameTok, "parameter required for operation %s", op)
 		}
@@ -509,30 +607,21 @@ func (p *parser) parseVectorAggregation(op string) (any, error) {
 	case hasParam:
 		return nil, p.errorAt(t, "unsupported parameter for operation %s(%s,", op, sign+t.text)
 	}
-	innerTok := p.peek()
-	inner, err := p.parseExpr(0)
+	se, err := p.parseSampleArg(op)
 	if err != nil {
 		return nil, err
-	}
-	se, ok := inner.(SampleExpr)
-	if !ok {
-		return nil, p.errorAt(innerTok, "syntax error: %s needs a metric query such as count_over_time(%s[5m]), not a log query", op, inner.(*LogQuery))
 	}
 	v.Expr = se
 	if _, err := p.expect(tRParen, ")"); err != nil {
 		return nil, err
 	}
-	if t := p.peek(); isIdent(t, "by") || isIdent(t, "without") {
-		if v.Grouping != nil {
-			return nil, p.unexpected(t, "")
-		}
-		g, err := p.parseGrouping()
-		if err != nil {
-			return nil, err
-		}
-		v.Grouping = g
+	if t := p.peek(); v.Grouping != nil && (isIdent(t, "by") || isIdent(t, "without")) {
+		return nil, p.unexpected(t, "")
 	}
-	return v, nil
+	if v.Grouping == nil {
+		v.Grouping, err = p.parseOptionalGrouping(op, groupable)
+	}
+	return v, err
 }
 
 func (p *parser) parseGrouping() (*Grouping, error) {
@@ -634,8 +723,15 @@ func (p *parser) parseStages() ([]Stage, error) {
 			}
 			stages = append(stages, f)
 		case tPipePat, tNotPat:
-			return nil, p.unsupported(t, t.text+" (pattern line filter)")
+			f, err := p.parsePatternFilter()
+			if err != nil {
+				return nil, err
+			}
+			stages = append(stages, f)
 		case tPipe:
+			if isIdent(p.peekN(1), "unwrap") {
+				return stages, nil // the range aggregation's (parseUnwrap)
+			}
 			s, err := p.parsePipeStage()
 			if err != nil {
 				return nil, err
@@ -647,7 +743,7 @@ func (p *parser) parseStages() ([]Stage, error) {
 	}
 }
 
-func (p *parser) parseLineFilter() (*LineFilter, error) {
+func (p *parser) parseLineFilter() (Stage, error) {
 	opTok := p.next()
 	f := &LineFilter{}
 	switch opTok.kind {
@@ -660,11 +756,10 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 	case tNre:
 		f.Op = LineNotMatches
 	}
+	if t := p.peek(); isIdent(t, "ip") && p.peekN(1).kind == tLParen {
+		return p.parseIPLineFilter(f.Op)
+	}
 	for {
-		t := p.peek()
-		if isIdent(t, "ip") && p.peekN(1).kind == tLParen {
-			return nil, p.unsupported(t, opTok.text+" ip()")
-		}
 		v, err := p.expect(tString, "STRING")
 		if err != nil {
 			return nil, err
@@ -678,7 +773,7 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 		}
 		f.Values = append(f.Values, v.text)
 		// Loki 3: |= "a" or "b".
-		if n := p.peekN(1); isIdent(p.peek(), "or") && (n.kind == tString || isIdent(n, "ip")) {
+		if n := p.peekN(1); isIdent(p.peek(), "or") && n.kind == tString {
 			p.next()
 			continue
 		}
@@ -687,7 +782,7 @@ func (p *parser) parseLineFilter() (*LineFilter, error) {
 }
 
 func (p *parser) parsePipeStage() (Stage, error) {
-	pipe := p.next()
+	p.next() // |
 	t := p.peek()
 	if t.kind == tLParen || (t.kind == tIdent && isCompareTok(p.peekN(1).kind)) {
 		f, err := p.parseLabelFilter()
@@ -704,7 +799,7 @@ func (p *parser) parsePipeStage() (Stage, error) {
 	case word == "json":
 		p.next()
 		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
-			return nil, p.unsupported(pipe, "| json with parameters")
+			return p.parseJSONExprs()
 		}
 		return &JSONParser{}, nil
 	case word == "logfmt":
@@ -722,7 +817,7 @@ func (p *parser) parsePipeStage() (Stage, error) {
 			}
 		}
 		if n := p.peek(); n.kind == tIdent && !isKeyword(n.text) {
-			return nil, p.unsupported(pipe, "| logfmt with parameters")
+			return p.parseLogfmtExprs(lp)
 		}
 		return lp, nil
 	case word == "line_format":
@@ -731,27 +826,50 @@ func (p *parser) parsePipeStage() (Stage, error) {
 		if err != nil {
 			return nil, err
 		}
-		tmpl, err := newLineTemplate(v.text)
+		tmpl, err := p.template(v)
 		if err != nil {
-			if fn, ok := err.(unsupportedTemplateFunc); ok {
-				return nil, p.unsupported(v, "line_format function "+string(fn))
-			}
-			return nil, p.errorAt(v, "invalid line template: %v", err)
+			return nil, err
 		}
 		return &LineFormat{Template: v.text, tmpl: tmpl}, nil
 	case word == "drop":
 		p.next()
-		return p.parseDrop()
-	case unsupportedStages[word]:
-		return nil, p.unsupported(pipe, "| "+word)
+		ls, err := p.parseStageLabels()
+		return &Drop{Labels: ls}, err
+	case word == "keep":
+		p.next()
+		ls, err := p.parseStageLabels()
+		return &Keep{Labels: ls}, err
+	case word == "label_format":
+		p.next()
+		return p.parseLabelFormat()
+	case word == "decolorize":
+		p.next()
+		return &Decolorize{}, nil
+	case word == "unpack":
+		p.next()
+		return &Unpack{}, nil
+	case word == "regexp":
+		p.next()
+		return p.parseRegexpStage()
+	case word == "pattern":
+		p.next()
+		v, err := p.expect(tString, "STRING")
+		if err != nil {
+			return nil, err
+		}
+		parts, msg := parsePattern(v.text, false)
+		if msg != "" {
+			return nil, p.errorAt(v, "invalid pattern %q: %s", v.text, msg)
+		}
+		return &PatternParser{Pattern: v.text, parts: parts}, nil
 	}
 	return nil, p.unexpected(p.peekN(1), "a label filter operator")
 }
 
-// parseDrop parses the labels of | drop: names, or matchers, separated by
-// commas.
-func (p *parser) parseDrop() (*Drop, error) {
-	d := &Drop{}
+// parseStageLabels parses the labels of | drop and | keep: names, or
+// matchers, separated by commas.
+func (p *parser) parseStageLabels() ([]DropLabel, error) {
+	var ls []DropLabel
 	for {
 		name, err := p.expect(tIdent, "a label name")
 		if err != nil {
@@ -768,9 +886,9 @@ func (p *parser) parseDrop() (*Drop, error) {
 				return nil, err
 			}
 		}
-		d.Labels = append(d.Labels, l)
+		ls = append(ls, l)
 		if p.peek().kind != tComma {
-			return d, nil
+			return ls, nil
 		}
 		p.next()
 	}
@@ -869,7 +987,14 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 	}
 	val := p.peek()
 	if isIdent(val, "ip") && p.peekN(1).kind == tLParen {
-		return nil, p.unsupported(val, "ip() label filter")
+		if opTok.kind != tEq && opTok.kind != tNeq {
+			return nil, p.unexpected(opTok, "= or != before ip()")
+		}
+		m, err := p.parseIPCall()
+		if err != nil {
+			return nil, err
+		}
+		return &IPLabelFilter{Name: name.text, Negate: opTok.kind == tNeq, IP: m}, nil
 	}
 	// String matchers: = != =~ !~ "value".
 	if mt, ok := matchType(opTok.kind); ok && val.kind == tString {
@@ -923,4 +1048,67 @@ func (p *parser) parseLabelFilterPrimary() (LabelFilter, error) {
 		return nil, p.unexpected(val, "STRING, NUMBER, DURATION or BYTES")
 	}
 	return nil, p.unexpected(val, "NUMBER, DURATION or BYTES")
+}
+
+// parseLabelReplace parses label_replace(expr, "dst", "replacement",
+// "src", "regex").
+func (p *parser) parseLabelReplace() (any, error) {
+	p.next() // label_replace
+	if _, err := p.expect(tLParen, "("); err != nil {
+		return nil, err
+	}
+	se, err := p.parseSampleArg("label_replace")
+	if err != nil {
+		return nil, err
+	}
+	var args [4]token
+	for i := range args {
+		if _, err := p.expect(tComma, ","); err != nil {
+			return nil, err
+		}
+		if args[i], err = p.expect(tString, "STRING"); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := p.expect(tRParen, ")"); err != nil {
+		return nil, err
+	}
+	l := &LabelReplace{Expr: se, Dst: args[0].text, Replacement: args[1].text, Src: args[2].text, Regex: args[3].text}
+	if !isLabelName(l.Dst) {
+		return nil, p.errorAt(args[0], "invalid destination label name in label_replace(): %s", l.Dst)
+	}
+	if l.re, err = regexp.Compile("^(?s:" + l.Regex + ")$"); err != nil {
+		return nil, p.errorAt(args[3], "invalid regular expression in label_replace(): %s", l.Regex)
+	}
+	return l, nil
+}
+
+// parseVector parses vector(number).
+func (p *parser) parseVector() (any, error) {
+	p.next() // vector
+	if _, err := p.expect(tLParen, "("); err != nil {
+		return nil, err
+	}
+	v, err := p.parseSignedNumber()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.expect(tRParen, ")"); err != nil {
+		return nil, err
+	}
+	return &Vector{Value: v}, nil
+}
+
+// parseSampleArg parses the metric query argument of fn.
+func (p *parser) parseSampleArg(fn string) (SampleExpr, error) {
+	at := p.peek()
+	inner, err := p.parseExpr(0)
+	if err != nil {
+		return nil, err
+	}
+	se, ok := inner.(SampleExpr)
+	if !ok {
+		return nil, p.errorAt(at, "syntax error: %s needs a metric query such as count_over_time(%s[5m]), not a log query", fn, inner.(*LogQuery))
+	}
+	return se, nil
 }

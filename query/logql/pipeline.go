@@ -133,6 +133,40 @@ func (b *labelsBuilder) setParsed(name, value string) {
 	}
 }
 
+// setExtracted adds a label found by a parser: a name that clashes with
+// an entry label gets the "_extracted" suffix, and the first value of a
+// name wins.
+func (b *labelsBuilder) setExtracted(name, value string) {
+	if name == "" {
+		return
+	}
+	if b.baseHas(name) {
+		name += duplicateSuffix
+	}
+	b.setParsed(name, value)
+}
+
+// set gives a label a value, replacing any label of that name (what
+// label_format does).
+func (b *labelsBuilder) set(name, value string) {
+	switch name {
+	case ErrorLabel:
+		b.err = value
+		return
+	case ErrorDetailsLabel:
+		b.errDetails = value
+		return
+	}
+	if i := b.parsedIndex(name); i >= 0 {
+		b.parsed[i].Value = value
+		return
+	}
+	if b.base.Has(name) && !slices.Contains(b.dropped, name) {
+		b.dropped = append(b.dropped, name)
+	}
+	b.setParsed(name, value)
+}
+
 // setErr records a pipeline error; parsers overwrite an earlier error as in
 // Loki, label filters call it only when there is none.
 func (b *labelsBuilder) setErr(kind, details string) {

@@ -19,23 +19,6 @@ import (
 // template cannot turn each line into gigabytes.
 const maxTemplateRepeat = 1 << 20
 
-// lokiTemplateFuncs are the line_format functions Loki has and this package
-// does not; using one is an UnsupportedError rather than a syntax error.
-var lokiTemplateFuncs = map[string]bool{
-	"bytes": true, "duration": true, "duration_seconds": true, "unixEpochMillis": true,
-	"unixEpochNanos": true, "toDateInZone": true, "unixToTime": true, "indent": true,
-	"nindent": true, "int": true, "float64": true, "add": true, "sub": true, "mul": true,
-	"div": true, "mod": true, "addf": true, "subf": true, "mulf": true, "divf": true,
-	"max": true, "min": true, "maxf": true, "minf": true, "ceil": true, "floor": true,
-	"round": true, "fromJson": true, "date": true, "toDate": true, "now": true, "unixEpoch": true,
-}
-
-type unsupportedTemplateFunc string
-
-func (f unsupportedTemplateFunc) Error() string { return "unsupported template function " + string(f) }
-
-var undefinedFuncRe = regexp.MustCompile(`function "([^"]+)" not defined`)
-
 // lineTemplate is a compiled line_format template. Loki's __line__ and
 // __timestamp__ functions need the current entry, which text/template can
 // only give through closures, so each concurrent user takes its own parsed
@@ -54,9 +37,6 @@ type templateInstance struct {
 func newLineTemplate(src string) (*lineTemplate, error) {
 	inst, err := newTemplateInstance(src)
 	if err != nil {
-		if m := undefinedFuncRe.FindStringSubmatch(err.Error()); m != nil && lokiTemplateFuncs[m[1]] {
-			return nil, unsupportedTemplateFunc(m[1])
-		}
 		return nil, err
 	}
 	lt := &lineTemplate{}
@@ -157,6 +137,16 @@ var templateFuncs = template.FuncMap{
 	"trimSuffix": func(suffix, s string) string { return strings.TrimSuffix(s, suffix) },
 	"b64enc":     func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
 	"default":    defaultValue,
+	"indent":     indent,
+	"nindent":    func(n int, s string) string { return "\n" + indent(n, s) },
+	"fromJson":   fromJSON,
+}
+
+func init() {
+	// Added here: they refer to templateFuncs' neighbours in template_funcs.go.
+	for k, v := range numberTimeFuncs {
+		templateFuncs[k] = v
+	}
 }
 
 func base64Decode(v string) string {
@@ -208,32 +198,34 @@ func title(s string) string {
 	return sb.String()
 }
 
-// trunc keeps the first n bytes, or for negative n the last -n bytes, like
-// Sprig's trunc.
+// trunc keeps the first n characters, or for negative n the last -n, like
+// Loki's trunc.
 func trunc(n int, s string) string {
+	r := []rune(s)
 	switch {
-	case n < 0 && len(s)+n > 0:
-		return s[len(s)+n:]
+	case n < 0 && len(r)+n > 0:
+		return string(r[len(r)+n:])
 	case n < 0:
 		return s
-	case n < len(s):
-		return s[:n]
+	case n < len(r):
+		return string(r[:n])
 	}
 	return s
 }
 
-// substr is Sprig's substr without its panics on out-of-range bounds.
+// substr is Loki's substring, in characters, without panics on out-of-range bounds.
 func substr(start, end int, s string) string {
+	r := []rune(s)
 	if start < 0 {
 		start = 0
 	}
-	if end < 0 || end > len(s) {
-		end = len(s)
+	if end < 0 || end > len(r) {
+		end = len(r)
 	}
 	if start > end {
 		return ""
 	}
-	return s[start:end]
+	return string(r[start:end])
 }
 
 func repeat(n int, s string) (string, error) {

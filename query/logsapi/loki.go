@@ -257,8 +257,10 @@ func (a *API) query(w http.ResponseWriter, r *http.Request, instant bool) {
 
 func (a *API) lokiQueryError(w http.ResponseWriter, err error) {
 	var limitErr *logql.LimitError
+	var pipelineErr *logql.PipelineError
 	switch {
-	case errors.Is(err, logstore.ErrTooMuchData), errors.As(err, &limitErr):
+	case errors.Is(err, logstore.ErrTooMuchData), errors.As(err, &limitErr), errors.As(err, &pipelineErr):
+		// The query's fault, not the server's: Loki answers 400 too.
 		a.badReq.WithLabelValues("query").Inc()
 		lokiError(w, http.StatusBadRequest, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -118,3 +118,35 @@ func TestLogQueryResponseBytes(t *testing.T) {
 	require.Contains(t, rec.Body.String(), "max-response-bytes")
 	require.Equal(t, http.StatusOK, get(5).Code)
 }
+
+// TestLokiQueryUnwrap: an unwrapped metric query through the Loki API;
+// sort_desc orders the instant vector by value; a value that does not
+// convert is the query's fault (400, as Loki), until a filter drops it.
+func TestLokiQueryUnwrap(t *testing.T) {
+	s, err := logstore.Open(t.TempDir(), logstore.DefaultOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Now().Truncate(time.Second)
+	var recs []*logstore.Record
+	for i, body := range []string{"path=/a latency=250ms", "path=/b latency=2s", "path=/a latency=750ms", "path=/b latency=oops"} {
+		recs = append(recs, &logstore.Record{Timestamp: now.Add(-time.Duration(10+i) * time.Second).UnixNano(), Body: body,
+			Resource: []record.KV{{Key: "service.name", Value: "api", Type: record.TypeString}}})
+	}
+	_, err = s.Append(context.Background(), recs)
+	require.NoError(t, err)
+	h := New(s, nil, DefaultOptions(), slog.New(slog.DiscardHandler), prometheus.NewRegistry()).Handler()
+	query := func(q string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/loki/api/v1/query?"+url.Values{
+			"query": {q}, "time": {strconv.FormatInt(now.UnixNano(), 10)}}.Encode(), nil))
+		return rec
+	}
+	rec := query(`sort_desc(sum by (path) (sum_over_time({service_name="api"} | logfmt | unwrap duration(latency) | __error__="" [1m])))`)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	body := rec.Body.String()
+	require.Regexp(t, `"result":\[\{"metric":\{"path":"/b"\},"value":\[[0-9.]+,"2"\]\},\{"metric":\{"path":"/a"\},"value":\[[0-9.]+,"1"\]\}\]`, body)
+
+	rec = query(`sum by (path) (sum_over_time({service_name="api"} | logfmt | unwrap duration(latency) [1m]))`)
+	require.Equal(t, http.StatusBadRequest, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), "SampleExtractionErr")
+}
