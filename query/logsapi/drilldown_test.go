@@ -246,14 +246,9 @@ func TestPatterns(t *testing.T) {
 	}, body["data"])
 
 	// Each pattern is a LogQL pattern filter finding its lines, as Logs
-	// Drilldown's pattern "include" button uses it (|> "<pattern>"), once
-	// query/logql has the pattern filter (issue 11 item 4).
+	// Drilldown's pattern "include" button uses it (|> "<pattern>").
 	for pattern, n := range map[string]int{"user <_> logged in": 6, "connection refused to <_>": 3} {
 		code, body := get(t, h, "/loki/api/v1/query_range", "query", `{service_name="api"} |> "`+pattern+`"`, "start", ns(t0), "end", ns(t0.Add(time.Minute)), "limit", "100")
-		if code == http.StatusBadRequest && strings.Contains(fmt.Sprint(body), "unsupported LogQL feature") {
-			t.Log("no pattern line filter in query/logql yet:", body)
-			break
-		}
 		require.Equal(t, http.StatusOK, code, body)
 		lines := 0
 		for _, st := range body["data"].(map[string]any)["result"].([]any) {
