@@ -285,8 +285,9 @@ const (
 	// "all logs", with limit=100, newest first.
 	logQLAll = `{service_name=~".+"}`
 	// logQLVolume is the log volume query Grafana's Explore sends beside
-	// every logs query (Loki's logs volume), with a step of 60 s.
-	logQLVolume = `sum by (level, detected_level) (count_over_time({service_name=~".+"}[1m]))`
+	// every logs query (Loki's logs volume, with its | drop __error__),
+	// with a step of 60 s.
+	logQLVolume = `sum by (level, detected_level) (count_over_time({service_name=~".+"} | drop __error__ [1m]))`
 	// logQLVolumeRange and logQLVolumeStep are its range and step.
 	logQLVolumeRange = time.Minute
 	logQLVolumeStep  = time.Minute
