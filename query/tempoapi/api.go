@@ -78,6 +78,10 @@ type Options struct {
 	// MaxMetricsSeries bounds the series of a metrics query; past it the
 	// answer is partial (Tempo's query_frontend.metrics.max_response_series).
 	MaxMetricsSeries int
+	// MaxMetricsSpans bounds the spans a metrics query may read (the
+	// store's scan limit, -traces.query.max-scan-spans, is for searches,
+	// which hold what they find; metrics stream).
+	MaxMetricsSpans int
 	// DefaultExemplars is the number of exemplars a metrics query returns
 	// when it names none, MaxExemplars the most it may ask for.
 	DefaultExemplars, MaxExemplars int
@@ -102,6 +106,7 @@ func DefaultOptions() Options {
 		MaxMetricsDuration:     3 * time.Hour,
 		MaxMetricsIntervals:    10_000,
 		MaxMetricsSeries:       traceql.DefaultMaxSeries,
+		MaxMetricsSpans:        100_000_000,
 		DefaultExemplars:       100,
 		MaxExemplars:           1000,
 	}
@@ -121,6 +126,7 @@ func (o Options) withDefaults() Options {
 	set(&o.MaxQueryBytes, d.MaxQueryBytes)
 	set(&o.MaxMetricsIntervals, d.MaxMetricsIntervals)
 	set(&o.MaxMetricsSeries, d.MaxMetricsSeries)
+	set(&o.MaxMetricsSpans, d.MaxMetricsSpans)
 	set(&o.DefaultExemplars, d.DefaultExemplars)
 	set(&o.MaxExemplars, d.MaxExemplars)
 	if o.MaxMetricsDuration <= 0 {

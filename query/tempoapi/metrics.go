@@ -127,6 +127,7 @@ func (a *API) parseMetrics(vals url.Values, instant bool) (req traceql.MetricsRe
 		}
 	}
 	req.MaxSeries = a.opts.MaxMetricsSeries
+	req.MaxSpans = a.opts.MaxMetricsSpans
 	parsed, err := traceql.Parse(q)
 	if err != nil {
 		var ue *traceql.UnsupportedError

@@ -33,6 +33,9 @@ type MetricsRequest struct {
 	// further series are left out and the result marked Truncated. 0 means
 	// DefaultMaxSeries.
 	MaxSeries int
+	// MaxSpans, if positive, replaces the store's limit on the spans a
+	// fetch may read: metrics stream, keeping series × steps, not spans.
+	MaxSpans int
 }
 
 // DefaultMaxSeries is Tempo's default limit on the series of a metrics
@@ -186,7 +189,8 @@ func Metrics(ctx context.Context, f SpansetFetcher, req MetricsRequest) (*Metric
 	truncated := false
 	var o observation
 	sm := newSpansetMatcher(req.Query)
-	fetch := record.FetchSpansRequest{Start: iv.start, End: iv.end, Conditions: fetchConditions(req.Query)}
+	fetch := record.FetchSpansRequest{Start: iv.start, End: iv.end, Conditions: fetchConditions(req.Query),
+		SkipSpanAttributes: !req.Query.readsSpanAttributes(), MaxSpans: req.MaxSpans}
 	stats, err := f.Fetch(ctx, fetch, func(ss *record.Spanset) error {
 		tc, idx := sm.match(ss.Spans)
 		for _, i := range idx {

@@ -11,6 +11,14 @@ type FetchSpansRequest struct {
 	// traces they rule out; it may return traces that fail the others,
 	// which the engine evaluates anyway.
 	Conditions []Condition
+	// SkipSpanAttributes says the engine reads no span attributes: a store
+	// may leave them out of the spans it hands over (a columnar one reads
+	// less).
+	SkipSpanAttributes bool
+	// MaxSpans, if positive, replaces the store's limit on the spans a
+	// fetch may read: an aggregation that streams (TraceQL metrics) keeps
+	// no span, and may read more than a search that holds its results.
+	MaxSpans int
 }
 
 // Spanset is the spans of one trace that a store holds in one place (a head

@@ -154,6 +154,11 @@ var allColumns = []string{colTraceDict, colTrace, colSpanID, colParent, colParen
 var searchColumns = []string{colTraceDict, colTrace, colSpanID, colParent, colParentID, colTime, colNameDict, colName, colKind,
 	colResDict, colResource, colAttrs}
 
+// searchColumnsNoAttrs are searchColumns without the span attributes, the
+// largest of them, for queries that read none (record.FetchSpansRequest's
+// SkipSpanAttributes).
+var searchColumnsNoAttrs = searchColumns[:len(searchColumns)-1]
+
 // dict numbers distinct byte strings in the order first seen and writes
 // each once into its column.
 type dict struct {
@@ -270,6 +275,7 @@ func decodeBlock(cols segment.Columns, rows int, buf []Span) ([]Span, error) {
 	spans := buf[:rows]
 	clear(spans)
 	_, full := cols[colEvents]
+	_, withAttrs := cols[colAttrs] // not read for queries that need no span attributes
 	trace := segment.Dec{B: cols[colTrace]}
 	spanID := segment.Dec{B: cols[colSpanID]}
 	parent := segment.Dec{B: cols[colParent]}
@@ -358,7 +364,9 @@ func decodeBlock(cols segment.Columns, rows int, buf []Span) ([]Span, error) {
 			return nil, err
 		}
 		s.Resource = resources[r]
-		s.Attributes, s.DroppedAttributesCount = decodeAttrs(&attrs)
+		if withAttrs {
+			s.Attributes, s.DroppedAttributesCount = decodeAttrs(&attrs)
+		}
 		if !full {
 			continue
 		}

@@ -132,7 +132,11 @@ func (s *Store) Fetch(ctx context.Context, req record.FetchSpansRequest, fn func
 
 func (f *fetch) count(n int) error {
 	f.st.SpansScanned += n
-	if max := f.s.opts.MaxScanSpans; max > 0 && f.st.SpansScanned > max {
+	max := f.s.opts.MaxScanSpans
+	if f.req.MaxSpans > 0 {
+		max = f.req.MaxSpans
+	}
+	if max > 0 && f.st.SpansScanned > max {
 		return fmt.Errorf("%w: more than %d spans to read; narrow the time range or the query", ErrTooMuchData, max)
 	}
 	return nil
@@ -187,7 +191,11 @@ func (f *fetch) scanSegment(ctx context.Context, r *segment.Reader) error {
 			cp := *run[i]
 			run[i] = &cp
 		}
-		spans, err := readBlock(r, b, searchColumns, f.buf)
+		cols := searchColumns
+		if f.req.SkipSpanAttributes {
+			cols = searchColumnsNoAttrs
+		}
+		spans, err := readBlock(r, b, cols, f.buf)
 		if err != nil {
 			return err
 		}

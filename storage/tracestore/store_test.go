@@ -215,6 +215,34 @@ func TestFetch(t *testing.T) {
 	}
 	_, err = s2.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64}, func(*record.Spanset) error { return nil })
 	require.ErrorIs(t, err, ErrTooMuchData)
+	// A streaming aggregation may read more than a search (MaxSpans).
+	_, err = s2.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64, MaxSpans: 1000}, func(*record.Spanset) error { return nil })
+	require.NoError(t, err)
+
+	// Without the span attributes (SkipSpanAttributes), the spans of a
+	// segment come with everything else, from fewer bytes.
+	require.NoError(t, s.Flush())
+	for _, skip := range []bool{false, true} {
+		var withAttrs, spans int
+		_, err := s.Fetch(ctx, record.FetchSpansRequest{Start: math.MinInt64, End: math.MaxInt64, SkipSpanAttributes: skip}, func(ss *record.Spanset) error {
+			for _, sp := range ss.Spans {
+				spans++
+				require.NotEmpty(t, sp.Name)
+				require.NotEmpty(t, sp.Resource)
+				if len(sp.Attributes) > 0 {
+					withAttrs++
+				}
+			}
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 9000, spans)
+		if skip {
+			require.Zero(t, withAttrs)
+		} else {
+			require.Equal(t, 6000, withAttrs, "two spans of each trace have attributes")
+		}
+	}
 }
 
 func TestTags(t *testing.T) {
