@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -194,4 +196,66 @@ func TestGrafanaTraceNotFound(t *testing.T) {
 	code, js := getJSON(t, s.url("/api/v2/traces/"+unknown))
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, map[string]any{"trace": map[string]any{}, "metrics": map[string]any{}}, js)
+}
+
+// drilldownSpanAttributes searches as Grafana's Tempo datasource does for a
+// Traces Drilldown table panel (queryType traceql, tableType raw, limit 200,
+// spss 20, as grafana/traces-drilldown's
+// src/components/Explore/TracesByService/Tabs/Structure/StructureScene.tsx
+// buildQuery sends them) and returns, per matched span name, the span's
+// attributes as key = JSON value.
+func drilldownSpanAttributes(t *testing.T, s *server, query string) map[string]map[string]string {
+	t.Helper()
+	now := time.Now()
+	code, body := getJSON(t, s.url("/api/search?q="+encodeURIComponent(query)+"&limit=200&spss=20"+
+		fmt.Sprintf("&start=%d&end=%d", now.Add(-time.Hour).Unix(), now.Add(time.Minute).Unix())))
+	require.Equal(t, http.StatusOK, code, body)
+	out := map[string]map[string]string{}
+	for _, tr := range body["traces"].([]any) {
+		for _, set := range tr.(map[string]any)["spanSets"].([]any) {
+			for _, sp := range set.(map[string]any)["spans"].([]any) {
+				span := sp.(map[string]any)
+				attrs := map[string]string{}
+				for _, a := range span["attributes"].([]any) {
+					kv := a.(map[string]any)
+					v, err := json.Marshal(kv["value"])
+					require.NoError(t, err)
+					attrs[kv["key"].(string)] = string(v)
+				}
+				out[span["name"].(string)] = attrs
+			}
+		}
+	}
+	return out
+}
+
+// TestGrafanaDrilldownSelect: | select(...) returns the selected fields
+// among each matched span's attributes; the nested set numbers Traces
+// Drilldown selects, which Sightline does not keep, are left out rather
+// than failing the query.
+func TestGrafanaDrilldownSelect(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	api := newTraceService(t, s, "grpc", "api")
+	ctx, srv := api.Tracer("shop").Start(context.Background(), "GET /users", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 500)))
+	_, child := api.Tracer("shop").Start(ctx, "load users", trace.WithAttributes(attribute.String("db.system", "postgresql")))
+	child.SetStatus(codes.Error, "timeout")
+	child.End()
+	srv.SetStatus(codes.Error, "")
+	srv.End()
+	require.NoError(t, api.ForceFlush(ctxT(t)))
+
+	got := drilldownSpanAttributes(t, s, `{ status = error } | select(status, resource.service.name, name, span.http.request.method, span.http.response.status_code, nestedSetParent, nestedSetLeft, nestedSetRight)`)
+	require.Equal(t, map[string]map[string]string{
+		"GET /users": {
+			"status":                    `{"stringValue":"error"}`,
+			"service.name":              `{"stringValue":"api"}`,
+			"http.request.method":       `{"stringValue":"GET"}`,
+			"http.response.status_code": `{"intValue":"500"}`,
+		},
+		"load users": {
+			"status":       `{"stringValue":"error"}`,
+			"service.name": `{"stringValue":"api"}`,
+		},
+	}, got)
 }

@@ -566,3 +566,41 @@ func TestEchoAndBuildInfo(t *testing.T) {
 
 	require.Equal(t, 1.0, testutil.ToFloat64(a.requests.WithLabelValues("echo", "200")))
 }
+
+// TestSearchSelect: | select(...) adds the selected fields to each matched
+// span's attributes after those the query tests, as Tempo's search does;
+// the nested set numbers Traces Drilldown selects, which Sightline does not
+// keep, are left out, as is a selected attribute the span does not have
+// and one already returned because the query tests it.
+func TestSearchSelect(t *testing.T) {
+	store := searchStore()
+	a := newTestAPI(t, store)
+	q := `{ status = error } | select(resource.service.name, span.http.method, name, status, span.missing, nestedSetLeft, nestedSetRight, nestedSetParent, .http.method, kind, resource.host.cpus)`
+	resp := get(t, a, "/api/search?"+url.Values{"q": {q}}.Encode())
+	require.Equal(t, http.StatusOK, resp.StatusCode, body(t, resp))
+	var got struct {
+		Traces []struct {
+			SpanSets []struct {
+				Spans []struct {
+					SpanID     string            `json:"spanID"`
+					Attributes []json.RawMessage `json:"attributes"`
+				} `json:"spans"`
+			} `json:"spanSets"`
+		} `json:"traces"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body(t, resp)), &got))
+	require.Len(t, got.Traces, 2)
+	require.Len(t, got.Traces[0].SpanSets[0].Spans, 1)
+	var attrs []string
+	for _, kv := range got.Traces[0].SpanSets[0].Spans[0].Attributes {
+		attrs = append(attrs, string(kv))
+	}
+	require.Equal(t, []string{
+		`{"key":"status","value":{"stringValue":"error"}}`,
+		`{"key":"service.name","value":{"stringValue":"api"}}`,
+		`{"key":"http.method","value":{"stringValue":"GET"}}`,
+		`{"key":"kind","value":{"stringValue":"server"}}`,
+		`{"key":"host.cpus","value":{"intValue":"8"}}`,
+	}, attrs)
+	require.Equal(t, q, store.gotSearch.Query.String())
+}

@@ -80,7 +80,7 @@ func (a *API) search(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	fields := req.Query.Conditions()
+	fields := returnedFields(req.Query)
 	resp := searchResponse{
 		Traces: make([]traceSearchMetadata, 0, len(traces)),
 		Metrics: searchMetrics{
@@ -212,7 +212,7 @@ func parseDuration(s string) (time.Duration, error) {
 
 // traceMetadata is one trace of a search result, as Tempo's
 // traceql.asTraceSearchMetadata and search combiner write it.
-func (a *API) traceMetadata(t *traceql.TraceSummary, fields []traceql.Condition) traceSearchMetadata {
+func (a *API) traceMetadata(t *traceql.TraceSummary, fields []traceql.Field) traceSearchMetadata {
 	md := traceSearchMetadata{
 		TraceID:           a.searchTraceID(t.TraceID),
 		RootServiceName:   t.RootServiceName,
@@ -249,16 +249,27 @@ func (a *API) searchTraceID(id [16]byte) string {
 	return strings.TrimLeft(s, "0")
 }
 
-// matchedAttributes are the values of the fields the query tested, as
-// Tempo returns them for matched spans: it fetches only those. Like
-// Tempo's, the list leaves out the name, durations and trace-level
-// intrinsics, which have their own places in the result, and is keyed by
-// attribute name without scope.
-func matchedAttributes(s *record.Span, conds []traceql.Condition) []jsonKeyValue {
+// returnedFields are the fields a search returns for its matched spans, as
+// Tempo does: those the query tests, then those it selects with
+// | select(...).
+func returnedFields(q *traceql.Query) []traceql.Field {
+	var out []traceql.Field
+	for _, c := range q.Conditions() {
+		out = append(out, c.Field)
+	}
+	return append(out, q.Selected()...)
+}
+
+// matchedAttributes are the values of the fields the query tested or
+// selected, as Tempo returns them for matched spans: it fetches only
+// those. Like Tempo's, the list leaves out the name, durations and
+// trace-level intrinsics, which have their own places in the result, and
+// fields the span does not have, and is keyed by attribute name without
+// scope.
+func matchedAttributes(s *record.Span, fields []traceql.Field) []jsonKeyValue {
 	var out []jsonKeyValue
 	seen := map[traceql.Field]bool{}
-	for _, c := range conds {
-		f := c.Field
+	for _, f := range fields {
 		if seen[f] {
 			continue
 		}
@@ -284,11 +295,20 @@ func matchedAttributes(s *record.Span, conds []traceql.Condition) []jsonKeyValue
 		if kv == nil && f.Scope != traceql.ScopeSpan {
 			kv = findKV(s.Resource, f.Name)
 		}
-		if kv != nil {
+		if kv != nil && !hasKey(out, f.Name) { // .a tested and span.a selected: once
 			out = append(out, jsonKeyValue{Key: f.Name, Value: kvJSONValue(*kv)})
 		}
 	}
 	return out
+}
+
+func hasKey(kvs []jsonKeyValue, key string) bool {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func findKV(kvs []record.KV, key string) *record.KV {

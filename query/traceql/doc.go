@@ -83,6 +83,15 @@
 //     precedence and > binds more tightly, all associating to the left, as
 //     in Tempo: {A} || {B} && {C} is ({A} || {B}) && {C} and
 //     {A} && {B} > {C} is {A} && ({B} > {C}).
+//   - | select(field, ...) after a search's spanset expression (several
+//     selects run together): the search returns the selected fields among
+//     the attributes of each matched span, after the fields the query
+//     tests (Query.Selected); select does not change what matches. As
+//     Tempo leaves out a selected field a span does not have, select()
+//     accepts the intrinsics Sightline does not keep (nestedSetLeft,
+//     nestedSetRight, nestedSetParent, which Traces Drilldown selects,
+//     span:id, childCount, ...) and leaves them out. select() inside
+//     parentheses or before a metrics function is unsupported.
 //   - // and /* */ comments, as Tempo's lexer skips them.
 //   - Existence tests <field> != nil and <field> = nil, and the comparisons
 //     of nestedSetParent that only tell a root span from the others
@@ -104,7 +113,7 @@
 //
 // Rejected with *UnsupportedError (Feature in parentheses): pipelines other
 // than metrics ("| count()", "| avg()", "| min()", "| max()", "| sum()", "|
-// by()", "| select()", "| coalesce()", "| { } (pipeline of spanset
+// by()", "| coalesce()", "| { } (pipeline of spanset
 // filters)", and after a metrics function "| count() after a metrics
 // function"), functions at the start of a query ("count()", "by()",
 // "rate()", ...), query hints on a search ("with() (query hints)"), the

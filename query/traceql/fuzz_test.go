@@ -38,6 +38,9 @@ var fuzzQueries = []string{
 	`{nestedSetParent<0 && true} | compare({status = error}, 10, 1700000000000000000, 1700000060000000000)`,
 	`{} | compare({ duration >= 1s && .a = "x" }, 2)`,
 	`{} | rate() by (`,
+	`{ status = error } | select(resource.service.name, span.http.method, name, status)`,
+	`{} | select(nestedSetLeft, nestedSetRight, nestedSetParent) | select(span:id, .a)`,
+	`{} | select(`,
 	`{} | quantile_over_time(duration, 2)`,
 }
 

@@ -16,6 +16,32 @@ const maxDepth = 200
 type Query struct {
 	root    spansetExpr
 	metrics *metricsPipeline // nil for a search query
+	// selects are the fields of | select(...) after a search's spanset
+	// expression, in order, those of several selects run together.
+	selects []selectItem
+}
+
+// selectItem is one argument of select(): a field, or (name set) an
+// intrinsic Sightline does not keep, which is accepted and left out of the
+// results, as Tempo leaves out a selected field a span does not have.
+type selectItem struct {
+	field Field
+	name  string
+}
+
+// Selected returns the fields of the query's | select(...), which a search
+// returns among the attributes of each matched span as Tempo does (its
+// docs: "select ... retrieves additional fields for the matched spans").
+// Intrinsics Sightline does not keep (nestedSetLeft, nestedSetRight,
+// nestedSetParent, span:id, ...) are accepted by Parse and not in the list.
+func (q *Query) Selected() []Field {
+	var out []Field
+	for _, it := range q.selects {
+		if it.name == "" {
+			out = append(out, it.field)
+		}
+	}
+	return out
 }
 
 // String returns the query in canonical form: it parses back to an
@@ -26,6 +52,20 @@ func (q *Query) String() string {
 	}
 	var sb strings.Builder
 	q.root.write(&sb)
+	if len(q.selects) > 0 {
+		sb.WriteString(" | select(")
+		for i, it := range q.selects {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			if it.name != "" {
+				sb.WriteString(it.name)
+			} else {
+				sb.WriteString(it.field.String())
+			}
+		}
+		sb.WriteByte(')')
+	}
 	if q.metrics != nil {
 		q.metrics.write(&sb)
 	}
@@ -45,7 +85,18 @@ func Parse(q string) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sel []selectItem
+	for p.isSelectStart() {
+		items, err := p.parseSelect()
+		if err != nil {
+			return nil, err
+		}
+		sel = append(sel, items...)
+	}
 	var m *metricsPipeline
+	if len(sel) > 0 && p.isMetricsStart() {
+		return nil, p.unsupported(p.peek(), "| select() before a metrics function")
+	}
 	if p.isMetricsStart() {
 		if m, err = p.parseMetrics(); err != nil {
 			return nil, err
@@ -57,7 +108,50 @@ func Parse(q string) (*Query, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.afterSpanset(t, "")
 	}
-	return &Query{root: root, metrics: m}, nil
+	return &Query{root: root, metrics: m, selects: sel}, nil
+}
+
+// isSelectStart reports whether the tokens at the parser's position are
+// "| select (".
+func (p *parser) isSelectStart() bool {
+	if p.peek().kind != tPipe || p.i+2 >= len(p.toks) {
+		return false
+	}
+	n := p.toks[p.i+1]
+	return n.kind == tIdent && n.text == "select" && p.toks[p.i+2].kind == tLParen
+}
+
+// unkeptIntrinsics are intrinsics Sightline does not keep that select()
+// accepts and leaves out of its results; Traces Drilldown selects the
+// nested set numbers for its structure tab.
+var unkeptIntrinsics = map[string]bool{
+	"nestedSetLeft": true, "nestedSetRight": true, "nestedSetParent": true,
+}
+
+// parseSelect parses "| select(field, ...)", at least one field, as
+// Tempo's grammar has it.
+func (p *parser) parseSelect() ([]selectItem, error) {
+	p.next() // |
+	p.next() // select
+	var out []selectItem
+	err := p.parseList(func() error {
+		t := p.peek()
+		if (t.kind == tIdent || t.kind == tScoped) && (unkeptIntrinsics[t.text] || unsupportedIntrinsics[t.text]) {
+			p.next()
+			out = append(out, selectItem{name: t.text})
+			return nil
+		}
+		f, err := p.parseField()
+		out = append(out, selectItem{field: f})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, p.unexpected(p.toks[p.i-1], "an attribute or intrinsic")
+	}
+	return out, nil
 }
 
 type parser struct {
