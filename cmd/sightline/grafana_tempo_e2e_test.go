@@ -236,14 +236,21 @@ func drilldownSpanAttributes(t *testing.T, s *server, query string) map[string]m
 func TestGrafanaDrilldownSelect(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	api := newTraceService(t, s, "grpc", "api")
+	db := newTraceService(t, s, "http", "db")
+	// GET /users (api, server, error) > load users (api, internal, error)
+	// > SELECT users (db, server).
 	ctx, srv := api.Tracer("shop").Start(context.Background(), "GET /users", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 500)))
-	_, child := api.Tracer("shop").Start(ctx, "load users", trace.WithAttributes(attribute.String("db.system", "postgresql")))
+	ctx, child := api.Tracer("shop").Start(ctx, "load users", trace.WithAttributes(attribute.String("db.system", "postgresql")))
+	_, query := db.Tracer("shop").Start(ctx, "SELECT users", trace.WithSpanKind(trace.SpanKindServer))
+	query.End()
 	child.SetStatus(codes.Error, "timeout")
 	child.End()
 	srv.SetStatus(codes.Error, "")
 	srv.End()
-	require.NoError(t, api.ForceFlush(ctxT(t)))
+	for _, tp := range []*sdktrace.TracerProvider{api, db} {
+		require.NoError(t, tp.ForceFlush(ctxT(t)))
+	}
 
 	got := drilldownSpanAttributes(t, s, `{ status = error } | select(status, resource.service.name, name, span.http.request.method, span.http.response.status_code, nestedSetParent, nestedSetLeft, nestedSetRight)`)
 	require.Equal(t, map[string]map[string]string{
@@ -256,6 +263,21 @@ func TestGrafanaDrilldownSelect(t *testing.T) {
 		"load users": {
 			"status":       `{"stringValue":"error"}`,
 			"service.name": `{"stringValue":"api"}`,
+		},
+	}, got)
+
+	// The structure tab's query, as buildQuery writes it with no filters
+	// chosen: the root and the server spans below it (&>> keeps both
+	// sides), or else the root alone.
+	got = drilldownSpanAttributes(t, s, `({nestedSetParent<0 && true } &>> { kind = server }) || ({nestedSetParent<0 && true }) | select(status, resource.service.name, name, nestedSetParent, nestedSetLeft, nestedSetRight)`)
+	require.Equal(t, map[string]map[string]string{
+		"GET /users": {
+			"status":       `{"stringValue":"error"}`,
+			"service.name": `{"stringValue":"api"}`,
+		},
+		"SELECT users": {
+			"status":       `{"stringValue":"unset"}`,
+			"service.name": `{"stringValue":"db"}`,
 		},
 	}, got)
 }

@@ -252,12 +252,26 @@ type (
 type spansetOpKind uint8
 
 const (
-	opSpansetAnd   spansetOpKind = iota + 1 // {A} && {B}
-	opSpansetOr                             // {A} || {B}
-	opSpansetChild                          // {A} > {B}
+	opSpansetAnd         spansetOpKind = iota + 1 // {A} && {B}
+	opSpansetOr                                   // {A} || {B}
+	opSpansetChild                                // {A} > {B}
+	opSpansetParent                               // {A} < {B}
+	opSpansetDesc                                 // {A} >> {B}
+	opSpansetAnce                                 // {A} << {B}
+	opSpansetSibl                                 // {A} ~ {B}
+	opSpansetUnionChild                           // {A} &> {B}
+	opSpansetUnionParent                          // {A} &< {B}
+	opSpansetUnionDesc                            // {A} &>> {B}
+	opSpansetUnionAnce                            // {A} &<< {B}
+	opSpansetUnionSibl                            // {A} &~ {B}
 )
 
-var spansetOpText = map[spansetOpKind]string{opSpansetAnd: "&&", opSpansetOr: "||", opSpansetChild: ">"}
+var spansetOpText = map[spansetOpKind]string{
+	opSpansetAnd: "&&", opSpansetOr: "||", opSpansetChild: ">", opSpansetParent: "<",
+	opSpansetDesc: ">>", opSpansetAnce: "<<", opSpansetSibl: "~", opSpansetUnionChild: "&>",
+	opSpansetUnionParent: "&<", opSpansetUnionDesc: "&>>", opSpansetUnionAnce: "&<<",
+	opSpansetUnionSibl: "&~",
+}
 
 func (f *spansetFilter) write(sb *strings.Builder) {
 	if f.cond == nil {

@@ -78,11 +78,20 @@
 //     Tempo's validation.
 //   - Between spansets: {A} && {B} (the trace has a span matching A and a
 //     span matching B; the result is the union of those spans), {A} || {B}
-//     (union) and the child operator {A} > {B} (spans matching B whose
-//     direct parent matches A), with parentheses. && and || share a
-//     precedence and > binds more tightly, all associating to the left, as
-//     in Tempo: {A} || {B} && {C} is ({A} || {B}) && {C} and
-//     {A} && {B} > {C} is {A} && ({B} > {C}).
+//     (union) and the structural operators, which keep the spans matching
+//     B that stand in a relation to some span matching A: {A} > {B} (B's
+//     direct parent matches A), {A} < {B} (B is the direct parent of an A),
+//     {A} >> {B} (B descends from an A), {A} << {B} (B is an ancestor of an
+//     A), {A} ~ {B} (B has a sibling, another span with the same parent,
+//     matching A), and their union forms &>, &<, &>>, &<<, &~, which keep
+//     the related spans of both sides (Traces Drilldown's structure tab
+//     sends {root} &>> {...}). Parents are found by ParentSpanID among the
+//     spans matched together, so when a trace comes in several spansets
+//     (one per segment, see Search) a relation across two of them is not
+//     seen. && and || share a precedence and the structural operators
+//     share a higher one, all associating to the left, as in Tempo:
+//     {A} || {B} && {C} is ({A} || {B}) && {C}, {A} && {B} > {C} is
+//     {A} && ({B} > {C}) and {A} > {B} >> {C} is ({A} > {B}) >> {C}.
 //   - | select(field, ...) after a search's spanset expression (several
 //     selects run together): the search returns the selected fields among
 //     the attributes of each matched span, after the fields the query
@@ -113,19 +122,17 @@
 //
 // Rejected with *UnsupportedError (Feature in parentheses): pipelines other
 // than metrics ("| count()", "| avg()", "| min()", "| max()", "| sum()", "|
-// by()", "| coalesce()", "| { } (pipeline of spanset
-// filters)", and after a metrics function "| count() after a metrics
+// by()", "| coalesce()", "| { } (pipeline of spanset filters)", and after a metrics function "| count() after a metrics
 // function"), functions at the start of a query ("count()", "by()",
 // "rate()", ...), query hints on a search ("with() (query hints)"), the
-// structural operators other than > (">> (descendant)", "< (parent)", "<<
-// (ancestor)", "~ (sibling)", "!> (not child)", "!< (not parent)", "!>> (not
-// descendant)", "!<< (not ancestor)", "!~ (not sibling)", "&> (union
-// child)", "&< (union parent)", "&>> (union descendant)", "&<< (union
-// ancestor)", "&~ (union sibling)"), "nil" other than in field != nil and
+// negated structural operators, which Tempo calls experimental ("!> (not
+// child)", "!< (not parent)", "!>> (not descendant)", "!<< (not
+// ancestor)", "!~ (not sibling)"), "nil" other than in field != nil and
 // field = nil, arithmetic ("+ (arithmetic)", "- (negation)", ...), "!
 // (not)", chained comparisons, comparisons of two fields or of two literals,
 // a regular expression taken from a field, parent., event., link. and
 // instrumentation. attributes, and the intrinsics childCount, parent,
 // nestedSetLeft, nestedSetRight, span:id, span:parentID, span:childCount,
-// trace:id, event:*, link:* and instrumentation:*, minInt and maxInt.
+// trace:id, event:*, link:* and instrumentation:* (other than in
+// select(), which leaves them out), minInt and maxInt.
 package traceql

@@ -174,6 +174,7 @@ type traceCtx struct {
 	root     int // index of the root span, -1 if the trace has none
 	durDone  bool
 	dur      time.Duration
+	parents  []int // parentIndex, computed on first use
 }
 
 func (tc *traceCtx) rootSpan() *Span {
@@ -299,8 +300,21 @@ func (f *spansetFilter) eval(tc *traceCtx) []bool {
 
 // eval combines both operands, each evaluated over the whole trace, as
 // Tempo's spanset operations do: && keeps both sides' spans when both have
-// some, || keeps either side's, and > keeps the right side's spans whose
-// direct parent is among the left side's.
+// some, || keeps either side's. The structural operators keep the right
+// side's spans that stand in their relation to some left-side span ({A} >
+// {B}: B whose direct parent is an A; < parent of an A; >> descendant of an
+// A; << ancestor of an A; ~ sibling of an A, another span with the same
+// parent), and their union forms (&>, &<, &>>, &<<, &~) keep as well the
+// left side's spans that some kept right-side span is related to, as
+// Tempo's docs put it: spans that match on both sides.
+//
+// The relations are read from the spans of tc only, linked by ParentSpanID:
+// when a trace comes as several spansets (its spans sit in several
+// segments, see Search), a parent, ancestor, child or descendant that sits
+// in another spanset is not seen, so {A} >> {B} misses a B whose A
+// ancestor, or any span in between, is in another segment. Siblings are
+// spans with the same non-zero ParentSpanID, whether or not the parent is
+// in tc.
 func (o *spansetOp) eval(tc *traceCtx) []bool {
 	lhs, rhs := o.lhs.eval(tc), o.rhs.eval(tc)
 	switch o.op {
@@ -314,24 +328,199 @@ func (o *spansetOp) eval(tc *traceCtx) []bool {
 			lhs[i] = lhs[i] || rhs[i]
 		}
 		return lhs
-	case opSpansetChild:
-		parents := make(map[[8]byte]struct{})
-		for i, ok := range lhs {
-			if ok {
-				parents[tc.spans[i].SpanID] = struct{}{}
-			}
-		}
-		for i, ok := range rhs {
-			if !ok {
-				continue
-			}
-			p := tc.spans[i].ParentSpanID
-			_, found := parents[p]
-			rhs[i] = found && p != [8]byte{}
-		}
-		return rhs
 	}
-	panic("BUG: unknown spanset operator")
+	if !anyTrue(lhs) || !anyTrue(rhs) {
+		return make([]bool, len(tc.spans))
+	}
+	var related, inverse func(tc *traceCtx, set []bool) []bool
+	union := false
+	switch o.op {
+	case opSpansetChild, opSpansetUnionChild:
+		related, inverse = hasParentIn, hasChildIn
+	case opSpansetParent, opSpansetUnionParent:
+		related, inverse = hasChildIn, hasParentIn
+	case opSpansetDesc, opSpansetUnionDesc:
+		related, inverse = hasAncestorIn, hasDescendantIn
+	case opSpansetAnce, opSpansetUnionAnce:
+		related, inverse = hasDescendantIn, hasAncestorIn
+	case opSpansetSibl, opSpansetUnionSibl:
+		related, inverse = hasSiblingIn, hasSiblingIn
+	default:
+		panic("BUG: unknown spanset operator")
+	}
+	switch o.op {
+	case opSpansetUnionChild, opSpansetUnionParent, opSpansetUnionDesc, opSpansetUnionAnce, opSpansetUnionSibl:
+		union = true
+	}
+	out := and(rhs, related(tc, lhs))
+	if union {
+		// The left side's spans related to a right-side span that is kept:
+		// a right-side span is kept exactly when related to a left one, so
+		// the left spans related to any right-side span are the same.
+		left := and(lhs, inverse(tc, out))
+		for i := range out {
+			out[i] = out[i] || left[i]
+		}
+	}
+	return out
+}
+
+// and sets a[i] to a[i] && b[i] and returns a.
+func and(a, b []bool) []bool {
+	for i := range a {
+		a[i] = a[i] && b[i]
+	}
+	return a
+}
+
+// parentIndex returns, for each span of tc, the index of its parent span
+// in tc, or -1 (a root, or a parent tc does not hold). When several spans
+// share an ID, the first is the parent.
+func (tc *traceCtx) parentIndex() []int {
+	if tc.parents != nil {
+		return tc.parents
+	}
+	byID := make(map[[8]byte]int, len(tc.spans))
+	for i := range tc.spans {
+		if _, dup := byID[tc.spans[i].SpanID]; !dup {
+			byID[tc.spans[i].SpanID] = i
+		}
+	}
+	tc.parents = make([]int, len(tc.spans))
+	for i := range tc.spans {
+		tc.parents[i] = -1
+		if pid := tc.spans[i].ParentSpanID; pid != ([8]byte{}) {
+			if j, ok := byID[pid]; ok {
+				tc.parents[i] = j
+			}
+		}
+	}
+	return tc.parents
+}
+
+// hasParentIn reports for each span whether its direct parent is in set.
+// Like the other relations below, it follows ParentSpanID, so a span whose
+// ID several spans share counts as each of them.
+func hasParentIn(tc *traceCtx, set []bool) []bool {
+	ids := make(map[[8]byte]struct{})
+	for i, ok := range set {
+		if ok {
+			ids[tc.spans[i].SpanID] = struct{}{}
+		}
+	}
+	out := make([]bool, len(tc.spans))
+	for i := range tc.spans {
+		p := tc.spans[i].ParentSpanID
+		_, found := ids[p]
+		out[i] = found && p != [8]byte{}
+	}
+	return out
+}
+
+// hasChildIn reports for each span whether one of its direct children is
+// in set.
+func hasChildIn(tc *traceCtx, set []bool) []bool {
+	parents := make(map[[8]byte]struct{})
+	for i, ok := range set {
+		if ok && tc.spans[i].ParentSpanID != ([8]byte{}) {
+			parents[tc.spans[i].ParentSpanID] = struct{}{}
+		}
+	}
+	out := make([]bool, len(tc.spans))
+	for i := range tc.spans {
+		_, out[i] = parents[tc.spans[i].SpanID]
+	}
+	return out
+}
+
+// hasAncestorIn reports for each span whether a proper ancestor of it is in
+// set. A cycle of ParentSpanIDs (bad data) ends the walk up.
+func hasAncestorIn(tc *traceCtx, set []bool) []bool {
+	const (
+		unknown = iota
+		yes
+		no
+		walking
+	)
+	parent := tc.parentIndex()
+	state := make([]uint8, len(tc.spans))
+	var path []int
+	for i := range tc.spans {
+		path = path[:0]
+		res := uint8(no)
+		for j := i; ; {
+			if state[j] == yes || state[j] == no {
+				res = state[j]
+				break
+			}
+			if state[j] == walking { // a cycle
+				break
+			}
+			state[j] = walking
+			path = append(path, j)
+			p := parent[j]
+			if p < 0 {
+				break
+			}
+			if set[p] {
+				res = yes
+				break
+			}
+			j = p
+		}
+		// Every span on the path has the answer of the last: none of their
+		// parents but the last one's was in set.
+		for _, j := range path {
+			state[j] = res
+		}
+	}
+	out := make([]bool, len(tc.spans))
+	for i := range out {
+		out[i] = state[i] == yes
+	}
+	return out
+}
+
+// hasDescendantIn reports for each span whether a proper descendant of it
+// is in set: the ancestors of the spans in set.
+func hasDescendantIn(tc *traceCtx, set []bool) []bool {
+	parent := tc.parentIndex()
+	out := make([]bool, len(tc.spans))
+	for i, ok := range set {
+		if !ok {
+			continue
+		}
+		// A span already marked has all its ancestors marked; that also
+		// ends a walk round a cycle.
+		for j := parent[i]; j >= 0 && !out[j]; j = parent[j] {
+			out[j] = true
+		}
+	}
+	return out
+}
+
+// hasSiblingIn reports for each span whether another span with the same
+// non-zero ParentSpanID is in set.
+func hasSiblingIn(tc *traceCtx, set []bool) []bool {
+	n := make(map[[8]byte]int)
+	for i, ok := range set {
+		if ok && tc.spans[i].ParentSpanID != ([8]byte{}) {
+			n[tc.spans[i].ParentSpanID]++
+		}
+	}
+	out := make([]bool, len(tc.spans))
+	for i := range tc.spans {
+		p := tc.spans[i].ParentSpanID
+		if p == ([8]byte{}) {
+			continue
+		}
+		c := n[p]
+		if set[i] {
+			c-- // not its own sibling
+		}
+		out[i] = c > 0
+	}
+	return out
 }
 
 func anyTrue(set []bool) bool {

@@ -330,3 +330,105 @@ func TestMatchEdgeCases(t *testing.T) {
 		require.Equal(t, want, <-done)
 	}
 }
+
+// TestMatchStructural checks the structural operators against testTrace,
+// whose tree is
+//
+//	frontendServer (server)
+//	└ frontendClient (client, error)
+//	  └ checkoutServer (server, error)
+//	    ├ checkoutClient (client, error)
+//	    │ └ paymentServer (server, error)
+//	    │   └ paymentDB (client)
+//	    ├ checkoutRender (internal, ok)
+//	    └ checkoutPublish (producer)
+//	      └ fulfillmentConsume (consumer)
+//
+// with the results worked out by hand from it.
+func TestMatchStructural(t *testing.T) {
+	trace := testTrace()
+	f := func(q string, want ...int) {
+		t.Helper()
+		query, err := Parse(q)
+		require.NoError(t, err, q)
+		if len(want) == 0 {
+			want = nil
+		}
+		require.Equal(t, want, query.Match(trace), q)
+		again, err := Parse(query.String())
+		require.NoError(t, err)
+		require.Equal(t, query.String(), again.String())
+		require.Equal(t, want, again.Match(trace), query.String())
+	}
+	// >> descendant: the right side's spans below a left-side span.
+	f(`{ kind = server } >> { kind = client }`, frontendClient, checkoutClient, paymentDB)
+	f(`{ rootName = "GET /checkout" && kind = server } >> { kind = consumer }`, fulfillmentConsume)
+	f(`{ resource.service.name = "payment" } >> { resource.service.name = "payment" }`, paymentDB)
+	f(`{ kind = consumer } >> {}`)
+	// << ancestor: the right side's spans above a left-side span.
+	f(`{ kind = consumer } << {}`, frontendServer, frontendClient, checkoutServer, checkoutPublish)
+	f(`{ name = "SELECT payments" } << { status = error }`, frontendClient, checkoutServer, checkoutClient, paymentServer)
+	// < parent: the right side's spans that are the direct parent of a
+	// left-side span.
+	f(`{ status = error } < { kind = server }`, frontendServer, checkoutServer)
+	f(`{ kind = consumer } < { kind = server }`)
+	// ~ sibling: another span with the same parent; a span is not its own
+	// sibling, and the root has none.
+	f(`{ status = ok } ~ {}`, checkoutClient, checkoutPublish)
+	f(`{ kind = producer } ~ { kind = internal || kind = producer }`, checkoutRender)
+	f(`{ resource.service.name = "checkout" } ~ { resource.service.name = "checkout" }`, checkoutClient, checkoutRender, checkoutPublish)
+	f(`{} ~ {}`, checkoutClient, checkoutRender, checkoutPublish)
+	// > child, as before.
+	f(`{ kind = server } > { kind = client }`, frontendClient, checkoutClient, paymentDB)
+
+	// Union forms: the spans of both sides that stand in the relation.
+	// Tempo's docs' example: a failing span and the failing spans below it.
+	f(`{ status = error } &>> { status = error }`, frontendClient, checkoutServer, checkoutClient, paymentServer)
+	// Traces Drilldown's structure tab: the root and the server spans below.
+	f(`{ nestedSetParent < 0 && true } &>> { kind = server }`, frontendServer, checkoutServer, paymentServer)
+	f(`({ nestedSetParent < 0 && true } &>> { kind = server }) || ({ nestedSetParent < 0 && true })`, frontendServer, checkoutServer, paymentServer)
+	f(`{ kind = server } &> { kind = client }`, frontendServer, frontendClient, checkoutServer, checkoutClient, paymentServer, paymentDB)
+	f(`{ kind = consumer } &< { kind = producer }`, checkoutPublish, fulfillmentConsume)
+	f(`{ kind = consumer } &<< { kind = server }`, frontendServer, checkoutServer, fulfillmentConsume)
+	f(`{ status = ok } &~ { kind = producer }`, checkoutRender, checkoutPublish)
+	f(`{ kind = internal } &~ { kind = internal }`)
+	f(`{ name = "nope" } &>> {}`)
+	f(`{} &>> { name = "nope" }`)
+
+	// Precedence: the structural operators bind alike, to the left, and
+	// more tightly than && and ||.
+	f(`{ status = ok } ~ {} >> { kind = consumer }`, fulfillmentConsume)
+	f(`{ kind = consumer } && { status = ok } ~ { kind = producer }`, checkoutPublish, fulfillmentConsume)
+	f(`{ kind = consumer } || { status = ok } &~ { kind = producer }`, checkoutRender, checkoutPublish, fulfillmentConsume)
+}
+
+// TestMatchStructuralBadParents: spans whose parents form a cycle, or
+// whose parent is missing, end the walks up and down the tree.
+func TestMatchStructuralBadParents(t *testing.T) {
+	span := func(i, parent int, name string) Span {
+		s := Span{SpanID: spanID(i), Name: name, Start: t0}
+		if parent >= 0 {
+			s.ParentSpanID = spanID(parent)
+		}
+		return s
+	}
+	// a and b are each other's parent; c is a's child; d's parent is not
+	// in the trace; e is d's child.
+	trace := []Span{span(0, 1, "a"), span(1, 0, "b"), span(2, 0, "c"), span(3, 9, "d"), span(4, 3, "e")}
+	f := func(q string, want ...int) {
+		t.Helper()
+		if len(want) == 0 {
+			want = nil
+		}
+		require.Equal(t, want, mustParse(t, q).Match(trace), q)
+	}
+	f(`{ name = "x" } >> {}`)
+	f(`{ name = "a" } >> {}`, 0, 1, 2)
+	f(`{ name = "c" } << {}`, 0, 1)
+	f(`{ name = "e" } << {}`, 3)
+	f(`{ name = "d" } >> {}`, 4)
+	f(`{} >> { name = "d" }`)
+	f(`{ name = "x" } << {}`)
+	f(`{} ~ {}`, 1, 2) // b and c are a's children
+	f(`{ name = "c" } &<< { name = "a" }`, 0, 2)
+}

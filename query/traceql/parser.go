@@ -30,8 +30,8 @@ type selectItem struct {
 }
 
 // Selected returns the fields of the query's | select(...), which a search
-// returns among the attributes of each matched span as Tempo does (its
-// docs: "select ... retrieves additional fields for the matched spans").
+// returns among the attributes of each matched span, as Tempo's search
+// does (its docs' "Selection": select fields from the matched spans).
 // Intrinsics Sightline does not keep (nestedSetLeft, nestedSetRight,
 // nestedSetParent, span:id, ...) are accepted by Parse and not in the list.
 func (q *Query) Selected() []Field {
@@ -193,14 +193,18 @@ func (p *parser) enter(t token) error {
 
 func (p *parser) leave() { p.depth-- }
 
+// structuralOps are the structural operators this package evaluates.
+var structuralOps = map[tokKind]spansetOpKind{
+	tGt: opSpansetChild, tLt: opSpansetParent, tDesc: opSpansetDesc, tAnce: opSpansetAnce,
+	tSibl: opSpansetSibl, tUnionChild: opSpansetUnionChild, tUnionParent: opSpansetUnionParent,
+	tUnionDesc: opSpansetUnionDesc, tUnionAnce: opSpansetUnionAnce, tUnionSibl: opSpansetUnionSibl,
+}
+
 // unsupportedStructural names the structural operators that Tempo has and
-// this package does not.
+// this package does not: the negated ones, which Tempo calls experimental.
 var unsupportedStructural = map[tokKind]string{
-	tDesc: ">> (descendant)", tAnce: "<< (ancestor)", tLt: "< (parent)", tSibl: "~ (sibling)",
 	tNotChild: "!> (not child)", tNotParent: "!< (not parent)", tNotDesc: "!>> (not descendant)",
-	tNotAnce: "!<< (not ancestor)", tNre: "!~ (not sibling)", tUnionChild: "&> (union child)",
-	tUnionParent: "&< (union parent)", tUnionDesc: "&>> (union descendant)",
-	tUnionAnce: "&<< (union ancestor)", tUnionSibl: "&~ (union sibling)",
+	tNotAnce: "!<< (not ancestor)", tNre: "!~ (not sibling)",
 }
 
 // pipelineFuncs are the functions that may follow a "|" or start a query in
@@ -271,7 +275,8 @@ func (p *parser) parseStructural() (spansetExpr, error) {
 		if feature, ok := unsupportedStructural[t.kind]; ok {
 			return nil, p.unsupported(t, feature)
 		}
-		if t.kind != tGt {
+		op, ok := structuralOps[t.kind]
+		if !ok {
 			return lhs, nil
 		}
 		p.next()
@@ -279,7 +284,7 @@ func (p *parser) parseStructural() (spansetExpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		lhs = &spansetOp{op: opSpansetChild, lhs: lhs, rhs: rhs}
+		lhs = &spansetOp{op: op, lhs: lhs, rhs: rhs}
 	}
 }
 
