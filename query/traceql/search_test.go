@@ -248,3 +248,38 @@ func BenchmarkSearch(b *testing.B) {
 		require.Len(b, res, 20)
 	}
 }
+
+// The structural operators relate the spans of one spanset: a trace whose
+// spans sit in two segments does not match a relation between spans of
+// different segments, one whose spans are together does.
+func TestSearchStructuralPerSpanset(t *testing.T) {
+	split := tracestoretest.Trace(7, true) // GET /cart > POST checkout > charge
+	root, client, server := split[0], split[1], split[2]
+	whole := tracestoretest.Trace(8, true)
+	f := &fakeFetcher{sets: []record.Spanset{
+		spanset([]*record.Span{client, server}),
+		spanset(whole),
+		spanset([]*record.Span{root}),
+	}}
+	search := func(q string) map[[16]byte][]string {
+		t.Helper()
+		res, _, err := Search(context.Background(), f, SearchRequest{Query: mustParse(t, q), Limit: 5, SpansPerSpanSet: 5})
+		require.NoError(t, err)
+		out := map[[16]byte][]string{}
+		for _, ts := range res {
+			for _, s := range ts.Matched {
+				out[ts.TraceID] = append(out[ts.TraceID], s.Name)
+			}
+			require.Equal(t, len(ts.Matched), ts.MatchedCount)
+		}
+		return out
+	}
+	require.Equal(t, map[[16]byte][]string{whole[0].TraceID: {"GET /cart", "charge"}},
+		search(`{ name = "GET /cart" } &>> { name = "charge" }`))
+	require.Equal(t, map[[16]byte][]string{whole[0].TraceID: {"charge"}},
+		search(`{ name = "GET /cart" } >> { status = error }`))
+	require.Equal(t, map[[16]byte][]string{root.TraceID: {"POST checkout", "charge"}, whole[0].TraceID: {"POST checkout", "charge"}},
+		search(`{ kind = client } &>> { kind = server }`))
+	require.Equal(t, map[[16]byte][]string{root.TraceID: {"POST checkout"}, whole[0].TraceID: {"GET /cart", "POST checkout"}},
+		search(`{ name = "charge" } << {}`))
+}
