@@ -305,7 +305,7 @@ func TestTracesBadInput(t *testing.T) {
 
 	code, body := getJSON(t, s.url("/api/search?"+q("q", `{ span.a = }`)))
 	require.Equal(t, http.StatusBadRequest, code, body)
-	code, body = getJSON(t, s.url("/api/search?"+q("q", `{ .a = 1 } | count() > 2`)))
+	code, body = getJSON(t, s.url("/api/search?"+q("q", `{ .a = 1 } | by(.a)`)))
 	require.Equal(t, http.StatusBadRequest, code, body)
 	code, _ = getJSON(t, s.url("/api/traces/xyz"))
 	require.Equal(t, http.StatusBadRequest, code)

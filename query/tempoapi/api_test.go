@@ -433,7 +433,7 @@ func TestSearchBadRequest(t *testing.T) {
 		require.Equal(t, 1.0, testutil.ToFloat64(a.badReq.WithLabelValues(reason)))
 	}
 	f(url.Values{"q": {`{ .a = `}}, reasonTraceQL, "invalid TraceQL query: parse error at line 1, col 8: syntax error: unexpected $end")
-	f(url.Values{"q": {`{ .a = 1 } | count() > 2`}}, reasonUnsupported, `unsupported TraceQL: "| count()"`)
+	f(url.Values{"q": {`{ .a = 1 } | by(.b)`}}, reasonUnsupported, `unsupported TraceQL: "| by()"`)
 	f(url.Values{"q": {`{}`}, "tags": {"a=b"}}, reasonParams, "invalid request: can't specify tags and q in the same query")
 	f(url.Values{"tags": {`a=b a=c`}}, reasonParams, "invalid tags: tag a has been set twice")
 	f(url.Values{"tags": {`a="b`}}, reasonParams, "invalid tags: unterminated quoted value at pos 5")

@@ -91,6 +91,11 @@ func (q *Query) readsSpanAttributes() bool {
 			}
 		}
 	}
+	for _, st := range q.pipeline {
+		if st.agg != nil && st.agg.fn != aggCount && st.agg.field.readsSpanAttribute() {
+			return true
+		}
+	}
 	return spansetReadsSpanAttributes(q.root)
 }
 

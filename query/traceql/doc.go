@@ -101,6 +101,20 @@
 //     nestedSetRight, nestedSetParent, which Traces Drilldown selects,
 //     span:id, childCount, ...) and leaves them out. select() inside
 //     parentheses or before a metrics function is unsupported.
+//   - Aggregate filters after a search's spanset expression, as Tempo's
+//     docs' "Aggregators": | count() op n, | avg(f) op n, | min(f) op n,
+//     | max(f) op n and | sum(f) op n with = != > >= < <=, n a number or a
+//     duration, f a field. The aggregate is computed over the spans the
+//     expression before it matched (its spanset) and the spanset is
+//     dropped when the comparison is false; otherwise it passes unchanged.
+//     Spans whose field is missing or not a number are left out of avg,
+//     min, max and sum (with none left the comparison is false); durations
+//     aggregate as durations. Stages chain, with selects among them:
+//     {...} | count() > 1 | select(.a) | avg(duration) > 1s. A trace that
+//     comes in several spansets (one per segment, see Search) is
+//     aggregated per spanset, so count() counts the spans of one segment.
+//     Aggregate filters inside parentheses or before a metrics function are
+//     unsupported.
 //   - // and /* */ comments, as Tempo's lexer skips them.
 //   - Existence tests <field> != nil and <field> = nil, and the comparisons
 //     of nestedSetParent that only tell a root span from the others
@@ -120,10 +134,10 @@
 //     aggregate in seconds; a span whose field is missing or not a number
 //     is left out of the *_over_time functions.
 //
-// Rejected with *UnsupportedError (Feature in parentheses): pipelines other
-// than metrics ("| count()", "| avg()", "| min()", "| max()", "| sum()", "|
-// by()", "| coalesce()", "| { } (pipeline of spanset filters)", and after a metrics function "| count() after a metrics
-// function"), functions at the start of a query ("count()", "by()",
+// Rejected with *UnsupportedError (Feature in parentheses): the pipelines
+// "| by()", "| coalesce()", "| { } (pipeline of spanset filters)", "| count()
+// after a metrics function", "aggregate filter before a metrics function"
+// and aggregates inside parentheses ("| count()"), functions at the start of a query ("count()", "by()",
 // "rate()", ...), query hints on a search ("with() (query hints)"), the
 // negated structural operators, which Tempo calls experimental ("!> (not
 // child)", "!< (not parent)", "!>> (not descendant)", "!<< (not

@@ -44,6 +44,9 @@ var fuzzQueries = []string{
 	`{} | select(nestedSetLeft, nestedSetRight, nestedSetParent) | select(span:id, .a)`,
 	`{} | select(`,
 	`{} | quantile_over_time(duration, 2)`,
+	`{ status = error } | count() > 1 | select(span.http.method)`,
+	`{} | avg(duration) >= 1.5s | min(span.x) < -2 | max(.y) != 0.5 | sum(resource.z) = 10`,
+	`{ .a = 1 } && { .b = 2 } | count() <= 2 | count() >`,
 }
 
 func FuzzParse(f *testing.F) {
@@ -80,6 +83,7 @@ func FuzzMatch(f *testing.F) {
 	}
 	f.Add(`{ .v = 1 && .w = 1.0 && .s = "1" && .b }`, "1", int64(1), 1.0, true, "", "")
 	f.Add(`{ .v > 1ms || .w < -1.5 || .s =~ ".*" }`, "", int64(math.MinInt64), math.NaN(), false, "SPAN_KIND_CLIENT", "STATUS_CODE_OK")
+	f.Add(`{} | sum(.v) > 0 | avg(.w) < 1 | min(duration) >= 0 | max(.s) = 1`, "1", int64(-3), 0.25, false, "", "")
 	base := testTrace()
 	f.Fuzz(func(t *testing.T, q, s string, i int64, fl float64, b bool, kind, status string) {
 		query, err := Parse(q)

@@ -272,6 +272,11 @@ func (q *Query) Match(trace []Span) []int {
 // matchTrace is Match over the spans of tc.
 func (q *Query) matchTrace(tc *traceCtx) []int {
 	set := q.root.eval(tc)
+	for _, st := range q.pipeline {
+		if st.agg != nil && !st.agg.keep(tc, set) {
+			return nil
+		}
+	}
 	n := 0
 	for _, ok := range set {
 		if ok {

@@ -93,9 +93,10 @@ func all(n int) []int {
 	return out
 }
 
-func TestMatch(t *testing.T) {
-	trace := testTrace()
-	f := func(q string, want ...int) {
+// matcher returns a check that q matches exactly the spans want of trace,
+// and so does its canonical form.
+func matcher(t *testing.T, trace []Span) func(q string, want ...int) {
+	return func(q string, want ...int) {
 		t.Helper()
 		query, err := Parse(q)
 		require.NoError(t, err, q)
@@ -105,6 +106,11 @@ func TestMatch(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, again.Match(trace), query.String())
 	}
+}
+
+func TestMatch(t *testing.T) {
+	trace := testTrace()
+	f := matcher(t, trace)
 	every := all(numTestSpans)
 
 	f(`{}`, every...)
@@ -431,4 +437,51 @@ func TestMatchStructuralBadParents(t *testing.T) {
 	f(`{ name = "x" } << {}`)
 	f(`{} ~ {}`, 1, 2) // b and c are a's children
 	f(`{ name = "c" } &<< { name = "a" }`, 0, 2)
+}
+
+// TestMatchAggregates checks aggregate filters as Tempo's docs define them:
+// the aggregate is computed over the spanset the expression before it
+// matched, and a spanset whose comparison is false is dropped (the trace
+// does not match); otherwise the spanset passes unchanged.
+func TestMatchAggregates(t *testing.T) {
+	f := matcher(t, testTrace())
+	errs := []int{frontendClient, checkoutServer, checkoutClient, paymentServer} // 1000, 950, 800, 780 ms
+
+	// count(): 4 error spans.
+	f(`{ status = error } | count() > 3`, errs...)
+	f(`{ status = error } | count() > 4`)
+	f(`{ status = error } | count() = 4`, errs...)
+	f(`{ status = error } | count() != 4`)
+	f(`{ status = error } | count() >= 4`, errs...)
+	f(`{ status = error } | count() < 4`)
+	f(`{ status = error } | count() <= 4`, errs...)
+	f(`{ status = error } | count() > 3.5`, errs...)
+	f(`{ name = "nothing" } | count() = 0`) // no spanset, nothing to count
+	// The union of && is the spanset: 3 servers and 3 clients.
+	f(`{ kind = server } && { kind = client } | count() = 6`, frontendServer, frontendClient, checkoutServer, checkoutClient, paymentServer, paymentDB)
+
+	// avg, min, max, sum of durations: (1000+950+800+780)/4 = 882.5ms.
+	f(`{ status = error } | avg(duration) > 882ms`, errs...)
+	f(`{ status = error } | avg(duration) > 883ms`)
+	f(`{ status = error } | avg(duration) < 883ms`, errs...)
+	f(`{ status = error } | min(duration) = 780ms`, errs...)
+	f(`{ status = error } | min(duration) < 780ms`)
+	f(`{ status = error } | max(span:duration) = 1s`, errs...)
+	f(`{ status = error } | max(duration) > 1s`)
+	f(`{ status = error } | sum(duration) = 3.53s`, errs...)
+	f(`{ status = error } | sum(duration) != 3.53s`)
+	f(`{ status = error } | min(duration) > 1000`, errs...) // a duration is its nanoseconds
+
+	// Attributes: spans without the field, or with a non-number, are left out.
+	f(`{ .http.status_code >= 500 } | sum(span.http.status_code) = 1500`, frontendServer, frontendClient, checkoutServer)
+	f(`{} | sum(span.http.status_code) = 1500`, all(numTestSpans)...)
+	f(`{} | avg(span.db.rows) = 3`, all(numTestSpans)...)
+	f(`{} | sum(.payment.amount) = 42.5`, all(numTestSpans)...)
+	f(`{} | max(.db.load) < 0.3 | min(.db.load) >= 0.25`, all(numTestSpans)...)
+	f(`{} | max(span.missing) >= 0`)
+	f(`{} | sum(span.http.method) > 0`) // strings are not summed
+
+	// Chained stages: each must hold; select does not change what matches.
+	f(`{ status = error } | count() > 1 | avg(duration) < 500ms`)
+	f(`{ status = error } | count() > 1 | select(span.http.method) | max(duration) <= 1s`, errs...)
 }

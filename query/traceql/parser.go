@@ -19,6 +19,9 @@ type Query struct {
 	// selects are the fields of | select(...) after a search's spanset
 	// expression, in order, those of several selects run together.
 	selects []selectItem
+	// pipeline is the stages after the spanset expression of a search, in
+	// order: aggregate filters and selects.
+	pipeline []pipeStage
 }
 
 // selectItem is one argument of select(): a field, or (name set) an
@@ -52,9 +55,13 @@ func (q *Query) String() string {
 	}
 	var sb strings.Builder
 	q.root.write(&sb)
-	if len(q.selects) > 0 {
+	for _, st := range q.pipeline {
+		if st.agg != nil {
+			st.agg.write(&sb)
+			continue
+		}
 		sb.WriteString(" | select(")
-		for i, it := range q.selects {
+		for i, it := range st.sel {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
@@ -85,17 +92,43 @@ func Parse(q string) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	var sel []selectItem
-	for p.isSelectStart() {
-		items, err := p.parseSelect()
-		if err != nil {
-			return nil, err
+	var (
+		sel  []selectItem
+		pipe []pipeStage
+	)
+	for {
+		if p.isSelectStart() {
+			items, err := p.parseSelect()
+			if err != nil {
+				return nil, err
+			}
+			sel = append(sel, items...)
+			if k := len(pipe) - 1; k >= 0 && pipe[k].agg == nil { // selects in a row print as one
+				pipe[k].sel = append(pipe[k].sel, items...)
+			} else {
+				pipe = append(pipe, pipeStage{sel: items})
+			}
+			continue
 		}
-		sel = append(sel, items...)
+		if p.isAggStart() {
+			if p.isMetricsStart() {
+				break
+			}
+			a, err := p.parseAgg()
+			if err != nil {
+				return nil, err
+			}
+			pipe = append(pipe, pipeStage{agg: a})
+			continue
+		}
+		break
 	}
 	var m *metricsPipeline
-	if len(sel) > 0 && p.isMetricsStart() {
-		return nil, p.unsupported(p.peek(), "| select() before a metrics function")
+	if len(pipe) > 0 && p.isMetricsStart() {
+		if len(sel) > 0 {
+			return nil, p.unsupported(p.peek(), "| select() before a metrics function")
+		}
+		return nil, p.unsupported(p.peek(), "aggregate filter before a metrics function")
 	}
 	if p.isMetricsStart() {
 		if m, err = p.parseMetrics(); err != nil {
@@ -108,7 +141,7 @@ func Parse(q string) (*Query, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, p.afterSpanset(t, "")
 	}
-	return &Query{root: root, metrics: m, selects: sel}, nil
+	return &Query{root: root, metrics: m, selects: sel, pipeline: pipe}, nil
 }
 
 // isSelectStart reports whether the tokens at the parser's position are

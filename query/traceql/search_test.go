@@ -282,4 +282,10 @@ func TestSearchStructuralPerSpanset(t *testing.T) {
 		search(`{ kind = client } &>> { kind = server }`))
 	require.Equal(t, map[[16]byte][]string{root.TraceID: {"POST checkout"}, whole[0].TraceID: {"GET /cart", "POST checkout"}},
 		search(`{ name = "charge" } << {}`))
+	// Aggregates count per spanset too: the split trace's spansets hold 2
+	// and 1 spans, so neither has more than 2.
+	require.Equal(t, map[[16]byte][]string{whole[0].TraceID: {"GET /cart", "POST checkout", "charge"}},
+		search(`{} | count() > 2`))
+	require.Equal(t, map[[16]byte][]string{root.TraceID: {"POST checkout", "charge"}},
+		search(`{} | count() = 2`))
 }
