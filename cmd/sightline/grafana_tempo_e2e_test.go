@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -216,7 +217,8 @@ func drilldownSpanAttributes(t *testing.T, s *server, query string) map[string]m
 			for _, sp := range set.(map[string]any)["spans"].([]any) {
 				span := sp.(map[string]any)
 				attrs := map[string]string{}
-				for _, a := range span["attributes"].([]any) {
+				list, _ := span["attributes"].([]any) // left out when there are none
+				for _, a := range list {
 					kv := a.(map[string]any)
 					v, err := json.Marshal(kv["value"])
 					require.NoError(t, err)
@@ -280,4 +282,37 @@ func TestGrafanaDrilldownSelect(t *testing.T) {
 			"service.name": `{"stringValue":"db"}`,
 		},
 	}, got)
+}
+
+// TestGrafanaSearchCount: | count() > n keeps the traces whose spanset has
+// more than n spans, through /api/search as Grafana sends it.
+func TestGrafanaSearchCount(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	api := newTraceService(t, s, "grpc", "api")
+	// GET /orders with three children; GET /health with one.
+	ctx, orders := api.Tracer("shop").Start(context.Background(), "GET /orders", trace.WithSpanKind(trace.SpanKindServer))
+	for i := range 3 {
+		_, c := api.Tracer("shop").Start(ctx, fmt.Sprintf("load %d", i))
+		c.End()
+	}
+	orders.End()
+	ctx, health := api.Tracer("shop").Start(context.Background(), "GET /health", trace.WithSpanKind(trace.SpanKindServer))
+	_, ping := api.Tracer("shop").Start(ctx, "ping")
+	ping.End()
+	health.End()
+	require.NoError(t, api.ForceFlush(ctxT(t)))
+
+	names := func(q string) []string {
+		t.Helper()
+		var out []string
+		for name := range drilldownSpanAttributes(t, s, q) {
+			out = append(out, name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	require.Equal(t, []string{"GET /orders", "load 0", "load 1", "load 2"}, names(`{ resource.service.name = "api" } | count() > 2`))
+	require.Equal(t, []string{"GET /health", "GET /orders", "load 0", "load 1", "load 2", "ping"}, names(`{ resource.service.name = "api" } | count() >= 2`))
+	require.Equal(t, []string{"load 0", "load 1", "load 2"}, names(`{ name =~ "load.*" } | count() = 3 | select(name)`))
+	require.Empty(t, names(`{} | count() > 4`))
 }
