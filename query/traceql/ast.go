@@ -264,13 +264,19 @@ const (
 	opSpansetUnionDesc                            // {A} &>> {B}
 	opSpansetUnionAnce                            // {A} &<< {B}
 	opSpansetUnionSibl                            // {A} &~ {B}
+	opSpansetNotChild                             // {A} !> {B}
+	opSpansetNotParent                            // {A} !< {B}
+	opSpansetNotDesc                              // {A} !>> {B}
+	opSpansetNotAnce                              // {A} !<< {B}
+	opSpansetNotSibl                              // {A} !~ {B}
 )
 
 var spansetOpText = map[spansetOpKind]string{
 	opSpansetAnd: "&&", opSpansetOr: "||", opSpansetChild: ">", opSpansetParent: "<",
 	opSpansetDesc: ">>", opSpansetAnce: "<<", opSpansetSibl: "~", opSpansetUnionChild: "&>",
 	opSpansetUnionParent: "&<", opSpansetUnionDesc: "&>>", opSpansetUnionAnce: "&<<",
-	opSpansetUnionSibl: "&~",
+	opSpansetUnionSibl: "&~", opSpansetNotChild: "!>", opSpansetNotParent: "!<", opSpansetNotDesc: "!>>",
+	opSpansetNotAnce: "!<<", opSpansetNotSibl: "!~",
 }
 
 func (f *spansetFilter) write(sb *strings.Builder) {

@@ -83,12 +83,15 @@
 //     direct parent matches A), {A} < {B} (B is the direct parent of an A),
 //     {A} >> {B} (B descends from an A), {A} << {B} (B is an ancestor of an
 //     A), {A} ~ {B} (B has a sibling, another span with the same parent,
-//     matching A), and their union forms &>, &<, &>>, &<<, &~, which keep
+//     matching A), their union forms &>, &<, &>>, &<<, &~, which keep
 //     the related spans of both sides (Traces Drilldown's structure tab
-//     sends {root} &>> {...}). Parents are found by ParentSpanID among the
-//     spans matched together, so when a trace comes in several spansets
-//     (one per segment, see Search) a relation across two of them is not
-//     seen. && and || share a precedence and the structural operators
+//     sends {root} &>> {...}), and the negated forms Tempo calls
+//     experimental, !>, !<, !>>, !<<, !~, which keep the spans matching B
+//     that stand in the relation to no span matching A (nothing when no
+//     span matches A, as for the others). Parents are found by ParentSpanID
+//     among the spans matched together, so when a trace comes in several
+//     spansets (one per segment, see Search) a relation across two of them
+//     is not seen: {A} > {B} misses such a B, and {A} !> {B} keeps it. && and || share a precedence and the structural operators
 //     share a higher one, all associating to the left, as in Tempo:
 //     {A} || {B} && {C} is ({A} || {B}) && {C}, {A} && {B} > {C} is
 //     {A} && ({B} > {C}) and {A} > {B} >> {C} is ({A} > {B}) >> {C}.
@@ -137,11 +140,9 @@
 // Rejected with *UnsupportedError (Feature in parentheses): the pipelines
 // "| by()", "| coalesce()", "| { } (pipeline of spanset filters)", "| count()
 // after a metrics function", "aggregate filter before a metrics function"
-// and aggregates inside parentheses ("| count()"), functions at the start of a query ("count()", "by()",
-// "rate()", ...), query hints on a search ("with() (query hints)"), the
-// negated structural operators, which Tempo calls experimental ("!> (not
-// child)", "!< (not parent)", "!>> (not descendant)", "!<< (not
-// ancestor)", "!~ (not sibling)"), "nil" other than in field != nil and
+// and aggregates inside parentheses ("| count()"), functions at the start
+// of a query ("count()", "by()", "rate()", ...), query hints on a search
+// ("with() (query hints)"), "nil" other than in field != nil and
 // field = nil, arithmetic ("+ (arithmetic)", "- (negation)", ...), "!
 // (not)", chained comparisons, comparisons of two fields or of two literals,
 // a regular expression taken from a field, parent., event., link. and

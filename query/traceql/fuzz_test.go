@@ -47,6 +47,7 @@ var fuzzQueries = []string{
 	`{ status = error } | count() > 1 | select(span.http.method)`,
 	`{} | avg(duration) >= 1.5s | min(span.x) < -2 | max(.y) != 0.5 | sum(resource.z) = 10`,
 	`{ .a = 1 } && { .b = 2 } | count() <= 2 | count() >`,
+	`{ kind = server } !> {} !< { .a !~ "x" } !~ {} !<< { status = error } !>> {}`,
 }
 
 func FuzzParse(f *testing.F) {

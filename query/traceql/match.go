@@ -338,17 +338,17 @@ func (o *spansetOp) eval(tc *traceCtx) []bool {
 		return make([]bool, len(tc.spans))
 	}
 	var related, inverse func(tc *traceCtx, set []bool) []bool
-	union := false
+	union, not := false, false
 	switch o.op {
-	case opSpansetChild, opSpansetUnionChild:
+	case opSpansetChild, opSpansetUnionChild, opSpansetNotChild:
 		related, inverse = hasParentIn, hasChildIn
-	case opSpansetParent, opSpansetUnionParent:
+	case opSpansetParent, opSpansetUnionParent, opSpansetNotParent:
 		related, inverse = hasChildIn, hasParentIn
-	case opSpansetDesc, opSpansetUnionDesc:
+	case opSpansetDesc, opSpansetUnionDesc, opSpansetNotDesc:
 		related, inverse = hasAncestorIn, hasDescendantIn
-	case opSpansetAnce, opSpansetUnionAnce:
+	case opSpansetAnce, opSpansetUnionAnce, opSpansetNotAnce:
 		related, inverse = hasDescendantIn, hasAncestorIn
-	case opSpansetSibl, opSpansetUnionSibl:
+	case opSpansetSibl, opSpansetUnionSibl, opSpansetNotSibl:
 		related, inverse = hasSiblingIn, hasSiblingIn
 	default:
 		panic("BUG: unknown spanset operator")
@@ -356,8 +356,18 @@ func (o *spansetOp) eval(tc *traceCtx) []bool {
 	switch o.op {
 	case opSpansetUnionChild, opSpansetUnionParent, opSpansetUnionDesc, opSpansetUnionAnce, opSpansetUnionSibl:
 		union = true
+	case opSpansetNotChild, opSpansetNotParent, opSpansetNotDesc, opSpansetNotAnce, opSpansetNotSibl:
+		not = true
 	}
-	out := and(rhs, related(tc, lhs))
+	rel := related(tc, lhs)
+	if not {
+		// The negated operators keep the right side's spans that stand in
+		// the relation to no left-side span.
+		for i := range rel {
+			rel[i] = !rel[i]
+		}
+	}
+	out := and(rhs, rel)
 	if union {
 		// The left side's spans related to a right-side span that is kept:
 		// a right-side span is kept exactly when related to a left one, so

@@ -401,6 +401,20 @@ func TestMatchStructural(t *testing.T) {
 	f(`{ name = "nope" } &>> {}`)
 	f(`{} &>> { name = "nope" }`)
 
+	// Negated forms (Tempo's experimental !>, !<, !>>, !<<, !~): the right
+	// side's spans that stand in the relation to no left-side span; as the
+	// others, nothing when either side matches nothing.
+	f(`{ kind = server } !> { kind = client }`) // every client's parent is a server
+	f(`{ kind = server } !> {}`, frontendServer, checkoutServer, paymentServer, fulfillmentConsume)
+	f(`{ status = error } !< { kind = server }`, paymentServer)
+	f(`{ kind = consumer } !>> {}`, all(numTestSpans)...)
+	f(`{ resource.service.name = "payment" } !>> { kind = client }`, frontendClient, checkoutClient)
+	f(`{ kind = consumer } !<< {}`, checkoutClient, paymentServer, paymentDB, checkoutRender, fulfillmentConsume)
+	f(`{ status = ok } !~ {}`, frontendServer, frontendClient, checkoutServer, paymentServer, paymentDB, checkoutRender, fulfillmentConsume)
+	f(`{ name = "nope" } !> {}`)
+	f(`{} !<< { name = "nope" }`)
+	f(`{ kind = consumer } || { kind = server } !> { kind = client }`, fulfillmentConsume)
+
 	// Precedence: the structural operators bind alike, to the left, and
 	// more tightly than && and ||.
 	f(`{ status = ok } ~ {} >> { kind = consumer }`, fulfillmentConsume)

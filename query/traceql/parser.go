@@ -231,13 +231,8 @@ var structuralOps = map[tokKind]spansetOpKind{
 	tGt: opSpansetChild, tLt: opSpansetParent, tDesc: opSpansetDesc, tAnce: opSpansetAnce,
 	tSibl: opSpansetSibl, tUnionChild: opSpansetUnionChild, tUnionParent: opSpansetUnionParent,
 	tUnionDesc: opSpansetUnionDesc, tUnionAnce: opSpansetUnionAnce, tUnionSibl: opSpansetUnionSibl,
-}
-
-// unsupportedStructural names the structural operators that Tempo has and
-// this package does not: the negated ones, which Tempo calls experimental.
-var unsupportedStructural = map[tokKind]string{
-	tNotChild: "!> (not child)", tNotParent: "!< (not parent)", tNotDesc: "!>> (not descendant)",
-	tNotAnce: "!<< (not ancestor)", tNre: "!~ (not sibling)",
+	tNotChild: opSpansetNotChild, tNotParent: opSpansetNotParent, tNotDesc: opSpansetNotDesc,
+	tNotAnce: opSpansetNotAnce, tNre: opSpansetNotSibl,
 }
 
 // pipelineFuncs are the functions that may follow a "|" or start a query in
@@ -305,9 +300,6 @@ func (p *parser) parseStructural() (spansetExpr, error) {
 	}
 	for {
 		t := p.peek()
-		if feature, ok := unsupportedStructural[t.kind]; ok {
-			return nil, p.unsupported(t, feature)
-		}
 		op, ok := structuralOps[t.kind]
 		if !ok {
 			return lhs, nil

@@ -271,12 +271,6 @@ func TestParseUnsupported(t *testing.T) {
 	f(`{ .a = 1 } with (most_recent=true)`, "with() (query hints)", 12)
 
 	// The negated structural operators, which Tempo calls experimental.
-	f(`{ .a = 1 } !> { .b = 2 }`, "!> (not child)", 12)
-	f(`{ .a = 1 } !< { .b = 2 }`, "!< (not parent)", 12)
-	f(`{ .a = 1 } !>> { .b = 2 }`, "!>> (not descendant)", 12)
-	f(`{ .a = 1 } !<< { .b = 2 }`, "!<< (not ancestor)", 12)
-	f(`{ .a = 1 } !~ { .b = 2 }`, "!~ (not sibling)", 12)
-	f(`{ .a = 1 } && ({ .b = 2 } !>> { .c = 3 })`, "!>> (not descendant)", 27)
 
 	// Field expressions.
 	f(`{ nil != .a }`, "nil", 3)
