@@ -15,7 +15,13 @@ package traceql
 // Trace-level intrinsics (Intrinsic.TraceLevel) hold for every span of a
 // trace alike. The order is the order of first appearance in the query.
 func (q *Query) Conditions() []Condition {
-	return dedupe(spansetConditions(q.root))
+	conds := spansetConditions(q.root)
+	for _, st := range q.pipeline {
+		if st.filter != nil { // the spans it keeps meet its conditions
+			conds = append(conds, spansetConditions(st.filter)...)
+		}
+	}
+	return dedupe(conds)
 }
 
 func spansetConditions(e spansetExpr) []Condition {
@@ -93,6 +99,9 @@ func (q *Query) readsSpanAttributes() bool {
 	}
 	for _, st := range q.pipeline {
 		if st.agg != nil && st.agg.fn != aggCount && st.agg.field.readsSpanAttribute() {
+			return true
+		}
+		if st.filter != nil && spansetReadsSpanAttributes(st.filter) {
 			return true
 		}
 	}

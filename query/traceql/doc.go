@@ -118,6 +118,13 @@
 //     aggregated per spanset, so count() counts the spans of one segment.
 //     Aggregate filters inside parentheses or before a metrics function are
 //     unsupported.
+//   - Spanset expressions as pipeline stages, {A} | {B} (Tempo's "pipeline
+//     of spanset filters"): the expression after | runs over the spans the
+//     stage before it kept, so its structural operators relate those spans
+//     only and && needs both sides among them; trace-level intrinsics still
+//     read the whole trace. A spanset left with no span is dropped.
+//   - | coalesce(), which merges a trace's spansets into one: with no by()
+//     a trace has one spanset here, so it keeps the spanset as it is.
 //   - // and /* */ comments, as Tempo's lexer skips them.
 //   - Existence tests <field> != nil and <field> = nil, and the comparisons
 //     of nestedSetParent that only tell a root span from the others
@@ -137,10 +144,12 @@
 //     aggregate in seconds; a span whose field is missing or not a number
 //     is left out of the *_over_time functions.
 //
-// Rejected with *UnsupportedError (Feature in parentheses): the pipelines
-// "| by()", "| coalesce()", "| { } (pipeline of spanset filters)", "| count()
-// after a metrics function", "aggregate filter before a metrics function"
-// and aggregates inside parentheses ("| count()"), functions at the start
+// Rejected with *UnsupportedError (Feature in parentheses): "| by()" (a
+// trace's matches are one spanset in Search's results, and by() makes
+// several), "| count() after a metrics function", "search pipeline
+// (aggregate, | { }, coalesce()) before a metrics function" and pipeline
+// stages inside parentheses ("| count()", "| { } (pipeline of spanset
+// filters)"), functions at the start
 // of a query ("count()", "by()", "rate()", ...), query hints on a search
 // ("with() (query hints)"), "nil" other than in field != nil and
 // field = nil, arithmetic ("+ (arithmetic)", "- (negation)", ...), "!

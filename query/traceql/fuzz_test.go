@@ -48,6 +48,7 @@ var fuzzQueries = []string{
 	`{} | avg(duration) >= 1.5s | min(span.x) < -2 | max(.y) != 0.5 | sum(resource.z) = 10`,
 	`{ .a = 1 } && { .b = 2 } | count() <= 2 | count() >`,
 	`{ kind = server } !> {} !< { .a !~ "x" } !~ {} !<< { status = error } !>> {}`,
+	`{} | { status = error } > { .v = 1 } | coalesce() | count() > 0 | ({ .w > 0 } || {})`,
 }
 
 func FuzzParse(f *testing.F) {

@@ -175,9 +175,16 @@ type traceCtx struct {
 	durDone  bool
 	dur      time.Duration
 	parents  []int // parentIndex, computed on first use
+	// whole is the trace when spans are only some of its spans (a
+	// pipeline's spanset expression runs over the previous stage's spans):
+	// trace-level intrinsics are read from it.
+	whole *traceCtx
 }
 
 func (tc *traceCtx) rootSpan() *Span {
+	if tc.whole != nil {
+		return tc.whole.rootSpan()
+	}
 	if !tc.rootDone {
 		tc.rootDone = true
 		tc.root = -1
@@ -195,6 +202,9 @@ func (tc *traceCtx) rootSpan() *Span {
 }
 
 func (tc *traceCtx) traceDuration() time.Duration {
+	if tc.whole != nil {
+		return tc.whole.traceDuration()
+	}
 	if !tc.durDone {
 		tc.durDone = true
 		var first, last time.Time
@@ -273,7 +283,7 @@ func (q *Query) Match(trace []Span) []int {
 func (q *Query) matchTrace(tc *traceCtx) []int {
 	set := q.root.eval(tc)
 	for _, st := range q.pipeline {
-		if st.agg != nil && !st.agg.keep(tc, set) {
+		if set = st.run(tc, set); !anyTrue(set) {
 			return nil
 		}
 	}

@@ -499,3 +499,28 @@ func TestMatchAggregates(t *testing.T) {
 	f(`{ status = error } | count() > 1 | avg(duration) < 500ms`)
 	f(`{ status = error } | count() > 1 | select(span.http.method) | max(duration) <= 1s`, errs...)
 }
+
+// TestMatchPipelineFilters: a spanset expression after | runs over the
+// spans the stage before it kept, as Tempo evaluates it over its input
+// spanset; trace-level intrinsics still read the whole trace.
+func TestMatchPipelineFilters(t *testing.T) {
+	f := matcher(t, testTrace())
+	errs := []int{frontendClient, checkoutServer, checkoutClient, paymentServer}
+	f(`{ status = error } | { kind = server }`, checkoutServer, paymentServer)
+	f(`{ status = error } | { kind = consumer }`)
+	f(`{ status = error } | {}`, errs...)
+	// Relations among the kept spans only: frontendClient's parent is not
+	// an error span, checkoutClient's is (on the whole trace, > finds
+	// frontendClient, checkoutClient and paymentDB).
+	f(`{ status = error } | { kind = server } > { kind = client }`, checkoutClient)
+	f(`{ kind = client } | { kind = server } && {}`) // no server among the clients
+	f(`{ kind = client } | ({ kind = server } || { name = "SELECT payments" })`, paymentDB)
+	// Trace-level intrinsics: the root and the trace's span (0 to 1.8s).
+	f(`{ kind = client } | { rootName = "GET /checkout" }`, frontendClient, checkoutClient, paymentDB)
+	f(`{ status = error } | { traceDuration = 1.8s }`, errs...)
+	// With aggregates, select and coalesce() (one spanset per trace here).
+	f(`{} | { status = error } | count() = 4`, errs...)
+	f(`{} | { status = error } | count() = 9`)
+	f(`{ status = error } | coalesce() | count() = 4`, errs...)
+	f(`{ status = error } | select(.a) | { kind = server } | max(duration) = 950ms`, checkoutServer, paymentServer)
+}

@@ -56,22 +56,7 @@ func (q *Query) String() string {
 	var sb strings.Builder
 	q.root.write(&sb)
 	for _, st := range q.pipeline {
-		if st.agg != nil {
-			st.agg.write(&sb)
-			continue
-		}
-		sb.WriteString(" | select(")
-		for i, it := range st.sel {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			if it.name != "" {
-				sb.WriteString(it.name)
-			} else {
-				sb.WriteString(it.field.String())
-			}
-		}
-		sb.WriteByte(')')
+		st.write(&sb)
 	}
 	if q.metrics != nil {
 		q.metrics.write(&sb)
@@ -103,7 +88,7 @@ func Parse(q string) (*Query, error) {
 				return nil, err
 			}
 			sel = append(sel, items...)
-			if k := len(pipe) - 1; k >= 0 && pipe[k].agg == nil { // selects in a row print as one
+			if k := len(pipe) - 1; k >= 0 && pipe[k].sel != nil { // selects in a row print as one
 				pipe[k].sel = append(pipe[k].sel, items...)
 			} else {
 				pipe = append(pipe, pipeStage{sel: items})
@@ -121,6 +106,20 @@ func Parse(q string) (*Query, error) {
 			pipe = append(pipe, pipeStage{agg: a})
 			continue
 		}
+		if p.isCoalesceStart() {
+			p.i += 4
+			pipe = append(pipe, pipeStage{coalesce: true})
+			continue
+		}
+		if p.isFilterStageStart() {
+			p.next() // |
+			e, err := p.parseSpansetExpr()
+			if err != nil {
+				return nil, err
+			}
+			pipe = append(pipe, pipeStage{filter: e})
+			continue
+		}
 		break
 	}
 	var m *metricsPipeline
@@ -128,7 +127,7 @@ func Parse(q string) (*Query, error) {
 		if len(sel) > 0 {
 			return nil, p.unsupported(p.peek(), "| select() before a metrics function")
 		}
-		return nil, p.unsupported(p.peek(), "aggregate filter before a metrics function")
+		return nil, p.unsupported(p.peek(), "search pipeline (aggregate, | { }, coalesce()) before a metrics function")
 	}
 	if p.isMetricsStart() {
 		if m, err = p.parseMetrics(); err != nil {

@@ -251,14 +251,13 @@ func TestParseUnsupported(t *testing.T) {
 		require.Equal(t, col, ue.Col, in)
 	}
 	// Pipelines, aggregates and metrics.
-	f(`{ .a = 1 } | count() > 3 | rate()`, "aggregate filter before a metrics function", 26)
+	f(`{ .a = 1 } | count() > 3 | rate()`, "search pipeline (aggregate, | { }, coalesce()) before a metrics function", 26)
+	f(`{ .a = 1 } | { .b = 1 } | rate()`, "search pipeline (aggregate, | { }, coalesce()) before a metrics function", 25)
 	f(`{ .a = 1 } | count() > 3 | by(.a)`, "| by()", 26)
 	f(`({ .a = 1 } | select(span.http.method)) && {}`, "| select()", 13)
 	f(`{ .a = 1 } | select(span.http.method) | rate()`, "| select() before a metrics function", 39)
 	f(`{ .a = 1 } | select(event.name)`, "event. attributes", 21)
 	f(`{} | by(resource.service.name)`, "| by()", 4)
-	f(`{} | coalesce()`, "| coalesce()", 4)
-	f(`{} | { .b = 1 }`, "| { } (pipeline of spanset filters)", 4)
 	f(`({ .a = 1 } | count() > 1) && { .b = 2 }`, "| count()", 13)
 	f(`{} | rate() by (.a) | count() > 1`, "| count() after a metrics function", 21)
 	f(`{ nestedSetParent < 3 }`, "nestedSetParent < 3 (nested set numbers other than a root's)", 3)

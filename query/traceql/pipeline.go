@@ -30,11 +30,96 @@ type aggFilter struct {
 	lit   Literal
 }
 
-// pipeStage is one stage of a search pipeline: an aggregate filter or
-// (agg nil) a select.
+// pipeStage is one stage of a search pipeline: an aggregate filter, a
+// spanset expression over the spans of the previous stage, coalesce(), or
+// (all of those unset) a select.
 type pipeStage struct {
-	agg *aggFilter
-	sel []selectItem
+	agg      *aggFilter
+	filter   spansetExpr
+	coalesce bool
+	sel      []selectItem
+}
+
+// write prints the stage as TraceQL, after " | ".
+func (st pipeStage) write(sb *strings.Builder) {
+	switch {
+	case st.agg != nil:
+		st.agg.write(sb)
+	case st.filter != nil:
+		sb.WriteString(" | ")
+		st.filter.write(sb)
+	case st.coalesce:
+		sb.WriteString(" | coalesce()")
+	default:
+		sb.WriteString(" | select(")
+		for i, it := range st.sel {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			if it.name != "" {
+				sb.WriteString(it.name)
+			} else {
+				sb.WriteString(it.field.String())
+			}
+		}
+		sb.WriteByte(')')
+	}
+}
+
+// run applies the stage to set, the spans of tc the previous stage kept,
+// and returns what it keeps; none when the spanset is dropped. A spanset
+// expression is evaluated over those spans alone, as Tempo evaluates it
+// over its input spanset: its structural operators relate them only, and
+// && needs both sides among them; trace-level intrinsics still read the
+// whole trace. coalesce() merges a trace's spansets into one, and a trace
+// has one spanset here (see Search), so it keeps them all.
+func (st pipeStage) run(tc *traceCtx, set []bool) []bool {
+	switch {
+	case st.agg != nil:
+		if !st.agg.keep(tc, set) {
+			return nil
+		}
+	case st.filter != nil:
+		var idx []int
+		for i, ok := range set {
+			if ok {
+				idx = append(idx, i)
+			}
+		}
+		sub := &traceCtx{spans: make([]Span, len(idx)), whole: tc}
+		if tc.whole != nil {
+			sub.whole = tc.whole
+		}
+		for k, i := range idx {
+			sub.spans[k] = tc.spans[i]
+		}
+		out := make([]bool, len(set))
+		for k, ok := range st.filter.eval(sub) {
+			out[idx[k]] = ok
+		}
+		return out
+	}
+	return set
+}
+
+// isCoalesceStart reports whether the tokens at the parser's position are
+// "| coalesce ( )".
+func (p *parser) isCoalesceStart() bool {
+	if p.peek().kind != tPipe || p.i+3 >= len(p.toks) {
+		return false
+	}
+	n := p.toks[p.i+1]
+	return n.kind == tIdent && n.text == "coalesce" && p.toks[p.i+2].kind == tLParen && p.toks[p.i+3].kind == tRParen
+}
+
+// isFilterStageStart reports whether the tokens at the parser's position
+// are "| {" or "| (": a spanset expression as a pipeline stage.
+func (p *parser) isFilterStageStart() bool {
+	if p.peek().kind != tPipe || p.i+1 >= len(p.toks) {
+		return false
+	}
+	k := p.toks[p.i+1].kind
+	return k == tLBrace || k == tLParen
 }
 
 func (a *aggFilter) write(sb *strings.Builder) {
