@@ -252,6 +252,8 @@ func (p *parser) afterSpanset(t token, expecting string) error {
 	case t.kind == tPipe:
 		n := p.toks[min(p.i+1, len(p.toks)-1)]
 		switch {
+		case n.kind == tIdent && n.text == "coalesce" && p.i+3 < len(p.toks) && p.toks[p.i+2].kind == tLParen && p.toks[p.i+3].kind != tRParen:
+			return p.unexpected(p.toks[p.i+3], ")") // coalesce() takes no argument
 		case n.kind == tIdent && pipelineFuncs[n.text]:
 			return p.unsupported(t, "| "+n.text+"()")
 		case n.kind == tLBrace:

@@ -259,6 +259,8 @@ func TestParseUnsupported(t *testing.T) {
 	f(`{ .a = 1 } | select(event.name)`, "event. attributes", 21)
 	f(`{} | by(resource.service.name)`, "| by()", 4)
 	f(`({ .a = 1 } | count() > 1) && { .b = 2 }`, "| count()", 13)
+	f(`({ .a = 1 } | coalesce()) && { .b = 2 }`, "| coalesce()", 13)
+	f(`({ .a = 1 } | { .b = 1 }) && {}`, "| { } (pipeline of spanset filters)", 13)
 	f(`{} | rate() by (.a) | count() > 1`, "| count() after a metrics function", 21)
 	f(`{ nestedSetParent < 3 }`, "nestedSetParent < 3 (nested set numbers other than a root's)", 3)
 	f(`{ nestedSetParent = .a }`, "nestedSetParent other than compared with an integer", 3)
