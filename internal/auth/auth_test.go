@@ -57,3 +57,26 @@ func TestTenantOfUser(t *testing.T) {
 	_, _, ok = Basic("Bearer x")
 	require.False(t, ok)
 }
+
+// BenchmarkCheck is what authentication adds to each OTLP or HTTP request
+// once a credential has been checked (bcrypt runs once per credential,
+// then the cache answers).
+func BenchmarkCheck(b *testing.B) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.DefaultCost)
+	require.NoError(b, err)
+	f := filepath.Join(b.TempDir(), "web.yml")
+	require.NoError(b, os.WriteFile(f, []byte(fmt.Sprintf("basic_auth_users:\n  team-a: %s\n", hash)), 0o600))
+	a, err := Load(Options{WebConfigFile: f})
+	require.NoError(b, err)
+	header := "Basic dGVhbS1hOnB3" // team-a:pw
+	b.ResetTimer()
+	for b.Loop() {
+		user, pw, ok := Basic(header)
+		if !ok || !a.Check(user, pw) {
+			b.Fatal("refused")
+		}
+		if _, err := a.Tenant(user, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
