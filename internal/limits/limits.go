@@ -41,6 +41,9 @@ type Limits struct {
 	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
 	// MaxQueryLength is the longest time range a query may cover.
 	MaxQueryLength time.Duration `yaml:"max_query_length"`
+	// MaxSeries is the active series (those in the metrics store's head)
+	// a tenant may have; samples of new series beyond it are refused.
+	MaxSeries int `yaml:"max_series"`
 }
 
 // Options configure the limits.
@@ -64,7 +67,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
-			MaxConcurrentQueries: 8, MaxQueryLength: 721 * time.Hour},
+			MaxConcurrentQueries: 8, MaxQueryLength: 721 * time.Hour, MaxSeries: 1_000_000},
 		MaxTenants:     1000,
 		ReloadInterval: 10 * time.Second,
 	}
@@ -78,8 +81,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.Defaults.IngestionBytesRate, "limits.ingestion-bytes-rate", o.Defaults.IngestionBytesRate, "Bytes of log records and spans a tenant may write per second; more get 429. 0 for no limit.")
 	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more get 429. 0 for no limit.")
 	flagext.Duration(fs, &o.Defaults.MaxQueryLength, "limits.max-query-length", "Longest time range (end - start) a query may cover; longer ones get 400. 0 for no limit (Loki's max_query_length).")
+	fs.IntVar(&o.Defaults.MaxSeries, "limits.max-series", o.Defaults.MaxSeries, "Active metric series a tenant may have; samples of new series beyond it are refused (400, counted as series_limit). 0 for no limit.")
 	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
-	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d}}`, read again every 10s and on reload.")
+	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d, max_series: ...}}`, read again every 10s and on reload.")
 }
 
 // Registry holds every tenant's limits and state. A nil *Registry limits
@@ -191,6 +195,7 @@ type override struct {
 	IngestionBytesBurst  *int     `yaml:"ingestion_bytes_burst"`
 	MaxConcurrentQueries *int     `yaml:"max_concurrent_queries"`
 	MaxQueryLength       *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
+	MaxSeries            *int     `yaml:"max_series"`
 }
 
 // limitsLocked is the tenant's limits: the defaults, with its overrides.
@@ -215,6 +220,7 @@ func (r *Registry) limitsLocked(id string) Limits {
 	set(&l.IngestionBytesRate, o.IngestionBytesRate)
 	seti(&l.IngestionBytesBurst, o.IngestionBytesBurst)
 	seti(&l.MaxConcurrentQueries, o.MaxConcurrentQueries)
+	seti(&l.MaxSeries, o.MaxSeries)
 	if o.MaxQueryLength != nil {
 		d, _ := model.ParseDuration(*o.MaxQueryLength) // checked by Reload
 		l.MaxQueryLength = time.Duration(d)
@@ -307,6 +313,18 @@ func (r *Registry) Ingest(id string, items, nbytes int) error {
 		}
 	}
 	return nil
+}
+
+// MaxSeries is the active series the tenant may have; 0 for no limit.
+func (r *Registry) MaxSeries(id string) int {
+	if r == nil {
+		return 0
+	}
+	st, err := r.tenant(id)
+	if err != nil {
+		return 0 // Ingest refuses the tenant itself
+	}
+	return st.limits.MaxSeries
 }
 
 // Allows is nil if the tenant may write now at all, for a receiver that

@@ -55,7 +55,12 @@ const (
 	ReasonTooOld      = "too_old"
 	ReasonDuplicate   = "duplicate"
 	ReasonInvalid     = "invalid"
+	ReasonSeriesLimit = "series_limit"
 )
+
+// ErrSeriesLimit refuses a sample of a new series of a tenant that has as
+// many active series as its limits allow.
+var ErrSeriesLimit = errors.New("per-tenant limit of active series reached")
 
 // RejectReason names why the TSDB refused a sample, or "" if err is not a
 // refusal of that one sample (a closed store, a full disk).
@@ -69,6 +74,8 @@ func RejectReason(err error) string {
 		return ReasonOutOfBounds
 	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 		return ReasonDuplicate
+	case errors.Is(err, ErrSeriesLimit):
+		return ReasonSeriesLimit
 	case errors.Is(err, tsdb.ErrInvalidSample), errors.As(err, new(histogram.Error)):
 		// A histogram whose buckets, counts or schema do not add up is
 		// that one sample's fault, not the store's.
@@ -93,7 +100,7 @@ func newAppendStats(reg prometheus.Registerer) (*appendStats, error) {
 			Help: "Samples the metrics store refused, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []string{ReasonOutOfOrder, ReasonOutOfBounds, ReasonTooOld, ReasonDuplicate, ReasonInvalid} {
+	for _, r := range []string{ReasonOutOfOrder, ReasonOutOfBounds, ReasonTooOld, ReasonDuplicate, ReasonInvalid, ReasonSeriesLimit} {
 		st.rejected.WithLabelValues(r)
 	}
 	for _, c := range []prometheus.Collector{st.appended, st.rejected} {
@@ -112,13 +119,29 @@ const maxAhead = 10 * time.Minute
 // and takes the samples of a commit from the tenant's allowance.
 type countingAppender struct {
 	storage.Appender
-	stats   *appendStats
-	maxTime int64 // now + maxAhead when the appender was made: one clock read per request
-	tenant  string
-	limiter interface {
-		Ingest(tenant string, items, bytes int) error
+	stats     *appendStats
+	maxTime   int64 // now + maxAhead when the appender was made: one clock read per request
+	tenant    string
+	limiter   Limiter
+	head      *tsdb.Head
+	maxSeries int // the tenant's active series limit, 0 for none
+	n         int // samples appended, to be committed
+}
+
+// newSeriesOverLimit refuses a sample of a series the head does not have
+// while the tenant has as many active series as its limit, as Mimir's
+// ingesters do; samples of existing series go on. Only checked at the
+// limit, where the head's own lookup of the labels is the cost.
+func (a *countingAppender) newSeriesOverLimit(ref storage.SeriesRef, l labels.Labels) error {
+	if a.maxSeries <= 0 || ref != 0 || a.head.NumSeries() < uint64(a.maxSeries) {
+		return nil
 	}
-	n int // samples appended, to be committed
+	if g, ok := a.Appender.(storage.GetRef); ok {
+		if r, _ := g.GetRef(l, l.Hash()); r != 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: tenant %q has %d active series (limits max_series)", ErrSeriesLimit, a.tenant, a.maxSeries)
 }
 
 func (a *countingAppender) count(ref storage.SeriesRef, err error) (storage.SeriesRef, error) {
@@ -143,11 +166,17 @@ func (a *countingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int6
 	if err := a.tooFarAhead(t); err != nil {
 		return a.count(0, err)
 	}
+	if err := a.newSeriesOverLimit(ref, l); err != nil {
+		return a.count(0, err)
+	}
 	return a.count(a.Appender.Append(ref, l, t, v))
 }
 
 func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Labels, t int64, h *histogram.Histogram, fh *histogram.FloatHistogram) (storage.SeriesRef, error) {
 	if err := a.tooFarAhead(t); err != nil {
+		return a.count(0, err)
+	}
+	if err := a.newSeriesOverLimit(ref, l); err != nil {
 		return a.count(0, err)
 	}
 	return a.count(a.Appender.AppendHistogram(ref, l, t, h, fh))

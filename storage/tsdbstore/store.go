@@ -41,10 +41,9 @@ type Options struct {
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
 	// Limiter, if not nil, takes every commit's samples from the tenant's
-	// allowance, or refuses the commit (limits). Not a flag.
-	Limiter interface {
-		Ingest(tenant string, items, bytes int) error
-	}
+	// allowance, or refuses the commit, and bounds the tenant's active
+	// series (limits). Not a flag.
+	Limiter Limiter
 }
 
 // DefaultOptions are the embedded defaults of `sightline` with no flags.
@@ -54,6 +53,14 @@ func DefaultOptions() Options {
 		OutOfOrderWindow: 30 * time.Minute,
 		MaxExemplars:     100_000,
 	}
+}
+
+// Limiter is what the store asks of a tenant's limits.
+type Limiter interface {
+	// Ingest takes items from the tenant's allowance, or refuses them.
+	Ingest(tenant string, items, bytes int) error
+	// MaxSeries is the active series the tenant may have; 0 for no limit.
+	MaxSeries(tenant string) int
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -207,8 +214,12 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 	if err != nil {
 		return errAppender{err: err}
 	}
-	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
-		tenant: tenant.FromContext(ctx), limiter: s.opts.Limiter}
+	a := &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
+		tenant: tenant.FromContext(ctx), limiter: s.opts.Limiter, head: db.Head()}
+	if s.opts.Limiter != nil {
+		a.maxSeries = s.opts.Limiter.MaxSeries(a.tenant)
+	}
+	return a
 }
 
 // Querier returns a querier that reads the TSDB of each call's tenant.

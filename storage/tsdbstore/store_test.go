@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -80,4 +81,26 @@ func TestRejections(t *testing.T) {
 	f(now+time.Hour.Milliseconds(), 4, ReasonOutOfBounds)
 	require.Equal(t, "", RejectReason(ErrClosed))
 	require.ErrorIs(t, s.Appender(tenant.With(context.Background(), "../x")).Commit(), tenant.ErrInvalid)
+}
+
+// At its limit of active series, a tenant's samples of new series are
+// refused (series_limit) and those of its existing series go on; another
+// tenant is not held back.
+func TestSeriesLimit(t *testing.T) {
+	lim, err := limits.New(limits.Options{Defaults: limits.Limits{MaxSeries: 2}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	opts := DefaultOptions()
+	opts.Limiter = lim
+	s, err := Open(t.TempDir(), slog.New(slog.DiscardHandler), prometheus.NewRegistry(), opts)
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	require.NoError(t, appendOne(t, s, "a", "one", now, 1))
+	require.NoError(t, appendOne(t, s, "a", "two", now, 1))
+	err = appendOne(t, s, "a", "three", now, 1)
+	require.ErrorIs(t, err, ErrSeriesLimit)
+	require.Equal(t, ReasonSeriesLimit, RejectReason(err))
+	require.NoError(t, appendOne(t, s, "a", "one", now+1, 2), "an existing series goes on")
+	require.NoError(t, appendOne(t, s, "b", "three", now, 1), "another tenant has its own limit")
+	require.Zero(t, count(t, s, "a", "three"))
 }
