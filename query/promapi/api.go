@@ -282,6 +282,10 @@ func tenantDB(store *tsdbstore.Store, r *http.Request) (*tsdb.DB, error) {
 	return nil, nil
 }
 
+// maxStatusLimit bounds the limit of /api/v1/status/tsdb: the entries of
+// each of its lists.
+const maxStatusLimit = 10_000
+
 // tsdbStatus is /api/v1/status/tsdb (cardinality statistics of the head)
 // for the request's tenant, in Prometheus' shape.
 func tsdbStatus(store *tsdbstore.Store) http.Handler {
@@ -291,6 +295,12 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 			var err error
 			if limit, err = strconv.Atoi(s); err != nil || limit < 1 {
 				writeError(w, errors.New("limit must be a positive number"))
+				return
+			}
+			// The head sizes a heap by it: an unbounded limit was an
+			// out-of-memory crash (FuzzAPIParams).
+			if limit > maxStatusLimit {
+				writeError(w, fmt.Errorf("limit must be at most %d", maxStatusLimit))
 				return
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -131,4 +132,46 @@ func TestCORS(t *testing.T) {
 	}
 	_, err := New(store, engine, Options{CORSOrigin: "("}, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), reg)
 	require.ErrorContains(t, err, "web.cors.origin")
+}
+
+// FuzzAPIParams: whatever the query string of a Prometheus API request
+// holds, the answer is a success or a client error, never a server error
+// or a crash: Sightline's own handlers (metadata, TSDB status) and the
+// query endpoints in front of the MetricsQL layer.
+func FuzzAPIParams(f *testing.F) {
+	h, store := newTestAPI(f)
+	app := store.Appender(tenant.With(context.Background(), tenant.Default))
+	_, err := app.Append(0, labels.FromStrings("__name__", "up", "job", "x"), time.Now().UnixMilli(), 1)
+	require.NoError(f, err)
+	require.NoError(f, app.Commit())
+	paths := []string{"/api/v1/metadata", "/api/v1/status/tsdb", "/api/v1/status/tsdb/blocks", "/api/v1/query", "/api/v1/query_range",
+		"/api/v1/labels", "/api/v1/label/job/values", "/api/v1/series", "/api/v1/query_exemplars", "/api/v1/format_query"}
+	for _, seed := range []struct {
+		path uint8
+		raw  string
+	}{
+		{0, "limit=-1&limit_per_metric=x"}, {1, "limit=0"}, {1, "limit=99999999999999999999"},
+		{3, "query=up&time=-1e300"}, {4, "query=rate(up[5m])&start=0&end=1e20&step=1"},
+		{4, "query=up&start=1&end=2&step=0"}, {5, "match[]={job=~\".+\"}&start=-9223372036854775808"},
+		{8, "query=up&start=1e300&end=-1e300"}, {9, "query=sum(up) by (job"},
+	} {
+		f.Add(seed.path, seed.raw)
+	}
+	f.Fuzz(func(t *testing.T, path uint8, raw string) {
+		params, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		req := httptest.NewRequest(http.MethodGet, paths[int(path)%len(paths)]+"?"+params.Encode(), nil)
+		// A query may rightly run long (the engine's -query.timeout ends
+		// it); here a cancelled one answers 503, which is no crash.
+		ctx, cancel := context.WithTimeout(req.Context(), 3*time.Second)
+		defer cancel()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req.WithContext(ctx))
+		if ctx.Err() != nil {
+			return
+		}
+		require.Less(t, rec.Code, 500, "%s?%s: %s", req.URL.Path, raw, rec.Body.String())
+	})
 }
