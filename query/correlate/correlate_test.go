@@ -277,9 +277,10 @@ func TestCorrelateBadRequests(t *testing.T) {
 		code int
 		want string // in the error
 	}{
-		{id: "abc", code: http.StatusBadRequest, want: `trace ID "abc": want 32 hex digits`},
-		{id: "d269b633813fc60c", code: http.StatusBadRequest, want: "want 32 hex digits"},
-		{id: strings.Repeat("a", 33), code: http.StatusBadRequest, want: "want 32 hex digits"},
+		// Shorter IDs are left-padded, as Tempo and Grafana have them.
+		{id: "abc", code: http.StatusNotFound, want: "trace 00000000000000000000000000000abc not found"},
+		{id: "d269b633813fc60c", code: http.StatusNotFound, want: "trace 0000000000000000d269b633813fc60c not found"},
+		{id: strings.Repeat("a", 33), code: http.StatusBadRequest, want: "want 1 to 32 hex digits"},
 		{id: strings.Repeat("g", 32), code: http.StatusBadRequest, want: "invalid byte"},
 		{id: strings.Repeat("0", 32), code: http.StatusBadRequest, want: "all zero"},
 		{id: url.PathEscape("5b8efff798038103d269b633813fc6é"), code: http.StatusBadRequest, want: "invalid byte"}, // 32 bytes

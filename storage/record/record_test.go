@@ -37,8 +37,16 @@ func TestParseTraceID(t *testing.T) {
 	id, err := ParseTraceID("0102030405060708090a0b0c0d0e0f10")
 	require.NoError(t, err)
 	require.Equal(t, [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, id)
-	for _, bad := range []string{"", "abc", "0102030405060708090a0b0c0d0e0fxx", "00000000000000000000000000000000"} {
+	for _, bad := range []string{"", "0102030405060708090a0b0c0d0e0f1011", "0102030405060708090a0b0c0d0e0fxx", "00000000000000000000000000000000", "0"} {
 		_, err := ParseTraceID(bad)
 		require.Error(t, err, bad)
 	}
+	// Shorter IDs are left-padded, as Tempo reads them: a 64-bit ID, and
+	// an odd number of digits.
+	id, err = ParseTraceID("D269B633813FC60C")
+	require.NoError(t, err)
+	require.Equal(t, [16]byte{8: 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c}, id)
+	id, err = ParseTraceID("abc")
+	require.NoError(t, err)
+	require.Equal(t, [16]byte{14: 0x0a, 15: 0xbc}, id)
 }
