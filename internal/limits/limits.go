@@ -62,12 +62,13 @@ type Options struct {
 
 // DefaultOptions keep one tenant from taking more than a machine of a few
 // cores can give (a 2-core machine ingests about 0.5M samples/s): a tenant
-// may write 1M items/s in bursts of 2M, 128 MiB/s of logs and spans, and
-// run 8 queries at once; at most 1000 tenants.
+// may write 1M items/s in bursts of 2M, 128 MiB/s of logs and spans, keep
+// 1M active series and run 8 queries at once, over any time range (as
+// Prometheus; Loki bounds it at 721h); at most 1000 tenants.
 func DefaultOptions() Options {
 	return Options{
 		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
-			MaxConcurrentQueries: 8, MaxQueryLength: 721 * time.Hour, MaxSeries: 1_000_000},
+			MaxConcurrentQueries: 8, MaxSeries: 1_000_000},
 		MaxTenants:     1000,
 		ReloadInterval: 10 * time.Second,
 	}
