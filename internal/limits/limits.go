@@ -2,6 +2,7 @@ package limits
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,7 +81,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Defaults.IngestionBurst, "limits.ingestion-burst", o.Defaults.IngestionBurst, "Samples, log records and spans a tenant may write at once, above its rate.")
 	flagext.Bytes(fs, &o.Defaults.IngestionBytesBurst, "limits.ingestion-bytes-burst", "Bytes of log records and spans a tenant may write at once, above its rate.")
 	fs.Float64Var(&o.Defaults.IngestionBytesRate, "limits.ingestion-bytes-rate", o.Defaults.IngestionBytesRate, "Bytes of log records and spans a tenant may write per second; more get 429. 0 for no limit.")
-	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more get 429. 0 for no limit.")
+	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more wait their turn, and get 429 after a minute. 0 for no limit.")
 	flagext.Duration(fs, &o.Defaults.MaxQueryLength, "limits.max-query-length", "Longest time range (end - start) a query may cover; longer ones get 400. 0 for no limit (Loki's max_query_length).")
 	fs.IntVar(&o.Defaults.MaxSeries, "limits.max-series", o.Defaults.MaxSeries, "Active metric series a tenant may have; samples of new series beyond it are refused (400, counted as series_limit). 0 for no limit.")
 	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
@@ -346,8 +347,12 @@ func (r *Registry) Allows(id string) error {
 	return nil
 }
 
-// Query admits one query of the tenant, or refuses it; release ends it.
-func (r *Registry) Query(id string) (release func(), err error) {
+// Query admits one query of the tenant, waiting while it runs
+// MaxConcurrentQueries already, as Mimir's query frontend queues a
+// tenant's queries: a dashboard of many panels loads, a few at a time. A
+// query that has waited queueWait, or whose ctx ends while it waits, is
+// refused. release ends it.
+func (r *Registry) Query(ctx context.Context, id string) (release func(), err error) {
 	if r == nil {
 		return func() {}, nil
 	}
@@ -358,15 +363,21 @@ func (r *Registry) Query(id string) (release func(), err error) {
 	if st.queries == nil {
 		return func() {}, nil
 	}
+	q := st.queries
+	wait := time.NewTimer(queueWait)
+	defer wait.Stop()
 	select {
-	case st.queries <- struct{}{}:
-		q := st.queries
+	case q <- struct{}{}:
 		return func() { <-q }, nil
-	default:
-		r.refused.WithLabelValues("max_concurrent_queries").Inc()
-		return nil, fmt.Errorf("%w: tenant %q runs %d queries already (max_concurrent_queries); retry later", ErrLimited, id, st.limits.MaxConcurrentQueries)
+	case <-ctx.Done():
+	case <-wait.C:
 	}
+	r.refused.WithLabelValues("max_concurrent_queries").Inc()
+	return nil, fmt.Errorf("%w: tenant %q runs %d queries at once (max_concurrent_queries) and this one waited too long; retry later", ErrLimited, id, st.limits.MaxConcurrentQueries)
 }
+
+// queueWait is the longest a query waits for its turn.
+const queueWait = time.Minute
 
 // checkLength refuses a request whose start and end parameters (the
 // Prometheus, Loki and Tempo APIs all name them so) are further apart than
@@ -428,7 +439,7 @@ func (r *Registry) QueryMiddleware(next http.Handler, unlimited func(path string
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		release, err := r.Query(id)
+		release, err := r.Query(req.Context(), id)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusTooManyRequests)
 			return

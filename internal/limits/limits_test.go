@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -75,11 +76,22 @@ func TestConcurrentQueries(t *testing.T) {
 	done := make(chan int)
 	go func() { done <- do("/slow", "a") }()
 	<-entered
-	require.Equal(t, http.StatusTooManyRequests, do("/q", "a"))
+	// A second query of a waits for its turn, and is refused if it cannot
+	// wait that long.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest(http.MethodGet, "/q", nil).WithContext(short)
+	req.Header.Set(tenant.Header, "a")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusTooManyRequests, rec.Code)
+	queued := make(chan int)
+	go func() { queued <- do("/q", "a") }()
 	require.Equal(t, http.StatusOK, do("/q", "b"), "another tenant is not held up")
 	require.Equal(t, http.StatusOK, do("/tail", "a"), "a live tail is not counted")
 	close(leave)
 	require.Equal(t, http.StatusOK, <-done)
+	require.Equal(t, http.StatusOK, <-queued, "the queued query ran once the slot was free")
 	require.Equal(t, http.StatusOK, do("/q", "a"), "the slot is released")
 }
 
