@@ -228,7 +228,8 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	closes.push(lim.Close)
-	lim.Admit(existingTenants(cfg.DataDir)...)
+	lim.AdmitExisting(existingTenants(cfg.DataDir)...)
+	cfg.Collector.Tenants = lim
 	cfg.Metrics.Limiter, cfg.Logs.Limiter, cfg.Traces.Limiter, cfg.RemoteWrite.Limits = lim, lim, lim, lim
 	st, err := openStores(cfg, logger, reg, &closes)
 	if err != nil {

@@ -193,5 +193,16 @@ func TestTenantLimits(t *testing.T) {
 	code, body = pushAs("d", 1)
 	require.Equal(t, http.StatusTooManyRequests, code, "a fourth tenant: %s", body)
 	require.Contains(t, body, "max-tenants")
+	// Nor do its metrics, over remote_write or OTLP (whose delta state is
+	// kept per tenant), and no store opens anything for it.
+	require.Error(t, remoteWrite(t, s, "d", series("limited", time.Now(), 1)))
+	delta := otlpmetrichttp.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality })
+	svc := newOTelService(t, s, "http", "d", delta, otlpmetrichttp.WithHeaders(map[string]string{"X-Scope-OrgID": "d"}))
+	c, err := svc.mp.Meter("d").Int64Counter("d_delta")
+	require.NoError(t, err)
+	c.Add(ctxT(t), 1)
+	require.Error(t, svc.flush(t))
+	_, err = os.Stat(filepath.Join(s.dataDir, "tenants", "d"))
+	require.ErrorIs(t, err, os.ErrNotExist, "a refused tenant has no data directory")
 	require.NotEqual(t, "0", metricValue(t, s, `sightline_limits_refused_total{reason="ingestion_rate"}`))
 }

@@ -50,6 +50,10 @@ type Options struct {
 	ConfigFiles []string
 	// LogLevel of the collector's own logs (debug, info, warn, error).
 	LogLevel string
+	// Tenants, if not nil, admits a tenant before the collector keeps
+	// state for it (a delta-to-cumulative processor), so that state is
+	// bounded by the number of tenants allowed. Not a flag.
+	Tenants interface{ Admit(tenant string) error }
 	// Auth, if not nil, puts TLS (if its file sets any) and basic
 	// authentication, one user per tenant, on both receivers. Not a flag:
 	// main loads it from -web.config.file.
@@ -114,7 +118,7 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 
 	otlp := otlpreceiver.NewFactory()
 	ml := memoryLimiterFactory(refused)
-	d2c := perTenant(deltatocumulativeprocessor.NewFactory())
+	d2c := perTenant(deltatocumulativeprocessor.NewFactory(), opts.Tenants)
 	factories := otelcol.Factories{
 		Receivers:  map[component.Type]receiver.Factory{otlp.Type(): otlp},
 		Processors: map[component.Type]processor.Factory{ml.Type(): ml, d2c.Type(): d2c},

@@ -21,7 +21,9 @@ import (
 // deltas must never add to another's. The wrapper keeps the inner
 // component's type and configuration, so a user's collector file
 // configures it as before.
-func perTenant(inner processor.Factory) processor.Factory {
+// admit, if not nil, refuses tenants beyond those allowed before an
+// instance is made for them.
+func perTenant(inner processor.Factory, admit interface{ Admit(tenant string) error }) processor.Factory {
 	return processor.NewFactory(inner.Type(), inner.CreateDefaultConfig,
 		processor.WithMetrics(func(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
 			// Created once here so that a bad configuration fails at start-up.
@@ -29,7 +31,7 @@ func perTenant(inner processor.Factory) processor.Factory {
 			if err != nil {
 				return nil, err
 			}
-			return &tenantProcessors{create: func(ctx context.Context) (processor.Metrics, error) {
+			return &tenantProcessors{admit: admit, create: func(ctx context.Context) (processor.Metrics, error) {
 				return inner.CreateMetrics(ctx, set, cfg, next)
 			}, spare: first, procs: map[string]processor.Metrics{}}, nil
 		}, inner.MetricsStability()))
@@ -38,6 +40,7 @@ func perTenant(inner processor.Factory) processor.Factory {
 // tenantProcessors routes each request to its tenant's processor, created
 // on the tenant's first request.
 type tenantProcessors struct {
+	admit  interface{ Admit(tenant string) error }
 	create func(context.Context) (processor.Metrics, error)
 
 	mu      sync.Mutex
@@ -94,6 +97,11 @@ func (p *tenantProcessors) forTenant(ctx context.Context, id string) (processor.
 	}
 	if p.stopped {
 		return nil, errors.New("collector is shutting down")
+	}
+	if p.admit != nil {
+		if err := p.admit.Admit(id); err != nil {
+			return nil, status.Error(codes.ResourceExhausted, err.Error())
+		}
 	}
 	x := p.spare
 	p.spare = nil

@@ -251,6 +251,9 @@ func newState(l Limits) *state {
 
 // tenant returns the tenant's state, admitting it if MaxTenants allows.
 func (r *Registry) tenant(id string) (*state, error) {
+	if r == nil {
+		return nil, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if st := r.tenants[id]; st != nil {
@@ -265,9 +268,16 @@ func (r *Registry) tenant(id string) (*state, error) {
 	return st, nil
 }
 
-// Admit counts tenants that exist already (their data is on disk) against
-// MaxTenants, so that a restart does not make room for more.
-func (r *Registry) Admit(ids ...string) {
+// Admit admits the tenant under MaxTenants, or refuses it: what keeps
+// state per tenant (a TSDB, a collector processor) asks before making it.
+func (r *Registry) Admit(id string) error {
+	_, err := r.tenant(id)
+	return err
+}
+
+// AdmitExisting counts tenants that exist already (their data is on disk)
+// against MaxTenants, so that a restart does not make room for more.
+func (r *Registry) AdmitExisting(ids ...string) {
 	if r == nil {
 		return
 	}
@@ -317,16 +327,17 @@ func (r *Registry) Ingest(id string, items, nbytes int) error {
 	return nil
 }
 
-// MaxSeries is the active series the tenant may have; 0 for no limit.
-func (r *Registry) MaxSeries(id string) int {
+// MaxSeries admits the tenant (Admit) and returns the active series it
+// may have; 0 for no limit.
+func (r *Registry) MaxSeries(id string) (int, error) {
 	if r == nil {
-		return 0
+		return 0, nil
 	}
 	st, err := r.tenant(id)
 	if err != nil {
-		return 0 // Ingest refuses the tenant itself
+		return 0, err
 	}
-	return st.limits.MaxSeries
+	return st.limits.MaxSeries, nil
 }
 
 // Allows is nil if the tenant may write now at all, for a receiver that

@@ -51,10 +51,14 @@ func TestIngestionRateAndOverrides(t *testing.T) {
 
 func TestMaxTenants(t *testing.T) {
 	r := newRegistry(t, Options{MaxTenants: 2})
-	r.Admit("on-disk")
+	r.AdmitExisting("on-disk")
 	require.NoError(t, r.Ingest("a", 1, 0))
 	require.ErrorIs(t, r.Ingest("b", 1, 0), ErrLimited)
+	require.ErrorIs(t, r.Admit("b"), ErrLimited)
+	_, err := r.MaxSeries("b")
+	require.ErrorIs(t, err, ErrLimited)
 	require.NoError(t, r.Ingest("on-disk", 1, 0))
+	require.NoError(t, r.Admit("a"))
 }
 
 func TestConcurrentQueries(t *testing.T) {

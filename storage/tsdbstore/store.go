@@ -59,8 +59,9 @@ func DefaultOptions() Options {
 type Limiter interface {
 	// Ingest takes items from the tenant's allowance, or refuses them.
 	Ingest(tenant string, items, bytes int) error
-	// MaxSeries is the active series the tenant may have; 0 for no limit.
-	MaxSeries(tenant string) int
+	// MaxSeries admits the tenant, or refuses it (too many tenants), and
+	// returns the active series it may have; 0 for no limit.
+	MaxSeries(tenant string) (int, error)
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -210,16 +211,21 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 			return errAppender{err: err}
 		}
 	}
-	db, err := s.DB(tenant.FromContext(ctx))
+	id := tenant.FromContext(ctx)
+	maxSeries := 0
+	if s.opts.Limiter != nil {
+		// Before the TSDB is opened: a tenant refused opens none.
+		var err error
+		if maxSeries, err = s.opts.Limiter.MaxSeries(id); err != nil {
+			return errAppender{err: err}
+		}
+	}
+	db, err := s.DB(id)
 	if err != nil {
 		return errAppender{err: err}
 	}
-	a := &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
-		tenant: tenant.FromContext(ctx), limiter: s.opts.Limiter, head: db.Head()}
-	if s.opts.Limiter != nil {
-		a.maxSeries = s.opts.Limiter.MaxSeries(a.tenant)
-	}
-	return a
+	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
+		tenant: id, limiter: s.opts.Limiter, head: db.Head(), maxSeries: maxSeries}
 }
 
 // Querier returns a querier that reads the TSDB of each call's tenant.

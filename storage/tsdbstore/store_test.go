@@ -3,6 +3,8 @@ package tsdbstore
 import (
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -103,4 +105,23 @@ func TestSeriesLimit(t *testing.T) {
 	require.NoError(t, appendOne(t, s, "a", "one", now+1, 2), "an existing series goes on")
 	require.NoError(t, appendOne(t, s, "b", "three", now, 1), "another tenant has its own limit")
 	require.Zero(t, count(t, s, "a", "three"))
+}
+
+// A tenant beyond -limits.max-tenants is refused before its TSDB is
+// opened: it leaves no directory, no WAL, no goroutines behind.
+func TestRefusedTenantOpensNothing(t *testing.T) {
+	lim, err := limits.New(limits.Options{MaxTenants: 1}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(t, err)
+	opts := DefaultOptions()
+	opts.Limiter = lim
+	dir := t.TempDir()
+	s, err := Open(dir, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), opts)
+	require.NoError(t, err)
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	require.NoError(t, appendOne(t, s, "a", "m", now, 1))
+	require.ErrorIs(t, appendOne(t, s, "b", "m", now, 1), limits.ErrLimited)
+	require.Equal(t, []string{"a"}, s.Tenants())
+	_, err = os.Stat(filepath.Join(dir, "tenants", "b"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
