@@ -147,18 +147,21 @@ func (am *Alertmanager) listSilences(w http.ResponseWriter, r *http.Request, own
 		copyResponse(w, rec)
 		return
 	}
-	var all []struct {
-		ID string `json:"id"`
-	}
-	var raw []json.RawMessage
-	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil || json.Unmarshal(rec.Body.Bytes(), &all) != nil {
+	var all []json.RawMessage
+	if err := json.Unmarshal(rec.Body.Bytes(), &all); err != nil {
 		http.Error(w, "silences: unexpected answer of the Alertmanager", http.StatusInternalServerError)
 		return
 	}
 	mine := []json.RawMessage{}
-	for i, s := range all {
+	for _, raw := range all {
+		var s struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &s) != nil {
+			continue
+		}
 		if sil, err := am.silences.QueryOne(silence.QIDs(s.ID)); err == nil && silenceOf(sil, own) {
-			mine = append(mine, raw[i])
+			mine = append(mine, raw)
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -271,17 +271,6 @@ func (adminStats) Stats(string, int) (*tsdb.Stats, error)         { return nil, 
 func (adminStats) WALReplayStatus() (tsdb.WALReplayStatus, error) { return tsdb.WALReplayStatus{}, nil }
 func (adminStats) BlockMetas() ([]tsdb.BlockMeta, error)          { return nil, errPerTenant }
 
-// tenantDB returns the TSDB of the request's tenant, nil if it has none yet.
-func tenantDB(store *tsdbstore.Store, r *http.Request) (*tsdb.DB, error) {
-	id := tenant.FromContext(r.Context())
-	for _, t := range store.Tenants() {
-		if t == id {
-			return store.DB(id)
-		}
-	}
-	return nil, nil
-}
-
 // maxStatusLimit bounds the limit of /api/v1/status/tsdb: the entries of
 // each of its lists.
 const maxStatusLimit = 10_000
@@ -304,11 +293,7 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 				return
 			}
 		}
-		db, err := tenantDB(store, r)
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
-			return
-		}
+		db := store.Existing(tenant.FromContext(r.Context()))
 		status := v1.TSDBStatus{}
 		if db != nil {
 			st := db.Head().Stats(labels.MetricName, limit)
@@ -329,11 +314,7 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 // tsdbBlocks is /api/v1/status/tsdb/blocks for the request's tenant.
 func tsdbBlocks(store *tsdbstore.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		db, err := tenantDB(store, r)
-		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "error", "errorType": "internal", "error": err.Error()})
-			return
-		}
+		db := store.Existing(tenant.FromContext(r.Context()))
 		metas := []tsdb.BlockMeta{}
 		if db != nil {
 			for _, b := range db.Blocks() {

@@ -169,8 +169,9 @@ func (s *Store) DB(id string) (*tsdb.DB, error) {
 	return db, nil
 }
 
-// existing returns the TSDB of tenant id if it exists; reads never create one.
-func (s *Store) existing(id string) *tsdb.DB {
+// Existing returns the TSDB of tenant id, nil if it has none: reads never
+// create one.
+func (s *Store) Existing(id string) *tsdb.DB {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.dbs[id]
@@ -252,7 +253,7 @@ func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 
 // ExemplarQuerier returns the exemplar querier of the context's tenant.
 func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
-	db := s.existing(tenant.FromContext(ctx))
+	db := s.Existing(tenant.FromContext(ctx))
 	if db == nil {
 		return noExemplars{}, nil
 	}
@@ -285,7 +286,7 @@ func (p *perTenant[Q]) get(ctx context.Context) (Q, error) {
 	if q, ok := p.opened[id]; ok {
 		return q, nil
 	}
-	db := p.s.existing(id)
+	db := p.s.Existing(id)
 	if db == nil {
 		return p.empty, nil
 	}
