@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -59,10 +60,20 @@ func TestMaxTenants(t *testing.T) {
 	require.ErrorIs(t, err, ErrLimited)
 	require.NoError(t, r.Ingest("on-disk", 1, 0))
 	require.NoError(t, r.Admit("a"))
+
+	// Queries naming other tenants do not take their places.
+	r = newRegistry(t, Options{MaxTenants: 1})
+	for i := range 10 {
+		release, err := r.Query(context.Background(), fmt.Sprint("nobody-", i))
+		require.NoError(t, err)
+		release()
+	}
+	require.NoError(t, r.Ingest("writer", 1, 0))
 }
 
 func TestConcurrentQueries(t *testing.T) {
 	r := newRegistry(t, Options{Defaults: Limits{MaxConcurrentQueries: 1}})
+	require.NoError(t, r.Admit("a"), "a tenant with data")
 	entered, leave := make(chan struct{}), make(chan struct{})
 	h := tenant.Middleware(r.QueryMiddleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/slow" {
