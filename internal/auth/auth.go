@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -167,18 +166,11 @@ var dummyHash = sync.OnceValue(func() []byte {
 	return h
 })
 
-// Basic parses the value of an Authorization header of the Basic scheme.
+// Basic parses the value of an Authorization header of the Basic scheme,
+// as net/http does for a request (the OTLP authenticator has the header,
+// not the request).
 func Basic(authorization string) (user, password string, ok bool) {
-	const prefix = "Basic "
-	if len(authorization) < len(prefix) || !strings.EqualFold(authorization[:len(prefix)], prefix) {
-		return "", "", false
-	}
-	raw, err := base64.StdEncoding.DecodeString(authorization[len(prefix):])
-	if err != nil {
-		return "", "", false
-	}
-	user, password, ok = strings.Cut(string(raw), ":")
-	return user, password, ok
+	return (&http.Request{Header: http.Header{"Authorization": {authorization}}}).BasicAuth()
 }
 
 // Middleware lets through requests with the credentials of a user, acting

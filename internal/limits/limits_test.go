@@ -137,3 +137,23 @@ func TestMaxQueryLength(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, do("a", "garbage", "1"), "what it cannot read is the API's to refuse")
 }
+
+// FuzzQueryParams: whatever start and end a query names, the middleware
+// answers (400 past the limit) and never crashes.
+func FuzzQueryParams(f *testing.F) {
+	r, err := New(Options{Defaults: Limits{MaxQueryLength: time.Hour, MaxConcurrentQueries: 1}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	require.NoError(f, err)
+	f.Cleanup(r.Close)
+	h := tenant.Middleware(r.QueryMiddleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), func(string) bool { return false }))
+	f.Add("0", "7200")
+	f.Add("-9223372036854775808", "9223372036854775807")
+	f.Add("1e300", "-1e300")
+	f.Add("NaN", "Inf")
+	f.Add("2026-11-30T00:00:00Z", "1796073443.667")
+	f.Fuzz(func(t *testing.T, start, end string) {
+		req := httptest.NewRequest(http.MethodGet, "/q?"+url.Values{"start": {start}, "end": {end}}.Encode(), nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Contains(t, []int{http.StatusOK, http.StatusBadRequest}, rec.Code, rec.Body.String())
+	})
+}
