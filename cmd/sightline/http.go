@@ -152,13 +152,9 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Sightline is Healthy.")
 	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		if !ready() {
-			http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
-			return
-		}
+	mux.Handle("/-/ready", whenReady(ready, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Sightline is Ready.")
-	})
+	})))
 	if parts.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
