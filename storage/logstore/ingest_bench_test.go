@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sightline-dev/sightline/storage/record"
+	"github.com/sightline-dev/sightline/storage/segment"
 )
 
 // benchRecords builds n records shaped like the log benchmark's workload
@@ -104,4 +105,17 @@ func benchIngest(b *testing.B, recs []*Record) {
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "records/s")
 	_, _, bytes := s.st.Tenant("default").Segments().Stats()
 	b.ReportMetric(float64(bytes)/float64(total), "B/record")
+}
+
+// BenchmarkBlockHashes measures the token filter's share of a flush: the
+// distinct (field, term) hashes of each block of the benchmark's records.
+func BenchmarkBlockHashes(b *testing.B) {
+	recs := benchRecords(segment.BlockRows*16, rand.New(rand.NewPCG(1, 2)))
+	var h tokenHasher
+	for b.Loop() {
+		for i := 0; i < len(recs); i += segment.BlockRows {
+			h.hashes(recs[i : i+segment.BlockRows])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }

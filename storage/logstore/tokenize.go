@@ -68,25 +68,47 @@ func (wordTokenizer) Tokenize(input []byte) analysis.TokenStream {
 // share it. The one definition of a word, for indexing, filters and the
 // per-record check.
 func eachWord[T string | []byte](input T, buf []byte, fn func(word []byte, start, end int)) []byte {
+	// One pass that lowers and cuts, with a table for the byte classes:
+	// on the flush path every byte of every record comes through here.
 	lower := append(buf[:0], input...)
-	for i, c := range lower {
-		if c >= 'A' && c <= 'Z' {
-			lower[i] = c + 'a' - 'A'
-		}
-	}
 	for i := 0; i < len(lower); {
-		if !isWordByte(lower[i]) {
+		if byteClass[lower[i]] == classSeparator {
 			i++
 			continue
 		}
 		start := i
-		for i < len(lower) && isWordByte(lower[i]) {
-			i++
+		for ; i < len(lower); i++ {
+			c := byteClass[lower[i]]
+			if c == classSeparator {
+				break
+			}
+			if c == classUpper {
+				lower[i] += 'a' - 'A'
+			}
 		}
 		fn(lower[start:i], start, i)
 	}
 	return lower
 }
+
+const (
+	classSeparator = iota
+	classWord
+	classUpper // a word byte to lower
+)
+
+// byteClass classes bytes as isWordByte does.
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			t[c] = classUpper
+		case isWordByte(byte(c)):
+			t[c] = classWord
+		}
+	}
+	return t
+}()
 
 type dropDigits struct{}
 

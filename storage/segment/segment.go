@@ -2,7 +2,6 @@ package segment
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -327,13 +326,7 @@ func (w *Writer) finish() error {
 	if err := w.data.Close(); err != nil {
 		return fmt.Errorf("close segment: %w", err)
 	}
-	// By ID as two big-endian words, then row: bytes.Compare's call per
-	// comparison made this sort a tenth of a flush's CPU.
-	slices.SortFunc(w.traces, func(a, b TraceRow) int {
-		return cmp.Or(cmp.Compare(binary.BigEndian.Uint64(a.ID[:8]), binary.BigEndian.Uint64(b.ID[:8])),
-			cmp.Compare(binary.BigEndian.Uint64(a.ID[8:]), binary.BigEndian.Uint64(b.ID[8:])),
-			cmp.Compare(a.Row, b.Row))
-	})
+	sortTraceRows(w.traces)
 	// Trace index: distinct IDs, where each one's rows start (a byte
 	// offset), the rows as varint deltas: a trace's records are close
 	// together, so most deltas take a byte.
