@@ -57,8 +57,10 @@ func (r *Record) Size() int {
 var ErrInvalidUTF8 = errors.New("invalid UTF-8")
 
 // Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
-// corrupt is stored; it reports whether anything was replaced.
-func (r *Record) Repair() bool {
+// corrupt is stored; it reports whether anything was replaced. The
+// resource is repaired in place, and records of a request share it: with
+// resourceDone, a resource already repaired is not checked again.
+func (r *Record) Repair(resourceDone bool) bool {
 	var fix record.Repairer
 	fix.String(&r.SeverityText)
 	if r.BodyType != record.TypeBytes {
@@ -66,7 +68,9 @@ func (r *Record) Repair() bool {
 	}
 	fix.String(&r.ScopeName)
 	fix.String(&r.ScopeVersion)
-	fix.KVs(r.Resource)
+	if !resourceDone {
+		fix.KVs(r.Resource)
+	}
 	fix.KVs(r.Attributes)
 	return fix.Fixed
 }

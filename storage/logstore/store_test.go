@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -187,6 +188,21 @@ func TestTenantsAndLimits(t *testing.T) {
 	got, _, err := s.Search(tenant.With(context.Background(), "team-a"), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
 	require.NoError(t, err)
 	require.Equal(t, "hello \uFFFD world", got[0].Body, "invalid UTF-8 is repaired, never stored corrupt")
+
+	// Records of a request share their resource: repaired once, for all.
+	shared := []record.KV{{Key: "service.name", Value: "svc\xff", Type: record.TypeString}}
+	two := []*Record{rec(2, "x", "INFO", "one", 0), rec(3, "x", "INFO", "two", 0), rec(4, "x", "INFO", "three", 0)}
+	two[0].Resource, two[1].Resource = shared, shared
+	two[2].Resource = []record.KV{{Key: "service.name", Value: "other\xfe", Type: record.TypeString}}
+	res, err = s.Append(tenant.With(context.Background(), "team-b"), two)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Repaired, "the shared resource counts once, the other resource once")
+	got, _, err = s.Search(tenant.With(context.Background(), "team-b"), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for _, r := range got {
+		require.True(t, utf8.ValidString(r.Resource[0].Value), "resource of %q stored as %q", r.Body, r.Resource[0].Value)
+	}
 	got, _, err = s.Search(context.Background(), SearchRequest{Query: query.NewMatchAllQuery(), To: time.Now().UnixNano()})
 	require.NoError(t, err)
 	require.Empty(t, got, "the default tenant sees nothing of team-a")
