@@ -36,13 +36,29 @@ func (e *logsExporter) push(ctx context.Context, ld plog.Logs) error {
 }
 
 // Records converts OTLP logs into log store records. Records of one
-// resource share its attribute slice.
+// resource share its attribute slice. A request's records, and all their
+// attributes, are two allocations: they live in the head together and
+// leave it together, and one allocation per record and attribute list was
+// a tenth of the ingest path's CPU in malloc and GC.
 func Records(ld plog.Logs) []*logstore.Record {
-	out := make([]*logstore.Record, 0, ld.LogRecordCount())
+	n, nkv := 0, 0
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
+		nkv += rls.At(i).Resource().Attributes().Len()
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			n += lrs.Len()
+			for k := 0; k < lrs.Len(); k++ {
+				nkv += lrs.At(k).Attributes().Len()
+			}
+		}
+	}
+	recs, kvs := make([]logstore.Record, n), make([]record.KV, 0, nkv)
+	out := make([]*logstore.Record, 0, n)
+	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
-		res := KVs(rl.Resource().Attributes())
+		res := AppendKVs(&kvs, rl.Resource().Attributes())
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			sl := sls.At(j)
@@ -50,7 +66,8 @@ func Records(ld plog.Logs) []*logstore.Record {
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
-				r := &logstore.Record{
+				r := &recs[len(out)]
+				*r = logstore.Record{
 					Timestamp:              int64(lr.Timestamp()),
 					ObservedTimestamp:      int64(lr.ObservedTimestamp()),
 					SeverityNumber:         int32(lr.SeverityNumber()),
@@ -61,7 +78,7 @@ func Records(ld plog.Logs) []*logstore.Record {
 					Resource:               res,
 					ScopeName:              scopeName,
 					ScopeVersion:           scopeVersion,
-					Attributes:             KVs(lr.Attributes()),
+					Attributes:             AppendKVs(&kvs, lr.Attributes()),
 					DroppedAttributesCount: lr.DroppedAttributesCount(),
 				}
 				r.Body, r.BodyType = Value(lr.Body())
@@ -75,16 +92,23 @@ func Records(ld plog.Logs) []*logstore.Record {
 // KVs converts attributes; values that are not strings keep their type and
 // are stored as their JSON text.
 func KVs(m pcommon.Map) []record.KV {
+	kvs := make([]record.KV, 0, m.Len())
+	return AppendKVs(&kvs, m)
+}
+
+// AppendKVs appends m's attributes to *buf and returns them, capped so
+// that later appends cannot write over them (nil if there are none).
+func AppendKVs(buf *[]record.KV, m pcommon.Map) []record.KV {
 	if m.Len() == 0 {
 		return nil
 	}
-	kvs := make([]record.KV, 0, m.Len())
+	start := len(*buf)
 	m.Range(func(k string, v pcommon.Value) bool {
 		s, t := Value(v)
-		kvs = append(kvs, record.KV{Key: k, Value: s, Type: t})
+		*buf = append(*buf, record.KV{Key: k, Value: s, Type: t})
 		return true
 	})
-	return kvs
+	return (*buf)[start:len(*buf):len(*buf)]
 }
 
 // valueTypes maps OTLP value types to the store's.

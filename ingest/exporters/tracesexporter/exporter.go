@@ -41,10 +41,23 @@ func (e *tracesExporter) push(ctx context.Context, td ptrace.Traces) error {
 }
 
 // Spans converts OTLP traces into trace store spans. Spans of one resource
-// share its attribute slice.
+// share its attribute slice. A request's spans, and their own attributes,
+// are two allocations, as logsexporter.Records does for log records.
 func Spans(td ptrace.Traces) []*record.Span {
-	out := make([]*record.Span, 0, td.SpanCount())
+	n, nkv := 0, 0
 	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			n += spans.Len()
+			for k := 0; k < spans.Len(); k++ {
+				nkv += spans.At(k).Attributes().Len()
+			}
+		}
+	}
+	all, kvs := make([]record.Span, n), make([]record.KV, 0, nkv)
+	out := make([]*record.Span, 0, n)
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := logsexporter.KVs(rs.Resource().Attributes())
@@ -56,7 +69,8 @@ func Spans(td ptrace.Traces) []*record.Span {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				sp := spans.At(k)
-				s := &record.Span{
+				s := &all[len(out)]
+				*s = record.Span{
 					TraceID:                sp.TraceID(),
 					SpanID:                 sp.SpanID(),
 					ParentSpanID:           sp.ParentSpanID(),
@@ -68,7 +82,7 @@ func Spans(td ptrace.Traces) []*record.Span {
 					End:                    int64(sp.EndTimestamp()),
 					StatusCode:             int32(sp.Status().Code()),
 					StatusMessage:          sp.Status().Message(),
-					Attributes:             logsexporter.KVs(sp.Attributes()),
+					Attributes:             logsexporter.AppendKVs(&kvs, sp.Attributes()),
 					DroppedAttributesCount: sp.DroppedAttributesCount(),
 					DroppedEventsCount:     sp.DroppedEventsCount(),
 					DroppedLinksCount:      sp.DroppedLinksCount(),
