@@ -37,7 +37,10 @@ func newTagIndex() *tagIndex {
 }
 
 func (tv *tagValues) add(v string, t record.ValueType) {
-	if _, ok := tv.Values[v]; ok || tv.Full {
+	if tv.Full {
+		return
+	}
+	if _, ok := tv.Values[v]; ok {
 		return
 	}
 	if len(tv.Values) >= maxTagValues {
@@ -60,12 +63,17 @@ func addKVs(m map[string]*tagValues, kvs []record.KV) {
 	}
 }
 
-// add indexes spans under one lock: it runs on the append path.
+// add indexes spans under one lock: it runs on the append path. Spans of
+// a request share their resource's slice, which is indexed once.
 func (ti *tagIndex) add(spans []*Span) {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
+	var last record.KVsID
 	for _, s := range spans {
-		addKVs(ti.Resource, s.Resource)
+		if id := record.IDOf(s.Resource); id != last || id == (record.KVsID{}) {
+			addKVs(ti.Resource, s.Resource)
+			last = id
+		}
 		addKVs(ti.Span, s.Attributes)
 		ti.Names.add(s.Name, record.TypeString)
 	}
