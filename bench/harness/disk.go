@@ -84,10 +84,12 @@ func diskUsage(dir string) (DiskUsage, error) {
 // newClient is an HTTP client with its own connection pool, so that
 // CloseIdleConnections ends every connection (and goroutine) it opened.
 func newClient(timeout time.Duration, conns int) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{
-		MaxIdleConnsPerHost: conns,
-		DisableCompression:  true,
-	}}
+	t := &http.Transport{MaxIdleConnsPerHost: conns, DisableCompression: true}
+	if secure == nil {
+		return &http.Client{Timeout: timeout, Transport: t}
+	}
+	t.TLSClientConfig = secure.tls
+	return &http.Client{Timeout: timeout, Transport: basicAuthTransport{secure, t}}
 }
 
 // get fetches url and returns the body of a 2xx answer.

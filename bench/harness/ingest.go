@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -268,8 +269,12 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 
 func (rawCodec) Name() string { return "proto" }
 
-// dialOTLP connects to an OTLP gRPC endpoint.
+// dialOTLP connects to an OTLP gRPC endpoint (with TLS and the user of
+// -tls when set).
 func dialOTLP(addr string) (*grpc.ClientConn, error) {
+	if secure != nil {
+		return grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(secure.tls)), grpc.WithPerRPCCredentials(secure))
+	}
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 

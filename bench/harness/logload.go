@@ -15,8 +15,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sightline-dev/sightline/bench/workload"
 )
@@ -153,7 +151,7 @@ func sendLogs(ctx context.Context, p *process, l logLoad, logf func(string, ...a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := dialOTLP(p.grpcAddr)
 			if err != nil {
 				errs <- err
 				return

@@ -45,6 +45,10 @@ type LogOptions struct {
 	// directory; at most Records and the log store's bound of unflushed
 	// records. 0 skips the restart test.
 	RestartRecords int
+	// TLS runs Sightline with TLS on every port and a basic-auth user, as
+	// a production deployment would, and every client with them (see
+	// secure): the same run without it shows their cost.
+	TLS bool
 	// Command is the command line shown in the report.
 	Command string
 }
@@ -70,7 +74,7 @@ type LogReport struct {
 	RecordsPerSecond   float64
 	CPUSeconds         float64
 	PeakRSS            int64
-	JSONBytesPerRecord float64 // raw OTLP-JSON, estimated from every 25th request
+	JSONBytesPerRecord float64 // raw OTLP-JSON, estimated from every 100th request
 	DiskBytes          int64
 	FlushWait          time.Duration
 	TraceLookups       []time.Duration
@@ -107,6 +111,14 @@ type RestartResult struct {
 // RunLogs runs the log benchmark once.
 func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*LogReport, error) {
 	r := &LogReport{Options: o, Started: time.Now(), Machine: describeMachine(), Searches: map[string][]time.Duration{}, SearchHits: map[string]int{}}
+	if o.TLS {
+		s, err := setUpSecure(o.WorkDir)
+		if err != nil {
+			return nil, fmt.Errorf("set up TLS: %w", err)
+		}
+		secure = s
+		defer func() { secure = nil }()
+	}
 	dataDir := filepath.Join(o.WorkDir, "sightline-logs")
 	p, err := startSightline(ctx, o.Sightline, dataDir, "-logs.head.max-age", o.HeadMaxAge.String())
 	if err != nil {
@@ -300,6 +312,9 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 	cmd := cmp.Or(o.Command, fmt.Sprintf("cd bench && go run ./cmd/logbench -sightline ../bin/sightline -out results -name %s -records %d", name, o.Records))
 	f("## Reproduce\n\n```sh\nmake bench-logs   # = make build, then:\n%s\n```\n\n", cmd)
 	f("## Load\n\n%d log records over OTLP/gRPC from %d concurrent senders, %d records per request, 12 services, 12 message templates of 120–220 bytes with random fills, INFO/DEBUG/WARN/ERROR, 3 attributes per record, 90%% with a trace ID (1–8 records per trace). The sender runs on the same 2 cores as Sightline and builds every request fresh (pdata), so the rate below includes its cost.\n\n", r.Sent, o.Senders, o.RecordsPerRequest)
+	if o.TLS {
+		f("**TLS and authentication on** (`-tls`): Sightline runs with `-web.config.file` (TLS 1.2+ with a self-signed P-256 certificate on the HTTP and both OTLP ports, one basic-auth user with a bcrypt hash of cost 10), and every sender and query uses TLS and that user.\n\n")
+	}
 	f("Timestamps are the wall clock at which each request was built (its records 1 ns apart), so the records span only the ingest phase: %s to %s UTC (%.0f s). The volume queries over the last hour and the last 24 hours therefore count the same records; they differ in the steps they evaluate (61 and 1,441 one-minute windows) and the time range the store has to rule out.\n\n",
 		r.Oldest.UTC().Format("15:04:05"), r.Newest.UTC().Format("15:04:05"), r.Newest.Sub(r.Oldest).Seconds())
 	p := func(ds []time.Duration, q float64) string {

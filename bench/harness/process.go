@@ -42,6 +42,7 @@ type process struct {
 	httpAddr string // Prometheus API, remote_write, /metrics
 	grpcAddr string // OTLP gRPC (Sightline only)
 	logPath  string
+	scheme   string // https with -tls (Sightline only)
 
 	cmd  *exec.Cmd
 	log  *os.File
@@ -61,7 +62,7 @@ func freeAddr() (string, error) {
 // startProcess starts the system of kind on empty dataDir; it does not wait
 // for readiness. extra flags are appended to the system's own.
 func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...string) (*process, error) {
-	p := &process{kind: kind, dataDir: dataDir, logPath: dataDir + ".log"}
+	p := &process{kind: kind, dataDir: dataDir, logPath: dataDir + ".log", scheme: "http"}
 	var err error
 	if p.httpAddr, err = freeAddr(); err != nil {
 		return nil, err
@@ -89,6 +90,9 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 			"-otlp.grpc.listen-address", p.grpcAddr,
 			"-otlp.http.listen-address", otlpHTTP,
 			"-metrics.retention", ret,
+		}
+		if secure != nil {
+			args, p.scheme = append(args, secure.flags()...), "https"
 		}
 	case kindPrometheus:
 		// Prometheus scrapes nothing here; it only receives remote_write.
@@ -148,7 +152,7 @@ func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (
 	return p, nil
 }
 
-func (p *process) url(path string) string { return "http://" + p.httpAddr + path }
+func (p *process) url(path string) string { return p.scheme + "://" + p.httpAddr + path }
 
 // readyPath is where each system says it can take data and queries.
 func (p *process) readyPath() string {

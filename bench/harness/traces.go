@@ -22,8 +22,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/sightline-dev/sightline/bench/workload"
 )
@@ -283,7 +281,7 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			conn, err := dialOTLP(p.grpcAddr)
 			if err != nil {
 				errs <- err
 				return

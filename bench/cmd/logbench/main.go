@@ -36,6 +36,7 @@ func main() {
 	// The 10M benchmark.
 	fs.IntVar(&o.Records, "records", o.Records, "Log records to send.")
 	words := fs.String("words", strings.Join(o.Words, ","), "Comma-separated words to search for.")
+	fs.BoolVar(&o.TLS, "tls", o.TLS, "Run Sightline with TLS on every port and a basic-auth user, and every client with them, to measure their cost.")
 	fs.IntVar(&o.RestartRecords, "restart-records", o.RestartRecords, "Records in the head at the kill -9 of the restart test (at most -records and the store's 1M unflushed records); 0 skips it.")
 
 	// The long run.
