@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/storage/record"
 	"github.com/sightline-dev/sightline/storage/segment"
 	"github.com/sightline-dev/sightline/storage/segstore"
 	"github.com/sightline-dev/sightline/storage/tenant"
@@ -113,6 +114,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 	enc := segment.BorrowEnc()
 	defer segment.ReturnEnc(enc) // the WAL copies the record
 	kept := make([]*Span, 0, len(spans))
+	var repaired record.KVsID // the resource repaired last: spans of a request share it
 	for _, sp := range spans {
 		reason := ""
 		switch {
@@ -128,7 +130,10 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			s.rejected.WithLabelValues(reason).Inc()
 			continue
 		}
-		if sp.Repair() {
+		rid := record.IDOf(sp.Resource)
+		done := rid == repaired && rid != (record.KVsID{})
+		repaired = rid
+		if sp.Repair(done) {
 			res.Repaired++
 			s.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}

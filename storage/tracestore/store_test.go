@@ -116,6 +116,22 @@ func TestRejectsBadIDs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "bad \uFFFD name", got[0].Name)
 	require.Equal(t, map[string]int{ReasonInvalidTraceID: 1, ReasonInvalidSpanID: 1, ReasonTooLarge: 1}, res.Rejected)
+
+	// Spans of a request share their resource: repaired once, for all.
+	shared := trace(3, false)
+	res2 := []record.KV{str("service.name", "svc\xff")}
+	for _, sp := range shared {
+		sp.Resource = res2
+	}
+	res, err = s.Append(context.Background(), shared)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Repaired)
+	got, err = s.Trace(context.Background(), shared[0].TraceID)
+	require.NoError(t, err)
+	require.Len(t, got, len(shared))
+	for _, sp := range got {
+		require.Equal(t, "svc\uFFFD", sp.Resource[0].Value)
+	}
 }
 
 // Conditions the prefilter checks.
