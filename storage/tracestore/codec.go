@@ -1,6 +1,7 @@
 package tracestore
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/sightline-dev/sightline/storage/record"
@@ -164,6 +165,10 @@ var searchColumnsNoAttrs = searchColumns[:len(searchColumns)-1]
 type dict struct {
 	ids map[string]uint64
 	col segment.Enc
+	// The key asked for last and its number: spans come grouped by trace,
+	// and a service's spans in runs, so most keys are the last one again.
+	last   []byte
+	lastID uint64
 }
 
 func (d *dict) reset() {
@@ -172,17 +177,22 @@ func (d *dict) reset() {
 	}
 	clear(d.ids)
 	d.col.B = d.col.B[:0]
+	d.last = d.last[:0]
 }
 
 // id returns key's number, calling write to add it to the column when it
 // is new.
 func (d *dict) id(key []byte, write func(*segment.Enc)) uint64 {
-	if id, ok := d.ids[string(key)]; ok {
-		return id
+	if len(d.ids) > 0 && bytes.Equal(key, d.last) {
+		return d.lastID
 	}
-	id := uint64(len(d.ids))
-	d.ids[string(key)] = id
-	write(&d.col)
+	id, ok := d.ids[string(key)]
+	if !ok {
+		id = uint64(len(d.ids))
+		d.ids[string(key)] = id
+		write(&d.col)
+	}
+	d.last, d.lastID = append(d.last[:0], key...), id
 	return id
 }
 
