@@ -47,7 +47,11 @@ func (s *Store) Count(ctx context.Context, matchers []*labels.Matcher, names []s
 		names: names, matches: streamMatcher(matchers), vals: make([]string, len(names)), keys: map[string]int{},
 		cache: streamCache{}, streams: map[string]int{}, segs: map[*segment.Reader]*segmentKeys{},
 	}
-	for _, u := range fetchUnits(sn, from, to, c.matches, passAll, &st) {
+	units, err := fetchUnits(ctx, sn, from, to, c.matches, passAll, nil, &st)
+	if err != nil {
+		return st, err
+	}
+	for _, u := range units {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}

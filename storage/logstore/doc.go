@@ -16,9 +16,14 @@
 // level, which may come from its line: DetectedLevel) is worked out once,
 // at ingest; records read back get it from their block's stream column.
 //
-// Reads: Search (bleve query-string syntax, exact per record), ByTrace (an
-// index hit in every segment, no time range needed), Histogram, and for the
-// Loki API Fetch (stream matchers and line filters pushed down, streamed in
-// time order, stopping when the caller has enough), Count (volume queries
-// from columns), Labels, LabelValues, Series and Stats.
+// Reads go through one streaming read, Fetch: stream matchers, line
+// filters and native full-text queries (bleve query-string syntax, exact
+// per record) pushed down to the choice of blocks (stream lists, word
+// filters, full-text indexes), records merged across heads and blocks in
+// time order, newest or oldest first, and the read stopping when the caller
+// has enough. LogQL log queries, the native Search (a Fetch up to a limit)
+// and Histogram use it. Beside it: ByTrace (a trace ID's rows from the
+// trace indexes, no time range needed), Count (volume queries from the
+// stream and size columns, no record decoded), Labels, LabelValues, Series
+// and Stats.
 package logstore

@@ -3,6 +3,7 @@ package logstore
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -67,99 +68,62 @@ type SearchStats struct {
 }
 
 // Search returns the records of the tenant of ctx that match the request,
-// at most Limit, newest first when Backward.
+// at most Limit, newest first when Backward: a Fetch that stops at Limit.
 func (s *Store) Search(ctx context.Context, req SearchRequest) ([]*Record, SearchStats, error) {
-	var st SearchStats
-	t := s.st.Tenant(tenant.FromContext(ctx))
-	if t == nil {
-		return nil, st, nil
-	}
-	sn := takeSnapshot(t, req.From, req.To)
-	defer sn.release()
-	units, err := s.candidates(ctx, sn, req.Query, req.From, req.To, &st)
-	if err != nil {
-		return nil, st, err
-	}
-	if req.Backward {
-		sort.Slice(units, func(i, j int) bool { return units[i].maxT > units[j].maxT })
-	} else {
-		sort.Slice(units, func(i, j int) bool { return units[i].minT < units[j].minT })
-	}
-	less := func(a, b *Record) bool {
-		if req.Backward {
-			return a.Timestamp > b.Timestamp
-		}
-		return a.Timestamp < b.Timestamp
-	}
 	var out []*Record
-	m := newMatcher(req.Query, s.im)
-	for _, u := range units {
-		if req.Limit > 0 && len(out) >= req.Limit {
-			cut := out[req.Limit-1].Timestamp
-			if (req.Backward && u.maxT < cut) || (!req.Backward && u.minT > cut) {
-				break
+	st, err := s.Fetch(ctx, FetchRequest{From: before(req.From), To: req.To, Backward: req.Backward, Query: req.Query, NoMetadata: true},
+		func(e Entry) error {
+			out = append(out, e.Record)
+			if req.Limit > 0 && len(out) >= req.Limit {
+				return errLimitReached
 			}
-		}
-		err := s.scanUnit(u, req.From, req.To, m.Match, &st, func(r *Record) {
-			out = append(out, r)
+			return nil
 		})
-		if err != nil {
-			return nil, st, err
-		}
-		sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
-		if req.Limit > 0 && len(out) > req.Limit {
-			out = out[:req.Limit]
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, st, err
-		}
+	if err != nil && !errors.Is(err, errLimitReached) {
+		return nil, st, err
 	}
 	return out, st, nil
 }
 
-// candidates lists the heads and the blocks that bleve says may match.
-func (s *Store) candidates(ctx context.Context, sn snapshot, q query.Query, from, to int64, st *SearchStats) ([]unit, error) {
-	var units []unit
-	for i := range sn.heads {
-		h := &sn.heads[i]
-		units = append(units, unit{head: h, minT: h.minT, maxT: h.maxT})
+// errLimitReached stops a Fetch that has what it needs.
+var errLimitReached = errors.New("enough records")
+
+func isAll(q query.Query) bool {
+	_, all := q.(*query.MatchAllQuery)
+	return all
+}
+
+// before is the exclusive lower bound of a range that includes t.
+func before(t int64) int64 {
+	if t == math.MinInt64 {
+		return t // no record is that old
 	}
-	relaxed := relax(q)
-	_, all := relaxed.(*query.MatchAllQuery)
-	test := compileBlockTest(relaxed)
-	for _, r := range sn.segs {
-		st.Segments++
-		// A block is read if it is in range and its token filter does not
-		// rule it out; in segments with a full-text index, only blocks of
-		// the documents bleve finds.
-		add := func(b int) {
-			if r.Blocks[b].MaxT >= from && r.Blocks[b].MinT <= to && (all || test(r.BlockFilter(b))) {
-				units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
-			}
+	return t - 1
+}
+
+// fullTextBlocks lists the blocks of r that the full-text index says may
+// hold a match of relaxed; all of them (nil) when r has no index.
+func fullTextBlocks(ctx context.Context, r *segment.Reader, relaxed query.Query) (map[int]bool, error) {
+	x := r.Extra().(*segExtra)
+	if x.index == nil {
+		return nil, nil
+	}
+	per := x.meta.BlocksPerDoc
+	res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, (len(r.Blocks)+per-1)/per, 0, false))
+	if err != nil {
+		return nil, fmt.Errorf("full-text index of %s: %w", r.Dir(), err)
+	}
+	blocks := map[int]bool{}
+	for _, hit := range res.Hits {
+		d, err := strconv.Atoi(hit.ID)
+		if err != nil || d < 0 || d*per >= len(r.Blocks) {
+			return nil, fmt.Errorf("full-text index of %s: bad document ID %q", r.Dir(), hit.ID)
 		}
-		x := r.Extra().(*segExtra)
-		if all || x.index == nil {
-			for b := range r.Blocks {
-				add(b)
-			}
-			continue
-		}
-		per := x.meta.BlocksPerDoc
-		res, err := x.index.SearchInContext(ctx, bleve.NewSearchRequestOptions(relaxed, (len(r.Blocks)+per-1)/per, 0, false))
-		if err != nil {
-			return nil, fmt.Errorf("full-text index of %s: %w", r.Dir(), err)
-		}
-		for _, hit := range res.Hits {
-			d, err := strconv.Atoi(hit.ID)
-			if err != nil || d < 0 || d*per >= len(r.Blocks) {
-				return nil, fmt.Errorf("full-text index of %s: bad document ID %q", r.Dir(), hit.ID)
-			}
-			for b := d * per; b < min((d+1)*per, len(r.Blocks)); b++ {
-				add(b)
-			}
+		for b := d * per; b < min((d+1)*per, len(r.Blocks)); b++ {
+			blocks[b] = true
 		}
 	}
-	return units, nil
+	return blocks, nil
 }
 
 // scanUnit calls fn with every record of u in [from, to] that match
@@ -288,24 +252,12 @@ func (s *Store) Histogram(ctx context.Context, q query.Query, from, to, step int
 		return nil, st, fmt.Errorf("%d buckets is too many (at most 11000): use a larger step", n)
 	}
 	counts := make([]int64, n)
-	t := s.st.Tenant(tenant.FromContext(ctx))
-	if t == nil {
-		return counts, st, nil
-	}
-	sn := takeSnapshot(t, from, to)
-	defer sn.release()
-	units, err := s.candidates(ctx, sn, q, from, to, &st)
+	st, err := s.Fetch(ctx, FetchRequest{From: before(from), To: to, Query: q, NoMetadata: true}, func(e Entry) error {
+		counts[(uint64(e.Timestamp)-uint64(from))/uint64(step)]++
+		return nil
+	})
 	if err != nil {
 		return nil, st, err
-	}
-	m := newMatcher(q, s.im)
-	for _, u := range units {
-		if err := s.scanUnit(u, from, to, m.Match, &st, func(r *Record) { counts[(uint64(r.Timestamp)-uint64(from))/uint64(step)]++ }); err != nil {
-			return nil, st, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, st, err
-		}
 	}
 	return counts, st, nil
 }
@@ -347,6 +299,10 @@ type FetchRequest struct {
 	// NoMetadata leaves Entry.Metadata empty, for callers that need only
 	// lines and stream labels (working it out is a fifth of a fetch).
 	NoMetadata bool
+	// Query, if not nil, is a native full-text query (ParseQuery) that
+	// every record handed over matches: blocks are chosen by its block
+	// test and, in segments with a full-text index, by the index.
+	Query query.Query
 }
 
 // Fetch calls fn with every record of the tenant of ctx in (From, To] whose
@@ -370,8 +326,23 @@ func (s *Store) Fetch(ctx context.Context, req FetchRequest, fn func(Entry) erro
 	defer sn.release()
 	matches := streamMatcher(req.Matchers)
 	cache := streamCache{}
-	matchStream := func(r *Record) bool { return matches(streamOf(r, cache).labels) }
-	units := fetchUnits(sn, from, to, matches, lineContainsTest(req.LineContains), &st)
+	match := func(r *Record) bool { return matches(streamOf(r, cache).labels) }
+	test, relaxed := lineContainsTest(req.LineContains), query.Query(nil)
+	if req.Query != nil {
+		if relaxed = relax(req.Query); isAll(relaxed) {
+			relaxed = nil
+		} else {
+			byLine, byQuery := test, compileBlockTest(relaxed)
+			test = func(f segment.BlockFilter) bool { return byLine(f) && byQuery(f) }
+		}
+		full := newMatcher(req.Query, s.im)
+		byStream := match
+		match = func(r *Record) bool { return byStream(r) && full.Match(r) }
+	}
+	units, err := fetchUnits(ctx, sn, from, to, matches, test, relaxed, &st)
+	if err != nil {
+		return st, err
+	}
 
 	// Units are opened in the order their records may come: by latest
 	// record when backward, by earliest otherwise.
@@ -396,7 +367,7 @@ func (s *Store) Fetch(ctx context.Context, req FetchRequest, fn func(Entry) erro
 			return nil, err
 		}
 		c := &fetchCursor{unit: i, step: 1}
-		err := s.scanUnit(units[i], from+1, to, matchStream, &st, func(r *Record) { c.recs = append(c.recs, r) })
+		err := s.scanUnit(units[i], from+1, to, match, &st, func(r *Record) { c.recs = append(c.recs, r) })
 		if err != nil {
 			return nil, err
 		}
@@ -462,8 +433,10 @@ func streamMatcher(matchers []*labels.Matcher) func(labels.Labels) bool {
 
 // fetchUnits lists the heads of sn and the blocks of its segments that hold
 // a record in (from, to] of a stream that matches, by the segments' stream
-// lists; in a fixed order, that of records of equal timestamp in Fetch.
-func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, test blockTest, st *SearchStats) []unit {
+// lists, and that test (and the full-text index, for a relaxed full-text
+// query) does not rule out; in a fixed order, that of records of equal
+// timestamp in Fetch.
+func fetchUnits(ctx context.Context, sn snapshot, from, to int64, matches func(labels.Labels) bool, test blockTest, relaxed query.Query, st *SearchStats) ([]unit, error) {
 	var units []unit
 	for i := range sn.heads {
 		h := &sn.heads[i]
@@ -471,6 +444,13 @@ func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, t
 	}
 	for _, r := range sn.segs {
 		st.Segments++
+		var indexed map[int]bool // nil: no index to ask
+		if relaxed != nil {
+			var err error
+			if indexed, err = fullTextBlocks(ctx, r, relaxed); err != nil {
+				return nil, err
+			}
+		}
 		blocks := map[int]bool{}
 		for _, stream := range r.Extra().(*segExtra).meta.Streams {
 			if stream.MaxT > from && stream.MinT <= to && matches(stream.Labels) {
@@ -481,7 +461,7 @@ func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, t
 		}
 		ids := make([]int, 0, len(blocks))
 		for b := range blocks {
-			if r.Blocks[b].MaxT > from && r.Blocks[b].MinT <= to && test(r.BlockFilter(b)) {
+			if r.Blocks[b].MaxT > from && r.Blocks[b].MinT <= to && test(r.BlockFilter(b)) && (indexed == nil || indexed[b]) {
 				ids = append(ids, b)
 			}
 		}
@@ -490,7 +470,7 @@ func fetchUnits(sn snapshot, from, to int64, matches func(labels.Labels) bool, t
 			units = append(units, unit{seg: r, block: b, minT: r.Blocks[b].MinT, maxT: r.Blocks[b].MaxT})
 		}
 	}
-	return units
+	return units, nil
 }
 
 // fetchCursor walks the matching records of one opened unit of a Fetch.
