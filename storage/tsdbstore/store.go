@@ -41,8 +41,8 @@ type Options struct {
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
 	// Limiter, if not nil, takes every commit's samples from the tenant's
-	// allowance, or refuses the commit, and bounds the tenant's active
-	// series (limits). Not a flag.
+	// allowance, or refuses the commit, bounds the tenant's active series
+	// and what one query may read (limits). Not a flag.
 	Limiter Limiter
 }
 
@@ -62,6 +62,11 @@ type Limiter interface {
 	// MaxSeries admits the tenant, or refuses it (too many tenants), and
 	// returns the active series it may have; 0 for no limit.
 	MaxSeries(tenant string) (int, error)
+	// FetchLimits returns the series and compressed chunk bytes one query
+	// of the tenant may read; 0 for no limit.
+	FetchLimits(tenant string) (maxSeries int, maxChunkBytes int64)
+	// Refused counts a query stopped by the limit named reason.
+	Refused(reason string)
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -233,10 +238,30 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
 	return &querier{perTenant[storage.Querier]{
 		s: s,
-		open: func(db *tsdb.DB) (storage.Querier, error) {
-			return db.Querier(mint, maxt)
+		open: func(id string, db *tsdb.DB) (storage.Querier, error) {
+			return s.querier(id, db, mint, maxt)
 		},
 		empty: storage.NoopQuerier(),
+	}}, nil
+}
+
+// querier is the querier of one query of tenant id: within its fetch
+// limits, if it has any.
+func (s *Store) querier(id string, db *tsdb.DB, mint, maxt int64) (storage.Querier, error) {
+	var maxSeries int
+	var maxBytes int64
+	if s.opts.Limiter != nil {
+		maxSeries, maxBytes = s.opts.Limiter.FetchLimits(id)
+	}
+	if maxSeries <= 0 && maxBytes <= 0 {
+		return db.Querier(mint, maxt)
+	}
+	cq, err := db.ChunkQuerier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return fetchLimitedQuerier{ChunkQuerier: cq, limit: &fetchLimit{
+		maxSeries: maxSeries, maxBytes: maxBytes, refused: s.opts.Limiter.Refused, series: map[uint64]struct{}{},
 	}}, nil
 }
 
@@ -244,7 +269,7 @@ func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
 func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 	return &chunkQuerier{perTenant[storage.ChunkQuerier]{
 		s: s,
-		open: func(db *tsdb.DB) (storage.ChunkQuerier, error) {
+		open: func(_ string, db *tsdb.DB) (storage.ChunkQuerier, error) {
 			return db.ChunkQuerier(mint, maxt)
 		},
 		empty: storage.NoopChunkedQuerier(),
@@ -272,7 +297,7 @@ func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryR
 // until Close, so they are kept until then.
 type perTenant[Q io.Closer] struct {
 	s     *Store
-	open  func(*tsdb.DB) (Q, error)
+	open  func(tenant string, db *tsdb.DB) (Q, error)
 	empty Q
 
 	mu     sync.Mutex
@@ -290,7 +315,7 @@ func (p *perTenant[Q]) get(ctx context.Context) (Q, error) {
 	if db == nil {
 		return p.empty, nil
 	}
-	q, err := p.open(db)
+	q, err := p.open(id, db)
 	if err != nil {
 		return q, err
 	}
