@@ -19,7 +19,7 @@ import (
 )
 
 // openLimited opens a store whose queries are bounded by lim.
-func openLimited(t *testing.T, lim *limits.Registry) *Store {
+func openLimited(t testing.TB, lim *limits.Registry) *Store {
 	t.Helper()
 	opts := DefaultOptions()
 	opts.Limiter = lim
@@ -32,7 +32,7 @@ func openLimited(t *testing.T, lim *limits.Registry) *Store {
 // fill writes series m{i="0"}..m{i="<series-1>"} with a sample every 15 s
 // over the hour before end, and a few out-of-order samples, which the TSDB
 // keeps in chunks of their own.
-func fill(t *testing.T, s *Store, id string, series int, end time.Time) {
+func fill(t testing.TB, s *Store, id string, series int, end time.Time) {
 	t.Helper()
 	app := s.Appender(tenant.With(context.Background(), id))
 	for i := range series {
@@ -53,7 +53,7 @@ func fill(t *testing.T, s *Store, id string, series int, end time.Time) {
 
 // rangeQuery returns the result of q over the hour before end, as text:
 // the engine reuses the result's memory after Close.
-func rangeQuery(t *testing.T, s *Store, id, q string, end time.Time) (string, error) {
+func rangeQuery(t testing.TB, s *Store, id, q string, end time.Time) (string, error) {
 	t.Helper()
 	engine := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 1e8, Timeout: time.Minute})
 	qry, err := engine.NewRangeQuery(tenant.With(context.Background(), id), s, nil, q, end.Add(-time.Hour), end, 30*time.Second)
