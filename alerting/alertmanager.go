@@ -58,6 +58,9 @@ type AlertmanagerOptions struct {
 	Retention time.Duration
 	// ExternalURL is where notifications link back to.
 	ExternalURL *url.URL
+	// Limits, if not nil, bound the alerts each tenant may hold. Not a
+	// flag.
+	Limits AlertLimits
 }
 
 // DefaultAlertmanagerOptions are Alertmanager's defaults.
@@ -83,6 +86,7 @@ type Alertmanager struct {
 	nflog    *nflog.Log
 	api      *api.API
 	handler  http.Handler
+	limiter  *alertsLimiter // nil: no limits
 	pipeline *notify.PipelineBuilder
 	dispM    *dispatch.DispatcherMetrics
 
@@ -142,7 +146,12 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 		})
 	}()
 
-	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, nil, logger, reg)
+	var callback mem.AlertStoreCallback // nil: none
+	if opts.Limits != nil {
+		am.limiter = newAlertsLimiter(opts.Limits)
+		callback = am.limiter
+	}
+	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, callback, logger, reg)
 	if err != nil {
 		am.Stop()
 		return nil, fmt.Errorf("alert store: %w", err)

@@ -258,3 +258,23 @@ func TestQueryFetchLimits(t *testing.T) {
 	require.Equal(t, "2", metricValue(t, s, `sightline_limits_refused_total{reason="max_fetched_series_per_query"}`))
 	require.Equal(t, "1", metricValue(t, s, `sightline_limits_refused_total{reason="max_fetched_chunk_bytes_per_query"}`))
 }
+
+// A tenant at -limits.alertmanager-max-alerts gets 429 naming the limit for
+// alerts it does not hold yet; another tenant posts as before.
+func TestAlertmanagerAlertLimit(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-limits.alertmanager-max-alerts", "2")
+	alerts := func(names ...string) []amAlert {
+		var as []amAlert
+		for _, n := range names {
+			as = append(as, amAlert{Labels: map[string]string{"alertname": n}})
+		}
+		return as
+	}
+	require.Equal(t, http.StatusOK, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A1", "A2"), nil))
+	require.Equal(t, http.StatusTooManyRequests, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A3"), nil))
+	require.Equal(t, http.StatusOK, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A2"), nil), "an alert a holds may be sent again")
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodPost, "/api/v2/alerts", alerts("B1", "B2"), nil), "a full tenant holds no one else back")
+	require.ElementsMatch(t, []string{"A1/a", "A2/a"}, alertNames(t, s, "a"))
+	require.ElementsMatch(t, []string{"B1/b", "B2/b"}, alertNames(t, s, "b"))
+	require.Equal(t, "1", metricValue(t, s, `sightline_limits_refused_total{reason="alertmanager_max_alerts_count"}`))
+}

@@ -51,6 +51,13 @@ type Limits struct {
 	// Mimir bounds it (its limits of the same names).
 	MaxFetchedSeriesPerQuery     int   `yaml:"max_fetched_series_per_query"`
 	MaxFetchedChunkBytesPerQuery int64 `yaml:"max_fetched_chunk_bytes_per_query"`
+	// AlertmanagerMaxAlerts is the alerts a tenant may hold in the
+	// Alertmanager (firing, or resolved and not yet forgotten), and
+	// AlertmanagerMaxAlertsSizeBytes the bytes of their labels,
+	// annotations and generator URLs, together (Mimir's
+	// alertmanager_max_alerts_count and alertmanager_max_alerts_size_bytes).
+	AlertmanagerMaxAlerts          int `yaml:"alertmanager_max_alerts_count"`
+	AlertmanagerMaxAlertsSizeBytes int `yaml:"alertmanager_max_alerts_size_bytes"`
 }
 
 // Options configure the limits.
@@ -74,11 +81,15 @@ type Options struct {
 // Prometheus; Loki bounds it at 721h), each reading at most 100k series and
 // 512 MiB of chunks (about 400M samples at TSDB's 1.3 bytes a sample: far
 // more than a dashboard reads, far less than 8 such queries could take of
-// a small machine's memory when decoded); at most 1000 tenants.
+// a small machine's memory when decoded), and hold 10k alerts of 16 MiB in
+// all in the Alertmanager (a few thousand is a large installation's worth;
+// 1000 tenants at their limit are a few GiB, which is why there is one);
+// at most 1000 tenants.
 func DefaultOptions() Options {
 	return Options{
 		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
-			MaxConcurrentQueries: 8, MaxSeries: 1_000_000, MaxFetchedSeriesPerQuery: 100_000, MaxFetchedChunkBytesPerQuery: 512 << 20},
+			MaxConcurrentQueries: 8, MaxSeries: 1_000_000, MaxFetchedSeriesPerQuery: 100_000, MaxFetchedChunkBytesPerQuery: 512 << 20,
+			AlertmanagerMaxAlerts: 10_000, AlertmanagerMaxAlertsSizeBytes: 16 << 20},
 		MaxTenants:     1000,
 		ReloadInterval: 10 * time.Second,
 	}
@@ -95,8 +106,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Defaults.MaxSeries, "limits.max-series", o.Defaults.MaxSeries, "Active metric series a tenant may have; samples of new series beyond it are refused (400, counted as series_limit). 0 for no limit.")
 	fs.IntVar(&o.Defaults.MaxFetchedSeriesPerQuery, "limits.max-fetched-series-per-query", o.Defaults.MaxFetchedSeriesPerQuery, "Series one metrics query (PromQL, /api/v1/series) may read; a query reading more gets 422. 0 for no limit (Mimir's max_fetched_series_per_query).")
 	flagext.Bytes(fs, &o.Defaults.MaxFetchedChunkBytesPerQuery, "limits.max-fetched-chunk-bytes-per-query", "Bytes of compressed TSDB chunks one metrics query may read; a query reading more gets 422. 0 for no limit (Mimir's max_fetched_chunk_bytes_per_query).")
+	fs.IntVar(&o.Defaults.AlertmanagerMaxAlerts, "limits.alertmanager-max-alerts", o.Defaults.AlertmanagerMaxAlerts, "Alerts a tenant may hold in the built-in Alertmanager (firing, or resolved and not yet forgotten); posting more gets 429. 0 for no limit (Mimir's alertmanager_max_alerts_count).")
+	flagext.Bytes(fs, &o.Defaults.AlertmanagerMaxAlertsSizeBytes, "limits.alertmanager-max-alerts-size-bytes", "Bytes of labels, annotations and generator URLs of all the alerts a tenant holds in the built-in Alertmanager; posting more gets 429. 0 for no limit (Mimir's alertmanager_max_alerts_size_bytes).")
 	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
-	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d, max_series: ..., max_fetched_series_per_query: ..., max_fetched_chunk_bytes_per_query: ...}}`, read again every 10s and on reload.")
+	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d, max_series: ..., max_fetched_series_per_query: ..., max_fetched_chunk_bytes_per_query: ..., alertmanager_max_alerts_count: ..., alertmanager_max_alerts_size_bytes: ...}}`, read again every 10s and on reload.")
 }
 
 // Registry holds every tenant's limits and state. A nil *Registry limits
@@ -126,7 +139,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Registr
 	r := &Registry{opts: opts, logger: logger, tenants: map[string]*state{}, stop: make(chan struct{}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sightline_limits_refused_total",
-			Help: "Writes and queries refused by a tenant limit, by reason (ingestion_rate, ingestion_bytes_rate, max_tenants, max_concurrent_queries, max_query_length, max_fetched_series_per_query, max_fetched_chunk_bytes_per_query).",
+			Help: "Writes and queries refused by a tenant limit, by reason (ingestion_rate, ingestion_bytes_rate, max_tenants, max_concurrent_queries, max_query_length, max_fetched_series_per_query, max_fetched_chunk_bytes_per_query, alertmanager_max_alerts_count, alertmanager_max_alerts_size_bytes).",
 		}, []string{"reason"})}
 	reg.MustRegister(r.refused)
 	if err := r.Reload(); err != nil {
@@ -202,15 +215,17 @@ func (r *Registry) Reload() error {
 // override is a tenant's entry of the overrides file: the limits it names
 // replace the defaults.
 type override struct {
-	IngestionRate        *float64 `yaml:"ingestion_rate"`
-	IngestionBurst       *int     `yaml:"ingestion_burst"`
-	IngestionBytesRate   *float64 `yaml:"ingestion_bytes_rate"`
-	IngestionBytesBurst  *int     `yaml:"ingestion_bytes_burst"`
-	MaxConcurrentQueries *int     `yaml:"max_concurrent_queries"`
-	MaxQueryLength       *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
-	MaxSeries            *int     `yaml:"max_series"`
-	MaxFetchedSeries     *int     `yaml:"max_fetched_series_per_query"`
-	MaxFetchedChunkBytes *int64   `yaml:"max_fetched_chunk_bytes_per_query"`
+	IngestionRate             *float64 `yaml:"ingestion_rate"`
+	IngestionBurst            *int     `yaml:"ingestion_burst"`
+	IngestionBytesRate        *float64 `yaml:"ingestion_bytes_rate"`
+	IngestionBytesBurst       *int     `yaml:"ingestion_bytes_burst"`
+	MaxConcurrentQueries      *int     `yaml:"max_concurrent_queries"`
+	MaxQueryLength            *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
+	MaxSeries                 *int     `yaml:"max_series"`
+	MaxFetchedSeries          *int     `yaml:"max_fetched_series_per_query"`
+	MaxFetchedChunkBytes      *int64   `yaml:"max_fetched_chunk_bytes_per_query"`
+	AlertmanagerMaxAlerts     *int     `yaml:"alertmanager_max_alerts_count"`
+	AlertmanagerMaxAlertsSize *int     `yaml:"alertmanager_max_alerts_size_bytes"`
 }
 
 // limitsLocked is the tenant's limits: the defaults, with its overrides.
@@ -228,6 +243,8 @@ func (r *Registry) limitsLocked(id string) Limits {
 	setOverride(&l.MaxSeries, o.MaxSeries)
 	setOverride(&l.MaxFetchedSeriesPerQuery, o.MaxFetchedSeries)
 	setOverride(&l.MaxFetchedChunkBytesPerQuery, o.MaxFetchedChunkBytes)
+	setOverride(&l.AlertmanagerMaxAlerts, o.AlertmanagerMaxAlerts)
+	setOverride(&l.AlertmanagerMaxAlertsSizeBytes, o.AlertmanagerMaxAlertsSize)
 	if o.MaxQueryLength != nil {
 		d, _ := model.ParseDuration(*o.MaxQueryLength) // checked by Reload
 		l.MaxQueryLength = time.Duration(d)
@@ -372,10 +389,26 @@ func (r *Registry) FetchLimits(id string) (maxSeries int, maxChunkBytes int64) {
 	if r == nil {
 		return 0, 0
 	}
-	r.mu.Lock()
-	l := r.limitsLocked(id)
-	r.mu.Unlock()
+	l := r.limitsOf(id)
 	return l.MaxFetchedSeriesPerQuery, l.MaxFetchedChunkBytesPerQuery
+}
+
+// AlertmanagerLimits returns the alerts the tenant may hold in the
+// Alertmanager and the bytes of their labels, annotations and generator
+// URLs; 0 for no limit. It admits no tenant.
+func (r *Registry) AlertmanagerLimits(id string) (maxAlerts, maxBytes int) {
+	if r == nil {
+		return 0, 0
+	}
+	l := r.limitsOf(id)
+	return l.AlertmanagerMaxAlerts, l.AlertmanagerMaxAlertsSizeBytes
+}
+
+// limitsOf is the tenant's limits.
+func (r *Registry) limitsOf(id string) Limits {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.limitsLocked(id)
 }
 
 // Refused counts a refusal by a limit that another package enforces (the
