@@ -6,28 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/loki/pkg/push"
 	"github.com/stretchr/testify/require"
-)
 
-// smallFS mounts a tmpfs of size bytes for the test, or skips it where
-// mounting is not allowed (not root, or no mount namespace rights).
-func smallFS(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small file system here (%v: %s); the full-disk test needs root", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
+	"github.com/sightline-dev/sightline/internal/smallfs"
+)
 
 // countLines counts the log lines containing word, over the last hour.
 func countLines(t *testing.T, s *server, word string, since time.Time) int {
@@ -47,7 +35,7 @@ func countLines(t *testing.T, s *server, word string, since time.Time) int {
 // before and after is there after kill -9 (issue 12: a full disk crashed
 // the TSDB, and recovery lost every write acknowledged after it).
 func TestFullDiskRefusesWritesAndLosesNothing(t *testing.T) {
-	fs := smallFS(t, 64<<20)
+	fs := smallfs.Mount(t, 64<<20)
 	filler := filepath.Join(fs, "filler")
 	require.NoError(t, os.WriteFile(filler, make([]byte, 16<<20), 0o644))
 	s := startServer(t, filepath.Join(fs, "data"), "-storage.min-free-disk-space", "24MiB", "-logs.head.max-age", "1s")

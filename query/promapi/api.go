@@ -293,9 +293,8 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 				return
 			}
 		}
-		db := store.Existing(tenant.FromContext(r.Context()))
 		status := v1.TSDBStatus{}
-		if db != nil {
+		store.Existing(tenant.FromContext(r.Context()), func(db *tsdb.DB) {
 			st := db.Head().Stats(labels.MetricName, limit)
 			status = v1.TSDBStatus{
 				// The head's chunk count is a TSDB metric, not a method;
@@ -306,7 +305,7 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 				MemoryInBytesByLabelName:    v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValueStats),
 				SeriesCountByLabelValuePair: v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValuePairsStats),
 			}
-		}
+		})
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": status})
 	})
 }
@@ -314,13 +313,12 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 // tsdbBlocks is /api/v1/status/tsdb/blocks for the request's tenant.
 func tsdbBlocks(store *tsdbstore.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		db := store.Existing(tenant.FromContext(r.Context()))
 		metas := []tsdb.BlockMeta{}
-		if db != nil {
+		store.Existing(tenant.FromContext(r.Context()), func(db *tsdb.DB) {
 			for _, b := range db.Blocks() {
 				metas = append(metas, b.Meta())
 			}
-		}
+		})
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string][]tsdb.BlockMeta{"blocks": metas}})
 	})
 }
