@@ -45,11 +45,17 @@ type EngineOptions struct {
 	MaxSamples int
 	// LookbackDelta is PromQL's staleness lookback.
 	LookbackDelta time.Duration
+	// MaxResponseBytes bounds a query's result, estimated as the API's
+	// JSON; 0 for no bound.
+	MaxResponseBytes int64
 }
 
 // DefaultEngineOptions are Prometheus' defaults.
 func DefaultEngineOptions() EngineOptions {
-	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute}
+	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute,
+		// About 8M samples: far more than a graph can show, and what a
+		// 2-core server encodes in a few seconds.
+		MaxResponseBytes: 256 << 20}
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -58,12 +64,13 @@ func (o *EngineOptions) RegisterFlags(fs *flag.FlagSet) {
 	flagext.Duration(fs, &o.QueryTimeout, "query.timeout", "Longest a query may run.")
 	fs.IntVar(&o.MaxSamples, "query.max-samples", o.MaxSamples, "Most samples a query may load into memory at once.")
 	flagext.Duration(fs, &o.LookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+	flagext.Bytes(fs, &o.MaxResponseBytes, "query.max-response-bytes", "A PromQL query whose result would be more than this as JSON (estimated) gets 422 naming the limit. 0 for no limit.")
 }
 
 // NewEngine returns the PromQL engine, with MetricsQL in front of it, that
 // the API and the rule engine share.
 func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registerer) promql.QueryEngine {
-	return mql.Engine{QueryEngine: promql.NewEngine(promql.EngineOpts{
+	var engine promql.QueryEngine = promql.NewEngine(promql.EngineOpts{
 		Logger:               logger.With("component", "promql"),
 		Reg:                  reg,
 		MaxSamples:           opts.MaxSamples,
@@ -72,7 +79,11 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		EnablePerStepStats:   true,
-	})}
+	})
+	if opts.MaxResponseBytes > 0 {
+		engine = sizeBoundEngine{QueryEngine: engine, max: opts.MaxResponseBytes}
+	}
+	return mql.Engine{QueryEngine: engine}
 }
 
 // Options configure the API.
