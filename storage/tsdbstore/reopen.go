@@ -98,23 +98,28 @@ func (s *Store) reopen(id string, t *tenantDB) {
 // reads the TSDB before it makes new queries wait for it.
 const reopenPatience = 30 * time.Second
 
-// lockForReopen locks t.mu for writing. It first only takes a moment when
-// no one holds it, so that queries go on meanwhile (appends are refused
-// anyway); if there is none for reopenPatience, it waits as a writer, and
-// new queries wait behind it.
-func lockForReopen(t *tenantDB) {
+// lockWithin locks mu for writing if it can within d, taking only a
+// moment when no one holds it, so that readers are not made to wait
+// meanwhile, as a waiting Lock would make them.
+func lockWithin(mu *sync.RWMutex, d time.Duration) bool {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
-	for deadline := time.Now().Add(reopenPatience); time.Now().Before(deadline); <-poll.C {
-		if t.mu.TryLock() {
-			return
+	for deadline := time.Now().Add(d); ; <-poll.C {
+		if mu.TryLock() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
 		}
 	}
-	t.mu.Lock()
 }
 
 func (s *Store) reopenOnce(id string, t *tenantDB) error {
-	lockForReopen(t)
+	// Queries go on while the reopen waits for a moment without any; if
+	// there is none for reopenPatience, new ones wait behind it.
+	if !lockWithin(&t.mu, reopenPatience) {
+		t.mu.Lock()
+	}
 	defer t.mu.Unlock()
 	if t.db != nil {
 		// Close writes what the WAL holds in memory, the torn record

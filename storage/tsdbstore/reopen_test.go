@@ -93,3 +93,38 @@ func TestWALWriteFailureLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// After a failed WAL write, appends are refused until the reopen, which
+// waits for the queries reading the TSDB and lets them go on meanwhile;
+// then appends are taken again and nothing committed is gone.
+func TestReopenWaitsForQueries(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	now := time.Now().UnixMilli()
+	require.NoError(t, appendOne(t, s, "a", "m", now, 1))
+
+	ctx := tenant.With(context.Background(), "a")
+	q, err := s.Querier(0, now+1)
+	require.NoError(t, err)
+	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
+	require.True(t, ss.Next(), "the query has opened the tenant's TSDB")
+
+	ta, err := s.tenant("a")
+	require.NoError(t, err)
+	s.walWriteFailed("a", ta, fmt.Errorf("test: %w", os.ErrClosed))
+	require.ErrorIs(t, appendOne(t, s, "a", "m", now+1, 2), ErrReopening)
+	require.NoError(t, appendOne(t, s, "b", "m", now, 1), "other tenants write on")
+	require.Equal(t, 1, count(t, s, "a", "m"), "other queries go on while the reopen waits")
+	require.False(t, ss.Next())
+	require.NoError(t, ss.Err())
+	require.NoError(t, q.Close())
+
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for appendOne(t, s, "a", "m", now+1, 2) != nil {
+		require.True(t, time.Now().Before(deadline), "the TSDB was not reopened")
+		<-tick.C
+	}
+	require.Equal(t, 1, count(t, s, "a", "m"))
+}

@@ -219,6 +219,9 @@ func (s *Store) Tenants() []string {
 	return ids
 }
 
+// closePatience is how long Close waits for a tenant's queries to end.
+const closePatience = 10 * time.Second
+
 // Close closes every tenant TSDB; the WAL has everything appended so far.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -235,13 +238,18 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	var errs []error
 	for id, t := range s.dbs {
-		t.mu.Lock()
+		// Queries still running after the HTTP server's shutdown get a
+		// while to end; then the TSDB is closed under them, as before
+		// reopens existed, rather than stopping the shutdown.
+		locked := lockWithin(&t.mu, closePatience)
 		if t.db != nil {
 			if err := t.db.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
 			}
 		}
-		t.mu.Unlock()
+		if locked {
+			t.mu.Unlock()
+		}
 	}
 	s.dbs = map[string]*tenantDB{}
 	return errors.Join(errs...)
