@@ -84,37 +84,47 @@ func alertSize(a model.Alert) int {
 	return n
 }
 
-// admit refuses the alerts (all of tenant id) if holding them would take
-// the tenant beyond its limits; alerts it holds already count no more
-// than the change of their size.
-func (l *alertsLimiter) admit(id string, alerts []sizedAlert) error {
-	maxAlerts, maxBytes := l.limits.AlertmanagerLimits(id)
-	if maxAlerts <= 0 && maxBytes <= 0 {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// tally is what a tenant would hold with some more alerts.
+type tally struct {
+	held         *heldAlerts
+	count, bytes int
+	added        map[model.Fingerprint]int // sizes of the alerts added
+}
+
+// tallyLocked starts a tally of what tenant id holds. l.mu is held.
+func (l *alertsLimiter) tallyLocked(id string) *tally {
 	held := l.tenants[id]
 	if held == nil {
 		held = &heldAlerts{}
 	}
-	count, bytes := len(held.sizes), held.bytes
-	seen := make(map[model.Fingerprint]int, len(alerts))
-	for _, a := range alerts {
-		old, ok := seen[a.fp]
-		if !ok {
-			old, ok = held.sizes[a.fp]
-		}
-		if !ok {
-			count++
-		}
-		bytes += a.size - old
-		seen[a.fp] = a.size
+	return &tally{held: held, count: len(held.sizes), bytes: held.bytes, added: map[model.Fingerprint]int{}}
+}
+
+// with returns what the tenant would hold with a as well: an alert it
+// holds already counts no more than the change of its size.
+func (t *tally) with(a sizedAlert) (count, bytes int) {
+	old, ok := t.added[a.fp]
+	if !ok {
+		old, ok = t.held.sizes[a.fp]
 	}
+	if !ok {
+		return t.count + 1, t.bytes + a.size - old
+	}
+	return t.count, t.bytes + a.size - old
+}
+
+func (t *tally) add(a sizedAlert) {
+	t.count, t.bytes = t.with(a)
+	t.added[a.fp] = a.size
+}
+
+// overErr is the refusal of holding count alerts of bytes, or nil if the
+// tenant's limits allow it; it counts the refusal.
+func (l *alertsLimiter) overErr(id string, count, bytes, maxAlerts, maxBytes, holds int) error {
 	if maxAlerts > 0 && count > maxAlerts {
 		l.limits.Refused(ReasonMaxAlerts)
 		return fmt.Errorf("%w: tenant %q may hold at most %d alerts (-limits.alertmanager-max-alerts, alertmanager_max_alerts_count) and holds %d; resolved alerts are forgotten after 30 minutes",
-			ErrAlertLimit, id, maxAlerts, len(held.sizes))
+			ErrAlertLimit, id, maxAlerts, holds)
 	}
 	if maxBytes > 0 && bytes > maxBytes {
 		l.limits.Refused(ReasonMaxAlertsSize)
@@ -122,6 +132,43 @@ func (l *alertsLimiter) admit(id string, alerts []sizedAlert) error {
 			ErrAlertLimit, id, maxBytes, bytes)
 	}
 	return nil
+}
+
+// admit refuses the alerts (all of tenant id) if holding them all would
+// take the tenant beyond its limits.
+func (l *alertsLimiter) admit(id string, alerts []sizedAlert) error {
+	maxAlerts, maxBytes := l.limits.AlertmanagerLimits(id)
+	if maxAlerts <= 0 && maxBytes <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.tallyLocked(id)
+	for _, a := range alerts {
+		t.add(a)
+	}
+	return l.overErr(id, t.count, t.bytes, maxAlerts, maxBytes, len(t.held.sizes))
+}
+
+// fit tells which of the tenant's alerts fit within its limits, taken in
+// order as the store takes them: those that do not are refused (and
+// counted) one by one, and the others kept.
+func (l *alertsLimiter) fit(id string, alerts []sizedAlert) (fits []bool, err error) {
+	maxAlerts, maxBytes := l.limits.AlertmanagerLimits(id)
+	fits = make([]bool, len(alerts))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.tallyLocked(id)
+	for i, a := range alerts {
+		count, bytes := t.with(a)
+		if e := l.overErr(id, count, bytes, maxAlerts, maxBytes, len(t.held.sizes)); e != nil {
+			err = e
+			continue
+		}
+		t.add(a)
+		fits[i] = true
+	}
+	return fits, err
 }
 
 // PreStore is the store's check before it keeps an alert (from the API or

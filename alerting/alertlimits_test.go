@@ -100,6 +100,12 @@ func TestAlertLimits(t *testing.T) {
 	am.Send(&notifier.Alert{Labels: labels.FromStrings("alertname", "FromRule", TenantLabel, "b2"), StartsAt: time.Now()})
 	require.ElementsMatch(t, []string{"A1", "A2", "A3"}, held("a"))
 	require.ElementsMatch(t, []string{"FromRule"}, held("b2"))
+	var five []*notifier.Alert
+	for i := range 5 {
+		five = append(five, &notifier.Alert{Labels: labels.FromStrings("alertname", fmt.Sprint("R", i), TenantLabel, "r"), StartsAt: time.Now()})
+	}
+	am.Send(five...)
+	require.ElementsMatch(t, []string{"R0", "R1", "R2"}, held("r"), "the rule alerts that fit are kept, in order")
 
 	big := named("Big")
 	big[0].Annotations = map[string]string{"description": strings.Repeat("x", 200)}
