@@ -81,7 +81,12 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 		EnablePerStepStats:   true,
 	})
 	if opts.MaxResponseBytes > 0 {
-		engine = sizeBoundEngine{QueryEngine: engine, max: opts.MaxResponseBytes}
+		refused := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_query_results_too_large_total",
+			Help: "PromQL queries refused because their result was over -query.max-response-bytes.",
+		})
+		reg.MustRegister(refused)
+		engine = sizeBoundEngine{QueryEngine: engine, max: opts.MaxResponseBytes, refused: refused}
 	}
 	return mql.Engine{QueryEngine: engine}
 }

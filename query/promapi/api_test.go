@@ -211,4 +211,13 @@ func TestMaxResponseBytes(t *testing.T) {
 	f("/api/v1/query?query=sum(wide)&time="+at, http.StatusOK, `"4950"`)
 	f("/api/v1/query_range?"+url.Values{"query": {`wide{instance="host-001"}`}, "start": {fmt.Sprint(now.Add(-10 * time.Minute).Unix())}, "end": {at}, "step": {"60"}}.Encode(), http.StatusOK, `"1"`)
 	f("/api/v1/query_range?"+url.Values{"query": {`wide{instance=~"host-00."}`}, "start": {fmt.Sprint(now.Add(-10 * time.Minute).Unix())}, "end": {at}, "step": {"15"}}.Encode(), http.StatusUnprocessableEntity, `"errorType":"execution"`)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	refused := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "sightline_query_results_too_large_total" {
+			refused = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	require.Equal(t, 2.0, refused)
 }

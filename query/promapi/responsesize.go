@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
@@ -28,7 +29,8 @@ const (
 // Grafana should be asked to handle for one panel.
 type sizeBoundEngine struct {
 	promql.QueryEngine
-	max int64
+	max     int64
+	refused prometheus.Counter
 }
 
 func (e sizeBoundEngine) NewInstantQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error) {
@@ -36,7 +38,7 @@ func (e sizeBoundEngine) NewInstantQuery(ctx context.Context, q storage.Queryabl
 	if err != nil {
 		return nil, err
 	}
-	return sizeBoundQuery{Query: qry, max: e.max}, nil
+	return sizeBoundQuery{Query: qry, e: e}, nil
 }
 
 func (e sizeBoundEngine) NewRangeQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, interval time.Duration) (promql.Query, error) {
@@ -44,20 +46,21 @@ func (e sizeBoundEngine) NewRangeQuery(ctx context.Context, q storage.Queryable,
 	if err != nil {
 		return nil, err
 	}
-	return sizeBoundQuery{Query: qry, max: e.max}, nil
+	return sizeBoundQuery{Query: qry, e: e}, nil
 }
 
 type sizeBoundQuery struct {
 	promql.Query
-	max int64
+	e sizeBoundEngine
 }
 
 // Exec answers a result over the bound with an error, which the API
 // answers 422 (errorType "execution"), as it does other evaluation limits.
 func (q sizeBoundQuery) Exec(ctx context.Context) *promql.Result {
 	res := q.Query.Exec(ctx)
-	if res.Err == nil && jsonSize(res.Value, q.max) > q.max {
-		res.Err = fmt.Errorf("the query's result would be more than %d bytes as JSON (-query.max-response-bytes); aggregate it into fewer series, or ask for a larger step or a shorter range", q.max)
+	if res.Err == nil && jsonSize(res.Value, q.e.max) > q.e.max {
+		q.e.refused.Inc()
+		res.Err = fmt.Errorf("the query's result would be more than %d bytes as JSON (-query.max-response-bytes); aggregate it into fewer series, or ask for a larger step or a shorter range", q.e.max)
 		res.Value = nil // Close still recovers the memory: the query keeps its own reference
 	}
 	return res
