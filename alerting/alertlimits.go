@@ -20,6 +20,10 @@ type AlertLimits interface {
 	AlertmanagerLimits(tenant string) (maxAlerts, maxBytes int)
 	// Refused counts alerts refused by the limit named reason.
 	Refused(reason string)
+	// Admit admits a tenant that posts alerts, or refuses it (too many
+	// tenants): without it, alerts posted under ever new tenant names
+	// would each have a quota of their own.
+	Admit(tenant string) error
 }
 
 // ErrAlertLimit refuses alerts beyond a tenant's AlertLimits; the tenant

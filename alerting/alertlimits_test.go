@@ -32,7 +32,7 @@ import (
 func TestAlertLimits(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "overrides.yml")
 	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  small:\n    alertmanager_max_alerts_size_bytes: 200\n"), 0o644))
-	lim, err := limits.New(limits.Options{Defaults: limits.Limits{AlertmanagerMaxAlerts: 3}, OverridesFile: file}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	lim, err := limits.New(limits.Options{Defaults: limits.Limits{AlertmanagerMaxAlerts: 3}, MaxTenants: 4, OverridesFile: file}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	require.NoError(t, err)
 	t.Cleanup(lim.Close)
 	opts := DefaultAlertmanagerOptions()
@@ -114,6 +114,14 @@ func TestAlertLimits(t *testing.T) {
 	require.Contains(t, body, "-limits.alertmanager-max-alerts-size-bytes")
 	code, body = do("small", http.MethodPost, named("Small"))
 	require.Equal(t, http.StatusOK, code, body)
+
+	// Each tenant name that posts is a tenant, within -limits.max-tenants
+	// (a, b, small and one more).
+	code, body = do("fourth", http.MethodPost, named("F"))
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = do("fifth", http.MethodPost, named("F"))
+	require.Equal(t, http.StatusTooManyRequests, code, body)
+	require.Contains(t, body, "max-tenants")
 }
 
 // An alert the store forgets (resolved, then garbage-collected) gives its

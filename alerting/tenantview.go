@@ -115,7 +115,11 @@ func (am *Alertmanager) postAlerts(w http.ResponseWriter, r *http.Request, own s
 		if id == "" {
 			id = tenant.Default
 		}
-		if err := am.limiter.admit(id, sized); err != nil {
+		err := am.limiter.limits.Admit(id)
+		if err == nil {
+			err = am.limiter.admit(id, sized)
+		}
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusTooManyRequests)
 			return
 		}
