@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sightline-dev/sightline/internal/limits"
@@ -30,8 +32,8 @@ func openLimited(t testing.TB, lim *limits.Registry) *Store {
 }
 
 // fill writes series m{i="0"}..m{i="<series-1>"} with a sample every 15 s
-// over the hour before end, and a few out-of-order samples, which the TSDB
-// keeps in chunks of their own.
+// over the hour before end, a native histogram h likewise, and a few
+// out-of-order samples, which the TSDB keeps in chunks of their own.
 func fill(t testing.TB, s *Store, id string, series int, end time.Time) {
 	t.Helper()
 	app := s.Appender(tenant.With(context.Background(), id))
@@ -41,6 +43,11 @@ func fill(t testing.TB, s *Store, id string, series int, end time.Time) {
 			_, err := app.Append(0, lset, ts.UnixMilli(), float64(ts.Unix()%1000+int64(i)))
 			require.NoError(t, err)
 		}
+	}
+	hist := labels.FromStrings("__name__", "h")
+	for ts, n := end.Add(-time.Hour), int64(0); !ts.After(end); ts, n = ts.Add(15*time.Second), n+1 {
+		_, err := app.AppendHistogram(0, hist, ts.UnixMilli(), tsdbutil.GenerateTestHistogram(n), nil)
+		require.NoError(t, err)
 	}
 	require.NoError(t, app.Commit())
 	app = s.Appender(tenant.With(context.Background(), id))
@@ -84,6 +91,12 @@ func TestFetchLimits(t *testing.T) {
 	for _, s := range []*Store{limited, unlimited} {
 		fill(t, s, "a", 8, end)
 		fill(t, s, "small-bytes", 2, end)
+		// The older half of a's samples in a block, the rest in the head:
+		// queries read and merge both.
+		require.True(t, s.Existing("a", func(db *tsdb.DB) {
+			require.NoError(t, db.CompactHead(tsdb.NewRangeHead(db.Head(), end.Add(-time.Hour).UnixMilli(), end.Add(-30*time.Minute).UnixMilli())))
+			require.Len(t, db.Blocks(), 1)
+		}))
 	}
 	refused := func(reason string) float64 {
 		mfs, err := reg.Gather()
@@ -99,7 +112,7 @@ func TestFetchLimits(t *testing.T) {
 	}
 
 	// Within the limits, the results are those of the TSDB's own querier.
-	for _, q := range []string{`m{i=~"[0-4]"}`, `rate(m{i=~"[0-4]"}[5m])`, `sum(m{i="1"}) + sum(m{i=~"[1-4]"})`} {
+	for _, q := range []string{`m{i=~"[0-4]"}`, `rate(m{i=~"[0-4]"}[5m])`, `sum(m{i="1"}) + sum(m{i=~"[1-4]"})`, `h`, `histogram_quantile(0.9, rate(h[5m]))`} {
 		want, err := rangeQuery(t, unlimited, "a", q, end)
 		require.NoError(t, err)
 		got, err := rangeQuery(t, limited, "a", q, end)
