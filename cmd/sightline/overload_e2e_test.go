@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/loki/pkg/push"
+	"github.com/klauspost/compress/snappy"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,12 +34,48 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// Under several times the load a tenant's limit admits, OTLP log writes
-// beyond it get 429 (never a 5xx or a broken connection), the accepted
-// rate stays near the limit, /-/ready answers every probe within 100 ms,
-// RSS stays bounded, and every acknowledged record is readable (issue 12:
-// under 4x overload the accepted rate fell to less than half).
+// overloadRequest is one way of sending logs: where, how, with which
+// success code, and a body of n records made once (so that the senders
+// spend their CPU on sending) that a sender sends again and again.
+type overloadRequest struct {
+	path, contentType string
+	ok                int
+	body              func(sender, n int) []byte
+}
+
+// Under several times the load a tenant's limit admits, OTLP (HTTP) and
+// Loki push writes of logs beyond it get 429 (never a 5xx or a broken
+// connection), the accepted rate stays near the limit, /-/ready answers
+// every probe within 100 ms, RSS stays bounded, and every acknowledged
+// record is readable (issue 12: under 4x overload the accepted rate fell
+// to less than half).
 func TestOverloadLogs(t *testing.T) {
+	line := func(sender, i int) string {
+		return fmt.Sprintf("overload sender %d record %d %s", sender, i, strings.Repeat("x", 80))
+	}
+	for name, req := range map[string]overloadRequest{
+		"otlp": {path: "otlp:/v1/logs", contentType: "application/json", ok: http.StatusOK, body: func(sender, n int) []byte {
+			recs := make([]string, n)
+			for j := range recs {
+				recs[j] = fmt.Sprintf(`{"timeUnixNano":"%d","severityText":"INFO","body":{"stringValue":%q}}`, time.Now().UnixNano(), line(sender, j))
+			}
+			return []byte(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"overload"}}]},"scopeLogs":[{"logRecords":[` + strings.Join(recs, ",") + `]}]}]}`)
+		}},
+		"loki": {path: "/loki/api/v1/push", contentType: "application/x-protobuf", ok: http.StatusNoContent, body: func(sender, n int) []byte {
+			entries := make([]push.Entry, n)
+			for j := range entries {
+				entries[j] = push.Entry{Timestamp: time.Now(), Line: line(sender, j)}
+			}
+			raw, err := (&push.PushRequest{Streams: []push.Stream{{Labels: `{service_name="overload"}`, Entries: entries}}}).Marshal()
+			require.NoError(t, err)
+			return snappy.Encode(nil, raw)
+		}},
+	} {
+		t.Run(name, func(t *testing.T) { overload(t, req) })
+	}
+}
+
+func overload(t *testing.T, req overloadRequest) {
 	const (
 		limit    = 20_000 // records/s the tenant may write
 		senders  = 4
@@ -49,17 +87,13 @@ func TestOverloadLogs(t *testing.T) {
 	pid := s.cmd.Process.Pid
 	idle, err := rssBytes(pid)
 	require.NoError(t, err)
-
-	// One body per sender, made once, so that the senders spend their CPU
-	// on sending: 1000 records of about 150 bytes.
+	target := s.url(req.path)
+	if path, ok := strings.CutPrefix(req.path, "otlp:"); ok {
+		target = "http://" + s.otlpHTTP + path
+	}
 	bodies := make([][]byte, senders)
 	for i := range bodies {
-		recs := make([]string, perBody)
-		for j := range recs {
-			recs[j] = fmt.Sprintf(`{"timeUnixNano":"%d","severityText":"INFO","body":{"stringValue":"overload sender %d record %d %s"}}`,
-				time.Now().UnixNano(), i, j, strings.Repeat("x", 80))
-		}
-		bodies[i] = []byte(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"overload"}}]},"scopeLogs":[{"logRecords":[` + strings.Join(recs, ",") + `]}]}]}`)
+		bodies[i] = req.body(i, perBody)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
@@ -84,7 +118,7 @@ func TestOverloadLogs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				resp, err := client.Post("http://"+s.otlpHTTP+"/v1/logs", "application/json", bytes.NewReader(bodies[i]))
+				resp, err := client.Post(target, req.contentType, bytes.NewReader(bodies[i]))
 				if err != nil {
 					note(err.Error())
 					return
@@ -93,7 +127,7 @@ func TestOverloadLogs(t *testing.T) {
 				resp.Body.Close()
 				sent.Add(perBody)
 				switch resp.StatusCode {
-				case http.StatusOK:
+				case req.ok:
 					acked.Add(perBody)
 				case http.StatusTooManyRequests:
 					refused.Add(perBody)
@@ -150,8 +184,8 @@ func TestOverloadLogs(t *testing.T) {
 	require.Less(t, time.Duration(slowest.Load()), 100*time.Millisecond, "a /-/ready probe took too long")
 	// What the tenant may hold is its accepted records (about 100k of
 	// 200 bytes here, 20 MiB in the WAL and the head, more as Go
-	// objects); the refused ones are decoded and dropped, 4 bodies of
-	// 150 KB at a time. 256 MiB over idle leaves room for the garbage
+	// objects); the refused ones are refused, 4 bodies of at most 150 KB
+	// at a time. 256 MiB over idle leaves room for the garbage
 	// collector's headroom (GOGC=100 lets the heap double) and nothing
 	// for an unbounded queue.
 	require.Less(t, maxRSS.Load()-idle, int64(256<<20), "RSS grew by more than 256 MiB")
