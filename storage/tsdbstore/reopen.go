@@ -3,12 +3,16 @@ package tsdbstore
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/wlog"
 )
 
 // ErrReopening refuses a tenant's appends (and answers its reads, should
@@ -72,13 +76,13 @@ func (s *Store) startReopen(id string, t *tenantDB) {
 const reopenRetry = time.Second
 
 // reopen closes and opens the tenant's TSDB once there is disk space for
-// it (the guard allows writes), trying again until it succeeds or the
-// store closes.
+// it, trying again until it succeeds or the store closes. Until then the
+// TSDB stays open for reads.
 func (s *Store) reopen(id string, t *tenantDB) {
 	retry := time.NewTicker(reopenRetry)
 	defer retry.Stop()
 	for {
-		if s.opts.Guard == nil || s.opts.Guard.Err() == nil {
+		if s.roomToReopen(id) == nil {
 			err := s.reopenOnce(id, t)
 			if err == nil {
 				s.logger.Info("reopened the tenant's metrics TSDB; appends are taken again", "tenant", id)
@@ -112,6 +116,38 @@ func lockWithin(mu *sync.RWMutex, d time.Duration) bool {
 			return false
 		}
 	}
+}
+
+// reopenHeadroom is the free space a reopen needs besides a copy of the
+// WAL's last segment: a new segment and head chunk file begin.
+const reopenHeadroom = 8 << 20
+
+// roomToReopen is nil if the disk guard allows writes and the tenant's
+// file system has room for a reopen: the repair of a torn WAL record
+// rewrites the segment it is in, the last one, into a new file.
+func (s *Store) roomToReopen(id string) error {
+	if s.opts.Guard != nil {
+		if err := s.opts.Guard.Err(); err != nil {
+			return err
+		}
+	}
+	walDir := filepath.Join(s.tenantDir(id), "wal")
+	_, last, err := wlog.Segments(walDir)
+	if err != nil {
+		return err
+	}
+	need := int64(reopenHeadroom)
+	if fi, err := os.Stat(wlog.SegmentName(walDir, last)); err == nil {
+		need += fi.Size()
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(walDir, &st); err != nil {
+		return err
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < need {
+		return fmt.Errorf("%d bytes free, a reopen needs %d", free, need)
+	}
+	return nil
 }
 
 func (s *Store) reopenOnce(id string, t *tenantDB) error {

@@ -64,6 +64,8 @@ func TestWALWriteFailureLosesNothing(t *testing.T) {
 			}
 			require.ErrorContains(t, failed, "no space left on device")
 			require.Positive(t, acked)
+			require.ErrorIs(t, batch(), ErrReopening, "no appends until the reopen")
+			require.Equal(t, acked, count(t, s, "a", "m"), "reads go on while the disk is full")
 
 			require.NoError(t, os.Remove(filler))
 			tick := time.NewTicker(10 * time.Millisecond)
