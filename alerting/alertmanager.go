@@ -35,6 +35,7 @@ import (
 	"github.com/prometheus/prometheus/notifier"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/internal/throttle"
 )
 
 // DefaultAlertmanagerConfig routes every alert to a receiver without
@@ -58,6 +59,9 @@ type AlertmanagerOptions struct {
 	Retention time.Duration
 	// ExternalURL is where notifications link back to.
 	ExternalURL *url.URL
+	// Limits, if not nil, bound the alerts each tenant may hold. Not a
+	// flag.
+	Limits AlertLimits
 }
 
 // DefaultAlertmanagerOptions are Alertmanager's defaults.
@@ -83,6 +87,8 @@ type Alertmanager struct {
 	nflog    *nflog.Log
 	api      *api.API
 	handler  http.Handler
+	limiter  *alertsLimiter // nil: no limits
+	refused  *throttle.Logger
 	pipeline *notify.PipelineBuilder
 	dispM    *dispatch.DispatcherMetrics
 
@@ -103,7 +109,7 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("alertmanager data dir: %w", err)
 	}
-	am := &Alertmanager{opts: opts, logger: logger, stop: make(chan struct{})}
+	am := &Alertmanager{opts: opts, logger: logger, stop: make(chan struct{}), refused: throttle.New(logger, time.Minute)}
 	var err error
 	am.nflog, err = nflog.New(nflog.Options{
 		SnapshotFile: filepath.Join(opts.DataDir, "nflog"),
@@ -142,7 +148,12 @@ func NewAlertmanager(opts AlertmanagerOptions, logger *slog.Logger, reg promethe
 		})
 	}()
 
-	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, nil, logger, reg)
+	var callback mem.AlertStoreCallback // nil: none
+	if opts.Limits != nil {
+		am.limiter = newAlertsLimiter(opts.Limits)
+		callback = am.limiter
+	}
+	am.alerts, err = mem.NewAlerts(context.Background(), am.marker, 30*time.Minute, callback, logger, reg)
 	if err != nil {
 		am.Stop()
 		return nil, fmt.Errorf("alert store: %w", err)
@@ -327,9 +338,45 @@ func (am *Alertmanager) Send(alerts ...*notifier.Alert) {
 		}
 		out = append(out, ta)
 	}
+	out = am.withinLimits(out)
 	if err := am.alerts.Put(out...); err != nil {
 		am.logger.Error("storing alerts", "err", err)
 	}
+}
+
+// withinLimits drops the rule alerts that would take their tenants beyond
+// their limits, counted and logged at a bounded rate (the store would
+// refuse them too, with a log line each).
+func (am *Alertmanager) withinLimits(alerts []*types.Alert) []*types.Alert {
+	if am.limiter == nil {
+		return alerts
+	}
+	byTenant := map[string][]int{}
+	for i, a := range alerts {
+		id := tenantOf(a.Labels)
+		byTenant[id] = append(byTenant[id], i)
+	}
+	keep := make([]bool, len(alerts))
+	for id, idx := range byTenant {
+		sized := make([]sizedAlert, len(idx))
+		for j, i := range idx {
+			sized[j] = sizedAlert{fp: alerts[i].Fingerprint(), size: alertSize(alerts[i].Alert)}
+		}
+		fits, err := am.limiter.fit(id, sized)
+		if err != nil {
+			am.refused.Warn("dropping rule alerts over the tenant's limits", "err", err)
+		}
+		for j, i := range idx {
+			keep[i] = fits[j]
+		}
+	}
+	kept := alerts[:0]
+	for i, a := range alerts {
+		if keep[i] {
+			kept = append(kept, a)
+		}
+	}
+	return kept
 }
 
 // Stop stops dispatching and writes the silence and notification-log

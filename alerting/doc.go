@@ -12,6 +12,9 @@
 // its v2 API) with Alertmanager's configuration format, so routing, grouping,
 // inhibition, silences, receivers and amtool work as with Alertmanager itself;
 // and, optionally, to external Alertmanagers through Prometheus' notifier.
+// Its API is served per tenant (TenantHandler), and each tenant holds at
+// most the alerts its AlertLimits allow, counted by a callback of the alert
+// store as Mimir counts them.
 //
 // Entry points: NewAlertmanager (the embedded Alertmanager) and NewRules (the
 // rule engine), both reloadable; CheckRuleFiles checks rule files as NewRules

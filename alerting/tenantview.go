@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/alertmanager/silence"
 	"github.com/prometheus/alertmanager/silence/silencepb"
+	"github.com/prometheus/common/model"
 
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
@@ -75,20 +76,30 @@ func silenceOf(s *silencepb.Silence, own string) bool {
 }
 
 // postAlerts takes the posted alerts as the tenant's: their tenant label
-// is set to it (removed for the default tenant).
+// is set to it (removed for the default tenant). Alerts that would take the
+// tenant beyond its limits are refused all together with 429, naming the
+// limit, before any is stored.
 func (am *Alertmanager) postAlerts(w http.ResponseWriter, r *http.Request, own string) {
 	var alerts []map[string]json.RawMessage
 	if !readJSON(w, r, &alerts) {
 		return
 	}
+	sized := make([]sizedAlert, 0, len(alerts))
 	for _, a := range alerts {
-		var ls map[string]string
-		if raw, ok := a["labels"]; ok {
-			if err := json.Unmarshal(raw, &ls); err != nil {
-				http.Error(w, "alert labels: "+err.Error(), http.StatusBadRequest)
-				return
+		var posted struct {
+			Labels       map[string]string
+			Annotations  map[string]string
+			GeneratorURL string
+		}
+		for name, dst := range map[string]any{"labels": &posted.Labels, "annotations": &posted.Annotations, "generatorURL": &posted.GeneratorURL} {
+			if raw, ok := a[name]; ok {
+				if err := json.Unmarshal(raw, dst); err != nil {
+					http.Error(w, "alert "+name+": "+err.Error(), http.StatusBadRequest)
+					return
+				}
 			}
 		}
+		ls := posted.Labels
 		if ls == nil {
 			ls = map[string]string{}
 		}
@@ -96,9 +107,49 @@ func (am *Alertmanager) postAlerts(w http.ResponseWriter, r *http.Request, own s
 		if own != "" {
 			ls[TenantLabel] = own
 		}
-		a["labels"], _ = json.Marshal(ls) // a map of strings always marshals
+		a["labels"] = mustMarshal(ls)
+		sized = append(sized, sizeOf(ls, posted.Annotations, posted.GeneratorURL))
+	}
+	if am.limiter != nil {
+		id := own
+		if id == "" {
+			id = tenant.Default
+		}
+		err := am.limiter.limits.Admit(id)
+		if err == nil {
+			err = am.limiter.admit(id, sized)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusTooManyRequests)
+			return
+		}
 	}
 	am.forward(w, r, alerts)
+}
+
+// sizeOf is a posted alert as the limits count it, with the labels the
+// API keeps (it drops those with empty values).
+func sizeOf(labels, annotations map[string]string, generatorURL string) sizedAlert {
+	a := model.Alert{Labels: model.LabelSet{}, Annotations: model.LabelSet{}, GeneratorURL: generatorURL}
+	for k, v := range labels {
+		if v != "" {
+			a.Labels[model.LabelName(k)] = model.LabelValue(v)
+		}
+	}
+	for k, v := range annotations {
+		a.Annotations[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return sizedAlert{fp: a.Labels.Fingerprint(), size: alertSize(a)}
+}
+
+// mustMarshal marshals what always marshals: maps of strings and raw JSON
+// that was just decoded.
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: " + err.Error())
+	}
+	return b
 }
 
 // postSilence creates or changes a silence of the tenant: its tenant

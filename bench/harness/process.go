@@ -86,6 +86,7 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 			"-web.enable-pprof", // the profiles of the report
 			// Measure the server, not its per-tenant limits.
 			"-limits.ingestion-rate", "0", "-limits.ingestion-bytes-rate", "0", "-limits.max-concurrent-queries", "0", "-limits.max-query-length", "0", "-limits.max-series", "0",
+			"-limits.max-fetched-series-per-query", "0", "-limits.max-fetched-chunk-bytes-per-query", "0", "-query.max-response-bytes", "0",
 			"-http.listen-address", p.httpAddr,
 			"-otlp.grpc.listen-address", p.grpcAddr,
 			"-otlp.http.listen-address", otlpHTTP,

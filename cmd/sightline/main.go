@@ -230,7 +230,7 @@ func run(ctx context.Context, cfg config) error {
 	closes.push(lim.Close)
 	lim.AdmitExisting(existingTenants(cfg.DataDir)...)
 	cfg.Collector.Tenants = lim
-	cfg.Metrics.Limiter, cfg.Logs.Limiter, cfg.Traces.Limiter, cfg.RemoteWrite.Limits = lim, lim, lim, lim
+	cfg.Metrics.Limiter, cfg.Logs.Limiter, cfg.Traces.Limiter, cfg.RemoteWrite.Limits, cfg.Alertmanager.Limits = lim, lim, lim, lim, lim
 	st, err := openStores(cfg, logger, reg, &closes)
 	if err != nil {
 		return err

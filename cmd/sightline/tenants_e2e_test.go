@@ -206,3 +206,75 @@ func TestTenantLimits(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "a refused tenant has no data directory")
 	require.NotEqual(t, "0", metricValue(t, s, `sightline_limits_refused_total{reason="ingestion_rate"}`))
 }
+
+// A PromQL query or a series lookup that reads more series, or more bytes
+// of chunks, than its tenant may is answered 422 naming the limit, as
+// Mimir answers it, and counted; within the limits, and for a tenant whose
+// override raises them, queries answer as before.
+func TestQueryFetchLimits(t *testing.T) {
+	overrides := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(overrides, []byte("overrides:\n  big:\n    max_fetched_series_per_query: 100\n  few-bytes:\n    max_fetched_chunk_bytes_per_query: 1\n"), 0o644))
+	s := startServer(t, t.TempDir(), "-limits.max-fetched-series-per-query", "3", "-limits.overrides-file", overrides)
+	var five []prompb.TimeSeries
+	for i := range 5 {
+		five = append(five, series("fetched", time.Now(), float64(i), "i", fmt.Sprint(i)))
+	}
+	for _, id := range []string{"", "big", "few-bytes"} {
+		require.NoError(t, remoteWrite(t, s, id, five...))
+	}
+	type answer struct {
+		Status, ErrorType, Error string
+		Data                     json.RawMessage
+	}
+	ask := func(id, path, form string) (int, answer) {
+		t.Helper()
+		code, body := post(t, s.url(path), "application/x-www-form-urlencoded", []byte(form), "X-Scope-OrgID", id)
+		var a answer
+		require.NoError(t, json.Unmarshal([]byte(body), &a), "%d %s", code, body)
+		return code, a
+	}
+
+	code, a := ask("default", "/api/v1/query", "query=sum(fetched)")
+	require.Equal(t, http.StatusUnprocessableEntity, code, "%+v", a)
+	require.Equal(t, "execution", a.ErrorType)
+	require.Contains(t, a.Error, "the query exceeded the maximum number of series (limit: 3 series")
+	code, a = ask("default", "/api/v1/series", "match[]=fetched")
+	require.Equal(t, http.StatusUnprocessableEntity, code, "%+v", a)
+	require.Contains(t, a.Error, "max-fetched-series-per-query")
+	code, a = ask("default", "/api/v1/query", `query=sum(fetched{i=~"[0-2]"})`)
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Contains(t, string(a.Data), `"3"`, "0+1+2")
+
+	code, a = ask("big", "/api/v1/query", "query=sum(fetched)")
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Contains(t, string(a.Data), `"10"`, "0+1+2+3+4")
+
+	code, a = ask("few-bytes", "/api/v1/query", `query=fetched{i="0"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, code, "%+v", a)
+	require.Contains(t, a.Error, "the query exceeded the aggregated chunk size limit (limit: 1 bytes")
+	code, a = ask("few-bytes", "/api/v1/series", `match[]=fetched{i=~"[0-2]"}`)
+	require.Equal(t, http.StatusOK, code, "a series lookup reads no chunks: %+v", a)
+
+	require.Equal(t, "2", metricValue(t, s, `sightline_limits_refused_total{reason="max_fetched_series_per_query"}`))
+	require.Equal(t, "1", metricValue(t, s, `sightline_limits_refused_total{reason="max_fetched_chunk_bytes_per_query"}`))
+}
+
+// A tenant at -limits.alertmanager-max-alerts gets 429 naming the limit for
+// alerts it does not hold yet; another tenant posts as before.
+func TestAlertmanagerAlertLimit(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-limits.alertmanager-max-alerts", "2")
+	alerts := func(names ...string) []amAlert {
+		var as []amAlert
+		for _, n := range names {
+			as = append(as, amAlert{Labels: map[string]string{"alertname": n}})
+		}
+		return as
+	}
+	require.Equal(t, http.StatusOK, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A1", "A2"), nil))
+	require.Equal(t, http.StatusTooManyRequests, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A3"), nil))
+	require.Equal(t, http.StatusOK, amAs(t, s, "a", http.MethodPost, "/api/v2/alerts", alerts("A2"), nil), "an alert a holds may be sent again")
+	require.Equal(t, http.StatusOK, amAs(t, s, "b", http.MethodPost, "/api/v2/alerts", alerts("B1", "B2"), nil), "a full tenant holds no one else back")
+	require.ElementsMatch(t, []string{"A1/a", "A2/a"}, alertNames(t, s, "a"))
+	require.ElementsMatch(t, []string{"B1/b", "B2/b"}, alertNames(t, s, "b"))
+	require.Equal(t, "1", metricValue(t, s, `sightline_limits_refused_total{reason="alertmanager_max_alerts_count"}`))
+}

@@ -2,7 +2,9 @@
 // per-tenant limits do: an ingestion rate and burst (samples, log records
 // and spans per second, one token bucket per tenant across the signals),
 // log and trace bytes per second, the number of queries it may run at
-// once and the time range they may cover, and the number of tenants. Defaults come from flags (-limits.*),
+// once, the time range they may cover and the series and chunk bytes a
+// metrics query may read (enforced by the metrics store, which asks
+// FetchLimits), and the number of tenants. Defaults come from flags (-limits.*),
 // overrides per tenant from a runtime file (-limits.overrides-file) that is
 // read again every 10 seconds and on reload, without a restart.
 //

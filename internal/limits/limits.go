@@ -45,6 +45,19 @@ type Limits struct {
 	// MaxSeries is the active series (those in the metrics store's head)
 	// a tenant may have; samples of new series beyond it are refused.
 	MaxSeries int `yaml:"max_series"`
+	// MaxFetchedSeriesPerQuery is the series one metrics query may read
+	// (each counted once), MaxFetchedChunkBytesPerQuery the bytes of
+	// compressed TSDB chunks: what a query reads, whatever it returns, as
+	// Mimir bounds it (its limits of the same names).
+	MaxFetchedSeriesPerQuery     int   `yaml:"max_fetched_series_per_query"`
+	MaxFetchedChunkBytesPerQuery int64 `yaml:"max_fetched_chunk_bytes_per_query"`
+	// AlertmanagerMaxAlerts is the alerts a tenant may hold in the
+	// Alertmanager (firing, or resolved and not yet forgotten), and
+	// AlertmanagerMaxAlertsSizeBytes the bytes of their labels,
+	// annotations and generator URLs, together (Mimir's
+	// alertmanager_max_alerts_count and alertmanager_max_alerts_size_bytes).
+	AlertmanagerMaxAlerts          int `yaml:"alertmanager_max_alerts_count"`
+	AlertmanagerMaxAlertsSizeBytes int `yaml:"alertmanager_max_alerts_size_bytes"`
 }
 
 // Options configure the limits.
@@ -65,11 +78,18 @@ type Options struct {
 // cores can give (a 2-core machine ingests about 0.5M samples/s): a tenant
 // may write 1M items/s in bursts of 2M, 128 MiB/s of logs and spans, keep
 // 1M active series and run 8 queries at once, over any time range (as
-// Prometheus; Loki bounds it at 721h); at most 1000 tenants.
+// Prometheus; Loki bounds it at 721h), each reading at most 100k series and
+// 512 MiB of chunks (about 400M samples at TSDB's 1.3 bytes a sample: far
+// more than a dashboard reads, far less than 8 such queries could take of
+// a small machine's memory when decoded), and hold 10k alerts of 16 MiB in
+// all in the Alertmanager (a few thousand is a large installation's worth;
+// 1000 tenants at their limit are a few GiB, which is why there is one);
+// at most 1000 tenants.
 func DefaultOptions() Options {
 	return Options{
 		Defaults: Limits{IngestionRate: 1_000_000, IngestionBurst: 2_000_000, IngestionBytesRate: 128 << 20, IngestionBytesBurst: 256 << 20,
-			MaxConcurrentQueries: 8, MaxSeries: 1_000_000},
+			MaxConcurrentQueries: 8, MaxSeries: 1_000_000, MaxFetchedSeriesPerQuery: 100_000, MaxFetchedChunkBytesPerQuery: 512 << 20,
+			AlertmanagerMaxAlerts: 10_000, AlertmanagerMaxAlertsSizeBytes: 16 << 20},
 		MaxTenants:     1000,
 		ReloadInterval: 10 * time.Second,
 	}
@@ -84,8 +104,12 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Defaults.MaxConcurrentQueries, "limits.max-concurrent-queries", o.Defaults.MaxConcurrentQueries, "Queries a tenant may run at once; more wait their turn, and get 429 after a minute. 0 for no limit.")
 	flagext.Duration(fs, &o.Defaults.MaxQueryLength, "limits.max-query-length", "Longest time range (end - start) a query may cover; longer ones get 400. 0 for no limit (Loki's max_query_length).")
 	fs.IntVar(&o.Defaults.MaxSeries, "limits.max-series", o.Defaults.MaxSeries, "Active metric series a tenant may have; samples of new series beyond it are refused (400, counted as series_limit). 0 for no limit.")
+	fs.IntVar(&o.Defaults.MaxFetchedSeriesPerQuery, "limits.max-fetched-series-per-query", o.Defaults.MaxFetchedSeriesPerQuery, "Series one metrics query (PromQL, /api/v1/series) may read; a query reading more gets 422. 0 for no limit (Mimir's max_fetched_series_per_query).")
+	flagext.Bytes(fs, &o.Defaults.MaxFetchedChunkBytesPerQuery, "limits.max-fetched-chunk-bytes-per-query", "Bytes of compressed TSDB chunks one metrics query may read; a query reading more gets 422. 0 for no limit (Mimir's max_fetched_chunk_bytes_per_query).")
+	fs.IntVar(&o.Defaults.AlertmanagerMaxAlerts, "limits.alertmanager-max-alerts", o.Defaults.AlertmanagerMaxAlerts, "Alerts a tenant may hold in the built-in Alertmanager (firing, or resolved and not yet forgotten); posting more gets 429. 0 for no limit (Mimir's alertmanager_max_alerts_count).")
+	flagext.Bytes(fs, &o.Defaults.AlertmanagerMaxAlertsSizeBytes, "limits.alertmanager-max-alerts-size-bytes", "Bytes of labels, annotations and generator URLs of all the alerts a tenant holds in the built-in Alertmanager; posting more gets 429. 0 for no limit (Mimir's alertmanager_max_alerts_size_bytes).")
 	fs.IntVar(&o.MaxTenants, "limits.max-tenants", o.MaxTenants, "Most tenants; writes of a new tenant beyond it get 429. 0 for no limit.")
-	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d, max_series: ...}}`, read again every 10s and on reload.")
+	fs.StringVar(&o.OverridesFile, "limits.overrides-file", o.OverridesFile, "YAML file of per-tenant limits, `overrides: {<tenant>: {ingestion_rate: ..., ingestion_burst: ..., ingestion_bytes_rate: ..., ingestion_bytes_burst: ..., max_concurrent_queries: ..., max_query_length: 30d, max_series: ..., max_fetched_series_per_query: ..., max_fetched_chunk_bytes_per_query: ..., alertmanager_max_alerts_count: ..., alertmanager_max_alerts_size_bytes: ...}}`, read again every 10s and on reload.")
 }
 
 // Registry holds every tenant's limits and state. A nil *Registry limits
@@ -115,7 +139,7 @@ func New(opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Registr
 	r := &Registry{opts: opts, logger: logger, tenants: map[string]*state{}, stop: make(chan struct{}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sightline_limits_refused_total",
-			Help: "Writes and queries refused by a tenant limit, by reason (ingestion_rate, ingestion_bytes_rate, max_tenants, max_concurrent_queries).",
+			Help: "Writes and queries refused by a tenant limit, by reason (ingestion_rate, ingestion_bytes_rate, max_tenants, max_concurrent_queries, max_query_length, max_fetched_series_per_query, max_fetched_chunk_bytes_per_query, alertmanager_max_alerts_count, alertmanager_max_alerts_size_bytes).",
 		}, []string{"reason"})}
 	reg.MustRegister(r.refused)
 	if err := r.Reload(); err != nil {
@@ -191,13 +215,17 @@ func (r *Registry) Reload() error {
 // override is a tenant's entry of the overrides file: the limits it names
 // replace the defaults.
 type override struct {
-	IngestionRate        *float64 `yaml:"ingestion_rate"`
-	IngestionBurst       *int     `yaml:"ingestion_burst"`
-	IngestionBytesRate   *float64 `yaml:"ingestion_bytes_rate"`
-	IngestionBytesBurst  *int     `yaml:"ingestion_bytes_burst"`
-	MaxConcurrentQueries *int     `yaml:"max_concurrent_queries"`
-	MaxQueryLength       *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
-	MaxSeries            *int     `yaml:"max_series"`
+	IngestionRate             *float64 `yaml:"ingestion_rate"`
+	IngestionBurst            *int     `yaml:"ingestion_burst"`
+	IngestionBytesRate        *float64 `yaml:"ingestion_bytes_rate"`
+	IngestionBytesBurst       *int     `yaml:"ingestion_bytes_burst"`
+	MaxConcurrentQueries      *int     `yaml:"max_concurrent_queries"`
+	MaxQueryLength            *string  `yaml:"max_query_length"` // a Prometheus duration: 30d
+	MaxSeries                 *int     `yaml:"max_series"`
+	MaxFetchedSeries          *int     `yaml:"max_fetched_series_per_query"`
+	MaxFetchedChunkBytes      *int64   `yaml:"max_fetched_chunk_bytes_per_query"`
+	AlertmanagerMaxAlerts     *int     `yaml:"alertmanager_max_alerts_count"`
+	AlertmanagerMaxAlertsSize *int     `yaml:"alertmanager_max_alerts_size_bytes"`
 }
 
 // limitsLocked is the tenant's limits: the defaults, with its overrides.
@@ -207,27 +235,28 @@ func (r *Registry) limitsLocked(id string) Limits {
 	if !ok {
 		return l
 	}
-	set := func(dst *float64, src *float64) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	seti := func(dst *int, src *int) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	set(&l.IngestionRate, o.IngestionRate)
-	seti(&l.IngestionBurst, o.IngestionBurst)
-	set(&l.IngestionBytesRate, o.IngestionBytesRate)
-	seti(&l.IngestionBytesBurst, o.IngestionBytesBurst)
-	seti(&l.MaxConcurrentQueries, o.MaxConcurrentQueries)
-	seti(&l.MaxSeries, o.MaxSeries)
+	setOverride(&l.IngestionRate, o.IngestionRate)
+	setOverride(&l.IngestionBurst, o.IngestionBurst)
+	setOverride(&l.IngestionBytesRate, o.IngestionBytesRate)
+	setOverride(&l.IngestionBytesBurst, o.IngestionBytesBurst)
+	setOverride(&l.MaxConcurrentQueries, o.MaxConcurrentQueries)
+	setOverride(&l.MaxSeries, o.MaxSeries)
+	setOverride(&l.MaxFetchedSeriesPerQuery, o.MaxFetchedSeries)
+	setOverride(&l.MaxFetchedChunkBytesPerQuery, o.MaxFetchedChunkBytes)
+	setOverride(&l.AlertmanagerMaxAlerts, o.AlertmanagerMaxAlerts)
+	setOverride(&l.AlertmanagerMaxAlertsSizeBytes, o.AlertmanagerMaxAlertsSize)
 	if o.MaxQueryLength != nil {
 		d, _ := model.ParseDuration(*o.MaxQueryLength) // checked by Reload
 		l.MaxQueryLength = time.Duration(d)
 	}
 	return l
+}
+
+// setOverride sets *dst to the overriding *src, if there is one.
+func setOverride[T any](dst, src *T) {
+	if src != nil {
+		*dst = *src
+	}
 }
 
 // rateErr is the refusal of a write over the tenant's ingestion rate.
@@ -351,6 +380,44 @@ func (r *Registry) MaxSeries(id string) (int, error) {
 		return 0, err
 	}
 	return st.limits.MaxSeries, nil
+}
+
+// FetchLimits returns the series and compressed chunk bytes one metrics
+// query of the tenant may read; 0 for no limit. Like Query, it admits no
+// tenant.
+func (r *Registry) FetchLimits(id string) (maxSeries int, maxChunkBytes int64) {
+	if r == nil {
+		return 0, 0
+	}
+	l := r.limitsOf(id)
+	return l.MaxFetchedSeriesPerQuery, l.MaxFetchedChunkBytesPerQuery
+}
+
+// AlertmanagerLimits returns the alerts the tenant may hold in the
+// Alertmanager and the bytes of their labels, annotations and generator
+// URLs; 0 for no limit. It admits no tenant.
+func (r *Registry) AlertmanagerLimits(id string) (maxAlerts, maxBytes int) {
+	if r == nil {
+		return 0, 0
+	}
+	l := r.limitsOf(id)
+	return l.AlertmanagerMaxAlerts, l.AlertmanagerMaxAlertsSizeBytes
+}
+
+// limitsOf is the tenant's limits.
+func (r *Registry) limitsOf(id string) Limits {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.limitsLocked(id)
+}
+
+// Refused counts a refusal by a limit that another package enforces (the
+// metrics store stops a query at its FetchLimits), under reason, the
+// limit's name.
+func (r *Registry) Refused(reason string) {
+	if r != nil {
+		r.refused.WithLabelValues(reason).Inc()
+	}
 }
 
 // Allows is nil if the tenant may write now at all, for a receiver that

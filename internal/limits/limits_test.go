@@ -50,6 +50,19 @@ func TestIngestionRateAndOverrides(t *testing.T) {
 	require.ErrorIs(t, r.Ingest("big", 20, 0), ErrLimited, "an invalid file changes nothing")
 }
 
+func TestFetchLimitsAndOverrides(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  big:\n    max_fetched_series_per_query: 0\n    max_fetched_chunk_bytes_per_query: 1073741824\n"), 0o644))
+	r := newRegistry(t, Options{Defaults: DefaultOptions().Defaults, MaxTenants: 1, OverridesFile: file})
+	series, chunkBytes := r.FetchLimits("a")
+	require.Equal(t, 100_000, series)
+	require.Equal(t, int64(512<<20), chunkBytes)
+	series, chunkBytes = r.FetchLimits("big")
+	require.Equal(t, 0, series, "0: no limit")
+	require.Equal(t, int64(1<<30), chunkBytes)
+	require.NoError(t, r.Admit("writer"), "asking for a tenant's limits admits none")
+}
+
 func TestMaxTenants(t *testing.T) {
 	r := newRegistry(t, Options{MaxTenants: 2})
 	r.AdmitExisting("on-disk")

@@ -45,11 +45,17 @@ type EngineOptions struct {
 	MaxSamples int
 	// LookbackDelta is PromQL's staleness lookback.
 	LookbackDelta time.Duration
+	// MaxResponseBytes bounds a query's result, estimated as the API's
+	// JSON; 0 for no bound.
+	MaxResponseBytes int64
 }
 
 // DefaultEngineOptions are Prometheus' defaults.
 func DefaultEngineOptions() EngineOptions {
-	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute}
+	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute,
+		// About 8M samples: far more than a graph can show, and what a
+		// 2-core server encodes in a few seconds.
+		MaxResponseBytes: 256 << 20}
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -58,12 +64,13 @@ func (o *EngineOptions) RegisterFlags(fs *flag.FlagSet) {
 	flagext.Duration(fs, &o.QueryTimeout, "query.timeout", "Longest a query may run.")
 	fs.IntVar(&o.MaxSamples, "query.max-samples", o.MaxSamples, "Most samples a query may load into memory at once.")
 	flagext.Duration(fs, &o.LookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
+	flagext.Bytes(fs, &o.MaxResponseBytes, "query.max-response-bytes", "A PromQL query whose result would be more than this as JSON (estimated) gets 422 naming the limit. 0 for no limit.")
 }
 
 // NewEngine returns the PromQL engine, with MetricsQL in front of it, that
 // the API and the rule engine share.
 func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registerer) promql.QueryEngine {
-	return mql.Engine{QueryEngine: promql.NewEngine(promql.EngineOpts{
+	var engine promql.QueryEngine = promql.NewEngine(promql.EngineOpts{
 		Logger:               logger.With("component", "promql"),
 		Reg:                  reg,
 		MaxSamples:           opts.MaxSamples,
@@ -72,7 +79,16 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		EnablePerStepStats:   true,
-	})}
+	})
+	if opts.MaxResponseBytes > 0 {
+		refused := prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_query_results_too_large_total",
+			Help: "PromQL queries refused because their result was over -query.max-response-bytes.",
+		})
+		reg.MustRegister(refused)
+		engine = sizeBoundEngine{QueryEngine: engine, max: opts.MaxResponseBytes, refused: refused}
+	}
+	return mql.Engine{QueryEngine: engine}
 }
 
 // Options configure the API.
@@ -293,9 +309,8 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 				return
 			}
 		}
-		db := store.Existing(tenant.FromContext(r.Context()))
 		status := v1.TSDBStatus{}
-		if db != nil {
+		store.Existing(tenant.FromContext(r.Context()), func(db *tsdb.DB) {
 			st := db.Head().Stats(labels.MetricName, limit)
 			status = v1.TSDBStatus{
 				// The head's chunk count is a TSDB metric, not a method;
@@ -306,7 +321,7 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 				MemoryInBytesByLabelName:    v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValueStats),
 				SeriesCountByLabelValuePair: v1.TSDBStatsFromIndexStats(st.IndexPostingStats.LabelValuePairsStats),
 			}
-		}
+		})
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": status})
 	})
 }
@@ -314,13 +329,12 @@ func tsdbStatus(store *tsdbstore.Store) http.Handler {
 // tsdbBlocks is /api/v1/status/tsdb/blocks for the request's tenant.
 func tsdbBlocks(store *tsdbstore.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		db := store.Existing(tenant.FromContext(r.Context()))
 		metas := []tsdb.BlockMeta{}
-		if db != nil {
+		store.Existing(tenant.FromContext(r.Context()), func(db *tsdb.DB) {
 			for _, b := range db.Blocks() {
 				metas = append(metas, b.Meta())
 			}
-		}
+		})
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": map[string][]tsdb.BlockMeta{"blocks": metas}})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -174,4 +175,49 @@ func FuzzAPIParams(f *testing.F) {
 		}
 		require.Less(t, rec.Code, 500, "%s?%s: %s", req.URL.Path, raw, rec.Body.String())
 	})
+}
+
+// A query whose result would be more than -query.max-response-bytes as
+// JSON gets 422 naming the limit; its aggregate answers.
+func TestMaxResponseBytes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store, err := tsdbstore.Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, tsdbstore.DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	eopts := DefaultEngineOptions()
+	eopts.MaxResponseBytes = 4000
+	h, err := New(store, NewEngine(eopts, slog.New(slog.DiscardHandler), reg), DefaultOptions(), slog.New(slog.DiscardHandler), reg, reg)
+	require.NoError(t, err)
+	h = tenant.Middleware(h)
+
+	now := time.Now()
+	app := store.Appender(context.Background())
+	for i := range 100 {
+		for m := range 10 {
+			_, err := app.Append(0, labels.FromStrings("__name__", "wide", "instance", fmt.Sprintf("host-%03d", i)), now.Add(-time.Duration(m)*time.Minute).UnixMilli(), float64(i))
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, app.Commit())
+
+	f := func(path string, code int, contains string) {
+		t.Helper()
+		rec := do(h, http.MethodGet, path, "", nil)
+		require.Equal(t, code, rec.Code, rec.Body.String())
+		require.Contains(t, rec.Body.String(), contains)
+	}
+	at := fmt.Sprint(now.Unix())
+	f("/api/v1/query?query=wide&time="+at, http.StatusUnprocessableEntity, "more than 4000 bytes as JSON (-query.max-response-bytes)")
+	f("/api/v1/query?query=sum(wide)&time="+at, http.StatusOK, `"4950"`)
+	f("/api/v1/query_range?"+url.Values{"query": {`wide{instance="host-001"}`}, "start": {fmt.Sprint(now.Add(-10 * time.Minute).Unix())}, "end": {at}, "step": {"60"}}.Encode(), http.StatusOK, `"1"`)
+	f("/api/v1/query_range?"+url.Values{"query": {`wide{instance=~"host-00."}`}, "start": {fmt.Sprint(now.Add(-10 * time.Minute).Unix())}, "end": {at}, "step": {"15"}}.Encode(), http.StatusUnprocessableEntity, `"errorType":"execution"`)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	refused := -1.0
+	for _, mf := range mfs {
+		if mf.GetName() == "sightline_query_results_too_large_total" {
+			refused = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	require.Equal(t, 2.0, refused)
 }

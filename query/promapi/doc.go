@@ -8,5 +8,7 @@
 // and error bodies (remote_write is received by package ingest/remotewrite). Sightline adds what its
 // storage knows differently from a scraping Prometheus: /api/v1/metadata
 // comes from the metadata seen at ingest, and every query goes through the
-// MetricsQL layer (package mql) before the PromQL engine.
+// MetricsQL layer (package mql) before the PromQL engine, whose results are
+// bounded in bytes (-query.max-response-bytes, responsesize.go) before they
+// are encoded.
 package promapi

@@ -126,6 +126,23 @@ type countingAppender struct {
 	head      *tsdb.Head
 	maxSeries int // the tenant's active series limit, 0 for none
 	n         int // samples appended, to be committed
+	// release lets the tenant's TSDB be reopened again, once, at Commit
+	// or Rollback; walFailure reopens it after a failed WAL write.
+	release    func()
+	walFailure func(error)
+}
+
+// done releases the TSDB; the appender is not used again.
+func (a *countingAppender) done() {
+	if a.release != nil {
+		a.release()
+		a.release = nil
+	}
+}
+
+func (a *countingAppender) Rollback() error {
+	defer a.done()
+	return a.Appender.Rollback()
 }
 
 // newSeriesOverLimit refuses a sample of a series the head does not have
@@ -184,6 +201,7 @@ func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Label
 
 // Commit commits the samples the tenant's limits allow: all or none.
 func (a *countingAppender) Commit() error {
+	defer a.done()
 	if a.limiter != nil && a.n > 0 {
 		if err := a.limiter.Ingest(a.tenant, a.n, 0); err != nil {
 			_ = a.Appender.Rollback()
@@ -191,6 +209,10 @@ func (a *countingAppender) Commit() error {
 		}
 	}
 	if err := a.Appender.Commit(); err != nil {
+		// The head's Commit fails only when it cannot write the WAL.
+		if a.walFailure != nil && !errors.Is(err, tsdb.ErrAppenderClosed) {
+			a.walFailure(err)
+		}
 		return err
 	}
 	a.stats.appended.Add(float64(a.n))

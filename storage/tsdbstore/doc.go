@@ -8,4 +8,11 @@
 // engine and the Prometheus HTTP API work on it unchanged. It also keeps the
 // metric metadata (type, help, unit) that OTLP and remote_write carry, for
 // /api/v1/metadata.
+//
+// Two things Prometheus' TSDB does not do by itself: a tenant's queries
+// read within its fetch limits (series and chunk bytes, fetchlimit.go), and
+// a tenant whose WAL failed to write (a full disk) takes no more appends
+// until its TSDB has been closed and opened again (reopen.go), so that the
+// torn record the failed write left is cut at replay while it is the last
+// one, not with every acknowledged record after it.
 package tsdbstore

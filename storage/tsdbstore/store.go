@@ -41,8 +41,8 @@ type Options struct {
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
 	// Limiter, if not nil, takes every commit's samples from the tenant's
-	// allowance, or refuses the commit, and bounds the tenant's active
-	// series (limits). Not a flag.
+	// allowance, or refuses the commit, bounds the tenant's active series
+	// and what one query may read (limits). Not a flag.
 	Limiter Limiter
 }
 
@@ -62,6 +62,11 @@ type Limiter interface {
 	// MaxSeries admits the tenant, or refuses it (too many tenants), and
 	// returns the active series it may have; 0 for no limit.
 	MaxSeries(tenant string) (int, error)
+	// FetchLimits returns the series and compressed chunk bytes one query
+	// of the tenant may read; 0 for no limit.
+	FetchLimits(tenant string) (maxSeries int, maxChunkBytes int64)
+	// Refused counts a query stopped by the limit named reason.
+	Refused(reason string)
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -83,8 +88,11 @@ type Store struct {
 	stats  *appendStats
 
 	mu     sync.RWMutex
-	dbs    map[string]*tsdb.DB // guarded by mu; a tenant's DB once opened
-	closed bool                // guarded by mu
+	dbs    map[string]*tenantDB // guarded by mu; a tenant's DB once opened
+	closed bool                 // guarded by mu
+
+	stop    chan struct{}  // closed by Close: reopens stop retrying
+	reopens sync.WaitGroup // reopen goroutines
 }
 
 // ErrClosed is returned by calls on a closed Store.
@@ -103,7 +111,7 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, dbs: map[string]*tsdb.DB{}}
+	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, dbs: map[string]*tenantDB{}, stop: make(chan struct{})}
 	entries, err := os.ReadDir(filepath.Join(dir, "tenants"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -115,7 +123,7 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 		if _, err := os.Stat(s.tenantDir(e.Name())); err != nil {
 			continue // a tenant with logs or traces only
 		}
-		if _, err := s.DB(e.Name()); err != nil {
+		if _, err := s.tenant(e.Name()); err != nil {
 			_ = s.Close()
 			return nil, err
 		}
@@ -127,14 +135,15 @@ func (s *Store) tenantDir(id string) string {
 	return filepath.Join(s.dir, "tenants", id, "metrics")
 }
 
-// DB returns the TSDB of tenant id, opening (and creating) it on first use.
-func (s *Store) DB(id string) (*tsdb.DB, error) {
+// tenant returns the TSDB of tenant id, opening (and creating) it on first
+// use.
+func (s *Store) tenant(id string) (*tenantDB, error) {
 	s.mu.RLock()
-	db, ok := s.dbs[id]
+	t, ok := s.dbs[id]
 	closed := s.closed
 	s.mu.RUnlock()
 	if ok {
-		return db, nil
+		return t, nil
 	}
 	if closed {
 		return nil, ErrClosed
@@ -148,9 +157,20 @@ func (s *Store) DB(id string) (*tsdb.DB, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if db, ok := s.dbs[id]; ok {
-		return db, nil
+	if t, ok := s.dbs[id]; ok {
+		return t, nil
 	}
+	db, reg, err := s.openTSDB(id)
+	if err != nil {
+		return nil, err
+	}
+	t = &tenantDB{db: db, reg: reg}
+	s.dbs[id] = t
+	return t, nil
+}
+
+// openTSDB opens the TSDB of tenant id.
+func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = s.opts.Retention.Milliseconds()
 	o.MaxBytes = s.opts.MaxBytes
@@ -160,21 +180,32 @@ func (s *Store) DB(id string) (*tsdb.DB, error) {
 	o.WALCompression = compression.Snappy
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
-	reg := prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)
+	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
 	db, err := tsdb.Open(s.tenantDir(id), s.logger.With("tenant", id), reg, o, nil)
 	if err != nil {
-		return nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
+		reg.unregisterAll()
+		return nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
-	s.dbs[id] = db
-	return db, nil
+	return db, reg, nil
 }
 
-// Existing returns the TSDB of tenant id, nil if it has none: reads never
-// create one.
-func (s *Store) Existing(id string) *tsdb.DB {
+// Existing calls f with the TSDB of tenant id and returns true, or returns
+// false if the tenant has none: reads never create one. The TSDB is not
+// reopened while f runs.
+func (s *Store) Existing(id string, f func(*tsdb.DB)) bool {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.dbs[id]
+	t := s.dbs[id]
+	s.mu.RUnlock()
+	if t == nil {
+		return false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.db == nil {
+		return false
+	}
+	f(t.db)
+	return true
 }
 
 // Tenants lists the tenants that have a metrics TSDB.
@@ -188,18 +219,39 @@ func (s *Store) Tenants() []string {
 	return ids
 }
 
+// closePatience is how long Close waits for a tenant's queries to end.
+const closePatience = 10 * time.Second
+
 // Close closes every tenant TSDB; the WAL has everything appended so far.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
 	s.closed = true
+	close(s.stop)
+	s.mu.Unlock()
+	s.reopens.Wait()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var errs []error
-	for id, db := range s.dbs {
-		if err := db.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
+	for id, t := range s.dbs {
+		// Queries still running after the HTTP server's shutdown get a
+		// while to end; then the TSDB is closed under them, as before
+		// reopens existed, rather than stopping the shutdown.
+		locked := lockWithin(&t.mu, closePatience)
+		if t.db != nil {
+			if err := t.db.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
+			}
+		}
+		if locked {
+			t.mu.Unlock()
 		}
 	}
-	s.dbs = map[string]*tsdb.DB{}
+	s.dbs = map[string]*tenantDB{}
 	return errors.Join(errs...)
 }
 
@@ -221,22 +273,50 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 			return errAppender{err: err}
 		}
 	}
-	db, err := s.DB(id)
+	t, err := s.tenant(id)
 	if err != nil {
 		return errAppender{err: err}
 	}
-	return &countingAppender{Appender: db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
-		tenant: id, limiter: s.opts.Limiter, head: db.Head(), maxSeries: maxSeries}
+	t.mu.RLock() // until Commit or Rollback
+	if t.walFailed.Load() || t.db == nil {
+		t.mu.RUnlock()
+		s.startReopen(id, t) // after a failed reopen at start-up, say
+		return errAppender{err: fmt.Errorf("tenant %q: %w", id, ErrReopening)}
+	}
+	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
+		tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries,
+		release:    t.mu.RUnlock,
+		walFailure: func(err error) { s.walWriteFailed(id, t, err) }}
 }
 
 // Querier returns a querier that reads the TSDB of each call's tenant.
 func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
 	return &querier{perTenant[storage.Querier]{
 		s: s,
-		open: func(db *tsdb.DB) (storage.Querier, error) {
-			return db.Querier(mint, maxt)
+		open: func(id string, db *tsdb.DB) (storage.Querier, error) {
+			return s.querier(id, db, mint, maxt)
 		},
 		empty: storage.NoopQuerier(),
+	}}, nil
+}
+
+// querier is the querier of one query of tenant id: within its fetch
+// limits, if it has any.
+func (s *Store) querier(id string, db *tsdb.DB, mint, maxt int64) (storage.Querier, error) {
+	var maxSeries int
+	var maxBytes int64
+	if s.opts.Limiter != nil {
+		maxSeries, maxBytes = s.opts.Limiter.FetchLimits(id)
+	}
+	if maxSeries <= 0 && maxBytes <= 0 {
+		return db.Querier(mint, maxt)
+	}
+	cq, err := db.ChunkQuerier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return fetchLimitedQuerier{ChunkQuerier: cq, limit: &fetchLimit{
+		maxSeries: maxSeries, maxBytes: maxBytes, refused: s.opts.Limiter.Refused, series: map[uint64]struct{}{},
 	}}, nil
 }
 
@@ -244,7 +324,7 @@ func (s *Store) Querier(mint, maxt int64) (storage.Querier, error) {
 func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 	return &chunkQuerier{perTenant[storage.ChunkQuerier]{
 		s: s,
-		open: func(db *tsdb.DB) (storage.ChunkQuerier, error) {
+		open: func(_ string, db *tsdb.DB) (storage.ChunkQuerier, error) {
 			return db.ChunkQuerier(mint, maxt)
 		},
 		empty: storage.NoopChunkedQuerier(),
@@ -253,11 +333,12 @@ func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 
 // ExemplarQuerier returns the exemplar querier of the context's tenant.
 func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
-	db := s.Existing(tenant.FromContext(ctx))
-	if db == nil {
-		return noExemplars{}, nil
-	}
-	return db.ExemplarQuerier(ctx)
+	var q storage.ExemplarQuerier = noExemplars{}
+	var err error
+	// The exemplars are in memory: the querier reads them even if the
+	// TSDB is reopened meanwhile.
+	s.Existing(tenant.FromContext(ctx), func(db *tsdb.DB) { q, err = db.ExemplarQuerier(ctx) })
+	return q, err
 }
 
 type noExemplars struct{}
@@ -272,11 +353,12 @@ func (noExemplars) Select(int64, int64, ...[]*labels.Matcher) ([]exemplar.QueryR
 // until Close, so they are kept until then.
 type perTenant[Q io.Closer] struct {
 	s     *Store
-	open  func(*tsdb.DB) (Q, error)
+	open  func(tenant string, db *tsdb.DB) (Q, error)
 	empty Q
 
-	mu     sync.Mutex
-	opened map[string]Q // guarded by mu
+	mu       sync.Mutex
+	opened   map[string]Q // guarded by mu
+	releases []func()     // guarded by mu; of the tenants' TSDBs, at Close
 }
 
 func (p *perTenant[Q]) get(ctx context.Context) (Q, error) {
@@ -286,18 +368,27 @@ func (p *perTenant[Q]) get(ctx context.Context) (Q, error) {
 	if q, ok := p.opened[id]; ok {
 		return q, nil
 	}
-	db := p.s.Existing(id)
-	if db == nil {
+	p.s.mu.RLock()
+	t := p.s.dbs[id]
+	p.s.mu.RUnlock()
+	if t == nil {
 		return p.empty, nil
 	}
-	q, err := p.open(db)
+	t.mu.RLock() // until Close: the TSDB is not reopened under a query
+	if t.db == nil {
+		t.mu.RUnlock()
+		return p.empty, fmt.Errorf("tenant %q: %w", id, ErrReopening)
+	}
+	q, err := p.open(id, t.db)
 	if err != nil {
+		t.mu.RUnlock()
 		return q, err
 	}
 	if p.opened == nil {
 		p.opened = map[string]Q{}
 	}
 	p.opened[id] = q
+	p.releases = append(p.releases, t.mu.RUnlock)
 	return q, nil
 }
 
@@ -308,7 +399,10 @@ func (p *perTenant[Q]) Close() error {
 	for _, q := range p.opened {
 		errs = append(errs, q.Close())
 	}
-	p.opened = nil
+	for _, release := range p.releases {
+		release()
+	}
+	p.opened, p.releases = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -63,6 +63,15 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	ctx = tenant.With(ctx, id)
 
 	app := &rejectingAppender{Appender: e.store.Appender(ctx), rejected: map[string]int{}}
+	// An appender holds its tenant's TSDB until Commit or Rollback (a TSDB
+	// whose WAL failed waits for that to be reopened): a panic in the
+	// translator must not leave it open.
+	defer func() {
+		if r := recover(); r != nil {
+			_ = app.Rollback()
+			panic(r)
+		}
+	}()
 	combined := &metadataRecorder{
 		CombinedAppender: prw.NewCombinedAppender(app, discardLogger, false, e.m.appender),
 		store:            e.store,

@@ -1,0 +1,142 @@
+package tsdbstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/internal/limits"
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+// openLimited opens a store whose queries are bounded by lim.
+func openLimited(t testing.TB, lim *limits.Registry) *Store {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.Limiter = lim
+	s, err := Open(t.TempDir(), slog.New(slog.DiscardHandler), prometheus.NewRegistry(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+// fill writes series m{i="0"}..m{i="<series-1>"} with a sample every 15 s
+// over the hour before end, a native histogram h likewise, and a few
+// out-of-order samples, which the TSDB keeps in chunks of their own.
+func fill(t testing.TB, s *Store, id string, series int, end time.Time) {
+	t.Helper()
+	app := s.Appender(tenant.With(context.Background(), id))
+	for i := range series {
+		lset := labels.FromStrings("__name__", "m", "i", fmt.Sprint(i))
+		for ts := end.Add(-time.Hour); !ts.After(end); ts = ts.Add(15 * time.Second) {
+			_, err := app.Append(0, lset, ts.UnixMilli(), float64(ts.Unix()%1000+int64(i)))
+			require.NoError(t, err)
+		}
+	}
+	hist := labels.FromStrings("__name__", "h")
+	for ts, n := end.Add(-time.Hour), int64(0); !ts.After(end); ts, n = ts.Add(15*time.Second), n+1 {
+		_, err := app.AppendHistogram(0, hist, ts.UnixMilli(), tsdbutil.GenerateTestHistogram(n), nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	app = s.Appender(tenant.With(context.Background(), id))
+	for i := range series {
+		_, err := app.Append(0, labels.FromStrings("__name__", "m", "i", fmt.Sprint(i)), end.Add(-time.Minute-7*time.Second).UnixMilli(), -1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+}
+
+// rangeQuery returns the result of q over the hour before end, as text:
+// the engine reuses the result's memory after Close.
+func rangeQuery(t testing.TB, s *Store, id, q string, end time.Time) (string, error) {
+	t.Helper()
+	engine := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 1e8, Timeout: time.Minute})
+	qry, err := engine.NewRangeQuery(tenant.With(context.Background(), id), s, nil, q, end.Add(-time.Hour), end, 30*time.Second)
+	require.NoError(t, err)
+	defer qry.Close()
+	res := qry.Exec(tenant.With(context.Background(), id))
+	if res.Err != nil {
+		return "", res.Err
+	}
+	m, err := res.Matrix()
+	require.NoError(t, err)
+	return m.String(), nil
+}
+
+// A query that reads more series or chunk bytes than its tenant's limits
+// allow fails naming the limit, and is counted; a query within them gets
+// exactly what it gets without limits; other tenants keep their own limits.
+func TestFetchLimits(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "overrides.yml")
+	require.NoError(t, os.WriteFile(file, []byte("overrides:\n  small-bytes:\n    max_fetched_chunk_bytes_per_query: 1000\n"), 0o644))
+	reg := prometheus.NewRegistry()
+	lim, err := limits.New(limits.Options{Defaults: limits.Limits{MaxFetchedSeriesPerQuery: 5}, OverridesFile: file}, slog.New(slog.DiscardHandler), reg)
+	require.NoError(t, err)
+	t.Cleanup(lim.Close)
+	limited := openLimited(t, lim)
+	unlimited := openLimited(t, nil)
+	end := time.Now().Truncate(time.Minute)
+	for _, s := range []*Store{limited, unlimited} {
+		fill(t, s, "a", 8, end)
+		fill(t, s, "small-bytes", 2, end)
+		// The older half of a's samples in a block, the rest in the head:
+		// queries read and merge both.
+		require.True(t, s.Existing("a", func(db *tsdb.DB) {
+			require.NoError(t, db.CompactHead(tsdb.NewRangeHead(db.Head(), end.Add(-time.Hour).UnixMilli(), end.Add(-30*time.Minute).UnixMilli())))
+			require.Len(t, db.Blocks(), 1)
+		}))
+	}
+	refused := func(reason string) float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() == "sightline_limits_refused_total" && m.GetLabel()[0].GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		return 0
+	}
+
+	// Within the limits, the results are those of the TSDB's own querier.
+	for _, q := range []string{`m{i=~"[0-4]"}`, `rate(m{i=~"[0-4]"}[5m])`, `sum(m{i="1"}) + sum(m{i=~"[1-4]"})`, `h`, `histogram_quantile(0.9, rate(h[5m]))`} {
+		want, err := rangeQuery(t, unlimited, "a", q, end)
+		require.NoError(t, err)
+		got, err := rangeQuery(t, limited, "a", q, end)
+		require.NoError(t, err, q)
+		require.Equal(t, want, got, q)
+		require.NotEmpty(t, got)
+	}
+
+	_, err = rangeQuery(t, limited, "a", `sum(m)`, end)
+	require.ErrorIs(t, err, ErrQueryLimit)
+	require.ErrorContains(t, err, "the query exceeded the maximum number of series (limit: 5 series")
+	require.Equal(t, 1.0, refused(ReasonMaxFetchedSeries))
+	_, err = rangeQuery(t, limited, "a", `sum(m{i=~"[0-2]"}) / sum(m{i=~"[2-5]"})`, end)
+	require.ErrorIs(t, err, ErrQueryLimit, "six series in all, over two selectors")
+	_, err = rangeQuery(t, limited, "a", `sum(m{i=~"[0-4]"}) / sum(m{i=~"[0-4]"})`, end)
+	require.NoError(t, err, "a series read twice counts once")
+
+	// An hour of 15 s samples is several hundred bytes of chunks a series.
+	_, err = rangeQuery(t, limited, "small-bytes", `sum(m{i="0"})`, end)
+	require.NoError(t, err)
+	_, err = rangeQuery(t, limited, "small-bytes", `sum(m)`, end)
+	require.ErrorIs(t, err, ErrQueryLimit)
+	require.ErrorContains(t, err, "the query exceeded the aggregated chunk size limit (limit: 1000 bytes")
+	require.Equal(t, 1.0, refused(ReasonMaxFetchedChunkBytes))
+	_, err = rangeQuery(t, limited, "a", `sum(m{i=~"[0-4]"})`, end)
+	require.NoError(t, err, "the override is small-bytes' alone")
+}
