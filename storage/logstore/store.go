@@ -503,8 +503,7 @@ func hasCountColumns(r *segment.Reader) bool {
 // segments does not hold them in memory.
 type partWriter struct {
 	segment.BlockCutter[*Record]
-	enc     blockEncoder
-	hasher  tokenHasher
+	blocks  *blockPipeline
 	w       *segment.Writer
 	walSeq  int
 	idx     bleve.Index // nil: no full-text index
@@ -514,7 +513,6 @@ type partWriter struct {
 	cache   streamCache
 	streams map[string]*streamStats
 	order   []string
-	ids     []int // the streams of the block being written, by row
 }
 
 // docsPerBatch bounds the full-text documents held before they are handed
@@ -533,21 +531,20 @@ func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*par
 		}
 		p.idx, p.batch = idx, idx.NewBatch()
 	}
+	p.blocks = newBlockPipeline(w)
 	return p, nil
 }
 
 func (p *partWriter) writeBlock(blk []*Record, b int) error {
-	p.ids = p.ids[:0]
+	ids := make([]int, 0, len(blk)) // the pipeline keeps it with blk
 	for _, r := range blk {
 		sk := streamOf(r, p.cache)
 		st := p.stream(sk)
-		p.ids = append(p.ids, st.id)
+		ids = append(ids, st.id)
 		st.add(b, r.Timestamp, len(r.Body))
 		st.addMetadataKeys(r)
 	}
-	cols := p.enc.encode(blk)
-	cols[colStream], cols[colSize] = encodeCountColumns(blk, p.ids)
-	if err := p.w.AddBlock(blk[0].Timestamp, blk[len(blk)-1].Timestamp, len(blk), cols, p.hasher.hashes(blk)); err != nil {
+	if err := p.blocks.add(blk, ids); err != nil {
 		return err
 	}
 	for i, r := range blk {
@@ -592,6 +589,9 @@ func (p *partWriter) stream(sk *streamKey) *streamStats {
 // from the block's small columns.
 func (p *partWriter) copyBlock(m *mergeSource) error {
 	if err := p.Flush(); err != nil {
+		return err
+	}
+	if err := p.blocks.wait(); err != nil {
 		return err
 	}
 	r, b, out := m.r, m.b, p.Blocks
@@ -663,6 +663,10 @@ func (p *partWriter) writeDoc() error {
 // segment's logmeta.json.
 func (p *partWriter) finish() error {
 	err := p.Flush()
+	if err == nil {
+		err = p.blocks.wait()
+	}
+	p.blocks.close()
 	meta := logMeta{WALSeq: p.walSeq}
 	if p.idx != nil {
 		meta.BlocksPerDoc = blocksPerDoc
@@ -692,6 +696,7 @@ func (p *partWriter) finish() error {
 }
 
 func (p *partWriter) abort() {
+	p.blocks.close()
 	if p.idx != nil {
 		_ = p.idx.Close()
 	}

@@ -197,28 +197,59 @@ func (w *Writer) path(name string) string { return filepath.Join(w.tmp, name) }
 // store wants to find blocks by) go into the block's filter; a store that passes nil
 // for every block writes no filters.
 func (w *Writer) AddBlock(minT, maxT int64, rows int, cols Columns, tokens []uint64) error {
-	if rows > BlockRows {
-		return fmt.Errorf("BUG: block of %d rows, more than %d", rows, BlockRows)
+	pb, err := w.Prepare(minT, maxT, rows, cols, tokens)
+	if err != nil {
+		return err
 	}
+	return w.AddPrepared(pb)
+}
+
+// PreparedBlock is a block compressed, with its token filter, that
+// Writer.AddPrepared appends.
+type PreparedBlock struct {
+	minT, maxT int64
+	rows       int
+	names      []string // sorted
+	data       [][]byte // compressed, by name
+	filter     bloom    // nil without tokens
+}
+
+// Prepare does the work of AddBlock that does not touch the segment:
+// compressing the columns and building the filter. It may run on several
+// goroutines at once (a store's flush encodes blocks in parallel), and cols
+// may be reused once it returns.
+func (w *Writer) Prepare(minT, maxT int64, rows int, cols Columns, tokens []uint64) (PreparedBlock, error) {
+	if rows > BlockRows {
+		return PreparedBlock{}, fmt.Errorf("BUG: block of %d rows, more than %d", rows, BlockRows)
+	}
+	pb := PreparedBlock{minT: minT, maxT: maxT, rows: rows, names: make([]string, 0, len(cols)), data: make([][]byte, 0, len(cols))}
 	if tokens != nil {
+		pb.filter = newBloom(len(tokens))
+		for _, h := range tokens {
+			pb.filter.add(tokenHashes(h))
+		}
+	}
+	for name := range cols {
+		pb.names = append(pb.names, name)
+	}
+	sort.Strings(pb.names)
+	for _, name := range pb.names {
+		pb.data = append(pb.data, w.enc.EncodeAll(cols[name], nil))
+	}
+	return pb, nil
+}
+
+// AddPrepared appends a prepared block, in the order of the calls.
+func (w *Writer) AddPrepared(pb PreparedBlock) error {
+	if pb.filter != nil {
 		if len(w.filters) != len(w.meta.Blocks) {
 			return fmt.Errorf("BUG: block %d has tokens, earlier blocks had none", len(w.meta.Blocks))
 		}
-		f := newBloom(len(tokens))
-		for _, h := range tokens {
-			f.add(tokenHashes(h))
-		}
-		w.filters = append(w.filters, f)
+		w.filters = append(w.filters, pb.filter)
 	}
-	bm := BlockMeta{MinT: minT, MaxT: maxT, Rows: rows, cols: make([]colRef, 0, len(cols))}
-	names := make([]string, 0, len(cols))
-	for name := range cols {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		w.buf = w.enc.EncodeAll(cols[name], w.buf[:0])
-		if err := w.writeColumn(&bm, name, w.buf); err != nil {
+	bm := BlockMeta{MinT: pb.minT, MaxT: pb.maxT, Rows: pb.rows, cols: make([]colRef, 0, len(pb.names))}
+	for i, name := range pb.names {
+		if err := w.writeColumn(&bm, name, pb.data[i]); err != nil {
 			return err
 		}
 	}

@@ -44,7 +44,8 @@ func OpenSet(dir string, open func(*Reader) error) (*Set, error) {
 	}
 	// Flushes are on the ingest path: they compress fast, and merges,
 	// in the background, compress better.
-	encFast, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	// Two at once: a flush prepares blocks on two goroutines.
+	encFast, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(2))
 	if err != nil {
 		return nil, err
 	}
