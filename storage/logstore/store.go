@@ -503,7 +503,7 @@ func hasCountColumns(r *segment.Reader) bool {
 // segments does not hold them in memory.
 type partWriter struct {
 	segment.BlockCutter[*Record]
-	blocks  *blockPipeline
+	blocks  *segment.BlockPipeline[blockState]
 	w       *segment.Writer
 	walSeq  int
 	idx     bleve.Index // nil: no full-text index
@@ -513,6 +513,12 @@ type partWriter struct {
 	cache   streamCache
 	streams map[string]*streamStats
 	order   []string
+}
+
+// blockState is what one goroutine of a part's block pipeline encodes with.
+type blockState struct {
+	enc    blockEncoder
+	hasher tokenHasher
 }
 
 // docsPerBatch bounds the full-text documents held before they are handed
@@ -531,7 +537,7 @@ func newPartWriter(w *segment.Writer, im mapping.IndexMapping, walSeq int) (*par
 		}
 		p.idx, p.batch = idx, idx.NewBatch()
 	}
-	p.blocks = newBlockPipeline(w)
+	p.blocks = segment.NewBlockPipeline[blockState](w)
 	return p, nil
 }
 
@@ -544,7 +550,12 @@ func (p *partWriter) writeBlock(blk []*Record, b int) error {
 		st.add(b, r.Timestamp, len(r.Body))
 		st.addMetadataKeys(r)
 	}
-	if err := p.blocks.add(blk, ids); err != nil {
+	err := p.blocks.Add(func(s *blockState) segment.BlockData {
+		cols := s.enc.encode(blk)
+		cols[colStream], cols[colSize] = encodeCountColumns(blk, ids)
+		return segment.BlockData{MinT: blk[0].Timestamp, MaxT: blk[len(blk)-1].Timestamp, Rows: len(blk), Cols: cols, Tokens: s.hasher.hashes(blk)}
+	})
+	if err != nil {
 		return err
 	}
 	for i, r := range blk {
@@ -591,7 +602,7 @@ func (p *partWriter) copyBlock(m *mergeSource) error {
 	if err := p.Flush(); err != nil {
 		return err
 	}
-	if err := p.blocks.wait(); err != nil {
+	if err := p.blocks.Wait(); err != nil {
 		return err
 	}
 	r, b, out := m.r, m.b, p.Blocks
@@ -664,9 +675,9 @@ func (p *partWriter) writeDoc() error {
 func (p *partWriter) finish() error {
 	err := p.Flush()
 	if err == nil {
-		err = p.blocks.wait()
+		err = p.blocks.Wait()
 	}
-	p.blocks.close()
+	p.blocks.Close()
 	meta := logMeta{WALSeq: p.walSeq}
 	if p.idx != nil {
 		meta.BlocksPerDoc = blocksPerDoc
@@ -696,7 +707,7 @@ func (p *partWriter) finish() error {
 }
 
 func (p *partWriter) abort() {
-	p.blocks.close()
+	p.blocks.Close()
 	if p.idx != nil {
 		_ = p.idx.Close()
 	}

@@ -227,6 +227,7 @@ func (traceSignal) WriteHead(w *segment.Writer, h *head, walSeq int) error {
 		slices.SortStableFunc(spans, func(a, b *Span) int { return cmp.Compare(a.Start, b.Start) })
 		for _, sp := range spans {
 			if err := pw.Add(sp); err != nil {
+				pw.abort()
 				return err
 			}
 		}
@@ -284,7 +285,7 @@ func (traceSignal) Merge(ctx context.Context, w *segment.Writer, srcs []*segment
 // block, with the trace index and the tag index.
 type partWriter struct {
 	segment.BlockCutter[*Span]
-	enc    blockEncoder
+	blocks *segment.BlockPipeline[blockEncoder]
 	w      *segment.Writer
 	walSeq int
 	tags   *tagIndex
@@ -293,7 +294,7 @@ type partWriter struct {
 // newPartWriter starts a segment in w whose tag index is tags: the head's,
 // kept up on the append path, or the union of a merge's sources'.
 func newPartWriter(w *segment.Writer, walSeq int, tags *tagIndex) *partWriter {
-	p := &partWriter{w: w, walSeq: walSeq, tags: tags}
+	p := &partWriter{w: w, walSeq: walSeq, tags: tags, blocks: segment.NewBlockPipeline[blockEncoder](w)}
 	p.Write = p.writeBlock
 	return p
 }
@@ -304,18 +305,25 @@ func (p *partWriter) writeBlock(blk []*Span, b int) error {
 		minT, maxT = min(minT, sp.Start), max(maxT, sp.Start)
 		p.w.AddTraceIDs(segment.TraceRow{ID: sp.TraceID, Row: uint32(b*segment.BlockRows + i)})
 	}
-	if err := p.w.AddBlock(minT, maxT, len(blk), p.enc.encode(blk), nil); err != nil {
-		return err
-	}
-	return nil
+	return p.blocks.Add(func(enc *blockEncoder) segment.BlockData {
+		return segment.BlockData{MinT: minT, MaxT: maxT, Rows: len(blk), Cols: enc.encode(blk)}
+	})
 }
 
+// finish writes what is left and the meta; the part writer is done with
+// either finish or abort.
 func (p *partWriter) finish() error {
+	defer p.blocks.Close()
 	if err := p.Flush(); err != nil {
+		return err
+	}
+	if err := p.blocks.Wait(); err != nil {
 		return err
 	}
 	return writeTraceMeta(p.w, p.walSeq, p.tags)
 }
+
+func (p *partWriter) abort() { p.blocks.Close() }
 
 // writeTraceMeta writes a segment's tracemeta.json.
 func writeTraceMeta(w *segment.Writer, walSeq int, tags *tagIndex) error {
