@@ -35,7 +35,7 @@ fmt:
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-deps
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-deps bench-deps-logs
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -49,9 +49,12 @@ bench-metrics: build bench-deps
 # bench/results/logs.md. About 15 minutes: the volume queries read every
 # record, which extrapolates to over a minute a run at 10M. Extra logbench
 # flags go in LOGBENCH_FLAGS, e.g. `make bench-logs LOGBENCH_FLAGS="-records 1000000"`.
+# With VictoriaLogs installed by `make bench-deps` (bin/peers), the same load
+# and the equivalent LogsQL queries run against it too, side by side (issue
+# 16); without it, Sightline runs alone.
 LOGBENCH_FLAGS ?=
-bench-logs: build
-	$(GO) -C bench run ./cmd/logbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name logs $(LOGBENCH_FLAGS)
+bench-logs: build bench-deps-logs
+	$(GO) -C bench run ./cmd/logbench -sightline $(CURDIR)/bin/sightline -victorialogs $(PEERS)/victoria-logs -out $(CURDIR)/bench/results -name logs $(LOGBENCH_FLAGS)
 
 # The log long run (issue 10): a simulated week (7 × 24 hour partitions of
 # 20,000 records) sent at a steady 6,000 records/s to a Sightline flushing
@@ -70,10 +73,20 @@ TRACEBENCH_FLAGS ?=
 bench-traces: build
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
 
-# The peers come from Debian's packages. Their services are stopped right
+# VictoriaLogs, the logs peer, is built from its module (Apache-2.0) into
+# bin/peers: about 8 minutes the first time, needing gcc for its zstd. A
+# failed build leaves the log benchmark to run Sightline alone.
+PEERS := $(CURDIR)/bin/peers
+VICTORIALOGS_VERSION := v1.52.1
+bench-deps-logs:
+	@test -x $(PEERS)/victoria-logs || { echo "bench: building victoria-logs $(VICTORIALOGS_VERSION) into bin/peers"; \
+		GOBIN=$(PEERS) $(GO) install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$(VICTORIALOGS_VERSION) \
+			|| echo "bench: building victoria-logs failed; the log benchmark runs Sightline alone"; }
+
+# The metrics peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports
 # and data directories, and a packaged instance would compete for the CPUs.
-bench-deps:
+bench-deps: bench-deps-logs
 	@if command -v prometheus >/dev/null 2>&1 && command -v victoria-metrics >/dev/null 2>&1; then exit 0; fi; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "bench: installing prometheus and victoria-metrics (Debian packages)"; \

@@ -1,10 +1,12 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sightline-dev/sightline/bench/workload"
 )
@@ -121,7 +125,8 @@ type logLoad struct {
 type logIngest struct {
 	sent, retries int64
 	seconds       float64
-	// jsonBytesPerRecord is the raw OTLP-JSON size, from every 25th
+	cpuSeconds    float64 // the server's, during the phase (ingestLogs)
+	// jsonBytesPerRecord is the raw OTLP-JSON size, from every 100th
 	// request.
 	jsonBytesPerRecord float64
 	// sampled are trace IDs the generators kept for lookups, with their
@@ -152,12 +157,12 @@ func sendLogs(ctx context.Context, p *process, l logLoad, logf func(string, ...a
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := dialOTLP(p.grpcAddr)
+			send, closeSend, err := dialLogSender(p)
 			if err != nil {
 				errs <- err
 				return
 			}
-			defer conn.Close()
+			defer closeSend()
 			gen := workload.NewLogGenerator(workload.LogOptions{RecordsPerRequest: l.batch, TracedPercent: 90}, l.seed+uint64(s)+1)
 			var body []byte
 			var tick <-chan time.Time
@@ -191,10 +196,7 @@ func sendLogs(ctx context.Context, p *process, l logLoad, logf func(string, ...a
 						jsonRecords.Add(int64(c))
 					}
 				}
-				if err := exportRetrying(ictx, func(ctx context.Context) error {
-					var out []byte
-					return conn.Invoke(ctx, otlpLogsExportMethod, &body, &out, grpc.ForceCodec(rawCodec{}))
-				}, &retries); err != nil {
+				if err := exportRetrying(ictx, func(ctx context.Context) error { return send(ctx, body) }, &retries); err != nil {
 					errs <- fmt.Errorf("sender %d: %w", s, err)
 					return
 				}
@@ -227,6 +229,46 @@ func sendLogs(ctx context.Context, p *process, l logLoad, logf func(string, ...a
 
 // otlpLogsExportMethod is the OTLP/gRPC logs export RPC.
 const otlpLogsExportMethod = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+
+// dialLogSender returns a function that sends one encoded OTLP logs
+// request to p: over OTLP/gRPC to Sightline, over OTLP/HTTP (protobuf) to
+// VictoriaLogs, which takes no OTLP/gRPC. Backpressure (429 or 503 from
+// VictoriaLogs) is returned as ResourceExhausted, which exportRetrying
+// retries.
+func dialLogSender(p *process) (send func(context.Context, []byte) error, closeSend func(), err error) {
+	if p.kind == kindVictoriaLogs {
+		client := newClient(time.Minute, 1)
+		u := p.url("/insert/opentelemetry/v1/logs")
+		return func(ctx context.Context, body []byte) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-protobuf")
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode/100 == 2:
+				return nil
+			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+				return status.Errorf(codes.ResourceExhausted, "%s: %s", resp.Status, msg)
+			}
+			return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+		}, client.CloseIdleConnections, nil
+	}
+	conn, err := dialOTLP(p.grpcAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(ctx context.Context, body []byte) error {
+		var out []byte
+		return conn.Invoke(ctx, otlpLogsExportMethod, &body, &out, grpc.ForceCodec(rawCodec{}))
+	}, func() { conn.Close() }, nil
+}
 
 // jsonOf is an OTLP logs request as OTLP-JSON.
 func jsonOf(body []byte) ([]byte, error) {

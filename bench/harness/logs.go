@@ -45,6 +45,10 @@ type LogOptions struct {
 	// directory; at most Records and the log store's bound of unflushed
 	// records. 0 skips the restart test.
 	RestartRecords int
+	// VictoriaLogs is the binary of the logs peer (issue 16): when set, the
+	// same load and the equivalent queries are run against it after
+	// Sightline, and the report puts both side by side.
+	VictoriaLogs string
 	// TLS runs Sightline with TLS on every port and a basic-auth user, as
 	// a production deployment would, and every client with them (see
 	// secure): the same run without it shows their cost.
@@ -87,8 +91,13 @@ type LogReport struct {
 	// Limit is the limit=100 log query over the whole store; Volume1h and
 	// Volume24h the log volume query over the last hour and day.
 	Limit, Volume1h, Volume24h LogQLResult
+	// CountByService is the records per service over the last hour, as
+	// an instant LogQL query, summed.
+	CountByService LogQLResult
 	// End is the store and the process after the queries.
 	End LogStoreStats
+	// VictoriaLogs is the peer's run; nil without a peer.
+	VictoriaLogs *LogPeerReport
 	// Restart is the kill -9 test; nil when skipped.
 	Restart *RestartResult
 }
@@ -130,23 +139,14 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 	r.Version = sightlineVersion(ctx, p)
 
 	// Ingest.
-	before, err := p.stat()
-	if err != nil {
-		return nil, err
-	}
 	sent := &sentLog{}
-	in, err := sendLogs(ctx, p, logLoad{records: o.Records, senders: o.Senders, batch: o.RecordsPerRequest, timeout: o.MaxIngest, sent: sent}, logf)
+	in, err := ingestLogs(ctx, p, o, sent, logf)
 	if err != nil {
 		return nil, err
 	}
-	r.IngestSeconds, r.Sent, r.Retries, r.JSONBytesPerRecord = in.seconds, in.sent, in.retries, in.jsonBytesPerRecord
+	r.IngestSeconds, r.Sent, r.Retries, r.JSONBytesPerRecord, r.CPUSeconds = in.seconds, in.sent, in.retries, in.jsonBytesPerRecord, in.cpuSeconds
 	r.RecordsPerSecond = float64(r.Sent) / r.IngestSeconds
 	r.Oldest, r.Newest, _ = sent.bounds()
-	after, err := p.stat()
-	if err != nil {
-		return nil, err
-	}
-	r.CPUSeconds = after.CPUSeconds - before.CPUSeconds
 	logf("logs: sent %d records in %.1fs (%.0f records/s)", r.Sent, r.IngestSeconds, r.RecordsPerSecond)
 
 	// Wait until every record is in an indexed segment: the WAL is then
@@ -196,6 +196,9 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 	if r.Volume24h, err = measureLogVolume(ctx, slow, p, now.Add(-24*time.Hour), now, o.VolumeRuns, sent); err != nil {
 		return nil, err
 	}
+	if r.CountByService, err = measureLogCountByService(ctx, slow, p, o.VolumeRuns, sent); err != nil {
+		return nil, err
+	}
 	if r.End, err = scrapeLogStoreStats(ctx, client, p); err != nil {
 		return nil, err
 	}
@@ -208,7 +211,31 @@ func RunLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*Log
 			return nil, err
 		}
 	}
+	if o.VictoriaLogs != "" {
+		if r.VictoriaLogs, err = runVictoriaLogs(ctx, o, logf); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// ingestLogs sends the benchmark's records to p and measures the server's
+// CPU meanwhile.
+func ingestLogs(ctx context.Context, p *process, o LogOptions, sent *sentLog, logf func(string, ...any)) (*logIngest, error) {
+	before, err := p.stat()
+	if err != nil {
+		return nil, err
+	}
+	in, err := sendLogs(ctx, p, logLoad{records: o.Records, senders: o.Senders, batch: o.RecordsPerRequest, timeout: o.MaxIngest, sent: sent}, logf)
+	if err != nil {
+		return nil, err
+	}
+	after, err := p.stat()
+	if err != nil {
+		return nil, err
+	}
+	in.cpuSeconds = after.CPUSeconds - before.CPUSeconds
+	return in, nil
 }
 
 // restartAfterKill starts Sightline again on the benchmark's data
@@ -339,6 +366,7 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 	writeLogQLRow(&b, "`"+logQLAll+"` limit=100, direction=backward", "oldest record → now", r.Limit, "newest 100 records")
 	writeLogQLRow(&b, "log volume `"+logQLVolume+"`, step 60 s", "last 1 h", r.Volume1h, "counts sum to the records in range")
 	writeLogQLRow(&b, "log volume, step 60 s", "last 24 h", r.Volume24h, "counts sum to the records in range")
+	writeLogQLRow(&b, "records per service, instant `"+logQLCountBySv+"`", "last 1 h", r.CountByService, "counts sum to the records in range")
 
 	f("\n## Store and process after the queries\n\n| measure | value |\n|---|---|\n")
 	writeStoreStatsRows(&b, r.End)
@@ -356,11 +384,47 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 		}
 		f("| acknowledged records lost (`%s` at the newest record) | %s | 0 | %s |\n", rs.CountQuery, counted, met(rs.CountError == "" && rs.Counted == rs.Want))
 	}
+	if v := r.VictoriaLogs; v != nil {
+		writeLogPeer(&b, r, v)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	path := filepath.Join(dir, name+".md")
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeLogPeer writes Sightline and VictoriaLogs side by side.
+func writeLogPeer(b *strings.Builder, r *LogReport, v *LogPeerReport) {
+	f := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	f("\n## Side by side with VictoriaLogs\n\n")
+	f("The same %s records (the same generator seeds) from the same %d senders, to VictoriaLogs %s over OTLP/HTTP protobuf (`/insert/opentelemetry/v1/logs`; it takes no OTLP/gRPC), after Sightline's run on the same machine, with default flags and `-retentionPeriod=30d`. Each query is the LogsQL equivalent of Sightline's, checked the same way. VictoriaLogs' size on disk is after a clean stop; Sightline's once its merges have settled.\n\n",
+		thousands(v.Sent), r.Options.Senders, cmp.Or(v.Version, "(version unknown)"))
+	perRecord := func(cpu float64, n int64) string { return fmt.Sprintf("%.1f µs", cpu/float64(n)*1e6) }
+	all := func(m map[string][]time.Duration) []time.Duration {
+		var out []time.Duration
+		for _, ds := range m {
+			out = append(out, ds...)
+		}
+		return out
+	}
+	f("| measure | Sightline | VictoriaLogs |\n|---|---|---|\n")
+	f("| sustained ingest, records/s (requests retried after backpressure) | %.0f (%d) | %.0f (%d) |\n", r.RecordsPerSecond, r.Retries, v.RecordsPerSecond, v.Retries)
+	f("| server CPU per record during ingest | %s | %s |\n", perRecord(r.CPUSeconds, r.Sent), perRecord(v.CPUSeconds, v.Sent))
+	f("| peak RSS | %.0f MiB | %.0f MiB |\n", float64(r.PeakRSS)/(1<<20), float64(v.PeakRSS)/(1<<20))
+	f("| every record counted and every sampled trace found whole, after the last acknowledgement | at once | %.1f s |\n", v.SearchableAfter.Seconds())
+	f("| on disk | %.1f B/record | %.1f B/record |\n", float64(r.DiskBytes)/float64(r.Sent), float64(v.DiskBytes)/float64(v.Sent))
+	f("| logs of one trace ID, no time range (wrong counts) | %s (%d) | %s (%d) |\n", pcts(r.TraceLookups, 0.5, 0.99), r.TraceMismatches, pcts(v.TraceLookups, 0.5, 0.99), v.TraceMismatches)
+	f("| single-word search, last hour, newest 100 | %s | %s |\n", pcts(all(r.Searches), 0.5, 0.99), pcts(all(v.Searches), 0.5, 0.99))
+	f("| newest 100 records of the store | %s | %s |\n", pcts(r.Limit.Latencies, 0.5, 0.99), pcts(v.Limit.Latencies, 0.5, 0.99))
+	f("| records per service over the last hour (counted / sent) | %s (%s / %s) | %s (%s / %s) |\n",
+		pcts(r.CountByService.Latencies, 0.5, 0.99), thousands(r.CountByService.Got), thousands(r.CountByService.Want),
+		pcts(v.CountByService.Latencies, 0.5, 0.99), thousands(v.CountByService.Got), thousands(v.CountByService.Want))
+	f("\nLogsQL used: trace `%s`, search `%s`, newest `%s`, count `%s`.\n", fmt.Sprintf(vlTraceQuery, "<trace-id>"), fmt.Sprintf(vlSearchQuery, "<word>"), vlLimitQuery, vlCountQuery)
+	if v.TraceMismatches > 0 || v.Limit.Wrong > 0 || v.CountByService.Wrong > 0 {
+		f("\nVictoriaLogs answers that failed their check: trace lookups %d (first: %s); newest 100: %d (%s); count: %d (%s).\n",
+			v.TraceMismatches, oneLine(v.TraceFirstError), v.Limit.Wrong, oneLine(v.Limit.FirstError), v.CountByService.Wrong, oneLine(v.CountByService.FirstError))
+	}
 }
 
 // writeLogQLRow writes one LogQL table row: query, range, runs, latency,

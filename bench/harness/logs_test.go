@@ -209,12 +209,13 @@ func TestLogSmoke(t *testing.T) {
 	require.EqualValues(t, 20_000, r.Sent)
 	require.Positive(t, r.DiskBytes)
 	require.Zero(t, r.TraceMismatches)
-	for name, q := range map[string]LogQLResult{"limit": r.Limit, "volume 1h": r.Volume1h, "volume 24h": r.Volume24h} {
+	for name, q := range map[string]LogQLResult{"limit": r.Limit, "volume 1h": r.Volume1h, "volume 24h": r.Volume24h, "count by service": r.CountByService} {
 		require.Len(t, q.Latencies, 2, name)
 		require.Zero(t, q.Wrong, "%s: %s", name, q.FirstError)
 	}
 	require.EqualValues(t, 100, r.Limit.Got)
 	require.EqualValues(t, 20_000, r.Volume24h.Want)
+	require.EqualValues(t, 20_000, r.CountByService.Got)
 	require.Positive(t, r.End.PartsTotal)
 	require.Positive(t, r.End.OpenFDs)
 	require.Positive(t, r.End.RSS)
@@ -270,4 +271,38 @@ func TestLogSmoke(t *testing.T) {
 	for _, want := range []string{"## Goals", "parts stay bounded", "open files stay bounded", "## Over the simulated week", "longrun-parts.png"} {
 		require.Contains(t, string(b), want)
 	}
+}
+
+// TestVictoriaLogsSideBySide runs the log benchmark's load and queries
+// against VictoriaLogs too, when `make bench-deps` has built it.
+func TestVictoriaLogsSideBySide(t *testing.T) {
+	vl, err := filepath.Abs("../../bin/peers/victoria-logs")
+	require.NoError(t, err)
+	if _, err := os.Stat(vl); err != nil {
+		t.Skip("no VictoriaLogs in bin/peers (make bench-deps builds it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := DefaultLogOptions()
+	o.Sightline, o.VictoriaLogs, o.WorkDir = sightlineBin, vl, t.TempDir()
+	o.Records, o.Senders, o.RecordsPerRequest = 20_000, 2, 500
+	o.TraceLookups, o.SearchRuns, o.LogQLRuns, o.VolumeRuns = 20, 2, 2, 2
+	o.HeadMaxAge, o.RestartRecords = time.Second, 0
+	r, err := RunLogs(ctx, o, t.Logf)
+	require.NoError(t, err)
+	v := r.VictoriaLogs
+	require.NotNil(t, v)
+	require.EqualValues(t, 20_000, v.Sent)
+	require.Zero(t, v.TraceMismatches, v.TraceFirstError)
+	require.NotEmpty(t, v.TraceLookups)
+	for _, q := range []LogQLResult{v.Limit, v.CountByService} {
+		require.Zero(t, q.Wrong, q.FirstError)
+	}
+	require.EqualValues(t, 20_000, v.CountByService.Got)
+	require.Positive(t, v.DiskBytes)
+	md, err := WriteLogReport(r, t.TempDir(), "logs")
+	require.NoError(t, err)
+	b, err := os.ReadFile(md)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "## Side by side with VictoriaLogs")
 }

@@ -20,6 +20,7 @@ const (
 	kindSightline       = "sightline"
 	kindPrometheus      = "prometheus"
 	kindVictoriaMetrics = "victoriametrics"
+	kindVictoriaLogs    = "victorialogs"
 )
 
 // kindOf is the system a target runs.
@@ -117,6 +118,12 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 			// which would answer repeated range queries from memory.
 			"-search.disableCache",
 		}
+	case kindVictoriaLogs:
+		args = []string{
+			"-storageDataPath=" + dataDir,
+			"-httpListenAddr=" + p.httpAddr,
+			"-retentionPeriod=" + ret,
+		}
 	}
 	p.log, err = os.Create(p.logPath)
 	if err != nil {
@@ -157,7 +164,7 @@ func (p *process) url(path string) string { return p.scheme + "://" + p.httpAddr
 
 // readyPath is where each system says it can take data and queries.
 func (p *process) readyPath() string {
-	if p.kind == kindVictoriaMetrics {
+	if p.kind == kindVictoriaMetrics || p.kind == kindVictoriaLogs {
 		return "/health"
 	}
 	return "/-/ready"

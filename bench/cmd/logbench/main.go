@@ -36,6 +36,7 @@ func main() {
 	// The 10M benchmark.
 	fs.IntVar(&o.Records, "records", o.Records, "Log records to send.")
 	words := fs.String("words", strings.Join(o.Words, ","), "Comma-separated words to search for.")
+	fs.StringVar(&o.VictoriaLogs, "victorialogs", o.VictoriaLogs, "VictoriaLogs binary: run the same load and the equivalent LogsQL queries against it after Sightline and report both side by side (make bench-deps installs it in bin/peers; empty or missing: skipped).")
 	fs.BoolVar(&o.TLS, "tls", o.TLS, "Run Sightline with TLS on every port and a basic-auth user, and every client with them, to measure their cost.")
 	fs.IntVar(&o.RestartRecords, "restart-records", o.RestartRecords, "Records in the head at the kill -9 of the restart test (at most -records and the store's 1M unflushed records); 0 skips it.")
 
@@ -54,6 +55,12 @@ func main() {
 		os.Exit(2)
 	}
 	command := "cd bench && go run ./cmd/logbench " + strings.Join(os.Args[1:], " ")
+	if o.VictoriaLogs != "" {
+		if _, err := os.Stat(o.VictoriaLogs); err != nil {
+			fmt.Fprintf(os.Stderr, "logbench: no VictoriaLogs at %s (make bench-deps installs it); running Sightline alone\n", o.VictoriaLogs)
+			o.VictoriaLogs = ""
+		}
+	}
 	o.Words = strings.Split(*words, ",")
 	o.Sightline, lo.Sightline = *bin, *bin
 	o.Command, lo.Command = command, command
