@@ -2,7 +2,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { alignMatrix, MatrixSeries } from './series';
 import { fmtLabels } from './format';
-import { serviceColor } from './waterfall';
+import { colorOf } from './waterfall';
 
 export interface ExemplarPoint {
   t: number; // Unix seconds
@@ -14,12 +14,13 @@ export interface ExemplarPoint {
 // Chart draws a range query with uPlot: legend with values under the
 // cursor, drag to zoom, and exemplars as diamonds that open their trace
 // when clicked.
-export function Chart(p: { result: MatrixSeries[]; exemplars: ExemplarPoint[]; onExemplar: (e: ExemplarPoint) => void }) {
+export function Chart(p: { result: MatrixSeries[]; start: number; end: number; exemplars: ExemplarPoint[]; onExemplar: (e: ExemplarPoint) => void }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
     const data = alignMatrix(p.result);
     const ex = p.exemplars;
+    const labels = p.result.map((_, i) => String(i));
     const drawExemplars = (u: uPlot) => {
       const ctx = u.ctx;
       ctx.save();
@@ -42,12 +43,12 @@ export function Chart(p: { result: MatrixSeries[]; exemplars: ExemplarPoint[]; o
       width: el.current.clientWidth || 800,
       height: 320,
       cursor: { drag: { x: true, y: false } },
+      // The x axis is the query's range (Unix seconds), not the data's:
+      // a lone point would otherwise be stretched over years.
+      scales: { x: { time: true, range: (u, min, max) => (u.status ? [min, max] : [p.start, p.end]) } },
       series: [
         {},
-        ...p.result.map((s) => {
-          const label = fmtLabels(s.metric);
-          return { label, stroke: serviceColor(label), width: 1.5, spanGaps: false };
-        }),
+        ...p.result.map((s, i) => ({ label: fmtLabels(s.metric), stroke: colorOf(String(i), labels), width: 1.5, spanGaps: false })),
       ],
       axes: [{}, { size: 70 }],
       hooks: { draw: [drawExemplars] },
@@ -73,6 +74,6 @@ export function Chart(p: { result: MatrixSeries[]; exemplars: ExemplarPoint[]; o
       ro.disconnect();
       u.destroy();
     };
-  }, [p.result, p.exemplars]);
+  }, [p.result, p.exemplars, p.start, p.end]);
   return <div class="chart" ref={el} />;
 }

@@ -76,6 +76,7 @@ export function Volume({ buckets, start, end, step }: { buckets: VolumeBucket[];
           );
         })}
       </div>
+      <div class="axis muted"><span>{fmtTime(start * 1000)}</span><span>{fmtTime(end * 1000)}</span></div>
       <div class="muted">{total} lines · {levels.map((l) => <span class={'legend lvl-' + l}>■ {l} </span>)}</div>
     </div>
   );

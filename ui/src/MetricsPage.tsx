@@ -18,7 +18,11 @@ export function MetricsPage({ state, set, link }: PageProps) {
           if (view === 'table') {
             return api('/api/v1/query', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: qs({ query, time: range.end / 1000 }) });
           }
-          const body = qs({ query, start: range.start / 1000, end: range.end / 1000, step: stepS });
+          // The evaluation steps end at the range's end, so the newest
+          // sample shows (start + k*step would stop up to a step short).
+          const end = range.end / 1000;
+          const start = end - stepS * Math.ceil((end - range.start / 1000) / stepS);
+          const body = qs({ query, start, end, step: stepS });
           const [r, ex] = await Promise.all([
             api('/api/v1/query_range', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body }),
             // Exemplars are a bonus: a query they cannot answer must not hide the chart.
@@ -51,6 +55,8 @@ export function MetricsPage({ state, set, link }: PageProps) {
         <>
           <Chart
             result={data.result}
+            start={range.start / 1000}
+            end={range.end / 1000}
             exemplars={res.data.exemplars ?? []}
             onExemplar={(e) => (location.hash = link('correlate', { trace: e.traceID }))}
           />

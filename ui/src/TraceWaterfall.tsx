@@ -1,7 +1,7 @@
 import { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { fmtDuration, fmtTime, fmtValue } from './format';
-import { layout, serviceColor, WSpan } from './waterfall';
+import { colorOf, layout, WSpan } from './waterfall';
 
 // TraceWaterfall draws the spans of one trace by time, one row each,
 // indented by depth and coloured by service; errors in red. Clicking a row
@@ -14,19 +14,22 @@ export function TraceWaterfall({ spans, under }: { spans: WSpan[]; under?: (s: W
     <div class="waterfall">
       <div class="wf-head">
         <span>{l.rows.length} spans · {fmtDuration(l.durationMs)} · {fmtTime(l.startMs)}</span>
-        <span>{l.services.map((s) => <span class="svc"><i style={{ background: serviceColor(s) }} /> {s}</span>)}</span>
+        <span>{l.services.map((s) => <span class="svc"><i style={{ background: colorOf(s, l.services) }} /> {s}</span>)}</span>
       </div>
       {l.rows.map((r) => (
         <>
           <div class={'wf-row' + (sel === r.span.spanID ? ' sel' : '')} onClick={() => setSel(sel === r.span.spanID ? '' : r.span.spanID)}>
             <div class="wf-name" style={{ paddingLeft: `${r.depth * 12 + 4}px` }} title={r.span.name}>
-              <i style={{ background: serviceColor(r.span.service) }} />
+              <i style={{ background: colorOf(r.span.service, l.services) }} />
               {r.span.error && <b class="err" title="error">!</b>}
               <span class="svcname">{r.span.service}</span> {r.span.name}
             </div>
             <div class="wf-track">
-              <div class={'wf-bar' + (r.span.error ? ' err' : '')} style={{ left: `${r.left * 100}%`, width: `${r.width * 100}%`, background: serviceColor(r.span.service) }} />
-              <span class="wf-dur" style={{ left: `${Math.min(r.left + r.width, 0.9) * 100}%` }}>{fmtDuration(r.span.durationMs)}</span>
+              <div class={'wf-bar' + (r.span.error ? ' err' : '')} style={{ left: `${r.left * 100}%`, width: `${r.width * 100}%`, background: colorOf(r.span.service, l.services) }} />
+              {/* The duration after the bar, or before it when the bar ends near the right edge. */}
+              <span class="wf-dur" style={r.left + r.width < 0.85 ? { left: `${(r.left + r.width) * 100}%` } : { right: `${(1 - r.left) * 100}%`, paddingRight: '4px' }}>
+                {fmtDuration(r.span.durationMs)}
+              </span>
             </div>
           </div>
           {sel === r.span.spanID && <SpanDetails span={r.span} />}

@@ -84,11 +84,14 @@ export function layout(spans: WSpan[]): Layout {
 
 const palette = ['#3b82f6', '#f59e0b', '#10b981', '#8b5cf6', '#ec4899', '#14b8a6', '#f97316', '#6366f1', '#84cc16', '#06b6d4'];
 
-// serviceColor gives each service of a trace its own colour, stable for
-// the name (a hash), so a service keeps its colour across traces.
-export function serviceColor(service: string): string {
+// colorOf gives a name a colour of the palette: its index in names when
+// it is there (so the services of one trace, or the series of one chart,
+// get distinct colours while there are enough), else a hash of the name.
+export function colorOf(name: string, names?: string[]): string {
+  const i = names ? names.indexOf(name) : -1;
+  if (i >= 0) return palette[i % palette.length];
   let h = 0;
-  for (let i = 0; i < service.length; i++) h = (h * 31 + service.charCodeAt(i)) >>> 0;
+  for (let j = 0; j < name.length; j++) h = (h * 31 + name.charCodeAt(j)) >>> 0;
   return palette[h % palette.length];
 }
 
