@@ -1,0 +1,155 @@
+package main_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// browser starts a headless Chromium (Debian's chromium package, which
+// .ci/run installs) and returns a chromedp context on a new tab. It skips
+// the test when no Chromium is installed.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	var exe string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exe = p
+			break
+		}
+	}
+	if exe == "" {
+		t.Skip("no Chromium installed (apt-get install chromium; .ci/run does): the browser test of the web UI is skipped")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox refuses to start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1400, 900),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	return ctx
+}
+
+// TestWebUIInBrowser drives the UI in a real browser against the real
+// binary holding a trace and its logs sent by the OpenTelemetry SDK: a
+// log search shows the lines; the line's trace ID opens the correlate page
+// with every span across the three services and the lines under their
+// spans; the trace page draws every span; the metrics page draws the
+// series; a silence created on the alerts page is listed. It saves a
+// screenshot of each page in the test's artifact directory (go test
+// -artifacts keeps them; PNG: a quality of 100 is lossless).
+func TestWebUIInBrowser(t *testing.T) {
+	ctx := browser(t)
+	s := startServer(t, t.TempDir())
+	traceID := checkoutTrace(t, s)
+	require.NoError(t, remoteWrite(t, s, "", series("ui_requests_total", time.Now(), 1, "job", "shop")))
+	dir := t.ArtifactDir()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			b, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644)
+		})
+	}
+	page := func(hash string) string { return s.url("/#/" + hash) }
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
+		require.NoError(t, err, sel)
+		return n
+	}
+
+	// Logs: the search shows the needle lines, coloured by level.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)),
+		chromedp.WaitVisible(chromedp.CSS(`.volume .bar`)),
+		shot("logs"),
+	))
+	lines := text(`.loglist`)
+	require.Contains(t, lines, "payment failed: card declined")
+	require.Contains(t, lines, "checking out cart")
+	require.Equal(t, 1, count(`.logrow.lvl-border-error`))
+
+	// The line's trace ID opens the correlate page: the trace's five spans
+	// across three services, and the two lines under their spans.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.logrow .tracelink`)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+		chromedp.WaitVisible(chromedp.CSS(`.spanlogs`)),
+		shot("correlate"),
+	))
+	hash, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "trace="+traceID)
+	require.Equal(t, 5, count(`.wf-row`))
+	require.Equal(t, 2, count(`.wf-name .err`), "the two spans with an error status are marked")
+	require.Equal(t, 2, count(`.spanlogs .logline`))
+	head := text(`.wf-head`)
+	for _, svc := range []string{"frontend", "checkout", "payment"} {
+		require.Contains(t, head, svc)
+	}
+
+	// The trace page: every span, and a span's details on click.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("trace?id="+traceID)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+	))
+	require.Equal(t, 5, count(`.wf-row`))
+	// The payment service's "charge" span, which has attributes and an event.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const row = [...document.querySelectorAll('.wf-row')].find((r) => / charge$/.test(r.querySelector('.wf-name').textContent));
+		row.click();
+		return true;
+	})()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`.waterfall .details`)), shot("trace")))
+	details := text(`.waterfall .details`)
+	require.Contains(t, details, "payment.method")
+	require.Contains(t, details, "fraud check")
+
+	// Metrics: the range query is drawn, with the series in the legend.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?query=ui_requests_total")),
+		chromedp.WaitVisible(chromedp.CSS(`.chart canvas`)),
+		shot("metrics"),
+	))
+	require.Contains(t, text(`.chart .u-legend`), `ui_requests_total{job="shop"}`)
+
+	// Alerts: a silence created in the form shows in the list.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("alerts")),
+		chromedp.WaitVisible(chromedp.CSS(`table.silences`)),
+		chromedp.SendKeys(chromedp.CSS(`form.editor input.query`), `alertname="HighLatency"`),
+		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table[contains(@class,"silences")]//td[contains(text(),"HighLatency")]`)),
+		shot("alerts"),
+	))
+	require.True(t, strings.Contains(text(`table.silences`), "active") || strings.Contains(text(`table.silences`), "pending"))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("status")), chromedp.WaitVisible(chromedp.CSS(`table.fields`)), shot("status")))
+	require.Contains(t, text(`main`), "goVersion")
+}
