@@ -58,6 +58,10 @@ func TestWebUIInBrowser(t *testing.T) {
 	s := startServer(t, t.TempDir())
 	traceID := checkoutTrace(t, s)
 	require.NoError(t, remoteWrite(t, s, "", series("ui_requests_total", time.Now(), 1, "job", "shop")))
+	// A histogram whose slow request's exemplar points at the trace.
+	metrics := newOTelService(t, s, "grpc", "i-1")
+	metrics.record(t, traceID, "0af7651916cd43dd")
+	require.NoError(t, metrics.flush(t))
 	dir := t.ArtifactDir()
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -138,6 +142,20 @@ func TestWebUIInBrowser(t *testing.T) {
 		shot("metrics"),
 	))
 	require.Contains(t, text(`.chart .u-legend`), `ui_requests_total{job="shop"}`)
+
+	// Exemplars are drawn on the chart and open their trace's correlate
+	// page, which lists them.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?query=request_duration_seconds_bucket")),
+		chromedp.WaitVisible(chromedp.CSS(`.chart .exemplar`)),
+		shot("metrics-exemplars"),
+		chromedp.Click(chromedp.CSS(`.chart .exemplar`)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+	))
+	hash, err = chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "trace="+traceID)
+	require.Contains(t, text(`main`), "request_duration_seconds_bucket")
 
 	// Alerts: a silence created in the form shows in the list.
 	require.NoError(t, chromedp.Do(ctx,

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { alignMatrix, MatrixSeries } from './series';
-import { fmtLabels } from './format';
+import { fmtLabels, fmtTime } from './format';
 import { colorOf } from './waterfall';
 
 export interface ExemplarPoint {
@@ -12,32 +12,36 @@ export interface ExemplarPoint {
 }
 
 // Chart draws a range query with uPlot: legend with values under the
-// cursor, drag to zoom, and exemplars as diamonds that open their trace
-// when clicked.
-export function Chart(p: { result: MatrixSeries[]; start: number; end: number; exemplars: ExemplarPoint[]; onExemplar: (e: ExemplarPoint) => void }) {
+// cursor, drag to zoom, and exemplars as diamonds that link to their
+// trace's correlate page.
+export function Chart(p: { result: MatrixSeries[]; start: number; end: number; exemplars: ExemplarPoint[]; exemplarHref: (e: ExemplarPoint) => string }) {
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!el.current) return;
     const data = alignMatrix(p.result);
     const ex = p.exemplars;
     const labels = p.result.map((_, i) => String(i));
+    // Exemplars are links laid over the plot, not canvas drawings: each is
+    // a real anchor to its trace (hover shows its labels, the keyboard and
+    // tests reach it), moved on each redraw (zoom, resize).
+    const layer = document.createElement('div');
+    layer.className = 'exemplars';
     const drawExemplars = (u: uPlot) => {
-      const ctx = u.ctx;
-      ctx.save();
-      ctx.fillStyle = '#e11d48';
+      layer.textContent = '';
+      const w = u.over.clientWidth;
+      const h = u.over.clientHeight;
       for (const e of ex) {
-        const x = u.valToPos(e.t, 'x', true);
-        const y = u.valToPos(e.v, 'y', true);
-        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width || y < u.bbox.top || y > u.bbox.top + u.bbox.height) continue;
-        const r = 4 * devicePixelRatio;
-        ctx.beginPath();
-        ctx.moveTo(x, y - r);
-        ctx.lineTo(x + r, y);
-        ctx.lineTo(x, y + r);
-        ctx.lineTo(x - r, y);
-        ctx.fill();
+        const x = u.valToPos(e.t, 'x');
+        const y = u.valToPos(e.v, 'y');
+        if (!(x >= 0 && x <= w && y >= 0 && y <= h)) continue;
+        const a = document.createElement('a');
+        a.className = 'exemplar';
+        a.href = p.exemplarHref(e);
+        a.style.left = x + 'px';
+        a.style.top = y + 'px';
+        a.title = `trace ${e.traceID}\nvalue ${e.v} at ${fmtTime(e.t * 1000)}\n` + Object.entries(e.labels).map(([k, v]) => `${k}="${v}"`).join('\n');
+        layer.appendChild(a);
       }
-      ctx.restore();
     };
     const opts: uPlot.Options = {
       width: el.current.clientWidth || 800,
@@ -54,20 +58,8 @@ export function Chart(p: { result: MatrixSeries[]; start: number; end: number; e
       hooks: { draw: [drawExemplars] },
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el.current);
-    // Exemplars are drawn on the canvas, so clicks are matched by distance.
-    const onClick = (ev: MouseEvent) => {
-      const rect = u.over.getBoundingClientRect();
-      const cx = ev.clientX - rect.left;
-      const cy = ev.clientY - rect.top;
-      let best: ExemplarPoint | null = null;
-      let bestD = 8;
-      for (const e of ex) {
-        const d = Math.hypot(u.valToPos(e.t, 'x') - cx, u.valToPos(e.v, 'y') - cy);
-        if (d < bestD) (bestD = d), (best = e);
-      }
-      if (best) p.onExemplar(best);
-    };
-    u.over.addEventListener('click', onClick);
+    u.over.appendChild(layer);
+    drawExemplars(u);
     const ro = new ResizeObserver(() => u.setSize({ width: el.current!.clientWidth, height: 320 }));
     ro.observe(el.current);
     return () => {

@@ -58,7 +58,7 @@ export function MetricsPage({ state, set, link }: PageProps) {
             start={range.start / 1000}
             end={range.end / 1000}
             exemplars={res.data.exemplars ?? []}
-            onExemplar={(e) => (location.hash = link('correlate', { trace: e.traceID }))}
+            exemplarHref={(e) => link('correlate', { trace: e.traceID })}
           />
           <p class="muted">
             {data.result.length} series; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
