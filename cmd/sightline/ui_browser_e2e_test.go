@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -55,7 +56,8 @@ func browser(t *testing.T) context.Context {
 // -artifacts keeps them; PNG: a quality of 100 is lossless).
 func TestWebUIInBrowser(t *testing.T) {
 	ctx := browser(t)
-	s := startServer(t, t.TempDir())
+	// Span metrics flushed every second, for the correlate page's charts.
+	s := startServer(t, t.TempDir(), "-spanmetrics.flush-interval", "1s")
 	traceID := checkoutTrace(t, s)
 	require.NoError(t, remoteWrite(t, s, "", series("ui_requests_total", time.Now(), 1, "job", "shop")))
 	// A histogram whose slow request's exemplar points at the trace.
@@ -98,12 +100,18 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.Contains(t, lines, "checking out cart")
 	require.Equal(t, 1, count(`.logrow.lvl-border-error`))
 
+	eventually(t, 30*time.Second, "span metrics", func() bool {
+		_, body := getJSON(t, s.url("/api/v1/query?"+q("query", `traces_spanmetrics_calls_total{service="payment"}`)))
+		return strings.Contains(fmt.Sprint(body["data"]), "payment")
+	})
+
 	// The line's trace ID opens the correlate page: the trace's five spans
 	// across three services, and the two lines under their spans.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`.logrow .tracelink`)),
 		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
 		chromedp.WaitVisible(chromedp.CSS(`.spanlogs`)),
+		chromedp.WaitVisible(chromedp.CSS(`.red canvas`)),
 		shot("correlate"),
 	))
 	hash, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
@@ -112,6 +120,8 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.Equal(t, 5, count(`.wf-row`))
 	require.Equal(t, 2, count(`.wf-name .err`), "the two spans with an error status are marked")
 	require.Equal(t, 2, count(`.spanlogs .logline`))
+	require.Equal(t, 3, count(`.red .chart`), "rate, errors and latency of the trace's services")
+	require.Contains(t, text(`.red`), "payment")
 	head := text(`.wf-head`)
 	for _, svc := range []string{"frontend", "checkout", "payment"} {
 		require.Contains(t, head, svc)

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api } from './api';
+import { api, qs } from './api';
+import { Chart } from './Chart';
 import type { PageProps } from './App';
 import { fmtLabels, fmtTime, fmtValue } from './format';
 import { useLoad } from './hooks';
@@ -80,6 +81,9 @@ export function CorrelatePage({ state, link }: PageProps) {
               <Logs logs={orphanLogs} />
             </>
           )}
+          {a.trace && a.trace.services.length > 0 && a.trace.spans.length > 0 && (
+            <ServicesRED services={a.trace.services} at={Math.min(...a.trace.spans.map((s) => Date.parse(s.startTime))) / 1000} link={link} />
+          )}
           <h3>Exemplars pointing at this trace</h3>
           {(a.exemplars ?? []).length ? (
             <table class="grid">
@@ -118,5 +122,52 @@ function Logs({ logs }: { logs: CLog[] }) {
         );
       })}
     </div>
+  );
+}
+
+// promRegexQuote escapes a value for a PromQL regex matcher in a string.
+export function promRegexQuote(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/["\\]/g, '\\$&');
+}
+
+// redQueries are the rate, error rate and p99 latency of services from the
+// span metrics (Tempo's metrics-generator names, which Sightline writes).
+export function redQueries(services: string[]): { title: string; query: string }[] {
+  const sel = `service=~"${services.map(promRegexQuote).join('|')}"`;
+  return [
+    { title: 'Requests per second', query: `sum by (service) (rate(traces_spanmetrics_calls_total{${sel}, span_kind=~"SPAN_KIND_SERVER|SPAN_KIND_CONSUMER"}[2m]))` },
+    { title: 'Errors per second', query: `sum by (service) (rate(traces_spanmetrics_calls_total{${sel}, status_code="STATUS_CODE_ERROR"}[2m]))` },
+    { title: 'p99 latency (s)', query: `histogram_quantile(0.99, sum by (service, le) (rate(traces_spanmetrics_latency_bucket{${sel}}[2m])))` },
+  ];
+}
+
+// ServicesRED draws the services' request rate, errors and latency over
+// the half hour around the trace (a dashed line marks it), so a slow or
+// failed request can be told apart from a bad minute for its services.
+function ServicesRED({ services, at, link }: { services: string[]; at: number; link: PageProps['link'] }) {
+  const end = Math.min(at + 15 * 60, Date.now() / 1000);
+  const start = at - 15 * 60;
+  const step = 15;
+  const qs_ = redQueries(services);
+  const res = useLoad(
+    () => Promise.all(qs_.map((q) => api('/api/v1/query_range?' + qs({ query: q.query, start: end - step * Math.ceil((end - start) / step), end, step })).then((r) => r.data.result))),
+    [services.join(','), at],
+  );
+  return (
+    <>
+      <h3>The services around the trace's time</h3>
+      {res.error && <p class="error">{res.error}</p>}
+      {res.data && res.data.every((r) => !r.length) && <p class="muted">No span metrics for these services in this half hour.</p>}
+      {res.data && res.data.some((r) => r.length) && (
+        <div class="red">
+          {qs_.map((q, i) => (
+            <div>
+              <a href={link('metrics', { query: q.query, from: String(Math.floor(start)), to: String(Math.ceil(end)) })}>{q.title}</a>
+              <Chart result={res.data![i]} start={start} end={end} height={160} marker={at} legend={(m) => m.service ?? ''} />
+            </div>
+          ))}
+        </div>
+      )}
+    </>
   );
 }

@@ -24,3 +24,15 @@ describe('parseMatchers', () => {
     expect(() => parseMatchers('alertname=A')).toThrow();
   });
 });
+
+import { promRegexQuote, redQueries } from '../src/CorrelatePage';
+
+describe('the correlate page RED queries', () => {
+  it('select the trace services, quoted', () => {
+    expect(promRegexQuote('a.b"c')).toBe('a\\\\.b\\"c');
+    const [rate, errors, p99] = redQueries(['checkout', 'payment']);
+    expect(rate.query).toBe('sum by (service) (rate(traces_spanmetrics_calls_total{service=~"checkout|payment", span_kind=~"SPAN_KIND_SERVER|SPAN_KIND_CONSUMER"}[2m]))');
+    expect(errors.query).toContain('status_code="STATUS_CODE_ERROR"');
+    expect(p99.query).toBe('histogram_quantile(0.99, sum by (service, le) (rate(traces_spanmetrics_latency_bucket{service=~"checkout|payment"}[2m])))');
+  });
+});
