@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,6 +44,18 @@ func TestHandler(t *testing.T) {
 	etag := w.Header().Get("ETag")
 	require.NotEmpty(t, etag)
 	require.Equal(t, http.StatusNotModified, get(http.MethodGet, "/app.js", "If-None-Match", etag).Code)
+
+	// Browsers get the bundle gzipped; a client that does not ask gets it plain.
+	gz := get(http.MethodGet, "/app.js", "Accept-Encoding", "gzip, deflate, br")
+	require.Equal(t, "gzip", gz.Header().Get("Content-Encoding"))
+	require.NotEqual(t, etag, gz.Header().Get("ETag"))
+	zr, err := gzip.NewReader(gz.Body)
+	require.NoError(t, err)
+	plain, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Equal(t, w.Body.String(), string(plain))
+	require.Less(t, gz.Body.Len(), 50_000, "the gzipped JS of the first page")
+	require.Empty(t, get(http.MethodGet, "/app.js", "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding"))
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
