@@ -127,6 +127,30 @@ func TestWebUIInBrowser(t *testing.T) {
 		require.Contains(t, head, svc)
 	}
 
+	// The traces page: the search builder finds the trace by its failed
+	// payment span.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("traces")),
+		chromedp.WaitReady(chromedp.CSS(`.builder select[aria-label=service] option[value=payment]`)), // options have no box to be visible
+	))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		for (const [sel, v] of [['service', 'payment'], ['status', 'error']]) {
+			const el = document.querySelector('.builder select[aria-label=' + sel + ']');
+			el.value = v;
+			el.dispatchEvent(new Event('change', { bubbles: true }));
+		}
+		return true;
+	})()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.builder button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.grid td.mono a`)),
+		shot("traces"),
+	))
+	require.Equal(t, 1, count(`table.grid tbody tr`))
+	require.Equal(t, traceID, text(`table.grid td.mono a`))
+	require.Contains(t, text(`.builder code`), `{ resource.service.name = "payment" && status = error }`)
+
 	// The trace page: every span, and a span's details on click.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(page("trace?id="+traceID)),

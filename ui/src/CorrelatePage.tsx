@@ -6,6 +6,7 @@ import { fmtLabels, fmtTime, fmtValue } from './format';
 import { useLoad } from './hooks';
 import { levelOf } from './loki';
 import { TraceWaterfall } from './TraceWaterfall';
+import { fullTraceID } from './TracesPage';
 import { CorrelateSpan, fromCorrelate } from './waterfall';
 
 interface CLog {
@@ -53,7 +54,7 @@ export function CorrelatePage({ state, link }: PageProps) {
   const orphanLogs = (a?.logs ?? []).filter((l) => !l.spanId || !spanIDs.has(l.spanId));
   return (
     <section>
-      <form class="editor" onSubmit={(e) => { e.preventDefault(); location.hash = link('correlate', { trace: text.trim() }); }}>
+      <form class="editor" onSubmit={(e) => { e.preventDefault(); location.hash = link('correlate', { trace: fullTraceID(text.trim()) }); }}>
         <input class="query" placeholder="trace ID (32 hex digits)" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
         <button type="submit">Correlate</button>
       </form>
