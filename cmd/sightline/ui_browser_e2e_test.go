@@ -99,6 +99,15 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.Contains(t, lines, "payment failed: card declined")
 	require.Contains(t, lines, "checking out cart")
 	require.Equal(t, 1, count(`.logrow.lvl-border-error`))
+	// The level under the volume filters the lines to it, in the query.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		[...document.querySelectorAll('.volume button.legend')].find((b) => b.textContent.includes('error')).click();
+		return true;
+	})()`))
+	require.NoError(t, err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('.logrow').length === 1 && location.hash.includes('detected_level')`))
+	require.NoError(t, err, "only the error line is left")
+	require.Contains(t, text(`.loglist`), "payment failed: card declined")
 
 	eventually(t, 30*time.Second, "span metrics", func() bool {
 		_, body := getJSON(t, s.url("/api/v1/query?"+q("query", `traces_spanmetrics_calls_total{service="payment"}`)))

@@ -5,6 +5,7 @@ import { fmtTime } from './format';
 import { useLoad } from './hooks';
 import { LogRow, parseStreams, volumeBuckets, volumeQuery, VolumeBucket } from './loki';
 import { autoStep, resolveRange } from './state';
+import { levelOfQuery, serviceOfQuery, withLevel, withService } from './logql';
 
 const levelOrder = ['fatal', 'critical', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'unknown'];
 
@@ -14,6 +15,16 @@ export function LogsPage({ state, set, link }: PageProps) {
   const range = resolveRange(state.params, Date.now());
   const key = [query, limit, direction, state.params.from, state.params.to, state.params.tenant];
   const params = (p: Record<string, string>) => set({ query, limit, direction, ...p });
+  // The filters edit the query itself, which then runs: what is shown is
+  // always what the query (and the shared link) says.
+  const run = (q: string) => {
+    setText(q);
+    params({ query: q });
+  };
+  const services = useLoad(
+    () => api('/loki/api/v1/label/service_name/values?' + qs({ start: range.start * 1e6, end: range.end * 1e6 })).then((r) => (r.data ?? []) as string[]),
+    [state.params.tenant, state.params.from, state.params.to],
+  );
 
   const lines = useLoad(
     query
@@ -29,7 +40,9 @@ export function LogsPage({ state, set, link }: PageProps) {
   const volume = useLoad(
     query
       ? () =>
-          api('/loki/api/v1/query_range?' + qs({ query: volumeQuery(query, step), start: range.start * 1e6, end: range.end * 1e6, step })).then((r) =>
+          // Steps end at the range's end, so the newest lines are counted;
+          // each step's count is that of the step before it.
+          api('/loki/api/v1/query_range?' + qs({ query: volumeQuery(query, step), start: range.end * 1e6 - step * 1e9 * Math.ceil((range.end - range.start) / 1000 / step), end: range.end * 1e6, step })).then((r) =>
             volumeBuckets(r.data.result),
           )
       : null,
@@ -39,6 +52,10 @@ export function LogsPage({ state, set, link }: PageProps) {
     <section>
       <form class="editor" onSubmit={(e) => { e.preventDefault(); params({ query: text }); }}>
         <input class="query" placeholder='LogQL, e.g. {service_name="checkout"} |= "timeout"' value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
+        <select aria-label="service" value={serviceOfQuery(query)} onChange={(e) => run(withService(text, (e.target as HTMLSelectElement).value))}>
+          <option value="">any service</option>
+          {(services.data ?? []).map((s) => <option value={s}>{s}</option>)}
+        </select>
         <select value={direction} onChange={(e) => params({ direction: (e.target as HTMLSelectElement).value })}>
           <option value="backward">newest first</option>
           <option value="forward">oldest first</option>
@@ -49,7 +66,10 @@ export function LogsPage({ state, set, link }: PageProps) {
         <button type="submit">Run</button>
       </form>
       {volume.error && <p class="error">volume: {volume.error}</p>}
-      {volume.data && <Volume buckets={volume.data} start={range.start / 1000} end={range.end / 1000} step={step} />}
+      {volume.data && (
+        <Volume buckets={volume.data} start={range.start / 1000} end={range.end / 1000} step={step} level={levelOfQuery(query)}
+          onLevel={(l) => run(withLevel(text, l === levelOfQuery(query) ? '' : l))} />
+      )}
       {lines.loading && <p class="muted">loading…</p>}
       {lines.error && <p class="error">{lines.error}</p>}
       {lines.data && <LogList rows={lines.data} link={link} />}
@@ -58,7 +78,14 @@ export function LogsPage({ state, set, link }: PageProps) {
 }
 
 // Volume is the stacked histogram of lines per level over the range.
-export function Volume({ buckets, start, end, step }: { buckets: VolumeBucket[]; start: number; end: number; step: number }) {
+export function Volume({ buckets, start, end, step, level, onLevel }: {
+  buckets: VolumeBucket[];
+  start: number;
+  end: number;
+  step: number;
+  level: string;
+  onLevel: (level: string) => void;
+}) {
   const n = Math.max(1, Math.ceil((end - start) / step));
   const max = Math.max(1, ...buckets.map((b) => Object.values(b.counts).reduce((a, c) => a + c, 0)));
   const levels = [...new Set(buckets.flatMap((b) => Object.keys(b.counts)))].sort((a, b) => levelOrder.indexOf(a) - levelOrder.indexOf(b));
@@ -69,7 +96,7 @@ export function Volume({ buckets, start, end, step }: { buckets: VolumeBucket[];
         {buckets.map((b) => {
           const sum = Object.values(b.counts).reduce((a, c) => a + c, 0);
           return (
-            <div class="bar" style={{ left: `${((b.t - start) / (end - start)) * 100}%`, width: `${100 / n}%`, height: `${(sum / max) * 100}%` }}
+            <div class="bar" style={{ left: `${((b.t - step - start) / (end - start)) * 100}%`, width: `${100 / n}%`, height: `${(sum / max) * 100}%` }}
               title={`${fmtTime(b.t * 1000)}\n` + levels.filter((l) => b.counts[l]).map((l) => `${l}: ${b.counts[l]}`).join('\n')}>
               {levels.filter((l) => b.counts[l]).map((l) => <div class={'lvl-bg-' + l} style={{ height: `${(b.counts[l] / sum) * 100}%` }} />)}
             </div>
@@ -77,7 +104,14 @@ export function Volume({ buckets, start, end, step }: { buckets: VolumeBucket[];
         })}
       </div>
       <div class="axis muted"><span>{fmtTime(start * 1000)}</span><span>{fmtTime(end * 1000)}</span></div>
-      <div class="muted">{total} lines · {levels.map((l) => <span class={'legend lvl-' + l}>■ {l} </span>)}</div>
+      <div class="muted">
+        {total} lines ·{' '}
+        {levels.map((l) => (
+          <button type="button" class={'legend lvl-' + l + (l === level ? ' active' : '')} title={l === level ? 'show every level' : 'show only ' + l} onClick={() => onLevel(l)}>
+            ■ {l}
+          </button>
+        ))}
+      </div>
     </div>
   );
 }
