@@ -185,6 +185,12 @@ func TestWebUIInBrowser(t *testing.T) {
 		shot("metrics"),
 	))
 	require.Contains(t, text(`.chart .u-legend`), `ui_requests_total{job="shop"}`)
+	// The table view: the instant query's series and values.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?view=table&query=ui_requests_total")),
+		chromedp.WaitVisible(chromedp.CSS(`table.grid td.num`)),
+	))
+	require.Contains(t, text(`table.grid`), `ui_requests_total{job="shop"}`)
 
 	// Exemplars are drawn on the chart and open their trace's correlate
 	// page, which lists them.
