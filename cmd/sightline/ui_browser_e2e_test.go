@@ -185,6 +185,23 @@ func TestWebUIInBrowser(t *testing.T) {
 		shot("metrics"),
 	))
 	require.Contains(t, text(`.chart .u-legend`), `ui_requests_total{job="shop"}`)
+	// Dragging over the chart zooms: the range becomes the page's, in the URL.
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const r = document.querySelector('.chart .u-over').getBoundingClientRect();
+		return [r.left, r.top, r.width, r.height];
+	})()`))
+	require.NoError(t, err)
+	x0, x1, y := box[0]+box[2]*0.3, box[0]+box[2]*0.6, box[1]+box[3]/2
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.MouseEvent(chromedp.MouseMoved, x0, y),
+		chromedp.MouseEvent(chromedp.MousePressed, x0, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, (x0+x1)/2, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, x1, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, x1, y, chromedp.ButtonLeft),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`/from=\d{10}&/.test(location.hash) && /to=\d{10}/.test(location.hash)`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the dragged range is in the URL")
+
 	// The table view: the instant query's series and values.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(page("metrics?view=table&query=ui_requests_total")),

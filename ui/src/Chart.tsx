@@ -23,6 +23,9 @@ export function Chart(p: {
   height?: number;
   marker?: number; // a time (Unix seconds) drawn as a vertical line
   legend?: (m: Record<string, string>) => string;
+  // onZoom takes a range selected by dragging (Unix seconds); without it,
+  // the chart zooms in by itself.
+  onZoom?: (start: number, end: number) => void;
 }) {
   const height = p.height ?? 320;
   const el = useRef<HTMLDivElement>(null);
@@ -56,7 +59,7 @@ export function Chart(p: {
     const opts: uPlot.Options = {
       width: el.current.clientWidth || 800,
       height,
-      cursor: { drag: { x: true, y: false } },
+      cursor: { drag: { x: true, y: false, setScale: !p.onZoom } },
       // The x axis is the query's range (Unix seconds), not the data's:
       // a lone point would otherwise be stretched over years.
       scales: { x: { time: true, range: (u, min, max) => (u.status ? [min, max] : [p.start, p.end]) } },
@@ -66,6 +69,12 @@ export function Chart(p: {
       ],
       axes: [{}, { size: 70 }],
       hooks: {
+        setSelect: [
+          (u: uPlot) => {
+            if (!p.onZoom || u.select.width < 2) return;
+            p.onZoom(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x'));
+          },
+        ],
         draw: [
           drawExemplars,
           (u: uPlot) => {

@@ -59,6 +59,9 @@ export function MetricsPage({ state, set, link }: PageProps) {
             end={range.end / 1000}
             exemplars={res.data.exemplars ?? []}
             exemplarHref={(e) => link('correlate', { trace: e.traceID })}
+            // A dragged range becomes the page's range, so it is in the URL
+            // and the query runs again at a finer step.
+            onZoom={(from, to) => params({ from: String(Math.floor(from)), to: String(Math.ceil(to)) })}
           />
           <p class="muted">
             {data.result.length} series; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
