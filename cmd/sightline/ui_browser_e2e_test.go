@@ -114,6 +114,19 @@ func TestWebUIInBrowser(t *testing.T) {
 		return strings.Contains(fmt.Sprint(body["data"]), "payment")
 	})
 
+	// Another tenant, typed in the shell, sees none of it: every call
+	// carries X-Scope-OrgID, and the tenant goes in the URL.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`header input.tenant`), "team-b\n"),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`location.hash.includes('tenant=team-b') && document.body.textContent.includes('No lines.')`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "tenant team-b has no lines")
+	// The browser remembers the tenant for links without one; back to the default.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`localStorage.removeItem('sightline.tenant') || true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`))))
+
 	// The line's trace ID opens the correlate page: the trace's five spans
 	// across three services, and the two lines under their spans.
 	require.NoError(t, chromedp.Do(ctx,
