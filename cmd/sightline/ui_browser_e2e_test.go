@@ -215,6 +215,25 @@ func TestWebUIInBrowser(t *testing.T) {
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`/from=\d{10}&/.test(location.hash) && /to=\d{10}/.test(location.hash)`, chromedp.WithPollingTimeout(10*time.Second)))
 	require.NoError(t, err, "the dragged range is in the URL")
 
+	// The editor completes metric names, then label names and values.
+	completes := func(typed, want string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`.editor textarea`), typed)))
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := chromedp.Run(tctx, chromedp.Poll[bool](`[...document.querySelectorAll('.completions li')].some((li) => li.textContent === `+"`"+want+"`"+`)`))
+		items, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.editor').textContent + ' | ' + document.querySelector('.editor textarea').value`))
+		require.NoError(t, err, "after %q no completion %q: %s", typed, want, items)
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("metrics")), chromedp.WaitVisible(chromedp.CSS(`.editor textarea`))))
+	completes("ui_req", "ui_requests_total")
+	completes("\t{", "job")
+	completes("\t=\"s", "shop")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`.editor textarea`), "\t")))
+	typed, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`.editor textarea`)))
+	require.NoError(t, err)
+	require.Equal(t, `ui_requests_total{job="shop"`, typed)
+
 	// The table view: the instant query's series and values.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(page("metrics?view=table&query=ui_requests_total")),

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
 import { completionContext, Completion } from './complete';
 
@@ -13,6 +13,16 @@ export function QueryEditor(p: { value: string; onRun: (q: string) => void; tena
   const ta = useRef<HTMLTextAreaElement>(null);
   const names = useRef<{ tenant: string; list: Promise<string[]> } | null>(null);
   const lastValue = useRef(p.value);
+  // Where the caret goes once an accepted completion is rendered: before
+  // the next key press, which a later frame would not be.
+  const caretAfterRender = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const c = caretAfterRender.current;
+    if (c === null || !ta.current) return;
+    caretAfterRender.current = null;
+    ta.current.focus();
+    ta.current.setSelectionRange(c, c);
+  });
   if (p.value !== lastValue.current) {
     lastValue.current = p.value;
     if (p.value !== q) setQ(p.value);
@@ -33,7 +43,8 @@ export function QueryEditor(p: { value: string; onRun: (q: string) => void; tena
     if (c.kind === 'metric') list = [...(await metricNames()), ...functions.map((f) => f + '(')];
     else if (c.kind === 'label') {
       const m = c.metric ? '?match[]=' + encodeURIComponent(c.metric) : '';
-      list = (await api('/api/v1/labels' + m).catch(() => ({ data: [] }))).data ?? [];
+      // __name__ is the metric, already typed before the brace.
+      list = ((await api('/api/v1/labels' + m).catch(() => ({ data: [] }))).data ?? []).filter((l: string) => l !== '__name__');
     } else {
       const m = c.metric ? '?match[]=' + encodeURIComponent(c.metric) : '';
       list = (await api(`/api/v1/label/${encodeURIComponent(c.label!)}/values${m}`).catch(() => ({ data: [] }))).data ?? [];
@@ -48,15 +59,15 @@ export function QueryEditor(p: { value: string; onRun: (q: string) => void; tena
 
   const accept = (item: string) => {
     if (!ctx || !ta.current) return;
-    const ins = ctx.kind === 'value' ? item.replace(/["\\]/g, '\\$&') : item;
-    const next = q.slice(0, ctx.from) + ins + q.slice(ctx.to);
+    let ins = ctx.kind === 'value' ? item.replace(/["\\]/g, '\\$&') : item;
+    const tail = q.slice(ctx.to);
+    // A value closes its quote unless one follows already.
+    if (ctx.kind === 'value' && !tail.startsWith('"')) ins += '"';
+    const next = q.slice(0, ctx.from) + ins + tail;
     setQ(next);
     setItems([]);
-    const caret = ctx.from + ins.length;
-    requestAnimationFrame(() => {
-      ta.current!.focus();
-      ta.current!.setSelectionRange(caret, caret);
-    });
+    const caret = ctx.from + ins.length + (ctx.kind === 'value' && tail.startsWith('"') ? 1 : 0);
+    caretAfterRender.current = caret;
   };
 
   return (
