@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: build run test lint fmt
+.PHONY: build run test lint fmt ui ui-check ui-deps
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sightline ./cmd/sightline
@@ -21,12 +21,34 @@ lint:
 	$(GO) vet ./...
 	$(GO) -C bench vet ./...
 
-test: lint build
+test: lint build ui-check
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) -C bench test -count=1 -timeout 10m ./...
 
 fmt:
 	gofmt -w .
+
+# The web UI (ui/, README "Web UI"). Its built files, ui/dist, are committed
+# and embedded by go:embed, so building and running Sightline needs no Node;
+# Node (20) and npm are needed only to change the UI. `make ui` rebuilds
+# ui/dist from ui/src; `make ui-check` (part of `make test`) typechecks,
+# runs the component tests, and builds a second copy to fail if the
+# committed ui/dist is not what the sources build.
+NPM ?= npm
+
+ui-deps:
+	@if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then \
+		cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error; fi
+
+ui: ui-deps
+	cd ui && $(NPM) run --silent build
+
+ui-check: ui-deps
+	cd ui && $(NPM) run --silent typecheck && $(NPM) run --silent test
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+		(cd ui && node build.mjs $$tmp/dist) && \
+		if ! diff -r ui/dist $$tmp/dist >/dev/null; then \
+			echo "ui/dist is not what ui/src builds: run make ui and commit ui/dist"; exit 1; fi
 
 # Benchmarks (bench/README.md): Sightline side by side with Prometheus and
 # VictoriaMetrics on identical data; writes bench/results/$(BENCH_NAME).md and

@@ -25,6 +25,7 @@ import (
 	"github.com/sightline-dev/sightline/query/promapi"
 	"github.com/sightline-dev/sightline/query/tempoapi"
 	"github.com/sightline-dev/sightline/storage/tenant"
+	"github.com/sightline-dev/sightline/ui"
 )
 
 // The HTTP port: which handler serves which path, and what wraps them
@@ -155,6 +156,11 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.Handle("/-/ready", whenReady(ready, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "Sightline is Ready.")
 	})))
+	// The web UI takes every path no pattern above claims: "/" is the least
+	// specific pattern, so it shadows none of them. It is not behind the
+	// tenant middleware: the page is the same for all tenants, and its API
+	// calls carry the tenant.
+	mux.Handle("/", instrument("/ (ui)", ui.Handler()))
 	if parts.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,0 +1,271 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// browser starts a headless Chromium (Debian's chromium package, which
+// .ci/run installs) and returns a chromedp context on a new tab. It skips
+// the test when no Chromium is installed.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	var exe string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exe = p
+			break
+		}
+	}
+	if exe == "" {
+		t.Skip("no Chromium installed (apt-get install chromium; .ci/run does): the browser test of the web UI is skipped")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox refuses to start
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1400, 900),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	return ctx
+}
+
+// TestWebUIInBrowser drives the UI in a real browser against the real
+// binary holding a trace and its logs sent by the OpenTelemetry SDK: a
+// log search shows the lines; the line's trace ID opens the correlate page
+// with every span across the three services and the lines under their
+// spans; the trace page draws every span; the metrics page draws the
+// series; a silence created on the alerts page is listed. It saves a
+// screenshot of each page in the test's artifact directory (go test
+// -artifacts keeps them; PNG: a quality of 100 is lossless).
+func TestWebUIInBrowser(t *testing.T) {
+	ctx := browser(t)
+	// Span metrics flushed every second, for the correlate page's charts.
+	s := startServer(t, t.TempDir(), "-spanmetrics.flush-interval", "1s")
+	traceID := checkoutTrace(t, s)
+	require.NoError(t, remoteWrite(t, s, "", series("ui_requests_total", time.Now(), 1, "job", "shop")))
+	// A histogram whose slow request's exemplar points at the trace.
+	metrics := newOTelService(t, s, "grpc", "i-1")
+	metrics.record(t, traceID, "0af7651916cd43dd")
+	require.NoError(t, metrics.flush(t))
+	dir := t.ArtifactDir()
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			b, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644)
+		})
+	}
+	page := func(hash string) string { return s.url("/#/" + hash) }
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
+		require.NoError(t, err, sel)
+		return n
+	}
+
+	// Logs: the search shows the needle lines, coloured by level.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)),
+		chromedp.WaitVisible(chromedp.CSS(`.volume .bar`)),
+		shot("logs"),
+	))
+	lines := text(`.loglist`)
+	require.Contains(t, lines, "payment failed: card declined")
+	require.Contains(t, lines, "checking out cart")
+	require.Equal(t, 1, count(`.logrow.lvl-border-error`))
+	// The level under the volume filters the lines to it, in the query.
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		[...document.querySelectorAll('.volume button.legend')].find((b) => b.textContent.includes('error')).click();
+		return true;
+	})()`))
+	require.NoError(t, err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('.logrow').length === 1 && location.hash.includes('detected_level')`))
+	require.NoError(t, err, "only the error line is left")
+	require.Contains(t, text(`.loglist`), "payment failed: card declined")
+
+	eventually(t, 30*time.Second, "span metrics", func() bool {
+		_, body := getJSON(t, s.url("/api/v1/query?"+q("query", `traces_spanmetrics_calls_total{service="payment"}`)))
+		return strings.Contains(fmt.Sprint(body["data"]), "payment")
+	})
+
+	// Another tenant, typed in the shell, sees none of it: every call
+	// carries X-Scope-OrgID, and the tenant goes in the URL.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`header input.tenant`), "team-b\n"),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`location.hash.includes('tenant=team-b') && document.body.textContent.includes('No lines.')`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "tenant team-b has no lines")
+	// The browser remembers the tenant for links without one; back to the default.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`localStorage.removeItem('sightline.tenant') || true`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`))))
+
+	// The line's trace ID opens the correlate page: the trace's five spans
+	// across three services, and the two lines under their spans.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.logrow .tracelink`)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+		chromedp.WaitVisible(chromedp.CSS(`.spanlogs`)),
+		chromedp.WaitVisible(chromedp.CSS(`.red canvas`)),
+		shot("correlate"),
+	))
+	hash, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "trace="+traceID)
+	require.Equal(t, 5, count(`.wf-row`))
+	require.Equal(t, 2, count(`.wf-name .err`), "the two spans with an error status are marked")
+	require.Equal(t, 2, count(`.spanlogs .logline`))
+	require.Equal(t, 3, count(`.red .chart`), "rate, errors and latency of the trace's services")
+	require.Contains(t, text(`.red`), "payment")
+	head := text(`.wf-head`)
+	for _, svc := range []string{"frontend", "checkout", "payment"} {
+		require.Contains(t, head, svc)
+	}
+
+	// The traces page: the search builder finds the trace by its failed
+	// payment span.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("traces")),
+		chromedp.WaitReady(chromedp.CSS(`.builder select[aria-label=service] option[value=payment]`)), // options have no box to be visible
+	))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		for (const [sel, v] of [['service', 'payment'], ['status', 'error']]) {
+			const el = document.querySelector('.builder select[aria-label=' + sel + ']');
+			el.value = v;
+			el.dispatchEvent(new Event('change', { bubbles: true }));
+		}
+		return true;
+	})()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.builder button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.grid td.mono a`)),
+		shot("traces"),
+	))
+	require.Equal(t, 1, count(`table.grid tbody tr`))
+	require.Equal(t, traceID, text(`table.grid td.mono a`))
+	require.Contains(t, text(`.builder code`), `{ resource.service.name = "payment" && status = error }`)
+
+	// The trace page: every span, and a span's details on click.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("trace?id="+traceID)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+	))
+	require.Equal(t, 5, count(`.wf-row`))
+	// The payment service's "charge" span, which has attributes and an event.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const row = [...document.querySelectorAll('.wf-row')].find((r) => / charge$/.test(r.querySelector('.wf-name').textContent));
+		row.click();
+		return true;
+	})()`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`.waterfall .details`)), shot("trace")))
+	details := text(`.waterfall .details`)
+	require.Contains(t, details, "payment.method")
+	require.Contains(t, details, "fraud check")
+
+	// Metrics: the range query is drawn, with the series in the legend.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?query=ui_requests_total")),
+		chromedp.WaitVisible(chromedp.CSS(`.chart canvas`)),
+		shot("metrics"),
+	))
+	require.Contains(t, text(`.chart .u-legend`), `ui_requests_total{job="shop"}`)
+	// Dragging over the chart zooms: the range becomes the page's, in the URL.
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const r = document.querySelector('.chart .u-over').getBoundingClientRect();
+		return [r.left, r.top, r.width, r.height];
+	})()`))
+	require.NoError(t, err)
+	x0, x1, y := box[0]+box[2]*0.3, box[0]+box[2]*0.6, box[1]+box[3]/2
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.MouseEvent(chromedp.MouseMoved, x0, y),
+		chromedp.MouseEvent(chromedp.MousePressed, x0, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, (x0+x1)/2, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseMoved, x1, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(chromedp.MouseReleased, x1, y, chromedp.ButtonLeft),
+	))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`/from=\d{10}&/.test(location.hash) && /to=\d{10}/.test(location.hash)`, chromedp.WithPollingTimeout(10*time.Second)))
+	require.NoError(t, err, "the dragged range is in the URL")
+
+	// The editor completes metric names, then label names and values.
+	completes := func(typed, want string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`.editor textarea`), typed)))
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := chromedp.Run(tctx, chromedp.Poll[bool](`[...document.querySelectorAll('.completions li')].some((li) => li.textContent === `+"`"+want+"`"+`)`))
+		items, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.editor').textContent + ' | ' + document.querySelector('.editor textarea').value`))
+		require.NoError(t, err, "after %q no completion %q: %s", typed, want, items)
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("metrics")), chromedp.WaitVisible(chromedp.CSS(`.editor textarea`))))
+	completes("ui_req", "ui_requests_total")
+	completes("\t{", "job")
+	completes("\t=\"s", "shop")
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`.editor textarea`), "\t")))
+	typed, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`.editor textarea`)))
+	require.NoError(t, err)
+	require.Equal(t, `ui_requests_total{job="shop"`, typed)
+
+	// The table view: the instant query's series and values.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?view=table&query=ui_requests_total")),
+		chromedp.WaitVisible(chromedp.CSS(`table.grid td.num`)),
+	))
+	require.Contains(t, text(`table.grid`), `ui_requests_total{job="shop"}`)
+
+	// Exemplars are drawn on the chart and open their trace's correlate
+	// page, which lists them.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("metrics?query=request_duration_seconds_bucket")),
+		chromedp.WaitVisible(chromedp.CSS(`.chart .exemplar`)),
+		shot("metrics-exemplars"),
+		chromedp.Click(chromedp.CSS(`.chart .exemplar`)),
+		chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)),
+	))
+	hash, err = chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "trace="+traceID)
+	require.Contains(t, text(`main`), "request_duration_seconds_bucket")
+
+	// Alerts: a silence created in the form shows in the list.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(page("alerts")),
+		chromedp.WaitVisible(chromedp.CSS(`table.silences`)),
+		chromedp.SendKeys(chromedp.CSS(`form.editor input.query`), `alertname="HighLatency"`),
+		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.Search(`//table[contains(@class,"silences")]//td[contains(text(),"HighLatency")]`)),
+		shot("alerts"),
+	))
+	require.True(t, strings.Contains(text(`table.silences`), "active") || strings.Contains(text(`table.silences`), "pending"))
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("status")), chromedp.WaitVisible(chromedp.CSS(`table.fields`)), shot("status")))
+	require.Contains(t, text(`main`), "goVersion")
+}

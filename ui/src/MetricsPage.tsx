@@ -1,0 +1,106 @@
+import { api, qs } from './api';
+import type { PageProps } from './App';
+import { Chart, ExemplarPoint } from './Chart';
+import { fmtLabels, fmtTime } from './format';
+import { useLoad } from './hooks';
+import { QueryEditor } from './QueryEditor';
+import { autoStep, parseDuration, resolveRange } from './state';
+
+export function MetricsPage({ state, set, link }: PageProps) {
+  const { query = '', view = 'graph', step = '' } = state.params;
+  const range = resolveRange(state.params, Date.now());
+  const stepS = parseDuration(step) / 1000 || autoStep(range);
+  const key = [query, view, state.params.from, state.params.to, step, state.params.tenant];
+
+  const res = useLoad(
+    query
+      ? async () => {
+          if (view === 'table') {
+            return api('/api/v1/query', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: qs({ query, time: range.end / 1000 }) });
+          }
+          // The evaluation steps end at the range's end, so the newest
+          // sample shows (start + k*step would stop up to a step short).
+          const end = range.end / 1000;
+          const start = end - stepS * Math.ceil((end - range.start / 1000) / stepS);
+          const body = qs({ query, start, end, step: stepS });
+          const [r, ex] = await Promise.all([
+            api('/api/v1/query_range', { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body }),
+            // Exemplars are a bonus: a query they cannot answer must not hide the chart.
+            api('/api/v1/query_exemplars?' + qs({ query, start: range.start / 1000, end: range.end / 1000 })).catch(() => ({ data: [] })),
+          ]);
+          return { ...r, exemplars: toPoints(ex.data ?? []) };
+        }
+      : null,
+    key,
+  );
+  const params = (p: Record<string, string>) => set({ query, view, step, ...p });
+  const data = res.data?.data;
+  return (
+    <section>
+      <QueryEditor value={query} tenant={state.params.tenant ?? ''} onRun={(q) => params({ query: q })} />
+      <div class="toolbar">
+        <span class="tabs">
+          <button class={view === 'graph' ? 'active' : ''} onClick={() => params({ view: 'graph' })}>Graph</button>
+          <button class={view === 'table' ? 'active' : ''} onClick={() => params({ view: 'table' })}>Table</button>
+        </span>
+        {view === 'graph' && (
+          <label>
+            Step <input size={6} placeholder={stepS + 's'} value={step} onChange={(e) => params({ step: (e.target as HTMLInputElement).value })} />
+          </label>
+        )}
+        {res.loading && <span class="muted">loading…</span>}
+      </div>
+      {res.error && <p class="error">{res.error}</p>}
+      {data && view === 'graph' && data.resultType === 'matrix' && (
+        <>
+          <Chart
+            result={data.result}
+            start={range.start / 1000}
+            end={range.end / 1000}
+            exemplars={res.data.exemplars ?? []}
+            exemplarHref={(e) => link('correlate', { trace: e.traceID })}
+            // A dragged range becomes the page's range, so it is in the URL
+            // and the query runs again at a finer step.
+            onZoom={(from, to) => params({ from: String(Math.floor(from)), to: String(Math.ceil(to)) })}
+          />
+          <p class="muted">
+            {data.result.length} series; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
+          </p>
+        </>
+      )}
+      {data && (view === 'table' || data.resultType !== 'matrix') && <ResultTable data={data} />}
+    </section>
+  );
+}
+
+function toPoints(groups: { seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string>; value: string; timestamp: number }[] }[]): ExemplarPoint[] {
+  const out: ExemplarPoint[] = [];
+  for (const g of groups) {
+    for (const e of g.exemplars ?? []) {
+      const traceID = e.labels.trace_id ?? e.labels.traceID ?? e.labels.traceId ?? '';
+      if (traceID) out.push({ t: e.timestamp, v: Number(e.value), traceID, labels: { ...g.seriesLabels, ...e.labels } });
+    }
+  }
+  return out;
+}
+
+function ResultTable({ data }: { data: { resultType: string; result: any } }) {
+  if (data.resultType === 'scalar' || data.resultType === 'string') {
+    return <table class="grid"><tbody><tr><td>{fmtTime(data.result[0] * 1000)}</td><td class="num">{data.result[1]}</td></tr></tbody></table>;
+  }
+  const rows: any[] = data.result;
+  return (
+    <table class="grid">
+      <thead><tr><th>Series</th><th class="num">Value</th></tr></thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr>
+            <td class="mono">{fmtLabels(r.metric)}</td>
+            <td class="num">{r.value ? r.value[1] : r.values ? `${r.values.length} samples, last ${r.values[r.values.length - 1][1]}` : r.histogram ? 'native histogram, count ' + r.histogram[1].count : ''}</td>
+          </tr>
+        ))}
+        {!rows.length && <tr><td colSpan={2} class="muted">no data</td></tr>}
+      </tbody>
+    </table>
+  );
+}
