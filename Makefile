@@ -37,6 +37,11 @@ fmt:
 NPM ?= npm
 
 ui-deps:
+	@command -v $(NPM) >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "ui: installing nodejs and npm (Debian packages)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
+		else echo "ui: npm (Node 20) is needed to check the web UI; install it"; exit 1; fi; }
 	@if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then \
 		cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error; fi
 
