@@ -41,17 +41,8 @@ func gaugeRequest(name string, ts ...time.Time) pmetric.Metrics {
 
 func post(t *testing.T, url, contentType string, body []byte, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, url, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", contentType)
-	for i := 0; i < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, _, b := doHTTP(t, http.MethodPost, url, bytes.NewReader(body), append([]string{"Content-Type", contentType}, header...)...)
+	return code, string(b)
 }
 
 func metricValue(t *testing.T, s *server, name string) string {

@@ -65,20 +65,12 @@ func emit(lp *sdklog.LoggerProvider, ctx context.Context, sev otellog.Severity, 
 
 func getJSON(t *testing.T, rawURL string, header ...string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, rawURL, nil)
-	require.NoError(t, err)
-	for i := 0; i < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	code, _, b := doHTTP(t, http.MethodGet, rawURL, nil, header...)
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		m = map[string]any{"raw": string(b)}
 	}
-	return resp.StatusCode, m
+	return code, m
 }
 
 func q(params ...string) string {

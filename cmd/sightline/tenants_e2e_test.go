@@ -52,21 +52,15 @@ func amAs(t *testing.T, s *server, id, method, path string, body any, out any) i
 		require.NoError(t, err)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctxT(t), method, s.url(path), rd)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
+	header := []string{"Content-Type", "application/json"}
 	if id != "" {
-		req.Header.Set("X-Scope-OrgID", id)
+		header = append(header, "X-Scope-OrgID", id)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	if out != nil && resp.StatusCode/100 == 2 {
+	code, _, b := doHTTP(t, method, s.url(path), rd, header...)
+	if out != nil && code/100 == 2 {
 		require.NoError(t, json.Unmarshal(b, out), string(b))
 	}
-	return resp.StatusCode
+	return code
 }
 
 type amAlert struct {

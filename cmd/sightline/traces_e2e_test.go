@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -133,17 +132,12 @@ func tempoTrace(t *testing.T, s *server, path string) (int, ptrace.Traces) {
 // returns the status and the body.
 func getBody(t *testing.T, url, accept string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, url, nil)
-	require.NoError(t, err)
+	var header []string
 	if accept != "" {
-		req.Header.Set("Accept", accept)
+		header = []string{"Accept", accept}
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, body
+	code, _, body := doHTTP(t, http.MethodGet, url, nil, header...)
+	return code, body
 }
 
 var base64ID = regexp.MustCompile(`"(traceId|spanId|parentSpanId)":"([A-Za-z0-9+/=]+)"`)

@@ -1,9 +1,7 @@
 package main_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,17 +22,8 @@ func TestWebUI(t *testing.T) {
 
 	get := func(path string, header ...string) (int, http.Header, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, s.url(path), nil)
-		require.NoError(t, err)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, resp.Header, string(b)
+		code, h, b := doHTTP(t, http.MethodGet, s.url(path), nil, header...)
+		return code, h, string(b)
 	}
 
 	t.Run("assets", func(t *testing.T) {
@@ -148,11 +137,7 @@ func TestWebUI(t *testing.T) {
 		code, _, body = get("/api/v2/silences")
 		require.Equal(t, 200, code, body)
 		require.Contains(t, body, created.SilenceID)
-		req, err := http.NewRequestWithContext(ctxT(t), http.MethodDelete, s.url("/api/v2/silence/"+created.SilenceID), bytes.NewReader(nil))
-		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode)
+		code, _, _ = doHTTP(t, http.MethodDelete, s.url("/api/v2/silence/"+created.SilenceID), nil)
+		require.Equal(t, 200, code)
 	})
 }
