@@ -58,9 +58,9 @@ var ErrInvalidUTF8 = errors.New("invalid UTF-8")
 
 // Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
 // corrupt is stored; it reports whether anything was replaced. The
-// resource is repaired in place, and records of a request share it: with
-// resourceDone, a resource already repaired is not checked again.
-func (r *Record) Repair(resourceDone bool) bool {
+// resource goes through shared, which skips the one the request's record
+// before repaired.
+func (r *Record) Repair(shared *record.SharedKVs) bool {
 	var fix record.Repairer
 	fix.String(&r.SeverityText)
 	if r.BodyType != record.TypeBytes {
@@ -68,9 +68,7 @@ func (r *Record) Repair(resourceDone bool) bool {
 	}
 	fix.String(&r.ScopeName)
 	fix.String(&r.ScopeVersion)
-	if !resourceDone {
-		fix.KVs(r.Resource)
-	}
+	shared.KVs(&fix, r.Resource)
 	fix.KVs(r.Attributes)
 	return fix.Fixed
 }

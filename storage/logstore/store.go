@@ -295,17 +295,14 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 	defer segment.ReturnEnc(enc) // the WAL copies the record
 	kept := recs[:0:0]
 	now := time.Now().UnixNano()
-	var repaired record.KVsID // the resource repaired last
+	var resources record.SharedKVs // records of a request share their resource
 	for _, r := range recs {
 		if r.Size() > s.opts.MaxRecordBytes {
 			res.Rejected[ReasonTooLarge]++
 			s.m.rejected.WithLabelValues(ReasonTooLarge).Inc()
 			continue
 		}
-		rid := record.IDOf(r.Resource)
-		done := rid == repaired && rid != (record.KVsID{})
-		repaired = rid
-		if r.Repair(done) {
+		if r.Repair(&resources) {
 			res.Repaired++
 			s.m.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}

@@ -27,10 +27,10 @@ func TestKVsEncoding(t *testing.T) {
 
 func TestRepair(t *testing.T) {
 	s := Span{Name: "ok", Attributes: []KV{{Key: "k\xff", Value: "v", Type: TypeString}, {Key: "b", Value: "\xff", Type: TypeBytes}}}
-	require.True(t, s.Repair(false))
+	require.True(t, s.Repair(nil))
 	require.Equal(t, "k\uFFFD", s.Attributes[0].Key)
 	require.Equal(t, "\xff", s.Attributes[1].Value, "bytes are base64 text, left alone")
-	require.False(t, s.Repair(false))
+	require.False(t, s.Repair(nil))
 }
 
 func TestParseTraceID(t *testing.T) {

@@ -19,6 +19,24 @@ func (f *Repairer) String(s *string) {
 	}
 }
 
+// SharedKVs remembers the attribute slice repaired last. The records (or
+// spans) of a request share their resource's slice, which the first repairs
+// in place: the others skip it.
+type SharedKVs struct{ last KVsID }
+
+// KVs repairs kvs with f unless it is the slice repaired last; a nil s
+// repairs every slice.
+func (s *SharedKVs) KVs(f *Repairer, kvs []KV) {
+	if s != nil {
+		id := IDOf(kvs)
+		if id == s.last && id != (KVsID{}) {
+			return
+		}
+		s.last = id
+	}
+	f.KVs(kvs)
+}
+
 // KVs repairs keys and values (bytes values are base64 text already).
 func (f *Repairer) KVs(kvs []KV) {
 	for i := range kvs {

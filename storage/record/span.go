@@ -100,17 +100,15 @@ func (s *Span) Size() int {
 
 // Repair replaces invalid UTF-8 in every text field with U+FFFD, so nothing
 // corrupt is stored; it reports whether anything was replaced. The
-// resource is repaired in place, and spans of a request share it: with
-// resourceDone, a resource already repaired is not checked again.
-func (s *Span) Repair(resourceDone bool) bool {
+// resource goes through shared, which skips the one the request's span
+// before repaired.
+func (s *Span) Repair(shared *SharedKVs) bool {
 	var fix Repairer
 	for _, p := range []*string{&s.Name, &s.TraceState, &s.StatusMessage, &s.ScopeName, &s.ScopeVersion} {
 		fix.String(p)
 	}
 	fix.KVs(s.Attributes)
-	if !resourceDone {
-		fix.KVs(s.Resource)
-	}
+	shared.KVs(&fix, s.Resource)
 	fix.KVs(s.ScopeAttributes)
 	for i := range s.Events {
 		fix.String(&s.Events[i].Name)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // TestBlockPipelineKeepsOrder: blocks encoded on several goroutines, some
@@ -70,3 +71,7 @@ func TestBlockPipelineError(t *testing.T) {
 	p.Close()
 	p.Close() // twice is allowed
 }
+
+// TestMain fails the package's tests if a goroutine outlives them: a
+// pipeline's workers must stop with Close.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -114,7 +114,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 	enc := segment.BorrowEnc()
 	defer segment.ReturnEnc(enc) // the WAL copies the record
 	kept := make([]*Span, 0, len(spans))
-	var repaired record.KVsID // the resource repaired last: spans of a request share it
+	var resources record.SharedKVs // spans of a request share their resource
 	for _, sp := range spans {
 		reason := ""
 		switch {
@@ -130,10 +130,7 @@ func (s *Store) Append(ctx context.Context, spans []*Span) (AppendResult, error)
 			s.rejected.WithLabelValues(reason).Inc()
 			continue
 		}
-		rid := record.IDOf(sp.Resource)
-		done := rid == repaired && rid != (record.KVsID{})
-		repaired = rid
-		if sp.Repair(done) {
+		if sp.Repair(&resources) {
 			res.Repaired++
 			s.rejected.WithLabelValues(ReasonInvalidUTF8).Inc()
 		}
