@@ -62,7 +62,7 @@ ui-check: ui-deps
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-deps bench-deps-logs
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -99,6 +99,12 @@ bench-logs-longrun: build
 TRACEBENCH_FLAGS ?=
 bench-traces: build
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+
+# The web UI in headless Chromium (issue 14): a trace of 10,000 spans and
+# 5,000 log lines drawn and scrolled, the times printed (they depend on the
+# machine; nothing is asserted). Needs chromium, as .ci/run installs it.
+bench-ui:
+	SIGHTLINE_UI_PERF=1 $(GO) test -count=1 -run '^TestWebUIPerformance$$' -v ./cmd/sightline
 
 # VictoriaLogs, the logs peer, is built from its module (Apache-2.0) into
 # bin/peers: about 8 minutes the first time, needing gcc for its zstd. A

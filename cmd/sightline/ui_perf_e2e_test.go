@@ -19,10 +19,11 @@ import (
 // (Loki's default max_entries_limit_per_query, the most one query returns),
 // and the slowest frame while scrolling each from top to bottom. It prints
 // the numbers and asserts nothing: they depend on the machine. It runs only
-// with SIGHTLINE_UI_PERF=1 (about half a minute).
+// with SIGHTLINE_UI_PERF=1, as `make bench-ui` sets it (about half a
+// minute), beside the other benchmarks rather than in make test.
 func TestWebUIPerformance(t *testing.T) {
 	if os.Getenv("SIGHTLINE_UI_PERF") == "" {
-		t.Skip("set SIGHTLINE_UI_PERF=1 to measure the web UI")
+		t.Skip("a measurement, not a test: make bench-ui runs it (SIGHTLINE_UI_PERF=1)")
 	}
 	ctx := browser(t)
 	s := startServer(t, t.TempDir())
