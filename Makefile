@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: build run test lint fmt ui ui-check ui-deps
+.PHONY: build run test lint fmt ui ui-check ui-deps plugin plugin-backend
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sightline ./cmd/sightline
@@ -13,17 +13,20 @@ build:
 run: build
 	./bin/sightline -data.dir ./data
 
-# bench/ is a module of its own, so that its plotting libraries are not
-# dependencies of the server; lint and test cover both modules.
+# bench/ and grafana-plugin/ are modules of their own, so that their
+# libraries (plotting; Grafana's plugin SDK) are not dependencies of the
+# server; lint and test cover all three modules.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) -C bench vet ./...
+	$(GO) -C grafana-plugin vet ./...
 
 test: lint build ui-check
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) -C bench test -count=1 -timeout 10m ./...
+	$(GO) -C grafana-plugin test -count=1 -timeout 5m ./...
 
 fmt:
 	gofmt -w .
@@ -131,3 +134,25 @@ bench-deps: bench-deps-logs
 	else \
 		echo "bench: prometheus or victoria-metrics missing and apt-get unusable here; the benchmark skips missing peers"; \
 	fi
+
+# The Grafana datasource plugin (grafana-plugin/README.md). `make plugin`
+# builds grafana-plugin/dist (the frontend, plugin.json and the backend
+# executables for the platforms Grafana runs on, named as Grafana looks them
+# up: gpx_sightline_<os>_<arch>) and zips it as Grafana's plugin installer
+# and plugins directory expect: one folder named after the plugin ID.
+PLUGIN_ID        := sightline-observability-datasource
+PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+
+plugin-backend:
+	@for p in $(PLUGIN_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "plugin: backend for $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) -C grafana-plugin build -trimpath -ldflags "-s -w" \
+			-o dist/gpx_sightline_$${os}_$${arch}$$ext ./pkg || exit 1; \
+	done
+
+plugin: plugin-frontend plugin-backend
+	@rm -rf grafana-plugin/build && mkdir -p grafana-plugin/build && \
+		cp -r grafana-plugin/dist grafana-plugin/build/$(PLUGIN_ID) && \
+		(cd grafana-plugin/build && rm -f $(PLUGIN_ID).zip && zip -qr $(PLUGIN_ID).zip $(PLUGIN_ID)) && \
+		echo "plugin: grafana-plugin/build/$(PLUGIN_ID).zip" && ls -l grafana-plugin/build/$(PLUGIN_ID).zip
