@@ -65,7 +65,7 @@ ui-check: ui-deps
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-soak bench-ui bench-deps bench-deps-logs
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -102,6 +102,15 @@ bench-logs-longrun: build
 TRACEBENCH_FLAGS ?=
 bench-traces: build
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+
+# The soak (issue 16): one Sightline under a steady load of logs, traces and
+# metrics at once for an hour, heads flushed every 10 s, sampled every
+# minute (parts, bytes on disk, open files, goroutines, RSS, one fixed query
+# per signal); writes bench/results/soak.md, .json and five plots. Extra
+# soakbench flags go in SOAKBENCH_FLAGS, e.g. `-duration 10m -sample-every 10s`.
+SOAKBENCH_FLAGS ?=
+bench-soak: build
+	$(GO) -C bench run ./cmd/soakbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name soak $(SOAKBENCH_FLAGS)
 
 # The web UI in headless Chromium (issue 14): a trace of 10,000 spans and
 # 5,000 log lines drawn and scrolled, the times printed (they depend on the

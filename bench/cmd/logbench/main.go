@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/sightline-dev/sightline/bench/harness"
 )
@@ -89,38 +87,20 @@ func main() {
 }
 
 func run(o harness.LogOptions, lo harness.LongrunOptions, longrun bool, work, out, name string) error {
-	if work == "" {
-		dir, err := os.MkdirTemp("", "logbench")
-		if err != nil {
-			return err
+	return harness.Command("logbench", work, func(ctx context.Context, work string, logf func(string, ...any)) ([]string, error) {
+		o.WorkDir, lo.WorkDir = work, work
+		if longrun {
+			r, err := harness.RunLogsLongrun(ctx, lo, logf)
+			if err != nil {
+				return nil, err
+			}
+			return harness.WriteLongrunReport(r, out, cmp.Or(name, "logs-longrun"))
 		}
-		defer os.RemoveAll(dir)
-		work = dir
-	}
-	o.WorkDir, lo.WorkDir = work, work
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
-	if longrun {
-		r, err := harness.RunLogsLongrun(ctx, lo, logf)
+		r, err := harness.RunLogs(ctx, o, logf)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		files, err := harness.WriteLongrunReport(r, out, cmp.Or(name, "logs-longrun"))
-		if err != nil {
-			return err
-		}
-		fmt.Println(strings.Join(files, "\n"))
-		return nil
-	}
-	r, err := harness.RunLogs(ctx, o, logf)
-	if err != nil {
-		return err
-	}
-	path, err := harness.WriteLogReport(r, out, cmp.Or(name, "logs"))
-	if err != nil {
-		return err
-	}
-	fmt.Println(path)
-	return nil
+		path, err := harness.WriteLogReport(r, out, cmp.Or(name, "logs"))
+		return []string{path}, err
+	})
 }
