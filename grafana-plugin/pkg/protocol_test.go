@@ -66,6 +66,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // build compiles the plugin backend and Sightline once per test binary.
 func build(tb testing.TB) string {
 	buildOnce.Do(func() {
