@@ -443,6 +443,20 @@ func TestPluginProtocol(t *testing.T) {
 	t.Run("logs of a span, no time range", func(t *testing.T) {
 		checkLogLine(t, s.mustQuery(t, map[string]any{"queryType": "logs", "logsMode": "trace", "traceId": s.traceID, "spanId": s.spanID}))
 	})
+	t.Run("LogQL metric query", func(t *testing.T) {
+		frames := s.mustQuery(t, map[string]any{"queryType": "logs", "expr": `sum by (service_name) (count_over_time({service_name="checkout"}[1h]))`, "step": "60s"})
+		require.Len(t, frames, 1)
+		require.Equal(t, data.FrameTypeTimeSeriesMulti, frames[0].Meta.Type)
+		require.Equal(t, "checkout", frames[0].Fields[1].Labels["service_name"])
+		v := frames[0].Fields[1]
+		require.Equal(t, 1.0, v.At(v.Len()-1), "one line of checkout in the last hour")
+	})
+	t.Run("metrics instant", func(t *testing.T) {
+		frames := s.mustQuery(t, map[string]any{"queryType": "metrics", "expr": "sum(orders_total)", "instant": true})
+		require.Len(t, frames, 1)
+		require.Equal(t, data.FrameTypeTimeSeriesMulti, frames[0].Meta.Type)
+		require.Equal(t, []any{3.0}, column(t, frames[0], "Value"))
+	})
 	t.Run("logs volume", func(t *testing.T) {
 		frames := s.mustQuery(t, map[string]any{"queryType": "logsVolume", "expr": `{service_name="checkout"}`})
 		require.Len(t, frames, 1)

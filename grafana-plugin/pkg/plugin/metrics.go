@@ -19,9 +19,10 @@ import (
 // does (11,000), so a small step over a long range is widened, not refused.
 const maxPoints = 11000
 
-// metrics answers a PromQL/MetricsQL query: a range query as one
-// time-series frame per series (data plane "timeseries-multi"), an instant
-// or table query as one "numeric-long" frame with a column per label, and
+// metrics answers a PromQL/MetricsQL query: a range or instant query as
+// one time-series frame per series (data plane "timeseries-multi"; an
+// instant query's have one point), a table query as one "numeric-long"
+// frame of the instant query at the end of the range, a column per label; and
 // with exemplars on, a frame named "exemplar" whose trace_id opens the trace.
 func (d *Datasource) metrics(ctx context.Context, q Query, dq backend.DataQuery) (data.Frames, error) {
 	if q.Expr == "" {
@@ -34,11 +35,17 @@ func (d *Datasource) metrics(ctx context.Context, q Query, dq backend.DataQuery)
 		if err := d.api.getJSON(ctx, "/api/v1/query", url.Values{"query": {q.Expr}, "time": {unixSeconds(to)}}, &res); err != nil {
 			return nil, err
 		}
-		f, err := instantFrame(res, q)
+		var err error
+		if q.Format == "table" {
+			var f *data.Frame
+			f, err = instantFrame(res, q)
+			frames = data.Frames{f}
+		} else {
+			frames, err = instantFrames(res, q)
+		}
 		if err != nil {
 			return nil, err
 		}
-		frames = data.Frames{f}
 	} else {
 		step := rangeStep(q, dq)
 		// Aligned to the step, as Grafana's Prometheus datasource does, so
