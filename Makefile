@@ -55,6 +55,38 @@ ui-check: ui-deps
 		if ! diff -r ui/dist $$tmp/dist >/dev/null; then \
 			echo "ui/dist is not what ui/src builds: run make ui and commit ui/dist"; exit 1; fi
 
+# The Grafana datasource plugin (grafana-plugin/, issue 13). Its frontend is
+# TypeScript/React built by webpack into grafana-plugin/dist (module.js,
+# plugin.json, img/, README.md), which is not committed; Node (20) and npm are
+# needed to build it. `make plugin-frontend` builds dist/ (keeping the Go
+# backend's gpx_sightline_* executables there); `make plugin-check` (run by
+# .ci/run, not by make test) typechecks, lints, runs the Jest tests, builds a
+# production bundle into a temporary directory and checks its size budget and
+# its plugin.json against Grafana's plugin.json schema.
+.PHONY: plugin-deps plugin-frontend plugin-check
+
+plugin-deps:
+	@command -v $(NPM) >/dev/null 2>&1 || { \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "plugin: installing nodejs and npm (Debian packages)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
+		else echo "plugin: npm (Node 20) is needed to build the Grafana plugin's frontend; install it"; exit 1; fi; }
+	@if [ ! -d grafana-plugin/node_modules ] || [ grafana-plugin/package-lock.json -nt grafana-plugin/node_modules/.package-lock.json ]; then \
+		cd grafana-plugin && $(NPM) ci --no-audit --no-fund --loglevel=error; fi
+
+plugin-frontend: plugin-deps
+	cd grafana-plugin && $(NPM) run --silent build
+
+plugin-check: plugin-deps
+	cd grafana-plugin && $(NPM) run --silent typecheck && $(NPM) run --silent lint && $(NPM) run --silent test:ci
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd grafana-plugin && \
+		$(NPM) run --silent build -- --env dist=$$tmp/dist >$$tmp/build.log 2>&1 || { cat $$tmp/build.log; exit 1; }; \
+		node scripts/bundle-budget.js $$tmp/dist && node scripts/plugin-json.js src/plugin.json $$tmp/dist/plugin.json
+
+# `make plugin` (the frontend, the Go backend's gpx_sightline_<os>_<arch>
+# executables into grafana-plugin/dist, and the zip) is written with the
+# plugin's backend.
+
 # Benchmarks (bench/README.md): Sightline side by side with Prometheus and
 # VictoriaMetrics on identical data; writes bench/results/$(BENCH_NAME).md and
 # its plots. Takes about 15 minutes with the defaults. Extra slbench flags go

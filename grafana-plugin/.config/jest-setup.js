@@ -35,7 +35,9 @@ Object.defineProperty(global, 'matchMedia', {
   }),
 });
 
-HTMLCanvasElement.prototype.getContext = () => {};
+if (typeof HTMLCanvasElement !== 'undefined') {
+  HTMLCanvasElement.prototype.getContext = () => {};
+}
 
 if (!global.ResizeObserver) {
   global.ResizeObserver = class {

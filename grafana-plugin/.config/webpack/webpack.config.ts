@@ -82,12 +82,11 @@ const config = (env: Env): Configuration => {
       minimize: production,
       minimizer: [
         new TerserPlugin({
+          extractComments: false,
           terserOptions: {
             // Keep only the banner naming the plugin and its version.
-            format: {
-              comments: (_: unknown, c: { type: string; value: string }) =>
-                c.type === 'comment2' && c.value.trim().startsWith(pluginJson.id),
-            },
+            // (A RegExp, not a function: terser runs in workers and a function loses its closure.)
+            format: { comments: new RegExp(`^ ${pluginJson.id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@`) },
             compress: { drop_console: ['log', 'info'] },
           },
         }),
