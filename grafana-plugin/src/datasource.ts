@@ -152,7 +152,9 @@ export class DataSource
     if (targets.length === 0) {
       return undefined;
     }
-    return { ...request, targets };
+    // Explore runs this through its own logs-volume helper (which adds the
+    // FullRange meta and the level colours); the inspector shows only the main query.
+    return { ...request, targets, hideFromInspector: true };
   }
 
   // ---- query modification from log details ----

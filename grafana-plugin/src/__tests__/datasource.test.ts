@@ -87,6 +87,7 @@ describe('DataSource', () => {
         { refId: 'log-volume-A', queryType: 'logsVolume', expr: '{service_name="a"}', logsMode: 'logql' },
       ]);
       expect(sup?.range).toBe(req.range);
+      expect(sup?.hideFromInspector).toBe(true);
       expect(
         ds.getSupplementaryRequest(SupplementaryQueryType.LogsVolume, makeRequest([{ refId: 'B', queryType: 'metrics', expr: 'up' }]))
       ).toBeUndefined();
