@@ -7,16 +7,19 @@ import {
   DataSourceInstanceSettings,
   DataSourceWithQueryModificationSupport,
   DataSourceWithSupplementaryQueriesSupport,
+  DataSourceWithToggleableQueryFiltersSupport,
   LegacyMetricFindQueryOptions,
   LiveChannelScope,
   LoadingState,
   MetricFindValue,
+  QueryFilterOptions,
   QueryFixAction,
   ScopedVars,
   SupplementaryQueryOptions,
   SupplementaryQueryType,
   TimeRange,
   AdHocVariableFilter,
+  ToggleFilterAction,
 } from '@grafana/data';
 import { DataSourceWithBackend, getGrafanaLiveSrv, getTemplateSrv } from '@grafana/runtime';
 import { merge, Observable, of } from 'rxjs';
@@ -31,7 +34,15 @@ import {
 } from './types';
 import { liveTailPath } from './utils/hash';
 import { interpolateQuery } from './utils/interpolate';
-import { addFieldToSearch, addLabelToLogQL, addLineFilter } from './utils/logql';
+import {
+  addFieldToSearch,
+  addLabelToLogQL,
+  addLineFilter,
+  hasLabelMatcher,
+  hasSearchTerm,
+  removeLabelMatcher,
+  removeSearchTerm,
+} from './utils/logql';
 import { logsVolumeQuery } from './utils/supplementary';
 import { parseVariableQuery } from './utils/variables';
 
@@ -42,7 +53,8 @@ export class DataSource
   extends DataSourceWithBackend<SightlineQuery, SightlineOptions>
   implements
     DataSourceWithSupplementaryQueriesSupport<SightlineQuery>,
-    DataSourceWithQueryModificationSupport<SightlineQuery>
+    DataSourceWithQueryModificationSupport<SightlineQuery>,
+    DataSourceWithToggleableQueryFiltersSupport<SightlineQuery>
 {
   private readonly tenant: string;
   private readonly cache = new Map<string, { at: number; value: Promise<string[]> }>();
@@ -199,6 +211,45 @@ export class DataSource
       default:
         return query;
     }
+  }
+
+  /** Whether a log query already filters on key="value" (log details show the filter as active). */
+  queryHasFilter(query: SightlineQuery, filter: QueryFilterOptions): boolean {
+    const { key, value } = filter;
+    if (query.queryType !== 'logs' || !key || value === undefined) {
+      return false;
+    }
+    const expr = query.expr ?? '';
+    return query.logsMode === 'search' ? hasSearchTerm(expr, key, value) : hasLabelMatcher(expr, key, value, '=');
+  }
+
+  /**
+   * Log details' filter buttons: FILTER_FOR adds key="value", or removes it
+   * when present; FILTER_OUT the same with key!="value". Either replaces the
+   * opposite filter.
+   */
+  toggleQueryFilter(query: SightlineQuery, filter: ToggleFilterAction): SightlineQuery {
+    const { key, value } = filter.options;
+    if (query.queryType !== 'logs' || !key || value === undefined) {
+      return query;
+    }
+    let expr = query.expr ?? '';
+    const negate = filter.type === 'FILTER_OUT';
+    if (query.logsMode === 'search') {
+      if (hasSearchTerm(expr, key, value, negate)) {
+        return { ...query, expr: removeSearchTerm(expr, key, value, negate) };
+      }
+      expr = removeSearchTerm(expr, key, value, !negate);
+      return { ...query, expr: addFieldToSearch(expr, key, value, negate) };
+    }
+    const op = negate ? '!=' : '=';
+    if (hasLabelMatcher(expr, key, value, op)) {
+      return { ...query, expr: removeLabelMatcher(expr, key, value, op) };
+    }
+    expr = removeLabelMatcher(expr, key, value, negate ? '=' : '!=');
+    const fake: QueryFixAction = { type: 'ADD_FILTER', frame: filter.frame };
+    const where = labelType(fake, key) === 'I' || labelType(fake, key) === undefined ? 'selector' : 'pipeline';
+    return { ...query, expr: addLabelToLogQL(expr, key, value, op, where) };
   }
 
   getQueryDisplayText(query: SightlineQuery): string {

@@ -194,6 +194,31 @@ describe('DataSource', () => {
     });
   });
 
+  describe('toggleable filters (log details)', () => {
+    const ds = makeDs();
+    it('adds, detects and removes a LogQL filter, and flips FOR/OUT', () => {
+      let q: SightlineQuery = { refId: 'A', queryType: 'logs', expr: '{service_name="a"}' };
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_FOR', options: { key: 'pod', value: 'p1' } });
+      expect(q.expr).toBe('{service_name="a", pod="p1"}');
+      expect(ds.queryHasFilter(q, { key: 'pod', value: 'p1' })).toBe(true);
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_OUT', options: { key: 'pod', value: 'p1' } });
+      expect(q.expr).toBe('{service_name="a", pod!="p1"}');
+      expect(ds.queryHasFilter(q, { key: 'pod', value: 'p1' })).toBe(false);
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_OUT', options: { key: 'pod', value: 'p1' } });
+      expect(q.expr).toBe('{service_name="a"}');
+    });
+    it('does the same in search mode', () => {
+      let q: SightlineQuery = { refId: 'A', queryType: 'logs', logsMode: 'search', expr: 'timeout' };
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_FOR', options: { key: 'service.name', value: 'x' } });
+      expect(q.expr).toBe('timeout AND service.name:"x"');
+      expect(ds.queryHasFilter(q, { key: 'service.name', value: 'x' })).toBe(true);
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_OUT', options: { key: 'service.name', value: 'x' } });
+      expect(q.expr).toBe('timeout AND NOT service.name:"x"');
+      q = ds.toggleQueryFilter(q, { type: 'FILTER_OUT', options: { key: 'service.name', value: 'x' } });
+      expect(q.expr).toBe('timeout');
+    });
+  });
+
   describe('resources', () => {
     it('metricFindQuery asks the right resource with the range, and caches', async () => {
       const ds = makeDs();

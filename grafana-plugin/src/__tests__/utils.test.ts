@@ -4,7 +4,16 @@ import { SightlineQuery } from '../types';
 import { applySuggestion, completionContext, rankSuggestions } from '../utils/completion';
 import { liveTailPath, stableHash } from '../utils/hash';
 import { interpolateQuery, regexFormatter, ReplaceFn, searchFormatter } from '../utils/interpolate';
-import { addFieldToSearch, addLabelToLogQL, addLineFilter, findSelector } from '../utils/logql';
+import {
+  addFieldToSearch,
+  addLabelToLogQL,
+  addLineFilter,
+  findSelector,
+  hasLabelMatcher,
+  hasSearchTerm,
+  removeLabelMatcher,
+  removeSearchTerm,
+} from '../utils/logql';
 import { logsVolumeQuery } from '../utils/supplementary';
 import { parseVariableQuery } from '../utils/variables';
 
@@ -179,5 +188,30 @@ describe('live tail channel', () => {
     expect(liveTailPath('{a="b"}', 'logql', 't1')).toBe(p);
     expect(liveTailPath('{a="b"}', 'logql', 't2')).not.toBe(p);
     expect(liveTailPath('{a="b"}', 'search', 't1')).not.toBe(p);
+  });
+});
+
+describe('toggling filters', () => {
+  it('finds and removes selector matchers and pipeline stages', () => {
+    const q = '{service_name="a", pod="p1"} |= "x" | trace_id="t"';
+    expect(hasLabelMatcher(q, 'pod', 'p1')).toBe(true);
+    expect(hasLabelMatcher(q, 'pod', 'p')).toBe(false);
+    expect(hasLabelMatcher(q, 'pod', 'p1', '!=')).toBe(false);
+    expect(hasLabelMatcher(q, 'trace_id', 't')).toBe(true);
+    expect(removeLabelMatcher(q, 'pod', 'p1')).toBe('{service_name="a"} |= "x" | trace_id="t"');
+    expect(removeLabelMatcher(q, 'service_name', 'a')).toBe('{pod="p1"} |= "x" | trace_id="t"');
+    expect(removeLabelMatcher(q, 'trace_id', 't')).toBe('{service_name="a", pod="p1"} |= "x"');
+    expect(removeLabelMatcher('{pod="p1"}', 'pod', 'p1')).toBe('{service_name=~".+"}');
+    expect(removeLabelMatcher('{a="b", pod!="p1", c="d"}', 'pod', 'p1', '!=')).toBe('{a="b", c="d"}');
+  });
+  it('finds and removes search terms', () => {
+    const s = 'timeout AND service.name:"x" AND NOT pod:"p"';
+    expect(hasSearchTerm(s, 'service.name', 'x')).toBe(true);
+    expect(hasSearchTerm(s, 'pod', 'p')).toBe(false);
+    expect(hasSearchTerm(s, 'pod', 'p', true)).toBe(true);
+    expect(removeSearchTerm(s, 'service.name', 'x')).toBe('timeout AND NOT pod:"p"');
+    expect(removeSearchTerm(s, 'pod', 'p', true)).toBe('timeout AND service.name:"x"');
+    expect(removeSearchTerm('k:"v" AND rest', 'k', 'v')).toBe('rest');
+    expect(removeSearchTerm('k:"v"', 'k', 'v')).toBe('');
   });
 });

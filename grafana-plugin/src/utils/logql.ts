@@ -92,3 +92,52 @@ export function addLineFilter(expr: string, text: string, negate = false): strin
   const q = expr.trim() === '' ? '{service_name=~".+"}' : expr.trimEnd();
   return `${q} ${negate ? '!=' : '|='} ${quoteString(text)}`;
 }
+
+function escapeForRegex(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/** A regex for key<op>"value" as quoteString writes it (spaces around op allowed). */
+function matcherPattern(key: string, op: '=' | '!=', value: string): string {
+  return `${escapeForRegex(key)}\\s*${escapeForRegex(op)}\\s*${escapeForRegex(quoteString(value))}`;
+}
+
+/** Does the LogQL query filter on key<op>"value" (in its selector or as a label filter)? */
+export function hasLabelMatcher(expr: string, key: string, value: string, op: '=' | '!=' = '='): boolean {
+  return new RegExp(`(^|[{,|\\s])${matcherPattern(key, op, value)}(?=\\s*([,}|]|$))`).test(expr);
+}
+
+/** Removes key<op>"value" from a LogQL query; an emptied selector matches every stream. */
+export function removeLabelMatcher(expr: string, key: string, value: string, op: '=' | '!=' = '='): string {
+  const m = matcherPattern(key, op, value);
+  let out = expr
+    // a pipeline stage: | key="value"
+    .replace(new RegExp(`\\s*\\|\\s*${m}(?=\\s*(\\||$))`), '')
+    // in a selector, followed by another matcher: key="value",
+    .replace(new RegExp(`([{,]\\s*)${m}\\s*,\\s*`), '$1')
+    // in a selector, after another matcher: , key="value"
+    .replace(new RegExp(`\\s*,\\s*${m}(?=\\s*})`), '')
+    // alone in the selector
+    .replace(new RegExp(`{\\s*${m}\\s*}`), '{}');
+  if (/^\s*{}/.test(out)) {
+    out = out.replace(/{}/, '{service_name=~".+"}');
+  }
+  return out;
+}
+
+/** Does the search have key:"value" (negated or not)? */
+export function hasSearchTerm(expr: string, key: string, value: string, negate = false): boolean {
+  const term = escapeForRegex(`${key}:${quoteString(value)}`);
+  const re = negate ? new RegExp(`(^|\\s)NOT ${term}`) : new RegExp(`(^|\\s)(?<!NOT )${term}`);
+  return re.test(expr);
+}
+
+/** Removes key:"value" (or NOT key:"value") and the AND that joined it. */
+export function removeSearchTerm(expr: string, key: string, value: string, negate = false): string {
+  const term = (negate ? 'NOT ' : '') + escapeForRegex(`${key}:${quoteString(value)}`);
+  return expr
+    .replace(new RegExp(`\\s+AND\\s+${term}(?=\\s|$)`), '')
+    .replace(new RegExp(`^\\s*${term}\\s+AND\\s+`), '')
+    .replace(new RegExp(`^\\s*${term}\\s*$`), '')
+    .trim();
+}
