@@ -61,8 +61,9 @@ ui-check: ui-deps
 # needed to build it. `make plugin-frontend` builds dist/ (keeping the Go
 # backend's gpx_sightline_* executables there); `make plugin-check` (run by
 # .ci/run, not by make test) typechecks, lints, runs the Jest tests, builds a
-# production bundle into a temporary directory and checks its size budget and
-# its plugin.json against Grafana's plugin.json schema.
+# production bundle into a temporary directory and checks its size budget, its
+# plugin.json against Grafana's plugin.json schema, and that the bundle loads
+# as Grafana loads it (AMD, Grafana's libraries external) and renders.
 .PHONY: plugin-deps plugin-frontend plugin-check
 
 plugin-deps:
@@ -81,7 +82,8 @@ plugin-check: plugin-deps
 	cd grafana-plugin && $(NPM) run --silent typecheck && $(NPM) run --silent lint && $(NPM) run --silent test:ci
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd grafana-plugin && \
 		$(NPM) run --silent build -- --env dist=$$tmp/dist >$$tmp/build.log 2>&1 || { cat $$tmp/build.log; exit 1; }; \
-		node scripts/bundle-budget.js $$tmp/dist && node scripts/plugin-json.js src/plugin.json $$tmp/dist/plugin.json
+		node scripts/bundle-budget.js $$tmp/dist && node scripts/plugin-json.js src/plugin.json $$tmp/dist/plugin.json && \
+		SIGHTLINE_PLUGIN_DIST=$$tmp/dist $(NPM) run --silent test:bundle
 
 # `make plugin` (the frontend, the Go backend's gpx_sightline_<os>_<arch>
 # executables into grafana-plugin/dist, and the zip) is written with the

@@ -9,6 +9,9 @@ module.exports = {
   modulePaths: ['<rootDir>/src'],
   setupFilesAfterEnv: ['<rootDir>/jest-setup.js'],
   testEnvironment: 'jest-environment-jsdom',
+  // Component tests type into @grafana/ui inputs; on a loaded 2-core CI
+  // machine one can take several seconds.
+  testTimeout: 30000,
   testMatch: ['<rootDir>/src/**/__tests__/**/*.{js,jsx,ts,tsx}', '<rootDir>/src/**/*.{spec,test,jest}.{js,jsx,ts,tsx}'],
   transform: {
     '^.+\\.(t|j)sx?$|^.+\\.mjs$': [

@@ -1,11 +1,14 @@
 import { render, screen } from '@testing-library/react';
-import userEvent from '@testing-library/user-event';
+import userEventLib from '@testing-library/user-event';
 import React, { useState } from 'react';
 
 import { DataSourceSettings } from '@grafana/data';
 
 import { SightlineOptions, SightlineSecureJsonData } from '../../types';
 import { ConfigEditor } from '../ConfigEditor';
+
+// No delay between keystrokes: the tests type a lot, and CI machines are slow.
+const userEvent = userEventLib.setup({ delay: null });
 
 type Settings = DataSourceSettings<SightlineOptions, SightlineSecureJsonData>;
 

@@ -1,10 +1,13 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
-import userEvent from '@testing-library/user-event';
+import userEventLib from '@testing-library/user-event';
 import React, { useState } from 'react';
 
 import type { DataSource } from '../../datasource';
 import { SightlineQuery } from '../../types';
 import { QueryEditor, switchQueryType } from '../QueryEditor';
+
+// No delay between keystrokes: the tests type a lot, and CI machines are slow.
+const userEvent = userEventLib.setup({ delay: null });
 
 /** A stand-in datasource: only the resource lookups the editor makes. */
 function fakeDatasource(answers: Record<string, string[]> = {}) {
