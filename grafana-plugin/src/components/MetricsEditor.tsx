@@ -28,8 +28,9 @@ export function metricBeforeBrace(text: string): string | undefined {
 
 export function MetricsEditor({ datasource, query, range, onChange, onRunQuery }: Props) {
   const expr = query.expr ?? '';
-  const getSuggestions = (ctx: CompletionContext): Promise<string[]> => {
-    const metric = metricBeforeBrace(expr.slice(0, ctx.from));
+  const getSuggestions = (ctx: CompletionContext, text: string): Promise<string[]> => {
+    // text, not expr: the keystroke that asked is not in the query yet.
+    const metric = metricBeforeBrace(text.slice(0, ctx.from));
     const match: Record<string, string> = metric ? { match: metric } : {};
     switch (ctx.kind) {
       case 'metricNames':

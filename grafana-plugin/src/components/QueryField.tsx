@@ -7,7 +7,8 @@ import { TextArea, useStyles2 } from '@grafana/ui';
 import { applySuggestion, CompletionContext, completionContext, CompletionLanguage, rankSuggestions } from '../utils/completion';
 import { SuggestionList } from './SuggestionList';
 
-export type SuggestionSource = (ctx: CompletionContext) => Promise<string[]>;
+/** Candidates for a completion context; text is the field's current text. */
+export type SuggestionSource = (ctx: CompletionContext, text: string) => Promise<string[]>;
 
 interface Props {
   value: string;
@@ -54,7 +55,7 @@ export function QueryField({ value, language, onChange, onRunQuery, getSuggestio
         return;
       }
       const mine = ++seq.current;
-      getSuggestions(c)
+      getSuggestions(c, text)
         .then((all) => {
           if (mine !== seq.current) {
             return; // a newer keystroke has asked again

@@ -141,7 +141,10 @@ describe('QueryEditor', () => {
     await userEvent.keyboard('{Enter}');
     expect(last().expr).toBe('http_requests_total');
 
-    await userEvent.type(field, '{{job="');
+    await userEvent.type(field, '{{');
+    // The label names of that metric, asked for as the brace is typed.
+    expect(fetchStrings).toHaveBeenLastCalledWith('metrics/labels', { match: 'http_requests_total' }, undefined);
+    await userEvent.type(field, 'job="');
     await screen.findByRole('option', { name: 'node' });
     expect(fetchStrings).toHaveBeenCalledWith('metrics/label-values', { label: 'job', match: 'http_requests_total' }, undefined);
     await userEvent.keyboard('{ArrowDown}{Enter}');
