@@ -27,7 +27,6 @@ import { merge, Observable, of } from 'rxjs';
 import {
   DEFAULT_LOGS_LIMIT,
   DEFAULT_QUERY,
-  DEFAULT_TRACES_LIMIT,
   Resources,
   SightlineOptions,
   SightlineQuery,
@@ -64,7 +63,7 @@ export class DataSource
     this.tenant = instanceSettings.jsonData?.tenant ?? '';
   }
 
-  getDefaultQuery(app: CoreApp): Partial<SightlineQuery> {
+  getDefaultQuery(_app: CoreApp): Partial<SightlineQuery> {
     return { ...DEFAULT_QUERY };
   }
 
@@ -315,11 +314,6 @@ export class DataSource
   async getTagValues(options: DataSourceGetTagValuesOptions<SightlineQuery>): Promise<MetricFindValue[]> {
     const values = await this.fetchStrings(Resources.logLabelValues, { label: options.key }, options.timeRange);
     return values.map((text) => ({ text }));
-  }
-
-  /** Defaults the backend would apply anyway, made explicit for the editor. */
-  static defaultLimit(query: SightlineQuery): number {
-    return query.queryType === 'traces' ? DEFAULT_TRACES_LIMIT : DEFAULT_LOGS_LIMIT;
   }
 }
 
