@@ -124,7 +124,9 @@ export class DataSource
           stream: this.uid,
           namespace: this.uid,
           path,
-          data: { expr, logsMode, refId: t.refId },
+          // Constant for a given path (Grafana Live's rule for channel data):
+          // the path hashes exactly these and the tenant.
+          data: { expr, logsMode },
         },
         buffer: {
           maxLength: Math.max(q.limit ?? DEFAULT_LOGS_LIMIT, 100),

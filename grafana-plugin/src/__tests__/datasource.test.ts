@@ -150,7 +150,8 @@ describe('DataSource', () => {
       expect(opts.addr.namespace).toBe('sl-uid');
       expect(opts.addr.stream).toBe('sl-uid');
       expect(opts.addr.path).toMatch(/^tail\/[0-9a-f]{16}$/);
-      expect(opts.addr.data).toEqual({ expr: '{service_name="checkout"}', logsMode: 'logql', refId: 'A' });
+      expect(opts.addr.data).toEqual({ expr: '{service_name="checkout"}', logsMode: 'logql' });
+      expect(opts.key).toBe('r1.A');
 
       // The same query of another tenant gets another channel; the same one, the same.
       mockGetDataStream.mockClear();
