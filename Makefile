@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.revision=$(REVISION)
 
-.PHONY: build run test lint fmt ui ui-check ui-deps plugin plugin-backend
+.PHONY: build run test lint fmt node ui ui-check ui-deps plugin plugin-backend
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/sightline ./cmd/sightline
@@ -39,12 +39,16 @@ fmt:
 # committed ui/dist is not what the sources build.
 NPM ?= npm
 
-ui-deps:
+# node installs Node and npm from Debian's packages when they are missing
+# (as root), so that make test alone sets up a fresh machine.
+node:
 	@command -v $(NPM) >/dev/null 2>&1 || { \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			echo "ui: installing nodejs and npm (Debian packages)"; \
+			echo "installing nodejs and npm (Debian packages)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
-		else echo "ui: npm (Node 20) is needed to check the web UI; install it"; exit 1; fi; }
+		else echo "npm (Node 20) is needed to build and check the web UI and the Grafana plugin; install it"; exit 1; fi; }
+
+ui-deps: node
 	@if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then \
 		cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error; fi
 
@@ -57,6 +61,53 @@ ui-check: ui-deps
 		(cd ui && node build.mjs $$tmp/dist) && \
 		if ! diff -r ui/dist $$tmp/dist >/dev/null; then \
 			echo "ui/dist is not what ui/src builds: run make ui and commit ui/dist"; exit 1; fi
+
+# The Grafana datasource plugin (grafana-plugin/, issue 13). Its frontend is
+# TypeScript/React built by webpack into grafana-plugin/dist (module.js,
+# plugin.json, img/, README.md), which is not committed; Node (20) and npm are
+# needed to build it. `make plugin-frontend` builds dist/ (keeping the Go
+# backend's gpx_sightline_* executables there); `make plugin-check` (run by
+# .ci/run, not by make test) typechecks, lints, runs the Jest tests, builds a
+# production bundle into a temporary directory and checks its size budget, its
+# plugin.json against Grafana's plugin.json schema, and that the bundle loads
+# as Grafana loads it (AMD, Grafana's libraries external) and renders.
+.PHONY: plugin-deps plugin-frontend plugin-check
+
+plugin-deps: node
+	@if [ ! -d grafana-plugin/node_modules ] || [ grafana-plugin/package-lock.json -nt grafana-plugin/node_modules/.package-lock.json ]; then \
+		cd grafana-plugin && $(NPM) ci --no-audit --no-fund --loglevel=error; fi
+
+plugin-frontend: plugin-deps
+	cd grafana-plugin && $(NPM) run --silent build
+
+plugin-check: plugin-deps
+	cd grafana-plugin && $(NPM) run --silent typecheck && $(NPM) run --silent lint && $(NPM) run --silent test:ci
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd grafana-plugin && \
+		$(NPM) run --silent build -- --env dist=$$tmp/dist >$$tmp/build.log 2>&1 || { cat $$tmp/build.log; exit 1; }; \
+		node scripts/bundle-budget.js $$tmp/dist && node scripts/plugin-json.js src/plugin.json $$tmp/dist/plugin.json && \
+		SIGHTLINE_PLUGIN_DIST=$$tmp/dist $(NPM) run --silent test:bundle
+
+# `make plugin` builds all of grafana-plugin/dist (the frontend, plugin.json
+# and the backend executables for the platforms Grafana runs on, named as
+# Grafana looks them up: gpx_sightline_<os>_<arch>) and zips it as Grafana's
+# plugin installer and plugins directory expect: one folder named after the
+# plugin ID, in grafana-plugin/build.
+PLUGIN_ID        := sightline-observability-datasource
+PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+
+plugin-backend:
+	@for p in $(PLUGIN_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "plugin: backend for $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) -C grafana-plugin build -trimpath -ldflags "-s -w" \
+			-o dist/gpx_sightline_$${os}_$${arch}$$ext ./pkg || exit 1; \
+	done
+
+plugin: plugin-frontend plugin-backend
+	@rm -rf grafana-plugin/build && mkdir -p grafana-plugin/build && \
+		cp -r grafana-plugin/dist grafana-plugin/build/$(PLUGIN_ID) && \
+		(cd grafana-plugin/build && rm -f $(PLUGIN_ID).zip && zip -qr $(PLUGIN_ID).zip $(PLUGIN_ID)) && \
+		echo "plugin: grafana-plugin/build/$(PLUGIN_ID).zip" && ls -l grafana-plugin/build/$(PLUGIN_ID).zip
 
 # Benchmarks (bench/README.md): Sightline side by side with Prometheus and
 # VictoriaMetrics on identical data; writes bench/results/$(BENCH_NAME).md and
@@ -143,25 +194,3 @@ bench-deps: bench-deps-logs
 	else \
 		echo "bench: prometheus or victoria-metrics missing and apt-get unusable here; the benchmark skips missing peers"; \
 	fi
-
-# The Grafana datasource plugin (grafana-plugin/README.md). `make plugin`
-# builds grafana-plugin/dist (the frontend, plugin.json and the backend
-# executables for the platforms Grafana runs on, named as Grafana looks them
-# up: gpx_sightline_<os>_<arch>) and zips it as Grafana's plugin installer
-# and plugins directory expect: one folder named after the plugin ID.
-PLUGIN_ID        := sightline-observability-datasource
-PLUGIN_PLATFORMS := linux/amd64 linux/arm64 darwin/arm64 windows/amd64
-
-plugin-backend:
-	@for p in $(PLUGIN_PLATFORMS); do \
-		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-		echo "plugin: backend for $$os/$$arch"; \
-		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) -C grafana-plugin build -trimpath -ldflags "-s -w" \
-			-o dist/gpx_sightline_$${os}_$${arch}$$ext ./pkg || exit 1; \
-	done
-
-plugin: plugin-frontend plugin-backend
-	@rm -rf grafana-plugin/build && mkdir -p grafana-plugin/build && \
-		cp -r grafana-plugin/dist grafana-plugin/build/$(PLUGIN_ID) && \
-		(cd grafana-plugin/build && rm -f $(PLUGIN_ID).zip && zip -qr $(PLUGIN_ID).zip $(PLUGIN_ID)) && \
-		echo "plugin: grafana-plugin/build/$(PLUGIN_ID).zip" && ls -l grafana-plugin/build/$(PLUGIN_ID).zip

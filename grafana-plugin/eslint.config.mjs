@@ -1,0 +1,10 @@
+import { defineConfig } from 'eslint/config';
+
+import baseConfig from './.config/eslint.config.mjs';
+
+export default defineConfig([
+  {
+    ignores: ['**/node_modules/', '**/dist/', '**/coverage/', '**/.eslintcache', '.config/jest/mocks/'],
+  },
+  ...baseConfig,
+]);
