@@ -65,7 +65,7 @@ ui-check: ui-deps
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs bench-deps-traces
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -99,9 +99,12 @@ bench-logs-longrun: build
 # latencies, and 2 million spans in telemetrygen's shape for bytes per span;
 # writes bench/results/traces.md and traces.json. Extra tracebench flags go in
 # TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
+# With Jaeger v2 installed by `make bench-deps` (bin/peers), the realistic
+# load, the trace-by-ID lookups and the equivalent searches run against it
+# too, side by side (issue 16); without it, Sightline runs alone.
 TRACEBENCH_FLAGS ?=
-bench-traces: build
-	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+bench-traces: build bench-deps-traces
+	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
 
 # The web UI in headless Chromium (issue 14): a trace of 10,000 spans and
 # 5,000 log lines drawn and scrolled, the times printed (they depend on the
@@ -119,10 +122,23 @@ bench-deps-logs:
 		GOBIN=$(PEERS) $(GO) install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$(VICTORIALOGS_VERSION) \
 			|| echo "bench: building victoria-logs failed; the log benchmark runs Sightline alone"; }
 
+# Jaeger v2, the traces peer (Apache-2.0), is built as a Go tool of a scratch
+# module in a temporary directory (its module is built that way, not by a
+# plain go install) into bin/peers: about 15 minutes the first time. A
+# failed build leaves the trace benchmark to run Sightline alone.
+JAEGER_VERSION := v1.76.0
+bench-deps-traces:
+	@test -x $(PEERS)/jaeger || { echo "bench: building jaeger $(JAEGER_VERSION) into bin/peers"; \
+		tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd $$tmp && \
+		$(GO) mod init jaeger-build >/dev/null 2>&1 && \
+		$(GO) get -tool github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION) && \
+		GOBIN=$(PEERS) $(GO) install tool \
+			|| echo "bench: building jaeger failed; the trace benchmark runs Sightline alone"; }
+
 # The metrics peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports
 # and data directories, and a packaged instance would compete for the CPUs.
-bench-deps: bench-deps-logs
+bench-deps: bench-deps-logs bench-deps-traces
 	@if command -v prometheus >/dev/null 2>&1 && command -v victoria-metrics >/dev/null 2>&1; then exit 0; fi; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "bench: installing prometheus and victoria-metrics (Debian packages)"; \

@@ -66,3 +66,53 @@ func TestTraceSmoke(t *testing.T) {
 	require.Equal(t, r.Realistic, again.Realistic)
 	require.Equal(t, r.ByID.Latencies, again.ByID.Latencies)
 }
+
+// TestJaegerSideBySide runs a tiny realistic load and the lookups and
+// searches against Jaeger too, when `make bench-deps` has built it into
+// bin/peers (or $BENCH_JAEGER names a binary), and checks that both
+// systems' answers agree.
+func TestJaegerSideBySide(t *testing.T) {
+	jaeger := os.Getenv("BENCH_JAEGER")
+	if jaeger == "" {
+		var err error
+		jaeger, err = filepath.Abs("../../bin/peers/jaeger")
+		require.NoError(t, err)
+	}
+	if _, err := os.Stat(jaeger); err != nil {
+		t.Skipf("no Jaeger at %s (make bench-deps builds it into bin/peers; BENCH_JAEGER names another binary)", jaeger)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := DefaultTraceOptions()
+	o.Sightline, o.Jaeger, o.WorkDir = sightlineBin, jaeger, t.TempDir()
+	o.Spans, o.TelemetrygenSpans, o.Senders = 5_000, 0, 2
+	o.TraceLookups, o.CorrelateLookups, o.SearchRuns = 20, 20, 2
+	// Above the matches of so few spans: both must return them all.
+	o.SearchLimit = 5_000
+	o.HeadMaxAge, o.SpanMetricsInterval = time.Second, time.Second
+
+	r, err := RunTraces(ctx, o, t.Logf)
+	require.NoError(t, err)
+	j := r.Jaeger
+	require.NotNil(t, j)
+	require.Regexp(t, `^v\d+\.\d+\.\d+`, j.Version)
+	require.Equal(t, r.Realistic.Spans, j.Ingest.Spans, "the same load")
+	require.Equal(t, r.Realistic.Traces, j.Ingest.Traces)
+	require.EqualValues(t, j.Ingest.Spans, j.Ingest.Appended, "Jaeger's receiver accepted every span")
+	require.Zero(t, j.Ingest.Rejected)
+	require.Positive(t, j.Ingest.BytesPerSpan())
+	require.Positive(t, j.Ingest.PeakRSS)
+	require.Len(t, j.ByID.Latencies, 20)
+	for name, l := range map[string][2]LookupResult{"by ID": {r.ByID, j.ByID}, "tag search": {r.Search, j.Search}, "service search": {r.ServiceSearch, j.ServiceSearch}} {
+		require.Zero(t, l[0].Wrong, "%s: Sightline: %s", name, l[0].FirstError)
+		require.Zero(t, l[1].Wrong, "%s: Jaeger: %s", name, l[1].FirstError)
+		require.Equal(t, l[0].Hits, l[1].Hits, "%s: traces found", name)
+	}
+	require.Positive(t, j.Search.Hits)
+	require.Less(t, j.ServiceSearch.Hits, o.SearchLimit, "every match returned")
+	require.Greater(t, j.ServiceSearch.Hits, j.Search.Hits)
+
+	md := traceMarkdown(r, "smoke")
+	require.Contains(t, md, "## Side by side with Jaeger")
+	require.Contains(t, md, j.Version)
+}

@@ -2,7 +2,8 @@
 // sightline binary and writes <out>/<name>.md and <out>/<name>.json: OTLP
 // span ingest rate with span metrics on, bytes per span on disk (also in
 // telemetrygen's shape), trace-by-ID and correlate latencies over every
-// stored span, and a TraceQL search.
+// stored span, and TraceQL searches; with -jaeger, the realistic load and
+// the equivalent lookups and searches against Jaeger v2 too, side by side.
 //
 // `make bench-traces` builds bin/sightline and runs it with the defaults
 // (10 million spans, then 2 million in telemetrygen's shape);

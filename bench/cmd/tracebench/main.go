@@ -28,7 +28,9 @@ func main() {
 	fs.IntVar(&o.TraceLookups, "lookups", o.TraceLookups, "Trace-by-ID lookups to measure, each for a different sent trace.")
 	fs.IntVar(&o.CorrelateLookups, "correlate-lookups", o.CorrelateLookups, "Correlate calls to measure, for other sent traces.")
 	fs.IntVar(&o.SearchRuns, "search-runs", o.SearchRuns, "Runs of the TraceQL search.")
-	fs.StringVar(&o.SearchService, "search-service", o.SearchService, "Service of the TraceQL search `{ resource.service.name = \"<svc>\" && status = error }`.")
+	fs.StringVar(&o.SearchService, "search-service", o.SearchService, "Service of the TraceQL searches `{ resource.service.name = \"<svc>\" }` and `{ resource.service.name = \"<svc>\" && status = error }`.")
+	fs.IntVar(&o.SearchLimit, "search-limit", o.SearchLimit, "Limit (traces) of the searches.")
+	fs.StringVar(&o.Jaeger, "jaeger", o.Jaeger, "Jaeger v2 binary: run the realistic load and the equivalent queries against it after Sightline and report both side by side (make bench-deps installs it in bin/peers; empty or missing: skipped).")
 	fs.DurationVar(&o.HeadMaxAge, "head-max-age", o.HeadMaxAge, "Passed to Sightline as -traces.head.max-age.")
 	fs.IntVar(&o.HeadMaxSpans, "head-max-spans", o.HeadMaxSpans, "Passed to Sightline as -traces.head.max-spans; 0 keeps its default.")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "Seed of the load and of the choice of looked-up traces.")
@@ -39,6 +41,12 @@ func main() {
 		os.Exit(2)
 	}
 	o.Command = "cd bench && go run ./cmd/tracebench " + strings.Join(os.Args[1:], " ")
+	if o.Jaeger != "" {
+		if _, err := os.Stat(o.Jaeger); err != nil {
+			fmt.Fprintf(os.Stderr, "tracebench: no Jaeger at %s (make bench-deps installs it); running Sightline alone\n", o.Jaeger)
+			o.Jaeger = ""
+		}
+	}
 
 	if *render != "" {
 		r, err := harness.LoadTraceReport(*render)

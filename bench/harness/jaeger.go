@@ -1,0 +1,401 @@
+package harness
+
+import (
+	"cmp"
+	"context"
+	"debug/buildinfo"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sightline-dev/sightline/bench/workload"
+)
+
+// TracePeerReport is what the trace benchmark measured of Jaeger v2 (issue
+// 16) on the realistic load: the same generator seeds, so the same spans,
+// sent by the same senders over OTLP/gRPC in the same requests, then the
+// same trace-by-ID lookups and the equivalent searches through Jaeger's
+// query API, each checked.
+type TracePeerReport struct {
+	Version string
+	// Settings is the configuration the report shows.
+	Settings string
+	// Ingest has what sendTraces measured; Appended and Rejected are the
+	// OTLP receiver's own counters (otelcol_receiver_accepted_spans,
+	// otelcol_receiver_refused_spans), TraceStore the Badger directories
+	// after a clean stop.
+	Ingest TraceIngest
+	// SearchableAfter is how long after the last acknowledged request
+	// every span was counted and the readiness traces were found whole.
+	SearchableAfter time.Duration
+	// ByID is GET /api/traces/<id>, for the traces Sightline looked up;
+	// Search and ServiceSearch are GET /api/traces with the service and
+	// the tag error=true, and with the service alone.
+	ByID, Search, ServiceSearch LookupResult
+	SearchQuery, ServiceQuery   string
+}
+
+// jaegerModule is the module whose version the report gives.
+const jaegerModule = "github.com/jaegertracing/jaeger"
+
+// jaegerConfig is Jaeger v2's configuration: the OTLP/gRPC receiver
+// feeding Badger (on disk under p.dataDir, spans kept as long as the other
+// systems keep data) through the storage exporter, with no batch processor
+// in between, so that an acknowledged request is in Badger as one of
+// Sightline's is in its WAL; the query API, the health check and the
+// collector's own metrics on the ports startProcess chose. Jaeger's
+// tracing of its own queries is off: it would send spans nowhere.
+func jaegerConfig(p *process, queryGRPC string, retention time.Duration) string {
+	metricsHost, metricsPort, _ := strings.Cut(p.metricsAddr, ":")
+	return fmt.Sprintf(`service:
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: %s
+                port: %s
+    logs:
+      level: info
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: %s
+  jaeger_query:
+    storage:
+      traces: badger_store
+    enable_tracing: false
+    http:
+      endpoint: %s
+    grpc:
+      endpoint: %s
+  jaeger_storage:
+    backends:
+      badger_store:
+        badger:
+          directories:
+            keys: %s
+            values: %s
+          ephemeral: false
+          ttl:
+            spans: %s
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: badger_store
+`, metricsHost, metricsPort, p.healthAddr, p.httpAddr, queryGRPC,
+		filepath.Join(p.dataDir, "keys"), filepath.Join(p.dataDir, "values"), retention, p.grpcAddr)
+}
+
+// jaegerSettings is the configuration as the report states it.
+const jaegerSettings = "OTLP/gRPC receiver → `jaeger_storage_exporter` (no batch processor: the senders' requests are already batches of whole traces, and an acknowledgement then means the spans are in Badger) → Badger with `ephemeral: false`, `ttl.spans: 720h`, its other settings Jaeger's defaults (`consistency` (sync writes) off, as Sightline's WAL does not fsync each request); `jaeger_query` with its own tracing off"
+
+// runJaeger sends the realistic load to Jaeger, waits until it finds
+// every span, looks up the traces byID and runs the searches.
+func runJaeger(ctx context.Context, o TraceOptions, byID, ready []workload.SampledTrace, logf func(string, ...any)) (*TracePeerReport, error) {
+	r := &TracePeerReport{Version: moduleVersion(o.Jaeger, jaegerModule), Settings: jaegerSettings}
+	dataDir := filepath.Join(o.WorkDir, "jaeger")
+	retention := 30 * 24 * time.Hour
+	p, err := startProcess(kindJaeger, o.Jaeger, dataDir, retention)
+	if err != nil {
+		return nil, err
+	}
+	defer p.kill()
+	if err := p.waitReady(ctx, time.Minute); err != nil {
+		return nil, err
+	}
+	client := newClient(5*time.Minute, 4)
+	defer client.CloseIdleConnections()
+
+	in := &r.Ingest
+	if _, err := sendTraces(ctx, o, p, workload.TraceShapeRealistic, o.Spans, in, logf); err != nil {
+		return nil, fmt.Errorf("jaeger: %w", err)
+	}
+	metrics := "http://" + p.metricsAddr + "/metrics"
+	accepted := func() (float64, error) {
+		return scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_accepted_spans_total"}})
+	}
+
+	// Wait until the receiver has counted every span and the readiness
+	// traces are found whole, and report how long that took.
+	ingested := time.Now()
+	deadline := ingested.Add(2 * time.Minute)
+	for {
+		in.Appended, err = accepted()
+		if err == nil && int64(in.Appended) == in.Spans {
+			err = jaegerTracesWhole(ctx, client, p, ready)
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("jaeger: %.0f of %d spans accepted, not every readiness trace found after %s: %v", in.Appended, in.Spans, deadline.Sub(ingested), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r.SearchableAfter = time.Since(ingested)
+	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_refused_spans_total"}}); err != nil {
+		return nil, err
+	}
+	logf("jaeger: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); accepted %.0f, refused %.0f; all found %.1fs after the last",
+		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected, r.SearchableAfter.Seconds())
+
+	logf("jaeger: %d trace-by-ID lookups", len(byID))
+	for _, t := range byID {
+		b, ok, err := timedGet(ctx, client, p.url("/api/traces/"+hex.EncodeToString(t.ID[:])), &r.ByID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if err := checkJaegerTrace(b, t); err != nil {
+				r.ByID.fail(err)
+			}
+		}
+	}
+	svc := o.SearchService
+	r.SearchQuery = fmt.Sprintf(`service=%s&tags={"error":"true"}`, svc)
+	r.ServiceQuery = "service=" + svc
+	for _, s := range []struct {
+		tags string
+		res  *LookupResult
+	}{{`{"error":"true"}`, &r.Search}, {"", &r.ServiceSearch}} {
+		logf("jaeger: %d runs of the search service=%s tags=%s", o.SearchRuns, svc, s.tags)
+		if err := jaegerSearch(ctx, client, p, svc, s.tags, o.SearchLimit, o.SearchRuns, s.res); err != nil {
+			return nil, err
+		}
+	}
+
+	if st, err := p.stat(); err == nil {
+		in.PeakRSS = st.PeakRSS
+	}
+	if err := p.stop(time.Minute); err != nil {
+		return nil, err
+	}
+	if in.TraceStore, err = diskUsage(dataDir); err != nil {
+		return nil, err
+	}
+	in.DataDir = in.TraceStore
+	return r, nil
+}
+
+// moduleVersion is the version of module in the build information of
+// bin, built by go install: the main module's, or a dependency's when bin
+// is a tool of a scratch module. Empty if unknown.
+func moduleVersion(bin, module string) string {
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return ""
+	}
+	if bi.Main.Path == module {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == module {
+			return d.Version
+		}
+	}
+	return ""
+}
+
+// jaegerTrace is a trace of Jaeger's query API (its JSON model).
+type jaegerTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		TraceID   string `json:"traceID"`
+		ProcessID string `json:"processID"`
+		Tags      []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+// jaegerTraces decodes the answer of /api/traces and /api/traces/<id>.
+func jaegerTraces(body []byte) ([]jaegerTrace, error) {
+	var ans struct {
+		Data   []jaegerTrace     `json:"data"`
+		Errors []json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, err
+	}
+	if len(ans.Errors) > 0 {
+		return nil, fmt.Errorf("errors in the answer: %s", ans.Errors[0])
+	}
+	return ans.Data, nil
+}
+
+// checkJaegerTrace checks that body is trace t with every span sent.
+// Jaeger writes a trace ID without its leading zeros.
+func checkJaegerTrace(body []byte, t workload.SampledTrace) error {
+	id := hex.EncodeToString(t.ID[:])
+	traces, err := jaegerTraces(body)
+	if err != nil {
+		return fmt.Errorf("trace %s: %w", id, err)
+	}
+	if len(traces) != 1 {
+		return fmt.Errorf("trace %s: %d traces in the answer", id, len(traces))
+	}
+	want := strings.TrimLeft(id, "0")
+	for _, sp := range traces[0].Spans {
+		if strings.TrimLeft(sp.TraceID, "0") != want {
+			return fmt.Errorf("trace %s: a span of trace %s in the answer", id, sp.TraceID)
+		}
+	}
+	if n := len(traces[0].Spans); n != t.Spans {
+		return fmt.Errorf("trace %s: %d spans, sent %d", id, n, t.Spans)
+	}
+	return nil
+}
+
+// jaegerTracesWhole checks that every trace of ts is found whole.
+func jaegerTracesWhole(ctx context.Context, client *http.Client, p *process, ts []workload.SampledTrace) error {
+	for _, t := range ts {
+		b, err := get(ctx, client, p.url("/api/traces/"+hex.EncodeToString(t.ID[:])))
+		if err == nil {
+			err = checkJaegerTrace(b, t)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jaegerSearch runs Jaeger's search for service (and tags, a JSON object,
+// if set) over the last hour, limit traces, and checks that every trace it
+// returns has a span of service with the tags.
+func jaegerSearch(ctx context.Context, client *http.Client, p *process, service, tags string, limit, runs int, res *LookupResult) error {
+	var want map[string]string
+	if tags != "" {
+		if err := json.Unmarshal([]byte(tags), &want); err != nil {
+			return fmt.Errorf("jaeger search tags %s: %w", tags, err)
+		}
+	}
+	for range runs {
+		now := time.Now()
+		q := url.Values{"service": {service}, "limit": {strconv.Itoa(limit)},
+			"start": {strconv.FormatInt(now.Add(-time.Hour).UnixMicro(), 10)}, "end": {strconv.FormatInt(now.UnixMicro(), 10)}}
+		if tags != "" {
+			q.Set("tags", tags)
+		}
+		b, ok, err := timedGet(ctx, client, p.url("/api/traces?"+q.Encode()), res)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		traces, err := jaegerTraces(b)
+		if err == nil {
+			for _, t := range traces {
+				if !jaegerMatches(t, service, want) {
+					err = fmt.Errorf("trace %s has no span of %s with %s", t.TraceID, service, tags)
+					break
+				}
+			}
+		}
+		if err != nil {
+			res.fail(fmt.Errorf("search %s: %w", q.Encode(), err))
+			continue
+		}
+		res.Hits = len(traces)
+	}
+	return nil
+}
+
+// jaegerMatches says whether a span of t is of service and has every tag
+// of want (values compared as Jaeger's index does, as strings).
+func jaegerMatches(t jaegerTrace, service string, want map[string]string) bool {
+	for _, sp := range t.Spans {
+		if t.Processes[sp.ProcessID].ServiceName != service {
+			continue
+		}
+		n := 0
+		for _, kv := range sp.Tags {
+			if v, ok := want[kv.Key]; ok && fmt.Sprint(kv.Value) == v {
+				n++
+			}
+		}
+		if n == len(want) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeTracePeer writes Sightline and Jaeger side by side.
+func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
+	f := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	s, jin := &r.Realistic, &j.Ingest
+	f("\n## Side by side with Jaeger\n\n")
+	f("The realistic load again — the same %s spans (the same generator seeds) from the same %d senders in the same requests over OTLP/gRPC — to Jaeger v2 %s (`jaeger --config`, built from its module), after Sightline's runs on the same machine. Settings: %s. ",
+		thousands(jin.Spans), r.Options.Senders, cmp.Or(j.Version, "(version unknown)"), j.Settings)
+	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement; the measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds())
+	f("Sightline's size on disk is its trace store once its merges have settled (its span metrics and service graph, which Jaeger does not make, are elsewhere in its data directory and not counted); Jaeger's is the Badger directories (keys and values) after a clean stop.\n\n")
+	perSpan := func(in *TraceIngest) float64 { return in.ServerCPUSeconds / float64(max(in.Spans, 1)) * 1e6 }
+	lat := func(a, bb LookupResult) string {
+		return fmt.Sprintf("p50 %s, p99 %s", ratio(float64(percentile(a.Latencies, 0.5)), float64(percentile(bb.Latencies, 0.5))),
+			ratio(float64(percentile(a.Latencies, 0.99)), float64(percentile(bb.Latencies, 0.99))))
+	}
+	checked := func(l LookupResult, what string) string {
+		if l.Wrong > 0 {
+			return fmt.Sprintf("**%d wrong or failed**", l.Wrong)
+		}
+		return what
+	}
+	f("| measure | Sightline | Jaeger | Sightline ÷ Jaeger |\n|---|---|---|---|\n")
+	f("| spans sent and acknowledged (requests retried after backpressure) | %s (%s) | %s (%s) | |\n", thousands(s.Spans), thousands(s.Retries), thousands(jin.Spans), thousands(jin.Retries))
+	f("| the server's own count: stored / refused | %s / %s | %s / %s (OTLP receiver: accepted / refused) | |\n",
+		thousands(int64(s.Appended)), thousands(int64(s.Rejected)), thousands(int64(jin.Appended)), thousands(int64(jin.Rejected)))
+	f("| sustained ingest | %s spans/s | %s spans/s | %s |\n", thousands(int64(s.SpansPerSecond)), thousands(int64(jin.SpansPerSecond)), ratio(s.SpansPerSecond, jin.SpansPerSecond))
+	f("| server CPU per span during ingest | %.2f µs | %.2f µs | %s |\n", perSpan(s), perSpan(jin), ratio(perSpan(s), perSpan(jin)))
+	f("| sender CPU during ingest (same machine) | %.1f s | %.1f s | |\n", s.SenderCPUSeconds, jin.SenderCPUSeconds)
+	f("| peak RSS | %s | %s | %s |\n", mib(s.PeakRSS), mib(jin.PeakRSS), ratio(float64(s.PeakRSS), float64(jin.PeakRSS)))
+	f("| on disk | %.1f B/span | %.1f B/span | %s |\n", s.BytesPerSpan(), jin.BytesPerSpan(), ratio(s.BytesPerSpan(), jin.BytesPerSpan()))
+	f("| trace by ID, no time range, %d traces (wrong) | %s (%d) | %s (%d) | %s |\n", len(j.ByID.Latencies),
+		pcts(r.ByID.Latencies, 0.5, 0.99), r.ByID.Wrong, pcts(j.ByID.Latencies, 0.5, 0.99), j.ByID.Wrong, lat(r.ByID, j.ByID))
+	limit := cmp.Or(r.Options.SearchLimit, 20)
+	for _, row := range []struct {
+		what   string
+		sl, jg LookupResult
+		q, jq  string
+	}{
+		{"search by service", r.ServiceSearch, j.ServiceSearch, r.ServiceQuery, j.ServiceQuery},
+		{"search by tag (status error)", r.Search, j.Search, r.SearchQuery, j.SearchQuery},
+	} {
+		agree := ""
+		if row.sl.Wrong == 0 && row.jg.Wrong == 0 && row.sl.Hits != row.jg.Hits {
+			agree = " — **the counts differ**"
+		}
+		f("| %s, last hour, limit %d: Sightline `%s`, Jaeger `%s` (traces found) | %s (%s) | %s (%s)%s | %s |\n", row.what, limit, row.q, row.jq,
+			pcts(row.sl.Latencies, 0.5, 0.99), checked(row.sl, strconv.Itoa(row.sl.Hits)), pcts(row.jg.Latencies, 0.5, 0.99), checked(row.jg, strconv.Itoa(row.jg.Hits)), agree, lat(row.sl, row.jg))
+	}
+	f("\nEvery Jaeger answer is checked: a trace by ID has the sent span count, each trace a search returns has a span of the service (with `error=true` for the tag search). ")
+	f("Where the two differ: Jaeger takes a service in every search, and the tag search is its `error=true` tag, which its OTLP translation sets on spans of status Error, so both ask for traces with a failing span of the service; `limit` caps the traces in both, Jaeger's the newest by the matching span's start time, Sightline's in its own order, so with more matches than the limit both return the limit but not necessarily the same traces; Jaeger's search returns every span of each trace it finds, Sightline's a summary of each (root, duration, matching spans), which is what Grafana's search table shows.\n")
+	if j.ByID.Wrong+j.Search.Wrong+j.ServiceSearch.Wrong > 0 {
+		f("\nJaeger answers that failed their check: trace by ID %d (first: %s); tag search %d (%s); service search %d (%s).\n",
+			j.ByID.Wrong, oneLine(j.ByID.FirstError), j.Search.Wrong, oneLine(j.Search.FirstError), j.ServiceSearch.Wrong, oneLine(j.ServiceSearch.FirstError))
+	}
+}
