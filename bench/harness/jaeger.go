@@ -350,10 +350,10 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 	f := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	s, jin := &r.Realistic, &j.Ingest
 	f("\n## Side by side with Jaeger\n\n")
-	f("The realistic load again — the same %s spans (the same generator seeds) from the same %d senders in the same requests over OTLP/gRPC — to Jaeger v2 %s (`jaeger --config`, built from its module), after Sightline's runs on the same machine. Settings: %s. ",
+	f("The realistic load again — the same %s spans (the same generator seeds) from the same %d senders in the same requests over OTLP/gRPC — to Jaeger %s (Jaeger v2, whose module is still versioned v1; `jaeger --config`, built from its module), after Sightline's runs on the same machine. Settings: %s. ",
 		thousands(jin.Spans), r.Options.Senders, cmp.Or(j.Version, "(version unknown)"), j.Settings)
 	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement; the measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds())
-	f("Sightline's size on disk is its trace store once its merges have settled (its span metrics and service graph, which Jaeger does not make, are elsewhere in its data directory and not counted); Jaeger's is the Badger directories (keys and values) after a clean stop.\n\n")
+	f("Sightline's ingest includes its span metrics and service graph, which Jaeger does not make; their series are elsewhere in its data directory and not counted in its size on disk, which is its trace store once its merges have settled. Jaeger's is the Badger directories (keys and values) after a clean stop: the LSM tree as Badger left it (Jaeger offers no compaction call; Badger does not compact level 0 on close), which holds each span and an index entry per span for its service, operation, duration and every span and resource attribute.\n\n")
 	perSpan := func(in *TraceIngest) float64 { return in.ServerCPUSeconds / float64(max(in.Spans, 1)) * 1e6 }
 	lat := func(a, bb LookupResult) string {
 		return fmt.Sprintf("p50 %s, p99 %s", ratio(float64(percentile(a.Latencies, 0.5)), float64(percentile(bb.Latencies, 0.5))),

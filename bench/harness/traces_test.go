@@ -112,7 +112,14 @@ func TestJaegerSideBySide(t *testing.T) {
 	require.Less(t, j.ServiceSearch.Hits, o.SearchLimit, "every match returned")
 	require.Greater(t, j.ServiceSearch.Hits, j.Search.Hits)
 
-	md := traceMarkdown(r, "smoke")
-	require.Contains(t, md, "## Side by side with Jaeger")
-	require.Contains(t, md, j.Version)
+	dir := t.TempDir()
+	_, err = WriteTraceReport(r, dir, "smoke")
+	require.NoError(t, err)
+	md, err := os.ReadFile(filepath.Join(dir, "smoke.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "## Side by side with Jaeger")
+	require.Contains(t, string(md), j.Version)
+	again, err := LoadTraceReport(filepath.Join(dir, "smoke.json"))
+	require.NoError(t, err)
+	require.Equal(t, j, again.Jaeger, "the JSON report keeps the peer's figures")
 }
