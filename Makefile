@@ -65,7 +65,7 @@ ui-check: ui-deps
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs bench-deps-traces
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-ui bench-deps bench-deps-logs bench-deps-traces bench-traces-soak
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -105,6 +105,16 @@ bench-logs-longrun: build
 TRACEBENCH_FLAGS ?=
 bench-traces: build bench-deps-traces
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+
+# The trace soak (issue 16): realistic spans at a steady 1,000 spans/s for an
+# hour to a Sightline cutting its head every second, then the same hour to
+# Jaeger when bench-deps has built it, sampling every minute parts, open
+# files, RSS, goroutines, bytes on disk and a fixed search's latency; writes
+# bench/results/traces-soak.md, .json and a PNG per measure with both
+# systems' curves. About 2 hours with Jaeger. Extra tracebench flags go in
+# TRACEBENCH_FLAGS, e.g. `make bench-traces-soak TRACEBENCH_FLAGS="-soak-duration 10m"`.
+bench-traces-soak: build bench-deps-traces
+	$(GO) -C bench run ./cmd/tracebench -soak -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces-soak $(TRACEBENCH_FLAGS)
 
 # The web UI in headless Chromium (issue 14): a trace of 10,000 spans and
 # 5,000 log lines drawn and scrolled, the times printed (they depend on the

@@ -49,12 +49,12 @@ const jaegerModule = "github.com/jaegertracing/jaeger"
 // systems keep data) through the storage exporter, with no batch processor
 // in between, so that an acknowledged request is in Badger as one of
 // Sightline's is in its WAL; the query API, the health check and the
-// collector's own metrics on the ports startProcess chose. Jaeger's
+// collector's own metrics and pprof on the ports startProcess chose. Jaeger's
 // tracing of its own queries is off: it would send spans nowhere.
 func jaegerConfig(p *process, queryGRPC string, retention time.Duration) string {
 	metricsHost, metricsPort, _ := strings.Cut(p.metricsAddr, ":")
 	return fmt.Sprintf(`service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
+  extensions: [jaeger_storage, jaeger_query, healthcheckv2, pprof]
   pipelines:
     traces:
       receivers: [otlp]
@@ -71,6 +71,8 @@ func jaegerConfig(p *process, queryGRPC string, retention time.Duration) string 
     logs:
       level: info
 extensions:
+  pprof:
+    endpoint: %s
   healthcheckv2:
     use_v2: true
     http:
@@ -101,7 +103,7 @@ receivers:
 exporters:
   jaeger_storage_exporter:
     trace_storage: badger_store
-`, metricsHost, metricsPort, p.healthAddr, p.httpAddr, queryGRPC,
+`, metricsHost, metricsPort, p.pprofAddr, p.healthAddr, p.httpAddr, queryGRPC,
 		filepath.Join(p.dataDir, "keys"), filepath.Join(p.dataDir, "values"), retention, p.grpcAddr)
 }
 
@@ -126,7 +128,7 @@ func runJaeger(ctx context.Context, o TraceOptions, byID, ready []workload.Sampl
 	defer client.CloseIdleConnections()
 
 	in := &r.Ingest
-	if _, err := sendTraces(ctx, o, p, workload.TraceShapeRealistic, o.Spans, in, logf); err != nil {
+	if _, err := sendTraces(ctx, o, p, traceLoad{shape: workload.TraceShapeRealistic, spans: o.Spans}, in, logf); err != nil {
 		return nil, fmt.Errorf("jaeger: %w", err)
 	}
 	metrics := "http://" + p.metricsAddr + "/metrics"

@@ -45,9 +45,9 @@ type process struct {
 	grpcAddr string // OTLP gRPC (Sightline and Jaeger)
 	logPath  string
 	scheme   string // https with -tls (Sightline only)
-	// Jaeger serves its health check and its own metrics on ports of
-	// their own.
-	healthAddr, metricsAddr string
+	// Jaeger serves its health check, its own metrics and pprof on ports
+	// of their own.
+	healthAddr, metricsAddr, pprofAddr string
 
 	cmd  *exec.Cmd
 	log  *os.File
@@ -130,7 +130,7 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 		}
 	case kindJaeger:
 		var queryGRPC string
-		for _, a := range []*string{&p.grpcAddr, &p.healthAddr, &p.metricsAddr, &queryGRPC} {
+		for _, a := range []*string{&p.grpcAddr, &p.healthAddr, &p.metricsAddr, &p.pprofAddr, &queryGRPC} {
 			if *a, err = freeAddr(); err != nil {
 				return nil, err
 			}
@@ -177,6 +177,14 @@ func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (
 }
 
 func (p *process) url(path string) string { return p.scheme + "://" + p.httpAddr + path }
+
+// pprofURL is path (/debug/pprof/...) on the server's pprof endpoint.
+func (p *process) pprofURL(path string) string {
+	if p.kind == kindJaeger {
+		return "http://" + p.pprofAddr + path
+	}
+	return p.url(path)
+}
 
 // readyURL is where each system says it can take data and queries.
 func (p *process) readyURL() string {

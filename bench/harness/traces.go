@@ -277,7 +277,7 @@ func startTraceServer(ctx context.Context, o TraceOptions, name string) (*proces
 // returns the traces the generators sampled for lookups.
 func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.Client, dataDir string, shape workload.TraceShape,
 	spans int, in *TraceIngest, logf func(string, ...any)) ([]workload.SampledTrace, error) {
-	sampled, err := sendTraces(ctx, o, p, shape, spans, in, logf)
+	sampled, err := sendTraces(ctx, o, p, traceLoad{shape: shape, spans: spans}, in, logf)
 	if err != nil {
 		return nil, err
 	}
@@ -334,12 +334,24 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	return sampled, nil
 }
 
-// sendTraces sends spans of shape to p's OTLP/gRPC port from o.Senders
-// senders, each with its own connection and generator, and measures the
-// ingest: rate, retries, the server's CPU and the senders' own. It returns
-// the traces the generators sampled for lookups.
-func sendTraces(ctx context.Context, o TraceOptions, p *process, shape workload.TraceShape,
-	spans int, in *TraceIngest, logf func(string, ...any)) ([]workload.SampledTrace, error) {
+// traceLoad is what sendTraces sends.
+type traceLoad struct {
+	shape workload.TraceShape
+	spans int
+	// every, if positive, paces each sender to one request per tick of a
+	// ticker of that period (a steady load); otherwise it sends as fast as
+	// the server acknowledges.
+	every time.Duration
+	// sent, if set, counts the spans acknowledged as they are.
+	sent *atomic.Int64
+}
+
+// sendTraces sends the load to p's OTLP/gRPC port from o.Senders senders,
+// each with its own connection and generator, and measures the ingest:
+// rate, retries, the server's CPU and the senders' own. It returns the
+// traces the generators sampled for lookups.
+func sendTraces(ctx context.Context, o TraceOptions, p *process, load traceLoad, in *TraceIngest, logf func(string, ...any)) ([]workload.SampledTrace, error) {
+	shape, spans, every := load.shape, load.spans, load.every
 	in.Shape = string(shape)
 	before, err := p.stat()
 	if err != nil {
@@ -349,7 +361,8 @@ func sendTraces(ctx context.Context, o TraceOptions, p *process, shape workload.
 	if err != nil {
 		return nil, err
 	}
-	var sent, traces, errSpans, requests, retries, protoBytes, protoSpans atomic.Int64
+	var traces, errSpans, requests, retries, protoBytes, protoSpans atomic.Int64
+	sent := cmp.Or(load.sent, new(atomic.Int64))
 	var mu sync.Mutex
 	var sampled []workload.SampledTrace
 	ictx, cancel := context.WithTimeout(ctx, o.MaxIngest)
@@ -359,7 +372,7 @@ func sendTraces(ctx context.Context, o TraceOptions, p *process, shape workload.
 	errs := make(chan error, o.Senders)
 	logf("traces: sending %d spans (%s) to %s from %d senders", spans, shape, p.kind, o.Senders)
 	start := time.Now()
-	progress := startProgress(logf, "traces: %d spans sent", &sent)
+	progress := startProgress(logf, "traces: %d spans sent", sent)
 	var wg sync.WaitGroup
 	for s := 0; s < o.Senders; s++ {
 		quota := int64(spans / o.Senders)
@@ -378,11 +391,25 @@ func sendTraces(ctx context.Context, o TraceOptions, p *process, shape workload.
 			exp := ptraceotlp.NewGRPCClient(conn)
 			gen := workload.NewTraceGenerator(workload.TraceOptions{Shape: shape, SpansPerRequest: o.SpansPerRequest,
 				SampledTraces: perSender, ChildSpans: 1, Seed: o.Seed}, uint64(s+1))
+			var tick <-chan time.Time
+			if every > 0 {
+				t := time.NewTicker(every)
+				defer t.Stop()
+				tick = t.C
+			}
 			for n := 0; ; n++ {
 				was := gen.Stats()
 				left := int(quota - was.Spans)
 				if left <= 0 {
 					break
+				}
+				if tick != nil && n > 0 {
+					select {
+					case <-tick:
+					case <-ictx.Done():
+						errs <- fmt.Errorf("steady load: %w", ictx.Err())
+						return
+					}
 				}
 				td := gen.RequestMax(time.Now(), left)
 				if td.SpanCount() == 0 {

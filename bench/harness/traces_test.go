@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,14 +73,9 @@ func TestTraceSmoke(t *testing.T) {
 // bin/peers (or $BENCH_JAEGER names a binary), and checks that both
 // systems' answers agree.
 func TestJaegerSideBySide(t *testing.T) {
-	jaeger := os.Getenv("BENCH_JAEGER")
+	jaeger, why := jaegerBin(t)
 	if jaeger == "" {
-		var err error
-		jaeger, err = filepath.Abs("../../bin/peers/jaeger")
-		require.NoError(t, err)
-	}
-	if _, err := os.Stat(jaeger); err != nil {
-		t.Skipf("no Jaeger at %s (make bench-deps builds it into bin/peers; BENCH_JAEGER names another binary)", jaeger)
+		t.Skip(why)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -122,4 +118,64 @@ func TestJaegerSideBySide(t *testing.T) {
 	again, err := LoadTraceReport(filepath.Join(dir, "smoke.json"))
 	require.NoError(t, err)
 	require.Equal(t, j, again.Jaeger, "the JSON report keeps the peer's figures")
+}
+
+// jaegerBin is $BENCH_JAEGER or bin/peers/jaeger if it exists; otherwise
+// "" and why.
+func jaegerBin(t *testing.T) (string, string) {
+	jaeger := os.Getenv("BENCH_JAEGER")
+	if jaeger == "" {
+		var err error
+		jaeger, err = filepath.Abs("../../bin/peers/jaeger")
+		require.NoError(t, err)
+	}
+	if _, err := os.Stat(jaeger); err != nil {
+		return "", fmt.Sprintf("no Jaeger at %s (make bench-deps builds it into bin/peers; BENCH_JAEGER names another binary)", jaeger)
+	}
+	return jaeger, ""
+}
+
+// TestTraceSoak runs a few seconds of the soak against Sightline, and
+// Jaeger when it is there, and checks the samples and the report.
+func TestTraceSoak(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	o := DefaultTraceSoakOptions()
+	o.Sightline, o.WorkDir = sightlineBin, t.TempDir()
+	jaeger, why := jaegerBin(t)
+	if jaeger == "" {
+		t.Log(why, "- Sightline alone")
+	}
+	o.Jaeger = jaeger
+	o.Duration, o.Rate, o.SampleEvery = 4*time.Second, 2_000, 500*time.Millisecond
+	r, err := RunTraceSoak(ctx, o, t.Logf)
+	require.NoError(t, err)
+	require.Len(t, r.Runs, map[bool]int{true: 1, false: 2}[jaeger == ""])
+	for _, run := range r.Runs {
+		require.InDelta(t, 8_000, run.Ingest.Spans, 20, "%s: 4 s at 2,000 spans/s, whole traces", run.System)
+		require.GreaterOrEqual(t, len(run.Samples), 5, run.System)
+		end := run.Samples[len(run.Samples)-1]
+		require.Equal(t, run.Ingest.Spans, end.Spans, run.System)
+		require.Positive(t, end.OpenFDs, run.System)
+		require.Positive(t, end.RSS, run.System)
+		require.Positive(t, end.Goroutines, run.System)
+		require.Positive(t, end.DiskBytes, run.System)
+		require.Positive(t, end.Query, run.System)
+		require.Empty(t, end.QueryError, run.System)
+		require.Positive(t, end.QueryHits, run.System)
+	}
+	require.Positive(t, r.Runs[0].Samples[len(r.Runs[0].Samples)-1].Parts, "Sightline wrote segments")
+
+	dir := t.TempDir()
+	files, err := WriteTraceSoakReport(r, dir, "soak")
+	require.NoError(t, err)
+	require.Len(t, files, 2+len(soakMeasures))
+	md, err := os.ReadFile(filepath.Join(dir, "soak.md"))
+	require.NoError(t, err)
+	for _, want := range []string{"## At the end and at most", "soak-rss.png", r.Query} {
+		require.Contains(t, string(md), want)
+	}
+	again, err := LoadTraceSoakReport(filepath.Join(dir, "soak.json"))
+	require.NoError(t, err)
+	require.Equal(t, r.Runs, again.Runs)
 }
