@@ -140,10 +140,9 @@ JAEGER_VERSION := v1.76.0
 bench-deps-traces:
 	@test -x $(PEERS)/jaeger || { echo "bench: building jaeger $(JAEGER_VERSION) into bin/peers"; \
 		tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd $$tmp && \
-		$(GO) mod init jaeger-build >/dev/null 2>&1 && \
-		$(GO) get -tool github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION) && \
+		{ $(GO) mod init jaeger-build && $(GO) get -tool github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION); } >get.log 2>&1 && \
 		GOBIN=$(PEERS) $(GO) install tool \
-			|| echo "bench: building jaeger failed; the trace benchmark runs Sightline alone"; }
+			|| { tail -20 get.log 2>/dev/null; echo "bench: building jaeger failed; the trace benchmark runs Sightline alone"; }; }
 
 # The metrics peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports
