@@ -32,8 +32,10 @@ type TracePeerReport struct {
 	// after a clean stop.
 	Ingest TraceIngest
 	// SearchableAfter is how long after the last acknowledged request
-	// every span was counted and the readiness traces were found whole.
-	SearchableAfter time.Duration
+	// every span was counted and the readiness traces were found whole;
+	// CompactedAfter how long until Badger's tables had stopped changing
+	// (its compactions done), which the queries waited for.
+	SearchableAfter, CompactedAfter time.Duration
 	// ByID is GET /api/traces/<id>, for the traces Sightline looked up;
 	// Search and ServiceSearch are GET /api/traces with the service and
 	// the tag error=true, and with the service alone.
@@ -154,11 +156,22 @@ func runJaeger(ctx context.Context, o TraceOptions, byID, ready []workload.Sampl
 		time.Sleep(200 * time.Millisecond)
 	}
 	r.SearchableAfter = time.Since(ingested)
+	// Badger compacts its tables in the background, as Sightline merges
+	// its segments: the queries run once the tables have settled, as
+	// Sightline's do once its merges have.
+	keys := filepath.Join(dataDir, "keys")
+	if _, err := waitQuiet(ctx, "Badger's tables", func() (float64, error) {
+		du, err := diskUsage(keys)
+		return float64(du.Apparent), err
+	}, 5*time.Second, 5*time.Minute); err != nil {
+		return nil, fmt.Errorf("jaeger: %w", err)
+	}
+	r.CompactedAfter = time.Since(ingested)
 	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_refused_spans_total"}}); err != nil {
 		return nil, err
 	}
-	logf("jaeger: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); accepted %.0f, refused %.0f; all found %.1fs after the last",
-		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected, r.SearchableAfter.Seconds())
+	logf("jaeger: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); accepted %.0f, refused %.0f; all found %.1fs after the last, tables settled after %.1fs",
+		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected, r.SearchableAfter.Seconds(), r.CompactedAfter.Seconds())
 
 	logf("jaeger: %d trace-by-ID lookups", len(byID))
 	for _, t := range byID {
@@ -354,7 +367,7 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 	f("\n## Side by side with Jaeger\n\n")
 	f("The realistic load again — the same %s spans (the same generator seeds) from the same %d senders in the same requests over OTLP/gRPC — to Jaeger %s (Jaeger v2, whose module is still versioned v1; `jaeger --config`, built from its module), after Sightline's runs on the same machine. Settings: %s. ",
 		thousands(jin.Spans), r.Options.Senders, cmp.Or(j.Version, "(version unknown)"), j.Settings)
-	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement; the measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds())
+	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement, and its Badger tables had stopped changing for 5 s (compactions done) %.1f s after it; the queries ran then, as Sightline's run once its merges have settled. The measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds(), j.CompactedAfter.Seconds())
 	f("Sightline's ingest includes its span metrics and service graph, which Jaeger does not make; their series are elsewhere in its data directory and not counted in its size on disk, which is its trace store once its merges have settled. Jaeger's is the Badger directories (keys and values) after a clean stop: the LSM tree as Badger left it (Jaeger offers no compaction call; Badger does not compact level 0 on close), which holds each span and an index entry per span for its service, operation, duration and every span and resource attribute.\n\n")
 	perSpan := func(in *TraceIngest) float64 { return in.ServerCPUSeconds / float64(max(in.Spans, 1)) * 1e6 }
 	lat := func(a, bb LookupResult) string {
