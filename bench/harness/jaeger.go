@@ -407,7 +407,8 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 		f("| %s, last hour, limit %d: Sightline `%s`, Jaeger `%s` (traces found) | %s (%s) | %s (%s)%s | %s |\n", row.what, limit, row.q, row.jq,
 			pcts(row.sl.Latencies, 0.5, 0.99), checked(row.sl, strconv.Itoa(row.sl.Hits)), pcts(row.jg.Latencies, 0.5, 0.99), checked(row.jg, strconv.Itoa(row.jg.Hits)), agree, lat(row.sl, row.jg))
 	}
-	f("\nEvery Jaeger answer is checked: a trace by ID has the sent span count, each trace a search returns has a span of the service (with `error=true` for the tag search). ")
+	f("\nThe last column is Sightline's figure over Jaeger's: above 1× is better for Sightline in the ingest rate, below 1× in every other row. ")
+	f("Every Jaeger answer is checked: a trace by ID has the sent span count, each trace a search returns has a span of the service (with `error=true` for the tag search). ")
 	f("Where the two differ: Jaeger takes a service in every search, and the tag search is its `error=true` tag, which its OTLP translation sets on spans of status Error, so both ask for traces with a failing span of the service; `limit` caps the traces in both, Jaeger's the newest by the matching span's start time, Sightline's in its own order, so with more matches than the limit both return the limit but not necessarily the same traces; Jaeger's search returns every span of each trace it finds, Sightline's a summary of each (root, duration, matching spans), which is what Grafana's search table shows.\n")
 	if j.ByID.Wrong+j.Search.Wrong+j.ServiceSearch.Wrong > 0 {
 		f("\nJaeger answers that failed their check: trace by ID %d (first: %s); tag search %d (%s); service search %d (%s).\n",
