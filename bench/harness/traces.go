@@ -247,9 +247,9 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 	}
 	if o.Jaeger != "" {
 		// The same traces are looked up; the readiness check reads others
-		// (those of the correlate calls), so that the lookups are not
+		// (the first of the correlate calls), so that the lookups are not
 		// warmed by it.
-		if r.Jaeger, err = runJaeger(ctx, o, byID, pick(o.TraceLookups, min(o.CorrelateLookups, 20)), logf); err != nil {
+		if r.Jaeger, err = runJaeger(ctx, o, byID, pick(o.TraceLookups, 20), logf); err != nil {
 			return nil, err
 		}
 	}
