@@ -29,8 +29,10 @@ type TracePeerReport struct {
 	// Ingest has what sendTraces measured; Appended and Rejected are the
 	// OTLP receiver's own counters (otelcol_receiver_accepted_spans,
 	// otelcol_receiver_refused_spans), TraceStore the Badger directories
-	// after a clean stop.
-	Ingest TraceIngest
+	// after a clean stop. Telemetrygen is the same of the
+	// telemetrygen-shaped run, on another Jaeger; nil if not run.
+	Ingest       TraceIngest
+	Telemetrygen *TraceIngest `json:",omitempty"`
 	// SearchableAfter is how long after the last acknowledged request
 	// every span was counted and the readiness traces were found whole;
 	// CompactedAfter how long until Badger's tables had stopped changing
@@ -112,66 +114,23 @@ exporters:
 // jaegerSettings is the configuration as the report states it.
 const jaegerSettings = "OTLP/gRPC receiver → `jaeger_storage_exporter` (no batch processor: the senders' requests are already batches of whole traces, and an acknowledgement then means the spans are in Badger) → Badger with `ephemeral: false`, `ttl.spans: 720h`, its other settings Jaeger's defaults (`consistency` (sync writes) off, as Sightline's WAL does not fsync each request); `jaeger_query` with its own tracing off"
 
-// runJaeger sends the realistic load to Jaeger, waits until it finds
-// every span, looks up the traces byID and runs the searches.
+// runJaeger sends the realistic load to Jaeger, waits until it has every
+// span, looks up the traces byID and runs the searches; then, if
+// o.TelemetrygenSpans, sends the telemetrygen-shaped load to another
+// Jaeger for its size on disk.
 func runJaeger(ctx context.Context, o TraceOptions, byID, ready []workload.SampledTrace, logf func(string, ...any)) (*TracePeerReport, error) {
 	r := &TracePeerReport{Version: moduleVersion(o.Jaeger, jaegerModule), Settings: jaegerSettings}
-	dataDir := filepath.Join(o.WorkDir, "jaeger")
-	retention := 30 * 24 * time.Hour
-	p, err := startProcess(kindJaeger, o.Jaeger, dataDir, retention)
+	client := newClient(5*time.Minute, 4)
+	defer client.CloseIdleConnections()
+	p, err := startJaeger(ctx, o, "jaeger")
 	if err != nil {
 		return nil, err
 	}
 	defer p.kill()
-	if err := p.waitReady(ctx, time.Minute); err != nil {
-		return nil, err
-	}
-	client := newClient(5*time.Minute, 4)
-	defer client.CloseIdleConnections()
-
 	in := &r.Ingest
-	if _, err := sendTraces(ctx, o, p, traceLoad{shape: workload.TraceShapeRealistic, spans: o.Spans}, in, logf); err != nil {
-		return nil, fmt.Errorf("jaeger: %w", err)
-	}
-	metrics := "http://" + p.metricsAddr + "/metrics"
-	accepted := func() (float64, error) {
-		return scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_accepted_spans_total"}})
-	}
-
-	// Wait until the receiver has counted every span and the readiness
-	// traces are found whole, and report how long that took.
-	ingested := time.Now()
-	deadline := ingested.Add(2 * time.Minute)
-	for {
-		in.Appended, err = accepted()
-		if err == nil && int64(in.Appended) == in.Spans {
-			err = jaegerTracesWhole(ctx, client, p, ready)
-			if err == nil {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("jaeger: %.0f of %d spans accepted, not every readiness trace found after %s: %v", in.Appended, in.Spans, deadline.Sub(ingested), err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	r.SearchableAfter = time.Since(ingested)
-	// Badger compacts its tables in the background, as Sightline merges
-	// its segments: the queries run once the tables have settled, as
-	// Sightline's do once its merges have.
-	keys := filepath.Join(dataDir, "keys")
-	if _, err := waitQuiet(ctx, "Badger's tables", func() (float64, error) {
-		du, err := diskUsage(keys)
-		return float64(du.Apparent), err
-	}, 5*time.Second, 5*time.Minute); err != nil {
-		return nil, fmt.Errorf("jaeger: %w", err)
-	}
-	r.CompactedAfter = time.Since(ingested)
-	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_refused_spans_total"}}); err != nil {
+	if r.SearchableAfter, r.CompactedAfter, err = jaegerIngest(ctx, o, p, client, workload.TraceShapeRealistic, o.Spans, in, ready, logf); err != nil {
 		return nil, err
 	}
-	logf("jaeger: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); accepted %.0f, refused %.0f; all found %.1fs after the last, tables settled after %.1fs",
-		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected, r.SearchableAfter.Seconds(), r.CompactedAfter.Seconds())
 
 	logf("jaeger: %d trace-by-ID lookups", len(byID))
 	for _, t := range byID {
@@ -197,18 +156,98 @@ func runJaeger(ctx context.Context, o TraceOptions, byID, ready []workload.Sampl
 			return nil, err
 		}
 	}
+	if err := stopJaeger(p, in); err != nil {
+		return nil, err
+	}
 
+	if o.TelemetrygenSpans > 0 {
+		p, err := startJaeger(ctx, o, "jaeger-telemetrygen")
+		if err != nil {
+			return nil, err
+		}
+		defer p.kill()
+		r.Telemetrygen = &TraceIngest{}
+		if _, _, err := jaegerIngest(ctx, o, p, client, workload.TraceShapeTelemetrygen, o.TelemetrygenSpans, r.Telemetrygen, nil, logf); err != nil {
+			return nil, err
+		}
+		if err := stopJaeger(p, r.Telemetrygen); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// startJaeger starts Jaeger on an empty data directory under o.WorkDir
+// and waits until it is ready.
+func startJaeger(ctx context.Context, o TraceOptions, name string) (*process, error) {
+	p, err := startProcess(kindJaeger, o.Jaeger, filepath.Join(o.WorkDir, name), 30*24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.waitReady(ctx, time.Minute); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// jaegerIngest sends spans of shape to Jaeger p, then waits until its
+// receiver has counted every span and the ready traces are found whole
+// (searchable), and until Badger's tables have stopped changing
+// (compacted), both from the last acknowledgement.
+func jaegerIngest(ctx context.Context, o TraceOptions, p *process, client *http.Client, shape workload.TraceShape, spans int,
+	in *TraceIngest, ready []workload.SampledTrace, logf func(string, ...any)) (searchable, compacted time.Duration, err error) {
+	if _, err := sendTraces(ctx, o, p, traceLoad{shape: shape, spans: spans}, in, logf); err != nil {
+		return 0, 0, fmt.Errorf("jaeger: %w", err)
+	}
+	metrics := "http://" + p.metricsAddr + "/metrics"
+	ingested := time.Now()
+	deadline := ingested.Add(2 * time.Minute)
+	for {
+		in.Appended, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_accepted_spans_total"}})
+		if err == nil && int64(in.Appended) == in.Spans {
+			err = jaegerTracesWhole(ctx, client, p, ready)
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("jaeger: %.0f of %d spans accepted, not every readiness trace found after %s: %v", in.Appended, in.Spans, deadline.Sub(ingested), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	searchable = time.Since(ingested)
+	// Badger compacts its tables in the background, as Sightline merges
+	// its segments: the queries run once the tables have settled, as
+	// Sightline's do once its merges have.
+	keys := filepath.Join(p.dataDir, "keys")
+	if _, err := waitQuiet(ctx, "Badger's tables", func() (float64, error) {
+		du, err := diskUsage(keys)
+		return float64(du.Apparent), err
+	}, o.SettleQuiet, 5*time.Minute); err != nil {
+		return 0, 0, fmt.Errorf("jaeger: %w", err)
+	}
+	compacted = time.Since(ingested)
+	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "otelcol_receiver_refused_spans_total"}}); err != nil {
+		return 0, 0, err
+	}
+	logf("jaeger: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); accepted %.0f, refused %.0f; all found %.1fs after the last, tables settled after %.1fs",
+		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected, searchable.Seconds(), compacted.Seconds())
+	return searchable, compacted, nil
+}
+
+// stopJaeger stops p cleanly and measures its peak RSS before and its
+// Badger directories after.
+func stopJaeger(p *process, in *TraceIngest) error {
 	if st, err := p.stat(); err == nil {
 		in.PeakRSS = st.PeakRSS
 	}
 	if err := p.stop(time.Minute); err != nil {
-		return nil, err
+		return err
 	}
-	if in.TraceStore, err = diskUsage(dataDir); err != nil {
-		return nil, err
-	}
-	in.DataDir = in.TraceStore
-	return r, nil
+	du, err := diskUsage(p.dataDir)
+	in.TraceStore, in.DataDir = du, du
+	return err
 }
 
 // moduleVersion is the version of module in the build information of
@@ -367,7 +406,10 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 	f("\n## Side by side with Jaeger\n\n")
 	f("The realistic load again — the same %s spans (the same generator seeds) from the same %d senders in the same requests over OTLP/gRPC — to Jaeger %s (Jaeger v2, whose module is still versioned v1; `jaeger --config`, built from its module), after Sightline's runs on the same machine. Settings: %s. ",
 		thousands(jin.Spans), r.Options.Senders, cmp.Or(j.Version, "(version unknown)"), j.Settings)
-	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement, and its Badger tables had stopped changing for 5 s (compactions done) %.1f s after it; the queries ran then, as Sightline's run once its merges have settled. The measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds(), j.CompactedAfter.Seconds())
+	f("Jaeger had counted every span and read 20 sampled traces other than the measured ones whole %.1f s after the last acknowledgement, and its Badger tables had stopped changing for %s (compactions done) %.1f s after it; the queries ran then, as Sightline's run once its merges have settled. The measured lookups are of the same traces as Sightline's. ", j.SearchableAfter.Seconds(), cmp.Or(r.Options.SettleQuiet, 5*time.Second), j.CompactedAfter.Seconds())
+	if j.Telemetrygen != nil {
+		f("The telemetrygen-shaped load then went to another Jaeger on an empty store, for its ingest rate and size on disk, as it goes to another Sightline. ")
+	}
 	f("Sightline's ingest includes its span metrics and service graph, which Jaeger does not make; their series are elsewhere in its data directory and not counted in its size on disk, which is its trace store once its merges have settled. Jaeger's is the Badger directories (keys and values) after a clean stop: the LSM tree as Badger left it (Jaeger offers no compaction call; Badger does not compact level 0 on close), which holds each span and an index entry per span for its service, operation, duration and every span and resource attribute.\n\n")
 	perSpan := func(in *TraceIngest) float64 { return in.ServerCPUSeconds / float64(max(in.Spans, 1)) * 1e6 }
 	lat := func(a, bb LookupResult) string {
@@ -389,6 +431,11 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 	f("| sender CPU during ingest (same machine) | %.1f s | %.1f s | |\n", s.SenderCPUSeconds, jin.SenderCPUSeconds)
 	f("| peak RSS | %s | %s | %s |\n", mib(s.PeakRSS), mib(jin.PeakRSS), ratio(float64(s.PeakRSS), float64(jin.PeakRSS)))
 	f("| on disk | %.1f B/span | %.1f B/span | %s |\n", s.BytesPerSpan(), jin.BytesPerSpan(), ratio(s.BytesPerSpan(), jin.BytesPerSpan()))
+	if st, jt := r.Telemetrygen, j.Telemetrygen; st != nil && jt != nil {
+		f("| telemetrygen shape (%s spans, each on an empty store): sustained ingest | %s spans/s | %s spans/s | %s |\n", thousands(jt.Spans),
+			thousands(int64(st.SpansPerSecond)), thousands(int64(jt.SpansPerSecond)), ratio(st.SpansPerSecond, jt.SpansPerSecond))
+		f("| telemetrygen shape: on disk | %.1f B/span | %.1f B/span | %s |\n", st.BytesPerSpan(), jt.BytesPerSpan(), ratio(st.BytesPerSpan(), jt.BytesPerSpan()))
+	}
 	f("| trace by ID, no time range, %d traces (wrong) | %s (%d) | %s (%d) | %s |\n", len(j.ByID.Latencies),
 		pcts(r.ByID.Latencies, 0.5, 0.99), r.ByID.Wrong, pcts(j.ByID.Latencies, 0.5, 0.99), j.ByID.Wrong, lat(r.ByID, j.ByID))
 	limit := cmp.Or(r.Options.SearchLimit, 20)

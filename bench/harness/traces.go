@@ -57,6 +57,10 @@ type TraceOptions struct {
 	// that the last spans reach a segment soon after ingest ends.
 	HeadMaxAge   time.Duration
 	HeadMaxSpans int
+	// SettleQuiet is how long Sightline's merges (Jaeger's compactions)
+	// must have been still before the disk is measured and the queries
+	// run.
+	SettleQuiet time.Duration
 	// SpanMetricsInterval is passed as -spanmetrics.flush-interval; 0
 	// keeps Sightline's default (15 s).
 	SpanMetricsInterval time.Duration
@@ -76,7 +80,7 @@ func DefaultTraceOptions() TraceOptions {
 	return TraceOptions{
 		Spans: 10_000_000, TelemetrygenSpans: 2_000_000, Senders: 4, SpansPerRequest: 1000,
 		MaxIngest: 20 * time.Minute, TraceLookups: 300, CorrelateLookups: 300, SearchRuns: 20,
-		SearchService: workload.SearchService, SearchLimit: 20, HeadMaxAge: 10 * time.Second, Seed: 1,
+		SearchService: workload.SearchService, SearchLimit: 20, HeadMaxAge: 10 * time.Second, SettleQuiet: 5 * time.Second, Seed: 1,
 	}
 }
 
@@ -319,7 +323,7 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	// Segments are merged in the background after the flushes: the disk
 	// is measured once they have settled, not with a merge's output beside
 	// its sources.
-	if _, err := waitMergesSettled(ctx, client, p, "sightline_traces_merges_total", 5*time.Second, 5*time.Minute); err != nil {
+	if _, err := waitMergesSettled(ctx, client, p, "sightline_traces_merges_total", o.SettleQuiet, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	if in.SegmentBytes, err = scrapeGauge(ctx, client, metrics, "sightline_traces_segment_bytes"); err != nil {

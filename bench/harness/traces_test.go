@@ -81,7 +81,8 @@ func TestJaegerSideBySide(t *testing.T) {
 	defer cancel()
 	o := DefaultTraceOptions()
 	o.Sightline, o.Jaeger, o.WorkDir = sightlineBin, jaeger, t.TempDir()
-	o.Spans, o.TelemetrygenSpans, o.Senders = 5_000, 0, 2
+	o.Spans, o.TelemetrygenSpans, o.Senders = 5_000, 2_000, 2
+	o.SettleQuiet = 2 * time.Second
 	o.TraceLookups, o.CorrelateLookups, o.SearchRuns = 20, 20, 2
 	// Above the matches of so few spans: both must return them all.
 	o.SearchLimit = 5_000
@@ -99,6 +100,10 @@ func TestJaegerSideBySide(t *testing.T) {
 	require.Positive(t, j.Ingest.BytesPerSpan())
 	require.Positive(t, j.Ingest.PeakRSS)
 	require.Len(t, j.ByID.Latencies, 20)
+	require.NotNil(t, j.Telemetrygen)
+	require.Equal(t, r.Telemetrygen.Spans, j.Telemetrygen.Spans)
+	require.EqualValues(t, j.Telemetrygen.Spans, j.Telemetrygen.Appended)
+	require.Positive(t, j.Telemetrygen.BytesPerSpan())
 	for name, l := range map[string][2]LookupResult{"by ID": {r.ByID, j.ByID}, "tag search": {r.Search, j.Search}, "service search": {r.ServiceSearch, j.ServiceSearch}} {
 		require.Zero(t, l[0].Wrong, "%s: Sightline: %s", name, l[0].FirstError)
 		require.Zero(t, l[1].Wrong, "%s: Jaeger: %s", name, l[1].FirstError)
