@@ -84,8 +84,10 @@ func TestJaegerSideBySide(t *testing.T) {
 	o.Spans, o.TelemetrygenSpans, o.Senders = 5_000, 2_000, 2
 	o.SettleQuiet = 2 * time.Second
 	o.TraceLookups, o.CorrelateLookups, o.SearchRuns = 20, 20, 2
-	// Above the matches of so few spans: both must return them all.
-	o.SearchLimit = 5_000
+	// Above the matches of so few spans: both must return them all. The
+	// frontend is in most traces and fails in some, which the payment
+	// service, in few of them, does not at this size.
+	o.SearchLimit, o.SearchService = 5_000, "frontend"
 	o.HeadMaxAge, o.SpanMetricsInterval = time.Second, time.Second
 
 	r, err := RunTraces(ctx, o, t.Logf)
@@ -109,6 +111,7 @@ func TestJaegerSideBySide(t *testing.T) {
 		require.Zero(t, l[1].Wrong, "%s: Jaeger: %s", name, l[1].FirstError)
 		require.Equal(t, l[0].Hits, l[1].Hits, "%s: traces found", name)
 	}
+	t.Logf("traces found by both: %d by tag (status error), %d by service", j.Search.Hits, j.ServiceSearch.Hits)
 	require.Positive(t, j.Search.Hits)
 	require.Less(t, j.ServiceSearch.Hits, o.SearchLimit, "every match returned")
 	require.Greater(t, j.ServiceSearch.Hits, j.Search.Hits)
