@@ -248,13 +248,17 @@ func jaegerIngest(ctx context.Context, o TraceOptions, p *process, client *http.
 	return searchable, compacted, nil
 }
 
+// jaegerStopTimeout is how long Jaeger may take to stop: Badger writes
+// its memtables and ends its compactions on close.
+const jaegerStopTimeout = 5 * time.Minute
+
 // stopJaeger stops p cleanly and measures its peak RSS before and its
 // Badger directories after.
 func stopJaeger(p *process, in *TraceIngest) error {
 	if st, err := p.stat(); err == nil {
 		in.PeakRSS = st.PeakRSS
 	}
-	if err := p.stop(time.Minute); err != nil {
+	if err := p.stop(jaegerStopTimeout); err != nil {
 		return err
 	}
 	du, err := diskUsage(p.dataDir)

@@ -144,7 +144,7 @@ func RunTraceSoak(ctx context.Context, o TraceSoakOptions, logf func(string, ...
 		}
 		run.System, run.Version = "Jaeger", moduleVersion(o.Jaeger, jaegerModule)
 		r.Runs = append(r.Runs, *run)
-		if err := p.stop(time.Minute); err != nil {
+		if err := p.stop(jaegerStopTimeout); err != nil {
 			return nil, err
 		}
 	}
