@@ -101,8 +101,9 @@ bench-logs-longrun: build
 # TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
 # With Jaeger v2 installed by `make bench-deps` (bin/peers), the realistic
 # load, the trace-by-ID lookups and the equivalent searches run against it
-# too, side by side, and the telemetrygen-shaped load (issue 16): about 15
-# minutes and 9 GB of disk more; without it, Sightline runs alone.
+# too, side by side, and the telemetrygen-shaped load (issue 16): Jaeger
+# ingests 10-20 times slower (4,000-9,000 spans/s on 2 shared cores), so
+# 30-60 minutes and 9 GB of disk more; without it, Sightline runs alone.
 TRACEBENCH_FLAGS ?=
 bench-traces: build bench-deps-traces
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
