@@ -430,7 +430,7 @@ func writeTracePeer(b *strings.Builder, r *TraceReport, j *TracePeerReport) {
 	if j.Telemetrygen != nil {
 		f("The telemetrygen-shaped load then went to another Jaeger on an empty store, for its ingest rate and size on disk, as it goes to another Sightline. ")
 	}
-	f("Sightline's ingest includes its span metrics and service graph, which Jaeger does not make; their series are elsewhere in its data directory and not counted in its size on disk, which is its trace store once its merges have settled. Jaeger's is the Badger directories (keys and values) after a clean stop: the LSM tree as Badger left it (Jaeger offers no compaction call; Badger does not compact level 0 on close), which holds each span and an index entry per span for its service, operation, duration and every span and resource attribute.\n\n")
+	f("Sightline's ingest includes its span metrics and service graph, which Jaeger does not make; their series are elsewhere in its data directory and not counted in its size on disk, which is its trace store once its merges have settled. Jaeger's is the Badger directories (keys and values) after a clean stop: the LSM tree as Badger left it (Jaeger offers no compaction call; Badger does not compact level 0 on close), which holds each span and an index entry per span for its service, operation, duration and every span and resource attribute, written in one Badger transaction per span.\n\n")
 	perSpan := func(in *TraceIngest) float64 { return in.ServerCPUSeconds / float64(max(in.Spans, 1)) * 1e6 }
 	lat := func(a, bb LookupResult) string {
 		return fmt.Sprintf("p50 %s, p99 %s", ratio(float64(percentile(a.Latencies, 0.5)), float64(percentile(bb.Latencies, 0.5))),
