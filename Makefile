@@ -116,7 +116,7 @@ plugin: plugin-frontend plugin-backend
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-soak bench-ui bench-deps bench-deps-logs
+.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-traces-soak bench-soak bench-ui bench-deps bench-deps-logs bench-deps-traces
 
 bench: bench-metrics bench-logs bench-traces
 
@@ -150,9 +150,24 @@ bench-logs-longrun: build
 # latencies, and 2 million spans in telemetrygen's shape for bytes per span;
 # writes bench/results/traces.md and traces.json. Extra tracebench flags go in
 # TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
+# With Jaeger v2 installed by `make bench-deps` (bin/peers), the realistic
+# load, the trace-by-ID lookups and the equivalent searches run against it
+# too, side by side, and the telemetrygen-shaped load (issue 16): Jaeger
+# ingests 10-20 times slower (4,000-9,000 spans/s on 2 shared cores), so
+# 30-60 minutes and 9 GB of disk more; without it, Sightline runs alone.
 TRACEBENCH_FLAGS ?=
-bench-traces: build
-	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+bench-traces: build bench-deps-traces
+	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)
+
+# The trace soak (issue 16): realistic spans at a steady 1,000 spans/s for an
+# hour to a Sightline cutting its head every second, then the same hour to
+# Jaeger when bench-deps has built it, sampling every minute parts, open
+# files, RSS, goroutines, bytes on disk and a fixed search's latency; writes
+# bench/results/traces-soak.md, .json and a PNG per measure with both
+# systems' curves. About 2 hours with Jaeger. Extra tracebench flags go in
+# TRACEBENCH_FLAGS, e.g. `make bench-traces-soak TRACEBENCH_FLAGS="-soak-duration 10m"`.
+bench-traces-soak: build bench-deps-traces
+	$(GO) -C bench run ./cmd/tracebench -soak -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces-soak $(TRACEBENCH_FLAGS)
 
 # The soak (issue 16): one Sightline under a steady load of logs, traces and
 # metrics at once for an hour, heads flushed every 10 s, sampled every
@@ -179,10 +194,22 @@ bench-deps-logs:
 		GOBIN=$(PEERS) $(GO) install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$(VICTORIALOGS_VERSION) \
 			|| echo "bench: building victoria-logs failed; the log benchmark runs Sightline alone"; }
 
+# Jaeger v2, the traces peer (Apache-2.0), is built as a Go tool of a scratch
+# module in a temporary directory (its module is built that way, not by a
+# plain go install) into bin/peers: about 15 minutes the first time. A
+# failed build leaves the trace benchmark to run Sightline alone.
+JAEGER_VERSION := v1.76.0
+bench-deps-traces:
+	@test -x $(PEERS)/jaeger || { echo "bench: building jaeger $(JAEGER_VERSION) into bin/peers"; \
+		tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cd $$tmp && \
+		{ $(GO) mod init jaeger-build && $(GO) get -tool github.com/jaegertracing/jaeger/cmd/jaeger@$(JAEGER_VERSION); } >get.log 2>&1 && \
+		GOBIN=$(PEERS) $(GO) install tool \
+			|| { tail -20 get.log 2>/dev/null; echo "bench: building jaeger failed; the trace benchmark runs Sightline alone"; }; }
+
 # The metrics peers come from Debian's packages. Their services are stopped right
 # after installation: the benchmark runs its own instances on its own ports
 # and data directories, and a packaged instance would compete for the CPUs.
-bench-deps: bench-deps-logs
+bench-deps: bench-deps-logs bench-deps-traces
 	@if command -v prometheus >/dev/null 2>&1 && command -v victoria-metrics >/dev/null 2>&1; then exit 0; fi; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "bench: installing prometheus and victoria-metrics (Debian packages)"; \

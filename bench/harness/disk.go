@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,13 +27,19 @@ type DiskUsage struct {
 	BlockBytes, BlockSamples int64
 }
 
-// diskUsage walks dir.
+// diskUsage walks dir. A file or directory under it that a running
+// server removes during the walk (a merge's or compaction's sources) is
+// no longer on disk and is not counted.
 func diskUsage(dir string) (DiskUsage, error) {
 	var u DiskUsage
 	sizes := map[string]int64{} // allocated bytes by directory
 	var blockDirs []string
+	gone := func(path string, err error) bool { return path != dir && errors.Is(err, fs.ErrNotExist) }
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if gone(path, err) {
+				return nil
+			}
 			return err
 		}
 		if d.IsDir() {
@@ -40,6 +47,9 @@ func diskUsage(dir string) (DiskUsage, error) {
 		}
 		info, err := d.Info()
 		if err != nil {
+			if gone(path, err) {
+				return nil
+			}
 			return err
 		}
 		alloc := info.Size()

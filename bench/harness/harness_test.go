@@ -138,7 +138,7 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{"## Goals", "## Ingest", "## Storage", "## Queries", "## Profiles", o.Command, "sightline-otlp"} {
 		require.Contains(t, string(md), want)
 	}
-	again, err := LoadReport(filepath.Join(o.OutDir, "smoke.json"))
+	again, err := LoadJSON[Report](filepath.Join(o.OutDir, "smoke.json"))
 	require.NoError(t, err)
 	require.Equal(t, r.Dataset.Samples, again.Dataset.Samples)
 	require.True(t, r.Dataset.Last.Equal(again.Dataset.Last))

@@ -260,7 +260,7 @@ func TestLogSmoke(t *testing.T) {
 	require.Len(t, files, 4)
 	b, err = os.ReadFile(filepath.Join(dir, "longrun.md"))
 	require.NoError(t, err)
-	again, err := LoadLongrunReport(filepath.Join(dir, "longrun.json"))
+	again, err := LoadJSON[LongrunReport](filepath.Join(dir, "longrun.json"))
 	require.NoError(t, err)
 	require.Len(t, again.Samples, len(lr.Samples))
 	for i, s := range again.Samples {

@@ -3,7 +3,6 @@ package harness
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"net/http"
@@ -216,32 +215,20 @@ func RunLogsLongrun(ctx context.Context, o LongrunOptions, logf func(string, ...
 	return r, nil
 }
 
-// sampler reads the server's /metrics and the partitions on disk every
-// interval in the background.
-type sampler struct {
+// sampler takes a sample every interval in the background.
+type sampler[S any] struct {
 	mu      sync.Mutex
-	samples []LongrunSample
-	take    func() (LongrunSample, error)
+	samples []S
+	take    func() (S, error)
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
-// startSampler starts sampling p; stop ends it and returns the samples.
-func startSampler(ctx context.Context, client *http.Client, p *process, segDir string, sent *sentLog, every time.Duration, logf func(string, ...any)) *sampler {
-	start := time.Now()
-	s := &sampler{done: make(chan struct{})}
-	s.take = func() (LongrunSample, error) {
-		st, err := scrapeLogStoreStats(ctx, client, p)
-		if err != nil {
-			return LongrunSample{}, err
-		}
-		parts, err := countPartitions(segDir)
-		if err != nil {
-			return LongrunSample{}, err
-		}
-		_, newest, n := sent.bounds()
-		return LongrunSample{Elapsed: time.Since(start), SimTime: newest, Records: n, Partitions: parts, LogStoreStats: st}, nil
-	}
+// startSampling calls take every interval until stop, keeping what it
+// returns; a failed sample is logged and skipped, every sixth is logged
+// through show.
+func startSampling[S any](ctx context.Context, every time.Duration, take func() (S, error), logf func(string, ...any), show func(S)) *sampler[S] {
+	s := &sampler[S]{done: make(chan struct{}), take: take}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -257,30 +244,51 @@ func startSampler(ctx context.Context, client *http.Client, p *process, segDir s
 			}
 			smp, err := s.take()
 			if err != nil {
-				logf("longrun: sample: %v", err)
+				logf("sample: %v", err)
 				continue
 			}
 			s.mu.Lock()
 			s.samples = append(s.samples, smp)
 			s.mu.Unlock()
 			if i%6 == 0 {
-				logf("longrun: %s simulated, %d records: %d partitions, %.0f parts, %.0f open files, RSS %s",
-					smp.SimTime.Format("Mon 15:04"), smp.Records, smp.Partitions, smp.PartsTotal, smp.OpenFDs, mib(int64(smp.RSS)))
+				show(smp)
 			}
 		}
 	}()
 	return s
 }
 
+// startSampler samples the log store of p: its /metrics and the
+// partitions on disk.
+func startSampler(ctx context.Context, client *http.Client, p *process, segDir string, sent *sentLog, every time.Duration, logf func(string, ...any)) *sampler[LongrunSample] {
+	start := time.Now()
+	take := func() (LongrunSample, error) {
+		st, err := scrapeLogStoreStats(ctx, client, p)
+		if err != nil {
+			return LongrunSample{}, err
+		}
+		parts, err := countPartitions(segDir)
+		if err != nil {
+			return LongrunSample{}, err
+		}
+		_, newest, n := sent.bounds()
+		return LongrunSample{Elapsed: time.Since(start), SimTime: newest, Records: n, Partitions: parts, LogStoreStats: st}, nil
+	}
+	return startSampling(ctx, every, take, logf, func(smp LongrunSample) {
+		logf("longrun: %s simulated, %d records: %d partitions, %.0f parts, %.0f open files, RSS %s",
+			smp.SimTime.Format("Mon 15:04"), smp.Records, smp.Partitions, smp.PartsTotal, smp.OpenFDs, mib(int64(smp.RSS)))
+	})
+}
+
 // last returns the newest n samples.
-func (s *sampler) last(n int) []LongrunSample {
+func (s *sampler[S]) last(n int) []S {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]LongrunSample(nil), s.samples[max(0, len(s.samples)-n):]...)
+	return append([]S(nil), s.samples[max(0, len(s.samples)-n):]...)
 }
 
 // stop ends sampling, takes one more sample and returns them all.
-func (s *sampler) stop() []LongrunSample {
+func (s *sampler[S]) stop() []S {
 	close(s.done)
 	s.wg.Wait()
 	if smp, err := s.take(); err == nil {
@@ -292,7 +300,7 @@ func (s *sampler) stop() []LongrunSample {
 // waitSettled waits until three samples in a row show the same parts,
 // merges and flushes: the merges have run out of work. False if that did
 // not happen within timeout.
-func waitSettled(ctx context.Context, s *sampler, timeout time.Duration) (bool, error) {
+func waitSettled(ctx context.Context, s *sampler[LongrunSample], timeout time.Duration) (bool, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		if settled(s.last(3)) {
@@ -428,19 +436,6 @@ func WriteLongrunReport(r *LongrunReport, dir, name string) ([]string, error) {
 		return files, fmt.Errorf("write report: %w", err)
 	}
 	return append([]string{md}, files...), nil
-}
-
-// LoadLongrunReport reads the measurements WriteLongrunReport saved.
-func LoadLongrunReport(file string) (*LongrunReport, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var r LongrunReport
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", file, err)
-	}
-	return &r, nil
 }
 
 func longrunMarkdown(r *LongrunReport, name string, plots []string) string {

@@ -21,6 +21,7 @@ const (
 	kindPrometheus      = "prometheus"
 	kindVictoriaMetrics = "victoriametrics"
 	kindVictoriaLogs    = "victorialogs"
+	kindJaeger          = "jaeger"
 )
 
 // kindOf is the system a target runs.
@@ -40,10 +41,13 @@ func kindOf(target string) string {
 type process struct {
 	kind     string
 	dataDir  string
-	httpAddr string // Prometheus API, remote_write, /metrics
-	grpcAddr string // OTLP gRPC (Sightline only)
+	httpAddr string // Prometheus API, remote_write, /metrics; Jaeger's query API
+	grpcAddr string // OTLP gRPC (Sightline and Jaeger)
 	logPath  string
 	scheme   string // https with -tls (Sightline only)
+	// Jaeger serves its health check, its own metrics and pprof on ports
+	// of their own.
+	healthAddr, metricsAddr, pprofAddr string
 
 	cmd  *exec.Cmd
 	log  *os.File
@@ -124,6 +128,18 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 			"-httpListenAddr=" + p.httpAddr,
 			"-retentionPeriod=" + ret,
 		}
+	case kindJaeger:
+		var queryGRPC string
+		for _, a := range []*string{&p.grpcAddr, &p.healthAddr, &p.metricsAddr, &p.pprofAddr, &queryGRPC} {
+			if *a, err = freeAddr(); err != nil {
+				return nil, err
+			}
+		}
+		cfg := filepath.Join(filepath.Dir(dataDir), "jaeger.yaml")
+		if err := os.WriteFile(cfg, []byte(jaegerConfig(p, queryGRPC, retention)), 0o644); err != nil {
+			return nil, fmt.Errorf("write jaeger config: %w", err)
+		}
+		args = []string{"--config", cfg}
 	}
 	p.log, err = os.Create(p.logPath)
 	if err != nil {
@@ -149,7 +165,14 @@ func startProcess(kind, bin, dataDir string, retention time.Duration, extra ...s
 // startSightline starts Sightline on dataDir (empty or not) with flags
 // and waits until it is ready; on failure it leaves nothing running.
 func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (*process, error) {
-	p, err := startProcess(kindSightline, bin, dataDir, 30*24*time.Hour, flags...)
+	return startReady(ctx, kindSightline, bin, dataDir, flags...)
+}
+
+// startReady starts a system of the given kind on dataDir with a 30-day
+// retention and waits until it is ready; on failure it leaves nothing
+// running.
+func startReady(ctx context.Context, kind, bin, dataDir string, flags ...string) (*process, error) {
+	p, err := startProcess(kind, bin, dataDir, 30*24*time.Hour, flags...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +185,25 @@ func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (
 
 func (p *process) url(path string) string { return p.scheme + "://" + p.httpAddr + path }
 
-// readyPath is where each system says it can take data and queries.
-func (p *process) readyPath() string {
-	if p.kind == kindVictoriaMetrics || p.kind == kindVictoriaLogs {
-		return "/health"
+// pprofURL is path (/debug/pprof/...) on the server's pprof endpoint.
+func (p *process) pprofURL(path string) string {
+	if p.kind == kindJaeger {
+		return "http://" + p.pprofAddr + path
 	}
-	return "/-/ready"
+	return p.url(path)
+}
+
+// readyURL is where each system says it can take data and queries.
+func (p *process) readyURL() string {
+	switch p.kind {
+	case kindVictoriaMetrics, kindVictoriaLogs:
+		return p.url("/health")
+	case kindJaeger:
+		// The health check extension answers 200 once every component,
+		// the OTLP receiver included, has started.
+		return "http://" + p.healthAddr + "/status"
+	}
+	return p.url("/-/ready")
 }
 
 // waitReady polls the readiness endpoint until it answers 200, the process
@@ -186,7 +222,7 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready after %s:\n%s", p.kind, timeout, p.logTail())
 		case <-tick.C:
-			resp, err := client.Get(p.url(p.readyPath()))
+			resp, err := client.Get(p.readyURL())
 			if err != nil {
 				continue
 			}

@@ -17,11 +17,11 @@ type Profile struct {
 }
 
 // fetchProfile saves the pprof profile at path (e.g.
-// /debug/pprof/profile?seconds=20) to file.
+// /debug/pprof/profile?seconds=20) of p to file.
 func fetchProfile(ctx context.Context, p *process, path, file string, timeout time.Duration) error {
 	client := newClient(timeout, 1)
 	defer client.CloseIdleConnections()
-	body, err := get(ctx, client, p.url(path))
+	body, err := get(ctx, client, p.pprofURL(path))
 	if err != nil {
 		return fmt.Errorf("fetch profile: %w", err)
 	}

@@ -58,19 +58,6 @@ func WriteReport(r *Report, dir, name string) ([]string, error) {
 	return append([]string{md, js}, files...), nil
 }
 
-// LoadReport reads the measurements WriteReport saved.
-func LoadReport(file string) (*Report, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var r Report
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", file, err)
-	}
-	return &r, nil
-}
-
 // firstOK is the target's first run that completed.
 func firstOK(r *Report, target string) (TargetRun, bool) {
 	for _, run := range r.Runs {
@@ -573,4 +560,18 @@ func writeReportJSON(r any, dir, name string) (string, error) {
 		return "", fmt.Errorf("write report: %w", err)
 	}
 	return js, nil
+}
+
+// LoadJSON reads back the measurements a Write…Report function saved as
+// JSON, so that a report and its plots can be rendered again (-render).
+func LoadJSON[T any](file string) (*T, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var r T
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", file, err)
+	}
+	return &r, nil
 }

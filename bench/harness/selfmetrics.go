@@ -199,10 +199,18 @@ func waitWAL(ctx context.Context, client *http.Client, p *process, walMetric str
 // timeout, so that the disk is measured without a merge's output beside
 // its sources; it returns how long it waited.
 func waitMergesSettled(ctx context.Context, client *http.Client, p *process, mergesMetric string, quiet, timeout time.Duration) (time.Duration, error) {
+	return waitQuiet(ctx, mergesMetric, func() (float64, error) {
+		return scrapeGauge(ctx, client, p.url("/metrics"), mergesMetric)
+	}, quiet, timeout)
+}
+
+// waitQuiet polls read every second until its value has not changed for
+// quiet, and returns how long that took; an error after timeout.
+func waitQuiet(ctx context.Context, what string, read func() (float64, error), quiet, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
 	last, since := -1.0, start
 	for {
-		n, err := scrapeGauge(ctx, client, p.url("/metrics"), mergesMetric)
+		n, err := read()
 		if err != nil {
 			return 0, err
 		}
@@ -213,7 +221,7 @@ func waitMergesSettled(ctx context.Context, client *http.Client, p *process, mer
 			return time.Since(start), nil
 		}
 		if time.Since(start) > timeout {
-			return 0, fmt.Errorf("%s still moving after %s", mergesMetric, timeout)
+			return 0, fmt.Errorf("%s still moving after %s", what, timeout)
 		}
 		select {
 		case <-ctx.Done():

@@ -46,19 +46,30 @@ type TraceOptions struct {
 	// TraceLookups and CorrelateLookups are the measured calls, each for a
 	// different sent trace; SearchRuns the runs of the TraceQL search.
 	TraceLookups, CorrelateLookups, SearchRuns int
-	// SearchService is the service of the TraceQL search
-	// `{ resource.service.name = "<svc>" && status = error }`.
+	// SearchService is the service of the TraceQL searches
+	// `{ resource.service.name = "<svc>" }` and
+	// `{ resource.service.name = "<svc>" && status = error }`; SearchLimit
+	// their limit (traces).
 	SearchService string
+	SearchLimit   int
 	// HeadMaxAge and HeadMaxSpans are passed to Sightline
 	// (-traces.head.max-age, -traces.head.max-spans; 0: its default), so
 	// that the last spans reach a segment soon after ingest ends.
 	HeadMaxAge   time.Duration
 	HeadMaxSpans int
+	// SettleQuiet is how long Sightline's merges (Jaeger's compactions)
+	// must have been still before the disk is measured and the queries
+	// run.
+	SettleQuiet time.Duration
 	// SpanMetricsInterval is passed as -spanmetrics.flush-interval; 0
 	// keeps Sightline's default (15 s).
 	SpanMetricsInterval time.Duration
 	// Seed makes the load and the choice of looked-up traces reproducible.
 	Seed uint64
+	// Jaeger is the binary of the traces peer (issue 16): when set, the
+	// realistic load and the equivalent queries are run against it after
+	// Sightline, and the report puts both side by side.
+	Jaeger string
 	// Command is the command line shown in the report.
 	Command string
 }
@@ -69,7 +80,7 @@ func DefaultTraceOptions() TraceOptions {
 	return TraceOptions{
 		Spans: 10_000_000, TelemetrygenSpans: 2_000_000, Senders: 4, SpansPerRequest: 1000,
 		MaxIngest: 20 * time.Minute, TraceLookups: 300, CorrelateLookups: 300, SearchRuns: 20,
-		SearchService: workload.SearchService, HeadMaxAge: 10 * time.Second, Seed: 1,
+		SearchService: workload.SearchService, SearchLimit: 20, HeadMaxAge: 10 * time.Second, SettleQuiet: 5 * time.Second, Seed: 1,
 	}
 }
 
@@ -143,14 +154,17 @@ type TraceReport struct {
 	Realistic    TraceIngest
 	Telemetrygen *TraceIngest `json:",omitempty"`
 	// ByID is GET /api/traces/<id>, Correlate GET /api/v1/correlate/<id>,
-	// Search the TraceQL search SearchQuery over the last hour, Metrics the
-	// TraceQL metrics query MetricsQuery over the last hour (Grafana's
-	// Traces Drilldown draws it first).
-	ByID, Correlate, Search, Metrics LookupResult
-	SearchQuery, MetricsQuery        string
+	// Search the TraceQL search SearchQuery (a service's failing spans)
+	// over the last hour, ServiceSearch ServiceQuery (a service's spans),
+	// Metrics the TraceQL metrics query MetricsQuery over the last hour
+	// (Grafana's Traces Drilldown draws it first).
+	ByID, Correlate, Search, ServiceSearch, Metrics LookupResult
+	SearchQuery, ServiceQuery, MetricsQuery         string
 	// MetricsSpans is the spans the last metrics query counted (the sum
 	// of its rates over every step).
 	MetricsSpans float64
+	// Jaeger is the peer's run on the realistic load; nil without a peer.
+	Jaeger *TracePeerReport `json:",omitempty"`
 }
 
 // RunTraces runs the trace benchmark once.
@@ -160,6 +174,7 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 	}
 	r := &TraceReport{Options: o, Started: time.Now(), Machine: describeMachine(),
 		SearchQuery:  fmt.Sprintf(`{ resource.service.name = %q && status = error }`, o.SearchService),
+		ServiceQuery: fmt.Sprintf(`{ resource.service.name = %q }`, o.SearchService),
 		MetricsQuery: `{} | rate() by (resource.service.name)`}
 
 	p, dataDir, err := startTraceServer(ctx, o, "sightline-traces")
@@ -188,16 +203,22 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 		return out
 	}
 	logf("traces: %d trace-by-ID lookups", o.TraceLookups)
-	if err := lookupTraces(ctx, client, p, pick(0, o.TraceLookups), &r.ByID); err != nil {
+	byID := pick(0, o.TraceLookups)
+	if err := lookupTraces(ctx, client, p, byID, &r.ByID); err != nil {
 		return nil, err
 	}
 	logf("traces: %d correlate calls", o.CorrelateLookups)
 	if err := correlateTraces(ctx, client, p, pick(o.TraceLookups, o.CorrelateLookups), &r.Correlate); err != nil {
 		return nil, err
 	}
-	logf("traces: %d runs of %s", o.SearchRuns, r.SearchQuery)
-	if err := searchTraces(ctx, client, p, r.SearchQuery, o.SearchRuns, &r.Search); err != nil {
-		return nil, err
+	for _, s := range []struct {
+		q   string
+		res *LookupResult
+	}{{r.SearchQuery, &r.Search}, {r.ServiceQuery, &r.ServiceSearch}} {
+		logf("traces: %d runs of %s", o.SearchRuns, s.q)
+		if err := searchTraces(ctx, client, p, s.q, o.SearchLimit, o.SearchRuns, s.res); err != nil {
+			return nil, err
+		}
 	}
 	logf("traces: %d runs of %s", o.SearchRuns, r.MetricsQuery)
 	if err := traceMetrics(ctx, client, p, r.MetricsQuery, o.SearchRuns, &r.Metrics, &r.MetricsSpans); err != nil {
@@ -228,6 +249,14 @@ func RunTraces(ctx context.Context, o TraceOptions, logf func(string, ...any)) (
 		}
 		r.Telemetrygen = tg
 	}
+	if o.Jaeger != "" {
+		// The same traces are looked up; the readiness check reads others
+		// (the first of the correlate calls), so that the lookups are not
+		// warmed by it.
+		if r.Jaeger, err = runJaeger(ctx, o, byID, pick(o.TraceLookups, 20), logf); err != nil {
+			return nil, err
+		}
+	}
 	r.Took = time.Since(r.Started)
 	return r, nil
 }
@@ -247,11 +276,86 @@ func startTraceServer(ctx context.Context, o TraceOptions, name string) (*proces
 	return p, dataDir, err
 }
 
-// ingestTraces sends spans of shape to p from o.Senders senders, waits
-// until every span is in a segment and measures the store. It returns the
-// traces the generators sampled for lookups.
+// ingestTraces sends spans of shape to Sightline p from o.Senders senders,
+// waits until every span is in a segment and measures the store. It
+// returns the traces the generators sampled for lookups.
 func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.Client, dataDir string, shape workload.TraceShape,
 	spans int, in *TraceIngest, logf func(string, ...any)) ([]workload.SampledTrace, error) {
+	sampled, err := sendTraces(ctx, o, p, traceLoad{shape: shape, spans: spans}, in, logf)
+	if err != nil {
+		return nil, err
+	}
+	metrics := p.url("/metrics")
+	if in.Appended, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_traces_spans_appended_total"}}); err != nil {
+		return nil, err
+	}
+	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_traces_spans_rejected_total"}}); err != nil {
+		return nil, err
+	}
+	flushes, err := scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_flush_duration_seconds_count"}})
+	if err != nil {
+		return nil, err
+	}
+	logf("traces: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); Sightline appended %.0f, rejected %.0f",
+		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected)
+
+	// Every span is in a segment once the WAL is empty: a head's WAL files
+	// go when it has been written, and nothing is appended any more.
+	in.FlushWait, err = waitWAL(ctx, client, p, "sightline_traces_wal_bytes", 0, o.HeadMaxAge+5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	logf("traces: last flush %.1fs after ingest", in.FlushWait.Seconds())
+	// The data directory is measured once the span metrics have been
+	// written after the last span.
+	flushed := func() (float64, error) {
+		return scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_flush_duration_seconds_count"}})
+	}
+	if in.SpanMetricsFlushed, err = waitIncrease(ctx, flushed, flushes, 2*cmp.Or(o.SpanMetricsInterval, defaultSpanMetricsInterval)); err != nil {
+		return nil, err
+	}
+	if in.SpanMetricSpans, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_spans_total"}}); err != nil {
+		return nil, err
+	}
+	if in.SpanMetricSeries, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_series"}}); err != nil {
+		return nil, err
+	}
+	// Segments are merged in the background after the flushes: the disk
+	// is measured once they have settled, not with a merge's output beside
+	// its sources.
+	if _, err := waitMergesSettled(ctx, client, p, "sightline_traces_merges_total", o.SettleQuiet, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	if in.SegmentBytes, err = scrapeGauge(ctx, client, metrics, "sightline_traces_segment_bytes"); err != nil {
+		return nil, err
+	}
+	if in.TraceStore, err = diskUsage(filepath.Join(dataDir, "tenants", "default", "traces")); err != nil {
+		return nil, err
+	}
+	if in.DataDir, err = diskUsage(dataDir); err != nil {
+		return nil, err
+	}
+	return sampled, nil
+}
+
+// traceLoad is what sendTraces sends.
+type traceLoad struct {
+	shape workload.TraceShape
+	spans int
+	// every, if positive, paces each sender to one request per tick of a
+	// ticker of that period (a steady load); otherwise it sends as fast as
+	// the server acknowledges.
+	every time.Duration
+	// sent, if set, counts the spans acknowledged as they are.
+	sent *atomic.Int64
+}
+
+// sendTraces sends the load to p's OTLP/gRPC port from o.Senders senders,
+// each with its own connection and generator, and measures the ingest:
+// rate, retries, the server's CPU and the senders' own. It returns the
+// traces the generators sampled for lookups.
+func sendTraces(ctx context.Context, o TraceOptions, p *process, load traceLoad, in *TraceIngest, logf func(string, ...any)) ([]workload.SampledTrace, error) {
+	shape, spans, every := load.shape, load.spans, load.every
 	in.Shape = string(shape)
 	before, err := p.stat()
 	if err != nil {
@@ -261,7 +365,8 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	if err != nil {
 		return nil, err
 	}
-	var sent, traces, errSpans, requests, retries, protoBytes, protoSpans atomic.Int64
+	var traces, errSpans, requests, retries, protoBytes, protoSpans atomic.Int64
+	sent := cmp.Or(load.sent, new(atomic.Int64))
 	var mu sync.Mutex
 	var sampled []workload.SampledTrace
 	ictx, cancel := context.WithTimeout(ctx, o.MaxIngest)
@@ -269,9 +374,9 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	// Enough sampled traces per sender that the lookups need not repeat.
 	perSender := max(1000, (o.TraceLookups+o.CorrelateLookups)/o.Senders+1)
 	errs := make(chan error, o.Senders)
-	logf("traces: sending %d spans (%s) from %d senders", spans, shape, o.Senders)
+	logf("traces: sending %d spans (%s) to %s from %d senders", spans, shape, p.kind, o.Senders)
 	start := time.Now()
-	progress := startProgress(logf, "traces: %d spans sent", &sent)
+	progress := startProgress(logf, "traces: %d spans sent", sent)
 	var wg sync.WaitGroup
 	for s := 0; s < o.Senders; s++ {
 		quota := int64(spans / o.Senders)
@@ -290,11 +395,25 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 			exp := ptraceotlp.NewGRPCClient(conn)
 			gen := workload.NewTraceGenerator(workload.TraceOptions{Shape: shape, SpansPerRequest: o.SpansPerRequest,
 				SampledTraces: perSender, ChildSpans: 1, Seed: o.Seed}, uint64(s+1))
+			var tick <-chan time.Time
+			if every > 0 {
+				t := time.NewTicker(every)
+				defer t.Stop()
+				tick = t.C
+			}
 			for n := 0; ; n++ {
 				was := gen.Stats()
 				left := int(quota - was.Spans)
 				if left <= 0 {
 					break
+				}
+				if tick != nil && n > 0 {
+					select {
+					case <-tick:
+					case <-ictx.Done():
+						errs <- fmt.Errorf("steady load: %w", ictx.Err())
+						return
+					}
 				}
 				td := gen.RequestMax(time.Now(), left)
 				if td.SpanCount() == 0 {
@@ -348,56 +467,6 @@ func ingestTraces(ctx context.Context, o TraceOptions, p *process, client *http.
 	in.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
 	if st, err := readProcStat(os.Getpid()); err == nil {
 		in.SenderCPUSeconds = st.CPUSeconds - self.CPUSeconds
-	}
-	metrics := p.url("/metrics")
-	if in.Appended, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_traces_spans_appended_total"}}); err != nil {
-		return nil, err
-	}
-	if in.Rejected, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_traces_spans_rejected_total"}}); err != nil {
-		return nil, err
-	}
-	flushes, err := scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_flush_duration_seconds_count"}})
-	if err != nil {
-		return nil, err
-	}
-	logf("traces: sent %d spans in %.1fs (%.0f spans/s, %d requests retried); Sightline appended %.0f, rejected %.0f",
-		in.Spans, in.IngestSeconds, in.SpansPerSecond, in.Retries, in.Appended, in.Rejected)
-
-	// Every span is in a segment once the WAL is empty: a head's WAL files
-	// go when it has been written, and nothing is appended any more.
-	in.FlushWait, err = waitWAL(ctx, client, p, "sightline_traces_wal_bytes", 0, o.HeadMaxAge+5*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	logf("traces: last flush %.1fs after ingest", in.FlushWait.Seconds())
-	// The data directory is measured once the span metrics have been
-	// written after the last span.
-	flushed := func() (float64, error) {
-		return scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_flush_duration_seconds_count"}})
-	}
-	if in.SpanMetricsFlushed, err = waitIncrease(ctx, flushed, flushes, 2*cmp.Or(o.SpanMetricsInterval, defaultSpanMetricsInterval)); err != nil {
-		return nil, err
-	}
-	if in.SpanMetricSpans, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_spans_total"}}); err != nil {
-		return nil, err
-	}
-	if in.SpanMetricSeries, err = scrapeCounters(ctx, client, metrics, []counterSpec{{name: "sightline_spanmetrics_series"}}); err != nil {
-		return nil, err
-	}
-	// Segments are merged in the background after the flushes: the disk
-	// is measured once they have settled, not with a merge's output beside
-	// its sources.
-	if _, err := waitMergesSettled(ctx, client, p, "sightline_traces_merges_total", 5*time.Second, 5*time.Minute); err != nil {
-		return nil, err
-	}
-	if in.SegmentBytes, err = scrapeGauge(ctx, client, metrics, "sightline_traces_segment_bytes"); err != nil {
-		return nil, err
-	}
-	if in.TraceStore, err = diskUsage(filepath.Join(dataDir, "tenants", "default", "traces")); err != nil {
-		return nil, err
-	}
-	if in.DataDir, err = diskUsage(dataDir); err != nil {
-		return nil, err
 	}
 	return sampled, nil
 }
@@ -561,11 +630,11 @@ func correlateTraces(ctx context.Context, client *http.Client, p *process, ids [
 	return nil
 }
 
-// searchTraces runs the TraceQL query over the last hour, limit 20.
-func searchTraces(ctx context.Context, client *http.Client, p *process, q string, runs int, res *LookupResult) error {
+// searchTraces runs the TraceQL query over the last hour.
+func searchTraces(ctx context.Context, client *http.Client, p *process, q string, limit, runs int, res *LookupResult) error {
 	for i := 0; i < runs; i++ {
 		now := time.Now()
-		u := p.url("/api/search?" + url.Values{"q": {q}, "limit": {"20"},
+		u := p.url("/api/search?" + url.Values{"q": {q}, "limit": {strconv.Itoa(limit)},
 			"start": {strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}}.Encode())
 		b, ok, err := timedGet(ctx, client, u, res)
 		if err != nil {
@@ -646,19 +715,6 @@ func WriteTraceReport(r *TraceReport, dir, name string) ([]string, error) {
 		return nil, fmt.Errorf("write report: %w", err)
 	}
 	return []string{md, js}, nil
-}
-
-// LoadTraceReport reads the measurements WriteTraceReport saved.
-func LoadTraceReport(file string) (*TraceReport, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var r TraceReport
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", file, err)
-	}
-	return &r, nil
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -780,11 +836,19 @@ func traceMarkdown(r *TraceReport, name string) string {
 		pcts(r.ByID.Latencies, 0.5, 0.9, 0.99), check(r.ByID, "every answer has the sent span count"))
 	f("| `GET /api/v1/correlate/<id>`, %d other sent traces | %d | %s | %s |\n", len(r.Correlate.Latencies), len(r.Correlate.Latencies),
 		pcts(r.Correlate.Latencies, 0.5, 0.9, 0.99), check(r.Correlate, "every `data.trace.spanCount` is the sent span count"))
-	f("| `GET /api/search?q=%s`, last hour, limit 20 | %d | %s | %s |\n", r.SearchQuery, len(r.Search.Latencies),
+	limit := cmp.Or(o.SearchLimit, 20)
+	f("| `GET /api/search?q=%s`, last hour, limit %d | %d | %s | %s |\n", r.SearchQuery, limit, len(r.Search.Latencies),
 		pcts(r.Search.Latencies, 0.5, 0.99), check(r.Search, fmt.Sprintf("%d traces found", r.Search.Hits)))
+	if r.ServiceQuery != "" {
+		f("| `GET /api/search?q=%s`, last hour, limit %d | %d | %s | %s |\n", r.ServiceQuery, limit, len(r.ServiceSearch.Latencies),
+			pcts(r.ServiceSearch.Latencies, 0.5, 0.99), check(r.ServiceSearch, fmt.Sprintf("%d traces found", r.ServiceSearch.Hits)))
+	}
 	if r.MetricsQuery != "" {
 		f("| `GET /api/metrics/query_range?q=%s`, last hour, step 60s | %d | %s | %s |\n", r.MetricsQuery, len(r.Metrics.Latencies),
 			pcts(r.Metrics.Latencies, 0.5, 0.99), check(r.Metrics, fmt.Sprintf("%d series, %.0f spans counted", r.Metrics.Hits, r.MetricsSpans)))
+	}
+	if r.Jaeger != nil {
+		writeTracePeer(&b, r, r.Jaeger)
 	}
 	return b.String()
 }

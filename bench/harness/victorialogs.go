@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -50,12 +49,10 @@ const (
 // runVictoriaLogs sends the log benchmark's load to VictoriaLogs and runs
 // the equivalent queries.
 func runVictoriaLogs(ctx context.Context, o LogOptions, logf func(string, ...any)) (*LogPeerReport, error) {
-	r := &LogPeerReport{Searches: map[string][]time.Duration{}, SearchHits: map[string]int{}}
 	// Built by go install, it carries no version of its own but its
 	// module's.
-	if bi, err := buildinfo.ReadFile(o.VictoriaLogs); err == nil {
-		r.Version = bi.Main.Version
-	}
+	r := &LogPeerReport{Version: moduleVersion(o.VictoriaLogs, "github.com/VictoriaMetrics/VictoriaLogs"),
+		Searches: map[string][]time.Duration{}, SearchHits: map[string]int{}}
 	dataDir := filepath.Join(o.WorkDir, "victorialogs")
 	p, err := startProcess(kindVictoriaLogs, o.VictoriaLogs, dataDir, 30*24*time.Hour)
 	if err != nil {

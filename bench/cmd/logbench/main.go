@@ -70,7 +70,7 @@ func main() {
 	lo.LogQLRuns = o.LogQLRuns
 
 	if *render != "" {
-		r, err := harness.LoadLongrunReport(*render)
+		r, err := harness.LoadJSON[harness.LongrunReport](*render)
 		if err == nil {
 			_, err = harness.WriteLongrunReport(r, *out, cmp.Or(*name, "logs-longrun"))
 		}

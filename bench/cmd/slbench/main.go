@@ -53,7 +53,7 @@ func main() {
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	if *render != "" {
-		r, err := harness.LoadReport(*render)
+		r, err := harness.LoadJSON[harness.Report](*render)
 		if err == nil {
 			_, err = harness.WriteReport(r, o.OutDir, o.Name)
 		}

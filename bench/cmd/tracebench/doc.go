@@ -2,9 +2,15 @@
 // sightline binary and writes <out>/<name>.md and <out>/<name>.json: OTLP
 // span ingest rate with span metrics on, bytes per span on disk (also in
 // telemetrygen's shape), trace-by-ID and correlate latencies over every
-// stored span, and a TraceQL search.
+// stored span, and TraceQL searches; with -jaeger, the realistic load and
+// the equivalent lookups and searches against Jaeger v2 too, side by side.
+//
+// With -soak it runs the trace soak instead: a steady load for
+// -soak-duration to Sightline (then Jaeger), sampled every
+// -soak-sample-every, written as <name>.md, .json and a PNG per measure.
 //
 // `make bench-traces` builds bin/sightline and runs it with the defaults
-// (10 million spans, then 2 million in telemetrygen's shape);
+// (10 million spans, then 2 million in telemetrygen's shape), `make
+// bench-traces-soak` the soak (an hour per system);
 // `cd bench && go run ./cmd/tracebench -h` lists the flags.
 package main
