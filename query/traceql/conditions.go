@@ -108,6 +108,17 @@ func (q *Query) readsSpanAttributes() bool {
 	return spansetReadsSpanAttributes(q.root)
 }
 
+// selectsSpanAttributes says whether the query's | select(...) names a
+// span attribute, which a search returns with the spans it matched.
+func (q *Query) selectsSpanAttributes() bool {
+	for _, it := range q.selects {
+		if it.field.readsSpanAttribute() {
+			return true
+		}
+	}
+	return false
+}
+
 func (f Field) readsSpanAttribute() bool {
 	return f.Intrinsic == IntrinsicNone && f.Scope != ScopeResource
 }

@@ -70,7 +70,12 @@ func Search(ctx context.Context, f SpansetFetcher, req SearchRequest) ([]TraceSu
 		req.SpansPerSpanSet = 3
 	}
 	s := &search{req: req, found: map[[16]byte]*TraceSummary{}}
-	st, err := MatchSpans(ctx, f, req.Query, req.From, req.To, func(ss *record.Spanset, matched []int) error {
+	// A search whose query neither tests nor selects a span attribute
+	// returns none: the store need not read them (their column is most of
+	// a block's bytes).
+	fetch := record.FetchSpansRequest{Start: req.From, End: req.To, Conditions: fetchConditions(req.Query),
+		SkipSpanAttributes: !req.Query.readsSpanAttributes() && !req.Query.selectsSpanAttributes()}
+	st, err := matchSpans(ctx, f, req.Query, fetch, func(ss *record.Spanset, matched []int) error {
 		s.record(ss, matched)
 		if len(s.found) >= req.Limit {
 			return errEnough

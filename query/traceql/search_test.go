@@ -63,6 +63,25 @@ func TestSearchSendsConditions(t *testing.T) {
 	require.Nil(t, f.got.Conditions)
 }
 
+// A search that neither tests nor selects a span attribute asks the store
+// to leave them unread; one that does, or that selects one, does not.
+func TestSearchSkipsSpanAttributes(t *testing.T) {
+	f := &fakeFetcher{}
+	for q, skip := range map[string]bool{
+		`{ status = error }`: true,
+		`{ resource.service.name = "a" && duration > 1s }`:   true,
+		`{ status = error } | select(resource.service.name)`: true,
+		`{ span.amount > 12 }`:                               false,
+		`{ .amount > 12 }`:                                   false,
+		`{ status = error } | select(span.amount)`:           false,
+		`{ status = error } | select(.amount)`:               false,
+	} {
+		_, _, err := Search(context.Background(), f, SearchRequest{Query: mustParse(t, q)})
+		require.NoError(t, err)
+		require.Equal(t, skip, f.got.SkipSpanAttributes, q)
+	}
+}
+
 // A trace whose spans come in two spansets (two segments) is matched in
 // each, and its summary gathers both.
 func TestSearchSummaries(t *testing.T) {

@@ -139,8 +139,12 @@ func alwaysTrue(c condExpr) bool {
 // query's conditions (see Search). When fn returns an error, MatchSpans
 // stops and returns it. fn must not keep ss's spans (see record.Spanset).
 func MatchSpans(ctx context.Context, f SpansetFetcher, q *Query, from, to int64, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error) {
+	return matchSpans(ctx, f, q, record.FetchSpansRequest{Start: from, End: to, Conditions: fetchConditions(q)}, fn)
+}
+
+// matchSpans is MatchSpans with the fetch request given.
+func matchSpans(ctx context.Context, f SpansetFetcher, q *Query, fetch record.FetchSpansRequest, fn func(ss *record.Spanset, matched []int) error) (record.FetchStats, error) {
 	m := newSpansetMatcher(q)
-	fetch := record.FetchSpansRequest{Start: from, End: to, Conditions: fetchConditions(q)}
 	return f.Fetch(ctx, fetch, func(ss *record.Spanset) error {
 		if _, idx := m.match(ss.Spans); len(idx) > 0 {
 			return fn(ss, idx)
