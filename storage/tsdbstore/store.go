@@ -173,6 +173,7 @@ func (s *Store) tenant(id string) (*tenantDB, error) {
 func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = s.opts.Retention.Milliseconds()
+	o.MaxBlockDuration = maxBlockDuration(s.opts.Retention).Milliseconds()
 	o.MaxBytes = s.opts.MaxBytes
 	o.OutOfOrderTimeWindow = s.opts.OutOfOrderWindow.Milliseconds()
 	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
@@ -187,6 +188,21 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 		return nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
 	return db, reg, nil
+}
+
+// maxBlockDuration is the longest block the compactor builds out of the
+// head's 2-hour blocks, as Prometheus sets it (its
+// --storage.tsdb.max-block-duration): a tenth of the retention, at most 31
+// days. TSDB's own default is 2 hours, which never merges blocks: a 15-day
+// retention would keep ~180 blocks whose index is written for every series
+// every 2 hours, and a 15-day query would open all of them.
+func maxBlockDuration(retention time.Duration) time.Duration {
+	const minBlock, maxBlock = 2 * time.Hour, 31 * 24 * time.Hour
+	d := maxBlock
+	if retention > 0 && retention/10 < d {
+		d = retention / 10
+	}
+	return max(d, minBlock)
 }
 
 // Existing calls f with the TSDB of tenant id and returns true, or returns

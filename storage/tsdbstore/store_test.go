@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sightline-dev/sightline/internal/limits"
@@ -65,6 +66,36 @@ func TestTenantsAreSeparateAndReopened(t *testing.T) {
 	defer s.Close()
 	require.ElementsMatch(t, []string{"a", "b"}, s.Tenants(), "tenants are opened (and their WAL replayed) at start-up")
 	require.Equal(t, 1, count(t, s, "b", "only_b"))
+}
+
+func TestMaxBlockDuration(t *testing.T) {
+	require.Equal(t, 36*time.Hour, maxBlockDuration(15*24*time.Hour), "a tenth of the retention")
+	require.Equal(t, 31*24*time.Hour, maxBlockDuration(0), "no time retention: Prometheus' 31 days")
+	require.Equal(t, 31*24*time.Hour, maxBlockDuration(2*365*24*time.Hour))
+	require.Equal(t, 2*time.Hour, maxBlockDuration(time.Hour), "never under the head's 2 hours")
+}
+
+// TestBlocksAreMerged: the 2-hour blocks cut from the head are merged into
+// longer ones as they age, as in Prometheus, so a long retention keeps few
+// blocks.
+func TestBlocksAreMerged(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	start := time.Now().Add(-13 * time.Hour).Truncate(2 * time.Hour)
+	app := s.Appender(tenant.With(context.Background(), "a"))
+	for ts := start; ts.Before(start.Add(13 * time.Hour)); ts = ts.Add(time.Minute) {
+		_, err := app.Append(0, labels.FromStrings("__name__", "m"), ts.UnixMilli(), 1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	var longest time.Duration
+	require.True(t, s.Existing("a", func(db *tsdb.DB) {
+		require.NoError(t, db.Compact(context.Background()))
+		for _, b := range db.Blocks() {
+			longest = max(longest, time.Duration(b.MaxTime()-b.MinTime())*time.Millisecond)
+		}
+	}))
+	require.GreaterOrEqual(t, longest, 6*time.Hour, "three 2-hour blocks merged into one")
 }
 
 func TestRejections(t *testing.T) {
