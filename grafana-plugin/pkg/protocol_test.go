@@ -579,6 +579,7 @@ func TestPluginResources(t *testing.T) {
 		{"metrics/label-values?label=job", "shop/checkout"},
 		{"logs/labels", "service_name"},
 		{"logs/label-values?label=service_name", "checkout"},
+		{"logs/fields", "trace_id"},
 		{"traces/tags", "resource.service.name"},
 		{"traces/tag-values?tag=name", "charge"},
 		{"services", "frontend"},
