@@ -90,7 +90,7 @@ export function TracePage({ state, link }: PageProps) {
       </h2>
       {res.loading && <p class="muted">loading…</p>}
       {res.error && <p class="error">{/^404/.test(res.error) ? 'Trace not found.' : res.error}</p>}
-      {res.data && <TraceWaterfall spans={res.data} />}
+      {res.data && <TraceWaterfall spans={res.data} traceHref={(t) => link('trace', { id: t })} />}
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareNs, parseStreams, volumeBuckets, volumeQuery } from '../src/loki';
+import { boundaryCount, compareNs, LogRow, mergePage, nativeRows, nextPage, parseStreams, rfc3339ToNs, volumeBuckets, volumeQuery } from '../src/loki';
 
 describe('parseStreams', () => {
   const result: { stream: Record<string, string>; values: any }[] = [
@@ -44,5 +44,26 @@ describe('volume', () => {
       { t: 60, counts: { info: 1, error: 2 } },
       { t: 120, counts: { info: 3 } },
     ]);
+  });
+});
+
+describe('paging', () => {
+  const row = (ts: string, line: string): LogRow => ({ ts, ms: 0, line, labels: {}, metadata: {}, parsed: {}, level: 'info', traceID: '', spanID: '' });
+  it('asks again from the boundary nanosecond and leaves out the lines it had', () => {
+    const rows = [row('300', 'c'), row('200', 'b1'), row('200', 'b2')];
+    expect(nextPage(rows, 'backward', '0', '1000')).toEqual({ start: '0', end: '201' });
+    expect(nextPage([row('1700000000000000001', 'x')], 'forward', '5', '1800000000000000000')).toEqual({ start: '1700000000000000001', end: '1800000000000000000' });
+    expect(boundaryCount(rows)).toBe(2);
+    expect(mergePage(rows, [row('200', 'b2'), row('200', 'b1'), row('200', 'b3'), row('100', 'a')])).toBe(2);
+    expect(rows.map((r) => r.line)).toEqual(['c', 'b1', 'b2', 'b3', 'a']);
+  });
+});
+
+describe('native records', () => {
+  it('keep their nanoseconds, severity, resource and attributes', () => {
+    expect(rfc3339ToNs('2026-01-02T03:04:05.123456789Z')).toBe('1767323045123456789');
+    expect(rfc3339ToNs('2026-01-02T03:04:05Z')).toBe('1767323045000000000');
+    const [r] = nativeRows([{ timestamp: '2026-01-02T03:04:05.5Z', severityNumber: 17, severityText: 'ERROR', body: 'boom', traceId: 'ab', spanId: 'cd', resource: { 'service.name': 'pay' }, scope: { name: 'lib' }, attributes: { n: 3 } }]);
+    expect(r).toMatchObject({ ts: '1767323045500000000', ms: 1767323045500, line: 'boom', level: 'error', traceID: 'ab', labels: { 'service.name': 'pay' }, metadata: { n: '3', 'scope.name': 'lib', severity_text: 'ERROR' } });
   });
 });
