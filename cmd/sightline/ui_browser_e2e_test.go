@@ -13,6 +13,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // browser starts a headless Chromium (Debian's chromium package, which
@@ -43,6 +46,9 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	// Start the browser now, on ctx: the first run allocates it on the
+	// context it is given, and a step's shorter timeout must not own it.
+	require.NoError(t, chromedp.Do(ctx))
 	return ctx
 }
 
@@ -88,13 +94,25 @@ func TestWebUIInBrowser(t *testing.T) {
 		return n
 	}
 
+	// see runs steps that wait for what a user would see; when it does not
+	// come within 30 s, the failure shows the page's URL and text.
+	see := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
+			shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash + '\n' + document.body.innerText`))
+			t.Fatalf("%s: %v; the page shows:\n%s", what, err, shown)
+		}
+	}
+
 	// Logs: the search shows the needle lines, coloured by level.
-	require.NoError(t, chromedp.Do(ctx,
+	see("the logs page shows the lines and their volume",
 		chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
 		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)),
 		chromedp.WaitVisible(chromedp.CSS(`.volume .bar`)),
 		shot("logs"),
-	))
+	)
 	lines := text(`.loglist`)
 	require.Contains(t, lines, "payment failed: card declined")
 	require.Contains(t, lines, "checking out cart")
@@ -124,8 +142,42 @@ func TestWebUIInBrowser(t *testing.T) {
 	// The browser remembers the tenant for links without one; back to the default.
 	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`localStorage.removeItem('sightline.tenant') || true`))
 	require.NoError(t, err)
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
-		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`))))
+	see("the default tenant's lines again", chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)))
+
+	// The full-text search mode finds the needle (Sightline's native search)
+	// with its volume from the native histogram.
+	see("the search mode finds the needle",
+		chromedp.Navigate(page("logs?mode=search&query="+url.QueryEscape(`"card declined" AND service.name:payment`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)),
+		chromedp.WaitVisible(chromedp.CSS(`.volume .bar`)),
+		shot("logs-search"),
+	)
+	require.Equal(t, 1, count(`.logrow`))
+	require.Contains(t, text(`.loglist`), "payment failed: card declined")
+	require.Contains(t, text(`.volume`), "1 line ")
+
+	// Live tail: a line sent after the button is pressed shows up, newest
+	// first; paused, the page says so.
+	tailer := newLogService(t, s, "grpc", "tailed")
+	emit(tailer, context.Background(), otellog.SeverityInfo, "before the tail")
+	require.NoError(t, tailer.ForceFlush(ctxT(t)))
+	see("live tail starts",
+		chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name="tailed"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow`)),
+		chromedp.Click(chromedp.CSS(`button.live`)),
+		chromedp.WaitVisible(chromedp.CSS(`.livebar`)),
+	)
+	emit(tailer, context.Background(), otellog.SeverityWarn, "tailed line one")
+	require.NoError(t, tailer.ForceFlush(ctxT(t)))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.loglist')?.textContent.includes('tailed line one')`, chromedp.WithPollingTimeout(15*time.Second)))
+	require.NoError(t, err, "the tailed line shows")
+	require.NotContains(t, text(`.loglist`), "before the tail", "the tail starts after the newest line shown")
+	require.NoError(t, chromedp.Do(ctx, shot("logs-live"), chromedp.Click(chromedp.Search(`//p[contains(@class,"livebar")]/button`))))
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('.livebar').textContent.startsWith('paused')`, chromedp.WithPollingTimeout(5*time.Second)))
+	require.NoError(t, err, "paused")
+	see("the needle lines again", chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name=~"payment|checkout"}`))),
+		chromedp.WaitVisible(chromedp.CSS(`.logrow .tracelink`)))
 
 	// The line's trace ID opens the correlate page: the trace's five spans
 	// across three services, and the two lines under their spans.
@@ -148,6 +200,41 @@ func TestWebUIInBrowser(t *testing.T) {
 	for _, svc := range []string{"frontend", "checkout", "payment"} {
 		require.Contains(t, head, svc)
 	}
+
+	// A span's details on the correlate page show its events.
+	clickSpan := func(name string) {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+			const row = [...document.querySelectorAll('.wf-row')].find((r) => r.querySelector('.wf-name').textContent.endsWith(' '+`+"`"+name+"`"+`));
+			row.click();
+			return true;
+		})()`))
+		require.NoError(t, err, name)
+	}
+	clickSpan("charge")
+	see("the charge span's details", chromedp.WaitVisible(chromedp.CSS(`.waterfall .details .events`)), shot("correlate-span"))
+	require.Contains(t, text(`.waterfall .details .events`), "fraud check")
+	require.Contains(t, text(`.waterfall .details .events`), "passed=true")
+
+	// A batch worker's span links to the checkout request: its details
+	// show the link, which opens that trace.
+	worker := newTraceService(t, s, "grpc", "worker")
+	tid, err := trace.TraceIDFromHex(traceID)
+	require.NoError(t, err)
+	linked := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: trace.SpanID{0, 0, 0, 0, 0, 0, 0, 7}, TraceFlags: trace.FlagsSampled})
+	_, batch := worker.Tracer("shop").Start(context.Background(), "process batch",
+		trace.WithLinks(trace.Link{SpanContext: linked, Attributes: []attribute.KeyValue{attribute.String("reason", "receipt")}}))
+	batch.End()
+	require.NoError(t, worker.ForceFlush(ctxT(t)))
+	see("the worker's trace", chromedp.Navigate(page("correlate?trace="+batch.SpanContext().TraceID().String())), chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)))
+	clickSpan("process batch")
+	see("the batch span's links", chromedp.WaitVisible(chromedp.CSS(`.waterfall .details .links a`)))
+	require.Contains(t, text(`.waterfall .details .links`), "reason=receipt")
+	see("the link opens the linked trace", chromedp.Click(chromedp.CSS(`.waterfall .details .links a`)), chromedp.WaitVisible(chromedp.CSS(`.spanlogs`)))
+	hash, err = chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "trace="+traceID)
+	require.Equal(t, 5, count(`.wf-row`))
 
 	// The traces page: the search builder finds the trace by its failed
 	// payment span.

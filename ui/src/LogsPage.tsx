@@ -10,6 +10,11 @@ import { levelOfQuery, serviceOfQuery, withLevel, withService } from './logql';
 
 const levelOrder = ['fatal', 'critical', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'unknown'];
 
+const nLines = (n: number) => `${n.toLocaleString('en')} line${n === 1 ? '' : 's'}`;
+
+// msToNs writes Unix milliseconds as decimal nanoseconds, exactly.
+const msToNs = (ms: number) => String(Math.round(ms)) + '000000';
+
 // limits are the line counts offered; more than one query's worth
 // (pageSize) is fetched in pages, up to maxLines.
 const limits = ['100', '1000', '5000', '20000', '100000'];
@@ -51,6 +56,8 @@ async function fetchLines(mode: string, query: string, limit: number, direction:
 export function LogsPage({ state, set, link }: PageProps) {
   const { query = '', limit = '100', direction = 'backward', mode = 'logql' } = state.params;
   const [text, setText] = useState(query);
+  // A query from the URL (a link, back and forward) replaces what is typed.
+  useEffect(() => setText(query), [query]);
   const range = resolveRange(state.params, Date.now());
   const key = [mode, query, limit, direction, state.params.from, state.params.to, state.params.tenant];
   const params = (p: Record<string, string>) => set({ query, limit, direction, mode, ...p });
@@ -68,23 +75,25 @@ export function LogsPage({ state, set, link }: PageProps) {
   const n = Math.min(maxLines, Math.max(1, parseInt(limit, 10) || 100));
   const dir = direction === 'forward' ? 'forward' : 'backward';
   const lines = useLoad<LogRow[]>(
-    query ? (signal, progress) => fetchLines(mode, query, n, dir, String(range.start * 1e6), String(range.end * 1e6), signal, progress) : null,
+    query ? (signal, progress) => fetchLines(mode, query, n, dir, msToNs(range.start), msToNs(range.end), signal, progress) : null,
     key,
   );
   const step = autoStep(range, 100);
   const volume = useLoad(
     query
       ? () => {
-          // Steps end at the range's end, so the newest lines are counted.
-          const vStart = range.end / 1000 - step * Math.ceil((range.end - range.start) / 1000 / step);
+          // Steps end at the range's end, so the newest lines are counted:
+          // in whole milliseconds, as nanoseconds, so that no float error
+          // makes the range a hair short of its last step.
+          const vStart = Math.round(range.end) - step * 1000 * Math.ceil((range.end - range.start) / 1000 / step);
           if (search) {
             // The native histogram counts from each step's start.
-            return api('/api/v1/logs/histogram?' + qs({ query, start: vStart * 1e9, end: range.end * 1e6, step: step + 's' })).then((r) =>
+            return api('/api/v1/logs/histogram?' + qs({ query, start: msToNs(vStart), end: msToNs(range.end), step: step + 's' })).then((r) =>
               (r.data.buckets ?? []).map((b: { time: string; count: number }) => ({ t: Date.parse(b.time) / 1000 + step, counts: b.count ? { lines: b.count } : {} })),
             );
           }
           // Each step's count is that of the step before it.
-          return api('/loki/api/v1/query_range?' + qs({ query: volumeQuery(query, step), start: vStart * 1e9, end: range.end * 1e6, step })).then((r) =>
+          return api('/loki/api/v1/query_range?' + qs({ query: volumeQuery(query, step), start: msToNs(vStart), end: msToNs(range.end), step })).then((r) =>
             volumeBuckets(r.data.result),
           );
         }
@@ -92,6 +101,9 @@ export function LogsPage({ state, set, link }: PageProps) {
     key,
   );
   const [live, setLive] = useState(false);
+  // Another query (or tenant) shows its own lines: live tail is started
+  // again on it by hand.
+  useEffect(() => setLive(false), [mode, query, state.params.tenant]);
   const switchMode = (m: string) => {
     if (m === mode) return;
     setText('');
@@ -130,7 +142,7 @@ export function LogsPage({ state, set, link }: PageProps) {
           onLevel={search ? undefined : (l) => run(withLevel(text, l === levelOfQuery(query) ? '' : l))} />
       )}
       {live && query ? (
-        <LiveTail mode={mode} query={query} tenant={state.params.tenant ?? ''} since={lines.data?.length ? (dir === 'backward' ? lines.data[0].ts : lines.data[lines.data.length - 1].ts) : String(Date.now() * 1e6)} link={link} />
+        <LiveTail mode={mode} query={query} tenant={state.params.tenant ?? ''} since={lines.data?.length ? (dir === 'backward' ? lines.data[0].ts : lines.data[lines.data.length - 1].ts) : msToNs(Date.now())} link={link} />
       ) : (
         <>
           {lines.loading && <p class="muted">loading… {lines.data ? `${lines.data.length.toLocaleString('en')} lines so far` : ''}</p>}
@@ -168,7 +180,7 @@ function LiveTail({ mode, query, tenant, since, link }: { mode: string; query: s
     const poll = async () => {
       try {
         const from = (BigInt(newest.current) + 1n).toString();
-        const page = await fetchPage(mode, query, 1000, 'forward', from, String(Date.now() * 1e6), ctl.signal);
+        const page = await fetchPage(mode, query, 1000, 'forward', from, msToNs(Date.now()), ctl.signal);
         if (stop) return;
         setError('');
         if (page.length) {
@@ -229,7 +241,7 @@ export function Volume({ buckets, start, end, step, level, onLevel }: {
       </div>
       <div class="axis muted"><span>{fmtTime(start * 1000)}</span><span>{fmtTime(end * 1000)}</span></div>
       <div class="muted">
-        {total} lines ·{' '}
+        {nLines(total)} ·{' '}
         {levels.map((l) => (
           <button type="button" disabled={!onLevel} class={'legend lvl-' + l + (l === level ? ' active' : '')} title={!onLevel ? '' : l === level ? 'show every level' : 'show only ' + l} onClick={() => onLevel?.(l)}>
             ■ {l}
@@ -252,7 +264,7 @@ export function LogList({ rows, link, resetKey }: { rows: LogRow[]; link: PagePr
   };
   return (
     <>
-      <p class="muted count">{rows.length.toLocaleString('en')} lines</p>
+      <p class="muted count">{nLines(rows.length)}</p>
       <VirtualList class="loglist" count={rows.length} rowHeight={20} maxHeight="calc(100vh - 250px)" resetKey={resetKey}
         tall={(i) => open.has(rows[i])} tallKey={open} estimate={() => 160}
         render={(i) => {
