@@ -23,6 +23,12 @@ import (
 // the test when no Chromium is installed.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	return browserWithin(t, 2*time.Minute)
+}
+
+// browserWithin is browser with the time the whole test may take.
+func browserWithin(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
 	var exe string
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -44,7 +50,7 @@ func browser(t *testing.T) context.Context {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
 	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
 	// Start the browser now, on ctx: the first run allocates it on the
 	// context it is given, and a step's shorter timeout must not own it.
