@@ -170,7 +170,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.NoError(t, tailer.ForceFlush(ctxT(t)))
 	see("live tail starts",
 		chromedp.Navigate(page("logs?query="+url.QueryEscape(`{service_name="tailed"}`))),
-		chromedp.WaitVisible(chromedp.CSS(`.logrow`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"logrow")][contains(.,"before the tail")]`)),
 		chromedp.Click(chromedp.CSS(`button.live`)),
 		chromedp.WaitVisible(chromedp.CSS(`.livebar`)),
 	)
@@ -232,7 +232,8 @@ func TestWebUIInBrowser(t *testing.T) {
 		trace.WithLinks(trace.Link{SpanContext: linked, Attributes: []attribute.KeyValue{attribute.String("reason", "receipt")}}))
 	batch.End()
 	require.NoError(t, worker.ForceFlush(ctxT(t)))
-	see("the worker's trace", chromedp.Navigate(page("correlate?trace="+batch.SpanContext().TraceID().String())), chromedp.WaitVisible(chromedp.CSS(`.waterfall .wf-row`)))
+	see("the worker's trace", chromedp.Navigate(page("correlate?trace="+batch.SpanContext().TraceID().String())),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"wf-name")][contains(.,"process batch")]`)))
 	clickSpan("process batch")
 	see("the batch span's links", chromedp.WaitVisible(chromedp.CSS(`.waterfall .details .links a`)))
 	require.Contains(t, text(`.waterfall .details .links`), "reason=receipt")
@@ -264,6 +265,20 @@ func TestWebUIInBrowser(t *testing.T) {
 	))
 	require.Equal(t, 1, count(`table.grid tbody tr`))
 	require.Equal(t, traceID, text(`table.grid td.mono a`))
+	// The service graph, from the service-graph metrics: the three
+	// services, and the failing call from checkout to payment in red.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelectorAll('.servicegraph .sg-node').length === 3`, chromedp.WithPollingTimeout(20*time.Second)))
+	require.NoError(t, err, "the service graph's three services")
+	graph, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.servicegraph').textContent`))
+	require.NoError(t, err)
+	for _, svc := range []string{"frontend", "checkout", "payment"} {
+		require.Contains(t, graph, svc)
+	}
+	edges, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.servicegraph .sg-edge')].map((e) => e.querySelector('title').textContent + (e.classList.contains('err') ? ' (red)' : ''))`))
+	require.NoError(t, err)
+	require.Len(t, edges, 2, "%q", edges)
+	require.Regexp(t, `^checkout → payment: .*/(s|min), 100.0% errors \(red\)$`, edges[0])
+	require.Regexp(t, `^frontend → checkout: .*/(s|min)$`, edges[1])
 	require.Contains(t, text(`.builder code`), `{ resource.service.name = "payment" && status = error }`)
 
 	// The trace page: every span, and a span's details on click.

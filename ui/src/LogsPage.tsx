@@ -132,7 +132,7 @@ export function LogsPage({ state, set, link }: PageProps) {
           {(limits.includes(limit) ? limits : [limit, ...limits]).map((l) => <option value={l}>{Number(l).toLocaleString('en')} lines</option>)}
         </select>
         <button type="submit">Run</button>
-        <button type="button" class={'live' + (live ? ' active' : '')} disabled={!query} title="poll for new lines every 1.5 s" onClick={() => setLive(!live)}>
+        <button type="button" class={'live' + (live ? ' active' : '')} disabled={!query || (!live && lines.loading)} title="poll for new lines every 1.5 s, after the newest line shown" onClick={() => setLive(!live)}>
           {live ? '■ Stop live' : '▶ Live'}
         </button>
       </form>

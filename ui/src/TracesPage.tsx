@@ -5,6 +5,7 @@ import { fmtDuration, fmtTime } from './format';
 import { useLoad } from './hooks';
 import { resolveRange } from './state';
 import { TraceWaterfall } from './TraceWaterfall';
+import { ServiceGraph } from './ServiceGraph';
 import { fromTempo } from './waterfall';
 import { buildTraceQL, TraceSearch } from './traceql';
 
@@ -36,7 +37,7 @@ export function TracesPage({ state, set, link }: PageProps) {
   );
   return (
     <section>
-      <form class="editor" onSubmit={(e) => { e.preventDefault(); set({ q: text, limit }); }}>
+      <form class="editor" onSubmit={(e) => { e.preventDefault(); set({ q: text, limit, graph: state.params.graph ?? '' }); }}>
         <input class="query" placeholder='TraceQL, e.g. { resource.service.name = "checkout" && status = error }' value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
         <select value={limit} onChange={(e) => set({ q, limit: (e.target as HTMLSelectElement).value })}>
           {['20', '50', '100', '500'].map((l) => <option value={l}>{l} traces</option>)}
@@ -55,6 +56,13 @@ export function TracesPage({ state, set, link }: PageProps) {
         <input name="id" class="query" placeholder="or open a trace ID" />
         <button type="submit">Open</button>
       </form>
+      <details open={state.params.graph !== 'off'} onToggle={(e) => {
+        const open = (e.target as HTMLDetailsElement).open;
+        if (open !== (state.params.graph !== 'off')) set({ q, limit, graph: open ? '' : 'off' });
+      }}>
+        <summary>Service graph</summary>
+        {state.params.graph !== 'off' && <ServiceGraph params={state.params} link={link} />}
+      </details>
       {res.loading && <p class="muted">searching…</p>}
       {res.error && <p class="error">{res.error}</p>}
       {res.data && (
