@@ -374,6 +374,15 @@ func TestWebUIInBrowser(t *testing.T) {
 	))
 	require.True(t, strings.Contains(text(`table.silences`), "active") || strings.Contains(text(`table.silences`), "pending"))
 
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page("status")), chromedp.WaitVisible(chromedp.CSS(`table.fields`)), shot("status")))
+	// Status: the tenant's figures (/api/v1/status/sightline): the lines
+	// and spans sent above, held in its stores; another tenant's are zero.
+	see("the status page's tenant figures", chromedp.Navigate(page("status")), chromedp.WaitVisible(chromedp.CSS(`.tenantstats tr.logs`)), chromedp.WaitVisible(chromedp.CSS(`table.fields`)), shot("status"))
 	require.Contains(t, text(`main`), "goVersion")
+	require.Regexp(t, `Logs\s.*\s[1-9][\d,]* records`, text(`.tenantstats tr.logs`))
+	require.Regexp(t, `Traces\s.*\s[1-9][\d,]* spans`, text(`.tenantstats tr.traces`))
+	require.Regexp(t, `[1-9][\d,]* series in the head`, text(`.tenantstats tr.metrics`))
+	see("another tenant's status", chromedp.Navigate(page("status?tenant=team-b")), chromedp.WaitVisible(chromedp.CSS(`.tenantstats tr.logs`)))
+	require.Contains(t, text(`.tenantstats caption`), "Tenant team-b")
+	require.Regexp(t, `\s0 records`, text(`.tenantstats tr.logs`))
+	require.Regexp(t, `\s0 spans`, text(`.tenantstats tr.traces`))
 }
