@@ -363,6 +363,19 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.Contains(t, hash, "trace="+traceID)
 	require.Contains(t, text(`main`), "request_duration_seconds_bucket")
 
+	// A native histogram (the OTel SDK's exponential histogram of payment
+	// latency, 1 to 100 ms) is drawn as a heatmap, its cells coloured.
+	see("the native histogram's heatmap", chromedp.Navigate(page("metrics?query=payment_latency_milliseconds")), chromedp.WaitVisible(chromedp.CSS(`.heatmap canvas`)), shot("metrics-heatmap"))
+	require.Regexp(t, `payment_latency_milliseconds\{.*\} · native histogram · [1-9]\d* cells`, text(`.heatmap`))
+	coloured, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+		const c = document.querySelector('.heatmap canvas'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && d[i] > 150 && d[i+2] < 120) n++; // warm: the cells
+		return n;
+	})()`))
+	require.NoError(t, err)
+	require.Greater(t, coloured, 100, "pixels of cells on the canvas")
+
 	// Alerts: a silence created in the form shows in the list.
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(page("alerts")),
