@@ -1,7 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import { api, qs } from './api';
 import type { PageProps } from './App';
-import { Chart, ExemplarPoint } from './Chart';
+import { Chart, ExemplarPoint, maxLiveLegend } from './Chart';
 import { fmtLabels, fmtTime } from './format';
 import { useLoad } from './hooks';
 import { QueryEditor } from './QueryEditor';
@@ -86,7 +86,7 @@ export function MetricsPage({ state, set, link }: PageProps) {
             onZoom={(from, to) => params({ from: String(Math.floor(from)), to: String(Math.ceil(to)) })}
           />
           <p class="muted">
-            {floats.length} series; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
+            {floats.length} series{floats.length > maxLiveLegend ? ` (over ${maxLiveLegend}: the legend does not follow the cursor)` : ''}; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
           </p>
         </>
       )}
