@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"testing"
@@ -132,6 +133,15 @@ func TestWebUIPerformance(t *testing.T) {
 		require.NoError(t, remoteWrite(t, s, "", batch...))
 	}
 
+	// shot saves a screenshot of the viewport in the test's artifact
+	// directory (go test -artifacts keeps it).
+	shot := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(t.ArtifactDir(), name+".png"), b, 0o644))
+	}
+
 	// rendered navigates to a page and returns the time until cond holds,
 	// and the browser's first contentful paint of the load.
 	rendered := func(hash, cond string) (time.Duration, float64) {
@@ -190,6 +200,7 @@ func TestWebUIPerformance(t *testing.T) {
 	took, _ := rendered("trace?id="+traceID, `document.querySelector('.waterfall .vlist')?.dataset.rows === '10000' && !!document.querySelector('.wf-row')`)
 	dom, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.wf-row').length`))
 	require.NoError(t, err)
+	shot("perf-trace-10000-spans")
 	steady, jumps := scroll(".waterfall .vlist", 1000)
 	t.Logf("trace page, %d spans: drawn %v after navigating, %d rows in the DOM; scrolling a screen a frame (%d frames) %s; jumping (%d) %s",
 		spans, took.Round(time.Millisecond), dom, len(steady), frames(steady), len(jumps), frames(jumps))
@@ -198,6 +209,7 @@ func TestWebUIPerformance(t *testing.T) {
 	took, _ = rendered("logs?limit=100000&query="+lokiQuery, `document.querySelector('.loglist')?.dataset.rows === '100000' && !document.body.textContent.includes('loading')`)
 	dom, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.logrow').length`))
 	require.NoError(t, err)
+	shot("perf-logs-100000-lines")
 	steady, jumps = scroll(".loglist", 1000)
 	t.Logf("logs page, %d lines: drawn %v after navigating (20 pages of 5,000), %d rows in the DOM; scrolling a screen a frame (%d frames) %s; jumping (%d) %s",
 		lines, took.Round(time.Millisecond), dom, len(steady), frames(steady), len(jumps), frames(jumps))
@@ -210,6 +222,7 @@ func TestWebUIPerformance(t *testing.T) {
 	apiTook := time.Since(began)
 	took, _ = rendered(fmt.Sprintf("metrics?query=ui_perf_gauge&from=%d&to=%d&step=1s", start.Unix(), end.Unix()),
 		`document.querySelectorAll('.chart .u-legend .u-series').length === 1001 && !!document.querySelector('.chart canvas')`)
+	shot("perf-chart-1000-series")
 	t.Logf("metrics chart, 1,000 series × 1,000 points: drawn %v after navigating (the query_range alone: %v, %.1f MB of JSON)",
 		took.Round(time.Millisecond), apiTook.Round(time.Millisecond), float64(len(body))/1e6)
 	hover, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise((done) => {
