@@ -280,8 +280,8 @@ export function LogList({ rows, link, resetKey }: { rows: LogRow[]; link: PagePr
               {open.has(r) && (
                 <div class="details">
                   <pre class="fullline">{r.line}</pre>
-                  <Fields title="Labels" m={r.labels} />
-                  <Fields title="Structured metadata" m={r.metadata} link={link} />
+                  <Fields title={r.native ? 'Resource' : 'Labels'} m={r.labels} />
+                  <Fields title={r.native ? 'Attributes' : 'Structured metadata'} m={r.metadata} link={link} />
                   <Fields title="Parsed" m={r.parsed} />
                 </div>
               )}

@@ -11,6 +11,7 @@ export interface LogRow {
   level: string;
   traceID: string;
   spanID: string;
+  native?: boolean; // from the native search: labels are the resource, metadata the attributes
 }
 
 export interface Stream {
@@ -189,6 +190,7 @@ export function nativeRows(recs: NativeRecord[]): LogRow[] {
       level: severityLevel(r.severityNumber, r.severityText),
       traceID: r.traceId ?? '',
       spanID: r.spanId ?? '',
+      native: true,
     };
   });
 }
