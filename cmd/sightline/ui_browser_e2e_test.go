@@ -298,6 +298,18 @@ func TestWebUIInBrowser(t *testing.T) {
 	details := text(`.waterfall .details`)
 	require.Contains(t, details, "payment.method")
 	require.Contains(t, details, "fraud check")
+	// The worker's span on the trace page (Tempo's JSON): its link opens
+	// the checkout trace there.
+	see("the worker's trace page", chromedp.Navigate(page("trace?id="+batch.SpanContext().TraceID().String())),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"wf-name")][contains(.,"process batch")]`)))
+	clickSpan("process batch")
+	see("the link on the trace page", chromedp.WaitVisible(chromedp.CSS(`.waterfall .details .links a`)))
+	require.Contains(t, text(`.waterfall .details .links`), "reason=receipt")
+	see("the linked trace's page", chromedp.Click(chromedp.CSS(`.waterfall .details .links a`)),
+		chromedp.WaitVisible(chromedp.Search(`//div[contains(@class,"wf-name")][contains(.,"charge card")]`)))
+	hash, err = chromedp.Run(ctx, chromedp.Evaluate[string](`location.hash`))
+	require.NoError(t, err)
+	require.Contains(t, hash, "#/trace?id="+traceID)
 
 	// Metrics: the range query is drawn, with the series in the legend.
 	require.NoError(t, chromedp.Do(ctx,
