@@ -35,14 +35,26 @@ function fetchPage(mode: string, query: string, limit: number, direction: 'backw
 
 // fetchLines fetches up to limit lines in pages of pageSize, each page
 // starting where the one before ended, showing each page as it comes.
+// Lines are the rows of a query; stopped says why paging stopped short
+// (a later page's error), the lines before it being kept.
+type Lines = LogRow[] & { stopped?: string };
+
 async function fetchLines(mode: string, query: string, limit: number, direction: 'backward' | 'forward', start: string, end: string,
-  signal: AbortSignal, progress: (rows: LogRow[]) => void): Promise<LogRow[]> {
-  const rows: LogRow[] = [];
+  signal: AbortSignal, progress: (rows: Lines) => void): Promise<Lines> {
+  const rows: Lines = [];
   let r = { start, end };
   while (rows.length < limit && !signal.aborted) {
     const overlap = boundaryCount(rows);
     const want = Math.min(pageSize, limit - rows.length + overlap);
-    const page = await fetchPage(mode, query, want, direction, r.start, r.end, signal);
+    let page: LogRow[];
+    try {
+      page = await fetchPage(mode, query, want, direction, r.start, r.end, signal);
+    } catch (e) {
+      if (!rows.length || signal.aborted) throw e;
+      const out: Lines = rows.slice(0, limit);
+      out.stopped = String((e as Error).message ?? e);
+      return out;
+    }
     const added = mergePage(rows, page);
     // A short page is the last; a page of nothing new means more lines
     // share one nanosecond than a page holds, and paging cannot get past.
@@ -74,7 +86,7 @@ export function LogsPage({ state, set, link }: PageProps) {
   );
   const n = Math.min(maxLines, Math.max(1, parseInt(limit, 10) || 100));
   const dir = direction === 'forward' ? 'forward' : 'backward';
-  const lines = useLoad<LogRow[]>(
+  const lines = useLoad<Lines>(
     query ? (signal, progress) => fetchLines(mode, query, n, dir, msToNs(range.start), msToNs(range.end), signal, progress) : null,
     key,
   );
@@ -147,6 +159,7 @@ export function LogsPage({ state, set, link }: PageProps) {
         <>
           {lines.loading && <p class="muted">loading… {lines.data ? `${lines.data.length.toLocaleString('en')} lines so far` : ''}</p>}
           {lines.error && <p class="error">{lines.error}</p>}
+          {lines.data?.stopped && <p class="error">Stopped after {nLines(lines.data.length)}: {lines.data.stopped}</p>}
           {lines.data && <LogList rows={lines.data} link={link} resetKey={key.join('\u0000')} />}
         </>
       )}
