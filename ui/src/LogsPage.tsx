@@ -3,7 +3,7 @@ import { api, qs } from './api';
 import type { PageProps } from './App';
 import { fmtTime } from './format';
 import { useLoad } from './hooks';
-import { boundaryCount, LogRow, maxLines, mergePage, nativeRows, nextPage, pageSize, parseStreams, volumeBuckets, volumeQuery, VolumeBucket } from './loki';
+import { fetchLines, Lines, LogRow, maxLines, nativeRows, parseStreams, volumeBuckets, volumeQuery, VolumeBucket } from './loki';
 import { VirtualList } from './VirtualList';
 import { autoStep, resolveRange } from './state';
 import { levelOfQuery, serviceOfQuery, withLevel, withService } from './logql';
@@ -33,38 +33,6 @@ function fetchPage(mode: string, query: string, limit: number, direction: 'backw
   }).then((r) => parseStreams(r.data.result, direction));
 }
 
-// fetchLines fetches up to limit lines in pages of pageSize, each page
-// starting where the one before ended, showing each page as it comes.
-// Lines are the rows of a query; stopped says why paging stopped short
-// (a later page's error), the lines before it being kept.
-type Lines = LogRow[] & { stopped?: string };
-
-async function fetchLines(mode: string, query: string, limit: number, direction: 'backward' | 'forward', start: string, end: string,
-  signal: AbortSignal, progress: (rows: Lines) => void): Promise<Lines> {
-  const rows: Lines = [];
-  let r = { start, end };
-  while (rows.length < limit && !signal.aborted) {
-    const overlap = boundaryCount(rows);
-    const want = Math.min(pageSize, limit - rows.length + overlap);
-    let page: LogRow[];
-    try {
-      page = await fetchPage(mode, query, want, direction, r.start, r.end, signal);
-    } catch (e) {
-      if (!rows.length || signal.aborted) throw e;
-      const out: Lines = rows.slice(0, limit);
-      out.stopped = String((e as Error).message ?? e);
-      return out;
-    }
-    const added = mergePage(rows, page);
-    // A short page is the last; a page of nothing new means more lines
-    // share one nanosecond than a page holds, and paging cannot get past.
-    if (page.length < want || added === 0) break;
-    progress(rows.slice(0, limit));
-    r = nextPage(rows, direction, start, end);
-  }
-  return rows.slice(0, limit);
-}
-
 export function LogsPage({ state, set, link }: PageProps) {
   const { query = '', limit = '100', direction = 'backward', mode = 'logql' } = state.params;
   const [text, setText] = useState(query);
@@ -87,7 +55,7 @@ export function LogsPage({ state, set, link }: PageProps) {
   const n = Math.min(maxLines, Math.max(1, parseInt(limit, 10) || 100));
   const dir = direction === 'forward' ? 'forward' : 'backward';
   const lines = useLoad<Lines>(
-    query ? (signal, progress) => fetchLines(mode, query, n, dir, msToNs(range.start), msToNs(range.end), signal, progress) : null,
+    query ? (signal, progress) => fetchLines((lim, from, to) => fetchPage(mode, query, lim, dir, from, to, signal), n, dir, msToNs(range.start), msToNs(range.end), signal, progress) : null,
     key,
   );
   const step = autoStep(range, 100);

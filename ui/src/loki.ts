@@ -194,3 +194,38 @@ export function nativeRows(recs: NativeRecord[]): LogRow[] {
     };
   });
 }
+
+// Lines are the rows of a query; stopped says why paging stopped short
+// (a later page's error), the lines before it being kept.
+export type Lines = LogRow[] & { stopped?: string };
+
+// fetchLines fetches up to limit lines with page (one query of at most
+// pageSize lines over [start, end) in nanoseconds, in direction's order),
+// each page starting where the one before ended, showing each as it comes.
+
+export async function fetchLines(page: (limit: number, start: string, end: string) => Promise<LogRow[]>, limit: number, direction: 'backward' | 'forward', start: string, end: string,
+  signal: AbortSignal, progress: (rows: Lines) => void): Promise<Lines> {
+  const rows: Lines = [];
+  let r = { start, end };
+  while (rows.length < limit && !signal.aborted) {
+    const overlap = boundaryCount(rows);
+    const want = Math.min(pageSize, limit - rows.length + overlap);
+    let got: LogRow[];
+    try {
+      got = await page(want, r.start, r.end);
+    } catch (e) {
+      if (!rows.length || signal.aborted) throw e;
+      const out: Lines = rows.slice(0, limit);
+      out.stopped = String((e as Error).message ?? e);
+      return out;
+    }
+    const added = mergePage(rows, got);
+    // A short page is the last; a page of nothing new means more lines
+    // share one nanosecond than a page holds, and paging cannot get past.
+    if (got.length < want || added === 0) break;
+    progress(rows.slice(0, limit));
+    r = nextPage(rows, direction, start, end);
+  }
+  return rows.slice(0, limit);
+}
+
