@@ -21,10 +21,11 @@ const limits = ['100', '1000', '5000', '20000', '100000'];
 
 // fetchPage is one call for the lines of a query: LogQL through Loki's
 // query_range, or Sightline's native full-text search; rows in the
-// query's order. start and end are Unix nanoseconds, decimal.
+// query's order. start and end are Unix nanoseconds, decimal: [start, end).
 function fetchPage(mode: string, query: string, limit: number, direction: 'backward' | 'forward', start: string, end: string, signal?: AbortSignal): Promise<LogRow[]> {
   if (mode === 'search') {
-    return api('/api/v1/logs/search?' + qs({ query, limit, direction, start, end }), { signal }).then((r) => nativeRows(r.data.records ?? []));
+    // The native search's end is inclusive; this range's is not (as Loki's).
+    return api('/api/v1/logs/search?' + qs({ query, limit, direction, start, end: (BigInt(end) - 1n).toString() }), { signal }).then((r) => nativeRows(r.data.records ?? []));
   }
   return api('/loki/api/v1/query_range?' + qs({ query, limit, direction, start, end }), {
     // Structured metadata apart from the stream's labels, as Grafana asks.
