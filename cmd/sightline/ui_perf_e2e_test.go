@@ -221,7 +221,7 @@ func TestWebUIPerformance(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	apiTook := time.Since(began)
 	took, _ = rendered(fmt.Sprintf("metrics?query=ui_perf_gauge&from=%d&to=%d&step=1s", start.Unix(), end.Unix()),
-		`document.querySelectorAll('.chart .u-legend .u-series').length === 1001 && !!document.querySelector('.chart canvas')`)
+		`document.querySelectorAll('.chart .u-legend .u-series').length >= 1000 && !!document.querySelector('.chart canvas')`)
 	shot("perf-chart-1000-series")
 	t.Logf("metrics chart, 1,000 series × 1,000 points: drawn %v after navigating (the query_range alone: %v, %.1f MB of JSON)",
 		took.Round(time.Millisecond), apiTook.Round(time.Millisecond), float64(len(body))/1e6)
