@@ -236,7 +236,7 @@ func TestWebUIPerformance(t *testing.T) {
 		requestAnimationFrame(step);
 	})`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
-	t.Logf("metrics chart, 1,000 series: %.0f ms a frame while the cursor moves over it (legend values updated)", hover)
+	t.Logf("metrics chart, 1,000 series: %.0f ms a frame while the cursor moves over it (beyond 50 series the legend does not follow it)", hover)
 }
 
 // frames summarises frame times: median, 95th percentile and slowest.
