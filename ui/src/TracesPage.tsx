@@ -28,6 +28,9 @@ export function TracesPage({ state, set, link }: PageProps) {
   const { q = '', limit = '20' } = state.params;
   const [text, setText] = useState(q || '{ }');
   const range = resolveRange(state.params, Date.now());
+  // search sets the page's parameters, keeping those not given (the
+  // service graph folded or not among them).
+  const search = (p: Record<string, string>) => set({ q, limit, graph: state.params.graph ?? '', ...p });
   const res = useLoad<SearchTrace[]>(
     q
       ? () =>
@@ -37,16 +40,16 @@ export function TracesPage({ state, set, link }: PageProps) {
   );
   return (
     <section>
-      <form class="editor" onSubmit={(e) => { e.preventDefault(); set({ q: text, limit, graph: state.params.graph ?? '' }); }}>
+      <form class="editor" onSubmit={(e) => { e.preventDefault(); search({ q: text }); }}>
         <input class="query" placeholder='TraceQL, e.g. { resource.service.name = "checkout" && status = error }' value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
-        <select value={limit} onChange={(e) => set({ q, limit: (e.target as HTMLSelectElement).value })}>
+        <select value={limit} onChange={(e) => search({ limit: (e.target as HTMLSelectElement).value })}>
           {['20', '50', '100', '500'].map((l) => <option value={l}>{l} traces</option>)}
         </select>
         <button type="submit">Search</button>
       </form>
       <SearchBuilder tenant={state.params.tenant ?? ''} onSearch={(query) => {
         setText(query);
-        set({ q: query, limit });
+        search({ q: query });
       }} />
       <form class="editor" onSubmit={(e) => {
         e.preventDefault();
@@ -58,7 +61,7 @@ export function TracesPage({ state, set, link }: PageProps) {
       </form>
       <details open={state.params.graph !== 'off'} onToggle={(e) => {
         const open = (e.target as HTMLDetailsElement).open;
-        if (open !== (state.params.graph !== 'off')) set({ q, limit, graph: open ? '' : 'off' });
+        if (open !== (state.params.graph !== 'off')) search({ graph: open ? '' : 'off' });
       }}>
         <summary>Service graph</summary>
         {state.params.graph !== 'off' && <ServiceGraph params={state.params} link={link} />}
