@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,6 +24,7 @@ import (
 	"github.com/sightline-dev/sightline/query/correlate"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
+	"github.com/sightline-dev/sightline/query/statusapi"
 	"github.com/sightline-dev/sightline/query/tempoapi"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/ui"
@@ -73,6 +75,7 @@ func newHTTPParts(cfg config, st *stores, engine promql.QueryEngine, logsAPI *lo
 		alertmanager: alerts.am.TenantHandler(),
 		tempoAPI:     tempoapi.New(tempoapi.NewStore(st.traces), tempoOpts, logger.With("component", "tempo-api"), reg).Handler(),
 		correlate:    correlate.New(st.traces, st.logs, st.metrics, logger.With("component", "correlate"), reg).Handler(),
+		status:       statusapi.Handler(st.metrics, st.logs, st.traces, time.Now()),
 		reload:       lifecycle(cfg, reload),
 		pprof:        cfg.EnablePprof,
 	}, nil
@@ -103,6 +106,7 @@ type httpParts struct {
 	alertmanager http.Handler // Alertmanager's /api/v2/
 	tempoAPI     http.Handler // Tempo's /api/traces/, /api/search, /api/metrics/...
 	correlate    http.Handler // /api/v1/correlate/
+	status       http.Handler // GET /api/v1/status/sightline
 	reload       func() error // POST /-/reload; nil answers 403
 	pprof        bool         // serve /debug/pprof/
 }
@@ -132,6 +136,7 @@ func newHTTPHandler(parts httpParts, reg *prometheus.Registry, ready func() bool
 	mux.Handle("/api/v1/logs/", instrument("/api/v1/logs", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/loki/", instrument("/loki", tenant.Middleware(parts.logsAPI)))
 	mux.Handle("/api/v1/correlate/", instrument("/api/v1/correlate", tenant.Middleware(parts.correlate)))
+	mux.Handle("GET /api/v1/status/sightline", instrument("/api/v1/status/sightline", tenant.Middleware(parts.status)))
 	for _, p := range []string{"/api/traces/", "/api/v2/traces/", "/api/search", "/api/search/", "/api/v2/search/", "/api/echo", "/api/status/buildinfo", "/api/metrics/"} {
 		mux.Handle(p, instrument("/api (tempo)", tenant.Middleware(parts.tempoAPI)))
 	}

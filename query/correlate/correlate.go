@@ -100,7 +100,28 @@ type Span struct {
 	Start         time.Time      `json:"startTime"`
 	DurationMs    float64        `json:"durationMs"`
 	Attributes    map[string]any `json:"attributes"`
-	LogCount      int            `json:"logCount"` // log records of this span
+	Resource      map[string]any `json:"resource"`
+	// Events and Links are always lists (empty, not null), so a page can
+	// iterate them without a check.
+	Events   []Event `json:"events"`
+	Links    []Link  `json:"links"`
+	LogCount int     `json:"logCount"` // log records of this span
+}
+
+// Event is a span event: a named moment of the span (an exception, a
+// retry), with its attributes.
+type Event struct {
+	Time       time.Time      `json:"time"`
+	Name       string         `json:"name"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+// Link is a span link: a span of another (or the same) trace that this
+// one follows from, as a batch consumer links the requests it serves.
+type Link struct {
+	TraceID    string         `json:"traceID"`
+	SpanID     string         `json:"spanID"`
+	Attributes map[string]any `json:"attributes"`
 }
 
 // Exemplar is an exemplar that points at the trace.
@@ -196,7 +217,16 @@ func summarise(spans []*record.Span, logsPerSpan map[[8]byte]int) *Trace {
 			Start:         time.Unix(0, sp.Start).UTC(),
 			DurationMs:    float64(sp.Duration()) / float64(time.Millisecond),
 			Attributes:    logsapi.KVMap(sp.Attributes),
+			Resource:      logsapi.KVMap(sp.Resource),
+			Events:        make([]Event, 0, len(sp.Events)),
+			Links:         make([]Link, 0, len(sp.Links)),
 			LogCount:      logsPerSpan[sp.SpanID],
+		}
+		for _, e := range sp.Events {
+			out.Events = append(out.Events, Event{Time: time.Unix(0, e.Time).UTC(), Name: e.Name, Attributes: logsapi.KVMap(e.Attributes)})
+		}
+		for _, l := range sp.Links {
+			out.Links = append(out.Links, Link{TraceID: hex.EncodeToString(l.TraceID[:]), SpanID: hex.EncodeToString(l.SpanID[:]), Attributes: logsapi.KVMap(l.Attributes)})
 		}
 		if !sp.IsRoot() {
 			out.ParentSpanID = hex.EncodeToString(sp.ParentSpanID[:])

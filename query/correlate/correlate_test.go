@@ -174,8 +174,14 @@ func TestCorrelate(t *testing.T) {
 		SpanID: hex.EncodeToString(charge[:]), ParentSpanID: hex.EncodeToString(client[:]),
 		Service: "checkout", Name: "charge", Kind: "server", Status: "error", StatusMessage: "card declined",
 		Start:      time.Unix(0, spans[2].Start).UTC(),
-		DurationMs: 28, Attributes: map[string]any{"amount": 12.5}, LogCount: 1,
+		DurationMs: 28, Attributes: map[string]any{"amount": 12.5}, Resource: map[string]any{"service.name": "checkout"},
+		Events: []Event{}, Links: []Link{}, LogCount: 1,
 	}, tr.Spans[2])
+	// The client span's event and its link to another trace, which the
+	// span details show (the link opens that trace).
+	require.Equal(t, []Event{{Time: time.Unix(0, start+int64(2*time.Millisecond)).UTC(), Name: "sent", Attributes: map[string]any{"k": "v"}}}, tr.Spans[1].Events)
+	require.Equal(t, []Link{{TraceID: "09000000000000000000000000000000", SpanID: "0900000000000000", Attributes: map[string]any{"l": "1"}}}, tr.Spans[1].Links)
+	require.Equal(t, "node-1", tr.Spans[1].Resource["host.name"])
 	require.Equal(t, "GET /cart", tr.Spans[0].Name, "spans in start order")
 	require.Empty(t, tr.Spans[0].ParentSpanID)
 	require.Equal(t, 1, tr.Spans[0].LogCount)

@@ -345,6 +345,11 @@ func (s *Store) Append(ctx context.Context, recs []*Record) (AppendResult, error
 // Flush cuts every tenant's head and writes it to a segment now.
 func (s *Store) Flush() error { return s.st.Flush() }
 
+// Stats returns what the context's tenant holds here (rows are log records).
+func (s *Store) Stats(ctx context.Context) segstore.TenantStats {
+	return s.st.Stats(tenant.FromContext(ctx))
+}
+
 // Compact merges segments until the merge policy asks for no more (the
 // store also does it in the background after flushes).
 func (s *Store) Compact() error { return s.st.Compact() }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -172,6 +173,8 @@ type Tenant[H Head] struct {
 	flushing  []cutHead[H]
 
 	flushMu sync.Mutex // one flush at a time, in cut order
+
+	appended atomic.Int64 // rows appended since start, for the status API
 }
 
 // cutHead is a head cut from the WAL at walSeq, being written to a segment.
@@ -267,6 +270,32 @@ func (s *Store[H]) Tenants() []*Tenant[H] {
 		out = append(out, t)
 	}
 	return out
+}
+
+// TenantStats is what one tenant holds in a store, for the status API.
+type TenantStats struct {
+	Rows     int64 `json:"rows"`     // in segments and in heads not yet flushed
+	HeadRows int   `json:"headRows"` // waiting for a flush
+	Parts    int   `json:"parts"`    // segments on disk
+	Bytes    int64 `json:"bytes"`    // of the segments on disk
+	WALBytes int64 `json:"walBytes"`
+	// Appended counts the rows appended since start: two readings give
+	// the tenant's ingest rate.
+	Appended int64 `json:"appendedTotal"`
+}
+
+// Stats returns tenant id's figures; zero for a tenant with no data here
+// (it creates nothing).
+func (s *Store[H]) Stats(id string) TenantStats {
+	t := s.Tenant(id)
+	if t == nil {
+		return TenantStats{}
+	}
+	parts, rows, bytes := t.set.Stats()
+	t.mu.RLock()
+	head, _ := t.pendingLocked()
+	t.mu.RUnlock()
+	return TenantStats{Rows: int64(rows) + int64(head), HeadRows: head, Parts: parts, Bytes: bytes, WALBytes: t.wal.Size(), Appended: t.appended.Load()}
 }
 
 // Tenant returns a tenant's store, or nil if it has none: reads create
@@ -378,6 +407,7 @@ func (s *Store[H]) Append(id string, rec []byte, rows int, add func(H)) error {
 	t.mu.Lock()
 	add(t.head)
 	t.headBytes += int64(len(rec))
+	t.appended.Add(int64(rows))
 	full := s.full(t)
 	t.mu.Unlock()
 	if full {

@@ -3,6 +3,7 @@ package tsdbstore
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,8 +125,9 @@ type countingAppender struct {
 	tenant    string
 	limiter   Limiter
 	head      *tsdb.Head
-	maxSeries int // the tenant's active series limit, 0 for none
-	n         int // samples appended, to be committed
+	maxSeries int           // the tenant's active series limit, 0 for none
+	n         int           // samples appended, to be committed
+	appended  *atomic.Int64 // the tenant's committed samples
 	// release lets the tenant's TSDB be reopened again, once, at Commit
 	// or Rollback; walFailure reopens it after a failed WAL write.
 	release    func()
@@ -216,5 +218,8 @@ func (a *countingAppender) Commit() error {
 		return err
 	}
 	a.stats.appended.Add(float64(a.n))
+	if a.appended != nil {
+		a.appended.Add(int64(a.n))
+	}
 	return nil
 }

@@ -45,6 +45,11 @@ type tenantDB struct {
 	// cleared by the reopen; appends are refused meanwhile.
 	walFailed atomic.Bool
 	reopening atomic.Bool // a reopen goroutine runs
+
+	// appended counts the samples committed since start, for the
+	// tenant's ingest rate on the status API (the TSDB's own counter
+	// starts again when it is reopened).
+	appended atomic.Int64
 }
 
 // walWriteFailed marks t's WAL failed and reopens it in the background.

@@ -235,6 +235,37 @@ func (s *Store) Tenants() []string {
 	return ids
 }
 
+// TenantStats is what one tenant holds in the metrics store, for the
+// status API: its head's series, its persisted blocks, and the samples it
+// appended since start (from which a caller derives its ingest rate).
+type TenantStats struct {
+	HeadSeries      uint64 `json:"headSeries"`
+	Blocks          int    `json:"blocks"`
+	BlockBytes      int64  `json:"blockBytes"`
+	SamplesAppended int64  `json:"samplesAppendedTotal"`
+}
+
+// Stats returns tenant id's figures; zero for a tenant that has written
+// nothing (a read opens no TSDB).
+func (s *Store) Stats(id string) TenantStats {
+	var st TenantStats
+	s.mu.RLock()
+	t := s.dbs[id]
+	s.mu.RUnlock()
+	if t == nil {
+		return st
+	}
+	st.SamplesAppended = t.appended.Load()
+	s.Existing(id, func(db *tsdb.DB) {
+		st.HeadSeries = db.Head().NumSeries()
+		for _, b := range db.Blocks() {
+			st.Blocks++
+			st.BlockBytes += b.Size()
+		}
+	})
+	return st
+}
+
 // closePatience is how long Close waits for a tenant's queries to end.
 const closePatience = 10 * time.Second
 
@@ -300,7 +331,7 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 		return errAppender{err: fmt.Errorf("tenant %q: %w", id, ErrReopening)}
 	}
 	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
-		tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries,
+		tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
 		release:    t.mu.RUnlock,
 		walFailure: func(err error) { s.walWriteFailed(id, t, err) }}
 }

@@ -30,6 +30,24 @@ const nav: [string, string][] = [
   ['status', 'Status'],
 ];
 
+// maxKnownTenants bounds the tenants the selector remembers.
+const maxKnownTenants = 20;
+
+function knownTenants(): string[] {
+  try {
+    const v = JSON.parse(localStorage.getItem('sightline.tenants') ?? '[]');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+// rememberTenant puts t first among the tenants used in this browser,
+// keeping the most recent maxKnownTenants.
+export function rememberTenant(known: string[], t: string): string[] {
+  return [t, ...known.filter((k) => k !== t)].slice(0, maxKnownTenants);
+}
+
 function current(): UrlState {
   const s = decodeState(location.hash);
   if (!s.params.tenant) {
@@ -59,7 +77,10 @@ export function App() {
     location.hash = encodeState({ page: state.page, params: { ...shell(state.params), ...params } });
   };
   const setGlobal = (k: string, v: string) => {
-    if (k === 'tenant') localStorage.setItem('sightline.tenant', v);
+    if (k === 'tenant') {
+      localStorage.setItem('sightline.tenant', v);
+      if (v) localStorage.setItem('sightline.tenants', JSON.stringify(rememberTenant(knownTenants(), v)));
+    }
     location.hash = encodeState({ page: state.page, params: { ...state.params, [k]: v } });
   };
   const props: PageProps = { state, set, link };
@@ -82,8 +103,11 @@ export function App() {
             class="tenant"
             placeholder="default"
             value={state.params.tenant ?? ''}
+            list="known-tenants"
             onChange={(e) => setGlobal('tenant', (e.target as HTMLInputElement).value.trim())}
           />
+          {/* The tenants used in this browser: the server lists none, as no tenant may see another. */}
+          <datalist id="known-tenants">{knownTenants().map((t) => <option value={t} />)}</datalist>
         </label>
         <TimeRangePicker from={state.params.from ?? 'now-1h'} to={state.params.to ?? 'now'} onChange={(from, to) => {
           location.hash = encodeState({ page, params: { ...state.params, from, to } });

@@ -4,6 +4,9 @@ import { alignMatrix, MatrixSeries } from './series';
 import { fmtLabels, fmtTime } from './format';
 import { colorOf } from './waterfall';
 
+// maxLiveLegend is the most series whose legend values follow the cursor.
+export const maxLiveLegend = 50;
+
 export interface ExemplarPoint {
   t: number; // Unix seconds
   v: number;
@@ -60,6 +63,10 @@ export function Chart(p: {
       width: el.current.clientWidth || 800,
       height,
       cursor: { drag: { x: true, y: false, setScale: !p.onZoom } },
+      // The legend's values follow the cursor while there are few series:
+      // with hundreds, rewriting every row on each mouse move is what
+      // makes hovering slow (vmui hides them too).
+      legend: { live: p.result.length <= maxLiveLegend },
       // The x axis is the query's range (Unix seconds), not the data's:
       // a lone point would otherwise be stretched over years.
       scales: { x: { time: true, range: (u, min, max) => (u.status ? [min, max] : [p.start, p.end]) } },

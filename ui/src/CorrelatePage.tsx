@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api, qs } from './api';
 import { Chart } from './Chart';
 import type { PageProps } from './App';
@@ -50,6 +50,8 @@ export function CorrelatePage({ state, link }: PageProps) {
     const k = l.spanId ?? '';
     bySpan.set(k, [...(bySpan.get(k) ?? []), l]);
   }
+  // Once per answer: the waterfall lays out (and virtualises) by identity.
+  const spans = useMemo(() => fromCorrelate(a?.trace?.spans ?? []), [a]);
   const spanIDs = new Set((a?.trace?.spans ?? []).map((s) => s.spanID));
   const orphanLogs = (a?.logs ?? []).filter((l) => !l.spanId || !spanIDs.has(l.spanId));
   return (
@@ -72,8 +74,10 @@ export function CorrelatePage({ state, link }: PageProps) {
           </h2>
           {a.trace && (
             <TraceWaterfall
-              spans={fromCorrelate(a.trace.spans)}
+              spans={spans}
               under={(s) => (bySpan.get(s.spanID) ?? []).length > 0 && <Logs logs={bySpan.get(s.spanID)!} />}
+              underLines={(s) => bySpan.get(s.spanID)?.length ?? 0}
+              traceHref={(t) => link('correlate', { trace: t })}
             />
           )}
           {orphanLogs.length > 0 && (

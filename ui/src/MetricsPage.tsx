@@ -1,9 +1,16 @@
+import { useMemo } from 'preact/hooks';
 import { api, qs } from './api';
 import type { PageProps } from './App';
-import { Chart, ExemplarPoint } from './Chart';
+import { Chart, ExemplarPoint, maxLiveLegend } from './Chart';
 import { fmtLabels, fmtTime } from './format';
 import { useLoad } from './hooks';
 import { QueryEditor } from './QueryEditor';
+import { Heatmap } from './Heatmap';
+import type { MatrixSeries } from './series';
+import { HistSeries } from './heat';
+
+// maxHeatmaps bounds the heatmaps one query draws.
+const maxHeatmaps = 10;
 import { autoStep, parseDuration, resolveRange } from './state';
 
 export function MetricsPage({ state, set, link }: PageProps) {
@@ -35,6 +42,12 @@ export function MetricsPage({ state, set, link }: PageProps) {
   );
   const params = (p: Record<string, string>) => set({ query, view, step, ...p });
   const data = res.data?.data;
+  // Float series go on the chart, native histograms into heatmaps; once
+  // per answer, so the chart is not drawn again on every render.
+  const [floats, hists] = useMemo(() => {
+    const r: (HistSeries & MatrixSeries)[] = data?.resultType === 'matrix' ? data.result : [];
+    return [r.filter((s) => s.values), r.filter((s) => s.histograms)];
+  }, [data]);
   return (
     <section>
       <QueryEditor value={query} tenant={state.params.tenant ?? ''} onRun={(q) => params({ query: q })} />
@@ -51,10 +64,19 @@ export function MetricsPage({ state, set, link }: PageProps) {
         {res.loading && <span class="muted">loading…</span>}
       </div>
       {res.error && <p class="error">{res.error}</p>}
-      {data && view === 'graph' && data.resultType === 'matrix' && (
+      {data && view === 'graph' && hists.length > 0 && (
+        // Native histograms: a heatmap per series (the first ten).
+        <>
+          {hists.slice(0, maxHeatmaps).map((r) => (
+            <Heatmap series={r} start={range.start / 1000} end={range.end / 1000} step={stepS} />
+          ))}
+          {hists.length > maxHeatmaps && <p class="muted">The first {maxHeatmaps} histogram series are drawn; narrow the query for the others.</p>}
+        </>
+      )}
+      {data && view === 'graph' && data.resultType === 'matrix' && (!hists.length || floats.length > 0) && (
         <>
           <Chart
-            result={data.result}
+            result={floats}
             start={range.start / 1000}
             end={range.end / 1000}
             exemplars={res.data.exemplars ?? []}
@@ -64,7 +86,7 @@ export function MetricsPage({ state, set, link }: PageProps) {
             onZoom={(from, to) => params({ from: String(Math.floor(from)), to: String(Math.ceil(to)) })}
           />
           <p class="muted">
-            {data.result.length} series; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
+            {floats.length} series{floats.length > maxLiveLegend ? ` (over ${maxLiveLegend}: the legend does not follow the cursor)` : ''}; {(res.data.exemplars ?? []).length} exemplars (diamonds: click one to open its trace)
           </p>
         </>
       )}

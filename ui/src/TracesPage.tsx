@@ -5,6 +5,7 @@ import { fmtDuration, fmtTime } from './format';
 import { useLoad } from './hooks';
 import { resolveRange } from './state';
 import { TraceWaterfall } from './TraceWaterfall';
+import { ServiceGraph } from './ServiceGraph';
 import { fromTempo } from './waterfall';
 import { buildTraceQL, TraceSearch } from './traceql';
 
@@ -27,6 +28,9 @@ export function TracesPage({ state, set, link }: PageProps) {
   const { q = '', limit = '20' } = state.params;
   const [text, setText] = useState(q || '{ }');
   const range = resolveRange(state.params, Date.now());
+  // search sets the page's parameters, keeping those not given (the
+  // service graph folded or not among them).
+  const search = (p: Record<string, string>) => set({ q, limit, graph: state.params.graph ?? '', ...p });
   const res = useLoad<SearchTrace[]>(
     q
       ? () =>
@@ -36,16 +40,16 @@ export function TracesPage({ state, set, link }: PageProps) {
   );
   return (
     <section>
-      <form class="editor" onSubmit={(e) => { e.preventDefault(); set({ q: text, limit }); }}>
+      <form class="editor" onSubmit={(e) => { e.preventDefault(); search({ q: text }); }}>
         <input class="query" placeholder='TraceQL, e.g. { resource.service.name = "checkout" && status = error }' value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
-        <select value={limit} onChange={(e) => set({ q, limit: (e.target as HTMLSelectElement).value })}>
+        <select value={limit} onChange={(e) => search({ limit: (e.target as HTMLSelectElement).value })}>
           {['20', '50', '100', '500'].map((l) => <option value={l}>{l} traces</option>)}
         </select>
         <button type="submit">Search</button>
       </form>
       <SearchBuilder tenant={state.params.tenant ?? ''} onSearch={(query) => {
         setText(query);
-        set({ q: query, limit });
+        search({ q: query });
       }} />
       <form class="editor" onSubmit={(e) => {
         e.preventDefault();
@@ -55,6 +59,13 @@ export function TracesPage({ state, set, link }: PageProps) {
         <input name="id" class="query" placeholder="or open a trace ID" />
         <button type="submit">Open</button>
       </form>
+      <details open={state.params.graph !== 'off'} onToggle={(e) => {
+        const open = (e.target as HTMLDetailsElement).open;
+        if (open !== (state.params.graph !== 'off')) search({ graph: open ? '' : 'off' });
+      }}>
+        <summary>Service graph</summary>
+        {state.params.graph !== 'off' && <ServiceGraph params={state.params} link={link} />}
+      </details>
       {res.loading && <p class="muted">searching…</p>}
       {res.error && <p class="error">{res.error}</p>}
       {res.data && (
@@ -90,7 +101,7 @@ export function TracePage({ state, link }: PageProps) {
       </h2>
       {res.loading && <p class="muted">loading…</p>}
       {res.error && <p class="error">{/^404/.test(res.error) ? 'Trace not found.' : res.error}</p>}
-      {res.data && <TraceWaterfall spans={res.data} />}
+      {res.data && <TraceWaterfall spans={res.data} traceHref={(t) => link('trace', { id: t })} />}
     </section>
   );
 }

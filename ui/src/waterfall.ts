@@ -7,6 +7,12 @@ export interface WEvent {
   attributes: Record<string, unknown>;
 }
 
+export interface WLink {
+  traceID: string; // hex
+  spanID: string;
+  attributes: Record<string, unknown>;
+}
+
 export interface WSpan {
   spanID: string; // hex
   parentSpanID: string; // hex, "" for a root
@@ -20,6 +26,7 @@ export interface WSpan {
   attributes: Record<string, unknown>;
   resource: Record<string, unknown>;
   events: WEvent[];
+  links: WLink[];
 }
 
 export interface WRow {
@@ -154,6 +161,7 @@ interface TempoTrace {
         endTimeUnixNano?: string;
         attributes?: OtlpKV[];
         events?: { timeUnixNano?: string; name?: string; attributes?: OtlpKV[] }[];
+        links?: { traceId?: string; spanId?: string; attributes?: OtlpKV[] }[];
         status?: { code?: string | number; message?: string };
       }[];
     }[];
@@ -182,6 +190,7 @@ export function fromTempo(t: TempoTrace): WSpan[] {
           attributes: otlpAttrs(s.attributes),
           resource,
           events: (s.events ?? []).map((e) => ({ ms: nsToMs(e.timeUnixNano), name: e.name ?? '', attributes: otlpAttrs(e.attributes) })),
+          links: (s.links ?? []).map((k) => ({ traceID: b64ToHex(k.traceId ?? ''), spanID: b64ToHex(k.spanId ?? ''), attributes: otlpAttrs(k.attributes) })),
         });
       }
     }
@@ -200,6 +209,9 @@ export interface CorrelateSpan {
   startTime: string;
   durationMs: number;
   attributes: Record<string, unknown> | null;
+  resource?: Record<string, unknown> | null;
+  events?: { time: string; name: string; attributes: Record<string, unknown> | null }[] | null;
+  links?: { traceID: string; spanID: string; attributes: Record<string, unknown> | null }[] | null;
   logCount: number;
 }
 
@@ -215,8 +227,9 @@ export function fromCorrelate(spans: CorrelateSpan[]): WSpan[] {
     error: s.status === 'error' || s.status === 'STATUS_CODE_ERROR',
     statusMessage: s.statusMessage ?? '',
     attributes: s.attributes ?? {},
-    resource: {},
-    events: [],
+    resource: s.resource ?? {},
+    events: (s.events ?? []).map((e) => ({ ms: Date.parse(e.time) + subMs(e.time), name: e.name, attributes: e.attributes ?? {} })),
+    links: (s.links ?? []).map((k) => ({ traceID: k.traceID, spanID: k.spanID, attributes: k.attributes ?? {} })),
   }));
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { b64ToHex, fromCorrelate, fromTempo, layout, WSpan } from '../src/waterfall';
 
 const span = (spanID: string, parentSpanID: string, startMs: number, durationMs: number, service = 'svc'): WSpan => ({
-  spanID, parentSpanID, service, name: spanID, kind: 'server', startMs, durationMs, error: false, statusMessage: '', attributes: {}, resource: {}, events: [],
+  spanID, parentSpanID, service, name: spanID, kind: 'server', startMs, durationMs, error: false, statusMessage: '', attributes: {}, resource: {}, events: [], links: [],
 });
 
 describe('layout', () => {
@@ -38,6 +38,7 @@ describe('trace JSON', () => {
           startTimeUnixNano: '1700000000000000000', endTimeUnixNano: '1700000000001500000',
           attributes: [{ key: 'http.status_code', value: { intValue: '500' } }],
           events: [{ timeUnixNano: '1700000000001000000', name: 'exception', attributes: [] }],
+          links: [{ traceId: 'AAAAAAAAAAAAAAAAAAAAAQ==', spanId: 'AQIDBAUGBwg=', attributes: [{ key: 'kind', value: { stringValue: 'batch' } }] }],
           status: { code: 'STATUS_CODE_ERROR', message: 'boom' },
         }] }],
       }],
@@ -46,11 +47,18 @@ describe('trace JSON', () => {
     expect(spans[0]).toMatchObject({ spanID: '0102030405060708', parentSpanID: '', service: 'checkout', kind: 'server', startMs: 1700000000000, error: true, statusMessage: 'boom', attributes: { 'http.status_code': 500 } });
     expect(spans[0].durationMs).toBeCloseTo(1.5);
     expect(spans[0].events[0].ms).toBe(1700000000001);
+    expect(spans[0].links).toEqual([{ traceID: '00000000000000000000000000000001', spanID: '0102030405060708', attributes: { kind: 'batch' } }]);
   });
   it('reads the correlate answer', () => {
     const [s] = fromCorrelate([{ spanID: 'ab', serviceName: 'cart', name: 'n', kind: 'client', status: 'error', startTime: '2026-01-02T03:04:05.123456Z', durationMs: 2, attributes: null, logCount: 1 }]);
     expect(s).toMatchObject({ spanID: 'ab', parentSpanID: '', service: 'cart', error: true, attributes: {} });
     expect(s.startMs).toBeCloseTo(Date.UTC(2026, 0, 2, 3, 4, 5, 123) + 0.456);
+    expect(s).toMatchObject({ events: [], links: [], resource: {} });
+    const [t] = fromCorrelate([{ spanID: 'ab', serviceName: 'cart', name: 'n', kind: 'client', status: 'ok', startTime: '2026-01-02T03:04:05Z', durationMs: 2, attributes: {},
+      resource: { 'host.name': 'h' }, events: [{ time: '2026-01-02T03:04:05.5Z', name: 'retry', attributes: { n: 2 } }], links: [{ traceID: 'cd', spanID: 'ef', attributes: null }], logCount: 0 }]);
+    expect(t.events).toEqual([{ ms: Date.UTC(2026, 0, 2, 3, 4, 5, 500), name: 'retry', attributes: { n: 2 } }]);
+    expect(t.links).toEqual([{ traceID: 'cd', spanID: 'ef', attributes: {} }]);
+    expect(t.resource).toEqual({ 'host.name': 'h' });
   });
   it('turns base64 IDs to hex', () => {
     expect(b64ToHex('AQIDBAUGBwg=')).toBe('0102030405060708');
