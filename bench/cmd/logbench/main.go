@@ -53,6 +53,10 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	if *repeats > 1 && *longrun {
+		fmt.Fprintln(os.Stderr, "logbench: -repeats is for the benchmark, not -longrun")
+		os.Exit(2)
+	}
 	command := "cd bench && go run ./cmd/logbench " + strings.Join(os.Args[1:], " ")
 	if o.VictoriaLogs != "" {
 		if _, err := os.Stat(o.VictoriaLogs); err != nil {

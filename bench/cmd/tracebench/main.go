@@ -51,6 +51,10 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	if *repeats > 1 && *soak {
+		fmt.Fprintln(os.Stderr, "tracebench: -repeats is for the benchmark, not -soak")
+		os.Exit(2)
+	}
 	o.Command = "cd bench && go run ./cmd/tracebench " + strings.Join(os.Args[1:], " ")
 	if o.Jaeger != "" {
 		if _, err := os.Stat(o.Jaeger); err != nil {
