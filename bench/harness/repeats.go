@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,18 +67,8 @@ func IsRepeats(file string) bool {
 // two middle ones of an even count).
 func medianRun[T any](runs []*T, rate func(*T) float64) *T {
 	s := slices.Clone(runs)
-	slices.SortStableFunc(s, func(a, b *T) int { return cmpFloat(rate(a), rate(b)) })
+	slices.SortStableFunc(s, func(a, b *T) int { return cmp.Compare(rate(a), rate(b)) })
 	return s[(len(s)-1)/2]
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // keyFigure is how a key figure of a repeated benchmark is read from one
