@@ -20,14 +20,21 @@ type Repeats[T any] struct {
 }
 
 // RunRepeats runs a benchmark n times, each in a fresh directory under
-// work (removed after its run), and returns every run's report.
+// work (removed after its run, to bound the disk used), and returns every
+// run's report. A single run runs in work itself and leaves its data there,
+// as the benchmarks did before repeats.
 func RunRepeats[T any](ctx context.Context, work string, n int, logf func(string, ...any), run func(ctx context.Context, work string) (*T, error)) ([]*T, error) {
-	var runs []*T
-	for i := 1; i <= max(n, 1); i++ {
-		dir := filepath.Join(work, fmt.Sprintf("run%d", i))
-		if n > 1 {
-			logf("repeat %d of %d", i, n)
+	if n <= 1 {
+		r, err := run(ctx, work)
+		if err != nil {
+			return nil, err
 		}
+		return []*T{r}, nil
+	}
+	var runs []*T
+	for i := 1; i <= n; i++ {
+		dir := filepath.Join(work, fmt.Sprintf("run%d", i))
+		logf("repeat %d of %d", i, n)
 		r, err := run(ctx, dir)
 		if err != nil {
 			return nil, fmt.Errorf("repeat %d: %w", i, err)
