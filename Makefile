@@ -132,12 +132,16 @@ bench-metrics: build bench-deps
 # trace-ID lookups, single-word searches, Grafana's LogQL queries (limit=100,
 # log volume over 1 h and 24 h), parts, open files and RSS, and a restart
 # after kill -9 with 1 million records in the head; writes
-# bench/results/logs.md. About 15 minutes: the volume queries read every
+# bench/results/logs.md, logs.json and two plots. About 15 minutes: the volume queries read every
 # record, which extrapolates to over a minute a run at 10M. Extra logbench
 # flags go in LOGBENCH_FLAGS, e.g. `make bench-logs LOGBENCH_FLAGS="-records 1000000"`.
 # With VictoriaLogs installed by `make bench-deps` (bin/peers), the same load
 # and the equivalent LogsQL queries run against it too, side by side (issue
-# 16); without it, Sightline runs alone.
+# 16); without it, Sightline runs alone. `LOGBENCH_FLAGS="-repeats 3"` runs
+# the whole benchmark 3 times on fresh data: logs.md is then the median run
+# with each key figure's median and min–max and the Sightline/VictoriaLogs
+# ratios, logs-ratios.png and logs-latency.png plot them, logs.json keeps
+# every run.
 LOGBENCH_FLAGS ?=
 bench-logs: build bench-deps-logs
 	$(GO) -C bench run ./cmd/logbench -sightline $(CURDIR)/bin/sightline -victorialogs $(PEERS)/victoria-logs -out $(CURDIR)/bench/results -name logs $(LOGBENCH_FLAGS)
@@ -153,13 +157,17 @@ bench-logs-longrun: build
 # The trace benchmark: 10 million realistic OTLP spans (span metrics and
 # service graph on), then trace-by-ID, correlate and TraceQL search
 # latencies, and 2 million spans in telemetrygen's shape for bytes per span;
-# writes bench/results/traces.md and traces.json. Extra tracebench flags go in
+# writes bench/results/traces.md, traces.json and two plots. Extra tracebench flags go in
 # TRACEBENCH_FLAGS, e.g. `make bench-traces TRACEBENCH_FLAGS="-spans 1000000"`.
 # With Jaeger v2 installed by `make bench-deps` (bin/peers), the realistic
 # load, the trace-by-ID lookups and the equivalent searches run against it
 # too, side by side, and the telemetrygen-shaped load (issue 16): Jaeger
 # ingests 10-20 times slower (4,000-9,000 spans/s on 2 shared cores), so
 # 30-60 minutes and 9 GB of disk more; without it, Sightline runs alone.
+# `TRACEBENCH_FLAGS="-repeats 3"` runs the whole benchmark 3 times on fresh
+# data: traces.md is then the median run with each key figure's median and
+# min–max and the Sightline/Jaeger ratios, traces-ratios.png and
+# traces-latency.png plot them, traces.json keeps every run.
 TRACEBENCH_FLAGS ?=
 bench-traces: build bench-deps-traces
 	$(GO) -C bench run ./cmd/tracebench -sightline $(CURDIR)/bin/sightline -jaeger $(PEERS)/jaeger -out $(CURDIR)/bench/results -name traces $(TRACEBENCH_FLAGS)

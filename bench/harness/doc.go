@@ -21,8 +21,11 @@
 // WriteReport writes the Markdown report and the PNG plots.
 //
 // RunLogs and RunTraces are the log and trace benchmarks, against Sightline
-// alone: OTLP ingest, size on disk once flushed, and lookup and search
-// latencies; WriteLogReport and WriteTraceReport write their reports.
+// and a peer (VictoriaLogs, Jaeger) when one is given: OTLP ingest, size on
+// disk once flushed, and lookup and search latencies. RunRepeats runs one
+// of them several times on fresh data; WriteLogReport and WriteTraceReport
+// write the report of the median run with each key figure's median and
+// spread over the runs, the Sightline ÷ peer ratios and their plots.
 // RunLogsLongrun sends a simulated week of logs at a steady rate and
 // samples the log store's parts, the open files and the RSS over it;
 // WriteLongrunReport writes its report.

@@ -4,8 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -329,8 +329,55 @@ const (
 	goalLogSearchP99        = 500 * time.Millisecond
 )
 
-// WriteLogReport writes <dir>/<name>.md.
-func WriteLogReport(r *LogReport, dir, name string) (string, error) {
+// WriteLogReport writes <dir>/<name>.md, the report of the run whose
+// Sightline ingest rate is the median with the Repeats section over every
+// run, its plots <dir>/<name>-*.png and every run's measurements as
+// <dir>/<name>.json (LoadRepeats reads them back), and returns the files.
+func WriteLogReport(runs []*LogReport, dir, name string) ([]string, error) {
+	return writeRepeatedReport(runs, dir, name, repeatedReport[LogReport, LogPeerReport]{
+		peer: "VictoriaLogs", rate: func(r *LogReport) float64 { return r.RecordsPerSecond }, markdown: logMarkdown,
+		view: logPeerOf, figures: logFigures,
+		queries: []string{"trace by ID", "word search", "newest 100", "count by service"},
+		latencies: func(p *LogPeerReport) [][]time.Duration {
+			return [][]time.Duration{p.TraceLookups, allSearches(p.Searches), p.Limit.Latencies, p.CountByService.Latencies}
+		},
+	})
+}
+
+// logPeerOf is Sightline's figures of r in the peer's shape, for the
+// figures both have; or with peer the peer's (nil without one).
+func logPeerOf(r *LogReport, peer bool) *LogPeerReport {
+	if peer {
+		return r.VictoriaLogs
+	}
+	return &LogPeerReport{Sent: r.Sent, RecordsPerSecond: r.RecordsPerSecond, CPUSeconds: r.CPUSeconds, PeakRSS: r.PeakRSS, DiskBytes: r.DiskBytes,
+		TraceLookups: r.TraceLookups, Searches: r.Searches, Limit: r.Limit, CountByService: r.CountByService}
+}
+
+// logFigures are the log benchmark's key figures.
+var logFigures = []keyFigure[LogPeerReport]{
+	{"sustained ingest", "records/s", "records/s", true, func(p *LogPeerReport) float64 { return p.RecordsPerSecond }},
+	{"server CPU per record", "CPU/record", "µs", false, func(p *LogPeerReport) float64 { return 1e6 * p.CPUSeconds / math.Max(1, float64(p.Sent)) }},
+	{"peak RSS", "peak RSS", "MiB", false, func(p *LogPeerReport) float64 { return float64(p.PeakRSS) / (1 << 20) }},
+	{"on disk", "B/record", "B/record", false, func(p *LogPeerReport) float64 { return float64(p.DiskBytes) / math.Max(1, float64(p.Sent)) }},
+	{"logs of one trace ID p50", "trace p50", "ms", false, func(p *LogPeerReport) float64 { return msOf(p.TraceLookups, 0.5) }},
+	{"logs of one trace ID p99", "trace p99", "ms", false, func(p *LogPeerReport) float64 { return msOf(p.TraceLookups, 0.99) }},
+	{"single-word search p50", "word p50", "ms", false, func(p *LogPeerReport) float64 { return msOf(allSearches(p.Searches), 0.5) }},
+	{"newest 100 records (limit=100) p50", "limit=100 p50", "ms", false, func(p *LogPeerReport) float64 { return msOf(p.Limit.Latencies, 0.5) }},
+	{"count by service p50", "count p50", "ms", false, func(p *LogPeerReport) float64 { return msOf(p.CountByService.Latencies, 0.5) }},
+}
+
+// allSearches pools the latencies of every word's search.
+func allSearches(m map[string][]time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, ds := range m {
+		out = append(out, ds...)
+	}
+	return out
+}
+
+// logMarkdown is the report of one run.
+func logMarkdown(r *LogReport, name string) string {
 	var b strings.Builder
 	f := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	o := r.Options
@@ -387,11 +434,7 @@ func WriteLogReport(r *LogReport, dir, name string) (string, error) {
 	if v := r.VictoriaLogs; v != nil {
 		writeLogPeer(&b, r, v)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, name+".md")
-	return path, os.WriteFile(path, []byte(b.String()), 0o644)
+	return b.String()
 }
 
 // writeLogPeer writes Sightline and VictoriaLogs side by side.
@@ -401,13 +444,6 @@ func writeLogPeer(b *strings.Builder, r *LogReport, v *LogPeerReport) {
 	f("The same %s records (the same generator seeds) from the same %d senders, to VictoriaLogs %s over OTLP/HTTP protobuf (`/insert/opentelemetry/v1/logs`; it takes no OTLP/gRPC), after Sightline's run on the same machine, with default flags and `-retentionPeriod=30d`. Each query is the LogsQL equivalent of Sightline's, checked the same way. VictoriaLogs' size on disk is after a clean stop; Sightline's once its merges have settled.\n\n",
 		thousands(v.Sent), r.Options.Senders, cmp.Or(v.Version, "(version unknown)"))
 	perRecord := func(cpu float64, n int64) string { return fmt.Sprintf("%.1f µs", cpu/float64(n)*1e6) }
-	all := func(m map[string][]time.Duration) []time.Duration {
-		var out []time.Duration
-		for _, ds := range m {
-			out = append(out, ds...)
-		}
-		return out
-	}
 	f("| measure | Sightline | VictoriaLogs |\n|---|---|---|\n")
 	f("| sustained ingest, records/s (requests retried after backpressure) | %.0f (%d) | %.0f (%d) |\n", r.RecordsPerSecond, r.Retries, v.RecordsPerSecond, v.Retries)
 	f("| server CPU per record during ingest | %s | %s |\n", perRecord(r.CPUSeconds, r.Sent), perRecord(v.CPUSeconds, v.Sent))
@@ -415,7 +451,7 @@ func writeLogPeer(b *strings.Builder, r *LogReport, v *LogPeerReport) {
 	f("| every record counted and every sampled trace found whole, after the last acknowledgement | at once | %.1f s |\n", v.SearchableAfter.Seconds())
 	f("| on disk | %.1f B/record | %.1f B/record |\n", float64(r.DiskBytes)/float64(r.Sent), float64(v.DiskBytes)/float64(v.Sent))
 	f("| logs of one trace ID, no time range (wrong counts) | %s (%d) | %s (%d) |\n", pcts(r.TraceLookups, 0.5, 0.99), r.TraceMismatches, pcts(v.TraceLookups, 0.5, 0.99), v.TraceMismatches)
-	f("| single-word search, last hour, newest 100 | %s | %s |\n", pcts(all(r.Searches), 0.5, 0.99), pcts(all(v.Searches), 0.5, 0.99))
+	f("| single-word search, last hour, newest 100 | %s | %s |\n", pcts(allSearches(r.Searches), 0.5, 0.99), pcts(allSearches(v.Searches), 0.5, 0.99))
 	f("| newest 100 records of the store | %s | %s |\n", pcts(r.Limit.Latencies, 0.5, 0.99), pcts(v.Limit.Latencies, 0.5, 0.99))
 	f("| records per service over the last hour (counted / sent) | %s (%s / %s) | %s (%s / %s) |\n",
 		pcts(r.CountByService.Latencies, 0.5, 0.99), thousands(r.CountByService.Got), thousands(r.CountByService.Want),

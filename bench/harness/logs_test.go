@@ -228,9 +228,9 @@ func TestLogSmoke(t *testing.T) {
 	require.GreaterOrEqual(t, rs.Want, int64(5_000))
 	require.Positive(t, rs.Ready)
 	require.GreaterOrEqual(t, rs.LastRecord, rs.Ready)
-	md, err := WriteLogReport(r, dir, "logs")
+	files, err := WriteLogReport([]*LogReport{r}, dir, "logs")
 	require.NoError(t, err)
-	b, err := os.ReadFile(md)
+	b, err := os.ReadFile(files[0])
 	require.NoError(t, err)
 	for _, want := range []string{"## LogQL", logQLVolume, "## Store and process", "## Restart after kill -9", "process_open_fds"} {
 		require.Contains(t, string(b), want)
@@ -255,7 +255,7 @@ func TestLogSmoke(t *testing.T) {
 	// One request of 500 records per simulated hour, at the hour: the
 	// last hour's is in the volume query's range, the one before is not.
 	require.EqualValues(t, 500, lr.Volume1h.Want)
-	files, err := WriteLongrunReport(lr, dir, "longrun")
+	files, err = WriteLongrunReport(lr, dir, "longrun")
 	require.NoError(t, err)
 	require.Len(t, files, 4)
 	b, err = os.ReadFile(filepath.Join(dir, "longrun.md"))
@@ -300,9 +300,9 @@ func TestVictoriaLogsSideBySide(t *testing.T) {
 	}
 	require.EqualValues(t, 20_000, v.CountByService.Got)
 	require.Positive(t, v.DiskBytes)
-	md, err := WriteLogReport(r, t.TempDir(), "logs")
+	files, err := WriteLogReport([]*LogReport{r}, t.TempDir(), "logs")
 	require.NoError(t, err)
-	b, err := os.ReadFile(md)
+	b, err := os.ReadFile(files[0])
 	require.NoError(t, err)
 	require.Contains(t, string(b), "## Side by side with VictoriaLogs")
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -83,65 +82,189 @@ func plotLines(title, xLabel, yLabel string, series []plotSeries, width vg.Lengt
 
 // plotLatency draws one bar per query and target of the given latency
 // quantile, on a log scale because the queries differ by orders of
-// magnitude. Bars are polygons from a floor below the smallest value, since
-// a log axis has no zero.
+// magnitude.
 func plotLatency(r *Report, q float64, file string) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Query latency p%.0f (all repeats pooled; log scale)", q*100)
 	p.X.Label.Text = "query (see the report's table)"
 	p.Y.Label.Text = "milliseconds"
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
 	queries := QuerySet()
-	lowest := math.Inf(1)
-	vals := map[string][]float64{}
+	var series []barSeries
 	// sightline-otlp runs the queries once, as a result check only.
-	targets := slices.DeleteFunc(slices.Clone(r.Targets), func(t string) bool { return t == TargetSightlineOTLP })
-	for _, t := range targets {
+	for _, t := range r.Targets {
+		if t == TargetSightlineOTLP {
+			continue
+		}
 		lat := pooledLatencies(r, t)
+		s := barSeries{name: t, color: targetColor(t)}
 		for _, qq := range queries {
-			v := float64(percentile(lat[qq.Name], q).Microseconds()) / 1000
-			vals[t] = append(vals[t], v)
-			if v > 0 {
-				lowest = math.Min(lowest, v)
-			}
+			s.vals = append(s.vals, float64(percentile(lat[qq.Name], q).Microseconds())/1000)
 		}
-	}
-	if math.IsInf(lowest, 1) {
-		lowest = 1
-	}
-	floor := lowest / 2
-	width := 0.8 / float64(len(targets))
-	for ti, t := range targets {
-		var legend *plotter.Polygon
-		for i, v := range vals[t] {
-			if v <= 0 {
-				continue
-			}
-			x0 := float64(i) - 0.4 + float64(ti)*width
-			poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: floor}, {X: x0, Y: v}, {X: x0 + width, Y: v}, {X: x0 + width, Y: floor}})
-			if err != nil {
-				return err
-			}
-			poly.Color = targetColor(t)
-			poly.LineStyle.Width = 0
-			p.Add(poly)
-			legend = poly
-		}
-		if legend != nil {
-			p.Legend.Add(t, legend)
-		}
+		series = append(series, s)
 	}
 	names := make([]string, len(queries))
 	for i := range queries {
 		names[i] = fmt.Sprintf("Q%d", i+1)
 	}
-	p.NominalX(names...)
-	p.X.Min, p.X.Max = -0.6, float64(len(queries))-0.4
-	p.Y.Min = floor
-	p.Add(plotter.NewGrid())
+	if err := logBars(p, names, series, 0, false); err != nil {
+		return err
+	}
 	return p.Save(10*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// barSeries is one colour of logBars: a value per group (none if ≤ 0 or
+// NaN), and optionally whiskers from lo to hi.
+type barSeries struct {
+	name   string
+	vals   []float64
+	color  color.Color
+	lo, hi []float64
+}
+
+// logBars adds the series' bars to p on a log y axis, side by side in
+// each group (on top of each other with overlay), with a legend and a
+// grid. Bars are polygons from base, or if base is 0 from a floor below
+// the smallest value, since a log axis has no zero.
+func logBars(p *plot.Plot, groups []string, series []barSeries, base float64, overlay bool) error {
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Top = true
+	lowest, highest := math.Inf(1), 0.0
+	for _, s := range series {
+		for _, vs := range [][]float64{s.vals, s.lo, s.hi} {
+			for _, v := range vs {
+				if v > 0 {
+					lowest, highest = math.Min(lowest, v), math.Max(highest, v)
+				}
+			}
+		}
+	}
+	if math.IsInf(lowest, 1) {
+		lowest, highest = 1, 1
+	}
+	floor := lowest / 2
+	if base > 0 {
+		floor = base
+		p.Y.Min = math.Min(lowest, base) / 1.5
+	} else {
+		p.Y.Min = floor
+	}
+	p.Y.Max = math.Max(highest, base) * 4 // room for the legend
+	width, step := 0.8, 0.0
+	if !overlay {
+		width = 0.8 / float64(max(len(series), 1))
+		step = width
+	}
+	for si, s := range series {
+		var legend *plotter.Polygon
+		var whiskers errorXYs
+		for i, v := range s.vals {
+			if !(v > 0) {
+				continue
+			}
+			x0 := float64(i) - 0.4 + float64(si)*step
+			poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: floor}, {X: x0, Y: v}, {X: x0 + width, Y: v}, {X: x0 + width, Y: floor}})
+			if err != nil {
+				return err
+			}
+			poly.Color = s.color
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+			legend = poly
+			if i < len(s.lo) && s.lo[i] > 0 && s.hi[i] > 0 {
+				whiskers.XYs = append(whiskers.XYs, plotter.XY{X: x0 + width/2, Y: v})
+				whiskers.YErrors = append(whiskers.YErrors, struct{ Low, High float64 }{v - s.lo[i], s.hi[i] - v})
+			}
+		}
+		if legend != nil {
+			p.Legend.Add(s.name, legend)
+		}
+		if len(whiskers.XYs) > 0 {
+			eb, err := plotter.NewYErrorBars(whiskers)
+			if err != nil {
+				return err
+			}
+			eb.LineStyle.Width = vg.Points(1.2)
+			p.Add(eb)
+		}
+	}
+	p.NominalX(groups...)
+	p.X.Min, p.X.Max = -0.6, float64(len(groups))-0.4
+	p.Add(plotter.NewGrid())
+	return nil
+}
+
+// errorXYs are whiskers for plotter.NewYErrorBars.
+type errorXYs struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// plotRatios draws Sightline's median over the peer's for each key figure
+// as a bar from 1 on a log scale, with whiskers from the lowest to the
+// highest per-run ratio, coloured by which system the figure favours.
+func plotRatios(figs []RepeatFigure, peer, file string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Sightline ÷ %s, ratio of medians (log scale; whiskers: per-run min–max)", peer)
+	p.X.Label.Text = "key figure (↑ higher is better, ↓ lower is better)"
+	p.Y.Label.Text = "Sightline ÷ " + peer
+	better := barSeries{name: "better for Sightline", color: targetColor(TargetSightlineOTLP)}
+	worse := barSeries{name: "better for " + peer, color: targetColor(TargetPrometheus)}
+	var names []string
+	for _, f := range figs {
+		arrow := "↓"
+		if f.HigherBetter {
+			arrow = "↑"
+		}
+		names = append(names, f.Short+" "+arrow)
+		lo, hi := f.RatioRange()
+		r := f.Ratio()
+		for _, s := range []*barSeries{&better, &worse} {
+			s.vals, s.lo, s.hi = append(s.vals, math.NaN()), append(s.lo, lo), append(s.hi, hi)
+		}
+		if f.SightlineBetter() {
+			better.vals[len(better.vals)-1] = r
+		} else {
+			worse.vals[len(worse.vals)-1] = r
+		}
+	}
+	if err := logBars(p, names, []barSeries{better, worse}, 1, true); err != nil {
+		return err
+	}
+	one, err := plotter.NewLine(plotter.XYs{{X: -0.6, Y: 1}, {X: float64(len(figs)) - 0.4, Y: 1}})
+	if err != nil {
+		return err
+	}
+	one.Width = vg.Points(1)
+	p.Add(one)
+	return p.Save(vg.Length(max(8, 1.1*float64(len(figs))))*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// plotQueryLatencies draws each system's p50 and p99 of each query
+// (medians over the runs) as grouped bars on a log scale.
+func plotQueryLatencies(queries []string, lat []latencyBars, file string) error {
+	p := plot.New()
+	p.Title.Text = "Query latency, p50 and p99 (medians over the runs; log scale)"
+	p.Y.Label.Text = "milliseconds"
+	var series []barSeries
+	for i, l := range lat {
+		c := targetColor(TargetSightlineOTLP)
+		if i > 0 {
+			c = targetColor(TargetPrometheus)
+		}
+		series = append(series, barSeries{name: l.system + " p50", vals: l.p50, color: c}, barSeries{name: l.system + " p99", vals: l.p99, color: lighter(c)})
+	}
+	if err := logBars(p, queries, series, 0, false); err != nil {
+		return err
+	}
+	return p.Save(vg.Length(max(8, 1.6*float64(len(queries))))*vg.Inch, 4.5*vg.Inch, file)
+}
+
+// lighter is c halfway to white.
+func lighter(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	f := func(v uint32) uint8 { return uint8((v>>8 + 255) / 2) }
+	return color.RGBA{R: f(r), G: f(g), B: f(b), A: 0xff}
 }
 
 // plotBytesPerSample draws the bytes per sample on disk of each target,

@@ -702,19 +702,43 @@ const (
 	traceReportTemplate = "make bench-traces   # = make build, then:"
 )
 
-// WriteTraceReport writes <dir>/<name>.md and the measurements as
-// <dir>/<name>.json (LoadTraceReport reads them back), and returns both
-// paths.
-func WriteTraceReport(r *TraceReport, dir, name string) ([]string, error) {
-	js, err := writeReportJSON(r, dir, name)
-	if err != nil {
-		return nil, err
+// WriteTraceReport writes <dir>/<name>.md, the report of the run whose
+// Sightline ingest rate is the median with the Repeats section over every
+// run, its plots <dir>/<name>-*.png and every run's measurements as
+// <dir>/<name>.json (LoadRepeats reads them back), and returns the files.
+func WriteTraceReport(runs []*TraceReport, dir, name string) ([]string, error) {
+	return writeRepeatedReport(runs, dir, name, repeatedReport[TraceReport, TracePeerReport]{
+		peer: "Jaeger", rate: func(r *TraceReport) float64 { return r.Realistic.SpansPerSecond }, markdown: traceMarkdown,
+		view: tracePeerOf, figures: traceFigures,
+		queries: []string{"trace by ID", "search by service", "search by tag"},
+		latencies: func(p *TracePeerReport) [][]time.Duration {
+			return [][]time.Duration{p.ByID.Latencies, p.ServiceSearch.Latencies, p.Search.Latencies}
+		},
+	})
+}
+
+// tracePeerOf is Sightline's figures of r in the peer's shape, for the
+// figures both have; or with peer the peer's (nil without one).
+func tracePeerOf(r *TraceReport, peer bool) *TracePeerReport {
+	if peer {
+		return r.Jaeger
 	}
-	md := filepath.Join(dir, name+".md")
-	if err := os.WriteFile(md, []byte(traceMarkdown(r, name)), 0o644); err != nil {
-		return nil, fmt.Errorf("write report: %w", err)
-	}
-	return []string{md, js}, nil
+	return &TracePeerReport{Ingest: r.Realistic, ByID: r.ByID, Search: r.Search, ServiceSearch: r.ServiceSearch}
+}
+
+// traceFigures are the trace benchmark's key figures, of the realistic
+// load.
+var traceFigures = []keyFigure[TracePeerReport]{
+	{"sustained ingest", "spans/s", "spans/s", true, func(p *TracePeerReport) float64 { return p.Ingest.SpansPerSecond }},
+	{"server CPU per span", "CPU/span", "µs", false, func(p *TracePeerReport) float64 {
+		return 1e6 * p.Ingest.ServerCPUSeconds / float64(max(p.Ingest.Spans, 1))
+	}},
+	{"peak RSS", "peak RSS", "MiB", false, func(p *TracePeerReport) float64 { return float64(p.Ingest.PeakRSS) / (1 << 20) }},
+	{"on disk", "B/span", "B/span", false, func(p *TracePeerReport) float64 { return p.Ingest.BytesPerSpan() }},
+	{"trace by ID p50", "by ID p50", "ms", false, func(p *TracePeerReport) float64 { return msOf(p.ByID.Latencies, 0.5) }},
+	{"trace by ID p99", "by ID p99", "ms", false, func(p *TracePeerReport) float64 { return msOf(p.ByID.Latencies, 0.99) }},
+	{"search by service p50", "service p50", "ms", false, func(p *TracePeerReport) float64 { return msOf(p.ServiceSearch.Latencies, 0.5) }},
+	{"search by tag p50", "tag p50", "ms", false, func(p *TracePeerReport) float64 { return msOf(p.Search.Latencies, 0.5) }},
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

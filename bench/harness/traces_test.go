@@ -54,16 +54,18 @@ func TestTraceSmoke(t *testing.T) {
 	require.InDelta(t, float64(r.Realistic.Spans), r.MetricsSpans, 1, "the rates count every span sent in the last hour")
 
 	dir := t.TempDir()
-	files, err := WriteTraceReport(r, dir, "smoke")
+	files, err := WriteTraceReport([]*TraceReport{r}, dir, "smoke")
 	require.NoError(t, err)
-	require.Len(t, files, 2)
+	require.Len(t, files, 3, "the report, its JSON and the latency plot")
 	md, err := os.ReadFile(filepath.Join(dir, "smoke.md"))
 	require.NoError(t, err)
 	for _, want := range []string{"## Goals", "≥ 50,000 spans/s", "≤ 100 B/span", "p99 ≤ 100 ms", "p99 ≤ 150 ms", o.Command, "telemetrygen shape", r.SearchQuery, r.MetricsQuery, r.Machine.CPU} {
 		require.Contains(t, string(md), want)
 	}
-	again, err := LoadJSON[TraceReport](filepath.Join(dir, "smoke.json"))
+	runs, err := LoadRepeats[TraceReport](filepath.Join(dir, "smoke.json"))
 	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	again := runs[0]
 	require.Equal(t, r.Realistic, again.Realistic)
 	require.Equal(t, r.ByID.Latencies, again.ByID.Latencies)
 }
@@ -117,15 +119,15 @@ func TestJaegerSideBySide(t *testing.T) {
 	require.Greater(t, j.ServiceSearch.Hits, j.Search.Hits)
 
 	dir := t.TempDir()
-	_, err = WriteTraceReport(r, dir, "smoke")
+	_, err = WriteTraceReport([]*TraceReport{r}, dir, "smoke")
 	require.NoError(t, err)
 	md, err := os.ReadFile(filepath.Join(dir, "smoke.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "## Side by side with Jaeger")
 	require.Contains(t, string(md), j.Version)
-	again, err := LoadJSON[TraceReport](filepath.Join(dir, "smoke.json"))
+	runs, err := LoadRepeats[TraceReport](filepath.Join(dir, "smoke.json"))
 	require.NoError(t, err)
-	require.Equal(t, j, again.Jaeger, "the JSON report keeps the peer's figures")
+	require.Equal(t, j, runs[0].Jaeger, "the JSON report keeps the peer's figures")
 }
 
 // jaegerBin is $BENCH_JAEGER or bin/peers/jaeger if it exists; otherwise

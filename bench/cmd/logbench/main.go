@@ -18,7 +18,8 @@ func main() {
 	name := fs.String("name", "", "Report name: <out>/<name>.md (default logs, or logs-longrun with -longrun).")
 	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
 	longrun := fs.Bool("longrun", false, "Run the long run instead: a simulated week at a steady rate, watching parts, open files and RSS.")
-	render := fs.String("render", "", "Render a long run's report again from its saved <name>.json into -out/-name, without running anything.")
+	render := fs.String("render", "", "Render a report again from its saved <name>.json (the benchmark's, or a long run's) into -out/-name, without running anything.")
+	repeats := fs.Int("repeats", 1, "Run the benchmark (not -longrun) this many times, each on fresh data directories: the report is the run with the median ingest rate, with each key figure's median and min–max over the runs and Sightline ÷ VictoriaLogs ratios.")
 	bin := fs.String("sightline", "../bin/sightline", "Sightline binary (`make build` makes bin/sightline at the repository root).")
 
 	// Both modes; 0 keeps the mode's default.
@@ -52,6 +53,10 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	if *repeats > 1 && *longrun {
+		fmt.Fprintln(os.Stderr, "logbench: -repeats is for the benchmark, not -longrun")
+		os.Exit(2)
+	}
 	command := "cd bench && go run ./cmd/logbench " + strings.Join(os.Args[1:], " ")
 	if o.VictoriaLogs != "" {
 		if _, err := os.Stat(o.VictoriaLogs); err != nil {
@@ -70,9 +75,17 @@ func main() {
 	lo.LogQLRuns = o.LogQLRuns
 
 	if *render != "" {
-		r, err := harness.LoadJSON[harness.LongrunReport](*render)
-		if err == nil {
-			_, err = harness.WriteLongrunReport(r, *out, cmp.Or(*name, "logs-longrun"))
+		var err error
+		if harness.IsRepeats(*render) {
+			var runs []*harness.LogReport
+			if runs, err = harness.LoadRepeats[harness.LogReport](*render); err == nil {
+				_, err = harness.WriteLogReport(runs, *out, cmp.Or(*name, "logs"))
+			}
+		} else {
+			var r *harness.LongrunReport
+			if r, err = harness.LoadJSON[harness.LongrunReport](*render); err == nil {
+				_, err = harness.WriteLongrunReport(r, *out, cmp.Or(*name, "logs-longrun"))
+			}
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "logbench:", err)
@@ -80,13 +93,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(o, lo, *longrun, *work, *out, *name); err != nil {
+	if err := run(o, lo, *longrun, *repeats, *work, *out, *name); err != nil {
 		fmt.Fprintln(os.Stderr, "logbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o harness.LogOptions, lo harness.LongrunOptions, longrun bool, work, out, name string) error {
+func run(o harness.LogOptions, lo harness.LongrunOptions, longrun bool, repeats int, work, out, name string) error {
 	return harness.Command("logbench", work, func(ctx context.Context, work string, logf func(string, ...any)) ([]string, error) {
 		o.WorkDir, lo.WorkDir = work, work
 		if longrun {
@@ -96,11 +109,13 @@ func run(o harness.LogOptions, lo harness.LongrunOptions, longrun bool, work, ou
 			}
 			return harness.WriteLongrunReport(r, out, cmp.Or(name, "logs-longrun"))
 		}
-		r, err := harness.RunLogs(ctx, o, logf)
+		runs, err := harness.RunRepeats(ctx, work, repeats, logf, func(ctx context.Context, work string) (*harness.LogReport, error) {
+			o.WorkDir = work
+			return harness.RunLogs(ctx, o, logf)
+		})
 		if err != nil {
 			return nil, err
 		}
-		path, err := harness.WriteLogReport(r, out, cmp.Or(name, "logs"))
-		return []string{path}, err
+		return harness.WriteLogReport(runs, out, cmp.Or(name, "logs"))
 	})
 }

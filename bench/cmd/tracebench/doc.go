@@ -4,6 +4,10 @@
 // telemetrygen's shape), trace-by-ID and correlate latencies over every
 // stored span, and TraceQL searches; with -jaeger, the realistic load and
 // the equivalent lookups and searches against Jaeger v2 too, side by side.
+// -repeats N runs it N times on fresh data directories: <name>.json keeps
+// every run, <name>.md is the run with the median ingest rate plus each key
+// figure's median and min–max over the runs, and <name>-ratios.png and
+// <name>-latency.png plot Sightline and Jaeger on the same axes.
 //
 // With -soak it runs the trace soak instead: a steady load for
 // -soak-duration to Sightline (then Jaeger), sampled every

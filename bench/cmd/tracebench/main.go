@@ -20,6 +20,7 @@ func main() {
 	name := fs.String("name", "traces", "Report name: <out>/<name>.md and <out>/<name>.json.")
 	work := fs.String("work", "", "Scratch directory for the data directories (default: a new temporary directory, removed at the end).")
 	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything (with -soak: a soak report).")
+	repeats := fs.Int("repeats", 1, "Run the benchmark (not -soak) this many times, each on fresh data directories: the report is the run with the median ingest rate, with each key figure's median and min–max over the runs and Sightline ÷ Jaeger ratios.")
 	fs.StringVar(&o.Sightline, "sightline", "../bin/sightline", "Sightline binary (`make build` makes bin/sightline at the repository root).")
 	fs.IntVar(&o.Spans, "spans", o.Spans, "Spans of the realistic run (ingest, disk, queries).")
 	fs.IntVar(&o.TelemetrygenSpans, "telemetrygen-spans", o.TelemetrygenSpans, "Spans of the telemetrygen-shaped run (bytes per span); 0 skips it.")
@@ -50,6 +51,10 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	if *repeats > 1 && *soak {
+		fmt.Fprintln(os.Stderr, "tracebench: -repeats is for the benchmark, not -soak")
+		os.Exit(2)
+	}
 	o.Command = "cd bench && go run ./cmd/tracebench " + strings.Join(os.Args[1:], " ")
 	if o.Jaeger != "" {
 		if _, err := os.Stat(o.Jaeger); err != nil {
@@ -68,9 +73,9 @@ func main() {
 			}
 			return err
 		case *render != "":
-			r, err := harness.LoadJSON[harness.TraceReport](*render)
+			runs, err := harness.LoadRepeats[harness.TraceReport](*render)
 			if err == nil {
-				_, err = harness.WriteTraceReport(r, *out, *name)
+				_, err = harness.WriteTraceReport(runs, *out, *name)
 			}
 			return err
 		}
@@ -83,12 +88,14 @@ func main() {
 				}
 				return harness.WriteTraceSoakReport(r, *out, *name)
 			}
-			o.WorkDir = work
-			r, err := harness.RunTraces(ctx, o, logf)
+			runs, err := harness.RunRepeats(ctx, work, *repeats, logf, func(ctx context.Context, work string) (*harness.TraceReport, error) {
+				o.WorkDir = work
+				return harness.RunTraces(ctx, o, logf)
+			})
 			if err != nil {
 				return nil, err
 			}
-			return harness.WriteTraceReport(r, *out, *name)
+			return harness.WriteTraceReport(runs, *out, *name)
 		})
 	}()
 	if err != nil {
