@@ -4,7 +4,7 @@ import baseConfig from './.config/eslint.config.mjs';
 
 export default defineConfig([
   {
-    ignores: ['**/node_modules/', '**/dist/', '**/coverage/', '**/.eslintcache', '.config/jest/mocks/'],
+    ignores: ['**/node_modules/', '**/dist/', 'build/', '**/coverage/', '**/.eslintcache', '.config/jest/mocks/'],
   },
   ...baseConfig,
 ]);

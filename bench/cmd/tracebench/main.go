@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/sightline-dev/sightline/bench/harness"
 )
@@ -79,7 +77,7 @@ func main() {
 			}
 			return err
 		}
-		return run(*work, func(ctx context.Context, work string, logf func(string, ...any)) ([]string, error) {
+		return harness.Command("tracebench", *work, func(ctx context.Context, work string, logf func(string, ...any)) ([]string, error) {
 			if *soak {
 				so.WorkDir = work
 				r, err := harness.RunTraceSoak(ctx, so, logf)
@@ -102,26 +100,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tracebench:", err)
 		os.Exit(1)
 	}
-}
-
-// run runs bench in work, or a new temporary directory removed at the
-// end, and prints the files it wrote.
-func run(work string, bench func(ctx context.Context, work string, logf func(string, ...any)) ([]string, error)) error {
-	if work == "" {
-		dir, err := os.MkdirTemp("", "tracebench")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		work = dir
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
-	files, err := bench(ctx, work, logf)
-	if err != nil {
-		return err
-	}
-	fmt.Println(strings.Join(files, "\n"))
-	return nil
 }

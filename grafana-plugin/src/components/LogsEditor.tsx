@@ -1,38 +1,21 @@
-import React, { useState } from 'react';
+import React from 'react';
 
-import { TimeRange } from '@grafana/data';
 import { Checkbox, InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 
 import { buildLogsQuery, LogsBuilderState, SEVERITIES, Severity } from '../builders/logs';
-import type { DataSource } from '../datasource';
-import { DEFAULT_LOGS_LIMIT, LogsDirection, LogsMode, Resources, SightlineQuery } from '../types';
+import { DEFAULT_LOGS_LIMIT, LogsDirection, LogsMode, Resources } from '../types';
 import { CompletionContext } from '../utils/completion';
+import { EditorModeSwitch, EditorProps, useBuilder } from './editor';
 import { QueryField } from './QueryField';
 import { SuggestInput } from './SuggestInput';
 
-interface Props {
-  datasource: DataSource;
-  query: SightlineQuery;
-  range?: TimeRange;
-  onChange: (q: SightlineQuery) => void;
-  onRunQuery: () => void;
-}
-
-type EditorMode = 'builder' | 'code';
-
-export function LogsEditor({ datasource, query, range, onChange, onRunQuery }: Props) {
+export function LogsEditor(props: EditorProps) {
+  const { datasource, query, range, onChange, onRunQuery } = props;
   const mode: LogsMode = query.logsMode ?? 'logql';
   const expr = query.expr ?? '';
-  const [editorMode, setEditorMode] = useState<EditorMode>(expr.trim() === '' ? 'builder' : 'code');
-  const [builder, setBuilder] = useState<LogsBuilderState>({});
-
-  const updateBuilder = (next: LogsBuilderState, run: boolean) => {
-    setBuilder(next);
-    onChange({ ...query, expr: mode === 'trace' ? expr : buildLogsQuery(mode, next) });
-    if (run) {
-      onRunQuery();
-    }
-  };
+  const { editorMode, setEditorMode, builder, updateBuilder } = useBuilder<LogsBuilderState>(props, (s) =>
+    mode === 'trace' ? undefined : buildLogsQuery(mode, s)
+  );
 
   const getSuggestions = (ctx: CompletionContext): Promise<string[]> => {
     switch (ctx.kind) {
@@ -72,19 +55,7 @@ export function LogsEditor({ datasource, query, range, onChange, onRunQuery }: P
             }}
           />
         </InlineField>
-        {mode !== 'trace' && (
-        <InlineField label="Editor">
-          <RadioButtonGroup<EditorMode>
-            size="sm"
-            options={[
-              { label: 'Builder', value: 'builder' },
-              { label: 'Code', value: 'code' },
-            ]}
-            value={editorMode}
-            onChange={setEditorMode}
-          />
-        </InlineField>
-        )}
+        {mode !== 'trace' && <EditorModeSwitch value={editorMode} onChange={setEditorMode} codeLabel="Code" />}
       </InlineFieldRow>
 
       {mode === 'trace' ? (

@@ -1,20 +1,11 @@
 import React from 'react';
 
-import { TimeRange } from '@grafana/data';
 import { InlineField, InlineFieldRow, InlineSwitch, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 
-import type { DataSource } from '../datasource';
-import { MetricsFormat, Resources, SightlineQuery } from '../types';
+import { MetricsFormat, Resources } from '../types';
 import { CompletionContext } from '../utils/completion';
+import { EditorProps } from './editor';
 import { QueryField } from './QueryField';
-
-interface Props {
-  datasource: DataSource;
-  query: SightlineQuery;
-  range?: TimeRange;
-  onChange: (q: SightlineQuery) => void;
-  onRunQuery: () => void;
-}
 
 /** The metric name a label completion belongs to: the identifier just before the enclosing {. */
 export function metricBeforeBrace(text: string): string | undefined {
@@ -26,7 +17,7 @@ export function metricBeforeBrace(text: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-export function MetricsEditor({ datasource, query, range, onChange, onRunQuery }: Props) {
+export function MetricsEditor({ datasource, query, range, onChange, onRunQuery }: EditorProps) {
   const expr = query.expr ?? '';
   const getSuggestions = (ctx: CompletionContext, text: string): Promise<string[]> => {
     // text, not expr: the keystroke that asked is not in the query yet.

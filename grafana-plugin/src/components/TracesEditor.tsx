@@ -1,39 +1,20 @@
-import React, { useState } from 'react';
+import React from 'react';
 
-import { TimeRange } from '@grafana/data';
 import { InlineField, InlineFieldRow, Input, RadioButtonGroup, Stack } from '@grafana/ui';
 
 import { buildTraceQL, SpanStatus, TracesBuilderState } from '../builders/traces';
-import type { DataSource } from '../datasource';
-import { DEFAULT_TRACES_LIMIT, Resources, SightlineQuery, TracesMode } from '../types';
+import { DEFAULT_TRACES_LIMIT, Resources, TracesMode } from '../types';
 import { CompletionContext } from '../utils/completion';
 import { parseLimit } from './LogsEditor';
+import { EditorModeSwitch, EditorProps, useBuilder } from './editor';
 import { QueryField } from './QueryField';
 import { SuggestInput } from './SuggestInput';
 
-interface Props {
-  datasource: DataSource;
-  query: SightlineQuery;
-  range?: TimeRange;
-  onChange: (q: SightlineQuery) => void;
-  onRunQuery: () => void;
-}
-
-type EditorMode = 'builder' | 'code';
-
-export function TracesEditor({ datasource, query, range, onChange, onRunQuery }: Props) {
+export function TracesEditor(props: EditorProps) {
+  const { datasource, query, range, onChange, onRunQuery } = props;
   const mode: TracesMode = query.tracesMode ?? 'search';
   const expr = query.expr ?? '';
-  const [editorMode, setEditorMode] = useState<EditorMode>(expr.trim() === '' ? 'builder' : 'code');
-  const [builder, setBuilder] = useState<TracesBuilderState>({});
-
-  const updateBuilder = (next: TracesBuilderState, run: boolean) => {
-    setBuilder(next);
-    onChange({ ...query, expr: buildTraceQL(next) });
-    if (run) {
-      onRunQuery();
-    }
-  };
+  const { editorMode, setEditorMode, builder, updateBuilder } = useBuilder<TracesBuilderState>(props, buildTraceQL);
 
   const getSuggestions = (ctx: CompletionContext): Promise<string[]> => {
     switch (ctx.kind) {
@@ -60,19 +41,7 @@ export function TracesEditor({ datasource, query, range, onChange, onRunQuery }:
             onChange={(m) => onChange({ ...query, tracesMode: m })}
           />
         </InlineField>
-        {mode === 'search' && (
-          <InlineField label="Editor">
-            <RadioButtonGroup<EditorMode>
-              size="sm"
-              options={[
-                { label: 'Builder', value: 'builder' },
-                { label: 'TraceQL', value: 'code' },
-              ]}
-              value={editorMode}
-              onChange={setEditorMode}
-            />
-          </InlineField>
-        )}
+        {mode === 'search' && <EditorModeSwitch value={editorMode} onChange={setEditorMode} codeLabel="TraceQL" />}
       </InlineFieldRow>
 
       {mode === 'traceId' && (
