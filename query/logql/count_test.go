@@ -15,7 +15,7 @@ import (
 // countFromFetch is a CountFunc over a FetchFunc, as a store would answer
 // it: each entry's labels limited to names, keyed by label set.
 func countFromFetch(fetch FetchFunc, calls *int) CountFunc {
-	return func(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, fn func(CountEntry) error) error {
+	return func(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, _ func(minT, maxT int64) bool, fn func(CountEntry) error) error {
 		*calls++
 		keys := map[string]int{}
 		return fetch(ctx, matchers, from, to, func(e Entry) error {
@@ -34,7 +34,7 @@ func countFromFetch(fetch FetchFunc, calls *int) CountFunc {
 				k = len(keys)
 				keys[string(key)] = k
 			}
-			return fn(CountEntry{Timestamp: e.Timestamp.UnixNano(), Size: len(e.Line), Labels: b.Labels(), Key: k})
+			return fn(CountEntry{Timestamp: e.Timestamp.UnixNano(), Size: len(e.Line), Labels: b.Labels(), Key: k, N: 1})
 		})
 	}
 }

@@ -219,11 +219,11 @@ type rangeSeries struct {
 	leaveUnsorted bool
 }
 
-func addEvent(evs []windowEvent, unsorted *bool, k int, bytes int64) []windowEvent {
+func addEvent(evs []windowEvent, unsorted *bool, k int, count, bytes int64) []windowEvent {
 	if n := len(evs); n > 0 {
 		last := &evs[n-1]
 		if last.k == k {
-			last.count++
+			last.count += count
 			last.bytes += bytes
 			return evs
 		}
@@ -231,7 +231,7 @@ func addEvent(evs []windowEvent, unsorted *bool, k int, bytes int64) []windowEve
 			*unsorted = true
 		}
 	}
-	return append(evs, windowEvent{k: k, count: 1, bytes: bytes})
+	return append(evs, windowEvent{k: k, count: count, bytes: bytes})
 }
 
 // ceilDiv is ⌈a/b⌉ for b > 0.
@@ -325,12 +325,22 @@ func (a *rangeAcc) series(lbls labels.Labels) (*rangeSeries, error) {
 	return rs, nil
 }
 
-// add counts an entry of size bytes in the windows from first to last.
-func (a *rangeAcc) add(rs *rangeSeries, first, last, size int64) {
-	rs.enter = addEvent(rs.enter, &rs.enterUnsorted, int(first), size)
+// add counts n entries of size bytes in all in the windows from first to
+// last.
+func (a *rangeAcc) add(rs *rangeSeries, first, last, n, size int64) {
+	rs.enter = addEvent(rs.enter, &rs.enterUnsorted, int(first), n, size)
 	if last+1 < int64(a.ev.steps) {
-		rs.leave = addEvent(rs.leave, &rs.leaveUnsorted, int(last+1), size)
+		rs.leave = addEvent(rs.leave, &rs.leaveUnsorted, int(last+1), n, size)
 	}
+}
+
+// together says whether entries at minT and at maxT, and so every entry
+// between (windows only move forward with time), count in the same
+// windows.
+func (a *rangeAcc) together(minT, maxT int64) bool {
+	f1, l1 := a.window(minT)
+	f2, l2 := a.window(maxT)
+	return f1 == f2 && l1 == l2
 }
 
 // fetchRange runs the pipeline over every entry of the range.
@@ -365,7 +375,7 @@ func (ev *evaluator) fetchRange(acc *rangeAcc, q *LogQuery, g *Grouping, grouped
 		if err != nil {
 			return err
 		}
-		acc.add(rs, first, last, int64(len(e.Line)))
+		acc.add(rs, first, last, 1, int64(len(e.Line)))
 		return nil
 	})
 }
@@ -439,7 +449,7 @@ func (ev *evaluator) countRange(acc *rangeAcc, q *LogQuery, g *Grouping, names [
 	}
 	var byKey []keyed
 	seen := 0
-	return ev.opts.Count(ev.ctx, q.Matchers, names, from, to, func(e CountEntry) error {
+	return ev.opts.Count(ev.ctx, q.Matchers, names, from, to, acc.together, func(e CountEntry) error {
 		if seen++; seen%ctxCheckInterval == 0 {
 			if err := ev.ctx.Err(); err != nil {
 				return err
@@ -465,7 +475,7 @@ func (ev *evaluator) countRange(acc *rangeAcc, q *LogQuery, g *Grouping, names [
 			k.done = true
 		}
 		if k.rs != nil {
-			acc.add(k.rs, first, last, int64(e.Size))
+			acc.add(k.rs, first, last, int64(e.N), int64(e.Size))
 		}
 		return nil
 	})

@@ -51,14 +51,21 @@ type CountEntry struct {
 	// the same Labels have the same Key, so the evaluator runs the pipeline
 	// and finds the series once per label set, not once per entry.
 	Key int
+	// N is the number of entries this stands for: 1, or more when the
+	// CountFunc's together said their times fall in the same windows
+	// (Timestamp is then any of theirs, and Size their total).
+	N int
 }
 
 // CountFunc calls fn for every entry that a FetchFunc would with the same
 // matchers and range, in any order, with only the labels in names. A store
 // can do that from per-entry stream and size columns without decoding
 // entries: metric queries over a volume of logs use it where the line is
-// not needed (see EvalOptions.Count).
-type CountFunc func(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, fn func(CountEntry) error) error
+// not needed (see EvalOptions.Count). together(minT, maxT) says whether
+// entries with times in [minT, maxT] count alike (the same windows), so
+// that a store may hand them over as one CountEntry of N entries, e.g. a
+// block's entries of one label set, and skip their timestamps.
+type CountFunc func(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, together func(minT, maxT int64) bool, fn func(CountEntry) error) error
 
 // Process runs the pipeline over one entry: it returns the (possibly rewritten)
 // line, the resulting labels (stream labels + metadata + extracted labels) and

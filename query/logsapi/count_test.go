@@ -92,9 +92,9 @@ func TestCountedMetricQueries(t *testing.T) {
 
 	counts := 0
 	opts := logql.DefaultEvalOptions()
-	opts.Count = func(ctx context.Context, ms []*labels.Matcher, names []string, from, to time.Time, fn func(logql.CountEntry) error) error {
+	opts.Count = func(ctx context.Context, ms []*labels.Matcher, names []string, from, to time.Time, together func(minT, maxT int64) bool, fn func(logql.CountEntry) error) error {
 		counts++
-		return a.count(ctx, ms, names, from, to, fn)
+		return a.count(ctx, ms, names, from, to, together, fn)
 	}
 	for _, c := range []struct {
 		q       string

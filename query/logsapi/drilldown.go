@@ -133,7 +133,21 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 			from = math.MinInt64 // wrapped around
 		}
 	}
-	_, err = a.store.Count(r.Context(), p.matchers, p.names, from, to, func(key int, lbls labels.Labels, ts int64, size int) error {
+	// point is the point a line at ts adds to: with ranges, the first at
+	// or after ts (start + k*step); else the one instant point.
+	point := func(ts int64) int64 {
+		if !ranged {
+			return 0
+		}
+		d, step := ts-p.start.UnixNano(), int64(p.step)
+		k := d / step
+		if d > 0 && d%step != 0 {
+			k++
+		}
+		return p.start.UnixNano() + k*step
+	}
+	together := func(minT, maxT int64) bool { return point(minT) == point(maxT) }
+	_, err = a.store.Count(r.Context(), p.matchers, p.names, from, to, together, func(key int, lbls labels.Labels, ts int64, size, _ int) error {
 		for key >= len(byKey) {
 			byKey = append(byKey, nil)
 		}
@@ -145,18 +159,9 @@ func (a *API) volumeQuery(w http.ResponseWriter, r *http.Request, ranged bool) {
 				byKey[key] = append(byKey[key], index(lbls))
 			}
 		}
-		point := int64(0)
-		if ranged {
-			// The first point at or after ts: start + k*step.
-			d, step := ts-p.start.UnixNano(), int64(p.step)
-			k := d / step
-			if d > 0 && d%step != 0 {
-				k++
-			}
-			point = p.start.UnixNano() + k*step
-		}
+		pt := point(ts)
 		for _, i := range byKey[key] {
-			volumes[i][point] += float64(size)
+			volumes[i][pt] += float64(size)
 		}
 		return nil
 	})

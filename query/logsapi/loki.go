@@ -34,9 +34,9 @@ func (a *API) fetch(ctx context.Context, matchers []*labels.Matcher, from, to ti
 
 // count adapts the store's Count to the LogQL engine's logql.CountFunc: the
 // same entries as fetch, with only what counting them needs.
-func (a *API) count(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, fn func(logql.CountEntry) error) error {
-	_, err := a.store.Count(ctx, matchers, names, from.UnixNano(), to.UnixNano(), func(key int, lbls labels.Labels, ts int64, size int) error {
-		return fn(logql.CountEntry{Key: key, Labels: lbls, Timestamp: ts, Size: size})
+func (a *API) count(ctx context.Context, matchers []*labels.Matcher, names []string, from, to time.Time, together func(minT, maxT int64) bool, fn func(logql.CountEntry) error) error {
+	_, err := a.store.Count(ctx, matchers, names, from.UnixNano(), to.UnixNano(), together, func(key int, lbls labels.Labels, ts int64, size, n int) error {
+		return fn(logql.CountEntry{Key: key, Labels: lbls, Timestamp: ts, Size: size, N: n})
 	})
 	return err
 }

@@ -31,10 +31,17 @@ import (
 // (the segment's stream stats list the metadata names of each stream).
 // Heads are walked record by record.
 //
+// together, if not nil, says whether records at times in [minT, maxT]
+// count alike for the caller (the same windows of a range query). A block
+// wholly in the range for which it says so is counted per label set: fn
+// gets n records of that key and their total size at ts = the block's
+// first time, and the block's time column is not read. Otherwise, and for
+// heads, fn gets each record with n = 1.
+//
 // MaxScanRecords bounds the decoded records (stats RecordsScanned) only: a
 // row counted from columns (RecordsCounted) costs nanoseconds, where a
 // decoded record costs about a microsecond.
-func (s *Store) Count(ctx context.Context, matchers []*labels.Matcher, names []string, from, to int64, fn func(key int, lbls labels.Labels, ts int64, size int) error) (SearchStats, error) {
+func (s *Store) Count(ctx context.Context, matchers []*labels.Matcher, names []string, from, to int64, together func(minT, maxT int64) bool, fn CountFn) (SearchStats, error) {
 	var st SearchStats
 	t := s.st.Tenant(tenant.FromContext(ctx))
 	if t == nil {
@@ -55,12 +62,16 @@ func (s *Store) Count(ctx context.Context, matchers []*labels.Matcher, names []s
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		if err := s.countUnit(c, u, from, to, &st, fn); err != nil {
+		if err := s.countUnit(c, u, from, to, together, &st, fn); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
 }
+
+// CountFn is what Count calls: n records (n > 1 only when Count's
+// together allowed it) of label set key, lbls, of size bytes in all, at ts.
+type CountFn func(key int, lbls labels.Labels, ts int64, size, n int) error
 
 // counter holds the label sets of one Count, by key.
 type counter struct {
@@ -128,7 +139,7 @@ func (c *counter) streamKey(ls labels.Labels, mayHaveMetadata func(name string) 
 }
 
 // record counts a decoded record, which matches if its stream does.
-func (c *counter) record(r *Record, fn func(key int, lbls labels.Labels, ts int64, size int) error) error {
+func (c *counter) record(r *Record, fn CountFn) error {
 	if len(c.cache) > 1024 {
 		// Keyed by resource slices, which decoded blocks hand out anew.
 		c.cache = streamCache{}
@@ -150,7 +161,7 @@ func (c *counter) record(r *Record, fn func(key int, lbls labels.Labels, ts int6
 			return metadataValue(r, n)
 		})
 	}
-	return fn(k, c.sets[k], r.Timestamp, len(r.Body))
+	return fn(k, c.sets[k], r.Timestamp, len(r.Body), 1)
 }
 
 // segment returns what the streams of r count for.
@@ -173,13 +184,16 @@ func (c *counter) segment(r *segment.Reader) *segmentKeys {
 }
 
 // countUnit counts the records of a head or a block in (from, to].
-func (s *Store) countUnit(c *counter, u unit, from, to int64, st *SearchStats, fn func(key int, lbls labels.Labels, ts int64, size int) error) error {
+func (s *Store) countUnit(c *counter, u unit, from, to int64, together func(minT, maxT int64) bool, st *SearchStats, fn CountFn) error {
 	if u.head == nil {
 		sk := c.segment(u.seg)
 		blk := &u.seg.Blocks[u.block]
 		_, hasStream := blk.Column(colStream)
 		_, hasSize := blk.Column(colSize)
 		if hasStream && hasSize && !sk.decode[u.block] {
+			if together != nil && blk.MinT > from && blk.MaxT <= to && together(blk.MinT, blk.MaxT) {
+				return countBlock(u.seg, u.block, sk.keys, c.sets, st, fn)
+			}
 			return countColumns(u.seg, u.block, sk.keys, c.sets, from, to, st, fn)
 		}
 	}
@@ -195,7 +209,7 @@ func (s *Store) countUnit(c *counter, u unit, from, to int64, st *SearchStats, f
 
 // countColumns counts the rows of block b of r in (from, to] from its time,
 // stream and size columns; keys are the segment's streams' label set keys.
-func countColumns(r *segment.Reader, b int, keys []int, sets []labels.Labels, from, to int64, st *SearchStats, fn func(key int, lbls labels.Labels, ts int64, size int) error) error {
+func countColumns(r *segment.Reader, b int, keys []int, sets []labels.Labels, from, to int64, st *SearchStats, fn CountFn) error {
 	cols, err := r.ReadBlock(b, colTime, colStream, colSize)
 	if err != nil {
 		return err
@@ -225,8 +239,44 @@ func countColumns(r *segment.Reader, b int, keys []int, sets []labels.Labels, fr
 		if ts <= from || ts > to || keys[i] < 0 {
 			continue // a stream that does not match (never perRecord: its blocks are decoded)
 		}
-		if err := fn(keys[i], sets[keys[i]], ts, int(n)); err != nil {
+		if err := fn(keys[i], sets[keys[i]], ts, int(n), 1); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// countBlock counts the rows of block b of r, all of which are in the
+// range and count alike, per label set from its stream and size columns:
+// one call of fn per label set, at the block's first time.
+func countBlock(r *segment.Reader, b int, keys []int, sets []labels.Labels, st *SearchStats, fn CountFn) error {
+	cols, err := r.ReadBlock(b, colStream, colSize)
+	if err != nil {
+		return err
+	}
+	blk := &r.Blocks[b]
+	st.BlocksRead++
+	st.RecordsCounted += blk.Rows
+	n := make([]int, len(sets))
+	size := make([]int, len(sets))
+	stream, sz := cols[colStream], cols[colSize]
+	for range blk.Rows {
+		i, n1 := binary.Uvarint(stream)
+		s, n2 := binary.Uvarint(sz)
+		if n1 <= 0 || n2 <= 0 || i >= uint64(len(keys)) {
+			return fmt.Errorf("segment %s block %d: %w: stream or size column", r.Dir(), b, segment.ErrCorrupt)
+		}
+		stream, sz = stream[n1:], sz[n2:]
+		if k := keys[i]; k >= 0 { // a stream that matches (never perRecord: its blocks are decoded)
+			n[k]++
+			size[k] += int(s)
+		}
+	}
+	for k := range n {
+		if n[k] > 0 {
+			if err := fn(k, sets[k], blk.MinT, size[k], n[k]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -29,7 +29,8 @@ func countAll(t *testing.T, s *Store, ms []*labels.Matcher, names []string, from
 	t.Helper()
 	var out []counted
 	byKey := map[int]string{}
-	st, err := s.Count(context.Background(), ms, names, from, to, func(key int, lbls labels.Labels, ts int64, size int) error {
+	st, err := s.Count(context.Background(), ms, names, from, to, nil, func(key int, lbls labels.Labels, ts int64, size, n int) error {
+		require.Equal(t, 1, n, "records one by one without together")
 		if k, ok := byKey[key]; ok {
 			require.Equal(t, k, lbls.String(), "one key, one label set")
 		}
@@ -140,6 +141,29 @@ func TestCount(t *testing.T) {
 			name := fmt.Sprint(c.ms, c.names, r)
 			got, st := countAll(t, s, c.ms, c.names, r[0], r[1])
 			require.Equal(t, fetchCounted(t, s, c.ms, c.names, r[0], r[1]), got, name)
+			// Counted per block where records of a block count alike
+			// (here: per second), the totals per label set and second
+			// are the same.
+			perSecond := func(ts int64) int64 { return (ts - base) / 1e9 }
+			want := map[string][2]int{}
+			for _, g := range got {
+				k := fmt.Sprint(g.lbls, perSecond(g.ts))
+				want[k] = [2]int{want[k][0] + 1, want[k][1] + g.size}
+			}
+			together := map[string][2]int{}
+			batched := false
+			st2, err := s.Count(ctx, c.ms, c.names, r[0], r[1], func(minT, maxT int64) bool { return perSecond(minT) == perSecond(maxT) },
+				func(_ int, lbls labels.Labels, ts int64, size, n int) error {
+					k := fmt.Sprint(lbls.String(), perSecond(ts))
+					together[k] = [2]int{together[k][0] + n, together[k][1] + size}
+					batched = batched || n > 1
+					return nil
+				})
+			require.NoError(t, err)
+			require.Equal(t, want, together, name)
+			if r[0] == math.MinInt64 && st2.RecordsCounted > 0 {
+				require.True(t, batched, "whole blocks counted at once: %s", name)
+			}
 			if r[0] == math.MinInt64 {
 				require.Equal(t, c.scanned, st.RecordsScanned, name)
 				if c.ms[0].Value == ".+" {
@@ -150,11 +174,11 @@ func TestCount(t *testing.T) {
 	}
 	// Counting stops at fn's error, and at a cancelled context.
 	stop := fmt.Errorf("stop")
-	_, err := s.Count(ctx, all, nil, math.MinInt64, math.MaxInt64, func(int, labels.Labels, int64, int) error { return stop })
+	_, err := s.Count(ctx, all, nil, math.MinInt64, math.MaxInt64, nil, func(int, labels.Labels, int64, int, int) error { return stop })
 	require.ErrorIs(t, err, stop)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = s.Count(cctx, all, nil, math.MinInt64, math.MaxInt64, func(int, labels.Labels, int64, int) error { return nil })
+	_, err = s.Count(cctx, all, nil, math.MinInt64, math.MaxInt64, nil, func(int, labels.Labels, int64, int, int) error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
 }
 
