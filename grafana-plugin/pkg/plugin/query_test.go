@@ -32,6 +32,11 @@ func TestRangeStep(t *testing.T) {
 	require.GreaterOrEqual(t, rangeStep(Query{Step: "1s"}, dq), 365*24*time.Hour/maxPoints, "at most maxPoints points")
 }
 
+func TestPadTraceID(t *testing.T) {
+	require.Equal(t, "0347ff04ca992fac8f95d6a3ccfabebc", padTraceID("347ff04ca992fac8f95d6a3ccfabebc"))
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", padTraceID("4bf92f3577b34da6a3ce929d0e0e4736"))
+}
+
 func TestSeriesName(t *testing.T) {
 	m := map[string]string{"__name__": "http_requests_total", "job": "api", "code": "500"}
 	require.Equal(t, `http_requests_total{code="500", job="api"}`, seriesName(m, Query{}))

@@ -53,7 +53,9 @@ func (d *Datasource) traces(ctx context.Context, q Query, tr backend.TimeRange) 
 	starts := make([]time.Time, n)
 	durations := make([]*float64, n)
 	for i, t := range res.Traces {
-		ids[i], services[i], names[i] = t.TraceID, t.RootServiceName, t.RootTraceName
+		// Tempo's search trims the ID's leading zeros; the full 32 digits
+		// are what logs and exemplars carry, so links and joins match.
+		ids[i], services[i], names[i] = padTraceID(t.TraceID), t.RootServiceName, t.RootTraceName
 		ns, err := strconv.ParseInt(t.StartTimeUnixNs, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("malformed startTimeUnixNano %q in the search answer", t.StartTimeUnixNs)
@@ -77,6 +79,15 @@ func (d *Datasource) traces(ctx context.Context, q Query, tr backend.TimeRange) 
 		PreferredVisualization: data.VisTypeTable,
 		ExecutedQueryString:    "TraceQL: " + expr,
 	})}, nil
+}
+
+// padTraceID restores the leading zeros Tempo's search trims from a
+// 128-bit trace ID.
+func padTraceID(id string) string {
+	if len(id) < 32 {
+		return strings.Repeat("0", 32-len(id)) + id
+	}
+	return id
 }
 
 // traceFrame reads a trace by ID (Tempo's API, as OTLP protobuf) as the
