@@ -4,40 +4,16 @@ import { Chart } from './Chart';
 import type { PageProps } from './App';
 import { fmtLabels, fmtTime, fmtValue } from './format';
 import { useLoad } from './hooks';
-import { levelOf } from './loki';
+import { NativeRecord, severityLevel } from './loki';
 import { TraceWaterfall } from './TraceWaterfall';
 import { fullTraceID } from './TracesPage';
 import { CorrelateSpan, fromCorrelate } from './waterfall';
 
-interface CLog {
-  timestamp: string;
-  severityNumber: number;
-  severityText: string;
-  body: unknown;
-  traceId?: string;
-  spanId?: string;
-  resource: Record<string, unknown>;
-  attributes: Record<string, unknown>;
-}
-
 interface Answer {
   traceID: string;
   trace: null | { rootServiceName: string; rootSpanName: string; spanCount: number; errorCount: number; services: string[]; spans: CorrelateSpan[] };
-  logs: CLog[] | null;
+  logs: NativeRecord[] | null;
   exemplars: { seriesLabels: Record<string, string>; labels: Record<string, string>; spanID?: string; timestamp: string; value: number }[] | null;
-}
-
-// severityLevel maps an OTLP severity number to the level names the log
-// page colours by.
-function severityLevel(l: CLog): string {
-  const n = l.severityNumber;
-  if (n >= 21) return 'fatal';
-  if (n >= 17) return 'error';
-  if (n >= 13) return 'warn';
-  if (n >= 9) return 'info';
-  if (n >= 5) return 'debug';
-  if (n >= 1) return 'trace';
-  return levelOf({ level: l.severityText });
 }
 
 export function CorrelatePage({ state, link }: PageProps) {
@@ -45,7 +21,7 @@ export function CorrelatePage({ state, link }: PageProps) {
   const [text, setText] = useState(id);
   const res = useLoad<Answer>(id ? () => api('/api/v1/correlate/' + encodeURIComponent(id)).then((r) => r.data) : null, [id, state.params.tenant]);
   const a = res.data;
-  const bySpan = new Map<string, CLog[]>();
+  const bySpan = new Map<string, NativeRecord[]>();
   for (const l of a?.logs ?? []) {
     const k = l.spanId ?? '';
     bySpan.set(k, [...(bySpan.get(k) ?? []), l]);
@@ -113,11 +89,11 @@ export function CorrelatePage({ state, link }: PageProps) {
   );
 }
 
-function Logs({ logs }: { logs: CLog[] }) {
+function Logs({ logs }: { logs: NativeRecord[] }) {
   return (
     <div class="spanlogs">
       {logs.map((l) => {
-        const lvl = severityLevel(l);
+        const lvl = severityLevel(l.severityNumber, l.severityText);
         return (
           <div class={'logline lvl-border-' + lvl} title={Object.entries(l.attributes ?? {}).map(([k, v]) => `${k}=${fmtValue(v)}`).join('\n')}>
             <span class="ts">{fmtTime(Date.parse(l.timestamp))}</span>
