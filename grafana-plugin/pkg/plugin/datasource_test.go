@@ -2,8 +2,11 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,4 +69,38 @@ func TestSettingsErrors(t *testing.T) {
 	}
 	_, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{URL: "http://x", JSONData: []byte(`{`)})
 	require.ErrorContains(t, err, "invalid jsonData")
+}
+
+// FuzzResources: no path or query parameter of a resource call crashes
+// the plugin; every answer is JSON with a status Grafana can show.
+func FuzzResources(f *testing.F) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":[]}`))
+	}))
+	defer srv.Close()
+	inst, err := NewDatasource(context.Background(), backend.DataSourceInstanceSettings{URL: srv.URL})
+	require.NoError(f, err)
+	h := inst.(*Datasource).resources()
+	for _, s := range []string{"/metrics/names?start=1&end=2", "/metrics/label-values?label=a%2Fb", "/logs/fields?query={", "/traces/tag-values?tag=..%2F..",
+		"/services?start=-1", "/metrics/names?end=99999999999999999999", "/nothing"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil || !strings.HasPrefix(u.Path, "/") {
+			return
+		}
+		// As the SDK's adapter hands a resource call over: the URL parsed,
+		// whatever its characters.
+		req := httptest.NewRequest(http.MethodGet, "http://plugin/", nil)
+		req.URL, req.RequestURI = u, u.RequestURI()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code/100 == 3 {
+			return // the mux's redirect of an unclean path ("/.", "//x")
+		}
+		require.Contains(t, []int{http.StatusOK, http.StatusBadRequest, http.StatusNotFound, http.StatusBadGateway}, rec.Code, target)
+		require.True(t, json.Valid(rec.Body.Bytes()), "%s: %s", target, rec.Body)
+	})
 }
