@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/featuregate"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/receiver"
@@ -54,6 +55,12 @@ type Options struct {
 	// state for it (a delta-to-cumulative processor), so that state is
 	// bounded by the number of tenants allowed. Not a flag.
 	Tenants interface{ Admit(tenant string) error }
+	// PDataPooling reuses the memory of decoded OTLP requests once the
+	// pipeline is done with them (the collector's pdata.useProtoPooling
+	// gate): a third fewer allocations, about a tenth less CPU per metric
+	// sample. Safe because every Sightline component copies what it keeps;
+	// it is process-wide, as feature gates are.
+	PDataPooling bool
 	// Auth, if not nil, puts TLS (if its file sets any) and basic
 	// authentication, one user per tenant, on both receivers. Not a flag:
 	// main loads it from -web.config.file.
@@ -70,6 +77,7 @@ func DefaultOptions() Options {
 		MemoryLimitPercentage: 80,
 		MemorySpikePercentage: 20,
 		LogLevel:              "warn",
+		PDataPooling:          true,
 	}
 }
 
@@ -85,7 +93,10 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.UintVar(&o.MemoryLimitMiB, "memory.limit-mib", o.MemoryLimitMiB, "memory_limiter: absolute limit in MiB; overrides the percentages when set.")
 	flagext.Strings(fs, &o.ConfigFiles, "collector.config", "A collector configuration file merged over Sightline's own (repeatable), e.g. to add receivers.")
 	fs.StringVar(&o.LogLevel, "collector.log-level", o.LogLevel, "Log level of the embedded collector.")
+	fs.BoolVar(&o.PDataPooling, "otlp.pdata-pooling", o.PDataPooling, "Reuse the memory of decoded OTLP requests (the collector's pdata.useProtoPooling feature gate); -otlp.pdata-pooling=false if a component from -collector.config keeps data after its pipeline returns.")
 }
+
+const pdataPoolingGate = "pdata.useProtoPooling"
 
 // Exporters are Sightline's exporter factories, one per signal; a nil one
 // leaves its signal's pipeline out.
@@ -108,6 +119,10 @@ func New(opts Options, exps Exporters, logger *slog.Logger, reg prometheus.Regis
 	}, []string{"signal"})
 	if err := reg.Register(refused); err != nil {
 		return nil, fmt.Errorf("register collector metrics: %w", err)
+	}
+
+	if err := featuregate.GlobalRegistry().Set(pdataPoolingGate, opts.PDataPooling); err != nil {
+		return nil, fmt.Errorf("set %s: %w", pdataPoolingGate, err)
 	}
 
 	cfg, err := buildConfig(opts, exps)
