@@ -19,12 +19,28 @@ import (
 
 type annotationsT = annotations.Annotations
 
+// Appender is what Store.Appender returns: a storage.Appender that also
+// gives the series cache of the TSDB it writes to, valid until Commit or
+// Rollback (nil if the store refused the tenant), and counts a sample its
+// caller refused before appending it, with the store's other refusals.
+type Appender interface {
+	storage.Appender
+	SeriesRefs() *SeriesRefs
+	Refuse(err error)
+}
+
 // errAppender fails every call with err; it stands in for the appender of a
 // tenant whose TSDB could not be opened, since storage.Appendable cannot
 // return an error itself.
 type errAppender struct{ err error }
 
-var _ storage.Appender = errAppender{}
+var (
+	_ Appender = errAppender{}
+	_ Appender = (*countingAppender)(nil)
+)
+
+func (a errAppender) SeriesRefs() *SeriesRefs { return nil }
+func (a errAppender) Refuse(error)            {}
 
 func (a errAppender) Append(storage.SeriesRef, labels.Labels, int64, float64) (storage.SeriesRef, error) {
 	return 0, a.err
@@ -122,6 +138,7 @@ type countingAppender struct {
 	storage.Appender
 	stats     *appendStats
 	maxTime   int64 // now + maxAhead when the appender was made: one clock read per request
+	refs      *SeriesRefs
 	tenant    string
 	limiter   Limiter
 	head      *tsdb.Head
@@ -133,6 +150,10 @@ type countingAppender struct {
 	release    func()
 	walFailure func(error)
 }
+
+func (a *countingAppender) SeriesRefs() *SeriesRefs { return a.refs }
+
+func (a *countingAppender) Refuse(err error) { _, _ = a.count(0, err) }
 
 // done releases the TSDB; the appender is not used again.
 func (a *countingAppender) done() {

@@ -9,6 +9,10 @@
 // metric metadata (type, help, unit) that OTLP and remote_write carry, for
 // /api/v1/metadata.
 //
+// Each tenant's TSDB has a series cache (SeriesRefs, seriesrefs.go) that
+// ingest paths share across requests, as Prometheus' scrape cache is shared
+// across scrapes.
+//
 // Two things Prometheus' TSDB does not do by itself: a tenant's queries
 // read within its fetch limits (series and chunk bytes, fetchlimit.go), and
 // a tenant whose WAL failed to write (a full disk) takes no more appends

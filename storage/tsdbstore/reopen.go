@@ -37,9 +37,10 @@ type tenantDB struct {
 	// mu is held for reading by every user of db (an appender until its
 	// Commit or Rollback, a querier until its Close) and for writing by
 	// reopen, which replaces db.
-	mu  sync.RWMutex
-	db  *tsdb.DB               // guarded by mu; nil while a reopen fails
-	reg *unregisteringRegistry // guarded by mu; db's metrics
+	mu   sync.RWMutex
+	db   *tsdb.DB               // guarded by mu; nil while a reopen fails
+	reg  *unregisteringRegistry // guarded by mu; db's metrics
+	refs *SeriesRefs            // guarded by mu; the references db gave
 
 	// walFailed is set by a commit that failed to write the WAL and
 	// cleared by the reopen; appends are refused meanwhile.
@@ -175,7 +176,9 @@ func (s *Store) reopenOnce(id string, t *tenantDB) error {
 	if err != nil {
 		return err
 	}
-	t.db, t.reg = db, reg
+	// The series that never reached the WAL are gone, and their
+	// references with them.
+	t.db, t.reg, t.refs = db, reg, newSeriesRefs(time.Now())
 	t.walFailed.Store(false)
 	return nil
 }

@@ -37,6 +37,10 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	// MaxExemplars is the size of each tenant's circular exemplar buffer.
 	MaxExemplars int64
+	// WALCompression is how WAL records are compressed: snappy or zstd
+	// (Prometheus' --storage.tsdb.wal-compression-type). A WAL written
+	// with one is read with either.
+	WALCompression string
 	// Guard, if not nil, is asked before every append; an error refuses
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
@@ -52,6 +56,7 @@ func DefaultOptions() Options {
 		Retention:        15 * 24 * time.Hour,
 		OutOfOrderWindow: 30 * time.Minute,
 		MaxExemplars:     100_000,
+		WALCompression:   compression.Zstd,
 	}
 }
 
@@ -76,6 +81,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	flagext.Bytes(fs, &o.MaxBytes, "metrics.retention-size", "Per-tenant size limit of the metrics store (e.g. 50GB); oldest blocks go first; 0 for none.")
 	flagext.Duration(fs, &o.OutOfOrderWindow, "metrics.out-of-order-window", "Accept samples up to this much older than the newest of their series.")
 	fs.Int64Var(&o.MaxExemplars, "metrics.max-exemplars", o.MaxExemplars, "Exemplars kept per tenant (circular buffer); 0 disables exemplar storage.")
+	fs.StringVar(&o.WALCompression, "metrics.wal-compression", o.WALCompression, "Compression of the metrics WAL: snappy or zstd.")
 }
 
 // Store holds one TSDB per tenant. It is safe for concurrent use.
@@ -107,6 +113,9 @@ var (
 // Open opens the store under dir and every tenant TSDB already there, so that
 // WAL replay and retention happen at start-up rather than at first use.
 func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Options) (*Store, error) {
+	if opts.WALCompression != compression.Snappy && opts.WALCompression != compression.Zstd {
+		return nil, fmt.Errorf("metrics WAL compression %q: want snappy or zstd", opts.WALCompression)
+	}
 	stats, err := newAppendStats(reg)
 	if err != nil {
 		return nil, err
@@ -164,7 +173,7 @@ func (s *Store) tenant(id string) (*tenantDB, error) {
 	if err != nil {
 		return nil, err
 	}
-	t = &tenantDB{db: db, reg: reg}
+	t = &tenantDB{db: db, reg: reg, refs: newSeriesRefs(time.Now())}
 	s.dbs[id] = t
 	return t, nil
 }
@@ -178,7 +187,7 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o.OutOfOrderTimeWindow = s.opts.OutOfOrderWindow.Milliseconds()
 	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
 	o.MaxExemplars = s.opts.MaxExemplars
-	o.WALCompression = compression.Snappy
+	o.WALCompression = s.opts.WALCompression
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
@@ -330,8 +339,10 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 		s.startReopen(id, t) // after a failed reopen at start-up, say
 		return errAppender{err: fmt.Errorf("tenant %q: %w", id, ErrReopening)}
 	}
-	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(time.Now().Add(maxAhead)),
-		tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
+	now := time.Now()
+	t.refs.Tick(now)
+	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(now.Add(maxAhead)),
+		refs: t.refs, tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
 		release:    t.mu.RUnlock,
 		walFailure: func(err error) { s.walWriteFailed(id, t, err) }}
 }

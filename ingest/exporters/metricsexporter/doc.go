@@ -9,6 +9,12 @@
 // trace_id and span_id. Delta temporality is turned into cumulative upstream,
 // by the deltatocumulative processor in Sightline's pipeline.
 //
+// The translator hands each sample to seriesAppender, which finds the series
+// in the tenant's long-lived series cache (tsdbstore.SeriesRefs) rather than
+// in a map made for each request, as Prometheus' own appender does, and
+// refuses a second value of a series within one millisecond of one request,
+// which the head would drop without a word.
+//
 // The exporter is synchronous: a request is acknowledged only once its
 // samples are in the TSDB WAL. Samples the TSDB refuses (out of order, too
 // old, duplicate) are counted and reported in an InvalidArgument (HTTP 400)

@@ -2,8 +2,10 @@ package metricsexporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/storage"
 	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -72,11 +75,8 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 			panic(r)
 		}
 	}()
-	combined := &metadataRecorder{
-		CombinedAppender: prw.NewCombinedAppender(app, discardLogger, false, e.m.appender),
-		store:            e.store,
-		tenant:           id,
-	}
+	refs := app.Appender.(tsdbstore.Appender).SeriesRefs()
+	combined := &seriesAppender{app: app, refs: refs, request: refs.Request(), store: e.store, tenant: id, m: e.m}
 	_, convErr := prw.NewPrometheusConverter(combined).FromMetrics(ctx, md, e.settings)
 
 	if app.storageErr != nil {
@@ -107,8 +107,6 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	return status.Error(codes.InvalidArgument, msg)
 }
 
-var discardLogger = slog.New(slog.DiscardHandler)
-
 // rejectingAppender turns the TSDB's refusal of single samples into a count,
 // so one out-of-order sample does not fail the rest of the request, and
 // remembers any other error, which means the store itself is failing.
@@ -138,6 +136,13 @@ func (a *rejectingAppender) check(ref storage.SeriesRef, l labels.Labels, err er
 	return 0, err
 }
 
+// refuse counts a sample the caller refused before appending it, as the
+// store's own refusals are counted.
+func (a *rejectingAppender) refuse(l labels.Labels, err error) (storage.SeriesRef, error) {
+	a.Appender.(tsdbstore.Appender).Refuse(err)
+	return a.check(0, l, err)
+}
+
 func (a *rejectingAppender) Append(ref storage.SeriesRef, l labels.Labels, t int64, v float64) (storage.SeriesRef, error) {
 	ref, err := a.Appender.Append(ref, l, t, v)
 	return a.check(ref, l, err)
@@ -159,31 +164,78 @@ func (a *rejectingAppender) summary() string {
 	return fmt.Sprintf("%d samples rejected (%s), e.g. %s", total, strings.Join(reasons, ", "), a.example)
 }
 
-// metadataRecorder records each metric family's metadata for
-// /api/v1/metadata; the translator knows the family name, the TSDB does not.
-//
-// The translator hands over a metric's samples one after another, so the
-// store (and its lock) is only asked when the metric changes.
-type metadataRecorder struct {
-	prw.CombinedAppender
-	store  *tsdbstore.Store
-	tenant string
-	last   prw.Metadata
+// seriesAppender is the translator's CombinedAppender. It does what
+// Prometheus' own does (metadata once per series, exemplars after their
+// sample; no zero samples for created timestamps, which Sightline leaves
+// off as Prometheus does by default) but looks series up in the tenant's
+// long-lived tsdbstore.SeriesRefs instead of a map made for each request:
+// a known series costs one lookup and no metadata update, and a request
+// allocates no map of its series.
+type seriesAppender struct {
+	app     *rejectingAppender
+	refs    *tsdbstore.SeriesRefs // nil when the store refused the tenant
+	request uint64                // this request's marks in refs
+	store   *tsdbstore.Store
+	tenant  string
+	m       *metrics
 }
 
-func (r *metadataRecorder) record(meta prw.Metadata) {
-	if meta != r.last {
-		r.store.SetMetadata(r.tenant, meta.MetricFamilyName, meta.Metadata)
-		r.last = meta
+func (a *seriesAppender) AppendSample(ls labels.Labels, meta prw.Metadata, _, t int64, v float64, es []exemplar.Exemplar) error {
+	return a.append(ls, meta, t, v, nil, es)
+}
+
+func (a *seriesAppender) AppendHistogram(ls labels.Labels, meta prw.Metadata, _, t int64, h *histogram.Histogram, es []exemplar.Exemplar) error {
+	if h == nil {
+		return errors.New("internal error: nil histogram for series " + ls.String())
 	}
+	return a.append(ls, meta, t, 0, h, es)
 }
 
-func (r *metadataRecorder) AppendSample(ls labels.Labels, meta prw.Metadata, ct, t int64, v float64, es []exemplar.Exemplar) error {
-	r.record(meta)
-	return r.CombinedAppender.AppendSample(ls, meta, ct, t, v, es)
-}
-
-func (r *metadataRecorder) AppendHistogram(ls labels.Labels, meta prw.Metadata, ct, t int64, h *histogram.Histogram, es []exemplar.Exemplar) error {
-	r.record(meta)
-	return r.CombinedAppender.AppendHistogram(ls, meta, ct, t, h, es)
+func (a *seriesAppender) append(ls labels.Labels, meta prw.Metadata, t int64, v float64, h *histogram.Histogram, es []exemplar.Exemplar) error {
+	hash := ls.Hash()
+	var mark tsdbstore.Mark
+	if h == nil {
+		mark = tsdbstore.Mark{Request: a.request, T: t, V: v}
+	}
+	known, prev, ok := a.refs.Get(hash, ls, mark)
+	if ok && mark.Request != 0 && prev.Request == mark.Request && prev.T == t {
+		// A second sample of the series at this millisecond in this
+		// request: the head would drop it silently at commit.
+		if math.Float64bits(prev.V) == math.Float64bits(v) {
+			return nil // the same sample again, which Prometheus takes
+		}
+		_, err := a.app.refuse(ls, fmt.Errorf("%w: two values of one series at %s in one request (OTLP nanoseconds are stored as milliseconds)",
+			storage.ErrDuplicateSampleForTimestamp, timestamp.Time(t).UTC().Format(time.RFC3339Nano)))
+		return err
+	}
+	var ref storage.SeriesRef
+	var err error
+	if h != nil {
+		ref, err = a.app.AppendHistogram(known.Ref, ls, t, h, nil)
+	} else {
+		ref, err = a.app.Append(known.Ref, ls, t, v)
+	}
+	if ref == 0 {
+		// Refused (counted by the rejectingAppender) or the store failed:
+		// no metadata or exemplars for a sample that is not there.
+		return err
+	}
+	// A new reference is a series the head created (again): it has no
+	// metadata yet.
+	if !ok || known.Ref != ref || known.Meta != meta.Metadata {
+		if _, err := a.app.UpdateMetadata(ref, ls, meta.Metadata); err != nil {
+			a.m.withoutMetadata.Inc()
+		}
+		// /api/v1/metadata is by family, which only the translator knows.
+		a.store.SetMetadata(a.tenant, meta.MetricFamilyName, meta.Metadata)
+		a.refs.Put(hash, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: meta.Metadata}, mark)
+	}
+	for _, e := range es {
+		// Exemplar storage is best effort, as in Prometheus: a refused
+		// exemplar does not fail its sample.
+		if _, err := a.app.AppendExemplar(ref, ls, e); errors.Is(err, storage.ErrOutOfOrderExemplar) {
+			a.m.outOfOrderExemplars.Inc()
+		}
+	}
+	return nil
 }

@@ -8,6 +8,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -147,4 +152,77 @@ func TestBadHistogramKeepsItsNeighbours(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err), err)
 	require.Contains(t, err.Error(), "invalid: 1")
 	require.Equal(t, []float64{1}, selectValues(t, store, tenant.Default, "ok_seconds_total"))
+}
+
+// seriesRefs returns the series cache of tenant id's TSDB.
+func seriesRefs(t *testing.T, store *tsdbstore.Store, id string) *tsdbstore.SeriesRefs {
+	t.Helper()
+	app := store.Appender(tenant.With(context.Background(), id))
+	defer func() { require.NoError(t, app.Rollback()) }()
+	return app.(tsdbstore.Appender).SeriesRefs()
+}
+
+// Requests share the tenant's series cache, and a cached reference of a
+// series the head has since dropped still puts its samples, and its
+// metadata, on that series.
+func TestSeriesCacheAcrossRequests(t *testing.T) {
+	e, store := newTestExporter(t)
+	ctx := storetest.CollectorContext("team-a")
+	now := time.Now()
+	require.NoError(t, e.push(ctx, sumRequest("work", now.Add(-50*time.Minute), 1)))
+	require.NoError(t, e.push(ctx, sumRequest("work", now.Add(-49*time.Minute), 2)))
+	require.Equal(t, []float64{1, 2}, selectValues(t, store, "team-a", "work_seconds_total"))
+
+	ls := labels.FromStrings("__name__", "work_seconds_total", "job", "svc")
+	refs := seriesRefs(t, store, "team-a")
+	first, _, ok := refs.Get(ls.Hash(), ls, tsdbstore.Mark{})
+	require.True(t, ok, "the first request cached its series")
+	require.Equal(t, 1, refs.Len())
+	require.Zero(t, seriesRefs(t, store, "team-b").Len(), "each tenant has its own cache")
+
+	// The head drops the series (no samples left after truncation): its
+	// reference is stale.
+	store.Existing("team-a", func(db *tsdb.DB) {
+		require.NoError(t, db.Head().Truncate(timestamp.FromTime(now.Add(-40*time.Minute))))
+		require.Zero(t, db.Head().NumSeries())
+	})
+	require.NoError(t, e.push(ctx, sumRequest("work", now, 3)))
+	require.Equal(t, []float64{3}, selectValues(t, store, "team-a", "work_seconds_total"))
+	again, _, ok := refs.Get(ls.Hash(), ls, tsdbstore.Mark{})
+	require.True(t, ok)
+	require.NotEqual(t, first.Ref, again.Ref, "the series was created again under a new reference")
+	require.Equal(t, map[string][]metadata.Metadata{"work_seconds_total": {first.Meta}}, store.Metadata("team-a", "work_seconds_total", 0, 0))
+	require.Equal(t, model.MetricTypeCounter, first.Meta.Type)
+}
+
+// OTLP timestamps are nanoseconds and the TSDB's milliseconds: two points of
+// a series within one millisecond become one sample. The same value again
+// is taken as a repeat, as Prometheus takes it; a different value is
+// refused as a duplicate, counted and reported, whether the points come in
+// one request or in two.
+func TestPointsInOneMillisecond(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := storetest.Metrics(t, reg, nil)
+	e := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
+	ts := time.Now().Truncate(time.Millisecond)
+	md := sumRequest("work", ts, 1)
+	points := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints()
+	for _, p := range []struct {
+		offset time.Duration
+		v      float64
+	}{{100 * time.Microsecond, 1}, {200 * time.Microsecond, 2}} {
+		dp := points.AppendEmpty()
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(ts.Add(p.offset)))
+		dp.SetDoubleValue(p.v)
+	}
+	err := e.push(context.Background(), md)
+	require.Equal(t, codes.InvalidArgument, status.Code(err), err)
+	require.Contains(t, err.Error(), "1 samples rejected (duplicate: 1)")
+
+	err = e.push(context.Background(), sumRequest("work", ts.Add(300*time.Microsecond), 3))
+	require.Equal(t, codes.InvalidArgument, status.Code(err), err)
+	require.Contains(t, err.Error(), "1 samples rejected (duplicate: 1)")
+	require.NoError(t, e.push(context.Background(), sumRequest("work", ts.Add(400*time.Microsecond), 1)))
+	require.Equal(t, []float64{1}, selectValues(t, store, tenant.Default, "work_seconds_total"))
+	require.Equal(t, 2.0, storetest.Counter(t, reg, "sightline_metrics_samples_rejected_total", "reason", "duplicate"))
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
-	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
@@ -37,7 +36,9 @@ func NewFactory(store *tsdbstore.Store, logger *slog.Logger, reg prometheus.Regi
 type metrics struct {
 	received         prometheus.Counter
 	translationError prometheus.Counter
-	appender         prw.CombinedAppenderMetrics
+	// Prometheus' names for what its OTLP endpoint counts the same way.
+	withoutMetadata     prometheus.Counter
+	outOfOrderExemplars prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -50,8 +51,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_otlp_metric_translation_errors_total",
 			Help: "OTLP metrics that could not be translated to Prometheus series (empty, bad temporality, bad name).",
 		}),
-		appender: prw.NewCombinedAppenderMetrics(reg),
+		withoutMetadata: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_api_otlp_appended_samples_without_metadata_total",
+			Help: "The total number of samples ingested from OTLP without corresponding metadata.",
+		}),
+		outOfOrderExemplars: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "prometheus_api_otlp_out_of_order_exemplars_total",
+			Help: "The total number of received OTLP exemplars which were rejected because they were out of order.",
+		}),
 	}
-	reg.MustRegister(m.received, m.translationError)
+	reg.MustRegister(m.received, m.translationError, m.withoutMetadata, m.outOfOrderExemplars)
 	return m
 }

@@ -1,0 +1,171 @@
+package tsdbstore
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// SeriesRefs remembers, for one tenant's TSDB, the head reference and the
+// metadata of the series an ingest path appended to, by the hash of their
+// labels, across requests: what Prometheus' scrape cache does for a scrape
+// target. An appender given a series' reference skips the head's lookup by
+// labels (and its checks of the label set), and metadata is handed to the
+// head only when it changed.
+//
+// A reference is valid as long as the TSDB instance that gave it is open:
+// the head never gives a reference to another series, and a series it has
+// dropped (no samples left in the head) is created again from the labels,
+// under a new reference. So the cache belongs to one TSDB instance, and a
+// reopen starts a new one.
+//
+// The cache is bounded by time: it keeps two generations, and an entry not
+// used for a whole generation (refsGeneration) is dropped with the older
+// one, as VictoriaMetrics' workingsetcache does. A tenant's churn therefore
+// leaves in it only the series seen in the last two generations.
+type SeriesRefs struct {
+	shards   [refShards]refShard
+	gen      atomic.Uint64 // the current generation, advanced by Tick
+	start    time.Time     // when generation 0 began
+	requests atomic.Uint64 // the last Request number given
+}
+
+// SeriesEntry is what the cache holds about a series.
+type SeriesEntry struct {
+	Ref    storage.SeriesRef
+	Labels labels.Labels
+	Meta   metadata.Metadata
+}
+
+// Mark is the last float sample a request put on a series. The head checks
+// a sample against the series' committed samples only, so two samples of
+// one series at the same millisecond in one request (OTLP's nanoseconds
+// collapse into the TSDB's milliseconds) would both pass and the second be
+// dropped at commit without a word; the mark lets the caller see them.
+type Mark struct {
+	Request uint64 // from SeriesRefs.Request; 0 for no mark
+	T       int64
+	V       float64
+}
+
+// refShards spreads the ingest paths' concurrent requests over locks.
+const refShards = 64
+
+// refsGeneration is how long an unused entry stays at least; one export or
+// scrape interval is much shorter, so an active series is always found.
+const refsGeneration = 10 * time.Minute
+
+type refShard struct {
+	mu        sync.Mutex
+	gen       uint64               // the generation cur belongs to
+	cur, prev map[uint64]*refEntry // by labels hash
+}
+
+type refEntry struct {
+	SeriesEntry
+	mark Mark
+}
+
+func newSeriesRefs(now time.Time) *SeriesRefs {
+	return &SeriesRefs{start: now}
+}
+
+// Tick advances the generation from the clock; called once per request,
+// so lookups read no clock.
+func (c *SeriesRefs) Tick(now time.Time) {
+	if c == nil {
+		return
+	}
+	if g := uint64(max(now.Sub(c.start), 0) / refsGeneration); g > c.gen.Load() {
+		c.gen.Store(g)
+	}
+}
+
+// shard returns the shard of hash, locked and rotated to the current
+// generation.
+func (c *SeriesRefs) shard(hash uint64) *refShard {
+	s := &c.shards[hash%refShards]
+	s.mu.Lock()
+	if g := c.gen.Load(); g != s.gen {
+		if g == s.gen+1 {
+			s.prev = s.cur
+		} else {
+			s.prev = nil // more than a generation without any use
+		}
+		s.cur, s.gen = nil, g
+	}
+	return s
+}
+
+// Request returns a number for one request's marks, never 0.
+func (c *SeriesRefs) Request() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.requests.Add(1)
+}
+
+// Get returns the entry of the series with labels ls and hash
+// ls.Hash(), if the cache has it, and the mark it had; a mark with a
+// Request sets the series' mark.
+func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry, Mark, bool) {
+	if c == nil {
+		return SeriesEntry{}, Mark{}, false
+	}
+	s := c.shard(hash)
+	defer s.mu.Unlock()
+	e, ok := s.cur[hash]
+	if !ok {
+		if e, ok = s.prev[hash]; ok {
+			s.put(hash, e) // used: it lives on in this generation
+		}
+	}
+	// Another series with the same hash is a miss; the head tells
+	// colliding series apart by their labels.
+	if !ok || !labels.Equal(e.Labels, ls) {
+		return SeriesEntry{}, Mark{}, false
+	}
+	prev := e.mark
+	if mark.Request != 0 {
+		e.mark = mark
+	}
+	return e.SeriesEntry, prev, true
+}
+
+// Put records e under hash, the hash of e.Labels, with mark.
+func (c *SeriesRefs) Put(hash uint64, e SeriesEntry, mark Mark) {
+	if c == nil {
+		return
+	}
+	s := c.shard(hash)
+	s.put(hash, &refEntry{SeriesEntry: e, mark: mark})
+	s.mu.Unlock()
+}
+
+func (s *refShard) put(hash uint64, e *refEntry) {
+	if s.cur == nil {
+		s.cur = make(map[uint64]*refEntry, len(s.prev))
+	}
+	s.cur[hash] = e
+}
+
+// Len is the number of entries of both generations, for tests and the
+// cache's size metric.
+func (c *SeriesRefs) Len() int {
+	n := 0
+	for i := range c.shards {
+		s := c.shard(uint64(i))
+		for h := range s.prev {
+			if _, dup := s.cur[h]; !dup {
+				n++
+			}
+		}
+		n += len(s.cur)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,109 @@
+package tsdbstore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+func TestSeriesRefsGenerations(t *testing.T) {
+	start := time.Now()
+	c := newSeriesRefs(start)
+	a, b := labels.FromStrings("__name__", "a"), labels.FromStrings("__name__", "b")
+	c.Put(a.Hash(), SeriesEntry{Ref: 1, Labels: a}, Mark{})
+	c.Put(b.Hash(), SeriesEntry{Ref: 2, Labels: b}, Mark{})
+	e, _, ok := c.Get(a.Hash(), a, Mark{})
+	require.True(t, ok)
+	require.Equal(t, storage.SeriesRef(1), e.Ref)
+
+	// Another series under the same hash is a miss, not its reference.
+	_, _, ok = c.Get(a.Hash(), b, Mark{})
+	require.False(t, ok)
+
+	// One generation later both are still there; a is used in it.
+	c.Tick(start.Add(refsGeneration))
+	_, _, ok = c.Get(a.Hash(), a, Mark{})
+	require.True(t, ok)
+	require.Equal(t, 2, c.Len())
+
+	// b, unused for a whole generation, is gone with the older one.
+	c.Tick(start.Add(2 * refsGeneration))
+	_, _, ok = c.Get(b.Hash(), b, Mark{})
+	require.False(t, ok)
+	_, _, ok = c.Get(a.Hash(), a, Mark{})
+	require.True(t, ok)
+
+	// Idle for longer than a generation: everything is gone.
+	c.Tick(start.Add(5 * refsGeneration))
+	_, _, ok = c.Get(a.Hash(), a, Mark{})
+	require.False(t, ok)
+	require.Zero(t, c.Len())
+
+	// A request's mark is kept and handed back to the next lookup; a
+	// lookup without a mark leaves it.
+	req := c.Request()
+	require.NotZero(t, req)
+	c.Put(a.Hash(), SeriesEntry{Ref: 1, Labels: a}, Mark{Request: req, T: 10, V: 1})
+	_, prev, _ := c.Get(a.Hash(), a, Mark{})
+	require.Equal(t, Mark{Request: req, T: 10, V: 1}, prev)
+	_, prev, _ = c.Get(a.Hash(), a, Mark{Request: req, T: 10, V: 2})
+	require.Equal(t, Mark{Request: req, T: 10, V: 1}, prev)
+	_, prev, _ = c.Get(a.Hash(), a, Mark{})
+	require.Equal(t, Mark{Request: req, T: 10, V: 2}, prev)
+	require.NotEqual(t, req, c.Request())
+
+	// A nil cache (a tenant the store refused) finds nothing and keeps
+	// nothing.
+	var none *SeriesRefs
+	none.Tick(start)
+	none.Put(a.Hash(), SeriesEntry{Ref: 1, Labels: a}, Mark{})
+	_, _, ok = none.Get(a.Hash(), a, Mark{})
+	require.False(t, ok)
+}
+
+// A tenant whose series churn (each generation brings new ones and the old
+// ones stop) keeps the cache at two generations' series, however long it
+// runs.
+func TestSeriesRefsBoundedUnderChurn(t *testing.T) {
+	start := time.Now()
+	c := newSeriesRefs(start)
+	const perGen = 500
+	for g := range 50 {
+		c.Tick(start.Add(time.Duration(g) * refsGeneration))
+		for i := range perGen {
+			ls := labels.FromStrings("__name__", "m", "instance", fmt.Sprint(g*perGen+i))
+			c.Put(ls.Hash(), SeriesEntry{Ref: storage.SeriesRef(g*perGen + i + 1), Labels: ls}, Mark{})
+		}
+		require.LessOrEqual(t, c.Len(), 2*perGen, "generation %d", g)
+	}
+}
+
+// The cache belongs to one TSDB instance: a reopen, which forgets the
+// series that never reached the WAL, starts a new one.
+func TestReopenForgetsSeriesRefs(t *testing.T) {
+	s := open(t, t.TempDir())
+	ctx := tenant.With(context.Background(), "a")
+	refsOf := func() *SeriesRefs {
+		app := s.Appender(ctx)
+		defer func() { require.NoError(t, app.Rollback()) }()
+		return app.(*countingAppender).SeriesRefs()
+	}
+	ls := labels.FromStrings("__name__", "m")
+	before := refsOf()
+	before.Put(ls.Hash(), SeriesEntry{Ref: 1, Labels: ls}, Mark{})
+	require.Same(t, before, refsOf(), "one cache for the appenders of one TSDB")
+
+	t0, err := s.tenant("a")
+	require.NoError(t, err)
+	require.NoError(t, s.reopenOnce("a", t0))
+	after := refsOf()
+	require.NotSame(t, before, after)
+	require.Zero(t, after.Len())
+}
