@@ -56,7 +56,7 @@ func DefaultOptions() Options {
 		Retention:        15 * 24 * time.Hour,
 		OutOfOrderWindow: 30 * time.Minute,
 		MaxExemplars:     100_000,
-		WALCompression:   compression.Zstd,
+		WALCompression:   compression.Snappy,
 	}
 }
 
