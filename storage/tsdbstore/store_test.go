@@ -81,9 +81,13 @@ func TestMaxBlockDuration(t *testing.T) {
 func TestBlocksAreMerged(t *testing.T) {
 	s := open(t, t.TempDir())
 	defer s.Close()
-	start := time.Now().Add(-13 * time.Hour).Truncate(2 * time.Hour)
+	// 18 hours from a 6-hour boundary (where TSDB's second compaction
+	// range starts): the head is cut into eight 2-hour blocks, and the
+	// planner, which leaves the newest block alone, has two whole 6-hour
+	// ranges to merge, whatever the time of day.
+	start := time.Now().Add(-19 * time.Hour).Truncate(6 * time.Hour)
 	app := s.Appender(tenant.With(context.Background(), "a"))
-	for ts := start; ts.Before(start.Add(13 * time.Hour)); ts = ts.Add(time.Minute) {
+	for ts := start; ts.Before(start.Add(18 * time.Hour)); ts = ts.Add(time.Minute) {
 		_, err := app.Append(0, labels.FromStrings("__name__", "m"), ts.UnixMilli(), 1)
 		require.NoError(t, err)
 	}
