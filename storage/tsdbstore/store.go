@@ -314,6 +314,7 @@ func (s *Store) Close() error {
 // Appender returns an appender into the TSDB of the context's tenant. It
 // counts appended and rejected samples; rejected ones still return their
 // error, and the caller decides what a rejection means for its protocol.
+// It is always an Appender (series cache, refusals).
 func (s *Store) Appender(ctx context.Context) storage.Appender {
 	if s.opts.Guard != nil {
 		if err := s.opts.Guard.Err(); err != nil {

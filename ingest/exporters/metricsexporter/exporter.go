@@ -65,7 +65,9 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	}
 	ctx = tenant.With(ctx, id)
 
-	app := &rejectingAppender{Appender: e.store.Appender(ctx), rejected: map[string]int{}}
+	// The store's appenders are all tsdbstore.Appenders; the interface
+	// says so where storage.Appendable cannot.
+	app := &rejectingAppender{Appender: e.store.Appender(ctx).(tsdbstore.Appender), rejected: map[string]int{}}
 	// An appender holds its tenant's TSDB until Commit or Rollback (a TSDB
 	// whose WAL failed waits for that to be reopened): a panic in the
 	// translator must not leave it open.
@@ -75,7 +77,7 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 			panic(r)
 		}
 	}()
-	refs := app.Appender.(tsdbstore.Appender).SeriesRefs()
+	refs := app.SeriesRefs()
 	combined := &seriesAppender{app: app, refs: refs, request: refs.Request(), store: e.store, tenant: id, m: e.m}
 	_, convErr := prw.NewPrometheusConverter(combined).FromMetrics(ctx, md, e.settings)
 
@@ -111,7 +113,7 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 // so one out-of-order sample does not fail the rest of the request, and
 // remembers any other error, which means the store itself is failing.
 type rejectingAppender struct {
-	storage.Appender
+	tsdbstore.Appender
 	rejected   map[string]int // by tsdbstore reason
 	example    string         // one refusal, to show the sender
 	storageErr error
@@ -139,7 +141,7 @@ func (a *rejectingAppender) check(ref storage.SeriesRef, l labels.Labels, err er
 // refuse counts a sample the caller refused before appending it, as the
 // store's own refusals are counted.
 func (a *rejectingAppender) refuse(l labels.Labels, err error) (storage.SeriesRef, error) {
-	a.Appender.(tsdbstore.Appender).Refuse(err)
+	a.Refuse(err)
 	return a.check(0, l, err)
 }
 
