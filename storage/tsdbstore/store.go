@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/prometheus/util/compression"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/storage/colblock"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -188,6 +189,10 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
 	o.MaxExemplars = s.opts.MaxExemplars
 	o.WALCompression = s.opts.WALCompression
+	// The head and WAL are Prometheus'; blocks are columnar.
+	o.NewCompactorFunc = colblock.NewCompactorFunc(colblock.DefaultOptions())
+	o.BlockQuerierFunc = colblock.BlockQuerier
+	o.BlockChunkQuerierFunc = colblock.BlockChunkQuerier
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}

@@ -1,0 +1,255 @@
+package colblock
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	hour = int64(time.Hour / time.Millisecond)
+	step = int64(15 * time.Second / time.Millisecond)
+)
+
+func options(columnar bool) *tsdb.Options {
+	o := tsdb.DefaultOptions()
+	o.RetentionDuration = 0
+	o.MaxBlockDuration = 24 * hour
+	if columnar {
+		o.NewCompactorFunc = NewCompactorFunc(DefaultOptions())
+		o.BlockQuerierFunc = BlockQuerier
+		o.BlockChunkQuerierFunc = BlockChunkQuerier
+	}
+	return o
+}
+
+func openDB(t *testing.T, dir string, columnar bool) *tsdb.DB {
+	t.Helper()
+	db, err := tsdb.Open(dir, nil, nil, options(columnar), nil)
+	require.NoError(t, err)
+	return db
+}
+
+// appendTestData writes hours of 15-second samples from t0: float series of
+// every kind the codec distinguishes, stale markers, integer and float
+// native histograms.
+func appendTestData(t *testing.T, db *tsdb.DB, t0 int64, hours int) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	kinds := []func(i int) float64{
+		func(i int) float64 { return float64(i * 7) },                                // counter
+		func(i int) float64 { return float64(r.IntN(10000)) / 100 },                  // decimal gauge
+		func(i int) float64 { return r.NormFloat64() },                               // random floats
+		func(i int) float64 { return 1 },                                             // constant
+		func(i int) float64 { return float64(i) * 0.1 },                              // 0.1 steps, not exact in binary
+		func(i int) float64 { return []float64{math.Inf(1), math.NaN(), -0.0}[i%3] }, // special values
+	}
+	app := db.Appender(context.Background())
+	n := 0
+	for i := 0; i < hours*int(hour/step); i++ {
+		ts := t0 + int64(i)*step
+		for s := 0; s < 30; s++ {
+			ls := labels.FromStrings("__name__", fmt.Sprintf("m%d", s%3), "series", fmt.Sprint(s), "kind", fmt.Sprint(s%len(kinds)))
+			v := kinds[s%len(kinds)](i)
+			if s == 7 && i%40 == 39 {
+				v = math.Float64frombits(value.StaleNaN)
+			}
+			if s == 8 && i%100 < 30 { // a gap
+				continue
+			}
+			_, err := app.Append(0, ls, ts, v)
+			require.NoError(t, err)
+		}
+		_, err := app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "int"), ts, tsdbutil.GenerateTestHistogram(int64(i)), nil)
+		require.NoError(t, err)
+		_, err = app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "float"), ts, nil, tsdbutil.GenerateTestFloatHistogram(int64(i)))
+		require.NoError(t, err)
+		if n++; n%500 == 0 {
+			require.NoError(t, app.Commit())
+			app = db.Appender(context.Background())
+		}
+	}
+	require.NoError(t, app.Commit())
+}
+
+type sample struct {
+	t  int64
+	f  uint64 // bits
+	h  *histogram.Histogram
+	fh *histogram.FloatHistogram
+}
+
+// selectAll reads every series in [mint, maxt] through the querier.
+func selectAll(t *testing.T, q storage.Querier, ms ...*labels.Matcher) map[string][]sample {
+	t.Helper()
+	defer q.Close()
+	if len(ms) == 0 {
+		ms = []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")}
+	}
+	out := map[string][]sample{}
+	set := q.Select(context.Background(), true, nil, ms...)
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		it = s.Iterator(it)
+		var got []sample
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			switch vt {
+			case chunkenc.ValFloat:
+				ts, v := it.At()
+				got = append(got, sample{t: ts, f: math.Float64bits(v)})
+			case chunkenc.ValHistogram:
+				ts, h := it.AtHistogram(nil)
+				got = append(got, sample{t: ts, h: h})
+			case chunkenc.ValFloatHistogram:
+				ts, fh := it.AtFloatHistogram(nil)
+				got = append(got, sample{t: ts, fh: fh})
+			}
+		}
+		require.NoError(t, it.Err())
+		out[s.Labels().String()] = got
+	}
+	require.NoError(t, set.Err())
+	return out
+}
+
+func query(t *testing.T, db *tsdb.DB, mint, maxt int64, ms ...*labels.Matcher) map[string][]sample {
+	t.Helper()
+	q, err := db.Querier(mint, maxt)
+	require.NoError(t, err)
+	return selectAll(t, q, ms...)
+}
+
+func blockMetas(db *tsdb.DB) []tsdb.BlockMeta {
+	var ms []tsdb.BlockMeta
+	for _, b := range db.Blocks() {
+		ms = append(ms, b.Meta())
+	}
+	return ms
+}
+
+// The same data in a TSDB with columnar blocks and in a plain one reads
+// back identically, over the whole range and over ranges that cut chunks,
+// once the head is compacted and again once blocks are merged.
+func TestColumnarBlocksReadAsPrometheus(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	col := openDB(t, t.TempDir(), true)
+	defer col.Close()
+	ref := openDB(t, t.TempDir(), false)
+	defer ref.Close()
+	for _, db := range []*tsdb.DB{col, ref} {
+		appendTestData(t, db, t0, 30)
+		require.NoError(t, db.Compact(context.Background()))
+	}
+
+	metas := blockMetas(col)
+	require.NotEmpty(t, metas)
+	merged := false
+	for _, m := range metas {
+		require.Contains(t, m.Compaction.Hints, HintColumnar)
+		merged = merged || m.Compaction.Level > 1
+	}
+	require.True(t, merged, "no block was merged: %+v", metas)
+	require.Equal(t, len(blockMetas(ref)), len(metas))
+
+	check := func(mint, maxt int64, ms ...*labels.Matcher) {
+		t.Helper()
+		want := query(t, ref, mint, maxt, ms...)
+		got := query(t, col, mint, maxt, ms...)
+		require.Equal(t, len(want), len(got))
+		for k, w := range want {
+			require.Equal(t, w, got[k], "series %s in [%d, %d]", k, mint, maxt)
+		}
+	}
+	check(math.MinInt64, math.MaxInt64)
+	check(t0+hour+7*step, t0+5*hour+3)
+	check(t0+20*hour, t0+20*hour+10*step, labels.MustNewMatcher(labels.MatchNotEqual, "kind", "2"))
+	check(t0, t0+30*hour, labels.MustNewMatcher(labels.MatchRegexp, "series", "1.|7"))
+
+	// Columnar chunks are smaller than XOR chunks.
+	var colBytes, refBytes int64
+	for _, b := range col.Blocks() {
+		colBytes += b.Size()
+	}
+	for _, b := range ref.Blocks() {
+		refBytes += b.Size()
+	}
+	t.Logf("blocks: %d bytes columnar, %d bytes Prometheus", colBytes, refBytes)
+	require.Less(t, colBytes, refBytes)
+}
+
+// Remote read gets chunks any Prometheus client decodes: no columnar ones.
+func TestChunkQuerierGivesPrometheusChunks(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	db := openDB(t, t.TempDir(), true)
+	defer db.Close()
+	appendTestData(t, db, t0, 6)
+	require.NoError(t, db.Compact(context.Background()))
+	require.NotEmpty(t, db.Blocks())
+
+	q, err := db.ChunkQuerier(t0, t0+3*hour)
+	require.NoError(t, err)
+	defer q.Close()
+	set := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m0"))
+	n := 0
+	for set.Next() {
+		it := set.At().Iterator(nil)
+		for it.Next() {
+			require.True(t, chunkenc.IsValidEncoding(it.At().Chunk.Encoding()), "encoding %v", it.At().Chunk.Encoding())
+			n++
+		}
+		require.NoError(t, it.Err())
+	}
+	require.NoError(t, set.Err())
+	require.Positive(t, n)
+}
+
+// A data directory whose blocks Prometheus' compactor wrote (Sightline
+// before columnar blocks) opens, reads the same, and its blocks are
+// merged into columnar ones.
+func TestPrometheusBlocksMigrate(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	dir := t.TempDir()
+	old := openDB(t, dir, false)
+	appendTestData(t, old, t0, 8)
+	require.NoError(t, old.Compact(context.Background()))
+	want := query(t, old, math.MinInt64, math.MaxInt64)
+	require.NoError(t, old.Close())
+
+	db := openDB(t, dir, true)
+	require.Equal(t, want, query(t, db, math.MinInt64, math.MaxInt64))
+	// Eight more hours make the 2-hour blocks of the first 18 mergeable.
+	appendTestData(t, db, t0+8*hour, 12)
+	require.NoError(t, db.Compact(context.Background()))
+	columnar := 0
+	for _, m := range blockMetas(db) {
+		if m.MinTime < t0+6*hour {
+			require.Contains(t, m.Compaction.Hints, HintColumnar, "block %+v", m)
+			columnar++
+		}
+	}
+	require.Positive(t, columnar)
+	got := query(t, db, math.MinInt64, t0+8*hour-1)
+	require.Equal(t, want, got)
+	require.NoError(t, db.Close())
+
+	// No temporary directory is left behind.
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.NotContains(t, e.Name(), tmpSuffix)
+	}
+}

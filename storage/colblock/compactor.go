@@ -1,0 +1,419 @@
+package colblock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/tsdb/fileutil"
+	"github.com/prometheus/prometheus/tsdb/index"
+	"github.com/prometheus/prometheus/tsdb/tombstones"
+)
+
+// HintColumnar is the compaction hint in the meta.json of a block whose
+// float chunks are columnar.
+const HintColumnar = "sightline-columnar-v1"
+
+// tmpSuffix is the suffix of a block being written; tsdb.Open deletes such
+// directories, left by a crash, at start-up.
+const tmpSuffix = ".tmp-for-creation"
+
+// Options configure the compactor.
+type Options struct {
+	// ChunkRange is the longest time one columnar chunk spans, aligned
+	// to multiples of it: a query decodes whole chunks, so it decides
+	// how much a short query over a long block decodes for nothing.
+	ChunkRange time.Duration
+	// SamplesPerChunk caps a chunk's samples (at most maxChunkSamples).
+	SamplesPerChunk int
+}
+
+// DefaultOptions: chunks of up to 2 hours, the head's block range, so that
+// a long block's chunks are the ones its 2-hour blocks had.
+func DefaultOptions() Options {
+	return Options{ChunkRange: 2 * time.Hour, SamplesPerChunk: 8192}
+}
+
+// NewCompactorFunc returns the tsdb.Options.NewCompactorFunc that makes a
+// TSDB write columnar blocks: Prometheus' leveled compactor plans (which
+// blocks to merge into which longer one), and Compactor writes.
+func NewCompactorFunc(o Options) tsdb.NewCompactorFunc {
+	return func(ctx context.Context, r prometheus.Registerer, l *slog.Logger, ranges []int64, _ chunkenc.Pool, opts *tsdb.Options) (tsdb.Compactor, error) {
+		metrics := tsdb.NewCompactorMetrics(r)
+		planner, err := tsdb.NewLeveledCompactorWithOptions(ctx, nil, l, ranges, Pool, tsdb.LeveledCompactorOptions{
+			PD:                          opts.PostingsDecoderFactory,
+			EnableOverlappingCompaction: true,
+			Metrics:                     metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &Compactor{planner: planner, ctx: ctx, logger: l, metrics: metrics, opts: o,
+			postingsDecoder: opts.PostingsDecoderFactory}, nil
+	}
+}
+
+// Compactor writes the head and merged blocks as columnar blocks. It
+// implements tsdb.Compactor.
+type Compactor struct {
+	planner         *tsdb.LeveledCompactor
+	ctx             context.Context
+	logger          *slog.Logger
+	metrics         *tsdb.CompactorMetrics
+	opts            Options
+	postingsDecoder tsdb.PostingsDecoderFactory
+}
+
+var _ tsdb.Compactor = (*Compactor)(nil)
+
+// Plan returns the blocks Prometheus' leveled compactor would merge next.
+func (c *Compactor) Plan(dir string) ([]string, error) { return c.planner.Plan(dir) }
+
+// Write writes the data of b in [mint, maxt) as a new block: the head's
+// compaction, the out-of-order head's, and the rewrite of a block with
+// tombstones.
+func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, base *tsdb.BlockMeta) ([]ulid.ULID, error) {
+	meta := &tsdb.BlockMeta{ULID: ulid.MustNew(ulid.Now(), rand.Reader), MinTime: mint, MaxTime: maxt}
+	meta.Compaction.Level = 1
+	meta.Compaction.Sources = []ulid.ULID{meta.ULID}
+	if base != nil {
+		meta.Compaction.Parents = []tsdb.BlockDesc{{ULID: base.ULID, MinTime: base.MinTime, MaxTime: base.MaxTime}}
+		if base.Compaction.FromOutOfOrder() {
+			meta.Compaction.SetOutOfOrder()
+		}
+	}
+	if blk, ok := b.(*tsdb.Block); ok { // a rewrite without the deleted samples
+		b = columnarBlock{Block: blk}
+	}
+	if err := c.write(dest, meta, b); err != nil {
+		return nil, err
+	}
+	if meta.Stats.NumSamples == 0 {
+		return nil, nil
+	}
+	c.logger.Info("write block completed", "mint", mint, "maxt", maxt, "ulid", meta.ULID, "samples", meta.Stats.NumSamples)
+	return []ulid.ULID{meta.ULID}, nil
+}
+
+// Compact merges the blocks in dirs into one new block.
+func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]ulid.ULID, error) {
+	start := time.Now()
+	var (
+		blocks []tsdb.BlockReader
+		metas  []*tsdb.BlockMeta
+		dirsOf []string
+	)
+	for _, d := range dirs {
+		var b *tsdb.Block
+		for _, o := range open {
+			if filepath.Clean(o.Dir()) == filepath.Clean(d) {
+				b = o
+				break
+			}
+		}
+		if b == nil {
+			var err error
+			if b, err = tsdb.OpenBlock(c.logger, d, Pool, c.postingsDecoder); err != nil {
+				return nil, err
+			}
+			defer b.Close()
+		}
+		m := b.Meta()
+		metas = append(metas, &m)
+		blocks = append(blocks, columnarBlock{Block: b})
+		dirsOf = append(dirsOf, b.Dir())
+	}
+	meta := tsdb.CompactBlockMetas(ulid.MustNew(ulid.Now(), rand.Reader), metas...)
+	if err := c.write(dest, meta, blocks...); err != nil {
+		return nil, err
+	}
+	if meta.Stats.NumSamples == 0 {
+		// Everything was deleted: the sources can go (Prometheus marks
+		// them so too; the TSDB deletes them at its next start).
+		for i, m := range metas {
+			m.Compaction.Deletable = true
+			if err := writeMeta(dirsOf[i], m); err != nil {
+				c.logger.Error("marking a block deletable after compaction", "ulid", m.ULID, "err", err)
+			}
+		}
+		return nil, nil
+	}
+	c.logger.Info("compact blocks", "count", len(blocks), "mint", meta.MinTime, "maxt", meta.MaxTime, "ulid", meta.ULID,
+		"samples", meta.Stats.NumSamples, "duration", time.Since(start))
+	return []ulid.ULID{meta.ULID}, nil
+}
+
+// write writes the union of blocks within meta's time range as a block in
+// dest: into a temporary directory, synced, then renamed, so that a crash
+// at any moment leaves either no block or a whole one.
+func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, blocks ...tsdb.BlockReader) (err error) {
+	start := time.Now()
+	dir := filepath.Join(dest, meta.ULID.String())
+	tmp := dir + tmpSuffix
+	var closers []io.Closer
+	defer func() {
+		for _, cl := range closers {
+			err = errors.Join(err, cl.Close())
+		}
+		if rerr := os.RemoveAll(tmp); rerr != nil {
+			c.logger.Error("removing the temporary directory of a block", "err", rerr)
+		}
+		c.metrics.Ran.Inc()
+		c.metrics.Duration.Observe(time.Since(start).Seconds())
+	}()
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o777); err != nil {
+		return err
+	}
+	chunkw, err := chunks.NewWriter(filepath.Join(tmp, "chunks"))
+	if err != nil {
+		return fmt.Errorf("open chunk writer: %w", err)
+	}
+	closers = append(closers, chunkw)
+	indexw, err := index.NewWriter(c.ctx, filepath.Join(tmp, "index"))
+	if err != nil {
+		return fmt.Errorf("open index writer: %w", err)
+	}
+	closers = append(closers, indexw)
+
+	c.metrics.PopulatingBlocks.Set(1)
+	err = c.populate(meta, blocks, indexw, chunkw)
+	c.metrics.PopulatingBlocks.Set(0)
+	if err != nil {
+		return fmt.Errorf("populate block: %w", err)
+	}
+	for _, cl := range closers {
+		if err := cl.Close(); err != nil {
+			closers = nil
+			return err
+		}
+	}
+	closers = nil
+	if meta.Stats.NumSamples == 0 {
+		return nil
+	}
+	if !slices.Contains(meta.Compaction.Hints, HintColumnar) {
+		meta.Compaction.Hints = append(meta.Compaction.Hints, HintColumnar)
+		slices.Sort(meta.Compaction.Hints)
+	}
+	if err := writeMeta(tmp, meta); err != nil {
+		return fmt.Errorf("write meta: %w", err)
+	}
+	if _, err := tombstones.WriteFile(c.logger, tmp, tombstones.NewMemTombstones()); err != nil {
+		return fmt.Errorf("write tombstones: %w", err)
+	}
+	df, err := fileutil.OpenDir(tmp)
+	if err != nil {
+		return err
+	}
+	err = df.Sync()
+	err = errors.Join(err, df.Close())
+	if err != nil {
+		return fmt.Errorf("sync block directory: %w", err)
+	}
+	return fileutil.Replace(tmp, dir)
+}
+
+// populate writes the merged series of blocks into indexw and chunkw, as
+// Prometheus' DefaultBlockPopulator does, except that float samples are
+// cut into columnar chunks. Histogram chunks are kept as they are:
+// Prometheus' histogram encodings are lossless already.
+func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, indexw *index.Writer, chunkw *chunks.Writer) (err error) {
+	var (
+		sets    []storage.ChunkSeriesSet
+		symbols index.StringIter
+		closers []io.Closer
+	)
+	defer func() {
+		for _, cl := range closers {
+			err = errors.Join(err, cl.Close())
+		}
+	}()
+	for i, b := range blocks {
+		indexr, err := b.Index()
+		if err != nil {
+			return fmt.Errorf("open index reader of block %s: %w", b.Meta().ULID, err)
+		}
+		closers = append(closers, indexr)
+		chunkr, err := b.Chunks()
+		if err != nil {
+			return fmt.Errorf("open chunk reader of block %s: %w", b.Meta().ULID, err)
+		}
+		closers = append(closers, chunkr)
+		tombsr, err := b.Tombstones()
+		if err != nil {
+			return fmt.Errorf("open tombstones of block %s: %w", b.Meta().ULID, err)
+		}
+		closers = append(closers, tombsr)
+		// Blocks are half-open, [mint, maxt).
+		sets = append(sets, tsdb.NewBlockChunkSeriesSet(b.Meta().ULID, indexr, chunkr, tombsr,
+			tsdb.AllSortedPostings(c.ctx, indexr), meta.MinTime, meta.MaxTime-1, false))
+		if i == 0 {
+			symbols = indexr.Symbols()
+		} else {
+			symbols = tsdb.NewMergedStringIter(symbols, indexr.Symbols())
+		}
+	}
+	for symbols.Next() {
+		if err := indexw.AddSymbol(symbols.At()); err != nil {
+			return fmt.Errorf("add symbol: %w", err)
+		}
+	}
+	if err := symbols.Err(); err != nil {
+		return fmt.Errorf("next symbol: %w", err)
+	}
+	set := sets[0]
+	if len(sets) > 1 {
+		set = storage.NewMergeChunkSeriesSet(sets, 0, storage.NewCompactingChunkSeriesMerger(storage.ChainedSeriesMerge))
+	}
+	var (
+		ref   storage.SeriesRef
+		out   []chunks.Meta
+		chksI chunks.Iterator
+		cut   = newCutter(c.opts)
+	)
+	for set.Next() {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		s := set.At()
+		chksI = s.Iterator(chksI)
+		out = out[:0]
+		for chksI.Next() {
+			chk := chksI.At()
+			switch chk.Chunk.Encoding() {
+			case chunkenc.EncXOR, EncColumnar:
+				var err error
+				if out, err = cut.addChunk(out, chk.Chunk); err != nil {
+					return fmt.Errorf("series %s: %w", s.Labels(), err)
+				}
+			default:
+				out = cut.flush(out)
+				out = append(out, chk)
+			}
+		}
+		if err := chksI.Err(); err != nil {
+			return fmt.Errorf("chunk iterator: %w", err)
+		}
+		out = cut.flush(out)
+		if len(out) == 0 {
+			continue // every sample deleted
+		}
+		if err := chunkw.WriteChunks(out...); err != nil {
+			return fmt.Errorf("write chunks: %w", err)
+		}
+		if err := indexw.AddSeries(ref, s.Labels(), out...); err != nil {
+			return fmt.Errorf("add series: %w", err)
+		}
+		ref++
+		meta.Stats.NumSeries++
+		meta.Stats.NumChunks += uint64(len(out))
+		for _, chk := range out {
+			n := uint64(chk.Chunk.NumSamples())
+			meta.Stats.NumSamples += n
+			if chk.Chunk.Encoding() == EncColumnar {
+				meta.Stats.NumFloatSamples += n
+			} else {
+				meta.Stats.NumHistogramSamples += n
+			}
+		}
+	}
+	return set.Err()
+}
+
+// cutter gathers a series' float samples and cuts them into columnar
+// chunks.
+type cutter struct {
+	opts   Options
+	rng    int64 // opts.ChunkRange in milliseconds
+	ts     []int64
+	vs     []float64
+	it     chunkenc.Iterator
+	bounds int64 // the end of the current chunk's aligned range
+}
+
+func newCutter(o Options) *cutter {
+	return &cutter{opts: o, rng: max(o.ChunkRange.Milliseconds(), 1)}
+}
+
+// addChunk adds the samples of chk, cutting a chunk into out whenever the
+// current one is full or its time range ends.
+func (c *cutter) addChunk(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.Meta, error) {
+	c.it = chk.Iterator(c.it)
+	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
+		if vt != chunkenc.ValFloat {
+			return out, fmt.Errorf("a %s sample in a float chunk", vt)
+		}
+		t, v := c.it.At()
+		if len(c.ts) > 0 && (t >= c.bounds || len(c.ts) >= c.opts.SamplesPerChunk) {
+			out = c.flush(out)
+		}
+		if len(c.ts) == 0 {
+			c.bounds = t - mod(t, c.rng) + c.rng
+		}
+		c.ts = append(c.ts, t)
+		c.vs = append(c.vs, v)
+	}
+	return out, c.it.Err()
+}
+
+func mod(t, m int64) int64 {
+	r := t % m
+	if r < 0 {
+		r += m
+	}
+	return r
+}
+
+// flush cuts the gathered samples, if any, into a chunk.
+func (c *cutter) flush(out []chunks.Meta) []chunks.Meta {
+	if len(c.ts) == 0 {
+		return out
+	}
+	out = append(out, chunks.Meta{
+		Chunk:   NewChunk(Encode(nil, c.ts, c.vs)),
+		MinTime: c.ts[0],
+		MaxTime: c.ts[len(c.ts)-1],
+	})
+	c.ts, c.vs = c.ts[:0], c.vs[:0]
+	return out
+}
+
+// writeMeta writes meta.json into dir atomically and durably, as
+// Prometheus does.
+func writeMeta(dir string, meta *tsdb.BlockMeta) error {
+	meta.Version = 1
+	b, err := json.MarshalIndent(meta, "", "\t")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "meta.json")
+	tmp := path + ".tmp"
+	defer os.Remove(tmp)
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err != nil {
+		return err
+	}
+	return fileutil.Replace(tmp, path)
+}

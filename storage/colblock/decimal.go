@@ -1,0 +1,140 @@
+package colblock
+
+import (
+	"math"
+	"strconv"
+	"sync"
+)
+
+// maxChunkSamples bounds what a chunk may claim to hold, so that a corrupt
+// header cannot make the decoder allocate without bound. The compactor cuts
+// chunks far shorter (Options.SamplesPerChunk).
+const maxChunkSamples = 1 << 16
+
+// encoder holds an Encode call's buffers.
+type encoder struct {
+	payload   []byte
+	zbuf      []byte
+	mantissas []int64
+	exps      []int16
+	digits    []byte
+}
+
+var encoderPool = sync.Pool{New: func() any { return &encoder{} }}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// toDecimal sets e.mantissas to the values of vs as integers m with one
+// common exponent exp, v = m × 10^exp, and reports whether every value
+// converts back to the same bits through fromDecimal. It does not for NaN,
+// ±Inf, -0, or values whose exponents lie too far apart for int64.
+func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
+	e.mantissas = growInt64(e.mantissas, len(vs))
+	if cap(e.exps) < len(vs) {
+		e.exps = make([]int16, len(vs))
+	}
+	e.exps = e.exps[:len(vs)]
+	minExp := math.MaxInt16
+	for i, v := range vs {
+		m, x, ok := e.shortestDecimal(v)
+		if !ok {
+			return 0, false
+		}
+		e.mantissas[i], e.exps[i] = m, int16(x)
+		if m != 0 {
+			minExp = min(minExp, x)
+		}
+	}
+	if minExp == math.MaxInt16 {
+		minExp = 0 // all zeros
+	}
+	for i, m := range e.mantissas {
+		if m == 0 {
+			continue
+		}
+		for k := int(e.exps[i]) - minExp; k > 0; k-- {
+			if m > math.MaxInt64/10 || m < math.MinInt64/10 {
+				return 0, false
+			}
+			m *= 10
+		}
+		e.mantissas[i] = m
+		if math.Float64bits(fromDecimal(m, minExp)) != math.Float64bits(vs[i]) {
+			return 0, false
+		}
+	}
+	return minExp, true
+}
+
+// shortestDecimal returns the shortest decimal m × 10^exp that parses back
+// to v, without trailing zeros in m.
+func (e *encoder) shortestDecimal(v float64) (m int64, exp int, ok bool) {
+	if v == 0 {
+		return 0, 0, !math.Signbit(v)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, 0, false
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
+		m = int64(v)
+	} else {
+		// strconv gives the shortest digits that round-trip, as
+		// "-d.dddde±xx".
+		e.digits = strconv.AppendFloat(e.digits[:0], v, 'e', -1, 64)
+		s := e.digits
+		neg := s[0] == '-'
+		if neg {
+			s = s[1:]
+		}
+		i := 0
+		for ; i < len(s) && s[i] != 'e'; i++ {
+			if s[i] == '.' {
+				continue
+			}
+			m = m*10 + int64(s[i]-'0')
+			if s[i] != '.' && i > 0 {
+				exp--
+			}
+		}
+		x, err := strconv.Atoi(string(s[i+1:]))
+		if err != nil {
+			return 0, 0, false
+		}
+		exp += x
+		if neg {
+			m = -m
+		}
+	}
+	for m%10 == 0 {
+		m /= 10
+		exp++
+	}
+	return m, exp, exp >= math.MinInt16/2 && exp <= math.MaxInt16/2
+}
+
+// fromDecimal returns the float64 nearest to m × 10^exp. Where m and 10^|exp|
+// are both exact in float64 one multiplication or division rounds correctly
+// (Clinger's fast path); otherwise strconv does.
+func fromDecimal(m int64, exp int) float64 {
+	if m == 0 {
+		return 0
+	}
+	if m > -(1<<53) && m < 1<<53 {
+		switch {
+		case exp == 0:
+			return float64(m)
+		case exp > 0 && exp < len(pow10):
+			return float64(m) * pow10[exp]
+		case exp < 0 && -exp < len(pow10):
+			return float64(m) / pow10[-exp]
+		}
+	}
+	var buf [48]byte
+	b := strconv.AppendInt(buf[:0], m, 10)
+	b = append(b, 'e')
+	b = strconv.AppendInt(b, int64(exp), 10)
+	f, _ := strconv.ParseFloat(string(b), 64) // ±Inf for out-of-range: never round-trips, so never written
+	return f
+}

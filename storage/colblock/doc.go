@@ -1,0 +1,18 @@
+// Package colblock is the long-term half of the metrics store: Prometheus
+// TSDB blocks whose float samples are stored as columnar chunks (a column of
+// timestamps, delta-of-delta coded, and a column of values as decimal
+// mantissas with a common exponent, delta or delta-of-delta coded, the whole
+// zstd-compressed), losslessly, instead of Gorilla XOR chunks. The format is
+// in docs/format/metrics-blocks.md.
+//
+// The TSDB keeps its head, WAL, compaction plan, retention and label index;
+// the package plugs into three of its hooks:
+//
+//   - NewCompactorFunc: a tsdb.Compactor that writes the head's blocks and
+//     merged blocks with columnar chunks (Compactor);
+//   - BlockQuerier and BlockChunkQuerier: block queriers whose chunk reader
+//     decodes them (Pool knows the encoding).
+//
+// What it is not: a query engine (the PromQL engine reads blocks through
+// storage.Querier) nor a head (recent samples are in Prometheus' head).
+package colblock
