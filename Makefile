@@ -123,12 +123,21 @@ plugin: plugin-frontend plugin-backend
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-logs bench-logs-longrun bench-traces bench-traces-soak bench-soak bench-ui bench-deps bench-deps-logs bench-deps-traces
+.PHONY: bench bench-metrics bench-metrics-long bench-logs bench-logs-longrun bench-traces bench-traces-soak bench-soak bench-ui bench-deps bench-deps-logs bench-deps-traces
 
 bench: bench-metrics bench-logs bench-traces
 
 bench-metrics: build bench-deps
 	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
+
+# The long-retention simulation (issues 15 and 18): a week of data at a 60 s
+# interval for 5,000 active series (about 50M samples), ingested as fast as
+# the systems take it, so that the TSDBs compact it into long blocks
+# (Sightline's and Prometheus' 2 h blocks merge into 6 h and 18 h ones under
+# a 15-day retention) and the 24 h and 7 d queries read them. One repeat, all
+# four targets; writes bench/results/long.md. About 15 minutes.
+bench-metrics-long: build bench-deps
+	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name long -repeats 1 -series 5000 -intervals 10080 $(BENCH_FLAGS)
 
 # The log benchmark (issues 3 and 10): 10 million OTLP log records, then
 # trace-ID lookups, single-word searches, Grafana's LogQL queries (limit=100,

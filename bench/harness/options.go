@@ -55,8 +55,12 @@ type Options struct {
 	QueryTimeout time.Duration
 	// ReadyTimeout bounds a system's start-up and StopTimeout its shutdown.
 	ReadyTimeout, StopTimeout time.Duration
-	// WorkDir holds the data directories; each is removed after its run.
+	// WorkDir holds the data directories; each is removed after its run
+	// unless KeepData.
 	WorkDir string
+	// KeepData keeps each run's data directory, for inspecting what a
+	// system wrote (promtool, VictoriaMetrics' metrics).
+	KeepData bool
 	// OutDir and Name: the report is OutDir/Name.md, plots OutDir/Name-*.png.
 	OutDir, Name string
 	// ProfileTarget, if set, is a Sightline target whose ingest is profiled

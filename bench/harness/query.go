@@ -53,6 +53,13 @@ func QuerySet() []Query {
 			Expr: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))`},
 		{Name: "range24h_histogram_quantile_p90_by_route", Kind: QueryRange, Range: 24 * h, Step: 5 * time.Minute,
 			Expr: `histogram_quantile(0.9, sum by (route, le) (rate(http_request_duration_seconds_bucket[5m])))`},
+		// Over the long-retention simulation's week (make
+		// bench-metrics-long) these read its longest blocks; over the
+		// default 3.5 hours, all the data, as the 24 h ones do.
+		{Name: "range7d_rate_sum_by_job", Kind: QueryRange, Range: 7 * 24 * h, Step: h,
+			Expr: `sum by (job) (rate(http_requests_total[5m]))`},
+		{Name: "range7d_histogram_quantile_p90_by_route", Kind: QueryRange, Range: 7 * 24 * h, Step: h,
+			Expr: `histogram_quantile(0.9, sum by (route, le) (rate(http_request_duration_seconds_bucket[5m])))`},
 		{Name: "range1h_rate_selective", Kind: QueryRange, Range: h, Step: time.Minute,
 			Expr: `rate(http_requests_total{job="svc-03",route="/api/orders"}[5m])`},
 		{Name: "instant_max_over_time_1h", Kind: QueryInstant,

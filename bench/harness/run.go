@@ -217,7 +217,9 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	}
 	dataDir := filepath.Join(o.WorkDir, fmt.Sprintf("r%d-%s", rep, target))
 	_ = os.RemoveAll(dataDir)
-	defer os.RemoveAll(dataDir)
+	if !o.KeepData {
+		defer os.RemoveAll(dataDir)
+	}
 
 	started := time.Now()
 	p, err := startProcess(kind, bin, dataDir, o.Retention)

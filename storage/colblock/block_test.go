@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -252,4 +253,90 @@ func TestPrometheusBlocksMigrate(t *testing.T) {
 	for _, e := range entries {
 		require.NotContains(t, e.Name(), tmpSuffix)
 	}
+}
+
+// Exemplars outlive the TSDB's ring: a head block takes those of its range
+// from the WAL, merges keep them, and the querier gives them with the
+// ring's, once each.
+func TestExemplarsPersistWithBlocks(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	dir := t.TempDir()
+	o := options(true)
+	o.EnableExemplarStorage = true
+	o.MaxExemplars = 10 // the ring turns over many times
+	db, err := tsdb.Open(dir, nil, nil, o, nil)
+	require.NoError(t, err)
+	ls := labels.FromStrings("__name__", "requests_total", "job", "api")
+	other := labels.FromStrings("__name__", "other_total", "job", "api")
+	var want []exemplar.Exemplar
+	const n = 20 * int(hour/step) // 20 hours
+	for i := range n {
+		ts := t0 + int64(i)*step
+		app := db.Appender(context.Background())
+		ref, err := app.Append(0, ls, ts, float64(i))
+		require.NoError(t, err)
+		_, err = app.Append(0, other, ts, float64(i))
+		require.NoError(t, err)
+		if i%10 == 0 {
+			e := exemplar.Exemplar{Labels: labels.FromStrings("trace_id", fmt.Sprintf("%032x", i)), Value: float64(i), Ts: ts, HasTs: true}
+			_, err = app.AppendExemplar(ref, ls, e)
+			require.NoError(t, err)
+			want = append(want, e)
+		}
+		require.NoError(t, app.Commit())
+	}
+	require.NoError(t, db.Compact(context.Background()))
+	merged := false
+	for _, m := range blockMetas(db) {
+		merged = merged || m.Compaction.Level > 1
+	}
+	require.True(t, merged)
+
+	get := func(db *tsdb.DB, start, end int64) []exemplar.Exemplar {
+		t.Helper()
+		hq, err := db.ExemplarQuerier(context.Background())
+		require.NoError(t, err)
+		res, err := ExemplarQuerier(hq, db.Blocks()).Select(start, end, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
+		require.NoError(t, err)
+		if len(res) == 0 {
+			return nil
+		}
+		require.Len(t, res, 1)
+		require.Equal(t, ls, res[0].SeriesLabels)
+		return res[0].Exemplars
+	}
+	// Those older than the head are in blocks, every one; the ring
+	// holds the last 10; those between are in the WAL only, until their
+	// block is written.
+	headMin := db.Head().MinTime()
+	var persisted []exemplar.Exemplar
+	for _, e := range want {
+		if e.Ts < headMin {
+			persisted = append(persisted, e)
+		}
+	}
+	require.Greater(t, len(persisted), len(want)/2)
+	check := func(db *tsdb.DB) {
+		t.Helper()
+		got := get(db, math.MinInt64, math.MaxInt64)
+		require.Equal(t, persisted, got[:len(persisted)])
+		require.Equal(t, want[len(want)-10:], got[len(got)-10:])
+		// A range within the blocks.
+		from, to := t0+5*hour, t0+9*hour
+		var sub []exemplar.Exemplar
+		for _, e := range want {
+			if e.Ts >= from && e.Ts <= to {
+				sub = append(sub, e)
+			}
+		}
+		require.Equal(t, sub, get(db, from, to))
+	}
+	check(db)
+	require.NoError(t, db.Close())
+
+	// And after a restart.
+	db, err = tsdb.Open(dir, nil, nil, o, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	check(db)
 }

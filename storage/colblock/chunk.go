@@ -10,6 +10,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/sightline-dev/sightline/storage/segment"
 )
 
 // EncColumnar is the chunk encoding of a columnar chunk. Prometheus uses
@@ -81,7 +83,7 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
 	p := e.payload[:0]
-	p = appendTimestamps(p, ts)
+	p = e.appendTimestamps(p, ts)
 	p = e.appendValues(p, vs)
 	e.payload = p
 
@@ -96,19 +98,21 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	return append(dst, p...)
 }
 
-func appendTimestamps(b []byte, ts []int64) []byte {
+func (e *encoder) appendTimestamps(b []byte, ts []int64) []byte {
 	b = binary.AppendVarint(b, ts[0])
 	if len(ts) == 1 {
 		return b
 	}
 	d := ts[1] - ts[0]
 	b = binary.AppendVarint(b, d)
+	us := e.us[:0]
 	for i := 2; i < len(ts); i++ {
 		nd := ts[i] - ts[i-1]
-		b = binary.AppendVarint(b, nd-d)
+		us = append(us, zigzag(nd-d))
 		d = nd
 	}
-	return b
+	e.us = us
+	return appendPacked(b, us)
 }
 
 // appendValues appends the value column in the smallest lossless mode.
@@ -116,54 +120,47 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 	exp, ok := e.toDecimal(vs)
 	if !ok {
 		b = append(b, valuesXOR)
+		us := e.us[:0]
 		prev := uint64(0)
 		for _, v := range vs {
 			bits := math.Float64bits(v)
-			b = binary.BigEndian.AppendUint64(b, bits^prev)
+			us = append(us, bits^prev)
 			prev = bits
 		}
-		return b
+		e.us = us
+		return appendPacked(b, us)
 	}
 	ms := e.mantissas
-	// Deltas suit gauges, deltas of deltas counters that grow steadily.
-	var dSize, ddSize int
+	// Deltas suit gauges, deltas of deltas counters that grow steadily:
+	// both are packed and the smaller kept.
+	us := e.us[:0]
+	dd := e.us2[:0]
 	for i := 1; i < len(ms); i++ {
 		d := ms[i] - ms[i-1]
-		dSize += varintLen(d)
+		us = append(us, zigzag(d))
 		if i > 1 {
-			ddSize += varintLen(d - (ms[i-1] - ms[i-2]))
-		} else {
-			ddSize += varintLen(d)
+			d -= ms[i-1] - ms[i-2]
 		}
+		dd = append(dd, zigzag(d))
 	}
-	mode := byte(valuesDelta)
-	if ddSize < dSize {
-		mode = valuesDeltaDoD
+	e.us, e.us2 = us, dd
+	e.alt = appendPacked(e.alt[:0], us)
+	e.alt2 = appendPacked(e.alt2[:0], dd)
+	mode, column := byte(valuesDelta), e.alt
+	if len(e.alt2) < len(e.alt) {
+		mode, column = valuesDeltaDoD, e.alt2
 	}
 	b = append(b, mode)
 	b = binary.AppendVarint(b, int64(exp))
+	b = binary.AppendUvarint(b, uint64(len(e.raw)))
+	prev := 0
+	for _, i := range e.raw {
+		b = binary.AppendUvarint(b, uint64(i-prev))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(vs[i]))
+		prev = i
+	}
 	b = binary.AppendVarint(b, ms[0])
-	var d int64
-	for i := 1; i < len(ms); i++ {
-		nd := ms[i] - ms[i-1]
-		if mode == valuesDelta || i == 1 {
-			b = binary.AppendVarint(b, nd)
-		} else {
-			b = binary.AppendVarint(b, nd-d)
-		}
-		d = nd
-	}
-	return b
-}
-
-func varintLen(v int64) int {
-	u := uint64(v<<1) ^ uint64(v>>63)
-	n := 1
-	for u >= 0x80 {
-		u >>= 7
-		n++
-	}
-	return n
+	return append(b, column...)
 }
 
 // Iterator returns an iterator over the chunk's samples. A malformed chunk
@@ -183,6 +180,7 @@ func (c *Chunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 type iterator struct {
 	ts   []int64
 	vs   []float64
+	us   []uint64
 	i    int
 	err  error
 	zbuf []byte
@@ -216,54 +214,78 @@ func (it *iterator) decode(b []byte) error {
 		}
 		p = it.zbuf
 	}
-	if int(n) > len(p) { // every timestamp takes a byte at least
-		return errCorrupt
-	}
 	it.ts = growInt64(it.ts, int(n))
 	it.vs = growFloat64(it.vs, int(n))
-	r := reader{b: p}
-	t := r.varint()
+	r := &segment.Dec{B: p}
+	t := r.Varint()
 	it.ts[0] = t
-	var d int64
-	for i := 1; i < int(n); i++ {
-		if i == 1 {
-			d = r.varint()
-		} else {
-			d += r.varint()
-		}
+	if n > 1 {
+		d := r.Varint()
 		t += d
-		it.ts[i] = t
+		it.ts[1] = t
+		us := growUint64(it.us, int(n)-2)
+		it.us = us
+		readPacked(r, us)
+		for i := 2; i < int(n); i++ {
+			d += unzigzag(us[i-2])
+			t += d
+			it.ts[i] = t
+		}
 	}
-	mode := r.byte()
-	switch mode {
+	switch mode := byte1(r); mode {
 	case valuesXOR:
+		us := growUint64(it.us, int(n))
+		it.us = us
+		readPacked(r, us)
 		prev := uint64(0)
 		for i := range it.vs {
-			prev ^= r.uint64()
+			prev ^= us[i]
 			it.vs[i] = math.Float64frombits(prev)
 		}
 	case valuesDelta, valuesDeltaDoD:
-		exp := r.varint()
+		exp := r.Varint()
 		if exp < math.MinInt16 || exp > math.MaxInt16 {
 			return errCorrupt
 		}
-		m := r.varint()
+		raws := r.Uvarint()
+		if raws > n {
+			return errCorrupt
+		}
+		rawAt := r.B
+		for range raws {
+			r.Uvarint()
+			u64(r)
+		}
+		m := r.Varint()
+		us := growUint64(it.us, int(n)-1)
+		it.us = us
+		readPacked(r, us)
 		var d int64
 		for i := range it.vs {
 			if i > 0 {
 				if mode == valuesDelta || i == 1 {
-					d = r.varint()
+					d = unzigzag(us[i-1])
 				} else {
-					d += r.varint()
+					d += unzigzag(us[i-1])
 				}
 				m += d
 			}
 			it.vs[i] = fromDecimal(m, int(exp))
 		}
+		rr := &segment.Dec{B: rawAt}
+		i := uint64(0)
+		for range raws {
+			i += rr.Uvarint()
+			bits := u64(rr)
+			if rr.Err != nil || i >= n {
+				return errCorrupt
+			}
+			it.vs[i] = math.Float64frombits(bits)
+		}
 	default:
 		return errCorrupt
 	}
-	if r.err || len(r.b) != 0 {
+	if r.Err != nil || len(r.B) != 0 {
 		return errCorrupt
 	}
 	return nil
@@ -272,6 +294,13 @@ func (it *iterator) decode(b []byte) error {
 func growInt64(s []int64, n int) []int64 {
 	if cap(s) < n {
 		return make([]int64, n)
+	}
+	return s[:n]
+}
+
+func growUint64(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
 	}
 	return s[:n]
 }
@@ -319,38 +348,21 @@ func (it *iterator) AtFloatHistogram(*histogram.FloatHistogram) (int64, *histogr
 	panic("BUG: AtFloatHistogram on a columnar float chunk")
 }
 
-// reader reads varints from b; a short or malformed input sets err.
-type reader struct {
-	b   []byte
-	err bool
+// byte1 and u64 read what segment.Dec has no method for; a short column
+// fails d as its own reads do.
+func byte1(d *segment.Dec) byte {
+	if b := d.Fixed(1); b != nil {
+		return b[0]
+	}
+	return 0xff
 }
 
-func (r *reader) varint() int64 {
-	v, k := binary.Varint(r.b)
-	if k <= 0 {
-		r.err, r.b = true, nil
-		return 0
+func u64(d *segment.Dec) uint64 {
+	if b := d.Fixed(8); b != nil {
+		return binary.BigEndian.Uint64(b)
 	}
-	r.b = r.b[k:]
-	return v
+	return 0
 }
 
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.err = true
-		return 0xff
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) uint64() uint64 {
-	if len(r.b) < 8 {
-		r.err, r.b = true, nil
-		return 0
-	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
+// fail marks d corrupt, as its own reads do.
+func fail(d *segment.Dec) { d.Err, d.B = errCorrupt, nil }

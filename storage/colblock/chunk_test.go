@@ -1,6 +1,7 @@
 package colblock
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -19,7 +20,7 @@ func roundTrip(t *testing.T, ts []int64, vs []float64) []byte {
 	require.Equal(t, len(ts), c.NumSamples())
 	it := c.Iterator(nil)
 	for i := range ts {
-		require.Equal(t, chunkenc.ValFloat, it.Next())
+		require.Equal(t, chunkenc.ValFloat, it.Next(), "%v", it.Err())
 		gt, gv := it.At()
 		require.Equal(t, ts[i], gt)
 		require.Equal(t, math.Float64bits(vs[i]), math.Float64bits(gv), "value %d: %v, got %v", i, vs[i], gv)
@@ -115,5 +116,37 @@ func FuzzChunkDecode(f *testing.F) {
 			t.Fatalf("decoded %d samples of a chunk that says %d", n, NewChunk(b).NumSamples())
 		}
 		it.Seek(math.MaxInt64)
+	})
+}
+
+// Any samples come back bit for bit.
+func FuzzChunkRoundTrip(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, int64(1000), uint8(3))
+	f.Fuzz(func(t *testing.T, raw []byte, step int64, shape uint8) {
+		n := len(raw) / 8
+		if n == 0 || step <= 0 || step > 1<<40 {
+			return
+		}
+		ts := make([]int64, n)
+		vs := make([]float64, n)
+		for i := range n {
+			bits := binary.LittleEndian.Uint64(raw[i*8:])
+			ts[i] = int64(i) * step
+			if shape&1 != 0 {
+				ts[i] += int64(bits % uint64(step)) // jitter below the step keeps them increasing
+				if i > 0 && ts[i] <= ts[i-1] {
+					ts[i] = ts[i-1] + 1
+				}
+			}
+			switch shape >> 1 % 3 {
+			case 0:
+				vs[i] = math.Float64frombits(bits)
+			case 1:
+				vs[i] = float64(int64(bits)>>40) / 100
+			default:
+				vs[i] = float64(bits >> 50)
+			}
+		}
+		roundTrip(t, ts, vs)
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -96,10 +97,21 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 			meta.Compaction.SetOutOfOrder()
 		}
 	}
-	if blk, ok := b.(*tsdb.Block); ok { // a rewrite without the deleted samples
+	exemplars := exemplarSet{}
+	switch blk := b.(type) {
+	case *tsdb.RangeHead:
+		// The in-order head: its exemplars are in the WAL. Failing to
+		// read them costs the block its exemplars, not its samples.
+		if err := walExemplars(c.logger, filepath.Join(dest, "wal"), mint, maxt, exemplars); err != nil {
+			c.logger.Error("reading the exemplars of a block from the WAL", "mint", mint, "maxt", maxt, "err", err)
+		}
+	case *tsdb.Block: // a rewrite without the deleted samples
 		b = columnarBlock{Block: blk}
+		if err := readExemplars(blk.Dir(), mint, maxt-1, keepAll, exemplars); err != nil {
+			return nil, err
+		}
 	}
-	if err := c.write(dest, meta, b); err != nil {
+	if err := c.write(dest, meta, exemplars, b); err != nil {
 		return nil, err
 	}
 	if meta.Stats.NumSamples == 0 {
@@ -113,9 +125,10 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]ulid.ULID, error) {
 	start := time.Now()
 	var (
-		blocks []tsdb.BlockReader
-		metas  []*tsdb.BlockMeta
-		dirsOf []string
+		blocks    []tsdb.BlockReader
+		metas     []*tsdb.BlockMeta
+		dirsOf    []string
+		exemplars = exemplarSet{}
 	)
 	for _, d := range dirs {
 		var b *tsdb.Block
@@ -136,9 +149,12 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 		metas = append(metas, &m)
 		blocks = append(blocks, columnarBlock{Block: b})
 		dirsOf = append(dirsOf, b.Dir())
+		if err := readExemplars(b.Dir(), m.MinTime, m.MaxTime-1, keepAll, exemplars); err != nil {
+			return nil, err
+		}
 	}
 	meta := tsdb.CompactBlockMetas(ulid.MustNew(ulid.Now(), rand.Reader), metas...)
-	if err := c.write(dest, meta, blocks...); err != nil {
+	if err := c.write(dest, meta, exemplars, blocks...); err != nil {
 		return nil, err
 	}
 	if meta.Stats.NumSamples == 0 {
@@ -157,10 +173,12 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 	return []ulid.ULID{meta.ULID}, nil
 }
 
+func keepAll(labels.Labels) bool { return true }
+
 // write writes the union of blocks within meta's time range as a block in
 // dest: into a temporary directory, synced, then renamed, so that a crash
 // at any moment leaves either no block or a whole one.
-func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, blocks ...tsdb.BlockReader) (err error) {
+func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, blocks ...tsdb.BlockReader) (err error) {
 	start := time.Now()
 	dir := filepath.Join(dest, meta.ULID.String())
 	tmp := dir + tmpSuffix
@@ -211,6 +229,9 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, blocks ...tsdb.Bloc
 	if !slices.Contains(meta.Compaction.Hints, HintColumnar) {
 		meta.Compaction.Hints = append(meta.Compaction.Hints, HintColumnar)
 		slices.Sort(meta.Compaction.Hints)
+	}
+	if err := writeExemplars(tmp, exemplars); err != nil {
+		return fmt.Errorf("write exemplars: %w", err)
 	}
 	if err := writeMeta(tmp, meta); err != nil {
 		return fmt.Errorf("write meta: %w", err)

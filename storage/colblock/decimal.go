@@ -17,7 +17,11 @@ type encoder struct {
 	zbuf      []byte
 	mantissas []int64
 	exps      []int16
+	ok        []bool
+	raw       []int // indices of the values kept as bits
 	digits    []byte
+	us, us2   []uint64
+	alt, alt2 []byte
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{} }}
@@ -27,43 +31,50 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
 // toDecimal sets e.mantissas to the values of vs as integers m with one
-// common exponent exp, v = m × 10^exp, and reports whether every value
-// converts back to the same bits through fromDecimal. It does not for NaN,
-// ±Inf, -0, or values whose exponents lie too far apart for int64.
+// common exponent exp, v = m × 10^exp, where m converts back to v's bits
+// through fromDecimal. Those that do not (NaN and stale markers, ±Inf, -0,
+// values whose exponents lie too far from the others' for int64) are
+// listed in e.raw, to be kept as bits, and repeat the previous mantissa, so
+// that their deltas are 0. If more than a quarter are, it returns false:
+// the chunk is better kept as XORed bits.
 func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
-	e.mantissas = growInt64(e.mantissas, len(vs))
-	if cap(e.exps) < len(vs) {
-		e.exps = make([]int16, len(vs))
+	n := len(vs)
+	e.mantissas = growInt64(e.mantissas, n)
+	if cap(e.exps) < n {
+		e.exps, e.ok = make([]int16, n), make([]bool, n)
 	}
-	e.exps = e.exps[:len(vs)]
+	e.exps, e.ok, e.raw = e.exps[:n], e.ok[:n], e.raw[:0]
 	minExp := math.MaxInt16
 	for i, v := range vs {
 		m, x, ok := e.shortestDecimal(v)
-		if !ok {
-			return 0, false
-		}
-		e.mantissas[i], e.exps[i] = m, int16(x)
-		if m != 0 {
+		e.mantissas[i], e.exps[i], e.ok[i] = m, int16(x), ok
+		if ok && m != 0 {
 			minExp = min(minExp, x)
 		}
 	}
 	if minExp == math.MaxInt16 {
-		minExp = 0 // all zeros
+		minExp = 0 // all zeros, or none converts
 	}
+	prev := int64(0)
 	for i, m := range e.mantissas {
-		if m == 0 {
-			continue
-		}
-		for k := int(e.exps[i]) - minExp; k > 0; k-- {
+		ok := e.ok[i]
+		for k := int(e.exps[i]) - minExp; ok && m != 0 && k > 0; k-- {
 			if m > math.MaxInt64/10 || m < math.MinInt64/10 {
-				return 0, false
+				ok = false
 			}
 			m *= 10
 		}
-		e.mantissas[i] = m
-		if math.Float64bits(fromDecimal(m, minExp)) != math.Float64bits(vs[i]) {
-			return 0, false
+		if ok && math.Float64bits(fromDecimal(m, minExp)) != math.Float64bits(vs[i]) {
+			ok = false
 		}
+		if !ok {
+			e.raw = append(e.raw, i)
+			if len(e.raw) > n/4 {
+				return 0, false
+			}
+			m = prev
+		}
+		e.mantissas[i], prev = m, m
 	}
 	return minExp, true
 }

@@ -1,9 +1,11 @@
 // Package colblock is the long-term half of the metrics store: Prometheus
 // TSDB blocks whose float samples are stored as columnar chunks (a column of
 // timestamps, delta-of-delta coded, and a column of values as decimal
-// mantissas with a common exponent, delta or delta-of-delta coded, the whole
-// zstd-compressed), losslessly, instead of Gorilla XOR chunks. The format is
-// in docs/format/metrics-blocks.md.
+// mantissas with a common exponent, delta or delta-of-delta coded, both
+// bit-packed, zstd over the whole where it helps), losslessly, instead of
+// Gorilla XOR chunks, and which keep their exemplars (read from the WAL
+// when the head is compacted; ExemplarQuerier). The format is in
+// docs/format/metrics-blocks.md.
 //
 // The TSDB keeps its head, WAL, compaction plan, retention and label index;
 // the package plugs into three of its hooks:

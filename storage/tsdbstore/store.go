@@ -399,9 +399,14 @@ func (s *Store) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, error) {
 	var q storage.ExemplarQuerier = noExemplars{}
 	var err error
-	// The exemplars are in memory: the querier reads them even if the
-	// TSDB is reopened meanwhile.
-	s.Existing(tenant.FromContext(ctx), func(db *tsdb.DB) { q, err = db.ExemplarQuerier(ctx) })
+	// The ring's exemplars are in memory and the blocks' in files read
+	// by path: the querier reads them even if the TSDB is reopened, or a
+	// block deleted (it then has none), meanwhile.
+	s.Existing(tenant.FromContext(ctx), func(db *tsdb.DB) {
+		if q, err = db.ExemplarQuerier(ctx); err == nil {
+			q = colblock.ExemplarQuerier(q, db.Blocks())
+		}
+	})
 	return q, err
 }
 

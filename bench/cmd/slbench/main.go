@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&o.OutDir, "out", "results", "Directory of the report and plots.")
 	fs.StringVar(&o.Name, "name", o.Name, "Report name: <out>/<name>.md and <out>/<name>-*.png.")
 	fs.StringVar(&o.WorkDir, "work", "", "Scratch directory for data directories (default: a new temporary directory).")
+	fs.BoolVar(&o.KeepData, "keep", false, "Keep each run's data directory under -work (with -work).")
 	render := fs.String("render", "", "Render the report again from a saved <name>.json into -out/-name, without running anything.")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {

@@ -1,0 +1,318 @@
+package colblock
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/tsdb/record"
+	"github.com/prometheus/prometheus/tsdb/wlog"
+
+	"github.com/sightline-dev/sightline/storage/segment"
+)
+
+// exemplarsFile is the file of a block's exemplars:
+//
+//	"SLEX" | version byte 1 | zstd frame of:
+//	  uvarint series | per series: labels, uvarint exemplars,
+//	    per exemplar: varint timestamp delta, 8 bytes value bits, labels
+//	labels: uvarint pairs | (uvarint len, name, uvarint len, value)…
+//
+// Series are sorted by labels, a series' exemplars by time.
+const exemplarsFile = "exemplars"
+
+var exemplarsMagic = []byte("SLEX\x01")
+
+// seriesExemplars are one series' exemplars, by time.
+type seriesExemplars struct {
+	labels    labels.Labels
+	exemplars []exemplar.Exemplar
+}
+
+// exemplarSet gathers exemplars by series.
+type exemplarSet map[string]*seriesExemplars
+
+func (s exemplarSet) add(ls labels.Labels, e exemplar.Exemplar) {
+	k := ls.String()
+	se := s[k]
+	if se == nil {
+		se = &seriesExemplars{labels: ls}
+		s[k] = se
+	}
+	se.exemplars = append(se.exemplars, e)
+}
+
+// sorted returns the series by labels, each one's exemplars by time
+// without repeats.
+func (s exemplarSet) sorted() []*seriesExemplars {
+	out := make([]*seriesExemplars, 0, len(s))
+	for _, se := range s {
+		slices.SortFunc(se.exemplars, func(a, b exemplar.Exemplar) int {
+			if c := cmpInt(a.Ts, b.Ts); c != 0 {
+				return c
+			}
+			return labels.Compare(a.Labels, b.Labels)
+		})
+		se.exemplars = slices.CompactFunc(se.exemplars, func(a, b exemplar.Exemplar) bool { return a.Equals(b) })
+		out = append(out, se)
+	}
+	slices.SortFunc(out, func(a, b *seriesExemplars) int { return labels.Compare(a.labels, b.labels) })
+	return out
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// walExemplars reads the exemplars in [mint, maxt) from the WAL in
+// walDir, its checkpoint first. The WAL has every exemplar the head took
+// since its last truncation, which comes after the head's blocks are
+// written: so a head block gets all the exemplars of its range, including
+// those its exemplar ring has already overwritten. The last segment may
+// end in a record being written; reading stops there.
+func walExemplars(logger *slog.Logger, walDir string, mint, maxt int64, into exemplarSet) error {
+	var segs []string
+	cp, _, err := wlog.LastCheckpoint(walDir)
+	switch {
+	case err == nil:
+		first, last, err := wlog.Segments(cp)
+		if err != nil {
+			return err
+		}
+		for i := first; i <= last && i >= 0; i++ {
+			segs = append(segs, wlog.SegmentName(cp, i))
+		}
+	case !errors.Is(err, record.ErrNotFound):
+		return err
+	}
+	first, last, err := wlog.Segments(walDir)
+	if err != nil {
+		return err
+	}
+	for i := first; i <= last && i >= 0; i++ {
+		segs = append(segs, wlog.SegmentName(walDir, i))
+	}
+	dec := record.NewDecoder(nil, logger)
+	series := map[chunks.HeadSeriesRef]labels.Labels{}
+	var (
+		rs []record.RefSeries
+		re []record.RefExemplar
+	)
+	for _, name := range segs {
+		seg, err := wlog.OpenReadSegment(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // truncated meanwhile: its exemplars are older
+		}
+		if err != nil {
+			return err
+		}
+		r := wlog.NewLiveReader(logger, nil, seg)
+		for r.Next() {
+			rec := r.Record()
+			switch dec.Type(rec) {
+			case record.Series:
+				if rs, err = dec.Series(rec, rs[:0]); err != nil {
+					seg.Close()
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				for _, s := range rs {
+					series[s.Ref] = s.Labels.Copy() // the decoder's labels point into rec
+				}
+			case record.Exemplars:
+				if re, err = dec.Exemplars(rec, re[:0]); err != nil {
+					seg.Close()
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				for _, e := range re {
+					ls, ok := series[e.Ref]
+					if !ok || e.T < mint || e.T >= maxt {
+						continue
+					}
+					into.add(ls, exemplar.Exemplar{Labels: e.Labels.Copy(), Value: e.V, Ts: e.T, HasTs: true})
+				}
+			}
+		}
+		seg.Close()
+		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// writeExemplars writes the exemplars of set into dir, if there are any.
+func writeExemplars(dir string, set exemplarSet) error {
+	if len(set) == 0 {
+		return nil
+	}
+	var b []byte
+	sorted := set.sorted()
+	b = binary.AppendUvarint(b, uint64(len(sorted)))
+	for _, se := range sorted {
+		b = appendLabels(b, se.labels)
+		b = binary.AppendUvarint(b, uint64(len(se.exemplars)))
+		var prev int64
+		for _, e := range se.exemplars {
+			b = binary.AppendVarint(b, e.Ts-prev)
+			prev = e.Ts
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.Value))
+			b = appendLabels(b, e.Labels)
+		}
+	}
+	out := zstdEnc.EncodeAll(b, slices.Clone(exemplarsMagic))
+	f, err := os.Create(filepath.Join(dir, exemplarsFile))
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(out)
+	return errors.Join(err, f.Sync(), f.Close())
+}
+
+func appendLabels(b []byte, ls labels.Labels) []byte {
+	b = binary.AppendUvarint(b, uint64(ls.Len()))
+	ls.Range(func(l labels.Label) {
+		b = binary.AppendUvarint(b, uint64(len(l.Name)))
+		b = append(b, l.Name...)
+		b = binary.AppendUvarint(b, uint64(len(l.Value)))
+		b = append(b, l.Value...)
+	})
+	return b
+}
+
+// readExemplars adds to into the exemplars in the block dir within
+// [mint, maxt] of the series keep accepts. A block without exemplars, or
+// deleted meanwhile, has none.
+func readExemplars(dir string, mint, maxt int64, keep func(labels.Labels) bool, into exemplarSet) error {
+	raw, err := os.ReadFile(filepath.Join(dir, exemplarsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(raw, exemplarsMagic) {
+		return fmt.Errorf("%s: not an exemplars file", dir)
+	}
+	b, err := zstdDec.DecodeAll(raw[len(exemplarsMagic):], nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	r := &segment.Dec{B: b}
+	var lb labels.ScratchBuilder
+	n := r.Uvarint()
+	for range n {
+		ls := readLabels(r, &lb)
+		use := r.Err == nil && keep(ls)
+		m := r.Uvarint()
+		var ts int64
+		for range m {
+			ts += r.Varint()
+			v := math.Float64frombits(u64(r))
+			els := readLabels(r, &lb)
+			if r.Err != nil {
+				break
+			}
+			if use && ts >= mint && ts <= maxt {
+				into.add(ls, exemplar.Exemplar{Labels: els, Value: v, Ts: ts, HasTs: true})
+			}
+		}
+		if r.Err != nil {
+			return fmt.Errorf("%s: corrupt exemplars file", dir)
+		}
+	}
+	return nil
+}
+
+func readLabels(r *segment.Dec, b *labels.ScratchBuilder) labels.Labels {
+	n := r.Uvarint()
+	if n > uint64(len(r.B)) {
+		fail(r)
+		return labels.EmptyLabels()
+	}
+	b.Reset()
+	for range n {
+		name, value := r.String(), r.String()
+		if r.Err != nil {
+			return labels.EmptyLabels()
+		}
+		b.Add(name, value)
+	}
+	return b.Labels()
+}
+
+// ExemplarQuerier returns a querier of the exemplars of head (the TSDB's
+// ring) and of blocks: those the ring no longer holds are in the blocks of
+// their time.
+func ExemplarQuerier(head storage.ExemplarQuerier, blocks []*tsdb.Block) storage.ExemplarQuerier {
+	return exemplarQuerier{head: head, blocks: blocks}
+}
+
+type exemplarQuerier struct {
+	head   storage.ExemplarQuerier
+	blocks []*tsdb.Block
+}
+
+// Select returns the exemplars within [start, end] of the series that
+// match any of the matcher sets, by series, each series' by time; one
+// both in the ring and in a block is given once.
+func (q exemplarQuerier) Select(start, end int64, matchers ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
+	set := exemplarSet{}
+	keep := func(ls labels.Labels) bool {
+		for _, ms := range matchers {
+			ok := true
+			for _, m := range ms {
+				if !m.Matches(ls.Get(m.Name)) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, b := range q.blocks {
+		if m := b.Meta(); m.MaxTime <= start || m.MinTime > end {
+			continue
+		}
+		if err := readExemplars(b.Dir(), start, end, keep, set); err != nil {
+			return nil, err
+		}
+	}
+	res, err := q.head.Select(start, end, matchers...)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range res {
+		for _, e := range r.Exemplars {
+			e.HasTs = true // the ring keeps every exemplar's time but not this flag
+			set.add(r.SeriesLabels, e)
+		}
+	}
+	sorted := set.sorted()
+	out := make([]exemplar.QueryResult, 0, len(sorted))
+	for _, se := range sorted {
+		out = append(out, exemplar.QueryResult{SeriesLabels: se.labels, Exemplars: se.exemplars})
+	}
+	return out, nil
+}
