@@ -6,9 +6,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -47,7 +49,7 @@ func openDB(t *testing.T, dir string, columnar bool) *tsdb.DB {
 // appendTestData writes hours of 15-second samples from t0: float series of
 // every kind the codec distinguishes, stale markers, integer and float
 // native histograms.
-func appendTestData(t *testing.T, db *tsdb.DB, t0 int64, hours int) {
+func appendTestData(t testing.TB, db *tsdb.DB, t0 int64, hours int) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(7, 7))
 	kinds := []func(i int) float64{
@@ -339,4 +341,30 @@ func TestExemplarsPersistWithBlocks(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	check(db)
+}
+
+// A compaction killed part-way leaves a temporary directory; the TSDB
+// deletes it at start-up and reads what it had, whole.
+func TestCrashDuringCompaction(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	dir := t.TempDir()
+	db := openDB(t, dir, true)
+	appendTestData(t, db, t0, 8)
+	require.NoError(t, db.Compact(context.Background()))
+	want := query(t, db, math.MinInt64, math.MaxInt64)
+	blocks := db.Blocks()
+	require.NotEmpty(t, blocks)
+	require.NoError(t, db.Close())
+
+	// What a merge interrupted after writing some of its chunks leaves.
+	tmp := filepath.Join(dir, ulid.MustNew(ulid.Now(), nil).String()+tmpSuffix)
+	require.NoError(t, os.MkdirAll(filepath.Join(tmp, "chunks"), 0o777))
+	require.NoError(t, os.WriteFile(filepath.Join(tmp, "chunks", "000001"), []byte("partial"), 0o666))
+
+	db = openDB(t, dir, true)
+	defer db.Close()
+	_, err := os.Stat(tmp)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.Equal(t, len(blocks), len(db.Blocks()))
+	require.Equal(t, want, query(t, db, math.MinInt64, math.MaxInt64))
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"sort"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -20,26 +19,20 @@ const EncColumnar chunkenc.Encoding = 0xC1
 
 // Layout of a chunk's bytes (docs/format/metrics-blocks.md):
 //
-//	flags byte | uvarint samples | payload, zstd-compressed if flagZstd
-//
-// payload: the timestamp column, then the value column.
+//	flags byte | uvarint samples | timestamp column, value column (zstd if flagZstd)
 const (
 	flagZstd = 1 << 0
 
+	// minZstdPayload is the shortest payload zstd is tried on.
+	minZstdPayload = 256
+
 	// Value column modes.
-	valuesXOR      = 0 // 8 bytes per value: its bits XOR the previous value's
-	valuesDelta    = 1 // decimal mantissas, zigzag varint deltas
-	valuesDeltaDoD = 2 // decimal mantissas, zigzag varint deltas of deltas
+	valuesXOR      = 0 // packed: its bits XOR the previous value's
+	valuesDelta    = 1 // decimal mantissas, packed zigzag deltas
+	valuesDeltaDoD = 2 // decimal mantissas, packed zigzag deltas of deltas
 )
 
-var (
-	errReadOnly = errors.New("columnar chunks are written whole, not appended to")
-
-	// One encoder and decoder for the process: both are safe for concurrent
-	// use. No zstd checksum: the chunk record carries a CRC32 already.
-	zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-	zstdDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20))
-)
+var errReadOnly = errors.New("columnar chunks are written whole, not appended to")
 
 // Chunk is a columnar chunk: one series' float samples as a column of
 // timestamps and a column of values. It implements chunkenc.Chunk for reading;
@@ -73,28 +66,31 @@ func (c *Chunk) NumSamples() int {
 
 // Encode appends to dst the chunk of the samples ts, vs: timestamps
 // strictly increasing, len(ts) == len(vs) > 0. Values are kept bit for bit:
-// as decimal mantissas with a common exponent where every value converts
-// back exactly (VictoriaMetrics' approach, made lossless), else as XORed
-// bits; zstd then compresses the whole if that is smaller.
+// as decimal mantissas with a common exponent where they convert back
+// exactly (VictoriaMetrics' approach, made lossless), else as XORed bits.
+//
+// Then zstd compresses the columns, if that makes them smaller: packed
+// columns seldom shrink further, but XORed bits with a pattern (values that
+// cycle, special values) do. It is tried only on columns of
+// minZstdPayload bytes or more, at its fastest level, as it is most of a
+// compaction's CPU otherwise.
 func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	if len(ts) != len(vs) || len(ts) == 0 {
 		panic(fmt.Sprintf("BUG: colblock.Encode of %d timestamps and %d values", len(ts), len(vs)))
 	}
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
-	p := e.payload[:0]
-	p = e.appendTimestamps(p, ts)
+	p := e.appendTimestamps(e.payload[:0], ts)
 	p = e.appendValues(p, vs)
 	e.payload = p
-
-	dst = append(dst, 0)
-	flags := len(dst) - 1
-	dst = binary.AppendUvarint(dst, uint64(len(ts)))
-	e.zbuf = zstdEnc.EncodeAll(p, e.zbuf[:0])
-	if len(e.zbuf) < len(p) {
-		dst[flags] |= flagZstd
-		return append(dst, e.zbuf...)
+	flags := byte(0)
+	if len(p) >= minZstdPayload {
+		if e.zbuf = zstdFast.EncodeAll(p, e.zbuf[:0]); len(e.zbuf) < len(p) {
+			flags, p = flagZstd, e.zbuf
+		}
 	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
 	return append(dst, p...)
 }
 
@@ -181,9 +177,9 @@ type iterator struct {
 	ts   []int64
 	vs   []float64
 	us   []uint64
+	zbuf []byte
 	i    int
 	err  error
-	zbuf []byte
 }
 
 var _ chunkenc.Iterator = (*iterator)(nil)
@@ -202,6 +198,9 @@ func (it *iterator) decode(b []byte) error {
 		return errCorrupt
 	}
 	flags := b[0]
+	if flags&^flagZstd != 0 {
+		return errCorrupt
+	}
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || n == 0 || n > maxChunkSamples {
 		return errCorrupt

@@ -54,6 +54,9 @@ func DefaultOptions() Options {
 // blocks to merge into which longer one), and Compactor writes.
 func NewCompactorFunc(o Options) tsdb.NewCompactorFunc {
 	return func(ctx context.Context, r prometheus.Registerer, l *slog.Logger, ranges []int64, _ chunkenc.Pool, opts *tsdb.Options) (tsdb.Compactor, error) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
 		metrics := tsdb.NewCompactorMetrics(r)
 		planner, err := tsdb.NewLeveledCompactorWithOptions(ctx, nil, l, ranges, Pool, tsdb.LeveledCompactorOptions{
 			PD:                          opts.PostingsDecoderFactory,

@@ -45,11 +45,20 @@ func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
 	}
 	e.exps, e.ok, e.raw = e.exps[:n], e.ok[:n], e.raw[:0]
 	minExp := math.MaxInt16
+	long := 0
 	for i, v := range vs {
 		m, x, ok := e.shortestDecimal(v)
 		e.mantissas[i], e.exps[i], e.ok[i] = m, int16(x), ok
 		if ok && m != 0 {
 			minExp = min(minExp, x)
+		}
+		// Values of 15 digits or more (random floats) take as many bits
+		// as XOR does and convert back slowly: a chunk with many is
+		// XORed without going on.
+		if !ok || m >= 1e14 || m <= -1e14 {
+			if long++; long > n/4 {
+				return 0, false
+			}
 		}
 	}
 	if minExp == math.MaxInt16 {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -35,6 +37,16 @@ import (
 const exemplarsFile = "exemplars"
 
 var exemplarsMagic = []byte("SLEX\x01")
+
+// zstd encoders and a decoder for the process, all safe for concurrent
+// use: chunks are compressed at the fastest level (they are many and
+// small), exemplar files better (one per block). No checksum in chunks:
+// their record has a CRC.
+var (
+	zstdFast, _ = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zstdEnc, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+	zstdDec, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
+)
 
 // seriesExemplars are one series' exemplars, by time.
 type seriesExemplars struct {
@@ -90,6 +102,9 @@ func cmpInt(a, b int64) int {
 // those its exemplar ring has already overwritten. The last segment may
 // end in a record being written; reading stops there.
 func walExemplars(logger *slog.Logger, walDir string, mint, maxt int64, into exemplarSet) error {
+	if _, err := os.Stat(walDir); errors.Is(err, fs.ErrNotExist) {
+		return nil // a TSDB without WAL
+	}
 	var segs []string
 	cp, _, err := wlog.LastCheckpoint(walDir)
 	switch {
