@@ -3,6 +3,9 @@ package colblock
 import (
 	"errors"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"weak"
 
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -30,13 +33,64 @@ func (p pool) Put(c chunkenc.Chunk) error {
 	return p.std.Put(c)
 }
 
+// Readers shares the chunk readers of blocks among queries. The TSDB opens
+// its blocks with Prometheus' chunk pool, which does not know columnar
+// chunks, and takes no other; so a block's chunk files are opened (mmapped)
+// again with Pool, once per block rather than per query: that cost 100 µs
+// a query a block, five times a selective query's time.
+//
+// A reader is closed once its block is garbage: the TSDB has dropped it
+// (merged or past retention) and no query holds it. Until then a deleted
+// block's files keep their disk space, a GC cycle at most (two minutes, when
+// nothing else triggers one).
+type Readers struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[tsdb.Block]]*chunks.Reader // guarded by mu
+}
+
+// NewReaders returns an empty Readers.
+func NewReaders() *Readers {
+	return &Readers{m: map[weak.Pointer[tsdb.Block]]*chunks.Reader{}}
+}
+
+// Len is the number of open readers.
+func (rs *Readers) Len() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return len(rs.m)
+}
+
+func (rs *Readers) reader(b *tsdb.Block) (*chunks.Reader, error) {
+	wp := weak.Make(b)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if r, ok := rs.m[wp]; ok {
+		return r, nil
+	}
+	r, err := chunks.NewDirReader(filepath.Join(b.Dir(), "chunks"), Pool)
+	if err != nil {
+		return nil, err
+	}
+	rs.m[wp] = r
+	runtime.AddCleanup(b, func(wp weak.Pointer[tsdb.Block]) {
+		rs.mu.Lock()
+		r := rs.m[wp]
+		delete(rs.m, wp)
+		rs.mu.Unlock()
+		if r != nil {
+			_ = r.Close()
+		}
+	}, wp)
+	return r, nil
+}
+
 // BlockQuerier is the tsdb.Options.BlockQuerierFunc that reads columnar
 // blocks: Prometheus' block querier, with a chunk reader that decodes
 // columnar chunks. Blocks written by Prometheus' own compactor (a data
 // directory from before columnar blocks) are read through the same reader.
-func BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Querier, error) {
+func (rs *Readers) BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Querier, error) {
 	if blk, ok := b.(*tsdb.Block); ok {
-		b = columnarBlock{Block: blk}
+		b = columnarBlock{Block: blk, readers: rs}
 	}
 	return tsdb.NewBlockQuerier(b, mint, maxt)
 }
@@ -45,21 +99,21 @@ func BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Querier, error)
 // leave Sightline (remote read), so columnar chunks are handed over as
 // iterables, which Prometheus' chunk querier encodes as XOR chunks that any
 // client reads.
-func BlockChunkQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.ChunkQuerier, error) {
+func (rs *Readers) BlockChunkQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.ChunkQuerier, error) {
 	if blk, ok := b.(*tsdb.Block); ok {
-		b = columnarBlock{Block: blk, iterables: true}
+		b = columnarBlock{Block: blk, readers: rs, iterables: true}
 	}
 	return tsdb.NewBlockChunkQuerier(b, mint, maxt)
 }
 
 // columnarBlock is a block read with a chunk reader that decodes columnar
-// chunks. The TSDB opens its blocks with Prometheus' chunk pool, which
-// does not, and takes no other; so the chunk files are opened again with
-// Pool. The block's own chunk reader is taken too, and released with this
-// one: it keeps the block from being closed (and its files deleted) while
-// they are read.
+// chunks: the one readers shares, or, without readers (a compaction's
+// sources), its own. The block's own chunk reader is taken too, and
+// released with this one: it keeps the block from being closed (and its
+// files deleted) while they are read.
 type columnarBlock struct {
 	*tsdb.Block
+	readers   *Readers
 	iterables bool
 }
 
@@ -68,15 +122,22 @@ func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := chunks.NewDirReader(filepath.Join(b.Dir(), "chunks"), Pool)
+	cr := &chunkReader{held: held, iterables: b.iterables}
+	if b.readers != nil {
+		cr.Reader, err = b.readers.reader(b.Block)
+	} else {
+		cr.Reader, err = chunks.NewDirReader(filepath.Join(b.Dir(), "chunks"), Pool)
+		cr.own = true
+	}
 	if err != nil {
 		return nil, errors.Join(err, held.Close())
 	}
-	return &chunkReader{Reader: r, held: held, iterables: b.iterables}, nil
+	return cr, nil
 }
 
 type chunkReader struct {
 	*chunks.Reader
+	own       bool // Reader is this one's, not shared
 	held      tsdb.ChunkReader
 	iterables bool
 }
@@ -92,5 +153,9 @@ func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.I
 }
 
 func (r *chunkReader) Close() error {
-	return errors.Join(r.Reader.Close(), r.held.Close())
+	var err error
+	if r.own {
+		err = r.Reader.Close()
+	}
+	return errors.Join(err, r.held.Close())
 }

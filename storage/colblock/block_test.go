@@ -33,8 +33,9 @@ func options(columnar bool) *tsdb.Options {
 	o.MaxBlockDuration = 24 * hour
 	if columnar {
 		o.NewCompactorFunc = NewCompactorFunc(DefaultOptions())
-		o.BlockQuerierFunc = BlockQuerier
-		o.BlockChunkQuerierFunc = BlockChunkQuerier
+		rs := NewReaders()
+		o.BlockQuerierFunc = rs.BlockQuerier
+		o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
 	}
 	return o
 }

@@ -35,18 +35,24 @@ const tmpSuffix = ".tmp-for-creation"
 
 // Options configure the compactor.
 type Options struct {
-	// ChunkRange is the longest time one columnar chunk spans, aligned
-	// to multiples of it: a query decodes whole chunks, so it decides
-	// how much a short query over a long block decodes for nothing.
-	ChunkRange time.Duration
 	// SamplesPerChunk caps a chunk's samples (at most maxChunkSamples).
+	// A query decodes whole chunks, so it bounds what a short query over
+	// a long block decodes for nothing; longer chunks spread a chunk's
+	// fixed cost (its record, first timestamp and value, index entry)
+	// over more samples.
 	SamplesPerChunk int
+	// ChunkRange is the longest time one chunk spans, aligned to
+	// multiples of it, for series sampled seldom.
+	ChunkRange time.Duration
 }
 
-// DefaultOptions: chunks of up to 2 hours, the head's block range, so that
-// a long block's chunks are the ones its 2-hour blocks had.
+// DefaultOptions: 512 samples (8.5 hours at a 60-second interval, 2 at
+// 15 seconds) within a day. On the metrics benchmark's week, 512 samples
+// instead of 120 made float chunks 12% smaller, and Sightline's columns
+// decode in 2–3 ns a sample, so a short query decoding 512 costs about
+// what one decoding Prometheus' 120-sample XOR chunk does.
 func DefaultOptions() Options {
-	return Options{ChunkRange: 2 * time.Hour, SamplesPerChunk: 8192}
+	return Options{SamplesPerChunk: 512, ChunkRange: 24 * time.Hour}
 }
 
 // NewCompactorFunc returns the tsdb.Options.NewCompactorFunc that makes a

@@ -32,11 +32,13 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 
 // toDecimal sets e.mantissas to the values of vs as integers m with one
 // common exponent exp, v = m × 10^exp, where m converts back to v's bits
-// through fromDecimal. Those that do not (NaN and stale markers, ±Inf, -0,
-// values whose exponents lie too far from the others' for int64) are
-// listed in e.raw, to be kept as bits, and repeat the previous mantissa, so
-// that their deltas are 0. If more than a quarter are, it returns false:
-// the chunk is better kept as XORed bits.
+// through fromDecimal's fast path: |m| < 2^53 and |exp| ≤ 22, so that a
+// value decodes in one multiplication or division. Those that do not (NaN
+// and stale markers, ±Inf, -0, values of 15 digits or more, values whose
+// exponent lies too far from the others') are listed in e.raw, to be kept
+// as bits, and repeat the previous mantissa, so that their deltas are 0.
+// If more than a quarter are, it returns false: the chunk is better kept
+// as XORed bits.
 func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
 	n := len(vs)
 	e.mantissas = growInt64(e.mantissas, n)
@@ -48,30 +50,30 @@ func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
 	long := 0
 	for i, v := range vs {
 		m, x, ok := e.shortestDecimal(v)
-		e.mantissas[i], e.exps[i], e.ok[i] = m, int16(x), ok
-		if ok && m != 0 {
-			minExp = min(minExp, x)
-		}
 		// Values of 15 digits or more (random floats) take as many bits
-		// as XOR does and convert back slowly: a chunk with many is
-		// XORed without going on.
-		if !ok || m >= 1e14 || m <= -1e14 {
+		// as XOR does: a chunk with many is XORed without going on.
+		ok = ok && m < 1e14 && m > -1e14
+		e.mantissas[i], e.exps[i], e.ok[i] = m, int16(x), ok
+		if !ok {
 			if long++; long > n/4 {
 				return 0, false
 			}
+		} else if m != 0 {
+			minExp = min(minExp, x)
 		}
 	}
-	if minExp == math.MaxInt16 {
+	switch {
+	case minExp == math.MaxInt16:
 		minExp = 0 // all zeros, or none converts
+	case minExp < -(len(pow10)-1) || minExp > len(pow10)-1:
+		return 0, false
 	}
 	prev := int64(0)
 	for i, m := range e.mantissas {
 		ok := e.ok[i]
 		for k := int(e.exps[i]) - minExp; ok && m != 0 && k > 0; k-- {
-			if m > math.MaxInt64/10 || m < math.MinInt64/10 {
-				ok = false
-			}
 			m *= 10
+			ok = m < 1<<53 && m > -(1<<53)
 		}
 		if ok && math.Float64bits(fromDecimal(m, minExp)) != math.Float64bits(vs[i]) {
 			ok = false

@@ -93,6 +93,8 @@ type Store struct {
 	reg    prometheus.Registerer
 	meta   *metadataIndex
 	stats  *appendStats
+	// readers are the chunk readers of every tenant's blocks.
+	readers *colblock.Readers
 
 	mu     sync.RWMutex
 	dbs    map[string]*tenantDB // guarded by mu; a tenant's DB once opened
@@ -121,7 +123,7 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, dbs: map[string]*tenantDB{}, stop: make(chan struct{})}
+	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, readers: colblock.NewReaders(), dbs: map[string]*tenantDB{}, stop: make(chan struct{})}
 	entries, err := os.ReadDir(filepath.Join(dir, "tenants"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -191,8 +193,8 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o.WALCompression = s.opts.WALCompression
 	// The head and WAL are Prometheus'; blocks are columnar.
 	o.NewCompactorFunc = colblock.NewCompactorFunc(colblock.DefaultOptions())
-	o.BlockQuerierFunc = colblock.BlockQuerier
-	o.BlockChunkQuerierFunc = colblock.BlockChunkQuerier
+	o.BlockQuerierFunc = s.readers.BlockQuerier
+	o.BlockChunkQuerierFunc = s.readers.BlockChunkQuerier
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
