@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -368,4 +369,39 @@ func TestCrashDuringCompaction(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Equal(t, len(blocks), len(db.Blocks()))
 	require.Equal(t, want, query(t, db, math.MinInt64, math.MaxInt64))
+}
+
+// Shared chunk readers go with their blocks: merged or deleted blocks,
+// once garbage, leave no reader (and no mmapped deleted file) behind.
+func TestReadersFollowBlocks(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	rs := NewReaders()
+	o := options(true)
+	o.BlockQuerierFunc = rs.BlockQuerier
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	require.NoError(t, err)
+	appendTestData(t, db, t0, 6) // two 2-hour blocks, not yet merged
+	require.NoError(t, db.Compact(context.Background()))
+	require.Len(t, db.Blocks(), 2)
+	query(t, db, math.MinInt64, math.MaxInt64)
+	require.Equal(t, 2, rs.Len())
+
+	appendTestData(t, db, t0+6*hour, 4) // the first 6 hours merge
+	require.NoError(t, db.Compact(context.Background()))
+	query(t, db, math.MinInt64, math.MaxInt64)
+	live := len(db.Blocks())
+	require.Less(t, live, 4)
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for rs.Len() != want {
+			require.True(t, time.Now().Before(deadline), "%d readers, want %d", rs.Len(), want)
+			runtime.GC() // the cleanups of unreachable blocks run after it
+			runtime.Gosched()
+		}
+	}
+	waitFor(live)
+	require.NoError(t, db.Close())
+	db = nil
+	waitFor(0)
 }
