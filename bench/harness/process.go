@@ -171,16 +171,26 @@ func startSightline(ctx context.Context, bin, dataDir string, flags ...string) (
 // startReady starts a system of the given kind on dataDir with a 30-day
 // retention and waits until it is ready; on failure it leaves nothing
 // running.
+//
+// A port freeAddr found free may be taken before the system binds it
+// (another test's connection gets it as its source port): the system then
+// exits with "address already in use", and is started again on other
+// ports, a few times.
 func startReady(ctx context.Context, kind, bin, dataDir string, flags ...string) (*process, error) {
-	p, err := startProcess(kind, bin, dataDir, 30*24*time.Hour, flags...)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.waitReady(ctx, time.Minute); err != nil {
+	for attempt := 1; ; attempt++ {
+		p, err := startProcess(kind, bin, dataDir, 30*24*time.Hour, flags...)
+		if err != nil {
+			return nil, err
+		}
+		err = p.waitReady(ctx, time.Minute)
+		if err == nil {
+			return p, nil
+		}
 		p.kill()
-		return nil, err
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
 	}
-	return p, nil
 }
 
 func (p *process) url(path string) string { return p.scheme + "://" + p.httpAddr + path }
