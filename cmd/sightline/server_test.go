@@ -99,7 +99,12 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 func startServerWith(t *testing.T, dataDir string, client *http.Client, scheme string, args ...string) *server {
 	t.Helper()
 	s := &server{t: t, dataDir: dataDir, args: args, client: client, scheme: scheme}
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			t.Logf("sightline's errors:\n%s", errorLines(s.output()))
+		}
+	})
 	for attempt := 1; ; attempt++ {
 		s.httpAddr, s.grpcAddr, s.otlpHTTP = freePort(t), freePort(t), freePort(t)
 		err := s.tryStart()
@@ -171,6 +176,19 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
 	return w.s.out.Write(p)
+}
+
+// errorLines are the lines of out that report an error or a panic (the
+// PromQL engine logs a recovered panic's stack with its error), so that a
+// failed test shows why the server failed.
+func errorLines(out string) string {
+	var b strings.Builder
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"error"`) || strings.Contains(line, "panic") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func (s *server) output() string {
