@@ -20,14 +20,13 @@ func appendPacked(b []byte, us []uint64) []byte {
 	for _, u := range us {
 		cnt[bits.Len64(u)]++
 	}
+	// From the widest down, exc is what the integers wider than w cost
+	// as exceptions: an index delta (a byte, mostly) and a varint each.
 	best, bestCost := 64, len(us)*64
-	for w := 0; w < 64; w++ {
-		cost := len(us) * w
-		for l := w + 1; l <= 64; l++ {
-			// An exception: an index delta (a byte, mostly) and a varint.
-			cost += cnt[l] * 8 * (1 + (l+6)/7)
-		}
-		if cost < bestCost {
+	exc := 0
+	for w := 63; w >= 0; w-- {
+		exc += cnt[w+1] * 8 * (1 + (w+1+6)/7)
+		if cost := len(us)*w + exc; cost <= bestCost {
 			best, bestCost = w, cost
 		}
 	}
