@@ -12,8 +12,9 @@
 //
 //   - NewCompactorFunc: a tsdb.Compactor that writes the head's blocks and
 //     merged blocks with columnar chunks (Compactor);
-//   - BlockQuerier and BlockChunkQuerier: block queriers whose chunk reader
-//     decodes them (Pool knows the encoding).
+//   - Readers.BlockQuerier and Readers.BlockChunkQuerier: block queriers
+//     whose chunk reader decodes them (Pool knows the encoding), sharing
+//     each block's mmapped chunk files among queries.
 //
 // What it is not: a query engine (the PromQL engine reads blocks through
 // storage.Querier) nor a head (recent samples are in Prometheus' head).

@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -37,16 +35,6 @@ import (
 const exemplarsFile = "exemplars"
 
 var exemplarsMagic = []byte("SLEX\x01")
-
-// zstd encoders and a decoder for the process, all safe for concurrent
-// use: chunks are compressed at the fastest level (they are many and
-// small), exemplar files better (one per block). No checksum in chunks:
-// their record has a CRC.
-var (
-	zstdFast, _ = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderLevel(zstd.SpeedFastest))
-	zstdEnc, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-	zstdDec, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
-)
 
 // seriesExemplars are one series' exemplars, by time.
 type seriesExemplars struct {

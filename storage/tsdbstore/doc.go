@@ -1,6 +1,8 @@
 // Package tsdbstore is Sightline's metrics store: one Prometheus TSDB per
 // tenant under <dir>/tenants/<tenant>/metrics, with WAL, exemplar storage,
 // native histograms, an out-of-order window and retention by time and size.
+// Its blocks are columnar (package colblock: the TSDB's compactor and block
+// querier hooks), and keep their exemplars.
 //
 // Store implements the Prometheus storage interfaces (storage.Appendable,
 // storage.SampleAndChunkQueryable, storage.ExemplarQueryable) and routes every

@@ -1,0 +1,13 @@
+package colblock
+
+import "github.com/klauspost/compress/zstd"
+
+// zstd encoders and a decoder for the process, all safe for concurrent
+// use: chunks are compressed at the fastest level (they are many and
+// small), exemplar files better (one per block). No checksum in chunks:
+// their record has a CRC.
+var (
+	zstdFast, _ = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	zstdEnc, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+	zstdDec, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
+)
