@@ -405,3 +405,36 @@ func TestReadersFollowBlocks(t *testing.T) {
 	db = nil
 	waitFor(0)
 }
+
+// A merge of blocks whose samples were all deleted writes an empty block,
+// which takes the sources away (they are its parents), once: it is not
+// planned again and again.
+func TestMergeOfDeletedBlocks(t *testing.T) {
+	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	db := openDB(t, t.TempDir(), true)
+	defer db.Close()
+	appendTestData(t, db, t0, 6)
+	require.NoError(t, db.Compact(context.Background()))
+	old := blockMetas(db)
+	require.Len(t, old, 2)
+	require.NoError(t, db.Delete(context.Background(), t0, t0+6*hour-1, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")))
+
+	app := db.Appender(context.Background())
+	ls := labels.FromStrings("__name__", "later")
+	for ts := t0 + 6*hour; ts < t0+14*hour; ts += step {
+		_, err := app.Append(0, ls, ts, 1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	require.NoError(t, db.Compact(context.Background()))
+
+	after := blockMetas(db)
+	for _, m := range after {
+		for _, o := range old {
+			require.NotEqual(t, o.ULID, m.ULID, "a deleted block is still there")
+		}
+	}
+	require.Empty(t, query(t, db, t0, t0+6*hour-1))
+	require.NoError(t, db.Compact(context.Background()))
+	require.Equal(t, after, blockMetas(db))
+}

@@ -63,6 +63,7 @@ func NewCompactorFunc(o Options) tsdb.NewCompactorFunc {
 		if l == nil {
 			l = slog.New(slog.DiscardHandler)
 		}
+		o.SamplesPerChunk = min(max(o.SamplesPerChunk, 1), maxChunkSamples) // the decoder takes no more
 		metrics := tsdb.NewCompactorMetrics(r)
 		planner, err := tsdb.NewLeveledCompactorWithOptions(ctx, nil, l, ranges, Pool, tsdb.LeveledCompactorOptions{
 			PD:                          opts.PostingsDecoderFactory,
@@ -120,7 +121,7 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 			return nil, err
 		}
 	}
-	if err := c.write(dest, meta, exemplars, b); err != nil {
+	if err := c.write(dest, meta, exemplars, false, b); err != nil {
 		return nil, err
 	}
 	if meta.Stats.NumSamples == 0 {
@@ -158,24 +159,31 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 		metas = append(metas, &m)
 		blocks = append(blocks, columnarBlock{Block: b})
 		dirsOf = append(dirsOf, b.Dir())
+		// Exemplars that cannot be read cost the merged block those
+		// exemplars, not the merge (which the planner would try again
+		// and again).
 		if err := readExemplars(b.Dir(), m.MinTime, m.MaxTime-1, keepAll, exemplars); err != nil {
-			return nil, err
+			c.logger.Error("reading the exemplars of a block to merge", "ulid", m.ULID, "err", err)
 		}
 	}
 	meta := tsdb.CompactBlockMetas(ulid.MustNew(ulid.Now(), rand.Reader), metas...)
-	if err := c.write(dest, meta, exemplars, blocks...); err != nil {
-		return nil, err
-	}
-	if meta.Stats.NumSamples == 0 {
-		// Everything was deleted: the sources can go (Prometheus marks
-		// them so too; the TSDB deletes them at its next start).
-		for i, m := range metas {
-			m.Compaction.Deletable = true
-			if err := writeMeta(dirsOf[i], m); err != nil {
-				c.logger.Error("marking a block deletable after compaction", "ulid", m.ULID, "err", err)
+	// A merge whose sources hold no sample any more (all deleted) still
+	// writes its empty block: the TSDB then deletes the sources as its
+	// parents. Prometheus marks them deletable in their meta.json instead,
+	// but the TSDB reads that from the meta it keeps in memory, which only
+	// Prometheus' own compactor can change.
+	if err := c.write(dest, meta, exemplars, true, blocks...); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			// As Prometheus does: the planner skips failed blocks
+			// rather than failing on them every minute.
+			for i, m := range metas {
+				m.Compaction.Failed = true
+				if merr := writeMeta(dirsOf[i], m); merr != nil {
+					c.logger.Error("marking a block's compaction failed", "ulid", m.ULID, "err", merr)
+				}
 			}
 		}
-		return nil, nil
+		return nil, err
 	}
 	c.logger.Info("compact blocks", "count", len(blocks), "mint", meta.MinTime, "maxt", meta.MaxTime, "ulid", meta.ULID,
 		"samples", meta.Stats.NumSamples, "duration", time.Since(start))
@@ -187,7 +195,7 @@ func keepAll(labels.Labels) bool { return true }
 // write writes the union of blocks within meta's time range as a block in
 // dest: into a temporary directory, synced, then renamed, so that a crash
 // at any moment leaves either no block or a whole one.
-func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, blocks ...tsdb.BlockReader) (err error) {
+func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, keepEmpty bool, blocks ...tsdb.BlockReader) (err error) {
 	start := time.Now()
 	dir := filepath.Join(dest, meta.ULID.String())
 	tmp := dir + tmpSuffix
@@ -225,14 +233,15 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 	if err != nil {
 		return fmt.Errorf("populate block: %w", err)
 	}
+	var cerr error
 	for _, cl := range closers {
-		if err := cl.Close(); err != nil {
-			closers = nil
-			return err
-		}
+		cerr = errors.Join(cerr, cl.Close())
 	}
 	closers = nil
-	if meta.Stats.NumSamples == 0 {
+	if cerr != nil {
+		return cerr
+	}
+	if meta.Stats.NumSamples == 0 && !keepEmpty {
 		return nil
 	}
 	if !slices.Contains(meta.Compaction.Hints, HintColumnar) {

@@ -215,7 +215,7 @@ func readExemplars(dir string, mint, maxt int64, keep func(labels.Labels) bool, 
 	if !bytes.HasPrefix(raw, exemplarsMagic) {
 		return fmt.Errorf("%s: not an exemplars file", dir)
 	}
-	b, err := zstdDec.DecodeAll(raw[len(exemplarsMagic):], nil)
+	b, err := zstdExemplarsDec.DecodeAll(raw[len(exemplarsMagic):], nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}

@@ -58,7 +58,7 @@ func FuzzReadExemplars(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	plain, err := zstdDec.DecodeAll(raw[len(exemplarsMagic):], nil)
+	plain, err := zstdExemplarsDec.DecodeAll(raw[len(exemplarsMagic):], nil)
 	if err != nil {
 		f.Fatal(err)
 	}

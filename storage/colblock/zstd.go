@@ -9,5 +9,8 @@ import "github.com/klauspost/compress/zstd"
 var (
 	zstdFast, _ = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	zstdEnc, _  = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-	zstdDec, _  = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
+	// A chunk decodes to a few hundred kB at most (maxChunkSamples);
+	// a block's exemplars, up to 1 GiB (16M exemplars or so).
+	zstdDec, _          = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(16<<20))
+	zstdExemplarsDec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 )
