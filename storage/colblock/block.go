@@ -33,7 +33,7 @@ func (p pool) Put(c chunkenc.Chunk) error {
 	return p.std.Put(c)
 }
 
-// Readers shares the chunk readers of blocks among queries. The TSDB opens
+// Readers shares the chunk readers of blocks among queries and compactions. The TSDB opens
 // its blocks with Prometheus' chunk pool, which does not know columnar
 // chunks, and takes no other; so a block's chunk files are opened (mmapped)
 // again with Pool, once per block rather than per query: that cost 100 µs
@@ -106,11 +106,10 @@ func (rs *Readers) BlockChunkQuerier(b tsdb.BlockReader, mint, maxt int64) (stor
 	return tsdb.NewBlockChunkQuerier(b, mint, maxt)
 }
 
-// columnarBlock is a block read with a chunk reader that decodes columnar
-// chunks: the one readers shares, or, without readers (a compaction's
-// sources), its own. The block's own chunk reader is taken too, and
-// released with this one: it keeps the block from being closed (and its
-// files deleted) while they are read.
+// columnarBlock is a block read with the chunk reader readers shares for
+// it, which decodes columnar chunks. The block's own chunk reader is taken
+// too, and released with this one: it keeps the block from being closed
+// (and its files deleted) while they are read.
 type columnarBlock struct {
 	*tsdb.Block
 	readers   *Readers
@@ -122,24 +121,17 @@ func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	cr := &chunkReader{held: held, iterables: b.iterables}
-	if b.readers != nil {
-		cr.Reader, err = b.readers.reader(b.Block)
-	} else {
-		cr.Reader, err = chunks.NewDirReader(filepath.Join(b.Dir(), "chunks"), Pool)
-		cr.own = true
-	}
+	r, err := b.readers.reader(b.Block)
 	if err != nil {
 		return nil, errors.Join(err, held.Close())
 	}
-	return cr, nil
+	return &chunkReader{Reader: r, held: held, iterables: b.iterables}, nil
 }
 
 type chunkReader struct {
-	*chunks.Reader
-	own       bool // Reader is this one's, not shared
-	held      tsdb.ChunkReader
-	iterables bool
+	*chunks.Reader // shared: not closed with this one
+	held           tsdb.ChunkReader
+	iterables      bool
 }
 
 func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
@@ -152,10 +144,4 @@ func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.I
 	return c, it, err
 }
 
-func (r *chunkReader) Close() error {
-	var err error
-	if r.own {
-		err = r.Reader.Close()
-	}
-	return errors.Join(err, r.held.Close())
-}
+func (r *chunkReader) Close() error { return r.held.Close() }

@@ -16,7 +16,7 @@ import (
 // the blocks' chunk files and decoding whole chunks for a few samples), and
 // every float series over all 30 hours. Columnar blocks against Prometheus'.
 func BenchmarkSelect(b *testing.B) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	for _, columnar := range []bool{true, false} {
 		name := "prometheus"
 		if columnar {

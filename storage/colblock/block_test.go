@@ -26,6 +26,9 @@ import (
 const (
 	hour = int64(time.Hour / time.Millisecond)
 	step = int64(15 * time.Second / time.Millisecond)
+	// day0 is a day boundary: the tests' data starts there, so that which
+	// blocks exist and merge does not depend on the time of day.
+	day0 = int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
 )
 
 func options(columnar bool) *tsdb.Options {
@@ -33,8 +36,8 @@ func options(columnar bool) *tsdb.Options {
 	o.RetentionDuration = 0
 	o.MaxBlockDuration = 24 * hour
 	if columnar {
-		o.NewCompactorFunc = NewCompactorFunc(DefaultOptions())
 		rs := NewReaders()
+		o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
 		o.BlockQuerierFunc = rs.BlockQuerier
 		o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
 	}
@@ -150,7 +153,7 @@ func blockMetas(db *tsdb.DB) []tsdb.BlockMeta {
 // back identically, over the whole range and over ranges that cut chunks,
 // once the head is compacted and again once blocks are merged.
 func TestColumnarBlocksReadAsPrometheus(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	col := openDB(t, t.TempDir(), true)
 	defer col.Close()
 	ref := openDB(t, t.TempDir(), false)
@@ -198,7 +201,7 @@ func TestColumnarBlocksReadAsPrometheus(t *testing.T) {
 
 // Remote read gets chunks any Prometheus client decodes: no columnar ones.
 func TestChunkQuerierGivesPrometheusChunks(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	db := openDB(t, t.TempDir(), true)
 	defer db.Close()
 	appendTestData(t, db, t0, 6)
@@ -226,7 +229,7 @@ func TestChunkQuerierGivesPrometheusChunks(t *testing.T) {
 // before columnar blocks) opens, reads the same, and its blocks are
 // merged into columnar ones.
 func TestPrometheusBlocksMigrate(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	dir := t.TempDir()
 	old := openDB(t, dir, false)
 	appendTestData(t, old, t0, 8)
@@ -263,7 +266,7 @@ func TestPrometheusBlocksMigrate(t *testing.T) {
 // from the WAL, merges keep them, and the querier gives them with the
 // ring's, once each.
 func TestExemplarsPersistWithBlocks(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	dir := t.TempDir()
 	o := options(true)
 	o.EnableExemplarStorage = true
@@ -348,7 +351,7 @@ func TestExemplarsPersistWithBlocks(t *testing.T) {
 // A compaction killed part-way leaves a temporary directory; the TSDB
 // deletes it at start-up and reads what it had, whole.
 func TestCrashDuringCompaction(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	dir := t.TempDir()
 	db := openDB(t, dir, true)
 	appendTestData(t, db, t0, 8)
@@ -374,9 +377,10 @@ func TestCrashDuringCompaction(t *testing.T) {
 // Shared chunk readers go with their blocks: merged or deleted blocks,
 // once garbage, leave no reader (and no mmapped deleted file) behind.
 func TestReadersFollowBlocks(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	rs := NewReaders()
 	o := options(true)
+	o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
 	o.BlockQuerierFunc = rs.BlockQuerier
 	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 	require.NoError(t, err)
@@ -410,7 +414,7 @@ func TestReadersFollowBlocks(t *testing.T) {
 // which takes the sources away (they are its parents), once: it is not
 // planned again and again.
 func TestMergeOfDeletedBlocks(t *testing.T) {
-	t0 := int64(1_700_000_000_000) / (24 * hour) * (24 * hour)
+	t0 := day0
 	db := openDB(t, t.TempDir(), true)
 	defer db.Close()
 	appendTestData(t, db, t0, 6)

@@ -57,8 +57,9 @@ func DefaultOptions() Options {
 
 // NewCompactorFunc returns the tsdb.Options.NewCompactorFunc that makes a
 // TSDB write columnar blocks: Prometheus' leveled compactor plans (which
-// blocks to merge into which longer one), and Compactor writes.
-func NewCompactorFunc(o Options) tsdb.NewCompactorFunc {
+// blocks to merge into which longer one), and Compactor writes. It reads
+// the blocks it merges through rs, the readers the TSDB's queries share.
+func NewCompactorFunc(o Options, rs *Readers) tsdb.NewCompactorFunc {
 	return func(ctx context.Context, r prometheus.Registerer, l *slog.Logger, ranges []int64, _ chunkenc.Pool, opts *tsdb.Options) (tsdb.Compactor, error) {
 		if l == nil {
 			l = slog.New(slog.DiscardHandler)
@@ -73,7 +74,7 @@ func NewCompactorFunc(o Options) tsdb.NewCompactorFunc {
 		if err != nil {
 			return nil, err
 		}
-		return &Compactor{planner: planner, ctx: ctx, logger: l, metrics: metrics, opts: o,
+		return &Compactor{planner: planner, ctx: ctx, logger: l, metrics: metrics, opts: o, readers: rs,
 			postingsDecoder: opts.PostingsDecoderFactory}, nil
 	}
 }
@@ -86,6 +87,7 @@ type Compactor struct {
 	logger          *slog.Logger
 	metrics         *tsdb.CompactorMetrics
 	opts            Options
+	readers         *Readers
 	postingsDecoder tsdb.PostingsDecoderFactory
 }
 
@@ -116,9 +118,9 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 			c.logger.Error("reading the exemplars of a block from the WAL", "mint", mint, "maxt", maxt, "err", err)
 		}
 	case *tsdb.Block: // a rewrite without the deleted samples
-		b = columnarBlock{Block: blk}
+		b = columnarBlock{Block: blk, readers: c.readers}
 		if err := readExemplars(blk.Dir(), mint, maxt-1, keepAll, exemplars); err != nil {
-			return nil, err
+			c.logger.Error("reading the exemplars of a block to rewrite", "ulid", blk.Meta().ULID, "err", err)
 		}
 	}
 	if err := c.write(dest, meta, exemplars, false, b); err != nil {
@@ -157,9 +159,9 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 		}
 		m := b.Meta()
 		metas = append(metas, &m)
-		blocks = append(blocks, columnarBlock{Block: b})
+		blocks = append(blocks, columnarBlock{Block: b, readers: c.readers})
 		dirsOf = append(dirsOf, b.Dir())
-		// Exemplars that cannot be read cost the merged block those
+		// Exemplars that cannot be read cost the new block those
 		// exemplars, not the merge (which the planner would try again
 		// and again).
 		if err := readExemplars(b.Dir(), m.MinTime, m.MaxTime-1, keepAll, exemplars); err != nil {

@@ -45,7 +45,7 @@ func BenchmarkCompactHead(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			var c tsdb.Compactor
 			if kind == "columnar" {
-				c, err = NewCompactorFunc(DefaultOptions())(context.Background(), nil, nil, ranges, nil, tsdb.DefaultOptions())
+				c, err = NewCompactorFunc(DefaultOptions(), NewReaders())(context.Background(), nil, nil, ranges, nil, tsdb.DefaultOptions())
 			} else {
 				c, err = tsdb.NewLeveledCompactor(context.Background(), nil, nil, ranges, nil, nil)
 			}
