@@ -22,14 +22,18 @@ const EncColumnar chunkenc.Encoding = 0xC1
 //	flags byte | uvarint samples | timestamp column, value column (zstd if flagZstd)
 const (
 	flagZstd = 1 << 0
+	// flagBase: packed columns have a base and a shift (appendPacked).
+	// Chunks without it are of the first format, still read.
+	flagBase = 1 << 1
 
 	// minZstdPayload is the shortest payload zstd is tried on.
 	minZstdPayload = 256
 
 	// Value column modes.
 	valuesXOR      = 0 // packed: its bits XOR the previous value's
-	valuesDelta    = 1 // decimal mantissas, packed zigzag deltas
-	valuesDeltaDoD = 2 // decimal mantissas, packed zigzag deltas of deltas
+	valuesDelta    = 1 // decimal mantissas, packed deltas
+	valuesDeltaDoD = 2 // decimal mantissas, packed deltas of deltas
+	valuesBits     = 3 // packed deltas of the values' bits as integers
 )
 
 var errReadOnly = errors.New("columnar chunks are written whole, not appended to")
@@ -83,10 +87,10 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	p := e.appendTimestamps(e.payload[:0], ts)
 	p = e.appendValues(p, vs)
 	e.payload = p
-	flags := byte(0)
+	flags := byte(flagBase)
 	if len(p) >= minZstdPayload {
 		if e.zbuf = zstdFast.EncodeAll(p, e.zbuf[:0]); len(e.zbuf) < len(p) {
-			flags, p = flagZstd, e.zbuf
+			flags, p = flags|flagZstd, e.zbuf
 		}
 	}
 	dst = append(dst, flags)
@@ -104,7 +108,7 @@ func (e *encoder) appendTimestamps(b []byte, ts []int64) []byte {
 	us := e.us[:0]
 	for i := 2; i < len(ts); i++ {
 		nd := ts[i] - ts[i-1]
-		us = append(us, zigzag(nd-d))
+		us = append(us, uint64(nd-d))
 		d = nd
 	}
 	e.us = us
@@ -115,16 +119,25 @@ func (e *encoder) appendTimestamps(b []byte, ts []int64) []byte {
 func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 	exp, ok := e.toDecimal(vs)
 	if !ok {
-		b = append(b, valuesXOR)
-		us := e.us[:0]
+		// Floats that are not short decimals: their bits XORed with the
+		// previous value's, or their bits' deltas as integers, which
+		// suit a float that grows slowly (a counter of seconds) as a
+		// carry changes many bits of the XOR but few of the difference.
+		xs, ds := e.us[:0], e.us2[:0]
 		prev := uint64(0)
 		for _, v := range vs {
 			bits := math.Float64bits(v)
-			us = append(us, bits^prev)
+			xs = append(xs, bits^prev)
+			ds = append(ds, bits-prev)
 			prev = bits
 		}
-		e.us = us
-		return appendPacked(b, us)
+		e.us, e.us2 = xs, ds
+		e.alt = appendPacked(e.alt[:0], xs)
+		e.alt2 = appendPacked(e.alt2[:0], ds)
+		if len(e.alt2) < len(e.alt) {
+			return append(append(b, valuesBits), e.alt2...)
+		}
+		return append(append(b, valuesXOR), e.alt...)
 	}
 	ms := e.mantissas
 	// Deltas suit gauges, deltas of deltas counters that grow steadily:
@@ -133,11 +146,11 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 	dd := e.us2[:0]
 	for i := 1; i < len(ms); i++ {
 		d := ms[i] - ms[i-1]
-		us = append(us, zigzag(d))
+		us = append(us, uint64(d))
 		if i > 1 {
 			d -= ms[i-1] - ms[i-2]
 		}
-		dd = append(dd, zigzag(d))
+		dd = append(dd, uint64(d))
 	}
 	e.us, e.us2 = us, dd
 	e.alt = appendPacked(e.alt[:0], us)
@@ -198,9 +211,10 @@ func (it *iterator) decode(b []byte) error {
 		return errCorrupt
 	}
 	flags := b[0]
-	if flags&^flagZstd != 0 {
+	if flags&^(flagZstd|flagBase) != 0 {
 		return errCorrupt
 	}
+	plain := flags&flagBase == 0
 	n, k := binary.Uvarint(b[1:])
 	if k <= 0 || n == 0 || n > maxChunkSamples {
 		return errCorrupt
@@ -224,21 +238,28 @@ func (it *iterator) decode(b []byte) error {
 		it.ts[1] = t
 		us := growUint64(it.us, int(n)-2)
 		it.us = us
-		readPacked(r, us)
+		readSigned(r, us, plain)
 		for i := 2; i < int(n); i++ {
-			d += unzigzag(us[i-2])
+			d += int64(us[i-2])
 			t += d
 			it.ts[i] = t
 		}
 	}
 	switch mode := byte1(r); mode {
-	case valuesXOR:
+	case valuesXOR, valuesBits:
+		if plain && mode == valuesBits {
+			return errCorrupt
+		}
 		us := growUint64(it.us, int(n))
 		it.us = us
-		readPacked(r, us)
+		readPacked(r, us, plain)
 		prev := uint64(0)
 		for i := range it.vs {
-			prev ^= us[i]
+			if mode == valuesXOR {
+				prev ^= us[i]
+			} else {
+				prev += us[i]
+			}
 			it.vs[i] = math.Float64frombits(prev)
 		}
 	case valuesDelta, valuesDeltaDoD:
@@ -258,14 +279,14 @@ func (it *iterator) decode(b []byte) error {
 		m := r.Varint()
 		us := growUint64(it.us, int(n)-1)
 		it.us = us
-		readPacked(r, us)
+		readSigned(r, us, plain)
 		var d int64
 		for i := range it.vs {
 			if i > 0 {
 				if mode == valuesDelta || i == 1 {
-					d = unzigzag(us[i-1])
+					d = int64(us[i-1])
 				} else {
-					d += unzigzag(us[i-1])
+					d += int64(us[i-1])
 				}
 				m += d
 			}
@@ -288,6 +309,17 @@ func (it *iterator) decode(b []byte) error {
 		return errCorrupt
 	}
 	return nil
+}
+
+// readSigned reads a packed column of signed integers, which the first
+// format stored zigzagged.
+func readSigned(r *segment.Dec, out []uint64, plain bool) {
+	readPacked(r, out, plain)
+	if plain {
+		for i, u := range out {
+			out[i] = uint64(unzigzag(u))
+		}
+	}
 }
 
 func growInt64(s []int64, n int) []int64 {

@@ -2,8 +2,10 @@ package colblock
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/value"
@@ -52,6 +54,7 @@ func TestChunkRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	n := 500
 	ts := timestamps(n, 1_700_000_000_000, 15_000, 0, r)
+	cpu := 0.0
 	cases := map[string]func(i int) float64{
 		"counter":        func(i int) float64 { return float64(i * 17) },
 		"decimal gauge":  func(i int) float64 { return float64(r.IntN(100000)) / 100 },
@@ -70,6 +73,11 @@ func TestChunkRoundTrip(t *testing.T) {
 		},
 		"special":  func(i int) float64 { return []float64{math.Inf(1), math.Inf(-1), math.NaN(), 1}[i%4] },
 		"big ints": func(i int) float64 { return float64(1<<60 + i*1024) },
+		"float counter": func(i int) float64 { // mode 3
+			cpu += 0.05 + 0.2*r.Float64()
+			return cpu
+		},
+		"falling negative floats": func(i int) float64 { cpu -= r.Float64(); return cpu },
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -149,4 +157,33 @@ func FuzzChunkRoundTrip(f *testing.F) {
 		}
 		roundTrip(t, ts, vs)
 	})
+}
+
+// Chunks written before packed columns had a base and a shift (flags
+// bit 1 clear) still decode: testdata/chunks-v1.json holds such chunks
+// of several shapes, each beside Prometheus' XOR chunk of the same samples.
+func TestChunksOfFirstFormatDecode(t *testing.T) {
+	b, err := os.ReadFile("testdata/chunks-v1.json")
+	require.NoError(t, err)
+	var golden []struct{ Columnar, XOR []byte }
+	require.NoError(t, json.Unmarshal(b, &golden))
+	require.NotEmpty(t, golden)
+	for i, g := range golden {
+		require.Zero(t, g.Columnar[0]&flagBase, "chunk %d", i)
+		want, err := chunkenc.FromData(chunkenc.EncXOR, g.XOR)
+		require.NoError(t, err)
+		wit, git := want.Iterator(nil), NewChunk(g.Columnar).Iterator(nil)
+		n := 0
+		for wit.Next() == chunkenc.ValFloat {
+			require.Equal(t, chunkenc.ValFloat, git.Next(), "chunk %d: %v", i, git.Err())
+			wt, wv := wit.At()
+			gt, gv := git.At()
+			require.Equal(t, wt, gt)
+			require.Equal(t, math.Float64bits(wv), math.Float64bits(gv))
+			n++
+		}
+		require.Equal(t, chunkenc.ValNone, git.Next())
+		require.NoError(t, git.Err())
+		require.Equal(t, want.NumSamples(), n)
+	}
 }

@@ -2,48 +2,74 @@ package colblock
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 
 	"github.com/sightline-dev/sightline/storage/segment"
 )
 
-// A packed column holds n unsigned integers in w bits each, except the few
-// that need more (patched frame of reference): those are listed apart and
-// hold 0 in their slot.
+// A packed column holds n integers as a base plus a w-bit slot shifted
+// left, except the few that do not fit (patched frame of reference): those
+// are listed apart and hold 0 in their slot.
 //
-//	byte w | uvarint exceptions | (uvarint index delta, uvarint value)… | ⌈n·w/8⌉ bytes, little-endian
+//	byte w | byte shift | varint base | uvarint exceptions |
+//	(uvarint index delta, varint value)… | ⌈n·w/8⌉ bytes, little-endian
 //
-// w is the width that makes the whole smallest, so one outlier (a gap in
-// the timestamps, a counter reset) does not widen every slot.
+// The base takes off what all integers share (a counter's increments are
+// never near 0; a gauge's deltas are as often negative), the shift the low
+// zero bits they share (memory grows by pages), and w is the width that
+// makes the whole smallest, so one outlier (a gap in the timestamps, a
+// counter reset) does not widen every slot.
+//
+// The integers are int64, held in uint64s as their bits (XORed floats are
+// bits, deltas are signed). Chunks of the first format (flags bit 1 clear)
+// hold packed columns without base and shift, of unsigned integers,
+// zigzagged where signed: readPacked's plain.
 func appendPacked(b []byte, us []uint64) []byte {
-	var cnt [65]int
+	// The base and the shift are taken from the integers that fit the
+	// best width of a zigzag encoding, so not from the outliers.
+	var cnt [66]int
 	for _, u := range us {
-		cnt[bits.Len64(u)]++
+		cnt[bits.Len64(zigzag(int64(u)))]++
 	}
-	// From the widest down, exc is what the integers wider than w cost
-	// as exceptions: an index delta (a byte, mostly) and a varint each.
-	best, bestCost := 64, len(us)*64
-	exc := 0
-	for w := 63; w >= 0; w-- {
-		exc += cnt[w+1] * 8 * (1 + (w+1+6)/7)
-		if cost := len(us)*w + exc; cost <= bestCost {
-			best, bestCost = w, cost
+	w0 := bestWidth(&cnt, len(us))
+	base, or, any := int64(math.MaxInt64), uint64(0), false
+	for _, u := range us {
+		if v := int64(u); bits.Len64(zigzag(v)) <= int(w0) {
+			base, any = min(base, v), true
 		}
 	}
-	w := uint(best)
-	b = append(b, byte(w))
+	if !any {
+		base = 0
+	}
+	for _, u := range us {
+		if bits.Len64(zigzag(int64(u))) <= int(w0) {
+			or |= u - uint64(base)
+		}
+	}
+	shift := uint(0)
+	if or != 0 {
+		shift = uint(bits.TrailingZeros64(or))
+	}
+	cnt = [66]int{}
+	for _, u := range us {
+		cnt[slotLen(u, base, shift)]++
+	}
+	w := bestWidth(&cnt, len(us))
+	b = append(b, byte(w), byte(shift))
+	b = binary.AppendVarint(b, base)
 	exceptions := 0
 	for _, u := range us {
-		if w < 64 && u>>w != 0 {
+		if slotLen(u, base, shift) > w {
 			exceptions++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(exceptions))
 	prev := 0
 	for i, u := range us {
-		if w < 64 && u>>w != 0 {
+		if slotLen(u, base, shift) > w {
 			b = binary.AppendUvarint(b, uint64(i-prev))
-			b = binary.AppendUvarint(b, u)
+			b = binary.AppendVarint(b, int64(u))
 			prev = i
 		}
 	}
@@ -53,8 +79,10 @@ func appendPacked(b []byte, us []uint64) []byte {
 	var acc uint64
 	var nacc uint
 	for _, u := range us {
-		if w < 64 && u>>w != 0 {
+		if slotLen(u, base, shift) > w {
 			u = 0
+		} else {
+			u = (u - uint64(base)) >> shift
 		}
 		acc |= u << nacc
 		if nacc+w >= 64 {
@@ -72,11 +100,48 @@ func appendPacked(b []byte, us []uint64) []byte {
 	return b
 }
 
-// readPacked reads a packed column of len(out) integers into out.
-func readPacked(r *segment.Dec, out []uint64) {
+// slotLen is the bits the slot of integer u takes, or 65 if it cannot
+// have one: it is below the base or differs from it in the shifted bits.
+func slotLen(u uint64, base int64, shift uint) uint {
+	if int64(u) < base {
+		return 65
+	}
+	d := u - uint64(base)
+	if d&(1<<shift-1) != 0 {
+		return 65
+	}
+	return uint(bits.Len64(d >> shift))
+}
+
+// bestWidth returns the slot width that makes a column smallest, given
+// cnt[k], how many integers take k bits (65: none fits a slot). From the
+// widest down, exc is what the integers wider than w cost as exceptions:
+// an index delta (a byte, mostly) and a varint each.
+func bestWidth(cnt *[66]int, n int) uint {
+	exc := cnt[65] * 8 * 10
+	best, bestCost := 64, n*64+exc
+	for w := 63; w >= 0; w-- {
+		exc += cnt[w+1] * 8 * (1 + (w+1+6)/7)
+		if cost := n*w + exc; cost <= bestCost {
+			best, bestCost = w, cost
+		}
+	}
+	return uint(best)
+}
+
+// readPacked reads a packed column of len(out) integers into out. plain
+// reads the first format's: no base and shift, exceptions unsigned, and
+// the integers as they were stored (zigzagged where signed).
+func readPacked(r *segment.Dec, out []uint64, plain bool) {
 	w := uint(byte1(r))
+	var shift uint
+	var base int64
+	if !plain {
+		shift = uint(byte1(r))
+		base = r.Varint()
+	}
 	exceptions := r.Uvarint()
-	if r.Err != nil || w > 64 || exceptions > uint64(len(out)) {
+	if r.Err != nil || w > 64 || shift > 63 || exceptions > uint64(len(out)) {
 		fail(r)
 		return
 	}
@@ -94,11 +159,21 @@ func readPacked(r *segment.Dec, out []uint64) {
 	}
 	unpack(r.B[:size], out, w)
 	r.B = r.B[size:]
+	if base != 0 || shift != 0 {
+		for i, u := range out {
+			out[i] = uint64(base) + u<<shift
+		}
+	}
 	er := segment.Dec{B: excAt}
 	i := uint64(0)
 	for range exceptions {
 		i += er.Uvarint()
-		v := er.Uvarint()
+		var v uint64
+		if plain {
+			v = er.Uvarint()
+		} else {
+			v = uint64(er.Varint())
+		}
 		if i >= uint64(len(out)) {
 			fail(r)
 			return

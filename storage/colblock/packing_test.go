@@ -16,7 +16,7 @@ func TestPackedRoundTrip(t *testing.T) {
 		b := appendPacked(nil, us)
 		got := make([]uint64, len(us))
 		rd := &segment.Dec{B: b}
-		readPacked(rd, got)
+		readPacked(rd, got, false)
 		require.NoError(t, rd.Err)
 		require.Empty(t, rd.B)
 		require.Equal(t, us, got)
@@ -24,6 +24,21 @@ func TestPackedRoundTrip(t *testing.T) {
 	f([]uint64{})
 	f([]uint64{0, 0, 0})
 	f([]uint64{1<<64 - 1, 0, 1<<64 - 1})
+	f([]uint64{1 << 63, 1<<63 - 1, 0})
+	// A base, a shift, and outliers below the base or off the shift.
+	for _, n := range []int{1, 2, 9, 64, 500} {
+		us := make([]uint64, n)
+		for i := range us {
+			us[i] = uint64(1000 + r.IntN(100))
+			if i%3 == 0 {
+				us[i] = uint64(-int64(r.IntN(128)) * 4096)
+			}
+			if i%41 == 7 {
+				us[i] = uint64(r.IntN(5))
+			}
+		}
+		f(us)
+	}
 	for _, width := range []int{1, 3, 7, 8, 13, 31, 32, 33, 52, 63, 64} {
 		for _, n := range []int{1, 2, 7, 8, 9, 63, 64, 65, 500} {
 			us := make([]uint64, n)
@@ -38,12 +53,30 @@ func TestPackedRoundTrip(t *testing.T) {
 	}
 }
 
+// What the base and the shift are for: integers far from 0, and integers
+// that share low zero bits, take the bits of their spread only.
+func TestPackedBaseAndShift(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	incs := make([]uint64, 512)  // a counter's increments: 1000–1127
+	pages := make([]uint64, 512) // a gauge's deltas: ±127 pages of 4 KiB
+	for i := range incs {
+		incs[i] = uint64(1000 + r.IntN(128))
+		pages[i] = uint64((r.Int64N(255) - 127) * 4096)
+	}
+	require.LessOrEqual(t, len(appendPacked(nil, incs)), 512*7/8+8) // 7 bits each, not 11
+	require.LessOrEqual(t, len(appendPacked(nil, pages)), 512+8)    // 8 bits each, not 21
+	b := appendPacked(nil, pages)
+	got := make([]uint64, len(pages))
+	readPacked(&segment.Dec{B: b}, got, false)
+	require.Equal(t, pages, got)
+}
+
 func FuzzPacked(f *testing.F) {
-	f.Add(appendPacked(nil, []uint64{1, 2, 3, 100000, 5}), 5)
-	f.Fuzz(func(t *testing.T, b []byte, n int) {
+	f.Add(appendPacked(nil, []uint64{1, 2, 3, 100000, 5}), 5, false)
+	f.Fuzz(func(t *testing.T, b []byte, n int, plain bool) {
 		if n < 0 || n > 4096 {
 			return
 		}
-		readPacked(&segment.Dec{B: b}, make([]uint64, n))
+		readPacked(&segment.Dec{B: b}, make([]uint64, n), plain)
 	})
 }
