@@ -36,10 +36,7 @@ func options(columnar bool) *tsdb.Options {
 	o.RetentionDuration = 0
 	o.MaxBlockDuration = 24 * hour
 	if columnar {
-		rs := NewReaders()
-		o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
-		o.BlockQuerierFunc = rs.BlockQuerier
-		o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
+		Configure(o, NewReaders())
 	}
 	return o
 }
@@ -379,9 +376,8 @@ func TestCrashDuringCompaction(t *testing.T) {
 func TestReadersFollowBlocks(t *testing.T) {
 	t0 := day0
 	rs := NewReaders()
-	o := options(true)
-	o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
-	o.BlockQuerierFunc = rs.BlockQuerier
+	o := options(false)
+	Configure(o, rs)
 	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 	require.NoError(t, err)
 	appendTestData(t, db, t0, 6) // two 2-hour blocks, not yet merged
@@ -441,4 +437,31 @@ func TestMergeOfDeletedBlocks(t *testing.T) {
 	require.Empty(t, query(t, db, t0, t0+6*hour-1))
 	require.NoError(t, db.Compact(context.Background()))
 	require.Equal(t, after, blockMetas(db))
+}
+
+// A run of float samples is cut into as few chunks of equal length as keep
+// each within SamplesPerChunk and ChunkRange.
+func TestCutterChunkLengths(t *testing.T) {
+	cut := func(n int, step int64) []int {
+		c := newCutter(DefaultOptions())
+		x := chunkenc.NewXORChunk()
+		app, err := x.Appender()
+		require.NoError(t, err)
+		for i := range n {
+			app.Append(int64(i)*step, float64(i))
+		}
+		out, err := c.addChunk(nil, x)
+		require.NoError(t, err)
+		var lens []int
+		for _, m := range c.flush(out) {
+			lens = append(lens, m.Chunk.NumSamples())
+		}
+		return lens
+	}
+	minute := int64(time.Minute / time.Millisecond)
+	require.Equal(t, []int{1080}, cut(1080, minute))           // an 18-hour block at 60 s
+	require.Equal(t, []int{1500, 1500}, cut(3000, minute/4))   // 12.5 hours at 15 s
+	require.Equal(t, []int{288, 288, 288}, cut(864, 5*minute)) // 3 days at 5 minutes: a chunk a day
+	require.Equal(t, []int{1}, cut(1, minute))
+	require.Len(t, cut(maxRunChunks*2048+1, 1), maxRunChunks+1) // a run is bounded
 }

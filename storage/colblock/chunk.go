@@ -34,6 +34,7 @@ const (
 	valuesDelta    = 1 // decimal mantissas, packed deltas
 	valuesDeltaDoD = 2 // decimal mantissas, packed deltas of deltas
 	valuesBits     = 3 // packed deltas of the values' bits as integers
+	valuesPlain    = 4 // decimal mantissas, packed as they are
 )
 
 var errReadOnly = errors.New("columnar chunks are written whole, not appended to")
@@ -132,32 +133,37 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 			prev = bits
 		}
 		e.us, e.us2 = xs, ds
-		e.alt = appendPacked(e.alt[:0], xs)
-		e.alt2 = appendPacked(e.alt2[:0], ds)
-		if len(e.alt2) < len(e.alt) {
-			return append(append(b, valuesBits), e.alt2...)
+		xp, dp := planPacked(xs), planPacked(ds)
+		if dp.bits < xp.bits {
+			return appendPlanned(append(b, valuesBits), ds, dp)
 		}
-		return append(append(b, valuesXOR), e.alt...)
+		return appendPlanned(append(b, valuesXOR), xs, xp)
 	}
 	ms := e.mantissas
-	// Deltas suit gauges, deltas of deltas counters that grow steadily:
-	// both are packed and the smaller kept.
-	us := e.us[:0]
-	dd := e.us2[:0]
-	for i := 1; i < len(ms); i++ {
-		d := ms[i] - ms[i-1]
-		us = append(us, uint64(d))
+	// Deltas suit gauges that wander, deltas of deltas counters that grow
+	// steadily, the mantissas as they are gauges that jump about within a
+	// range (in-flight requests): all are planned and the smallest written.
+	ds, dds, ps := e.us[:0], e.us2[:0], e.us3[:0]
+	for i, m := range ms {
+		ps = append(ps, uint64(m))
+		if i == 0 {
+			continue
+		}
+		d := m - ms[i-1]
+		ds = append(ds, uint64(d))
 		if i > 1 {
 			d -= ms[i-1] - ms[i-2]
 		}
-		dd = append(dd, uint64(d))
+		dds = append(dds, uint64(d))
 	}
-	e.us, e.us2 = us, dd
-	e.alt = appendPacked(e.alt[:0], us)
-	e.alt2 = appendPacked(e.alt2[:0], dd)
-	mode, column := byte(valuesDelta), e.alt
-	if len(e.alt2) < len(e.alt) {
-		mode, column = valuesDeltaDoD, e.alt2
+	e.us, e.us2, e.us3 = ds, dds, ps
+	mode, column, plan := byte(valuesDelta), ds, planPacked(ds)
+	if p := planPacked(dds); p.bits < plan.bits {
+		mode, column, plan = valuesDeltaDoD, dds, p
+	}
+	// A plain column has no m0: it is smaller for the same width.
+	if p := planPacked(ps); p.bits <= plan.bits+8*binary.PutVarint(e.vbuf[:], ms[0]) {
+		mode, column, plan = valuesPlain, ps, p
 	}
 	b = append(b, mode)
 	b = binary.AppendVarint(b, int64(exp))
@@ -168,8 +174,10 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(vs[i]))
 		prev = i
 	}
-	b = binary.AppendVarint(b, ms[0])
-	return append(b, column...)
+	if mode != valuesPlain {
+		b = binary.AppendVarint(b, ms[0])
+	}
+	return appendPlanned(b, column, plan)
 }
 
 // Iterator returns an iterator over the chunk's samples. A malformed chunk
@@ -262,7 +270,10 @@ func (it *iterator) decode(b []byte) error {
 			}
 			it.vs[i] = math.Float64frombits(prev)
 		}
-	case valuesDelta, valuesDeltaDoD:
+	case valuesDelta, valuesDeltaDoD, valuesPlain:
+		if plain && mode == valuesPlain {
+			return errCorrupt
+		}
 		exp := r.Varint()
 		if exp < math.MinInt16 || exp > math.MaxInt16 {
 			return errCorrupt
@@ -276,21 +287,30 @@ func (it *iterator) decode(b []byte) error {
 			r.Uvarint()
 			u64(r)
 		}
-		m := r.Varint()
-		us := growUint64(it.us, int(n)-1)
-		it.us = us
-		readSigned(r, us, plain)
-		var d int64
-		for i := range it.vs {
-			if i > 0 {
-				if mode == valuesDelta || i == 1 {
-					d = int64(us[i-1])
-				} else {
-					d += int64(us[i-1])
-				}
-				m += d
+		if mode == valuesPlain {
+			us := growUint64(it.us, int(n))
+			it.us = us
+			readSigned(r, us, plain)
+			for i, m := range us {
+				it.vs[i] = fromDecimal(int64(m), int(exp))
 			}
-			it.vs[i] = fromDecimal(m, int(exp))
+		} else {
+			m := r.Varint()
+			us := growUint64(it.us, int(n)-1)
+			it.us = us
+			readSigned(r, us, plain)
+			var d int64
+			for i := range it.vs {
+				if i > 0 {
+					if mode == valuesDelta || i == 1 {
+						d = int64(us[i-1])
+					} else {
+						d += int64(us[i-1])
+					}
+					m += d
+				}
+				it.vs[i] = fromDecimal(m, int(exp))
+			}
 		}
 		rr := &segment.Dec{B: rawAt}
 		i := uint64(0)

@@ -77,6 +77,7 @@ func TestChunkRoundTrip(t *testing.T) {
 			cpu += 0.05 + 0.2*r.Float64()
 			return cpu
 		},
+		"in flight":               func(int) float64 { return float64(r.IntN(6)) }, // mode 4
 		"falling negative floats": func(i int) float64 { cpu -= r.Float64(); return cpu },
 	}
 	for name, f := range cases {

@@ -41,18 +41,33 @@ type Options struct {
 	// fixed cost (its record, first timestamp and value, index entry)
 	// over more samples.
 	SamplesPerChunk int
-	// ChunkRange is the longest time one chunk spans, aligned to
-	// multiples of it, for series sampled seldom.
+	// ChunkRange is the longest time one chunk spans, for series sampled
+	// seldom.
 	ChunkRange time.Duration
 }
 
-// DefaultOptions: 512 samples (8.5 hours at a 60-second interval, 2 at
-// 15 seconds) within a day. On the metrics benchmark's week, 512 samples
-// instead of 120 made float chunks 12% smaller, and Sightline's columns
-// decode in 2–3 ns a sample, so a short query decoding 512 costs about
-// what one decoding Prometheus' 120-sample XOR chunk does.
+// DefaultOptions: up to 2,048 samples (34 hours at a 60-second interval,
+// 8.5 at 15 seconds) spanning up to a day. Longer chunks spread a chunk's
+// fixed bytes (its record, index entry, first timestamp and value, column
+// headers) over more samples: on the benchmark's week of 60-second data, a
+// series' 1,080 samples of an 18-hour block take one chunk, not three of at
+// most 512. Their cost is on short queries over old data, which decode
+// whole chunks: one series over an hour of merged blocks took 25 µs with
+// 512 samples a chunk, 44–55 µs with 2,048, and 15 µs in Prometheus'
+// 120-sample chunks (BenchmarkSelect).
 func DefaultOptions() Options {
-	return Options{SamplesPerChunk: 512, ChunkRange: 24 * time.Hour}
+	return Options{SamplesPerChunk: 2048, ChunkRange: 24 * time.Hour}
+}
+
+// Configure sets the hooks of o that make a TSDB keep its blocks columnar:
+// its compactor writes them, its queriers read them through rs, and its
+// index readers decode packed postings. The head and the WAL stay
+// Prometheus'.
+func Configure(o *tsdb.Options, rs *Readers) {
+	o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
+	o.BlockQuerierFunc = rs.BlockQuerier
+	o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
+	o.PostingsDecoderFactory = PostingsDecoderFor
 }
 
 // NewCompactorFunc returns the tsdb.Options.NewCompactorFunc that makes a
@@ -223,7 +238,7 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 		return fmt.Errorf("open chunk writer: %w", err)
 	}
 	closers = append(closers, chunkw)
-	indexw, err := index.NewWriter(c.ctx, filepath.Join(tmp, "index"))
+	indexw, err := index.NewWriterWithEncoder(c.ctx, filepath.Join(tmp, "index"), EncodePostings)
 	if err != nil {
 		return fmt.Errorf("open index writer: %w", err)
 	}
@@ -246,10 +261,12 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 	if meta.Stats.NumSamples == 0 && !keepEmpty {
 		return nil
 	}
-	if !slices.Contains(meta.Compaction.Hints, HintColumnar) {
-		meta.Compaction.Hints = append(meta.Compaction.Hints, HintColumnar)
-		slices.Sort(meta.Compaction.Hints)
+	for _, h := range []string{HintColumnar, HintPostings} {
+		if !slices.Contains(meta.Compaction.Hints, h) {
+			meta.Compaction.Hints = append(meta.Compaction.Hints, h)
+		}
 	}
+	slices.Sort(meta.Compaction.Hints)
 	if err := writeExemplars(tmp, exemplars); err != nil {
 		return fmt.Errorf("write exemplars: %w", err)
 	}
@@ -379,59 +396,61 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 }
 
 // cutter gathers a series' float samples and cuts them into columnar
-// chunks.
+// chunks: a run of samples not interrupted by histograms into as few chunks
+// as keep each within SamplesPerChunk and ChunkRange, of equal length
+// (1,080 samples with a cap of 1,024 make two chunks of 540, not 1,024 and
+// 56, which would cost a chunk's fixed bytes for 56 samples).
 type cutter struct {
-	opts   Options
-	rng    int64 // opts.ChunkRange in milliseconds
-	ts     []int64
-	vs     []float64
-	it     chunkenc.Iterator
-	bounds int64 // the end of the current chunk's aligned range
+	opts Options
+	rng  int64 // opts.ChunkRange in milliseconds
+	ts   []int64
+	vs   []float64
+	it   chunkenc.Iterator
 }
+
+// maxRunChunks bounds a run's samples, so what a series of very frequent
+// samples holds in memory while it is cut: 16 chunks' worth, 32,768
+// samples (512 KiB) by default.
+const maxRunChunks = 16
 
 func newCutter(o Options) *cutter {
 	return &cutter{opts: o, rng: max(o.ChunkRange.Milliseconds(), 1)}
 }
 
-// addChunk adds the samples of chk, cutting a chunk into out whenever the
-// current one is full or its time range ends.
+// addChunk adds the samples of chk to the run.
 func (c *cutter) addChunk(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.Meta, error) {
 	c.it = chk.Iterator(c.it)
 	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
 		if vt != chunkenc.ValFloat {
 			return out, fmt.Errorf("a %s sample in a float chunk", vt)
 		}
-		t, v := c.it.At()
-		if len(c.ts) > 0 && (t >= c.bounds || len(c.ts) >= c.opts.SamplesPerChunk) {
+		if len(c.ts) >= maxRunChunks*c.opts.SamplesPerChunk {
 			out = c.flush(out)
 		}
-		if len(c.ts) == 0 {
-			c.bounds = t - mod(t, c.rng) + c.rng
-		}
+		t, v := c.it.At()
 		c.ts = append(c.ts, t)
 		c.vs = append(c.vs, v)
 	}
 	return out, c.it.Err()
 }
 
-func mod(t, m int64) int64 {
-	r := t % m
-	if r < 0 {
-		r += m
-	}
-	return r
-}
-
-// flush cuts the gathered samples, if any, into a chunk.
+// flush cuts the run, if any, into chunks of equal length.
 func (c *cutter) flush(out []chunks.Meta) []chunks.Meta {
-	if len(c.ts) == 0 {
+	n := len(c.ts)
+	if n == 0 {
 		return out
 	}
-	out = append(out, chunks.Meta{
-		Chunk:   NewChunk(Encode(nil, c.ts, c.vs)),
-		MinTime: c.ts[0],
-		MaxTime: c.ts[len(c.ts)-1],
-	})
+	span := uint64(c.ts[n-1]) - uint64(c.ts[0]) // as uint64, it cannot overflow
+	k := uint64((n + c.opts.SamplesPerChunk - 1) / c.opts.SamplesPerChunk)
+	k = min(max(k, span/uint64(c.rng)+1), uint64(n))
+	for i := range int(k) {
+		lo, hi := i*n/int(k), (i+1)*n/int(k)
+		out = append(out, chunks.Meta{
+			Chunk:   NewChunk(Encode(nil, c.ts[lo:hi], c.vs[lo:hi])),
+			MinTime: c.ts[lo],
+			MaxTime: c.ts[hi-1],
+		})
+	}
 	c.ts, c.vs = c.ts[:0], c.vs[:0]
 	return out
 }

@@ -1,6 +1,7 @@
 package colblock
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"sync"
@@ -21,7 +22,8 @@ type encoder struct {
 	raw       []int // indices of the values kept as bits
 	digits    []byte
 	us, us2   []uint64
-	alt, alt2 []byte
+	us3       []uint64
+	vbuf      [binary.MaxVarintLen64]byte
 }
 
 var encoderPool = sync.Pool{New: func() any { return &encoder{} }}

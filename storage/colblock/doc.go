@@ -2,19 +2,21 @@
 // TSDB blocks whose float samples are stored as columnar chunks (a column of
 // timestamps, delta-of-delta coded, and a column of values as decimal
 // mantissas with a common exponent, delta or delta-of-delta coded, both
-// bit-packed, zstd over the whole where it helps), losslessly, instead of
-// Gorilla XOR chunks, and which keep their exemplars (read from the WAL
-// when the head is compacted; ExemplarQuerier). The format is in
+// bit-packed with a base and a shift, zstd over the whole where it helps),
+// losslessly, instead of Gorilla XOR chunks; whose index has packed postings
+// lists; and which keep their exemplars (read from the WAL when the head is
+// compacted; ExemplarQuerier). The format is in
 // docs/format/metrics-blocks.md.
 //
 // The TSDB keeps its head, WAL, compaction plan, retention and label index;
-// the package plugs into three of its hooks:
+// the package plugs into four of its hooks (Configure sets them):
 //
 //   - NewCompactorFunc: a tsdb.Compactor that writes the head's blocks and
-//     merged blocks with columnar chunks (Compactor);
+//     merged blocks with columnar chunks and packed postings (Compactor);
 //   - Readers.BlockQuerier and Readers.BlockChunkQuerier: block queriers
 //     whose chunk reader decodes them (Pool knows the encoding), sharing
-//     each block's mmapped chunk files among queries.
+//     each block's mmapped chunk files among queries;
+//   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // What it is not: a query engine (the PromQL engine reads blocks through
 // storage.Querier) nor a head (recent samples are in Prometheus' head).

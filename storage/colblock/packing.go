@@ -2,7 +2,6 @@ package colblock
 
 import (
 	"encoding/binary"
-	"math"
 	"math/bits"
 
 	"github.com/sightline-dev/sightline/storage/segment"
@@ -26,51 +25,71 @@ import (
 // hold packed columns without base and shift, of unsigned integers,
 // zigzagged where signed: readPacked's plain.
 func appendPacked(b []byte, us []uint64) []byte {
+	return appendPlanned(b, us, planPacked(us))
+}
+
+// packPlan is the layout of a packed column: an encoder that has several
+// ways of writing a column plans each and writes the smallest.
+type packPlan struct {
+	w, shift   uint
+	base       int64
+	exceptions int
+	bits       int // the column's size, estimated (exceptions' varints)
+}
+
+func planPacked(us []uint64) packPlan {
 	// The base and the shift are taken from the integers that fit the
-	// best width of a zigzag encoding, so not from the outliers.
+	// best width of a zigzag encoding, so not from the outliers. They all
+	// share their low k bits with the base iff they share them with any
+	// one of them, the first: the shift is the XORs' trailing zeros.
 	var cnt [66]int
 	for _, u := range us {
 		cnt[bits.Len64(zigzag(int64(u)))]++
 	}
-	w0 := bestWidth(&cnt, len(us))
-	base, or, any := int64(math.MaxInt64), uint64(0), false
+	w0, _ := bestWidth(&cnt, len(us))
+	var p packPlan
+	var first, x uint64
+	found := false
 	for _, u := range us {
-		if v := int64(u); bits.Len64(zigzag(v)) <= int(w0) {
-			base, any = min(base, v), true
+		if bits.Len64(zigzag(int64(u))) > int(w0) {
+			continue
 		}
-	}
-	if !any {
-		base = 0
-	}
-	for _, u := range us {
-		if bits.Len64(zigzag(int64(u))) <= int(w0) {
-			or |= u - uint64(base)
+		if !found {
+			first, p.base, found = u, int64(u), true
 		}
+		p.base = min(p.base, int64(u))
+		x |= u ^ first
 	}
-	shift := uint(0)
-	if or != 0 {
-		shift = uint(bits.TrailingZeros64(or))
+	if x != 0 {
+		p.shift = uint(bits.TrailingZeros64(x))
 	}
 	cnt = [66]int{}
 	for _, u := range us {
-		cnt[slotLen(u, base, shift)]++
+		cnt[slotLen(u, p.base, p.shift)]++
 	}
-	w := bestWidth(&cnt, len(us))
+	p.w, p.bits = bestWidth(&cnt, len(us))
+	for _, c := range cnt[p.w+1:] {
+		p.exceptions += c
+	}
+	var buf [binary.MaxVarintLen64]byte
+	p.bits += 8 * (2 + binary.PutVarint(buf[:], p.base) + binary.PutUvarint(buf[:], uint64(p.exceptions)))
+	return p
+}
+
+// appendPlanned appends the packed column of us laid out as p.
+func appendPlanned(b []byte, us []uint64, p packPlan) []byte {
+	w, shift, base := p.w, p.shift, p.base
 	b = append(b, byte(w), byte(shift))
 	b = binary.AppendVarint(b, base)
-	exceptions := 0
-	for _, u := range us {
-		if slotLen(u, base, shift) > w {
-			exceptions++
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(exceptions))
-	prev := 0
-	for i, u := range us {
-		if slotLen(u, base, shift) > w {
-			b = binary.AppendUvarint(b, uint64(i-prev))
-			b = binary.AppendVarint(b, int64(u))
-			prev = i
+	b = binary.AppendUvarint(b, uint64(p.exceptions))
+	if p.exceptions > 0 {
+		prev := 0
+		for i, u := range us {
+			if slotLen(u, base, shift) > w {
+				b = binary.AppendUvarint(b, uint64(i-prev))
+				b = binary.AppendVarint(b, int64(u))
+				prev = i
+			}
 		}
 	}
 	if w == 0 {
@@ -79,7 +98,7 @@ func appendPacked(b []byte, us []uint64) []byte {
 	var acc uint64
 	var nacc uint
 	for _, u := range us {
-		if slotLen(u, base, shift) > w {
+		if p.exceptions > 0 && slotLen(u, base, shift) > w {
 			u = 0
 		} else {
 			u = (u - uint64(base)) >> shift
@@ -113,11 +132,12 @@ func slotLen(u uint64, base int64, shift uint) uint {
 	return uint(bits.Len64(d >> shift))
 }
 
-// bestWidth returns the slot width that makes a column smallest, given
+// bestWidth returns the slot width that makes a column smallest, and the
+// column's bits (without its header), given
 // cnt[k], how many integers take k bits (65: none fits a slot). From the
 // widest down, exc is what the integers wider than w cost as exceptions:
 // an index delta (a byte, mostly) and a varint each.
-func bestWidth(cnt *[66]int, n int) uint {
+func bestWidth(cnt *[66]int, n int) (uint, int) {
 	exc := cnt[65] * 8 * 10
 	best, bestCost := 64, n*64+exc
 	for w := 63; w >= 0; w-- {
@@ -126,7 +146,7 @@ func bestWidth(cnt *[66]int, n int) uint {
 			best, bestCost = w, cost
 		}
 	}
-	return uint(best)
+	return uint(best), bestCost
 }
 
 // readPacked reads a packed column of len(out) integers into out. plain

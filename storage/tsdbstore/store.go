@@ -192,9 +192,7 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	o.MaxExemplars = s.opts.MaxExemplars
 	o.WALCompression = s.opts.WALCompression
 	// The head and WAL are Prometheus'; blocks are columnar.
-	o.NewCompactorFunc = colblock.NewCompactorFunc(colblock.DefaultOptions(), s.readers)
-	o.BlockQuerierFunc = s.readers.BlockQuerier
-	o.BlockChunkQuerierFunc = s.readers.BlockChunkQuerier
+	colblock.Configure(o, s.readers)
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
