@@ -296,11 +296,13 @@ func TestExemplarsPersistWithBlocks(t *testing.T) {
 	}
 	require.True(t, merged)
 
-	get := func(db *tsdb.DB, start, end int64) []exemplar.Exemplar {
+	get := func(db *tsdb.DB, head *HeadExemplars, start, end int64) []exemplar.Exemplar {
 		t.Helper()
-		hq, err := db.ExemplarQuerier(context.Background())
+		ring, err := db.ExemplarQuerier(context.Background())
 		require.NoError(t, err)
-		res, err := ExemplarQuerier(hq, db.Blocks()).Select(start, end, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
+		q, err := ExemplarQuerier(ring, head, db.Blocks())
+		require.NoError(t, err)
+		res, err := q.Select(start, end, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
 		require.NoError(t, err)
 		if len(res) == 0 {
 			return nil
@@ -309,40 +311,97 @@ func TestExemplarsPersistWithBlocks(t *testing.T) {
 		require.Equal(t, ls, res[0].SeriesLabels)
 		return res[0].Exemplars
 	}
-	// Those older than the head are in blocks, every one; the ring
-	// holds the last 10; those between are in the WAL only, until their
-	// block is written.
-	headMin := db.Head().MinTime()
-	var persisted []exemplar.Exemplar
-	for _, e := range want {
-		if e.Ts < headMin {
-			persisted = append(persisted, e)
-		}
-	}
-	require.Greater(t, len(persisted), len(want)/2)
-	check := func(db *tsdb.DB) {
+	// Those older than the head are in blocks, the ring holds the last
+	// 10, and those between, in the WAL, are read from it into the head's
+	// exemplar files: without those, some are missing.
+	require.Less(t, len(get(db, nil, math.MinInt64, math.MaxInt64)), len(want)-10)
+	check := func(db *tsdb.DB, head *HeadExemplars) {
 		t.Helper()
-		got := get(db, math.MinInt64, math.MaxInt64)
-		require.Equal(t, persisted, got[:len(persisted)])
-		require.Equal(t, want[len(want)-10:], got[len(got)-10:])
-		// A range within the blocks.
-		from, to := t0+5*hour, t0+9*hour
-		var sub []exemplar.Exemplar
-		for _, e := range want {
-			if e.Ts >= from && e.Ts <= to {
-				sub = append(sub, e)
+		require.Equal(t, want, get(db, head, math.MinInt64, math.MaxInt64))
+		for _, r := range [][2]int64{{t0 + 5*hour, t0 + 9*hour}, {t0 + 17*hour, t0 + 19*hour}} { // in blocks; in the head
+			var sub []exemplar.Exemplar
+			for _, e := range want {
+				if e.Ts >= r[0] && e.Ts <= r[1] {
+					sub = append(sub, e)
+				}
 			}
+			require.NotEmpty(t, sub)
+			require.Equal(t, sub, get(db, head, r[0], r[1]))
 		}
-		require.Equal(t, sub, get(db, from, to))
 	}
-	check(db)
+	head, err := OpenHeadExemplars(db, nil)
+	require.NoError(t, err)
+	check(db, head)
+	require.NoError(t, head.Close())
 	require.NoError(t, db.Close())
 
 	// And after a restart.
 	db, err = tsdb.Open(dir, nil, nil, o, nil)
 	require.NoError(t, err)
 	defer db.Close()
-	check(db)
+	head, err = OpenHeadExemplars(db, nil)
+	require.NoError(t, err)
+	defer head.Close()
+	require.Positive(t, head.Files())
+	check(db, head)
+}
+
+// The head's exemplar files stay few: a catch-up adds one, more than
+// maxHeadFiles are merged, and those whose exemplars a block has are
+// deleted.
+func TestHeadExemplarFilesBounded(t *testing.T) {
+	t0 := day0
+	o := options(true)
+	o.EnableExemplarStorage = true
+	o.MaxExemplars = 10
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	head, err := OpenHeadExemplars(db, nil)
+	require.NoError(t, err)
+	defer head.Close()
+	head.maxFileExemplars = 20
+	ls := labels.FromStrings("__name__", "requests_total")
+	now := time.Now()
+	var want []exemplar.Exemplar
+	for i := range 40 * int(hour/step) / 10 { // 40 hours, a catch-up every 20 minutes
+		ts := t0 + int64(i)*10*step
+		app := db.Appender(context.Background())
+		ref, err := app.Append(0, ls, ts, float64(i))
+		require.NoError(t, err)
+		e := exemplar.Exemplar{Labels: labels.FromStrings("trace_id", fmt.Sprintf("%032x", i)), Value: float64(i), Ts: ts, HasTs: true}
+		_, err = app.AppendExemplar(ref, ls, e)
+		require.NoError(t, err)
+		require.NoError(t, app.Commit())
+		want = append(want, e)
+		if i%8 == 7 {
+			now = now.Add(catchUpEvery)
+			require.NoError(t, head.catchUp(now))
+			// Files of at most 20 exemplars: the head's (3 hours at
+			// most, 24 exemplars an hour) fill 4, and up to 8 files
+			// are left as they are; more, and the newest are merged.
+			require.LessOrEqual(t, head.Files(), maxHeadFiles+2)
+			for _, f := range head.files {
+				require.LessOrEqual(t, f.n, 20)
+			}
+			require.NoError(t, db.Compact(context.Background()))
+		}
+	}
+	blocksMaxt := head.blocksMaxt()
+	require.Greater(t, blocksMaxt, t0+30*hour)
+	now = now.Add(catchUpEvery)
+	require.NoError(t, head.catchUp(now))
+	for _, f := range head.files {
+		require.GreaterOrEqual(t, f.maxt, blocksMaxt)
+	}
+	ring, err := db.ExemplarQuerier(context.Background())
+	require.NoError(t, err)
+	q, err := ExemplarQuerier(ring, head, db.Blocks())
+	require.NoError(t, err)
+	res, err := q.Select(math.MinInt64, math.MaxInt64, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Equal(t, want, res[0].Exemplars)
 }
 
 // A compaction killed part-way leaves a temporary directory; the TSDB

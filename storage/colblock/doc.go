@@ -5,7 +5,8 @@
 // bit-packed with a base and a shift, zstd over the whole where it helps),
 // losslessly, instead of Gorilla XOR chunks; whose index has packed postings
 // lists; and which keep their exemplars (read from the WAL when the head is
-// compacted; ExemplarQuerier). The format is in
+// compacted; ExemplarQuerier). HeadExemplars keeps on disk, until their
+// block is written, the head's exemplars that the ring has overwritten. The format is in
 // docs/format/metrics-blocks.md.
 //
 // The TSDB keeps its head, WAL, compaction plan, retention and label index;

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
@@ -162,11 +163,17 @@ func walExemplars(logger *slog.Logger, walDir string, mint, maxt int64, into exe
 	return nil
 }
 
-// writeExemplars writes the exemplars of set into dir, if there are any.
+// writeExemplars writes the exemplars of set into the block dir, if there
+// are any.
 func writeExemplars(dir string, set exemplarSet) error {
 	if len(set) == 0 {
 		return nil
 	}
+	return writeExemplarsFile(filepath.Join(dir, exemplarsFile), set)
+}
+
+// writeExemplarsFile writes the exemplars of set into the file path.
+func writeExemplarsFile(path string, set exemplarSet) error {
 	var b []byte
 	sorted := set.sorted()
 	b = binary.AppendUvarint(b, uint64(len(sorted)))
@@ -182,7 +189,7 @@ func writeExemplars(dir string, set exemplarSet) error {
 		}
 	}
 	out := zstdEnc.EncodeAll(b, slices.Clone(exemplarsMagic))
-	f, err := os.Create(filepath.Join(dir, exemplarsFile))
+	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
@@ -205,7 +212,13 @@ func appendLabels(b []byte, ls labels.Labels) []byte {
 // [mint, maxt] of the series keep accepts. A block without exemplars, or
 // deleted meanwhile, has none.
 func readExemplars(dir string, mint, maxt int64, keep func(labels.Labels) bool, into exemplarSet) error {
-	raw, err := os.ReadFile(filepath.Join(dir, exemplarsFile))
+	return readExemplarsFile(filepath.Join(dir, exemplarsFile), mint, maxt, keep, into)
+}
+
+// readExemplarsFile adds to into the exemplars in the file path within
+// [mint, maxt] of the series keep accepts. A missing file has none.
+func readExemplarsFile(path string, mint, maxt int64, keep func(labels.Labels) bool, into exemplarSet) error {
+	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -213,11 +226,11 @@ func readExemplars(dir string, mint, maxt int64, keep func(labels.Labels) bool, 
 		return err
 	}
 	if !bytes.HasPrefix(raw, exemplarsMagic) {
-		return fmt.Errorf("%s: not an exemplars file", dir)
+		return fmt.Errorf("%s: not an exemplars file", path)
 	}
 	b, err := zstdExemplarsDec.DecodeAll(raw[len(exemplarsMagic):], nil)
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	r := &segment.Dec{B: b}
 	var lb labels.ScratchBuilder
@@ -239,7 +252,7 @@ func readExemplars(dir string, mint, maxt int64, keep func(labels.Labels) bool, 
 			}
 		}
 		if r.Err != nil {
-			return fmt.Errorf("%s: corrupt exemplars file", dir)
+			return fmt.Errorf("%s: corrupt exemplars file", path)
 		}
 	}
 	return nil
@@ -262,21 +275,28 @@ func readLabels(r *segment.Dec, b *labels.ScratchBuilder) labels.Labels {
 	return b.Labels()
 }
 
-// ExemplarQuerier returns a querier of the exemplars of head (the TSDB's
-// ring) and of blocks: those the ring no longer holds are in the blocks of
-// their time.
-func ExemplarQuerier(head storage.ExemplarQuerier, blocks []*tsdb.Block) storage.ExemplarQuerier {
-	return exemplarQuerier{head: head, blocks: blocks}
+// ExemplarQuerier returns a querier of the exemplars of ring (the TSDB's
+// ring), of head (those the ring may have overwritten since the last
+// block; nil for none) and of blocks: those neither holds are in the
+// blocks of their time. It catches head up first.
+func ExemplarQuerier(ring storage.ExemplarQuerier, head *HeadExemplars, blocks []*tsdb.Block) (storage.ExemplarQuerier, error) {
+	if head != nil {
+		if err := head.catchUp(time.Now()); err != nil {
+			return nil, fmt.Errorf("read the head's exemplars from the WAL: %w", err)
+		}
+	}
+	return exemplarQuerier{ring: ring, head: head, blocks: blocks}, nil
 }
 
 type exemplarQuerier struct {
-	head   storage.ExemplarQuerier
+	ring   storage.ExemplarQuerier
+	head   *HeadExemplars
 	blocks []*tsdb.Block
 }
 
 // Select returns the exemplars within [start, end] of the series that
 // match any of the matcher sets, by series, each series' by time; one
-// both in the ring and in a block is given once.
+// in several of the ring, the head's files and the blocks is given once.
 func (q exemplarQuerier) Select(start, end int64, matchers ...[]*labels.Matcher) ([]exemplar.QueryResult, error) {
 	set := exemplarSet{}
 	keep := func(ls labels.Labels) bool {
@@ -302,7 +322,12 @@ func (q exemplarQuerier) Select(start, end int64, matchers ...[]*labels.Matcher)
 			return nil, err
 		}
 	}
-	res, err := q.head.Select(start, end, matchers...)
+	if q.head != nil {
+		if err := q.head.read(start, end, keep, set); err != nil {
+			return nil, err
+		}
+	}
+	res, err := q.ring.Select(start, end, matchers...)
 	if err != nil {
 		return nil, err
 	}

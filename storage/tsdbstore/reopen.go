@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/wlog"
+	"github.com/sightline-dev/sightline/storage/colblock"
 )
 
 // ErrReopening refuses a tenant's appends (and answers its reads, should
@@ -41,6 +42,8 @@ type tenantDB struct {
 	db   *tsdb.DB               // guarded by mu; nil while a reopen fails
 	reg  *unregisteringRegistry // guarded by mu; db's metrics
 	refs *SeriesRefs            // guarded by mu; the references db gave
+	// exemplars are db's head exemplars on disk; guarded by mu.
+	exemplars *colblock.HeadExemplars
 
 	// walFailed is set by a commit that failed to write the WAL and
 	// cleared by the reopen; appends are refused meanwhile.
@@ -156,6 +159,16 @@ func (s *Store) roomToReopen(id string) error {
 	return nil
 }
 
+// close closes db and its head exemplars, if open; t.mu is held.
+func (t *tenantDB) close() error {
+	if t.db == nil {
+		return nil
+	}
+	err := errors.Join(t.exemplars.Close(), t.db.Close())
+	t.db, t.exemplars = nil, nil
+	return err
+}
+
 func (s *Store) reopenOnce(id string, t *tenantDB) error {
 	// Queries go on while the reopen waits for a moment without any; if
 	// there is none for reopenPatience, new ones wait behind it.
@@ -166,19 +179,19 @@ func (s *Store) reopenOnce(id string, t *tenantDB) error {
 	if t.db != nil {
 		// Close writes what the WAL holds in memory, the torn record
 		// too; replay then cuts it, the last record.
-		if err := t.db.Close(); err != nil {
+		if err := t.close(); err != nil {
 			s.logger.Warn("closing the tenant's metrics TSDB to reopen it", "tenant", id, "err", err)
 		}
 		t.reg.unregisterAll()
-		t.db, t.reg = nil, nil
+		t.reg = nil
 	}
-	db, reg, err := s.openTSDB(id)
+	db, reg, ex, err := s.openTSDB(id)
 	if err != nil {
 		return err
 	}
 	// The series that never reached the WAL are gone, and their
 	// references with them.
-	t.db, t.reg, t.refs = db, reg, newSeriesRefs(time.Now())
+	t.db, t.reg, t.exemplars, t.refs = db, reg, ex, newSeriesRefs(time.Now())
 	t.walFailed.Store(false)
 	return nil
 }

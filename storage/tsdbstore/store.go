@@ -172,17 +172,17 @@ func (s *Store) tenant(id string) (*tenantDB, error) {
 	if t, ok := s.dbs[id]; ok {
 		return t, nil
 	}
-	db, reg, err := s.openTSDB(id)
+	db, reg, ex, err := s.openTSDB(id)
 	if err != nil {
 		return nil, err
 	}
-	t = &tenantDB{db: db, reg: reg, refs: newSeriesRefs(time.Now())}
+	t = &tenantDB{db: db, reg: reg, exemplars: ex, refs: newSeriesRefs(time.Now())}
 	s.dbs[id] = t
 	return t, nil
 }
 
-// openTSDB opens the TSDB of tenant id.
-func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
+// openTSDB opens the TSDB of tenant id, and the exemplar files of its head.
+func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock.HeadExemplars, error) {
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = s.opts.Retention.Milliseconds()
 	o.MaxBlockDuration = maxBlockDuration(s.opts.Retention).Milliseconds()
@@ -196,12 +196,20 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, error) {
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
-	db, err := tsdb.Open(s.tenantDir(id), s.logger.With("tenant", id), reg, o, nil)
+	logger := s.logger.With("tenant", id)
+	db, err := tsdb.Open(s.tenantDir(id), logger, reg, o, nil)
 	if err != nil {
 		reg.unregisterAll()
-		return nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
+		return nil, nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
-	return db, reg, nil
+	var ex *colblock.HeadExemplars // none without exemplar storage
+	if o.EnableExemplarStorage {
+		if ex, err = colblock.OpenHeadExemplars(db, logger); err != nil {
+			reg.unregisterAll()
+			return nil, nil, nil, errors.Join(fmt.Errorf("open the head exemplars of tenant %q: %w", id, err), db.Close())
+		}
+	}
+	return db, reg, ex, nil
 }
 
 // maxBlockDuration is the longest block the compactor builds out of the
@@ -223,6 +231,11 @@ func maxBlockDuration(retention time.Duration) time.Duration {
 // false if the tenant has none: reads never create one. The TSDB is not
 // reopened while f runs.
 func (s *Store) Existing(id string, f func(*tsdb.DB)) bool {
+	return s.existing(id, func(t *tenantDB) { f(t.db) })
+}
+
+// existing calls f with the tenant's open TSDB, its mu held for reading.
+func (s *Store) existing(id string, f func(*tenantDB)) bool {
 	s.mu.RLock()
 	t := s.dbs[id]
 	s.mu.RUnlock()
@@ -234,7 +247,7 @@ func (s *Store) Existing(id string, f func(*tsdb.DB)) bool {
 	if t.db == nil {
 		return false
 	}
-	f(t.db)
+	f(t)
 	return true
 }
 
@@ -303,10 +316,8 @@ func (s *Store) Close() error {
 		// while to end; then the TSDB is closed under them, as before
 		// reopens existed, rather than stopping the shutdown.
 		locked := lockWithin(&t.mu, closePatience)
-		if t.db != nil {
-			if err := t.db.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
-			}
+		if err := t.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close TSDB of tenant %q: %w", id, err))
 		}
 		if locked {
 			t.mu.Unlock()
@@ -402,9 +413,9 @@ func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, e
 	// The ring's exemplars are in memory and the blocks' in files read
 	// by path: the querier reads them even if the TSDB is reopened, or a
 	// block deleted (it then has none), meanwhile.
-	s.Existing(tenant.FromContext(ctx), func(db *tsdb.DB) {
-		if q, err = db.ExemplarQuerier(ctx); err == nil {
-			q = colblock.ExemplarQuerier(q, db.Blocks())
+	s.existing(tenant.FromContext(ctx), func(t *tenantDB) {
+		if q, err = t.db.ExemplarQuerier(ctx); err == nil {
+			q, err = colblock.ExemplarQuerier(q, t.exemplars, t.db.Blocks())
 		}
 	})
 	return q, err
