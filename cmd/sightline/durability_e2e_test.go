@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -123,4 +124,36 @@ func TestKill9KeepsAcknowledgedData(t *testing.T) {
 	require.InDelta(t, n, queryScalar(t, api, `rw_acked`), 1e-9)
 	require.InDelta(t, n, queryScalar(t, api, `count_over_time(rw_acked[10m])`), 1e-9,
 		"every acknowledged remote-write sample is there")
+}
+
+// TestExemplarsOutliveTheRing: with a ring of 5 exemplars, every exemplar
+// sent is found by /api/v1/query_exemplars, from the head's exemplar files
+// (their block is not written yet), also after kill -9 and a restart.
+func TestExemplarsOutliveTheRing(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-metrics.max-exemplars=5")
+	base := time.Now().Add(-30 * time.Minute)
+	const n = 40
+	want := map[string]bool{}
+	for i := range n {
+		ts := series("ring_requests_total", base.Add(time.Duration(i)*30*time.Second), float64(i), "job", "api")
+		traceID := fmt.Sprintf("%032x", i+1)
+		ts.Exemplars = []prompb.Exemplar{{Labels: []prompb.Label{{Name: "trace_id", Value: traceID}}, Value: float64(i), Timestamp: ts.Samples[0].Timestamp}}
+		require.NoError(t, remoteWrite(t, s, "", ts))
+		want[traceID] = true
+	}
+	got := func() map[string]bool {
+		res, err := s.prom().QueryExemplars(ctxT(t), `ring_requests_total`, base.Add(-time.Minute), time.Now())
+		require.NoError(t, err)
+		ids := map[string]bool{}
+		for _, r := range res {
+			for _, e := range r.Exemplars {
+				ids[string(e.Labels["trace_id"])] = true
+			}
+		}
+		return ids
+	}
+	require.Equal(t, want, got())
+	s.kill()
+	s.restart()
+	require.Equal(t, want, got())
 }
