@@ -20,14 +20,18 @@ var Pool chunkenc.Pool = pool{std: chunkenc.NewPool()}
 type pool struct{ std chunkenc.Pool }
 
 func (p pool) Get(e chunkenc.Encoding, b []byte) (chunkenc.Chunk, error) {
-	if e == EncColumnar {
+	switch e {
+	case EncColumnar:
 		return NewChunk(b), nil
+	case EncColumnarHistogram:
+		return &HistogramChunk{b: b}, nil
 	}
 	return p.std.Get(e, b)
 }
 
 func (p pool) Put(c chunkenc.Chunk) error {
-	if _, ok := c.(*Chunk); ok {
+	switch c.(type) {
+	case *Chunk, *HistogramChunk:
 		return nil
 	}
 	return p.std.Put(c)
@@ -137,8 +141,9 @@ type chunkReader struct {
 func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
 	c, it, err := r.Reader.ChunkOrIterable(m)
 	if r.iterables && err == nil {
-		if cc, ok := c.(*Chunk); ok {
-			return nil, cc, nil
+		switch c.(type) {
+		case *Chunk, *HistogramChunk:
+			return nil, c, nil
 		}
 	}
 	return c, it, err

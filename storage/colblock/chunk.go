@@ -139,10 +139,25 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 		}
 		return appendPlanned(append(b, valuesXOR), xs, xp)
 	}
-	ms := e.mantissas
-	// Deltas suit gauges that wander, deltas of deltas counters that grow
-	// steadily, the mantissas as they are gauges that jump about within a
-	// range (in-flight requests): all are planned and the smallest written.
+	mode, column, plan := e.planInts(e.mantissas)
+	b = append(b, mode)
+	b = binary.AppendVarint(b, int64(exp))
+	b = binary.AppendUvarint(b, uint64(len(e.raw)))
+	prev := 0
+	for _, i := range e.raw {
+		b = binary.AppendUvarint(b, uint64(i-prev))
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(vs[i]))
+		prev = i
+	}
+	return appendIntsBody(b, mode, e.mantissas[0], column, plan)
+}
+
+// planInts chooses how to pack the integers ms (len > 0): as deltas,
+// which suit gauges that wander, deltas of deltas, counters that grow
+// steadily, or as they are, gauges that jump about within a range
+// (in-flight requests). All are planned and the smallest chosen: its mode
+// (valuesDelta, valuesDeltaDoD, valuesPlain), column and plan.
+func (e *encoder) planInts(ms []int64) (byte, []uint64, packPlan) {
 	ds, dds, ps := e.us[:0], e.us2[:0], e.us3[:0]
 	for i, m := range ms {
 		ps = append(ps, uint64(m))
@@ -165,19 +180,24 @@ func (e *encoder) appendValues(b []byte, vs []float64) []byte {
 	if p := planPacked(ps); p.bits <= plan.bits+8*binary.PutVarint(e.vbuf[:], ms[0]) {
 		mode, column, plan = valuesPlain, ps, p
 	}
-	b = append(b, mode)
-	b = binary.AppendVarint(b, int64(exp))
-	b = binary.AppendUvarint(b, uint64(len(e.raw)))
-	prev := 0
-	for _, i := range e.raw {
-		b = binary.AppendUvarint(b, uint64(i-prev))
-		b = binary.BigEndian.AppendUint64(b, math.Float64bits(vs[i]))
-		prev = i
-	}
+	return mode, column, plan
+}
+
+// appendIntsBody appends what follows the mode of a column of integers
+// planned by planInts, whose first is m0: varint m0 (unless plain), then
+// the packed column.
+func appendIntsBody(b []byte, mode byte, m0 int64, column []uint64, plan packPlan) []byte {
 	if mode != valuesPlain {
-		b = binary.AppendVarint(b, ms[0])
+		b = binary.AppendVarint(b, m0)
 	}
 	return appendPlanned(b, column, plan)
+}
+
+// appendInts appends a column of the integers ms (len > 0): mode byte,
+// then its body.
+func (e *encoder) appendInts(b []byte, ms []int64) []byte {
+	mode, column, plan := e.planInts(ms)
+	return appendIntsBody(append(b, mode), mode, ms[0], column, plan)
 }
 
 // Iterator returns an iterator over the chunk's samples. A malformed chunk
@@ -195,12 +215,10 @@ func (c *Chunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 // reset: the columns are short (a chunk holds at most a few thousand
 // samples) and decoding them in one loop is what makes them fast.
 type iterator struct {
-	ts   []int64
-	vs   []float64
-	us   []uint64
-	zbuf []byte
-	i    int
-	err  error
+	columns
+	cursor
+	vs  []float64
+	err error
 }
 
 var _ chunkenc.Iterator = (*iterator)(nil)
@@ -215,65 +233,92 @@ func (it *iterator) reset(b []byte) {
 var errCorrupt = errors.New("corrupt chunk")
 
 func (it *iterator) decode(b []byte) error {
-	if len(b) < 2 {
+	n, p, plain, err := it.payload(b, flagZstd|flagBase)
+	if err != nil {
+		return err
+	}
+	it.ts = growInt64(it.ts, n)
+	it.vs = growFloat64(it.vs, n)
+	r := &segment.Dec{B: p}
+	it.readTimestamps(r, it.ts, plain)
+	if err := it.readValues(r, it.vs, plain); err != nil {
+		return err
+	}
+	if r.Err != nil || len(r.B) != 0 {
 		return errCorrupt
+	}
+	return nil
+}
+
+// columns decodes columns, with scratch space.
+type columns struct {
+	us   []uint64
+	zbuf []byte
+}
+
+// payload reads the header of a chunk b (of either kind) whose flags may
+// have the bits allowed, and returns its samples and its payload,
+// decompressed; plain is for the first format's chunks.
+func (c *columns) payload(b []byte, allowed byte) (n int, p []byte, plain bool, err error) {
+	if len(b) < 2 || b[0]&^allowed != 0 {
+		return 0, nil, false, errCorrupt
 	}
 	flags := b[0]
-	if flags&^(flagZstd|flagBase) != 0 {
-		return errCorrupt
+	u, k := binary.Uvarint(b[1:])
+	if k <= 0 || u == 0 || u > maxChunkSamples {
+		return 0, nil, false, errCorrupt
 	}
-	plain := flags&flagBase == 0
-	n, k := binary.Uvarint(b[1:])
-	if k <= 0 || n == 0 || n > maxChunkSamples {
-		return errCorrupt
-	}
-	p := b[1+k:]
+	p = b[1+k:]
 	if flags&flagZstd != 0 {
-		var err error
-		if it.zbuf, err = zstdDec.DecodeAll(p, it.zbuf[:0]); err != nil {
-			return err
+		if c.zbuf, err = zstdDec.DecodeAll(p, c.zbuf[:0]); err != nil {
+			return 0, nil, false, err
 		}
-		p = it.zbuf
+		p = c.zbuf
 	}
-	it.ts = growInt64(it.ts, int(n))
-	it.vs = growFloat64(it.vs, int(n))
-	r := &segment.Dec{B: p}
+	return int(u), p, flags&flagBase == 0, nil
+}
+
+// readTimestamps reads a timestamp column of len(ts) timestamps.
+func (c *columns) readTimestamps(r *segment.Dec, ts []int64, plain bool) {
+	n := len(ts)
 	t := r.Varint()
-	it.ts[0] = t
+	ts[0] = t
 	if n > 1 {
 		d := r.Varint()
 		t += d
-		it.ts[1] = t
-		us := growUint64(it.us, int(n)-2)
-		it.us = us
+		ts[1] = t
+		us := growUint64(c.us, n-2)
+		c.us = us
 		readSigned(r, us, plain)
-		for i := 2; i < int(n); i++ {
+		for i := 2; i < n; i++ {
 			d += int64(us[i-2])
 			t += d
-			it.ts[i] = t
+			ts[i] = t
 		}
 	}
+}
+
+// readValues reads a value column of len(vs) values.
+func (c *columns) readValues(r *segment.Dec, vs []float64, plain bool) error {
+	n := uint64(len(vs))
 	switch mode := byte1(r); mode {
 	case valuesXOR, valuesBits:
 		if plain && mode == valuesBits {
 			return errCorrupt
 		}
-		us := growUint64(it.us, int(n))
-		it.us = us
+		us := growUint64(c.us, int(n))
+		c.us = us
 		readPacked(r, us, plain)
 		prev := uint64(0)
-		for i := range it.vs {
+		for i := range vs {
 			if mode == valuesXOR {
 				prev ^= us[i]
 			} else {
 				prev += us[i]
 			}
-			it.vs[i] = math.Float64frombits(prev)
+			vs[i] = math.Float64frombits(prev)
 		}
 	case valuesDelta, valuesDeltaDoD, valuesPlain:
-		if plain && mode == valuesPlain {
-			return errCorrupt
-		}
 		exp := r.Varint()
 		if exp < math.MinInt16 || exp > math.MaxInt16 {
 			return errCorrupt
@@ -287,30 +332,13 @@ func (it *iterator) decode(b []byte) error {
 			r.Uvarint()
 			u64(r)
 		}
-		if mode == valuesPlain {
-			us := growUint64(it.us, int(n))
-			it.us = us
-			readSigned(r, us, plain)
-			for i, m := range us {
-				it.vs[i] = fromDecimal(int64(m), int(exp))
-			}
-		} else {
-			m := r.Varint()
-			us := growUint64(it.us, int(n)-1)
-			it.us = us
-			readSigned(r, us, plain)
-			var d int64
-			for i := range it.vs {
-				if i > 0 {
-					if mode == valuesDelta || i == 1 {
-						d = int64(us[i-1])
-					} else {
-						d += int64(us[i-1])
-					}
-					m += d
-				}
-				it.vs[i] = fromDecimal(m, int(exp))
-			}
+		us := growUint64(c.us, int(n))
+		c.us = us
+		if err := readInts(r, mode, us, plain); err != nil {
+			return err
+		}
+		for i, m := range us {
+			vs[i] = fromDecimal(int64(m), int(exp))
 		}
 		rr := &segment.Dec{B: rawAt}
 		i := uint64(0)
@@ -320,12 +348,39 @@ func (it *iterator) decode(b []byte) error {
 			if rr.Err != nil || i >= n {
 				return errCorrupt
 			}
-			it.vs[i] = math.Float64frombits(bits)
+			vs[i] = math.Float64frombits(bits)
 		}
 	default:
 		return errCorrupt
 	}
-	if r.Err != nil || len(r.B) != 0 {
+	return nil
+}
+
+// readInts reads the body of a column of integers of the given mode into
+// out, the integers as uint64s.
+func readInts(r *segment.Dec, mode byte, out []uint64, plain bool) error {
+	switch mode {
+	case valuesPlain:
+		if plain {
+			return errCorrupt
+		}
+		readSigned(r, out, plain)
+	case valuesDelta, valuesDeltaDoD:
+		m := r.Varint()
+		readSigned(r, out[1:], plain)
+		var d int64
+		for i := range out {
+			if i > 0 {
+				if mode == valuesDelta || i == 1 {
+					d = int64(out[i])
+				} else {
+					d += int64(out[i])
+				}
+				m += d
+			}
+			out[i] = uint64(m)
+		}
+	default:
 		return errCorrupt
 	}
 	return nil
@@ -363,28 +418,37 @@ func growFloat64(s []float64, n int) []float64 {
 	return s[:n]
 }
 
-func (it *iterator) Next() chunkenc.ValueType {
-	if it.i+1 >= len(it.ts) {
-		it.i = len(it.ts)
-		return chunkenc.ValNone
-	}
-	it.i++
-	return chunkenc.ValFloat
+func (it *iterator) Next() chunkenc.ValueType        { return it.next(chunkenc.ValFloat) }
+func (it *iterator) Seek(t int64) chunkenc.ValueType { return it.seek(t, chunkenc.ValFloat) }
+
+// cursor is an iterator's position in its decoded timestamps.
+type cursor struct {
+	ts []int64
+	i  int // -1 before the first
 }
 
-func (it *iterator) Seek(t int64) chunkenc.ValueType {
-	if it.i >= len(it.ts) {
+func (c *cursor) next(vt chunkenc.ValueType) chunkenc.ValueType {
+	if c.i+1 >= len(c.ts) {
+		c.i = len(c.ts)
 		return chunkenc.ValNone
 	}
-	if it.i >= 0 && it.ts[it.i] >= t {
-		return chunkenc.ValFloat
-	}
-	from := max(it.i, 0)
-	it.i = from + sort.Search(len(it.ts)-from, func(j int) bool { return it.ts[from+j] >= t })
-	if it.i >= len(it.ts) {
+	c.i++
+	return vt
+}
+
+func (c *cursor) seek(t int64, vt chunkenc.ValueType) chunkenc.ValueType {
+	if c.i >= len(c.ts) {
 		return chunkenc.ValNone
 	}
-	return chunkenc.ValFloat
+	if c.i >= 0 && c.ts[c.i] >= t {
+		return vt
+	}
+	from := max(c.i, 0)
+	c.i = from + sort.Search(len(c.ts)-from, func(j int) bool { return c.ts[from+j] >= t })
+	if c.i >= len(c.ts) {
+		return chunkenc.ValNone
+	}
+	return vt
 }
 
 func (it *iterator) At() (int64, float64) { return it.ts[it.i], it.vs[it.i] }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -355,15 +356,17 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 		out = out[:0]
 		for chksI.Next() {
 			chk := chksI.At()
+			var err error
 			switch chk.Chunk.Encoding() {
 			case chunkenc.EncXOR, EncColumnar:
-				var err error
-				if out, err = cut.addChunk(out, chk.Chunk); err != nil {
-					return fmt.Errorf("series %s: %w", s.Labels(), err)
-				}
-			default:
-				out = cut.flush(out)
-				out = append(out, chk)
+				out, err = cut.addChunk(out, chk.Chunk)
+			case chunkenc.EncHistogram, EncColumnarHistogram:
+				out, err = cut.addHistograms(out, chk.Chunk)
+			default: // float histograms keep Prometheus' encoding
+				out = append(cut.flush(out), chk)
+			}
+			if err != nil {
+				return fmt.Errorf("series %s: %w", s.Labels(), err)
 			}
 		}
 		if err := chksI.Err(); err != nil {
@@ -385,7 +388,7 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 		for _, chk := range out {
 			n := uint64(chk.Chunk.NumSamples())
 			meta.Stats.NumSamples += n
-			if chk.Chunk.Encoding() == EncColumnar {
+			if enc := chk.Chunk.Encoding(); enc == EncColumnar || enc == chunkenc.EncXOR {
 				meta.Stats.NumFloatSamples += n
 			} else {
 				meta.Stats.NumHistogramSamples += n
@@ -399,12 +402,16 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 // chunks: a run of samples not interrupted by histograms into as few chunks
 // as keep each within SamplesPerChunk and ChunkRange, of equal length
 // (1,080 samples with a cap of 1,024 make two chunks of 540, not 1,024 and
-// 56, which would cost a chunk's fixed bytes for 56 samples).
+// 56, which would cost a chunk's fixed bytes for 56 samples). It gathers a
+// series' integer histograms too, into columnar histogram chunks cut where
+// the bucket layout changes or a chunk is full.
 type cutter struct {
 	opts Options
 	rng  int64 // opts.ChunkRange in milliseconds
 	ts   []int64
 	vs   []float64
+	hts  []int64
+	hs   []*histogram.Histogram
 	it   chunkenc.Iterator
 }
 
@@ -419,13 +426,14 @@ func newCutter(o Options) *cutter {
 
 // addChunk adds the samples of chk to the run.
 func (c *cutter) addChunk(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.Meta, error) {
+	out = c.flushHistograms(out)
 	c.it = chk.Iterator(c.it)
 	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
 		if vt != chunkenc.ValFloat {
 			return out, fmt.Errorf("a %s sample in a float chunk", vt)
 		}
 		if len(c.ts) >= maxRunChunks*c.opts.SamplesPerChunk {
-			out = c.flush(out)
+			out = c.flushFloats(out)
 		}
 		t, v := c.it.At()
 		c.ts = append(c.ts, t)
@@ -434,8 +442,45 @@ func (c *cutter) addChunk(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.Meta,
 	return out, c.it.Err()
 }
 
-// flush cuts the run, if any, into chunks of equal length.
+// addHistograms adds the histograms of chk.
+func (c *cutter) addHistograms(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.Meta, error) {
+	out = c.flushFloats(out)
+	c.it = chk.Iterator(c.it)
+	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
+		if vt != chunkenc.ValHistogram {
+			return out, fmt.Errorf("a %s sample in a histogram chunk", vt)
+		}
+		t, h := c.it.AtHistogram(nil)
+		if n := len(c.hs); n > 0 && (n >= c.opts.SamplesPerChunk || t-c.hts[0] >= c.rng || !sameLayout(h, c.hs[0])) {
+			out = c.flushHistograms(out)
+		}
+		c.hts = append(c.hts, t)
+		c.hs = append(c.hs, h)
+	}
+	return out, c.it.Err()
+}
+
+func (c *cutter) flushHistograms(out []chunks.Meta) []chunks.Meta {
+	if len(c.hs) == 0 {
+		return out
+	}
+	out = append(out, chunks.Meta{
+		Chunk:   &HistogramChunk{b: EncodeHistograms(nil, c.hts, c.hs)},
+		MinTime: c.hts[0],
+		MaxTime: c.hts[len(c.hts)-1],
+	})
+	clear(c.hs)
+	c.hts, c.hs = c.hts[:0], c.hs[:0]
+	return out
+}
+
+// flush cuts what is gathered into chunks.
 func (c *cutter) flush(out []chunks.Meta) []chunks.Meta {
+	return c.flushHistograms(c.flushFloats(out))
+}
+
+// flushFloats cuts the run of floats, if any, into chunks of equal length.
+func (c *cutter) flushFloats(out []chunks.Meta) []chunks.Meta {
 	n := len(c.ts)
 	if n == 0 {
 		return out

@@ -23,6 +23,8 @@ type encoder struct {
 	digits    []byte
 	us, us2   []uint64
 	us3       []uint64
+	ints      []int64   // a histogram chunk's integer column
+	floats    []float64 // a histogram chunk's sums
 	vbuf      [binary.MaxVarintLen64]byte
 }
 

@@ -3,11 +3,12 @@
 // timestamps, delta-of-delta coded, and a column of values as decimal
 // mantissas with a common exponent, delta or delta-of-delta coded, both
 // bit-packed with a base and a shift, zstd over the whole where it helps),
-// losslessly, instead of Gorilla XOR chunks; whose index has packed postings
-// lists; and which keep their exemplars (read from the WAL when the head is
-// compacted; ExemplarQuerier). HeadExemplars keeps on disk, until their
-// block is written, the head's exemplars that the ring has overwritten. The format is in
-// docs/format/metrics-blocks.md.
+// losslessly, instead of Gorilla XOR chunks; whose native histograms are
+// columns too (HistogramChunk); whose index has packed postings lists; and
+// which keep their exemplars (read from the WAL when the head is compacted;
+// ExemplarQuerier). HeadExemplars keeps on disk, until their block is
+// written, the head's exemplars that the ring has overwritten. The format
+// is in docs/format/metrics-blocks.md.
 //
 // The TSDB keeps its head, WAL, compaction plan, retention and label index;
 // the package plugs into four of its hooks (Configure sets them):

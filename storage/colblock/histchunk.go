@@ -1,0 +1,325 @@
+package colblock
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/sightline-dev/sightline/storage/segment"
+)
+
+// EncColumnarHistogram is the chunk encoding of a columnar histogram chunk:
+// one series' native histograms of integer counts, all of one bucket
+// layout, as columns.
+const EncColumnarHistogram chunkenc.Encoding = 0xC2
+
+// Layout of a histogram chunk's bytes (docs/format/metrics-blocks.md):
+//
+//	flags byte (bit 0 zstd) | uvarint samples | payload:
+//	  layout: varint schema | 8 bytes zero threshold bits |
+//	    spans (positive) | spans (negative) | uvarint n, n × 8 bytes custom values
+//	  timestamp column | packed counter-reset hints | ints count |
+//	  ints zero count | value column of sums | ints per bucket (positive, negative)
+//	spans: uvarint n | n × (varint offset, uvarint length)
+//
+// "ints" is a column of integers (mode byte, then appendIntsBody): a bucket
+// holds its absolute count, not Prometheus' delta from the bucket before, so
+// that its column is a counter's. What Prometheus' iterator gives, this gives
+// back: counts, sum bits, layout and each sample's counter-reset hint.
+
+// HistogramChunk is a columnar histogram chunk. Like Chunk, it is built
+// whole (EncodeHistograms) and read through its iterator.
+type HistogramChunk struct {
+	b []byte
+}
+
+var _ chunkenc.Chunk = (*HistogramChunk)(nil)
+
+func (c *HistogramChunk) Bytes() []byte                        { return c.b }
+func (c *HistogramChunk) Encoding() chunkenc.Encoding          { return EncColumnarHistogram }
+func (c *HistogramChunk) Appender() (chunkenc.Appender, error) { return nil, errReadOnly }
+func (c *HistogramChunk) Compact()                             {}
+func (c *HistogramChunk) Reset(b []byte)                       { c.b = b }
+func (c *HistogramChunk) NumSamples() int                      { return (&Chunk{b: c.b}).NumSamples() }
+
+// sameLayout reports whether a and b have the same buckets, so that they
+// can share a chunk.
+func sameLayout(a, b *histogram.Histogram) bool {
+	return a.Schema == b.Schema && math.Float64bits(a.ZeroThreshold) == math.Float64bits(b.ZeroThreshold) &&
+		slices.Equal(a.PositiveSpans, b.PositiveSpans) && slices.Equal(a.NegativeSpans, b.NegativeSpans) &&
+		slices.EqualFunc(a.CustomValues, b.CustomValues, func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) })
+}
+
+// EncodeHistograms appends to dst the chunk of the histograms hs at ts:
+// timestamps strictly increasing, len(ts) == len(hs) > 0, all of one
+// layout (sameLayout).
+func EncodeHistograms(dst []byte, ts []int64, hs []*histogram.Histogram) []byte {
+	if len(ts) != len(hs) || len(ts) == 0 {
+		panic(fmt.Sprintf("BUG: colblock.EncodeHistograms of %d timestamps and %d histograms", len(ts), len(hs)))
+	}
+	e := encoderPool.Get().(*encoder)
+	defer encoderPool.Put(e)
+	h0 := hs[0]
+	p := binary.AppendVarint(e.payload[:0], int64(h0.Schema))
+	p = binary.BigEndian.AppendUint64(p, math.Float64bits(h0.ZeroThreshold))
+	p = appendSpans(p, h0.PositiveSpans)
+	p = appendSpans(p, h0.NegativeSpans)
+	p = binary.AppendUvarint(p, uint64(len(h0.CustomValues)))
+	for _, v := range h0.CustomValues {
+		p = binary.BigEndian.AppendUint64(p, math.Float64bits(v))
+	}
+	p = e.appendTimestamps(p, ts)
+	ints := e.ints[:0]
+	for _, h := range hs {
+		ints = append(ints, int64(h.CounterResetHint))
+	}
+	p = e.appendInts(p, ints)
+	ints = ints[:0]
+	for _, h := range hs {
+		ints = append(ints, int64(h.Count))
+	}
+	p = e.appendInts(p, ints)
+	ints = ints[:0]
+	for _, h := range hs {
+		ints = append(ints, int64(h.ZeroCount))
+	}
+	p = e.appendInts(p, ints)
+	sums := e.floats[:0]
+	for _, h := range hs {
+		sums = append(sums, h.Sum)
+	}
+	e.floats = sums
+	p = e.appendValues(p, sums)
+	for _, neg := range []bool{false, true} {
+		for b := range len(buckets(h0, neg)) {
+			ints = ints[:0]
+			for _, h := range hs {
+				ints = append(ints, absoluteCount(buckets(h, neg), b))
+			}
+			p = e.appendInts(p, ints)
+		}
+	}
+	e.ints = ints
+	e.payload = p
+	flags := byte(0)
+	if len(p) >= minZstdPayload {
+		if e.zbuf = zstdFast.EncodeAll(p, e.zbuf[:0]); len(e.zbuf) < len(p) {
+			flags, p = flagZstd, e.zbuf
+		}
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	return append(dst, p...)
+}
+
+func buckets(h *histogram.Histogram, neg bool) []int64 {
+	if neg {
+		return h.NegativeBuckets
+	}
+	return h.PositiveBuckets
+}
+
+// absoluteCount is bucket b's count: Prometheus keeps each bucket as its
+// delta from the one before.
+func absoluteCount(deltas []int64, b int) int64 {
+	var c int64
+	for _, d := range deltas[:b+1] {
+		c += d
+	}
+	return c
+}
+
+func appendSpans(b []byte, spans []histogram.Span) []byte {
+	b = binary.AppendUvarint(b, uint64(len(spans)))
+	for _, s := range spans {
+		b = binary.AppendVarint(b, int64(s.Offset))
+		b = binary.AppendUvarint(b, uint64(s.Length))
+	}
+	return b
+}
+
+func readSpans(r *segment.Dec) ([]histogram.Span, int) {
+	n := r.Uvarint()
+	if n > uint64(len(r.B)) {
+		fail(r)
+		return nil, 0
+	}
+	var spans []histogram.Span
+	total := 0
+	for range n {
+		off, l := r.Varint(), r.Uvarint()
+		if off < math.MinInt32 || off > math.MaxInt32 || l > maxChunkSamples {
+			fail(r)
+			return nil, 0
+		}
+		spans = append(spans, histogram.Span{Offset: int32(off), Length: uint32(l)})
+		total += int(l)
+	}
+	return spans, total
+}
+
+// Iterator returns an iterator over the chunk's histograms. A malformed
+// chunk gives an iterator whose Err says so.
+func (c *HistogramChunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	hi, ok := it.(*histIterator)
+	if !ok {
+		hi = &histIterator{}
+	}
+	hi.reset(c.b)
+	return hi
+}
+
+// histIterator decodes a histogram chunk whole when reset, into columns.
+type histIterator struct {
+	columns
+	cursor
+	layout histogram.Histogram // schema, zero threshold, spans, custom values
+	hints  []uint64
+	count  []uint64
+	zero   []uint64
+	sums   []float64
+	counts [][]uint64 // per bucket, positive then negative
+	npos   int
+	err    error
+}
+
+var _ chunkenc.Iterator = (*histIterator)(nil)
+
+func (it *histIterator) reset(b []byte) {
+	it.ts, it.i, it.err = it.ts[:0], -1, nil
+	if err := it.decode(b); err != nil {
+		it.ts, it.err = it.ts[:0], fmt.Errorf("columnar histogram chunk: %w", err)
+	}
+}
+
+func (it *histIterator) decode(b []byte) error {
+	n, p, _, err := it.payload(b, flagZstd)
+	if err != nil {
+		return err
+	}
+	r := &segment.Dec{B: p}
+	schema := r.Varint()
+	if schema < math.MinInt32 || schema > math.MaxInt32 {
+		return errCorrupt
+	}
+	it.layout = histogram.Histogram{Schema: int32(schema), ZeroThreshold: math.Float64frombits(u64(r))}
+	var npos, nneg int
+	it.layout.PositiveSpans, npos = readSpans(r)
+	it.layout.NegativeSpans, nneg = readSpans(r)
+	ncv := r.Uvarint()
+	if ncv > uint64(len(r.B))/8 {
+		return errCorrupt
+	}
+	for range ncv {
+		it.layout.CustomValues = append(it.layout.CustomValues, math.Float64frombits(u64(r)))
+	}
+	if r.Err != nil || npos+nneg > maxChunkSamples {
+		return errCorrupt
+	}
+	// A layout Prometheus would not have accepted (a schema out of range,
+	// spans that do not add up, custom bounds out of order) makes its
+	// histogram functions panic.
+	check := it.layout
+	check.PositiveBuckets, check.NegativeBuckets = make([]int64, npos), make([]int64, nneg)
+	if check.Validate() != nil {
+		return errCorrupt
+	}
+	it.ts = growInt64(it.ts, n)
+	it.readTimestamps(r, it.ts, false)
+	ints := func(col *[]uint64) error {
+		*col = growUint64(*col, n)
+		return readInts(r, byte1(r), *col, false)
+	}
+	if err := ints(&it.hints); err != nil {
+		return err
+	}
+	if err := ints(&it.count); err != nil {
+		return err
+	}
+	if err := ints(&it.zero); err != nil {
+		return err
+	}
+	it.sums = growFloat64(it.sums, n)
+	if err := it.readValues(r, it.sums, false); err != nil {
+		return err
+	}
+	for len(it.counts) < npos+nneg {
+		it.counts = append(it.counts, nil)
+	}
+	it.npos = npos
+	for b := range npos + nneg {
+		if err := ints(&it.counts[b]); err != nil {
+			return err
+		}
+	}
+	for _, h := range it.hints {
+		if h > uint64(histogram.GaugeType) {
+			return errCorrupt
+		}
+	}
+	if r.Err != nil || len(r.B) != 0 {
+		return errCorrupt
+	}
+	return nil
+}
+
+func (it *histIterator) Next() chunkenc.ValueType        { return it.next(chunkenc.ValHistogram) }
+func (it *histIterator) Seek(t int64) chunkenc.ValueType { return it.seek(t, chunkenc.ValHistogram) }
+
+func (it *histIterator) At() (int64, float64) {
+	panic("BUG: At on a columnar histogram chunk")
+}
+
+func (it *histIterator) AtT() int64 { return it.ts[it.i] }
+func (it *histIterator) Err() error { return it.err }
+
+// AtHistogram fills h, if not nil, or a new histogram: its spans and
+// buckets are its own, as chunkenc.Iterator asks.
+func (it *histIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	if h == nil {
+		h = &histogram.Histogram{}
+	}
+	i := it.i
+	h.CounterResetHint = histogram.CounterResetHint(it.hints[i])
+	h.Schema, h.ZeroThreshold = it.layout.Schema, it.layout.ZeroThreshold
+	h.ZeroCount, h.Count, h.Sum = it.zero[i], it.count[i], it.sums[i]
+	h.PositiveSpans = append(h.PositiveSpans[:0], it.layout.PositiveSpans...)
+	h.NegativeSpans = append(h.NegativeSpans[:0], it.layout.NegativeSpans...)
+	h.CustomValues = append(h.CustomValues[:0], it.layout.CustomValues...)
+	h.PositiveBuckets = it.deltas(h.PositiveBuckets[:0], it.counts[:it.npos])
+	h.NegativeBuckets = it.deltas(h.NegativeBuckets[:0], it.counts[it.npos:])
+	if len(h.PositiveSpans) == 0 {
+		h.PositiveSpans, h.PositiveBuckets = nil, nil
+	}
+	if len(h.NegativeSpans) == 0 {
+		h.NegativeSpans, h.NegativeBuckets = nil, nil
+	}
+	if len(h.CustomValues) == 0 {
+		h.CustomValues = nil
+	}
+	return it.ts[i], h
+}
+
+// deltas appends the current sample's buckets as Prometheus keeps them:
+// each the delta from the one before.
+func (it *histIterator) deltas(dst []int64, counts [][]uint64) []int64 {
+	prev := int64(0)
+	for _, col := range counts {
+		c := int64(col[it.i])
+		dst = append(dst, c-prev)
+		prev = c
+	}
+	return dst
+}
+
+func (it *histIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	t, h := it.AtHistogram(nil)
+	if fh == nil {
+		return t, h.ToFloat(nil)
+	}
+	return t, h.ToFloat(fh)
+}

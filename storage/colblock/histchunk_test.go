@@ -1,0 +1,98 @@
+package colblock
+
+import (
+	"math"
+	"testing"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/stretchr/testify/require"
+)
+
+// Histograms come back as they went in: counts, sum bits, layout and
+// every sample's counter-reset hint, through Next and Seek.
+func TestHistogramChunkRoundTrip(t *testing.T) {
+	check := func(t *testing.T, hs []*histogram.Histogram) {
+		t.Helper()
+		ts := timestamps(len(hs), 1_700_000_000_000, 15_000, 0, nil)
+		c := &HistogramChunk{b: EncodeHistograms(nil, ts, hs)}
+		require.Equal(t, len(hs), c.NumSamples())
+		it := c.Iterator(nil)
+		for i := range hs {
+			require.Equal(t, chunkenc.ValHistogram, it.Next(), "%v", it.Err())
+			gt, gh := it.AtHistogram(nil)
+			require.Equal(t, ts[i], gt)
+			require.Equal(t, math.Float64bits(hs[i].Sum), math.Float64bits(gh.Sum))
+			want := hs[i].Copy()
+			want.Sum, gh.Sum = 0, 0
+			require.Equal(t, want, gh, "histogram %d", i)
+			_, fh := it.AtFloatHistogram(nil)
+			require.Equal(t, hs[i].Count, uint64(fh.Count))
+		}
+		require.Equal(t, chunkenc.ValNone, it.Next())
+		require.NoError(t, it.Err())
+		it = c.Iterator(it)
+		require.Equal(t, chunkenc.ValHistogram, it.Seek(ts[len(ts)/2]))
+		require.Equal(t, ts[len(ts)/2], it.AtT())
+		// A histogram given to fill gets its own copy of the buckets.
+		reuse := &histogram.Histogram{PositiveBuckets: make([]int64, 0, 64)}
+		_, got := it.AtHistogram(reuse)
+		require.Same(t, reuse, got)
+	}
+	t.Run("counters", func(t *testing.T) {
+		var hs []*histogram.Histogram
+		for i := range 300 {
+			h := tsdbutil.GenerateTestHistogram(int64(i * 3))
+			h.CounterResetHint = histogram.NotCounterReset
+			if i == 0 {
+				h.CounterResetHint = histogram.UnknownCounterReset
+			}
+			hs = append(hs, h)
+		}
+		hs[100].CounterResetHint = histogram.CounterReset
+		hs[150].Sum = math.Float64frombits(value.StaleNaN)
+		check(t, hs)
+	})
+	t.Run("gauges", func(t *testing.T) {
+		var hs []*histogram.Histogram
+		for i := range 50 {
+			hs = append(hs, tsdbutil.GenerateTestGaugeHistogram(int64(50-i)))
+		}
+		check(t, hs)
+	})
+	t.Run("custom buckets", func(t *testing.T) {
+		var hs []*histogram.Histogram
+		for i := range 20 {
+			hs = append(hs, tsdbutil.GenerateTestCustomBucketsHistogram(int64(i)))
+		}
+		check(t, hs)
+	})
+	t.Run("no buckets", func(t *testing.T) {
+		check(t, []*histogram.Histogram{{Count: 5, Sum: 1.5, ZeroCount: 5, ZeroThreshold: 0.001}})
+	})
+}
+
+func FuzzHistogramChunkDecode(f *testing.F) {
+	var hs []*histogram.Histogram
+	for i := range 10 {
+		hs = append(hs, tsdbutil.GenerateTestHistogram(int64(i)))
+	}
+	f.Add(EncodeHistograms(nil, timestamps(10, 0, 10, 0, nil), hs))
+	f.Add([]byte{0, 1, 2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &HistogramChunk{b: b}
+		it := c.Iterator(nil)
+		n := 0
+		for it.Next() == chunkenc.ValHistogram {
+			_, h := it.AtHistogram(nil)
+			it.AtFloatHistogram(nil)
+			_ = h.String()
+			n++
+		}
+		if it.Err() == nil && n != c.NumSamples() {
+			t.Fatalf("decoded %d histograms of a chunk that says %d", n, c.NumSamples())
+		}
+	})
+}
