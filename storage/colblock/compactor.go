@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -214,6 +215,15 @@ func keepAll(labels.Labels) bool { return true }
 // dest: into a temporary directory, synced, then renamed, so that a crash
 // at any moment leaves either no block or a whole one.
 func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, keepEmpty bool, blocks ...tsdb.BlockReader) (err error) {
+	// A panic here would take the process down, at every start again, as
+	// the TSDB retries the compaction: it fails the compaction instead
+	// (counted in prometheus_tsdb_compactions_failed_total; a merge's
+	// sources are then marked failed and not merged again).
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("BUG: writing block %s panicked: %v\n%s", meta.ULID, r, debug.Stack())
+		}
+	}()
 	start := time.Now()
 	dir := filepath.Join(dest, meta.ULID.String())
 	tmp := dir + tmpSuffix

@@ -250,7 +250,9 @@ func (it *histIterator) decode(b []byte) error {
 	for len(it.counts) < npos+nneg {
 		it.counts = append(it.counts, nil)
 	}
-	it.npos = npos
+	// The columns of a chunk read before, with more buckets, stay for
+	// reuse beyond the slice's end.
+	it.counts, it.npos = it.counts[:npos+nneg], npos
 	for b := range npos + nneg {
 		if err := ints(&it.counts[b]); err != nil {
 			return err

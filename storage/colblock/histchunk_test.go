@@ -69,6 +69,20 @@ func TestHistogramChunkRoundTrip(t *testing.T) {
 		}
 		check(t, hs)
 	})
+	t.Run("iterator reused for fewer buckets", func(t *testing.T) {
+		wide := tsdbutil.GenerateTestHistogram(7)
+		narrow := &histogram.Histogram{Count: 5, Sum: 2, Schema: 0,
+			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []int64{3},
+			NegativeSpans: []histogram.Span{{Offset: 0, Length: 1}}, NegativeBuckets: []int64{2}}
+		it := (&HistogramChunk{b: EncodeHistograms(nil, []int64{1, 2}, []*histogram.Histogram{wide, wide})}).Iterator(nil)
+		for it.Next() == chunkenc.ValHistogram {
+		}
+		it = (&HistogramChunk{b: EncodeHistograms(nil, []int64{1, 2, 3}, []*histogram.Histogram{narrow, narrow, narrow})}).Iterator(it)
+		for it.Next() == chunkenc.ValHistogram {
+			_, got := it.AtHistogram(nil)
+			require.Equal(t, narrow, got)
+		}
+	})
 	t.Run("no buckets", func(t *testing.T) {
 		check(t, []*histogram.Histogram{{Count: 5, Sum: 1.5, ZeroCount: 5, ZeroThreshold: 0.001}})
 	})
