@@ -82,6 +82,16 @@ func appendTestData(t testing.TB, db *tsdb.DB, t0 int64, hours int) {
 		require.NoError(t, err)
 		_, err = app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "float"), ts, nil, tsdbutil.GenerateTestFloatHistogram(int64(i)))
 		require.NoError(t, err)
+		// Buckets that come and go, and a counter reset: the layout
+		// changes, and chunks of fewer buckets follow chunks of more.
+		vh := tsdbutil.GenerateTestHistogram(int64(i % 700))
+		if i%300 >= 200 {
+			vh = &histogram.Histogram{Count: uint64(i), Sum: float64(i), Schema: 1,
+				PositiveSpans: []histogram.Span{{Offset: 2, Length: 1}}, PositiveBuckets: []int64{int64(i) / 2},
+				NegativeSpans: []histogram.Span{{Offset: 0, Length: 1}}, NegativeBuckets: []int64{int64(i) - int64(i)/2}}
+		}
+		_, err = app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "varying"), ts, vh, nil)
+		require.NoError(t, err)
 		if n++; n%500 == 0 {
 			require.NoError(t, app.Commit())
 			app = db.Appender(context.Background())

@@ -79,6 +79,7 @@ func planPacked(us []uint64) packPlan {
 // appendPlanned appends the packed column of us laid out as p.
 func appendPlanned(b []byte, us []uint64, p packPlan) []byte {
 	w, shift, base := p.w, p.shift, p.base
+	head := len(b) + 1 // the shift byte, which flags entropy coding
 	b = append(b, byte(w), byte(shift))
 	b = binary.AppendVarint(b, base)
 	b = binary.AppendUvarint(b, uint64(p.exceptions))
@@ -95,14 +96,28 @@ func appendPlanned(b []byte, us []uint64, p packPlan) []byte {
 	if w == 0 {
 		return b
 	}
+	slot := func(u uint64) uint64 {
+		if p.exceptions > 0 && slotLen(u, base, shift) > w {
+			return 0
+		}
+		return (u - uint64(base)) >> shift
+	}
+	if b, ok := appendEntropyCoded(b, us, w, slot); ok {
+		b[head] |= flagEntropy
+		return b
+	}
+	return appendSlots(b, us, w, slot)
+}
+
+// appendSlots appends slot(u) of every u in w bits each, little-endian.
+func appendSlots(b []byte, us []uint64, w uint, slot func(uint64) uint64) []byte {
+	if w == 0 {
+		return b
+	}
 	var acc uint64
 	var nacc uint
 	for _, u := range us {
-		if p.exceptions > 0 && slotLen(u, base, shift) > w {
-			u = 0
-		} else {
-			u = (u - uint64(base)) >> shift
-		}
+		u = slot(u)
 		acc |= u << nacc
 		if nacc+w >= 64 {
 			b = binary.LittleEndian.AppendUint64(b, acc)
@@ -156,8 +171,10 @@ func readPacked(r *segment.Dec, out []uint64, plain bool) {
 	w := uint(byte1(r))
 	var shift uint
 	var base int64
+	entropy := false
 	if !plain {
 		shift = uint(byte1(r))
+		entropy, shift = shift&flagEntropy != 0, shift&^flagEntropy
 		base = r.Varint()
 	}
 	exceptions := r.Uvarint()
@@ -172,13 +189,20 @@ func readPacked(r *segment.Dec, out []uint64, plain bool) {
 		r.Uvarint()
 		r.Uvarint()
 	}
-	size := (len(out)*int(w) + 7) / 8
-	if r.Err != nil || len(r.B) < size {
-		fail(r)
-		return
+	if entropy {
+		readEntropyCoded(r, out, w)
+		if r.Err != nil {
+			return
+		}
+	} else {
+		size := (len(out)*int(w) + 7) / 8
+		if r.Err != nil || len(r.B) < size {
+			fail(r)
+			return
+		}
+		unpack(r.B[:size], out, w)
+		r.B = r.B[size:]
 	}
-	unpack(r.B[:size], out, w)
-	r.B = r.B[size:]
 	if base != 0 || shift != 0 {
 		for i, u := range out {
 			out[i] = uint64(base) + u<<shift

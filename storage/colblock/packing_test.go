@@ -71,8 +71,35 @@ func TestPackedBaseAndShift(t *testing.T) {
 	require.Equal(t, pages, got)
 }
 
+// Slots bunched around their mean (a counter's increments) are smaller
+// with their top bits Huffman-coded, and come back.
+func TestPackedEntropyCoded(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, w := range []int{3, 6, 12, 20} {
+		us := make([]uint64, 1000)
+		for i := range us {
+			us[i] = uint64(int64(r.NormFloat64()*float64(int64(1)<<w)/7) + 5000)
+		}
+		b := appendPacked(nil, us)
+		require.NotZero(t, b[1]&flagEntropy, "width %d", w)
+		plan := planPacked(us)
+		require.Less(t, len(b), plan.bits/8, "width %d", w)
+		got := make([]uint64, len(us))
+		d := &segment.Dec{B: b}
+		readPacked(d, got, false)
+		require.NoError(t, d.Err)
+		require.Empty(t, d.B)
+		require.Equal(t, us, got)
+	}
+}
+
 func FuzzPacked(f *testing.F) {
 	f.Add(appendPacked(nil, []uint64{1, 2, 3, 100000, 5}), 5, false)
+	bell := make([]uint64, 300) // entropy-coded
+	for i := range bell {
+		bell[i] = uint64(100 + i*i%17 + i%3)
+	}
+	f.Add(appendPacked(nil, bell), len(bell), false)
 	f.Fuzz(func(t *testing.T, b []byte, n int, plain bool) {
 		if n < 0 || n > 4096 {
 			return
