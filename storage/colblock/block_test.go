@@ -310,9 +310,7 @@ func TestExemplarsPersistWithBlocks(t *testing.T) {
 		t.Helper()
 		ring, err := db.ExemplarQuerier(context.Background())
 		require.NoError(t, err)
-		q, err := ExemplarQuerier(ring, head, db.Blocks())
-		require.NoError(t, err)
-		res, err := q.Select(start, end, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
+		res, err := ExemplarQuerier(ring, head, db.Blocks()).Select(start, end, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
 		require.NoError(t, err)
 		if len(res) == 0 {
 			return nil
@@ -406,9 +404,7 @@ func TestHeadExemplarFilesBounded(t *testing.T) {
 	}
 	ring, err := db.ExemplarQuerier(context.Background())
 	require.NoError(t, err)
-	q, err := ExemplarQuerier(ring, head, db.Blocks())
-	require.NoError(t, err)
-	res, err := q.Select(math.MinInt64, math.MaxInt64, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
+	res, err := ExemplarQuerier(ring, head, db.Blocks()).Select(math.MinInt64, math.MaxInt64, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "requests_total")})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.Equal(t, want, res[0].Exemplars)

@@ -279,13 +279,16 @@ func readLabels(r *segment.Dec, b *labels.ScratchBuilder) labels.Labels {
 // ring), of head (those the ring may have overwritten since the last
 // block; nil for none) and of blocks: those neither holds are in the
 // blocks of their time. It catches head up first.
-func ExemplarQuerier(ring storage.ExemplarQuerier, head *HeadExemplars, blocks []*tsdb.Block) (storage.ExemplarQuerier, error) {
+func ExemplarQuerier(ring storage.ExemplarQuerier, head *HeadExemplars, blocks []*tsdb.Block) storage.ExemplarQuerier {
 	if head != nil {
+		// What the files already hold is still served: a WAL that cannot
+		// be read (a full disk for the files, a segment gone bad) costs
+		// the newest of the overwritten exemplars, not the query.
 		if err := head.catchUp(time.Now()); err != nil {
-			return nil, fmt.Errorf("read the head's exemplars from the WAL: %w", err)
+			head.logger.Warn("reading the head's exemplars from the WAL", "err", err)
 		}
 	}
-	return exemplarQuerier{ring: ring, head: head, blocks: blocks}, nil
+	return exemplarQuerier{ring: ring, head: head, blocks: blocks}
 }
 
 type exemplarQuerier struct {

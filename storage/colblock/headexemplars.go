@@ -89,6 +89,9 @@ const (
 // OpenHeadExemplars returns the HeadExemplars of db, resuming from the
 // files a previous process left.
 func OpenHeadExemplars(db *tsdb.DB, logger *slog.Logger) (*HeadExemplars, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	h := &HeadExemplars{db: db, dir: filepath.Join(db.Dir(), headExemplarsDir), walDir: filepath.Join(db.Dir(), "wal"), logger: logger, maxFileExemplars: maxFileExemplars}
 	if err := os.MkdirAll(h.dir, 0o777); err != nil {
 		return nil, err
@@ -205,7 +208,13 @@ func (h *HeadExemplars) catchUp(now time.Time) error {
 	}
 	for h.pos.seg <= last {
 		if h.cur == nil {
-			if err := h.openSegment(); err != nil {
+			err := h.openSegment()
+			if errors.Is(err, fs.ErrNotExist) {
+				// Truncated meanwhile: its exemplars are in a block.
+				h.pos = walPos{seg: h.pos.seg + 1}
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}

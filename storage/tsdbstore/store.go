@@ -415,7 +415,7 @@ func (s *Store) ExemplarQuerier(ctx context.Context) (storage.ExemplarQuerier, e
 	// block deleted (it then has none), meanwhile.
 	s.existing(tenant.FromContext(ctx), func(t *tenantDB) {
 		if q, err = t.db.ExemplarQuerier(ctx); err == nil {
-			q, err = colblock.ExemplarQuerier(q, t.exemplars, t.db.Blocks())
+			q = colblock.ExemplarQuerier(q, t.exemplars, t.db.Blocks())
 		}
 	})
 	return q, err
