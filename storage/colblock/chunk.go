@@ -86,16 +86,22 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
 	p := e.appendTimestamps(e.payload[:0], ts)
-	p = e.appendValues(p, vs)
-	e.payload = p
-	flags := byte(flagBase)
+	e.payload = e.appendValues(p, vs)
+	return e.appendChunk(dst, flagBase, len(ts))
+}
+
+// appendChunk appends to dst a chunk of n samples whose payload is
+// e.payload: flags, n, and the payload, zstd-compressed if that makes it
+// smaller.
+func (e *encoder) appendChunk(dst []byte, flags byte, n int) []byte {
+	p := e.payload
 	if len(p) >= minZstdPayload {
 		if e.zbuf = zstdFast.EncodeAll(p, e.zbuf[:0]); len(e.zbuf) < len(p) {
 			flags, p = flags|flagZstd, e.zbuf
 		}
 	}
 	dst = append(dst, flags)
-	dst = binary.AppendUvarint(dst, uint64(len(ts)))
+	dst = binary.AppendUvarint(dst, uint64(n))
 	return append(dst, p...)
 }
 

@@ -398,7 +398,7 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 		for _, chk := range out {
 			n := uint64(chk.Chunk.NumSamples())
 			meta.Stats.NumSamples += n
-			if enc := chk.Chunk.Encoding(); enc == EncColumnar || enc == chunkenc.EncXOR {
+			if chk.Chunk.Encoding() == EncColumnar {
 				meta.Stats.NumFloatSamples += n
 			} else {
 				meta.Stats.NumHistogramSamples += n

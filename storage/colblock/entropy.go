@@ -104,15 +104,16 @@ func readEntropyCoded(r *segment.Dec, out []uint64, w uint) {
 	if cap(h.buf) < len(out) {
 		h.buf = make([]byte, 0, len(out))
 	}
-	h.buf, err = s.Decoder().Decompress1X(h.buf[:0:len(out)], rest)
+	// The result is kept apart so that h.buf keeps its capacity.
+	hi, err := s.Decoder().Decompress1X(h.buf[:0:len(out)], rest)
 	size := (len(out)*int(lo) + 7) / 8
-	if err != nil || len(h.buf) != len(out) || len(r.B) < size {
+	if err != nil || len(hi) != len(out) || len(r.B) < size {
 		fail(r)
 		return
 	}
 	unpack(r.B[:size], out, lo)
 	r.B = r.B[size:]
-	for i, hi := range h.buf {
-		out[i] |= uint64(hi) << lo
+	for i, top := range hi {
+		out[i] |= uint64(top) << lo
 	}
 }

@@ -215,7 +215,7 @@ func (h *HeadExemplars) catchUp(now time.Time) error {
 				continue
 			}
 			if err != nil {
-				return err
+				return errors.Join(err, flush())
 			}
 		}
 		for h.cur.Next() {
@@ -225,7 +225,9 @@ func (h *HeadExemplars) catchUp(now time.Time) error {
 				continue
 			}
 			if re, err = dec.Exemplars(rec, re[:0]); err != nil {
-				return fmt.Errorf("WAL segment %d: %w", h.pos.seg, err)
+				// What was read before the bad record is kept: the
+				// position is past it.
+				return errors.Join(fmt.Errorf("WAL segment %d: %w", h.pos.seg, err), flush())
 			}
 			for _, e := range re {
 				// A series the head no longer has was compacted into
@@ -251,7 +253,7 @@ func (h *HeadExemplars) catchUp(now time.Time) error {
 			break // still written: read on next time
 		}
 		if err := h.closeSegment(); err != nil {
-			return err
+			return errors.Join(err, flush())
 		}
 		h.pos = walPos{seg: h.pos.seg + 1}
 	}

@@ -73,47 +73,40 @@ func EncodeHistograms(dst []byte, ts []int64, hs []*histogram.Histogram) []byte 
 		p = binary.BigEndian.AppendUint64(p, math.Float64bits(v))
 	}
 	p = e.appendTimestamps(p, ts)
-	ints := e.ints[:0]
-	for _, h := range hs {
-		ints = append(ints, int64(h.CounterResetHint))
+	ints := func(get func(h *histogram.Histogram) int64) {
+		col := e.ints[:0]
+		for _, h := range hs {
+			col = append(col, get(h))
+		}
+		e.ints = col
+		p = e.appendInts(p, col)
 	}
-	p = e.appendInts(p, ints)
-	ints = ints[:0]
-	for _, h := range hs {
-		ints = append(ints, int64(h.Count))
-	}
-	p = e.appendInts(p, ints)
-	ints = ints[:0]
-	for _, h := range hs {
-		ints = append(ints, int64(h.ZeroCount))
-	}
-	p = e.appendInts(p, ints)
+	ints(func(h *histogram.Histogram) int64 { return int64(h.CounterResetHint) })
+	ints(func(h *histogram.Histogram) int64 { return int64(h.Count) })
+	ints(func(h *histogram.Histogram) int64 { return int64(h.ZeroCount) })
 	sums := e.floats[:0]
 	for _, h := range hs {
 		sums = append(sums, h.Sum)
 	}
 	e.floats = sums
 	p = e.appendValues(p, sums)
+	// A bucket's absolute count is the sum of its delta and those before
+	// it: abs holds each sample's running sum, one bucket on at a time.
 	for _, neg := range []bool{false, true} {
+		abs := e.ints[:0]
+		for range hs {
+			abs = append(abs, 0)
+		}
 		for b := range len(buckets(h0, neg)) {
-			ints = ints[:0]
-			for _, h := range hs {
-				ints = append(ints, absoluteCount(buckets(h, neg), b))
+			for i, h := range hs {
+				abs[i] += buckets(h, neg)[b]
 			}
-			p = e.appendInts(p, ints)
+			p = e.appendInts(p, abs)
 		}
+		e.ints = abs
 	}
-	e.ints = ints
 	e.payload = p
-	flags := byte(0)
-	if len(p) >= minZstdPayload {
-		if e.zbuf = zstdFast.EncodeAll(p, e.zbuf[:0]); len(e.zbuf) < len(p) {
-			flags, p = flagZstd, e.zbuf
-		}
-	}
-	dst = append(dst, flags)
-	dst = binary.AppendUvarint(dst, uint64(len(ts)))
-	return append(dst, p...)
+	return e.appendChunk(dst, 0, len(ts))
 }
 
 func buckets(h *histogram.Histogram, neg bool) []int64 {
@@ -121,16 +114,6 @@ func buckets(h *histogram.Histogram, neg bool) []int64 {
 		return h.NegativeBuckets
 	}
 	return h.PositiveBuckets
-}
-
-// absoluteCount is bucket b's count: Prometheus keeps each bucket as its
-// delta from the one before.
-func absoluteCount(deltas []int64, b int) int64 {
-	var c int64
-	for _, d := range deltas[:b+1] {
-		c += d
-	}
-	return c
 }
 
 func appendSpans(b []byte, spans []histogram.Span) []byte {

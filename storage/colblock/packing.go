@@ -18,7 +18,8 @@ import (
 // never near 0; a gauge's deltas are as often negative), the shift the low
 // zero bits they share (memory grows by pages), and w is the width that
 // makes the whole smallest, so one outlier (a gap in the timestamps, a
-// counter reset) does not widen every slot.
+// counter reset) does not widen every slot. Bit 7 of the shift byte says
+// the slots' top bits are Huffman-coded instead (flagEntropy).
 //
 // The integers are int64, held in uint64s as their bits (XORed floats are
 // bits, deltas are signed). Chunks of the first format (flags bit 1 clear)
