@@ -1,6 +1,7 @@
 package colblock
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -18,6 +19,15 @@ func BenchmarkDecode(b *testing.B) {
 		"decimal-gauge": func(int) float64 { return float64(r.IntN(10000)) / 100 },
 		"random-floats": func(int) float64 { return r.Float64() },
 		"tenth-steps":   func(i int) float64 { return float64(i) * 0.1 },
+		// Increments that bunch around their mean, as requests an
+		// interval do: the column is entropy-coded.
+		"bell-counter": func() func(int) float64 {
+			c := 0.0
+			return func(int) float64 {
+				c += math.Round(r.NormFloat64()*30 + 500)
+				return c
+			}
+		}(),
 	}
 	for name, f := range shapes {
 		vs := make([]float64, n)
