@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/klauspost/compress/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/storage/remote"
 
 	"github.com/sightline-dev/sightline/internal/flagext"
+	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -43,9 +45,20 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 // New returns the handler of POST /api/v1/write, appending to app; mount
 // it behind tenant.Middleware so that each tenant writes its own data.
 func New(app storage.Appendable, opts Options, logger *slog.Logger, reg prometheus.Registerer) http.Handler {
-	h := remote.NewWriteHandler(logger, reg, app,
+	c := &capture{Registerer: reg}
+	prom := remote.NewWriteHandler(logger, c, app,
 		remoteapi.MessageTypes{remoteapi.WriteV1MessageType, remoteapi.WriteV2MessageType},
 		false, false, false)
+	invalid, err := c.counter("prometheus_api_remote_write_invalid_labels_samples_total")
+	if err != nil {
+		panic(err) // a Prometheus upgrade renamed it; every test fails
+	}
+	return guarded(opts, &v1Handler{app: app, prom: prom, invalid: invalid, logger: logger, badInput: throttle.New(logger, 10*time.Second)})
+}
+
+// guarded puts Sightline's checks of a request before h: its size, its
+// type and the tenant's ingestion rate.
+func guarded(opts Options, h http.Handler) http.Handler {
 	h = limitBody(opts.MaxRequestBodyBytes, protobufOnly(limitDecoded(maxCompression*opts.MaxRequestBodyBytes, h)))
 	if opts.Limits == nil {
 		return h

@@ -20,12 +20,20 @@ import (
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
 
-func newTestReceiver(t testing.TB) (http.Handler, *tsdbstore.Store) {
+// openStore opens a metrics store, closed at the end of the test, with
+// the registry of its metrics.
+func openStore(t testing.TB) (*tsdbstore.Store, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	store, err := tsdbstore.Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, tsdbstore.DefaultOptions())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
+	return store, reg
+}
+
+func newTestReceiver(t testing.TB) (http.Handler, *tsdbstore.Store) {
+	t.Helper()
+	store, reg := openStore(t)
 	return tenant.Middleware(New(store, Options{MaxRequestBodyBytes: 1 << 20}, slog.New(slog.DiscardHandler), reg)), store
 }
 

@@ -222,6 +222,15 @@ func (a *countingAppender) AppendHistogram(ref storage.SeriesRef, l labels.Label
 	return a.count(a.Appender.AppendHistogram(ref, l, t, h, fh))
 }
 
+// AppendExemplar refuses an exemplar too far in the future, as Prometheus'
+// remote-write handler does; exemplars are not counted as samples.
+func (a *countingAppender) AppendExemplar(ref storage.SeriesRef, l labels.Labels, e exemplar.Exemplar) (storage.SeriesRef, error) {
+	if err := a.tooFarAhead(e.Ts); err != nil {
+		return 0, err
+	}
+	return a.Appender.AppendExemplar(ref, l, e)
+}
+
 // Commit commits the samples the tenant's limits allow: all or none.
 func (a *countingAppender) Commit() error {
 	defer a.done()

@@ -118,15 +118,10 @@ func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry,
 	}
 	s := c.shard(hash)
 	defer s.mu.Unlock()
-	e, ok := s.cur[hash]
-	if !ok {
-		if e, ok = s.prev[hash]; ok {
-			s.put(hash, e) // used: it lives on in this generation
-		}
-	}
+	e := s.get(hash)
 	// Another series with the same hash is a miss; the head tells
 	// colliding series apart by their labels.
-	if !ok || !labels.Equal(e.Labels, ls) {
+	if e == nil || !labels.Equal(e.Labels, ls) {
 		return SeriesEntry{}, Mark{}, false
 	}
 	prev := e.mark
@@ -134,6 +129,22 @@ func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry,
 		e.mark = mark
 	}
 	return e.SeriesEntry, prev, true
+}
+
+// Entry returns the entry under hash, for a caller that hashes a series
+// its own way (remote_write hashes the labels as they arrive, before it
+// builds a labels.Labels). Another series may have the same hash: the
+// caller compares the entry's labels with those it has.
+func (c *SeriesRefs) Entry(hash uint64) (SeriesEntry, bool) {
+	if c == nil {
+		return SeriesEntry{}, false
+	}
+	s := c.shard(hash)
+	defer s.mu.Unlock()
+	if e := s.get(hash); e != nil {
+		return e.SeriesEntry, true
+	}
+	return SeriesEntry{}, false
 }
 
 // Put records e under hash, the hash of e.Labels, with mark.
@@ -144,6 +155,19 @@ func (c *SeriesRefs) Put(hash uint64, e SeriesEntry, mark Mark) {
 	s := c.shard(hash)
 	s.put(hash, &refEntry{SeriesEntry: e, mark: mark})
 	s.mu.Unlock()
+}
+
+// get returns the entry under hash, or nil; an entry of the previous
+// generation is used, so it moves to this one.
+func (s *refShard) get(hash uint64) *refEntry {
+	if e, ok := s.cur[hash]; ok {
+		return e
+	}
+	e, ok := s.prev[hash]
+	if ok {
+		s.put(hash, e)
+	}
+	return e
 }
 
 func (s *refShard) put(hash uint64, e *refEntry) {
