@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -208,6 +209,12 @@ func run(ctx context.Context, cfg config) error {
 	logger, err := newLogger(cfg.LogLevel)
 	if err != nil {
 		return err
+	}
+	if cfg.GOGC < 1 {
+		return fmt.Errorf("runtime.gogc is %d: it must be at least 1", cfg.GOGC)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GOGC)
 	}
 	externalURL, err := externalURL(cfg)
 	if err != nil {
