@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +14,13 @@ import (
 	"github.com/klauspost/compress/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/histogram"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sightline-dev/sightline/internal/storetest"
 	"github.com/sightline-dev/sightline/internal/throttle"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
@@ -143,52 +140,6 @@ func (w *workload) request() []byte {
 	return snappy.Encode(nil, raw)
 }
 
-// dump is everything a store holds of a tenant, as text.
-func dump(t *testing.T, store *tsdbstore.Store, id string) string {
-	t.Helper()
-	ctx := tenant.With(context.Background(), id)
-	q, err := store.Querier(math.MinInt64, math.MaxInt64)
-	require.NoError(t, err)
-	defer q.Close()
-	var b strings.Builder
-	all := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
-	ss := q.Select(ctx, true, nil, all)
-	var it chunkenc.Iterator
-	for ss.Next() {
-		s := ss.At()
-		fmt.Fprintln(&b, s.Labels())
-		it = s.Iterator(it)
-		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			switch vt {
-			case chunkenc.ValFloat:
-				ts, v := it.At()
-				fmt.Fprintf(&b, " %d %x\n", ts, math.Float64bits(v))
-			case chunkenc.ValHistogram:
-				ts, h := it.AtHistogram(nil)
-				fmt.Fprintf(&b, " %d %s\n", ts, h)
-			case chunkenc.ValFloatHistogram:
-				ts, h := it.AtFloatHistogram(nil)
-				fmt.Fprintf(&b, " %d %s\n", ts, h)
-			}
-		}
-		require.NoError(t, it.Err())
-	}
-	require.NoError(t, ss.Err())
-	eq, err := store.ExemplarQuerier(ctx)
-	require.NoError(t, err)
-	ex, err := eq.Select(math.MinInt64, math.MaxInt64, []*labels.Matcher{all})
-	require.NoError(t, err)
-	// In no particular order.
-	slices.SortFunc(ex, func(a, b exemplar.QueryResult) int { return labels.Compare(a.SeriesLabels, b.SeriesLabels) })
-	for _, r := range ex {
-		fmt.Fprintln(&b, r.SeriesLabels)
-		for _, e := range r.Exemplars {
-			fmt.Fprintln(&b, "", e.Labels, e.Ts, e.Value)
-		}
-	}
-	return b.String()
-}
-
 // TestV1LikePrometheus sends the same requests to Sightline's receiver and
 // to Prometheus' own handler, each with its own store: every answer (status,
 // headers and error) and, at the end, every series, sample, histogram and exemplar
@@ -219,42 +170,17 @@ func TestV1LikePrometheus(t *testing.T) {
 		require.Greater(t, codes[code], 100, "status %d", code)
 	}
 	for _, id := range []string{tenant.Default, "team-b"} {
-		got, want := dump(t, store, id), dump(t, refStore, id)
+		got, want := storetest.MetricsDump(t, store, id), storetest.MetricsDump(t, refStore, id)
 		if got != want {
-			t.Errorf("tenant %q: stores differ:\n%s", id, firstDifference(want, got))
+			t.Errorf("tenant %q: stores differ:\n%s", id, storetest.FirstDifference(want, got))
 		}
 		require.Greater(t, strings.Count(got, "\n"), 500, "tenant %q stored little", id)
 	}
 	// Both count the series they skipped for their labels, in one counter.
-	require.Greater(t, counterValue(t, reg, "prometheus_api_remote_write_invalid_labels_samples_total"), 50.0)
-}
-
-// firstDifference shows where two dumps part, line by line.
-func firstDifference(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := range min(len(w), len(g)) {
-		if w[i] != g[i] {
-			return fmt.Sprintf("line %d: Prometheus' store has\n%.300s\nSightline's has\n%.300s", i+1, w[i], g[i])
-		}
-	}
-	return fmt.Sprintf("Prometheus' store has %d lines, Sightline's %d", len(w), len(g))
+	require.Greater(t, storetest.Counter(t, reg, "prometheus_api_remote_write_invalid_labels_samples_total"), 50.0)
 }
 
 func errorKind(body string) string { return strings.SplitN(body, ":", 2)[0] }
-
-// counterValue is the value of the counter named name in reg.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
 
 // FuzzV1LikePrometheus: whatever the body, Sightline's receiver answers
 // as Prometheus' handler does.

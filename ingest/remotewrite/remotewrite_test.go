@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sightline-dev/sightline/internal/storetest"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -25,10 +26,7 @@ import (
 func openStore(t testing.TB) (*tsdbstore.Store, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	store, err := tsdbstore.Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, tsdbstore.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = store.Close() })
-	return store, reg
+	return storetest.Metrics(t, reg, nil), reg
 }
 
 func newTestReceiver(t testing.TB) (http.Handler, *tsdbstore.Store) {

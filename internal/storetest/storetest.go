@@ -2,15 +2,20 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
 
@@ -90,6 +95,65 @@ func Samples(t testing.TB, store *tsdbstore.Store, tenantID, name string) []Samp
 	}
 	require.NoError(t, ss.Err())
 	return out
+}
+
+// MetricsDump is everything a metrics store holds of a tenant, as text:
+// series, samples, histograms and exemplars.
+func MetricsDump(t testing.TB, store *tsdbstore.Store, id string) string {
+	t.Helper()
+	ctx := tenant.With(context.Background(), id)
+	q, err := store.Querier(math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	defer q.Close()
+	var b strings.Builder
+	all := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+	ss := q.Select(ctx, true, nil, all)
+	var it chunkenc.Iterator
+	for ss.Next() {
+		s := ss.At()
+		fmt.Fprintln(&b, s.Labels())
+		it = s.Iterator(it)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			switch vt {
+			case chunkenc.ValFloat:
+				ts, v := it.At()
+				fmt.Fprintf(&b, " %d %x\n", ts, math.Float64bits(v))
+			case chunkenc.ValHistogram:
+				ts, h := it.AtHistogram(nil)
+				fmt.Fprintf(&b, " %d %s\n", ts, h)
+			case chunkenc.ValFloatHistogram:
+				ts, h := it.AtFloatHistogram(nil)
+				fmt.Fprintf(&b, " %d %s\n", ts, h)
+			}
+		}
+		require.NoError(t, it.Err())
+	}
+	require.NoError(t, ss.Err())
+	eq, err := store.ExemplarQuerier(ctx)
+	require.NoError(t, err)
+	ex, err := eq.Select(math.MinInt64, math.MaxInt64, []*labels.Matcher{all})
+	require.NoError(t, err)
+	// In no particular order.
+	slices.SortFunc(ex, func(a, b exemplar.QueryResult) int { return labels.Compare(a.SeriesLabels, b.SeriesLabels) })
+	for _, r := range ex {
+		fmt.Fprintln(&b, r.SeriesLabels)
+		for _, e := range r.Exemplars {
+			fmt.Fprintln(&b, "", e.Labels, e.Ts, e.Value)
+		}
+	}
+	return b.String()
+}
+
+// FirstDifference shows where two dumps part, line by line: want the
+// reference's, got the store under test's.
+func FirstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range min(len(w), len(g)) {
+		if w[i] != g[i] {
+			return fmt.Sprintf("line %d: the reference has\n%.300s\nthe store under test has\n%.300s", i+1, w[i], g[i])
+		}
+	}
+	return fmt.Sprintf("the reference has %d lines, the store under test %d", len(w), len(g))
 }
 
 // CollectorContext is the context a collector component is called with

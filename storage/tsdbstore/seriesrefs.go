@@ -39,7 +39,16 @@ type SeriesEntry struct {
 	Ref    storage.SeriesRef
 	Labels labels.Labels
 	Meta   metadata.Metadata
+	Family string // the metric family Meta describes (OTLP's metadata API), if known
 }
+
+// ID names a series by what an ingest path made it from rather than by its
+// labels: OTLP names a data point's series by its resource, scope, metric
+// and attributes, so that a known one costs no translation. It is 128 bits
+// of hash, which no two inputs share in practice (a 64-bit hash would, once
+// in some 10^9 lifetimes of a million series); the first half is the
+// cache's key, and an entry put by labels hash has no ID.
+type ID [2]uint64
 
 // Mark is the last float sample a request put on a series. The head checks
 // a sample against the series' committed samples only, so two samples of
@@ -68,6 +77,7 @@ type refShard struct {
 type refEntry struct {
 	SeriesEntry
 	mark Mark
+	id   ID // for entries put by PutID
 }
 
 func newSeriesRefs(now time.Time) *SeriesRefs {
@@ -145,6 +155,35 @@ func (c *SeriesRefs) Entry(hash uint64) (SeriesEntry, bool) {
 		return e.SeriesEntry, true
 	}
 	return SeriesEntry{}, false
+}
+
+// GetID is Get for an entry put by PutID: the entry of the series named
+// id, and its mark; a mark with a Request sets the series' mark.
+func (c *SeriesRefs) GetID(id ID, mark Mark) (SeriesEntry, Mark, bool) {
+	if c == nil {
+		return SeriesEntry{}, Mark{}, false
+	}
+	s := c.shard(id[0])
+	defer s.mu.Unlock()
+	e := s.get(id[0])
+	if e == nil || e.id != id {
+		return SeriesEntry{}, Mark{}, false
+	}
+	prev := e.mark
+	if mark.Request != 0 {
+		e.mark = mark
+	}
+	return e.SeriesEntry, prev, true
+}
+
+// PutID records e as the series named id (never the zero ID), with mark.
+func (c *SeriesRefs) PutID(id ID, e SeriesEntry, mark Mark) {
+	if c == nil {
+		return
+	}
+	s := c.shard(id[0])
+	s.put(id[0], &refEntry{SeriesEntry: e, mark: mark, id: id})
+	s.mu.Unlock()
 }
 
 // Put records e under hash, the hash of e.Labels, with mark.

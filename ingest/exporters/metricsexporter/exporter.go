@@ -35,13 +35,14 @@ const lookbackDelta = 5 * time.Minute
 type metricsExporter struct {
 	store    *tsdbstore.Store
 	settings prw.Settings
+	fast     *fastPath
 	logger   *slog.Logger
 	badInput *throttle.Logger
 	m        *metrics
 }
 
 func newExporter(cfg *Config, store *tsdbstore.Store, logger *slog.Logger, m *metrics) *metricsExporter {
-	return &metricsExporter{
+	e := &metricsExporter{
 		store: store,
 		settings: prw.Settings{
 			AddMetricSuffixes: cfg.AddMetricSuffixes,
@@ -55,6 +56,8 @@ func newExporter(cfg *Config, store *tsdbstore.Store, logger *slog.Logger, m *me
 		badInput: throttle.New(logger, 10*time.Second),
 		m:        m,
 	}
+	e.fast = newFastPath(e.settings)
+	return e
 }
 
 func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
@@ -78,8 +81,13 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		}
 	}()
 	refs := app.SeriesRefs()
-	combined := &seriesAppender{app: app, refs: refs, request: refs.Request(), store: e.store, tenant: id, m: e.m}
-	_, convErr := prw.NewPrometheusConverter(combined).FromMetrics(ctx, md, e.settings)
+	combined := &seriesAppender{app: app, refs: refs, request: refs.Request(), metrics: e.store, tenant: id, m: e.m}
+	// The fast path appends what it knows and takes it out of md; an error
+	// is the store's, and app.storageErr says so below.
+	var convErr error
+	if err := e.fast.appendKnown(ctx, md, combined); err == nil {
+		_, convErr = prw.NewPrometheusConverter(combined).FromMetrics(ctx, md, e.settings)
+	}
 
 	if app.storageErr != nil {
 		_ = app.Rollback()
@@ -177,7 +185,7 @@ type seriesAppender struct {
 	app     *rejectingAppender
 	refs    *tsdbstore.SeriesRefs // nil when the store refused the tenant
 	request uint64                // this request's marks in refs
-	store   *tsdbstore.Store
+	metrics *tsdbstore.Store
 	tenant  string
 	m       *metrics
 }
@@ -194,12 +202,35 @@ func (a *seriesAppender) AppendHistogram(ls labels.Labels, meta prw.Metadata, _,
 }
 
 func (a *seriesAppender) append(ls labels.Labels, meta prw.Metadata, t int64, v float64, h *histogram.Histogram, es []exemplar.Exemplar) error {
-	hash := ls.Hash()
+	key := cacheKey{hash: ls.Hash()}
 	var mark tsdbstore.Mark
 	if h == nil {
 		mark = tsdbstore.Mark{Request: a.request, T: t, V: v}
 	}
-	known, prev, ok := a.refs.Get(hash, ls, mark)
+	known, prev, ok := a.refs.Get(key.hash, ls, mark)
+	return a.store(key, known, prev, ok, mark, ls, meta, t, v, h, es)
+}
+
+// cacheKey is where a series is in the cache: under the hash of its
+// labels, or under the ID the fast path gave it.
+type cacheKey struct {
+	hash uint64
+	id   tsdbstore.ID
+	byID bool
+}
+
+func (a *seriesAppender) put(key cacheKey, e tsdbstore.SeriesEntry, mark tsdbstore.Mark) {
+	if key.byID {
+		a.refs.PutID(key.id, e, mark)
+	} else {
+		a.refs.Put(key.hash, e, mark)
+	}
+}
+
+// store appends a sample of the series ls, which the cache had (ok) as
+// known with the mark prev, or not; mark is this sample's mark.
+func (a *seriesAppender) store(key cacheKey, known tsdbstore.SeriesEntry, prev tsdbstore.Mark, ok bool, mark tsdbstore.Mark,
+	ls labels.Labels, meta prw.Metadata, t int64, v float64, h *histogram.Histogram, es []exemplar.Exemplar) error {
 	if ok && mark.Request != 0 && prev.Request == mark.Request && prev.T == t {
 		// A second sample of the series at this millisecond in this
 		// request: the head would drop it silently at commit.
@@ -229,8 +260,8 @@ func (a *seriesAppender) append(ls labels.Labels, meta prw.Metadata, t int64, v 
 			a.m.withoutMetadata.Inc()
 		}
 		// /api/v1/metadata is by family, which only the translator knows.
-		a.store.SetMetadata(a.tenant, meta.MetricFamilyName, meta.Metadata)
-		a.refs.Put(hash, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: meta.Metadata}, mark)
+		a.metrics.SetMetadata(a.tenant, meta.MetricFamilyName, meta.Metadata)
+		a.put(key, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: meta.Metadata, Family: meta.MetricFamilyName}, mark)
 	}
 	for _, e := range es {
 		// Exemplar storage is best effort, as in Prometheus: a refused

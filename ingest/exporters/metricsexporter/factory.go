@@ -26,9 +26,11 @@ func NewFactory(store *tsdbstore.Store, logger *slog.Logger, reg prometheus.Regi
 		exporter.WithMetrics(func(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
 			e := newExporter(cfg.(*Config), store, logger, m)
 			// No queue and no retry: the pipeline answers the sender only
-			// once the data is in the WAL, and the sender retries.
+			// once the data is in the WAL, and the sender retries. The
+			// fast path takes what it appended out of the request (the
+			// pipeline's deltatocumulative processor mutates it already).
 			return exporterhelper.NewMetrics(ctx, set, cfg, exporters.NoPanic("metrics", logger, e.push),
-				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}))
+				exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}))
 		}, component.StabilityLevelBeta),
 	)
 }
@@ -36,6 +38,7 @@ func NewFactory(store *tsdbstore.Store, logger *slog.Logger, reg prometheus.Regi
 type metrics struct {
 	received         prometheus.Counter
 	translationError prometheus.Counter
+	untranslated     prometheus.Counter
 	// Prometheus' names for what its OTLP endpoint counts the same way.
 	withoutMetadata     prometheus.Counter
 	outOfOrderExemplars prometheus.Counter
@@ -51,6 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_otlp_metric_translation_errors_total",
 			Help: "OTLP metrics that could not be translated to Prometheus series (empty, bad temporality, bad name).",
 		}),
+		untranslated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sightline_otlp_metric_points_untranslated_total",
+			Help: "OTLP metric data points appended from the series cache, without Prometheus' translator: of series seen before.",
+		}),
 		withoutMetadata: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "prometheus_api_otlp_appended_samples_without_metadata_total",
 			Help: "The total number of samples ingested from OTLP without corresponding metadata.",
@@ -60,6 +67,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "The total number of received OTLP exemplars which were rejected because they were out of order.",
 		}),
 	}
-	reg.MustRegister(m.received, m.translationError, m.withoutMetadata, m.outOfOrderExemplars)
+	reg.MustRegister(m.received, m.translationError, m.untranslated, m.withoutMetadata, m.outOfOrderExemplars)
 	return m
 }

@@ -61,34 +61,41 @@ func benchRequest(instances int, ts time.Time, v float64) pmetric.Metrics {
 	return md
 }
 
-// BenchmarkPush measures the exporter alone (translation, series cache,
-// head append and WAL commit) on requests of 20 instances, each request a
-// second after the last for the same series, from a day ago;
-// samples/s is what to compare.
+// BenchmarkPush measures the exporter alone (translation or fast path,
+// series cache, head append and WAL commit) on requests of 20 instances,
+// each request a second after the last for the same series, from a day
+// ago, with and without the fast path; samples/s is what to compare.
 //
 // Each instance has 20 + 5×(11 buckets + _sum + _count) + 3 = 88 samples.
 func BenchmarkPush(b *testing.B) {
-	e, _ := newTestExporter(b)
-	const instances = 20
-	start := time.Now().Add(-24 * time.Hour)
-	reqs := make([]pmetric.Metrics, 0, 60)
-	for i := range cap(reqs) {
-		reqs = append(reqs, benchRequest(instances, start.Add(time.Duration(i)*time.Second), float64(i)))
-	}
-	const samples = instances * 88
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if i > 0 && i%len(reqs) == 0 {
-			// The next minute of the same series.
-			b.StopTimer()
-			for j := range reqs {
-				reqs[j] = benchRequest(instances, start.Add(time.Duration(i+j)*time.Second), float64(i+j))
+	for _, path := range []string{"fast-path", "translator"} {
+		b.Run(path, func(b *testing.B) {
+			e, _ := newTestExporter(b)
+			if path == "translator" {
+				e.fast = nil
 			}
-			b.StartTimer()
-		}
-		if err := e.push(context.Background(), reqs[i%len(reqs)]); err != nil {
-			b.Fatal(err)
-		}
+			const instances = 20
+			start := time.Now().Add(-24 * time.Hour)
+			reqs := make([]pmetric.Metrics, 0, 60)
+			for i := range cap(reqs) {
+				reqs = append(reqs, benchRequest(instances, start.Add(time.Duration(i)*time.Second), float64(i)))
+			}
+			const samples = instances * 88
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i > 0 && i%len(reqs) == 0 {
+					// The next minute of the same series.
+					b.StopTimer()
+					for j := range reqs {
+						reqs[j] = benchRequest(instances, start.Add(time.Duration(i+j)*time.Second), float64(i+j))
+					}
+					b.StartTimer()
+				}
+				if err := e.push(context.Background(), reqs[i%len(reqs)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*samples)/b.Elapsed().Seconds(), "samples/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*samples)/b.Elapsed().Seconds(), "samples/s")
 }

@@ -1,0 +1,503 @@
+package metricsexporter
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"sync"
+
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	prw "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
+)
+
+// fastPath appends the data points of series the tenant has sent before
+// without Prometheus' translator. Profiled under the benchmark's load, the
+// translator was a quarter of OTLP ingest's CPU: for every data point it
+// sorts and sanitises the attributes, merges in the promoted resource
+// attributes, job and instance, and builds a label set per series (a
+// histogram's _sum, _count and each bucket), all only to find a series
+// that was there a minute ago.
+//
+// So a series is also cached under an ID made of what its labels are made
+// of: the resource's attributes, the scope, the metric's name, unit,
+// description, type and temporality, the data point's attributes and, for
+// a histogram, its bounds and which of its series it is. A metric all of
+// whose data points have known IDs is appended from the cache and taken
+// out of the request; the translator converts the rest as before.
+//
+// The IDs are learnt from the translator itself: a metric with an unknown
+// data point is also converted alone into a recorder, and its series are
+// cached only if the recorder got the samples, in number, order and
+// values, that the fast path would append for it. What the translator
+// does, the fast path therefore does too, or it leaves the metric alone.
+//
+// It takes gauges, cumulative sums and cumulative explicit-bucket
+// histograms without exemplars: the bulk of what SDKs send. Exponential
+// histograms, summaries, data points with exemplars and metrics the
+// translator refuses always go through the translator. In each resource
+// the translator also keeps a metric with the resource's earliest data
+// point and one with its latest, from which it derives target_info's
+// samples.
+type fastPath struct {
+	settings prw.Settings
+	seeds    [2]maphash.Seed
+	scratch  sync.Pool // of *fastRun
+}
+
+func newFastPath(settings prw.Settings) *fastPath {
+	return &fastPath{settings: settings, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+}
+
+// fastRun is one request's scratch space.
+type fastRun struct {
+	buf     []byte
+	samples []sample
+	hits    []hit
+	taken   []bool
+}
+
+type sample struct {
+	t int64
+	v float64
+}
+
+type hit struct {
+	id    tsdbstore.ID
+	entry tsdbstore.SeriesEntry
+	prev  tsdbstore.Mark
+	mark  tsdbstore.Mark
+}
+
+// appendKnown appends what a knows of md and removes it from md; it
+// learns the IDs of the series of the other metrics it could take. An
+// error is the store's: the request fails.
+func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *seriesAppender) error {
+	if f == nil || a.refs == nil {
+		return nil // none, or the store refused the tenant: the translator says so
+	}
+	r, _ := f.scratch.Get().(*fastRun)
+	if r == nil {
+		r = &fastRun{}
+	}
+	defer f.scratch.Put(r)
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		rm := rms.At(i)
+		first, last := keepers(rm)
+		resID := f.hash(r, appendMap(r.buf[:0], rm.Resource().Attributes()))
+		sms := rm.ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			sm := sms.At(j)
+			scope := sm.Scope()
+			b := appendString(appendString(appendString(r.buf[:0], scope.Name()), scope.Version()), sm.SchemaUrl())
+			scopeID := f.hash(r, appendMap(b, scope.Attributes()))
+			ms := sm.Metrics()
+			r.taken = r.taken[:0]
+			removed := false
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				got := left
+				if eligible(m) && m != first && m != last {
+					prefix := [3]tsdbstore.ID{resID, scopeID, f.hash(r, appendMetricIdentity(r.buf[:0], m))}
+					var err error
+					if got, err = f.appendMetric(r, a, m, prefix); err != nil {
+						return err
+					}
+					if got == unknown {
+						f.learn(ctx, r, a.refs, rm, sm, m, prefix)
+					}
+				}
+				r.taken = append(r.taken, got == taken)
+				removed = removed || got == taken
+			}
+			if removed {
+				k := 0
+				ms.RemoveIf(func(pmetric.Metric) bool { k++; return r.taken[k-1] })
+			}
+		}
+	}
+	return nil
+}
+
+// What appendMetric did with a metric.
+type outcome int
+
+const (
+	left    outcome = iota // to the translator
+	unknown                // to the translator, which the fast path can learn from
+	taken                  // appended
+)
+
+// appendMetric appends every sample of m if the cache knows all its
+// series.
+func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric, prefix [3]tsdbstore.ID) (outcome, error) {
+	r.hits = r.hits[:0]
+	for x := range pointCount(m) {
+		if hasExemplars(m, x) {
+			return left, nil
+		}
+		r.samples = samplesOf(m, x, r.samples[:0])
+		pid := f.pointID(r, m, x, prefix)
+		for i, s := range r.samples {
+			id := seriesID(pid, i)
+			mark := tsdbstore.Mark{Request: a.request, T: s.t, V: s.v}
+			e, prev, ok := a.refs.GetID(id, mark)
+			if !ok {
+				if _, _, failed := a.refs.GetID(f.unlearnable(r, prefix), tsdbstore.Mark{}); failed {
+					return left, nil
+				}
+				return unknown, nil
+			}
+			r.hits = append(r.hits, hit{id: id, entry: e, prev: prev, mark: mark})
+		}
+	}
+	for _, h := range r.hits {
+		meta := prw.Metadata{Metadata: h.entry.Meta, MetricFamilyName: h.entry.Family}
+		if err := a.store(cacheKey{id: h.id, byID: true}, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.mark.T, h.mark.V, nil, nil); err != nil {
+			return taken, err
+		}
+	}
+	a.m.untranslated.Add(float64(pointCount(m)))
+	return taken, nil
+}
+
+// unlearnable is the ID under which the cache remembers, for as long as it
+// keeps an entry, that the metric of prefix could not be learnt, so that it
+// is not translated twice in every request.
+func (f *fastPath) unlearnable(r *fastRun, prefix [3]tsdbstore.ID) tsdbstore.ID {
+	b := r.buf[:0]
+	for _, id := range prefix {
+		b = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, id[0]), id[1])
+	}
+	return f.hash(r, append(b, "unlearnable"...))
+}
+
+// learn converts m alone into a recorder and, if the translator made of
+// it exactly the samples samplesOf says, caches its series by ID.
+func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.SeriesRefs, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric, prefix [3]tsdbstore.ID) {
+	one := pmetric.NewMetrics()
+	orm := one.ResourceMetrics().AppendEmpty()
+	rm.Resource().CopyTo(orm.Resource())
+	osm := orm.ScopeMetrics().AppendEmpty()
+	sm.Scope().CopyTo(osm.Scope())
+	osm.SetSchemaUrl(sm.SchemaUrl())
+	m.CopyTo(osm.Metrics().AppendEmpty())
+	var rec recorder
+	if _, err := prw.NewPrometheusConverter(&rec).FromMetrics(ctx, one, f.settings); err != nil || !rec.matches(r, m) {
+		refs.PutID(f.unlearnable(r, prefix), tsdbstore.SeriesEntry{}, tsdbstore.Mark{})
+		return
+	}
+	j := 0
+	for x := range pointCount(m) {
+		pid := f.pointID(r, m, x, prefix)
+		for i := range len(samplesOf(m, x, r.samples[:0])) {
+			c := rec.calls[j]
+			j++
+			id := seriesID(pid, i)
+			e := tsdbstore.SeriesEntry{Labels: c.ls, Meta: c.meta.Metadata, Family: c.meta.MetricFamilyName}
+			// The head's reference, if the series was appended before;
+			// else the first append finds it by its labels.
+			if known, _, ok := refs.GetID(id, tsdbstore.Mark{}); ok && labels.Equal(known.Labels, c.ls) {
+				e.Ref = known.Ref
+			} else if known, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
+				e.Ref = known.Ref
+			}
+			refs.PutID(id, e, tsdbstore.Mark{})
+		}
+	}
+}
+
+// matches says whether the translator made of m, alone in its resource,
+// exactly the samples samplesOf says, all of m's family, followed by
+// nothing but the resource's target_info (a gauge called target_info is
+// left to the translator).
+func (rec *recorder) matches(r *fastRun, m pmetric.Metric) bool {
+	if rec.histograms || len(rec.calls) == 0 || rec.calls[0].meta.MetricFamilyName == targetInfo {
+		return false
+	}
+	j := 0
+	for x := range pointCount(m) {
+		r.samples = samplesOf(m, x, r.samples[:0])
+		for _, s := range r.samples {
+			if j >= len(rec.calls) || rec.calls[j].meta != rec.calls[0].meta ||
+				rec.calls[j].t != s.t || math.Float64bits(rec.calls[j].v) != math.Float64bits(s.v) {
+				return false
+			}
+			j++
+		}
+	}
+	for _, c := range rec.calls[j:] {
+		if c.meta.MetricFamilyName != targetInfo {
+			return false
+		}
+	}
+	return true
+}
+
+const targetInfo = "target_info"
+
+// recorder is a CombinedAppender that keeps what the translator makes.
+type recorder struct {
+	calls      []recorded
+	histograms bool
+}
+
+type recorded struct {
+	ls   labels.Labels
+	meta prw.Metadata
+	t    int64
+	v    float64
+}
+
+func (r *recorder) AppendSample(ls labels.Labels, meta prw.Metadata, _, t int64, v float64, _ []exemplar.Exemplar) error {
+	r.calls = append(r.calls, recorded{ls: ls, meta: meta, t: t, v: v})
+	return nil
+}
+
+func (r *recorder) AppendHistogram(labels.Labels, prw.Metadata, int64, int64, *histogram.Histogram, []exemplar.Exemplar) error {
+	r.histograms = true
+	return nil
+}
+
+// eligible says whether the fast path takes m's kind of metric (one
+// without data points is the translator's to refuse).
+func eligible(m pmetric.Metric) bool {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum, pmetric.MetricTypeHistogram:
+		if pointCount(m) == 0 {
+			return false
+		}
+	}
+	switch m.Type() {
+	case pmetric.MetricTypeGauge:
+		return true
+	case pmetric.MetricTypeSum:
+		return m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	case pmetric.MetricTypeHistogram:
+		return m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	}
+	return false
+}
+
+func numberPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
+	if m.Type() == pmetric.MetricTypeGauge {
+		return m.Gauge().DataPoints()
+	}
+	return m.Sum().DataPoints()
+}
+
+// pointCount is the number of data points of an eligible metric.
+func pointCount(m pmetric.Metric) int {
+	if m.Type() == pmetric.MetricTypeHistogram {
+		return m.Histogram().DataPoints().Len()
+	}
+	return numberPoints(m).Len()
+}
+
+func hasExemplars(m pmetric.Metric, x int) bool {
+	if m.Type() == pmetric.MetricTypeHistogram {
+		return m.Histogram().DataPoints().At(x).Exemplars().Len() > 0
+	}
+	return numberPoints(m).At(x).Exemplars().Len() > 0
+}
+
+// samplesOf appends to out the samples Prometheus' translator makes of
+// data point x of the eligible metric m, in its order: the value of a
+// gauge or sum; a histogram's _sum (if it has one), _count, each bucket's
+// cumulative count and the +Inf bucket. A point flagged as having no
+// value gives stale markers.
+func samplesOf(m pmetric.Metric, x int, out []sample) []sample {
+	if m.Type() != pmetric.MetricTypeHistogram {
+		p := numberPoints(m).At(x)
+		var v float64
+		switch p.ValueType() {
+		case pmetric.NumberDataPointValueTypeInt:
+			v = float64(p.IntValue())
+		case pmetric.NumberDataPointValueTypeDouble:
+			v = p.DoubleValue()
+		}
+		return append(out, sample{t: millis(p.Timestamp()), v: orStale(v, p.Flags())})
+	}
+	p := m.Histogram().DataPoints().At(x)
+	t := millis(p.Timestamp())
+	if p.HasSum() {
+		out = append(out, sample{t: t, v: orStale(p.Sum(), p.Flags())})
+	}
+	out = append(out, sample{t: t, v: orStale(float64(p.Count()), p.Flags())})
+	var cumulative uint64
+	for i := range min(p.ExplicitBounds().Len(), p.BucketCounts().Len()) {
+		cumulative += p.BucketCounts().At(i)
+		out = append(out, sample{t: t, v: orStale(float64(cumulative), p.Flags())})
+	}
+	return append(out, sample{t: t, v: orStale(float64(p.Count()), p.Flags())})
+}
+
+func millis(ts pcommon.Timestamp) int64 { return int64(ts) / 1_000_000 }
+
+func orStale(v float64, flags pmetric.DataPointFlags) float64 {
+	if flags.NoRecordedValue() {
+		return math.Float64frombits(value.StaleNaN)
+	}
+	return v
+}
+
+// keepers returns the metrics of rm that the translator keeps for
+// target_info: one with rm's earliest data point and one with its latest,
+// of those not eligible if there are any (the translator converts them
+// anyway), else the smallest.
+func keepers(rm pmetric.ResourceMetrics) (first, last pmetric.Metric) {
+	lo, hi := pcommon.Timestamp(math.MaxUint64), pcommon.Timestamp(0)
+	each := func(f func(m pmetric.Metric, lo, hi pcommon.Timestamp)) {
+		sms := rm.ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				mlo, mhi := timestamps(ms.At(k))
+				f(ms.At(k), mlo, mhi)
+			}
+		}
+	}
+	each(func(_ pmetric.Metric, mlo, mhi pcommon.Timestamp) { lo, hi = min(lo, mlo), max(hi, mhi) })
+	rank := func(m pmetric.Metric) int {
+		if !eligible(m) {
+			return -1
+		}
+		return pointCount(m)
+	}
+	var firstRank, lastRank int
+	each(func(m pmetric.Metric, mlo, mhi pcommon.Timestamp) {
+		if mlo == lo && (first == (pmetric.Metric{}) || rank(m) < firstRank) {
+			first, firstRank = m, rank(m)
+		}
+		if mhi == hi && (last == (pmetric.Metric{}) || rank(m) < lastRank) {
+			last, lastRank = m, rank(m)
+		}
+	})
+	return first, last
+}
+
+// timestamps is the earliest and latest timestamp of m's data points, as
+// the translator finds them for target_info.
+func timestamps(m pmetric.Metric) (lo, hi pcommon.Timestamp) {
+	lo = pcommon.Timestamp(math.MaxUint64)
+	add := func(ts pcommon.Timestamp) { lo, hi = min(lo, ts), max(hi, ts) }
+	switch m.Type() {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+		ps := numberPoints(m)
+		for i := 0; i < ps.Len(); i++ {
+			add(ps.At(i).Timestamp())
+		}
+	case pmetric.MetricTypeHistogram:
+		ps := m.Histogram().DataPoints()
+		for i := 0; i < ps.Len(); i++ {
+			add(ps.At(i).Timestamp())
+		}
+	case pmetric.MetricTypeExponentialHistogram:
+		ps := m.ExponentialHistogram().DataPoints()
+		for i := 0; i < ps.Len(); i++ {
+			add(ps.At(i).Timestamp())
+		}
+	case pmetric.MetricTypeSummary:
+		ps := m.Summary().DataPoints()
+		for i := 0; i < ps.Len(); i++ {
+			add(ps.At(i).Timestamp())
+		}
+	}
+	return lo, hi
+}
+
+// hash is the 128-bit hash of b, which lives in r.buf.
+func (f *fastPath) hash(r *fastRun, b []byte) tsdbstore.ID {
+	r.buf = b
+	return tsdbstore.ID{maphash.Bytes(f.seeds[0], b), maphash.Bytes(f.seeds[1], b)}
+}
+
+// pointID hashes the data point x of m under prefix, the IDs of its
+// resource, scope and metric: its attributes and, for a histogram, what
+// decides its series (bounds, whether it has a sum, how many counts).
+func (f *fastPath) pointID(r *fastRun, m pmetric.Metric, x int, prefix [3]tsdbstore.ID) tsdbstore.ID {
+	b := r.buf[:0]
+	for _, id := range prefix {
+		b = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, id[0]), id[1])
+	}
+	if m.Type() != pmetric.MetricTypeHistogram {
+		return f.hash(r, appendMap(b, numberPoints(m).At(x).Attributes()))
+	}
+	p := m.Histogram().DataPoints().At(x)
+	b = appendMap(b, p.Attributes())
+	b = binary.AppendUvarint(b, uint64(p.BucketCounts().Len()))
+	if p.HasSum() {
+		b = append(b, 1)
+	}
+	b = binary.AppendUvarint(b, uint64(p.ExplicitBounds().Len()))
+	for i := 0; i < p.ExplicitBounds().Len(); i++ {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.ExplicitBounds().At(i)))
+	}
+	return f.hash(r, b)
+}
+
+// seriesID is the ID of the i-th series of the data point pid.
+func seriesID(pid tsdbstore.ID, i int) tsdbstore.ID {
+	id := tsdbstore.ID{pid[0] + uint64(i)*0x9e3779b97f4a7c15, pid[1] + uint64(i)*0xc2b2ae3d27d4eb4f}
+	if id == (tsdbstore.ID{}) {
+		id[1] = 1 // the zero ID is no entry's
+	}
+	return id
+}
+
+// appendMetricIdentity appends what of m decides its series' names, types and
+// metadata.
+func appendMetricIdentity(b []byte, m pmetric.Metric) []byte {
+	b = appendString(appendString(appendString(b, m.Name()), m.Unit()), m.Description())
+	b = append(b, byte(m.Type()))
+	switch m.Type() {
+	case pmetric.MetricTypeSum:
+		b = append(b, byte(m.Sum().AggregationTemporality()))
+		if m.Sum().IsMonotonic() {
+			b = append(b, 1)
+		}
+	case pmetric.MetricTypeHistogram:
+		b = append(b, byte(m.Histogram().AggregationTemporality()))
+	}
+	return appendMap(b, m.Metadata())
+}
+
+// appendMap appends an encoding of attrs that no other map has.
+func appendMap(b []byte, attrs pcommon.Map) []byte {
+	b = binary.AppendUvarint(b, uint64(attrs.Len()))
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		b = appendValue(appendString(b, k), v)
+		return true
+	})
+	return b
+}
+
+func appendValue(b []byte, v pcommon.Value) []byte {
+	b = append(b, byte(v.Type()))
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return appendString(b, v.Str())
+	case pcommon.ValueTypeInt:
+		return binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+	case pcommon.ValueTypeDouble:
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(v.Double()))
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			return append(b, 1)
+		}
+		return append(b, 0)
+	}
+	return appendString(b, v.AsString()) // maps, slices, bytes: rare
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}

@@ -1,0 +1,225 @@
+package metricsexporter
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"google.golang.org/grpc/status"
+
+	"github.com/sightline-dev/sightline/internal/storetest"
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+// otlpWorkload makes OTLP metric requests of a few resources that export
+// again and again, with what translation has to get right: attributes
+// that sanitise to the same label, promoted job and instance, int
+// attributes, gauges of ints and doubles, monotonic and other sums, delta
+// sums (which the translator refuses), histograms with and without a sum
+// or with fewer bounds than counts, exponential histograms, summaries,
+// points without a value, exemplars, repeated points, points out of order
+// and data points of one resource at different times.
+type otlpWorkload struct {
+	rng  *rand.Rand
+	base time.Time
+	tick int
+}
+
+var attrSets = []map[string]any{
+	{"route": "/a", "code": "200"},
+	{"route": "/b", "http.method": "GET"},
+	{"a.b": "1", "a_b": "2"},
+	{},
+	{"code": int64(500), "ok": true},
+}
+
+func (w *otlpWorkload) request() pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	w.tick++
+	for _, res := range w.rng.Perm(6)[:1+w.rng.IntN(4)] {
+		rm := md.ResourceMetrics().AppendEmpty()
+		ra := rm.Resource().Attributes()
+		ra.PutStr("service.name", fmt.Sprintf("svc-%d", res%3))
+		ra.PutStr("service.instance.id", fmt.Sprintf("inst-%d", res))
+		if res%2 == 0 {
+			ra.PutStr("service.namespace", "ns")
+		}
+		ra.PutInt("process.pid", int64(100+res))
+		for s := range 1 + res%2 {
+			sm := rm.ScopeMetrics().AppendEmpty()
+			sm.Scope().SetName(fmt.Sprintf("lib-%d", s))
+			sm.Scope().SetVersion("1.0")
+			for k := range 9 {
+				if w.rng.IntN(4) == 0 {
+					continue // not every metric in every export
+				}
+				w.metric(sm.Metrics().AppendEmpty(), fmt.Sprintf("m%d.s%d", k, s), k)
+			}
+		}
+	}
+	return md
+}
+
+func (w *otlpWorkload) metric(m pmetric.Metric, name string, kind int) {
+	m.SetName(name)
+	m.SetUnit([]string{"s", "By", "{request}", "1"}[kind%4])
+	m.SetDescription("about " + name)
+	var points int
+	switch kind {
+	case 0, 1:
+		m.SetEmptyGauge()
+		points = 1 + w.rng.IntN(3)
+	case 2, 3, 4:
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(kind != 3)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		if kind == 4 && w.rng.IntN(10) == 0 {
+			s.SetAggregationTemporality(pmetric.AggregationTemporalityDelta)
+		}
+		points = len(attrSets)
+	case 5, 6:
+		m.SetEmptyHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		points = 2
+	case 7:
+		m.SetEmptyExponentialHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		points = 1
+	case 8:
+		m.SetEmptySummary()
+		points = 1
+	}
+	for x := range points {
+		if w.rng.IntN(15) == 0 {
+			continue
+		}
+		ts := w.base.Add(time.Duration(w.tick)*10*time.Second + time.Duration(w.rng.IntN(3))*time.Millisecond)
+		if w.rng.IntN(40) == 0 {
+			ts = ts.Add(-time.Minute) // out of order
+		}
+		attrs := attrSets[(x+kind)%len(attrSets)]
+		flags := pmetric.DefaultDataPointFlags
+		if w.rng.IntN(30) == 0 {
+			flags = flags.WithNoRecordedValue(true)
+		}
+		v := float64(w.tick*10 + w.rng.IntN(5))
+		var ex pmetric.ExemplarSlice
+		switch m.Type() {
+		case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
+			p := numberPoints(m).AppendEmpty()
+			putAttrs(p.Attributes(), attrs)
+			p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			p.SetFlags(flags)
+			if kind == 0 {
+				p.SetIntValue(int64(v))
+			} else {
+				p.SetDoubleValue(v / 3)
+			}
+			ex = p.Exemplars()
+			if w.rng.IntN(30) == 0 { // the same point again, maybe another value
+				r := numberPoints(m).AppendEmpty()
+				p.CopyTo(r)
+				if w.rng.IntN(2) == 0 {
+					r.SetDoubleValue(v + 1)
+				}
+			}
+		case pmetric.MetricTypeHistogram:
+			p := m.Histogram().DataPoints().AppendEmpty()
+			putAttrs(p.Attributes(), attrs)
+			p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			p.SetFlags(flags)
+			p.ExplicitBounds().FromRaw([]float64{0.1, 1, 10})
+			c := uint64(w.tick)
+			p.BucketCounts().FromRaw([]uint64{c, 1, 2, 3})
+			if kind == 6 && x == 1 {
+				p.BucketCounts().FromRaw([]uint64{c, 1, 2, 3, 4}) // more counts than bounds+1
+			}
+			p.SetCount(c + 6)
+			if kind == 5 {
+				p.SetSum(v)
+			}
+			ex = p.Exemplars()
+		case pmetric.MetricTypeExponentialHistogram:
+			p := m.ExponentialHistogram().DataPoints().AppendEmpty()
+			putAttrs(p.Attributes(), attrs)
+			p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			p.SetScale(2)
+			p.Positive().BucketCounts().FromRaw([]uint64{1, uint64(w.tick)})
+			p.SetCount(1 + uint64(w.tick))
+			p.SetSum(v)
+		case pmetric.MetricTypeSummary:
+			p := m.Summary().DataPoints().AppendEmpty()
+			putAttrs(p.Attributes(), attrs)
+			p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			p.SetCount(uint64(w.tick))
+			p.SetSum(v)
+			q := p.QuantileValues().AppendEmpty()
+			q.SetQuantile(0.5)
+			q.SetValue(v / 2)
+		}
+		if ex != (pmetric.ExemplarSlice{}) && w.rng.IntN(12) == 0 {
+			e := ex.AppendEmpty()
+			e.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			e.SetDoubleValue(0.5)
+			e.SetTraceID(pcommon.TraceID{1, 2, 3, byte(w.tick)})
+		}
+	}
+}
+
+func putAttrs(attrs pcommon.Map, from map[string]any) {
+	if err := attrs.FromRaw(from); err != nil {
+		panic(err)
+	}
+}
+
+// TestFastPathLikeTranslator pushes the same requests to an exporter with
+// the fast path and to one with only Prometheus' translator, each with its
+// own store: the answers, and at the end every series, sample, exemplar
+// and metadata entry, must be the same, and the fast path must have taken
+// most of the points.
+func TestFastPathLikeTranslator(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := storetest.Metrics(t, reg, nil)
+	ours := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
+	refStore := storetest.Metrics(t, prometheus.NewRegistry(), nil)
+	ref := newExporter(&Config{AddMetricSuffixes: true}, refStore, slog.New(slog.DiscardHandler), newMetrics(prometheus.NewRegistry()))
+	ref.fast = nil
+
+	example := regexp.MustCompile(`, e\.g\. .*`) // which refused sample is named depends on the order
+	errs := 0
+	for seed := range uint64(3) {
+		w := &otlpWorkload{rng: rand.New(rand.NewPCG(seed, 2)), base: time.Now().Add(-time.Hour)}
+		for i := range 150 {
+			md := w.request()
+			theirs := pmetric.NewMetrics()
+			md.CopyTo(theirs)
+			ctx := storetest.CollectorContext([]string{tenant.Default, "team-b"}[i%2])
+			a, b := ours.push(ctx, md), ref.push(ctx, theirs)
+			if b == nil {
+				require.NoError(t, a, "seed %d request %d", seed, i)
+				continue
+			}
+			errs++
+			require.Error(t, a, "seed %d request %d: %v", seed, i, b)
+			require.Equal(t, status.Code(b), status.Code(a))
+			require.Equal(t, example.ReplaceAllString(b.Error(), ""), example.ReplaceAllString(a.Error(), ""), "seed %d request %d", seed, i)
+		}
+	}
+	require.Greater(t, errs, 30, "the workload has refusals")
+	for _, id := range []string{tenant.Default, "team-b"} {
+		got, want := storetest.MetricsDump(t, store, id), storetest.MetricsDump(t, refStore, id)
+		if got != want {
+			t.Errorf("tenant %q: stores differ:\n%s", id, storetest.FirstDifference(want, got))
+		}
+		require.Equal(t, refStore.Metadata(id, "", 0, 0), store.Metadata(id, "", 0, 0))
+	}
+	received := storetest.Counter(t, reg, "sightline_otlp_metric_points_received_total")
+	fast := storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total")
+	t.Logf("%.0f of %.0f points appended without the translator", fast, received)
+	require.Greater(t, fast, received/3)
+}
