@@ -77,7 +77,16 @@ type refShard struct {
 type refEntry struct {
 	SeriesEntry
 	mark Mark
-	id   ID // for entries put by PutID
+	id   ID // for a group put by PutGroup, with its members
+	// group is the series of an ID, in order: what OTLP makes of one data
+	// point (a histogram's _sum, _count and buckets), found with one
+	// lookup.
+	group []member
+}
+
+type member struct {
+	SeriesEntry
+	mark Mark
 }
 
 func newSeriesRefs(now time.Time) *SeriesRefs {
@@ -157,33 +166,56 @@ func (c *SeriesRefs) Entry(hash uint64) (SeriesEntry, bool) {
 	return SeriesEntry{}, false
 }
 
-// GetID is Get for an entry put by PutID: the entry of the series named
-// id, and its mark; a mark with a Request sets the series' mark.
-func (c *SeriesRefs) GetID(id ID, mark Mark) (SeriesEntry, Mark, bool) {
+// GetGroup is Get for the series of a group put by PutGroup: it appends
+// their entries to entries and their marks to prev, and sets their marks
+// to marks, one per series; false if there is no such group of as many
+// series.
+func (c *SeriesRefs) GetGroup(id ID, marks []Mark, entries []SeriesEntry, prev []Mark) ([]SeriesEntry, []Mark, bool) {
 	if c == nil {
-		return SeriesEntry{}, Mark{}, false
+		return entries, prev, false
 	}
 	s := c.shard(id[0])
 	defer s.mu.Unlock()
 	e := s.get(id[0])
-	if e == nil || e.id != id {
-		return SeriesEntry{}, Mark{}, false
+	if e == nil || e.id != id || len(e.group) != len(marks) {
+		return entries, prev, false
 	}
-	prev := e.mark
-	if mark.Request != 0 {
-		e.mark = mark
+	for i := range e.group {
+		m := &e.group[i]
+		entries, prev = append(entries, m.SeriesEntry), append(prev, m.mark)
+		if marks[i].Request != 0 {
+			m.mark = marks[i]
+		}
 	}
-	return e.SeriesEntry, prev, true
+	return entries, prev, true
 }
 
-// PutID records e as the series named id (never the zero ID), with mark.
-func (c *SeriesRefs) PutID(id ID, e SeriesEntry, mark Mark) {
+// PutGroup records entries as the series of the group named id (never the
+// zero ID), without marks.
+func (c *SeriesRefs) PutGroup(id ID, entries []SeriesEntry) {
+	if c == nil {
+		return
+	}
+	g := make([]member, len(entries))
+	for i, e := range entries {
+		g[i].SeriesEntry = e
+	}
+	s := c.shard(id[0])
+	s.put(id[0], &refEntry{id: id, group: g})
+	s.mu.Unlock()
+}
+
+// SetMember records e, with mark, as series i of the group named id, if
+// the cache still has it.
+func (c *SeriesRefs) SetMember(id ID, i int, e SeriesEntry, mark Mark) {
 	if c == nil {
 		return
 	}
 	s := c.shard(id[0])
-	s.put(id[0], &refEntry{SeriesEntry: e, mark: mark, id: id})
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if g := s.get(id[0]); g != nil && g.id == id && i < len(g.group) {
+		g.group[i] = member{SeriesEntry: e, mark: mark}
+	}
 }
 
 // Put records e under hash, the hash of e.Labels, with mark.

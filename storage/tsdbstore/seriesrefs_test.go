@@ -107,3 +107,40 @@ func TestReopenForgetsSeriesRefs(t *testing.T) {
 	require.NotSame(t, before, after)
 	require.Zero(t, after.Len())
 }
+
+// TestSeriesRefsGroups: a group of series is found under its ID with as
+// many marks as it has series, keeps their marks, takes a member's new
+// reference, and leaves with its generation like any entry.
+func TestSeriesRefsGroups(t *testing.T) {
+	start := time.Now()
+	c := newSeriesRefs(start)
+	a, b := labels.FromStrings("__name__", "h_sum"), labels.FromStrings("__name__", "h_count")
+	id := ID{1, 2}
+	c.PutGroup(id, []SeriesEntry{{Ref: 1, Labels: a}, {Ref: 2, Labels: b}})
+
+	req := c.Request()
+	marks := []Mark{{Request: req, T: 10, V: 1}, {Request: req, T: 10, V: 2}}
+	es, prev, ok := c.GetGroup(id, marks, nil, nil)
+	require.True(t, ok)
+	require.Equal(t, []SeriesEntry{{Ref: 1, Labels: a}, {Ref: 2, Labels: b}}, es)
+	require.Equal(t, []Mark{{}, {}}, prev)
+	_, prev, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	require.True(t, ok)
+	require.Equal(t, marks, prev)
+
+	_, _, ok = c.GetGroup(id, make([]Mark, 3), nil, nil)
+	require.False(t, ok, "a data point with another number of series is another group")
+	_, _, ok = c.GetGroup(ID{1, 3}, make([]Mark, 2), nil, nil)
+	require.False(t, ok, "same key, other ID")
+	_, _, ok = c.Get(1, a, Mark{})
+	require.False(t, ok, "a group is not a series of that hash")
+
+	c.SetMember(id, 1, SeriesEntry{Ref: 7, Labels: b}, Mark{})
+	es, _, _ = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	require.Equal(t, storage.SeriesRef(7), es[1].Ref)
+
+	c.Tick(start.Add(3 * refsGeneration))
+	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	require.False(t, ok)
+	require.Zero(t, c.Len())
+}

@@ -60,6 +60,9 @@ func newFastPath(settings prw.Settings) *fastPath {
 type fastRun struct {
 	buf     []byte
 	samples []sample
+	marks   []tsdbstore.Mark
+	entries []tsdbstore.SeriesEntry
+	prev    []tsdbstore.Mark
 	hits    []hit
 	taken   []bool
 }
@@ -70,7 +73,7 @@ type sample struct {
 }
 
 type hit struct {
-	id    tsdbstore.ID
+	key   cacheKey
 	entry tsdbstore.SeriesEntry
 	prev  tsdbstore.Mark
 	mark  tsdbstore.Mark
@@ -145,23 +148,27 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 			return left, nil
 		}
 		r.samples = samplesOf(m, x, r.samples[:0])
+		r.marks = r.marks[:0]
+		for _, s := range r.samples {
+			r.marks = append(r.marks, tsdbstore.Mark{Request: a.request, T: s.t, V: s.v})
+		}
+		// One lookup for all the series of the data point.
 		pid := f.pointID(r, m, x, prefix)
-		for i, s := range r.samples {
-			id := seriesID(pid, i)
-			mark := tsdbstore.Mark{Request: a.request, T: s.t, V: s.v}
-			e, prev, ok := a.refs.GetID(id, mark)
-			if !ok {
-				if _, _, failed := a.refs.GetID(f.unlearnable(r, prefix), tsdbstore.Mark{}); failed {
-					return left, nil
-				}
-				return unknown, nil
+		var ok bool
+		r.entries, r.prev, ok = a.refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
+		if !ok {
+			if _, _, failed := a.refs.GetGroup(f.unlearnable(r, prefix), nil, nil, nil); failed {
+				return left, nil
 			}
-			r.hits = append(r.hits, hit{id: id, entry: e, prev: prev, mark: mark})
+			return unknown, nil
+		}
+		for i, e := range r.entries {
+			r.hits = append(r.hits, hit{key: cacheKey{group: pid, member: i, byID: true}, entry: e, prev: r.prev[i], mark: r.marks[i]})
 		}
 	}
 	for _, h := range r.hits {
 		meta := prw.Metadata{Metadata: h.entry.Meta, MetricFamilyName: h.entry.Family}
-		if err := a.store(cacheKey{id: h.id, byID: true}, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.mark.T, h.mark.V, nil, nil); err != nil {
+		if err := a.store(h.key, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.mark.T, h.mark.V, nil, nil); err != nil {
 			return taken, err
 		}
 	}
@@ -169,7 +176,7 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 	return taken, nil
 }
 
-// unlearnable is the ID under which the cache remembers, for as long as it
+// unlearnable is the group under which the cache remembers, for as long as it
 // keeps an entry, that the metric of prefix could not be learnt, so that it
 // is not translated twice in every request.
 func (f *fastPath) unlearnable(r *fastRun, prefix [3]tsdbstore.ID) tsdbstore.ID {
@@ -192,26 +199,29 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 	m.CopyTo(osm.Metrics().AppendEmpty())
 	var rec recorder
 	if _, err := prw.NewPrometheusConverter(&rec).FromMetrics(ctx, one, f.settings); err != nil || !rec.matches(r, m) {
-		refs.PutID(f.unlearnable(r, prefix), tsdbstore.SeriesEntry{}, tsdbstore.Mark{})
+		refs.PutGroup(f.unlearnable(r, prefix), nil)
 		return
 	}
 	j := 0
 	for x := range pointCount(m) {
+		n := len(samplesOf(m, x, r.samples[:0]))
 		pid := f.pointID(r, m, x, prefix)
-		for i := range len(samplesOf(m, x, r.samples[:0])) {
+		r.marks = append(r.marks[:0], make([]tsdbstore.Mark, n)...)
+		known, _, ok := refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
+		group := make([]tsdbstore.SeriesEntry, n)
+		for i := range group {
 			c := rec.calls[j]
 			j++
-			id := seriesID(pid, i)
-			e := tsdbstore.SeriesEntry{Labels: c.ls, Meta: c.meta.Metadata, Family: c.meta.MetricFamilyName}
+			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: c.meta.Metadata, Family: c.meta.MetricFamilyName}
 			// The head's reference, if the series was appended before;
 			// else the first append finds it by its labels.
-			if known, _, ok := refs.GetID(id, tsdbstore.Mark{}); ok && labels.Equal(known.Labels, c.ls) {
-				e.Ref = known.Ref
-			} else if known, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
-				e.Ref = known.Ref
+			if ok && labels.Equal(known[i].Labels, c.ls) {
+				group[i].Ref = known[i].Ref
+			} else if e, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
+				group[i].Ref = e.Ref
 			}
-			refs.PutID(id, e, tsdbstore.Mark{})
 		}
+		refs.PutGroup(pid, group)
 	}
 }
 
@@ -442,15 +452,6 @@ func (f *fastPath) pointID(r *fastRun, m pmetric.Metric, x int, prefix [3]tsdbst
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(p.ExplicitBounds().At(i)))
 	}
 	return f.hash(r, b)
-}
-
-// seriesID is the ID of the i-th series of the data point pid.
-func seriesID(pid tsdbstore.ID, i int) tsdbstore.ID {
-	id := tsdbstore.ID{pid[0] + uint64(i)*0x9e3779b97f4a7c15, pid[1] + uint64(i)*0xc2b2ae3d27d4eb4f}
-	if id == (tsdbstore.ID{}) {
-		id[1] = 1 // the zero ID is no entry's
-	}
-	return id
 }
 
 // appendMetricIdentity appends what of m decides its series' names, types and
