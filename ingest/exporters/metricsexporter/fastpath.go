@@ -213,12 +213,13 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 			c := rec.calls[j]
 			j++
 			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: c.meta.Metadata, Family: c.meta.MetricFamilyName}
-			// The head's reference, if the series was appended before;
-			// else the first append finds it by its labels.
+			// The head's reference, and the labels it holds rather than
+			// a copy, if the series was appended before; else the first
+			// append finds it by its labels.
 			if ok && labels.Equal(known[i].Labels, c.ls) {
-				group[i].Ref = known[i].Ref
+				group[i].Ref, group[i].Labels = known[i].Ref, known[i].Labels
 			} else if e, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
-				group[i].Ref = e.Ref
+				group[i].Ref, group[i].Labels = e.Ref, e.Labels
 			}
 		}
 		refs.PutGroup(pid, group)
