@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,6 +108,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Workload.End = time.Now().Add(-5 * time.Minute).Truncate(o.Workload.Interval)
 		r.Options.Workload.End = o.Workload.End
 	}
+	o.Workload.RemoteWriteOnly = !slices.Contains(r.Targets, TargetSightlineOTLP)
 	log.Info("generating load", "series", o.Workload.Series, "intervals", o.Workload.Intervals, "interval", o.Workload.Interval)
 	genStart := time.Now()
 	d, err := workload.Generate(o.Workload)

@@ -331,13 +331,18 @@ func (g *shardGen) request(k, gi int) (Request, error) {
 			series = append(series, prompb.TimeSeries{Labels: in.labels[i], Samples: s})
 		}
 		req.Samples += nSeries
-		req.ExtraOTLPSamples += g.appendOTLP(md, in, ts)
+		if !g.o.RemoteWriteOnly {
+			req.ExtraOTLPSamples += g.appendOTLP(md, in, ts)
+		}
 	}
 	raw, err := (&prompb.WriteRequest{Timeseries: series}).Marshal()
 	if err != nil {
 		return req, fmt.Errorf("marshal remote write request: %w", err)
 	}
 	req.RW = snappy.Encode(nil, raw)
+	if g.o.RemoteWriteOnly {
+		return req, nil
+	}
 	req.OTLP, err = pmetricotlp.NewExportRequestFromMetrics(md).MarshalProto()
 	if err != nil {
 		return req, fmt.Errorf("marshal OTLP request: %w", err)

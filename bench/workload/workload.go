@@ -43,6 +43,9 @@ type Options struct {
 	ExpHistograms bool
 	// Seed makes the values reproducible.
 	Seed uint64
+	// RemoteWriteOnly leaves the OTLP encoding out, for a run with no OTLP
+	// target: a day of 100k series would not fit in memory with both.
+	RemoteWriteOnly bool
 }
 
 // DefaultOptions: 100k active series at a 60 s interval for 3.5 h, which is
