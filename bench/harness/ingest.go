@@ -243,6 +243,29 @@ func remoteWriteSender(client *http.Client, url string) sendFunc {
 	}
 }
 
+// otlpHTTPSender posts pre-encoded OTLP requests to url (OTLP/HTTP with
+// protobuf bodies).
+func otlpHTTPSender(client *http.Client, url string) sendFunc {
+	return func(ctx context.Context, body []byte) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return false, err
+		}
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		resp, err := client.Do(req)
+		if err != nil {
+			return true, err
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			return false, nil
+		}
+		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5
+		return retryable, fmt.Errorf("OTLP/HTTP: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+}
+
 // otlpExportMethod is the OTLP/gRPC metrics export RPC.
 const otlpExportMethod = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 

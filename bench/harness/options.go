@@ -16,7 +16,20 @@ const (
 	TargetSightlineRW     = "sightline-rw"
 	TargetPrometheus      = "prometheus"
 	TargetVictoriaMetrics = "victoriametrics"
+	// TargetVictoriaMetricsOTLP is VictoriaMetrics fed the OTLP requests
+	// over HTTP, for the bytes of the OTLP load (native histograms too). Not
+	// in AllTargets: Debian's VictoriaMetrics 1.79 has no OTLP ingest; give
+	// a newer one with -victoria-metrics.
+	TargetVictoriaMetricsOTLP = "victoriametrics-otlp"
 )
+
+// KnownTargets are the targets -targets may name.
+func KnownTargets() []string { return append(AllTargets(), TargetVictoriaMetricsOTLP) }
+
+// isOTLP says whether target is fed the OTLP requests.
+func isOTLP(target string) bool {
+	return target == TargetSightlineOTLP || target == TargetVictoriaMetricsOTLP
+}
 
 // AllTargets returns every target, in the order they run in each repeat.
 func AllTargets() []string {
@@ -102,8 +115,8 @@ func (o Options) Validate() error {
 		return errors.New("no targets")
 	}
 	for _, t := range o.Targets {
-		if !slices.Contains(AllTargets(), t) {
-			return fmt.Errorf("unknown target %q (known: %v)", t, AllTargets())
+		if !slices.Contains(KnownTargets(), t) {
+			return fmt.Errorf("unknown target %q (known: %v)", t, KnownTargets())
 		}
 	}
 	switch {

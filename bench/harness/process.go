@@ -31,7 +31,7 @@ func kindOf(target string) string {
 		return kindSightline
 	case TargetPrometheus:
 		return kindPrometheus
-	case TargetVictoriaMetrics:
+	case TargetVictoriaMetrics, TargetVictoriaMetricsOTLP:
 		return kindVictoriaMetrics
 	}
 	panic("BUG: unknown target " + target)

@@ -194,7 +194,7 @@ func markdown(r *Report, plots []string) string {
 			p("| %s | **skipped**: %s |\n", t, reason)
 		}
 	}
-	p("\nTargets: `sightline-otlp` is Sightline fed over OTLP/gRPC, `sightline-rw` is Sightline fed over remote_write; `prometheus` and `victoriametrics` are fed over remote_write. Each run starts the system on an empty data directory with retention %s.\n\n", fmtDays(o.Retention))
+	p("\nTargets: `sightline-otlp` is Sightline fed over OTLP/gRPC, `sightline-rw` is Sightline fed over remote_write; `prometheus` and `victoriametrics` are fed over remote_write, `victoriametrics-otlp` (when asked for) the OTLP requests over OTLP/HTTP. Each run starts the system on an empty data directory with retention %s.\n\n", fmtDays(o.Retention))
 
 	p("## Reproduce\n\n```sh\nmake bench            # = make build, install peers if missing, then:\n%s\n```\n\n", o.Command)
 
@@ -350,7 +350,7 @@ func writeIngest(b *strings.Builder, r *Report) {
 	p("**Sightline / peer ratios** (medians; ingest > 1 is better for Sightline, CPU per sample and RSS < 1 are better):\n\n")
 	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | peak RSS |\n|---|---|---|---|---|\n")
 	for _, s := range []string{TargetSightlineOTLP, TargetSightlineRW} {
-		for _, peer := range []string{TargetPrometheus, TargetVictoriaMetrics} {
+		for _, peer := range []string{TargetPrometheus, TargetVictoriaMetrics, TargetVictoriaMetricsOTLP} {
 			if !has(r, s) || !has(r, peer) {
 				continue
 			}
@@ -417,7 +417,7 @@ func writeQueries(b *strings.Builder, r *Report) {
 	p("\nLatency in ms, p50 / p90 / p99 over all measured runs of all repeats:\n\n| # |")
 	var cols []string
 	for _, t := range r.Targets {
-		if t == TargetSightlineOTLP {
+		if isOTLP(t) {
 			continue // a result check, too few runs for latency
 		}
 		cols = append(cols, t)

@@ -108,7 +108,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Workload.End = time.Now().Add(-5 * time.Minute).Truncate(o.Workload.Interval)
 		r.Options.Workload.End = o.Workload.End
 	}
-	o.Workload.RemoteWriteOnly = !slices.Contains(r.Targets, TargetSightlineOTLP)
+	o.Workload.RemoteWriteOnly = !slices.ContainsFunc(r.Targets, isOTLP)
 	log.Info("generating load", "series", o.Workload.Series, "intervals", o.Workload.Intervals, "interval", o.Workload.Interval)
 	genStart := time.Now()
 	d, err := workload.Generate(o.Workload)
@@ -224,7 +224,15 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	}
 
 	started := time.Now()
-	p, err := startProcess(kind, bin, dataDir, o.Retention)
+	var extra []string
+	if target == TargetVictoriaMetricsOTLP {
+		// Series as Prometheus' translator (and so Sightline) makes them:
+		// Prometheus names and no scope labels. The load's resources have
+		// service.name and service.instance.id only, which VictoriaMetrics
+		// keeps as labels of those names rather than job and instance.
+		extra = []string{"-opentelemetry.usePrometheusNaming", "-opentelemetry.promoteScopeMetadata=false"}
+	}
+	p, err := startProcess(kind, bin, dataDir, o.Retention, extra...)
 	if err != nil {
 		return fail(err)
 	}
@@ -242,8 +250,8 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	client := newClient(time.Minute, len(d.Shards)+2)
 	defer client.CloseIdleConnections()
 	metricsURL := p.url("/metrics")
-	acc0, err1 := scrapeCounters(ctx, client, metricsURL, acceptedCounters(kind))
-	rej0, err2 := scrapeCounters(ctx, client, metricsURL, rejectedCounters(kind))
+	acc0, err1 := scrapeCounters(ctx, client, metricsURL, acceptedCounters(target))
+	rej0, err2 := scrapeCounters(ctx, client, metricsURL, rejectedCounters(target))
 	st0, err3 := p.stat()
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fail(err)
@@ -251,15 +259,18 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	run.LoadAvg = loadAvg()
 
 	var send sendFunc
-	otlp := target == TargetSightlineOTLP
-	if otlp {
+	otlp := isOTLP(target)
+	switch {
+	case target == TargetVictoriaMetricsOTLP:
+		send = otlpHTTPSender(client, p.url("/opentelemetry/v1/metrics"))
+	case otlp:
 		conn, err := dialOTLP(p.grpcAddr)
 		if err != nil {
 			return fail(err)
 		}
 		defer conn.Close()
 		send = otlpSender(conn)
-	} else {
+	default:
 		send = remoteWriteSender(client, p.url("/api/v1/write"))
 	}
 
@@ -283,7 +294,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 		return fail(err)
 	}
 	run.IngestCPU = st1.CPUSeconds - st0.CPUSeconds
-	acc1, rej1, err := settledCounters(ctx, client, metricsURL, kind, acc0+float64(run.Ingest.Samples))
+	acc1, rej1, err := settledCounters(ctx, client, metricsURL, target, acc0+float64(run.Ingest.Samples))
 	if err != nil {
 		return fail(err)
 	}
@@ -338,15 +349,15 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 // settledCounters scrapes the system's accepted and rejected counters until
 // accepted reaches want or 10 s pass: VictoriaMetrics' /metrics lags its
 // acknowledgements by up to a few seconds.
-func settledCounters(ctx context.Context, client *http.Client, url, kind string, want float64) (acc, rej float64, err error) {
+func settledCounters(ctx context.Context, client *http.Client, url, target string, want float64) (acc, rej float64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		acc, err = scrapeCounters(ctx, client, url, acceptedCounters(kind))
+		acc, err = scrapeCounters(ctx, client, url, acceptedCounters(target))
 		if err == nil {
-			rej, err = scrapeCounters(ctx, client, url, rejectedCounters(kind))
+			rej, err = scrapeCounters(ctx, client, url, rejectedCounters(target))
 		}
 		if err != nil || acc >= want {
 			return acc, rej, err

@@ -20,19 +20,21 @@ type counterSpec struct {
 // acceptedCounters and rejectedCounters are each system's own count of
 // samples it stored and samples it refused. A missing metric counts as 0:
 // not every version has every one.
-func acceptedCounters(kind string) []counterSpec {
-	switch kind {
+func acceptedCounters(target string) []counterSpec {
+	switch kindOf(target) {
 	case kindSightline:
 		return []counterSpec{{name: "sightline_metrics_samples_appended_total"}}
 	case kindPrometheus:
 		return []counterSpec{{name: "prometheus_tsdb_head_samples_appended_total"}}
-	default:
-		return []counterSpec{{name: "vm_rows_inserted_total", filter: `type="promremotewrite"`}}
 	}
+	if isOTLP(target) {
+		return []counterSpec{{name: "vm_rows_inserted_total", filter: `type="opentelemetry"`}}
+	}
+	return []counterSpec{{name: "vm_rows_inserted_total", filter: `type="promremotewrite"`}}
 }
 
-func rejectedCounters(kind string) []counterSpec {
-	switch kind {
+func rejectedCounters(target string) []counterSpec {
+	switch kindOf(target) {
 	case kindSightline:
 		return []counterSpec{{name: "sightline_metrics_samples_rejected_total"}}
 	case kindPrometheus:
