@@ -1,12 +1,14 @@
 package workload
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -415,6 +417,22 @@ func (g *shardGen) appendOTLP(md pmetric.Metrics, in *instance, tsMs int64) int 
 		dp.BucketCounts().FromRaw(in.hist[r][:])
 		dp.SetCount(total)
 		dp.SetSum(in.histSum[r])
+		if g.o.Exemplars {
+			// IDs as random as real trace IDs (so they do not compress),
+			// but made of the point, so every encoding of the load is the
+			// same.
+			e := dp.Exemplars().AppendEmpty()
+			key := strconv.FormatInt(tsMs, 10) + in.name + route
+			var id [16]byte
+			binary.LittleEndian.PutUint64(id[:8], xxhash.Sum64String("trace-hi"+key))
+			binary.LittleEndian.PutUint64(id[8:], xxhash.Sum64String("trace-lo"+key))
+			e.SetTraceID(pcommon.TraceID(id))
+			var span [8]byte
+			binary.LittleEndian.PutUint64(span[:], xxhash.Sum64String("span"+key))
+			e.SetSpanID(pcommon.SpanID(span))
+			e.SetTimestamp(ts)
+			e.SetDoubleValue(bounds[(int(tsMs/1000)+r)%len(bounds)] * 0.9)
+		}
 	}
 
 	point(counter("process.cpu", "s"), in.cpu)

@@ -43,6 +43,11 @@ type Options struct {
 	ExpHistograms bool
 	// Seed makes the values reproducible.
 	Seed uint64
+	// Exemplars puts an exemplar on every OTLP histogram data point (the
+	// trace of one request of that route in that interval, as an SDK's
+	// trace-based exemplar filter keeps them): what storing them costs.
+	// OTLP only.
+	Exemplars bool
 	// RemoteWriteOnly leaves the OTLP encoding out, for a run with no OTLP
 	// target: a day of 100k series would not fit in memory with both.
 	RemoteWriteOnly bool

@@ -31,6 +31,7 @@ func main() {
 	fs.IntVar(&w.Shards, "senders", w.Shards, "Concurrent senders (each owns a fixed share of the series).")
 	fs.IntVar(&w.InstancesPerRequest, "instances-per-request", w.InstancesPerRequest, "Instances (100 series each) per request.")
 	fs.BoolVar(&w.ExpHistograms, "otlp-exp-histograms", w.ExpHistograms, "Add OTLP exponential histograms (Sightline OTLP only).")
+	fs.BoolVar(&w.Exemplars, "otlp-exemplars", w.Exemplars, "Put an exemplar on every OTLP histogram data point (OTLP only).")
 	fs.IntVar(&o.Repeats, "repeats", o.Repeats, "Runs of every target; the report gives median and min-max.")
 	fs.IntVar(&o.QueryRuns, "query-runs", o.QueryRuns, "Measured runs of every query per target and repeat.")
 	fs.IntVar(&o.QueryWarmup, "query-warmup", o.QueryWarmup, "Unmeasured warm-up runs of every query.")
