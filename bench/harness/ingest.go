@@ -220,38 +220,30 @@ func (g *gate) min() int {
 
 // remoteWriteSender posts snappy-compressed remote_write 1.0 bodies.
 func remoteWriteSender(client *http.Client, url string) sendFunc {
-	return func(ctx context.Context, body []byte) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return false, err
-		}
-		req.Header.Set("Content-Type", "application/x-protobuf")
-		req.Header.Set("Content-Encoding", "snappy")
-		req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
-		req.Header.Set("User-Agent", "sightline-bench")
-		resp, err := client.Do(req)
-		if err != nil {
-			return true, err
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode/100 == 2 {
-			return false, nil
-		}
-		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5
-		return retryable, fmt.Errorf("remote write: %s: %s", resp.Status, bytes.TrimSpace(msg))
-	}
+	return httpSender(client, url, "remote write", map[string]string{
+		"Content-Type":                      "application/x-protobuf",
+		"Content-Encoding":                  "snappy",
+		"X-Prometheus-Remote-Write-Version": "0.1.0",
+		"User-Agent":                        "sightline-bench",
+	})
 }
 
 // otlpHTTPSender posts pre-encoded OTLP requests to url (OTLP/HTTP with
 // protobuf bodies).
 func otlpHTTPSender(client *http.Client, url string) sendFunc {
+	return httpSender(client, url, "OTLP/HTTP", map[string]string{"Content-Type": "application/x-protobuf"})
+}
+
+// httpSender posts bodies to url with headers; 429 and 5xx are retried.
+func httpSender(client *http.Client, url, what string, headers map[string]string) sendFunc {
 	return func(ctx context.Context, body []byte) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return false, err
 		}
-		req.Header.Set("Content-Type", "application/x-protobuf")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
 		resp, err := client.Do(req)
 		if err != nil {
 			return true, err
@@ -262,7 +254,7 @@ func otlpHTTPSender(client *http.Client, url string) sendFunc {
 			return false, nil
 		}
 		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5
-		return retryable, fmt.Errorf("OTLP/HTTP: %s: %s", resp.Status, bytes.TrimSpace(msg))
+		return retryable, fmt.Errorf("%s: %s: %s", what, resp.Status, bytes.TrimSpace(msg))
 	}
 }
 

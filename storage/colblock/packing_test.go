@@ -13,13 +13,7 @@ func TestPackedRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	f := func(us []uint64) {
 		t.Helper()
-		b := appendPacked(nil, us)
-		got := make([]uint64, len(us))
-		rd := &segment.Dec{B: b}
-		readPacked(rd, got, false)
-		require.NoError(t, rd.Err)
-		require.Empty(t, rd.B)
-		require.Equal(t, us, got)
+		requireReadsBack(t, appendPacked(nil, us), us)
 	}
 	f([]uint64{})
 	f([]uint64{0, 0, 0})
@@ -65,10 +59,7 @@ func TestPackedBaseAndShift(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(appendPacked(nil, incs)), 512*7/8+8) // 7 bits each, not 11
 	require.LessOrEqual(t, len(appendPacked(nil, pages)), 512+8)    // 8 bits each, not 21
-	b := appendPacked(nil, pages)
-	got := make([]uint64, len(pages))
-	readPacked(&segment.Dec{B: b}, got, false)
-	require.Equal(t, pages, got)
+	requireReadsBack(t, appendPacked(nil, pages), pages)
 }
 
 // Slots bunched around their mean (a counter's increments) are smaller
@@ -84,13 +75,19 @@ func TestPackedEntropyCoded(t *testing.T) {
 		require.NotZero(t, b[1]&flagEntropy, "width %d", w)
 		plan := planPacked(us)
 		require.Less(t, len(b), plan.bits/8, "width %d", w)
-		got := make([]uint64, len(us))
-		d := &segment.Dec{B: b}
-		readPacked(d, got, false)
-		require.NoError(t, d.Err)
-		require.Empty(t, d.B)
-		require.Equal(t, us, got)
+		requireReadsBack(t, b, us)
 	}
+}
+
+// requireReadsBack: b, a packed column, reads back as us and nothing more.
+func requireReadsBack(t *testing.T, b []byte, us []uint64) {
+	t.Helper()
+	got := make([]uint64, len(us))
+	d := &segment.Dec{B: b}
+	readPacked(d, got, false)
+	require.NoError(t, d.Err)
+	require.Empty(t, d.B)
+	require.Equal(t, us, got)
 }
 
 func FuzzPacked(f *testing.F) {

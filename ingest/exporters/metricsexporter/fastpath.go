@@ -65,6 +65,7 @@ type fastRun struct {
 	prev    []tsdbstore.Mark
 	hits    []hit
 	taken   []bool
+	spans   []metricSpan
 }
 
 type sample struct {
@@ -94,7 +95,7 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
-		first, last := keepers(rm)
+		first, last := keepers(r, rm)
 		resID := f.hash(r, appendMap(r.buf[:0], rm.Resource().Attributes()))
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
@@ -180,11 +181,15 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 // keeps an entry, that the metric of prefix could not be learnt, so that it
 // is not translated twice in every request.
 func (f *fastPath) unlearnable(r *fastRun, prefix [3]tsdbstore.ID) tsdbstore.ID {
-	b := r.buf[:0]
+	return f.hash(r, append(appendPrefix(r.buf[:0], prefix), "unlearnable"...))
+}
+
+// appendPrefix appends the IDs of a metric's resource, scope and metric.
+func appendPrefix(b []byte, prefix [3]tsdbstore.ID) []byte {
 	for _, id := range prefix {
 		b = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, id[0]), id[1])
 	}
-	return f.hash(r, append(b, "unlearnable"...))
+	return b
 }
 
 // learn converts m alone into a recorder and, if the translator made of
@@ -364,19 +369,19 @@ func orStale(v float64, flags pmetric.DataPointFlags) float64 {
 // target_info: one with rm's earliest data point and one with its latest,
 // of those not eligible if there are any (the translator converts them
 // anyway), else the smallest.
-func keepers(rm pmetric.ResourceMetrics) (first, last pmetric.Metric) {
+func keepers(r *fastRun, rm pmetric.ResourceMetrics) (first, last pmetric.Metric) {
 	lo, hi := pcommon.Timestamp(math.MaxUint64), pcommon.Timestamp(0)
-	each := func(f func(m pmetric.Metric, lo, hi pcommon.Timestamp)) {
-		sms := rm.ScopeMetrics()
-		for j := 0; j < sms.Len(); j++ {
-			ms := sms.At(j).Metrics()
-			for k := 0; k < ms.Len(); k++ {
-				mlo, mhi := timestamps(ms.At(k))
-				f(ms.At(k), mlo, mhi)
-			}
+	r.spans = r.spans[:0]
+	sms := rm.ScopeMetrics()
+	for j := 0; j < sms.Len(); j++ {
+		ms := sms.At(j).Metrics()
+		for k := 0; k < ms.Len(); k++ {
+			s := metricSpan{m: ms.At(k)}
+			s.lo, s.hi = timestamps(s.m)
+			r.spans = append(r.spans, s)
+			lo, hi = min(lo, s.lo), max(hi, s.hi)
 		}
 	}
-	each(func(_ pmetric.Metric, mlo, mhi pcommon.Timestamp) { lo, hi = min(lo, mlo), max(hi, mhi) })
 	rank := func(m pmetric.Metric) int {
 		if !eligible(m) {
 			return -1
@@ -384,43 +389,45 @@ func keepers(rm pmetric.ResourceMetrics) (first, last pmetric.Metric) {
 		return pointCount(m)
 	}
 	var firstRank, lastRank int
-	each(func(m pmetric.Metric, mlo, mhi pcommon.Timestamp) {
-		if mlo == lo && (first == (pmetric.Metric{}) || rank(m) < firstRank) {
-			first, firstRank = m, rank(m)
+	for _, s := range r.spans {
+		if s.lo == lo && (first == (pmetric.Metric{}) || rank(s.m) < firstRank) {
+			first, firstRank = s.m, rank(s.m)
 		}
-		if mhi == hi && (last == (pmetric.Metric{}) || rank(m) < lastRank) {
-			last, lastRank = m, rank(m)
+		if s.hi == hi && (last == (pmetric.Metric{}) || rank(s.m) < lastRank) {
+			last, lastRank = s.m, rank(s.m)
 		}
-	})
+	}
 	return first, last
+}
+
+// metricSpan is a metric with its earliest and latest timestamp.
+type metricSpan struct {
+	m      pmetric.Metric
+	lo, hi pcommon.Timestamp
 }
 
 // timestamps is the earliest and latest timestamp of m's data points, as
 // the translator finds them for target_info.
 func timestamps(m pmetric.Metric) (lo, hi pcommon.Timestamp) {
-	lo = pcommon.Timestamp(math.MaxUint64)
-	add := func(ts pcommon.Timestamp) { lo, hi = min(lo, ts), max(hi, ts) }
 	switch m.Type() {
 	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
-		ps := numberPoints(m)
-		for i := 0; i < ps.Len(); i++ {
-			add(ps.At(i).Timestamp())
-		}
+		return span(numberPoints(m).Len(), numberPoints(m).At)
 	case pmetric.MetricTypeHistogram:
-		ps := m.Histogram().DataPoints()
-		for i := 0; i < ps.Len(); i++ {
-			add(ps.At(i).Timestamp())
-		}
+		return span(m.Histogram().DataPoints().Len(), m.Histogram().DataPoints().At)
 	case pmetric.MetricTypeExponentialHistogram:
-		ps := m.ExponentialHistogram().DataPoints()
-		for i := 0; i < ps.Len(); i++ {
-			add(ps.At(i).Timestamp())
-		}
+		return span(m.ExponentialHistogram().DataPoints().Len(), m.ExponentialHistogram().DataPoints().At)
 	case pmetric.MetricTypeSummary:
-		ps := m.Summary().DataPoints()
-		for i := 0; i < ps.Len(); i++ {
-			add(ps.At(i).Timestamp())
-		}
+		return span(m.Summary().DataPoints().Len(), m.Summary().DataPoints().At)
+	}
+	return pcommon.Timestamp(math.MaxUint64), 0
+}
+
+// span is the earliest and latest timestamp of the n points at gives.
+func span[P interface{ Timestamp() pcommon.Timestamp }](n int, at func(int) P) (lo, hi pcommon.Timestamp) {
+	lo = pcommon.Timestamp(math.MaxUint64)
+	for i := range n {
+		ts := at(i).Timestamp()
+		lo, hi = min(lo, ts), max(hi, ts)
 	}
 	return lo, hi
 }
@@ -435,10 +442,7 @@ func (f *fastPath) hash(r *fastRun, b []byte) tsdbstore.ID {
 // resource, scope and metric: its attributes and, for a histogram, what
 // decides its series (bounds, whether it has a sum, how many counts).
 func (f *fastPath) pointID(r *fastRun, m pmetric.Metric, x int, prefix [3]tsdbstore.ID) tsdbstore.ID {
-	b := r.buf[:0]
-	for _, id := range prefix {
-		b = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, id[0]), id[1])
-	}
+	b := appendPrefix(r.buf[:0], prefix)
 	if m.Type() != pmetric.MetricTypeHistogram {
 		return f.hash(r, appendMap(b, numberPoints(m).At(x).Attributes()))
 	}
