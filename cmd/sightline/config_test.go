@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -126,4 +128,12 @@ func TestLifecycleAndPprofOffByDefault(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, reloaded)
+}
+
+// TestGOGCMustBePositive: -runtime.gogc 0 would make Go collect without
+// pause; Sightline refuses it before it opens anything.
+func TestGOGCMustBePositive(t *testing.T) {
+	cfg, err := loadConfig([]string{"-runtime.gogc", "0", "-data.dir", t.TempDir()}, io.Discard)
+	require.NoError(t, err)
+	require.ErrorContains(t, run(context.Background(), cfg), "runtime.gogc is 0: it must be at least 1")
 }
