@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -220,34 +221,66 @@ func (c *Chunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 // iterator iterates a columnar chunk. It decodes the chunk whole when it is
 // reset: the columns are short (a chunk holds at most a few thousand
 // samples) and decoding them in one loop is what makes them fast.
+//
+// The decoded columns come from a pool and go back to it once the iterator
+// has run out: Prometheus' querier starts every series with a new chunk
+// iterator, so a query over many series would otherwise allocate the
+// columns of every chunk it reads (two thirds of what a day-long
+// histogram_quantile allocated).
 type iterator struct {
-	columns
 	cursor
-	vs  []float64
-	err error
+	cols *floatColumns // nil when released
+	vs   []float64
+	err  error
 }
 
 var _ chunkenc.Iterator = (*iterator)(nil)
 
+// floatColumns are a float chunk's decoded columns and the scratch space
+// they are decoded with.
+type floatColumns struct {
+	columns
+	ts []int64
+	vs []float64
+}
+
+var floatColumnsPool = sync.Pool{New: func() any { return new(floatColumns) }}
+
 func (it *iterator) reset(b []byte) {
-	it.ts, it.vs, it.i, it.err = it.ts[:0], it.vs[:0], -1, nil
-	if err := it.decode(b); err != nil {
-		it.ts, it.vs, it.err = it.ts[:0], it.vs[:0], fmt.Errorf("columnar chunk: %w", err)
+	it.i, it.err = -1, nil
+	if it.cols == nil {
+		it.cols = floatColumnsPool.Get().(*floatColumns)
 	}
+	if err := it.cols.decode(b); err != nil {
+		it.release()
+		it.err = fmt.Errorf("columnar chunk: %w", err)
+		return
+	}
+	it.ts, it.vs = it.cols.ts, it.cols.vs
+}
+
+// release gives the columns back to the pool; the iterator then stays at
+// its end, as Prometheus' iterators do once Next has returned ValNone.
+func (it *iterator) release() {
+	if it.cols != nil {
+		floatColumnsPool.Put(it.cols)
+		it.cols = nil
+	}
+	it.ts, it.vs = nil, nil
 }
 
 var errCorrupt = errors.New("corrupt chunk")
 
-func (it *iterator) decode(b []byte) error {
-	n, p, plain, err := it.payload(b, flagZstd|flagBase)
+func (c *floatColumns) decode(b []byte) error {
+	n, p, plain, err := c.payload(b, flagZstd|flagBase)
 	if err != nil {
 		return err
 	}
-	it.ts = growInt64(it.ts, n)
-	it.vs = growFloat64(it.vs, n)
+	c.ts = growInt64(c.ts, n)
+	c.vs = growFloat64(c.vs, n)
 	r := &segment.Dec{B: p}
-	it.readTimestamps(r, it.ts, plain)
-	if err := it.readValues(r, it.vs, plain); err != nil {
+	c.readTimestamps(r, c.ts, plain)
+	if err := c.readValues(r, c.vs, plain); err != nil {
 		return err
 	}
 	if r.Err != nil || len(r.B) != 0 {
@@ -424,8 +457,17 @@ func growFloat64(s []float64, n int) []float64 {
 	return s[:n]
 }
 
-func (it *iterator) Next() chunkenc.ValueType        { return it.next(chunkenc.ValFloat) }
-func (it *iterator) Seek(t int64) chunkenc.ValueType { return it.seek(t, chunkenc.ValFloat) }
+func (it *iterator) Next() chunkenc.ValueType { return it.done(it.next(chunkenc.ValFloat)) }
+
+func (it *iterator) Seek(t int64) chunkenc.ValueType { return it.done(it.seek(t, chunkenc.ValFloat)) }
+
+// done releases the columns once vt says the iterator has run out.
+func (it *iterator) done(vt chunkenc.ValueType) chunkenc.ValueType {
+	if vt == chunkenc.ValNone {
+		it.release()
+	}
+	return vt
+}
 
 // cursor is an iterator's position in its decoded timestamps.
 type cursor struct {

@@ -99,6 +99,50 @@ func TestChunkRoundTrip(t *testing.T) {
 
 // A regular counter of a 15 s scrape must take well under the ~1.3
 // bytes/sample of Prometheus' XOR chunks.
+// TestIteratorsShareNoColumns checks the pooling of decoded columns: an
+// iterator that ran out gives its columns back, stays at its end, and an
+// iterator that takes them over reads its own chunk; and reading a chunk
+// with a new iterator, as the querier does for every series, no longer
+// allocates its columns.
+func TestIteratorsShareNoColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ts := timestamps(1000, 1_700_000_000_000, 15_000, 0, r)
+	chunkOf := func(mul float64) *Chunk {
+		vs := make([]float64, len(ts))
+		for i := range vs {
+			vs[i] = mul * float64(i)
+		}
+		return NewChunk(Encode(nil, ts, vs))
+	}
+	a, b := chunkOf(1), chunkOf(3)
+	ita := a.Iterator(nil)
+	for ita.Next() != chunkenc.ValNone {
+	}
+	itb := b.Iterator(nil) // may take over ita's columns
+	require.Equal(t, chunkenc.ValNone, ita.Next())
+	require.Equal(t, chunkenc.ValNone, ita.Seek(ts[0]))
+	itc := a.Iterator(nil)
+	require.Equal(t, chunkenc.ValFloat, itc.Seek(ts[10]))
+	for i := range ts {
+		require.Equal(t, chunkenc.ValFloat, itb.Next())
+		gt, gv := itb.At()
+		require.Equal(t, ts[i], gt)
+		require.Equal(t, 3*float64(i), gv)
+	}
+	_, v := itc.At()
+	require.Equal(t, 10.0, v)
+	require.Equal(t, chunkenc.ValNone, itc.Seek(ts[len(ts)-1]+1))
+
+	allocs := testing.AllocsPerRun(100, func() {
+		it := b.Iterator(nil)
+		for it.Next() != chunkenc.ValNone {
+		}
+	})
+	// The iterator itself; a garbage collection that empties the pool
+	// during the run costs the columns once.
+	require.LessOrEqual(t, allocs, 2.0)
+}
+
 func TestChunkSizeRegularCounter(t *testing.T) {
 	n := 480
 	ts := timestamps(n, 1_700_000_000_000, 15_000, 0, nil)
