@@ -115,44 +115,74 @@ func walExemplars(logger *slog.Logger, walDir string, mint, maxt int64, into exe
 	for i := first; i <= last && i >= 0; i++ {
 		segs = append(segs, wlog.SegmentName(walDir, i))
 	}
+	// A first pass finds the series with exemplars in range, so that the
+	// second copies the labels of only those: most WALs carry exemplars of
+	// few series or none, and a copy of every series' labels was the
+	// largest allocation of a compaction.
 	dec := record.NewDecoder(nil, logger)
+	var re []record.RefExemplar
+	exemplars := func(rec []byte, fn func(e record.RefExemplar)) error {
+		var err error
+		if re, err = dec.Exemplars(rec, re[:0]); err != nil {
+			return err
+		}
+		for _, e := range re {
+			if e.T >= mint && e.T < maxt {
+				fn(e)
+			}
+		}
+		return nil
+	}
 	series := map[chunks.HeadSeriesRef]labels.Labels{}
-	var (
-		rs []record.RefSeries
-		re []record.RefExemplar
-	)
+	err = eachWALRecord(logger, segs, func(rec []byte) error {
+		if dec.Type(rec) != record.Exemplars {
+			return nil
+		}
+		return exemplars(rec, func(e record.RefExemplar) { series[e.Ref] = labels.EmptyLabels() })
+	})
+	if err != nil || len(series) == 0 {
+		return err
+	}
+	var rs []record.RefSeries
+	return eachWALRecord(logger, segs, func(rec []byte) error {
+		switch dec.Type(rec) {
+		case record.Series:
+			var err error
+			if rs, err = dec.Series(rec, rs[:0]); err != nil {
+				return err
+			}
+			for _, s := range rs {
+				if _, ok := series[s.Ref]; ok {
+					series[s.Ref] = s.Labels.Copy() // the decoder's labels point into rec
+				}
+			}
+		case record.Exemplars:
+			return exemplars(rec, func(e record.RefExemplar) {
+				if ls := series[e.Ref]; !ls.IsEmpty() {
+					into.add(ls, exemplar.Exemplar{Labels: e.Labels.Copy(), Value: e.V, Ts: e.T, HasTs: true})
+				}
+			})
+		}
+		return nil
+	})
+}
+
+// eachWALRecord calls fn with every record of the segments segs, in order.
+// A segment that is gone was truncated meanwhile, with older records only.
+func eachWALRecord(logger *slog.Logger, segs []string, fn func(rec []byte) error) error {
 	for _, name := range segs {
 		seg, err := wlog.OpenReadSegment(name)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // truncated meanwhile: its exemplars are older
+			continue
 		}
 		if err != nil {
 			return err
 		}
 		r := wlog.NewLiveReader(logger, nil, seg)
 		for r.Next() {
-			rec := r.Record()
-			switch dec.Type(rec) {
-			case record.Series:
-				if rs, err = dec.Series(rec, rs[:0]); err != nil {
-					seg.Close()
-					return fmt.Errorf("%s: %w", name, err)
-				}
-				for _, s := range rs {
-					series[s.Ref] = s.Labels.Copy() // the decoder's labels point into rec
-				}
-			case record.Exemplars:
-				if re, err = dec.Exemplars(rec, re[:0]); err != nil {
-					seg.Close()
-					return fmt.Errorf("%s: %w", name, err)
-				}
-				for _, e := range re {
-					ls, ok := series[e.Ref]
-					if !ok || e.T < mint || e.T >= maxt {
-						continue
-					}
-					into.add(ls, exemplar.Exemplar{Labels: e.Labels.Copy(), Value: e.V, Ts: e.T, HasTs: true})
-				}
+			if err := fn(r.Record()); err != nil {
+				seg.Close()
+				return fmt.Errorf("%s: %w", name, err)
 			}
 		}
 		seg.Close()
