@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -156,10 +157,20 @@ func (c *HistogramChunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 	return hi
 }
 
-// histIterator decodes a histogram chunk whole when reset, into columns.
+// histIterator decodes a histogram chunk whole when reset, into columns
+// that, as a float chunk's, come from a pool and go back to it once the
+// iterator has run out.
 type histIterator struct {
-	columns
 	cursor
+	cols *histColumns // nil when released
+	err  error
+}
+
+// histColumns are a histogram chunk's decoded columns and the scratch
+// space they are decoded with.
+type histColumns struct {
+	columns
+	ts     []int64
 	layout histogram.Histogram // schema, zero threshold, spans, custom values
 	hints  []uint64
 	count  []uint64
@@ -167,20 +178,37 @@ type histIterator struct {
 	sums   []float64
 	counts [][]uint64 // per bucket, positive then negative
 	npos   int
-	err    error
 }
+
+var histColumnsPool = sync.Pool{New: func() any { return new(histColumns) }}
 
 var _ chunkenc.Iterator = (*histIterator)(nil)
 
 func (it *histIterator) reset(b []byte) {
-	it.ts, it.i, it.err = it.ts[:0], -1, nil
-	if err := it.decode(b); err != nil {
-		it.ts, it.err = it.ts[:0], fmt.Errorf("columnar histogram chunk: %w", err)
+	it.i, it.err = -1, nil
+	if it.cols == nil {
+		it.cols = histColumnsPool.Get().(*histColumns)
 	}
+	if err := it.cols.decode(b); err != nil {
+		it.release()
+		it.err = fmt.Errorf("columnar histogram chunk: %w", err)
+		return
+	}
+	it.ts = it.cols.ts
 }
 
-func (it *histIterator) decode(b []byte) error {
-	n, p, _, err := it.payload(b, flagZstd)
+// release gives the columns back to the pool; the iterator stays at its
+// end.
+func (it *histIterator) release() {
+	if it.cols != nil {
+		histColumnsPool.Put(it.cols)
+		it.cols = nil
+	}
+	it.ts = nil
+}
+
+func (c *histColumns) decode(b []byte) error {
+	n, p, _, err := c.payload(b, flagZstd)
 	if err != nil {
 		return err
 	}
@@ -189,16 +217,16 @@ func (it *histIterator) decode(b []byte) error {
 	if schema < math.MinInt32 || schema > math.MaxInt32 {
 		return errCorrupt
 	}
-	it.layout = histogram.Histogram{Schema: int32(schema), ZeroThreshold: math.Float64frombits(u64(r))}
+	c.layout = histogram.Histogram{Schema: int32(schema), ZeroThreshold: math.Float64frombits(u64(r))}
 	var npos, nneg int
-	it.layout.PositiveSpans, npos = readSpans(r)
-	it.layout.NegativeSpans, nneg = readSpans(r)
+	c.layout.PositiveSpans, npos = readSpans(r)
+	c.layout.NegativeSpans, nneg = readSpans(r)
 	ncv := r.Uvarint()
 	if ncv > uint64(len(r.B))/8 {
 		return errCorrupt
 	}
 	for range ncv {
-		it.layout.CustomValues = append(it.layout.CustomValues, math.Float64frombits(u64(r)))
+		c.layout.CustomValues = append(c.layout.CustomValues, math.Float64frombits(u64(r)))
 	}
 	if r.Err != nil || npos+nneg > maxChunkSamples {
 		return errCorrupt
@@ -206,42 +234,42 @@ func (it *histIterator) decode(b []byte) error {
 	// A layout Prometheus would not have accepted (a schema out of range,
 	// spans that do not add up, custom bounds out of order) makes its
 	// histogram functions panic.
-	check := it.layout
+	check := c.layout
 	check.PositiveBuckets, check.NegativeBuckets = make([]int64, npos), make([]int64, nneg)
 	if check.Validate() != nil {
 		return errCorrupt
 	}
-	it.ts = growInt64(it.ts, n)
-	it.readTimestamps(r, it.ts, false)
+	c.ts = growInt64(c.ts, n)
+	c.readTimestamps(r, c.ts, false)
 	ints := func(col *[]uint64) error {
 		*col = growUint64(*col, n)
 		return readInts(r, byte1(r), *col, false)
 	}
-	if err := ints(&it.hints); err != nil {
+	if err := ints(&c.hints); err != nil {
 		return err
 	}
-	if err := ints(&it.count); err != nil {
+	if err := ints(&c.count); err != nil {
 		return err
 	}
-	if err := ints(&it.zero); err != nil {
+	if err := ints(&c.zero); err != nil {
 		return err
 	}
-	it.sums = growFloat64(it.sums, n)
-	if err := it.readValues(r, it.sums, false); err != nil {
+	c.sums = growFloat64(c.sums, n)
+	if err := c.readValues(r, c.sums, false); err != nil {
 		return err
 	}
-	for len(it.counts) < npos+nneg {
-		it.counts = append(it.counts, nil)
+	for len(c.counts) < npos+nneg {
+		c.counts = append(c.counts, nil)
 	}
 	// The columns of a chunk read before, with more buckets, stay for
 	// reuse beyond the slice's end.
-	it.counts, it.npos = it.counts[:npos+nneg], npos
+	c.counts, c.npos = c.counts[:npos+nneg], npos
 	for b := range npos + nneg {
-		if err := ints(&it.counts[b]); err != nil {
+		if err := ints(&c.counts[b]); err != nil {
 			return err
 		}
 	}
-	for _, h := range it.hints {
+	for _, h := range c.hints {
 		if h > uint64(histogram.GaugeType) {
 			return errCorrupt
 		}
@@ -252,8 +280,19 @@ func (it *histIterator) decode(b []byte) error {
 	return nil
 }
 
-func (it *histIterator) Next() chunkenc.ValueType        { return it.next(chunkenc.ValHistogram) }
-func (it *histIterator) Seek(t int64) chunkenc.ValueType { return it.seek(t, chunkenc.ValHistogram) }
+func (it *histIterator) Next() chunkenc.ValueType { return it.done(it.next(chunkenc.ValHistogram)) }
+
+func (it *histIterator) Seek(t int64) chunkenc.ValueType {
+	return it.done(it.seek(t, chunkenc.ValHistogram))
+}
+
+// done releases the columns once vt says the iterator has run out.
+func (it *histIterator) done(vt chunkenc.ValueType) chunkenc.ValueType {
+	if vt == chunkenc.ValNone {
+		it.release()
+	}
+	return vt
+}
 
 func (it *histIterator) At() (int64, float64) {
 	panic("BUG: At on a columnar histogram chunk")
@@ -268,15 +307,15 @@ func (it *histIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.H
 	if h == nil {
 		h = &histogram.Histogram{}
 	}
-	i := it.i
-	h.CounterResetHint = histogram.CounterResetHint(it.hints[i])
-	h.Schema, h.ZeroThreshold = it.layout.Schema, it.layout.ZeroThreshold
-	h.ZeroCount, h.Count, h.Sum = it.zero[i], it.count[i], it.sums[i]
-	h.PositiveSpans = append(h.PositiveSpans[:0], it.layout.PositiveSpans...)
-	h.NegativeSpans = append(h.NegativeSpans[:0], it.layout.NegativeSpans...)
-	h.CustomValues = append(h.CustomValues[:0], it.layout.CustomValues...)
-	h.PositiveBuckets = it.deltas(h.PositiveBuckets[:0], it.counts[:it.npos])
-	h.NegativeBuckets = it.deltas(h.NegativeBuckets[:0], it.counts[it.npos:])
+	i, c := it.i, it.cols
+	h.CounterResetHint = histogram.CounterResetHint(c.hints[i])
+	h.Schema, h.ZeroThreshold = c.layout.Schema, c.layout.ZeroThreshold
+	h.ZeroCount, h.Count, h.Sum = c.zero[i], c.count[i], c.sums[i]
+	h.PositiveSpans = append(h.PositiveSpans[:0], c.layout.PositiveSpans...)
+	h.NegativeSpans = append(h.NegativeSpans[:0], c.layout.NegativeSpans...)
+	h.CustomValues = append(h.CustomValues[:0], c.layout.CustomValues...)
+	h.PositiveBuckets = deltas(h.PositiveBuckets[:0], c.counts[:c.npos], i)
+	h.NegativeBuckets = deltas(h.NegativeBuckets[:0], c.counts[c.npos:], i)
 	if len(h.PositiveSpans) == 0 {
 		h.PositiveSpans, h.PositiveBuckets = nil, nil
 	}
@@ -289,12 +328,12 @@ func (it *histIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.H
 	return it.ts[i], h
 }
 
-// deltas appends the current sample's buckets as Prometheus keeps them:
-// each the delta from the one before.
-func (it *histIterator) deltas(dst []int64, counts [][]uint64) []int64 {
+// deltas appends sample i's buckets as Prometheus keeps them: each the
+// delta from the one before.
+func deltas(dst []int64, counts [][]uint64, i int) []int64 {
 	prev := int64(0)
 	for _, col := range counts {
-		c := int64(col[it.i])
+		c := int64(col[i])
 		dst = append(dst, c-prev)
 		prev = c
 	}
