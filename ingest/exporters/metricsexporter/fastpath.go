@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/prometheus/prometheus/model/exemplar"
@@ -39,10 +40,13 @@ import (
 // values, that the fast path would append for it. What the translator
 // does, the fast path therefore does too, or it leaves the metric alone.
 //
-// It takes gauges, cumulative sums and cumulative explicit-bucket
-// histograms without exemplars: the bulk of what SDKs send. Exponential
-// histograms, summaries, data points with exemplars and metrics the
-// translator refuses always go through the translator. In each resource
+// It takes gauges, cumulative sums, cumulative explicit-bucket histograms
+// and cumulative exponential histograms without exemplars: the bulk of
+// what SDKs send. An exponential histogram's data point is converted to
+// a native histogram on every export (nativeHistogram, which lays out the
+// buckets as the translator does), only its series is cached. Summaries,
+// delta metrics, data points with exemplars and metrics the translator
+// refuses always go through the translator. In each resource
 // the translator also keeps a metric with the resource's earliest data
 // point and one with its latest, from which it derives target_info's
 // samples.
@@ -68,9 +72,20 @@ type fastRun struct {
 	spans   []metricSpan
 }
 
+// sample is a float sample or, with h, a native histogram sample.
 type sample struct {
 	t int64
 	v float64
+	h *histogram.Histogram
+}
+
+// mark is the duplicate mark of s in request: histograms have none, as
+// on the translator's way.
+func (s sample) mark(request uint64) tsdbstore.Mark {
+	if s.h != nil {
+		return tsdbstore.Mark{}
+	}
+	return tsdbstore.Mark{Request: request, T: s.t, V: s.v}
 }
 
 type hit struct {
@@ -78,6 +93,7 @@ type hit struct {
 	entry tsdbstore.SeriesEntry
 	prev  tsdbstore.Mark
 	mark  tsdbstore.Mark
+	s     sample
 }
 
 // appendKnown appends what a knows of md and removes it from md; it
@@ -148,14 +164,16 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 		if hasExemplars(m, x) {
 			return left, nil
 		}
-		r.samples = samplesOf(m, x, r.samples[:0])
+		var ok bool
+		if r.samples, ok = samplesOf(m, x, r.samples[:0]); !ok {
+			return left, nil
+		}
 		r.marks = r.marks[:0]
 		for _, s := range r.samples {
-			r.marks = append(r.marks, tsdbstore.Mark{Request: a.request, T: s.t, V: s.v})
+			r.marks = append(r.marks, s.mark(a.request))
 		}
 		// One lookup for all the series of the data point.
 		pid := f.pointID(r, m, x, prefix)
-		var ok bool
 		r.entries, r.prev, ok = a.refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
 		if !ok {
 			if _, _, failed := a.refs.GetGroup(f.unlearnable(r, prefix), nil, nil, nil); failed {
@@ -164,12 +182,12 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 			return unknown, nil
 		}
 		for i, e := range r.entries {
-			r.hits = append(r.hits, hit{key: cacheKey{group: pid, member: i, byID: true}, entry: e, prev: r.prev[i], mark: r.marks[i]})
+			r.hits = append(r.hits, hit{key: cacheKey{group: pid, member: i, byID: true}, entry: e, prev: r.prev[i], mark: r.marks[i], s: r.samples[i]})
 		}
 	}
 	for _, h := range r.hits {
 		meta := prw.Metadata{Metadata: h.entry.Meta, MetricFamilyName: h.entry.Family}
-		if err := a.store(h.key, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.mark.T, h.mark.V, nil, nil); err != nil {
+		if err := a.store(h.key, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.s.t, h.s.v, h.s.h, nil); err != nil {
 			return taken, err
 		}
 	}
@@ -209,7 +227,8 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 	}
 	j := 0
 	for x := range pointCount(m) {
-		n := len(samplesOf(m, x, r.samples[:0]))
+		samples, _ := samplesOf(m, x, r.samples[:0])
+		n := len(samples)
 		pid := f.pointID(r, m, x, prefix)
 		r.marks = append(r.marks[:0], make([]tsdbstore.Mark, n)...)
 		known, _, ok := refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
@@ -236,15 +255,18 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 // nothing but the resource's target_info (a gauge called target_info is
 // left to the translator).
 func (rec *recorder) matches(r *fastRun, m pmetric.Metric) bool {
-	if rec.histograms || len(rec.calls) == 0 || rec.calls[0].meta.MetricFamilyName == targetInfo {
+	if len(rec.calls) == 0 || rec.calls[0].meta.MetricFamilyName == targetInfo {
 		return false
 	}
 	j := 0
 	for x := range pointCount(m) {
-		r.samples = samplesOf(m, x, r.samples[:0])
+		var ok bool
+		if r.samples, ok = samplesOf(m, x, r.samples[:0]); !ok {
+			return false
+		}
 		for _, s := range r.samples {
-			if j >= len(rec.calls) || rec.calls[j].meta != rec.calls[0].meta ||
-				rec.calls[j].t != s.t || math.Float64bits(rec.calls[j].v) != math.Float64bits(s.v) {
+			if j >= len(rec.calls) || rec.calls[j].meta != rec.calls[0].meta || rec.calls[j].t != s.t ||
+				math.Float64bits(rec.calls[j].v) != math.Float64bits(s.v) || !sameHistogram(rec.calls[j].h, s.h) {
 				return false
 			}
 			j++
@@ -260,10 +282,23 @@ func (rec *recorder) matches(r *fastRun, m pmetric.Metric) bool {
 
 const targetInfo = "target_info"
 
+// sameHistogram says whether a and b are both nil or the same histogram
+// bit for bit, with the same layout.
+func sameHistogram(a, b *histogram.Histogram) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.CounterResetHint == b.CounterResetHint && a.Schema == b.Schema &&
+		math.Float64bits(a.ZeroThreshold) == math.Float64bits(b.ZeroThreshold) &&
+		a.ZeroCount == b.ZeroCount && a.Count == b.Count && math.Float64bits(a.Sum) == math.Float64bits(b.Sum) &&
+		slices.Equal(a.PositiveSpans, b.PositiveSpans) && slices.Equal(a.NegativeSpans, b.NegativeSpans) &&
+		slices.Equal(a.PositiveBuckets, b.PositiveBuckets) && slices.Equal(a.NegativeBuckets, b.NegativeBuckets) &&
+		slices.Equal(a.CustomValues, b.CustomValues)
+}
+
 // recorder is a CombinedAppender that keeps what the translator makes.
 type recorder struct {
-	calls      []recorded
-	histograms bool
+	calls []recorded
 }
 
 type recorded struct {
@@ -271,6 +306,7 @@ type recorded struct {
 	meta prw.Metadata
 	t    int64
 	v    float64
+	h    *histogram.Histogram
 }
 
 func (r *recorder) AppendSample(ls labels.Labels, meta prw.Metadata, _, t int64, v float64, _ []exemplar.Exemplar) error {
@@ -278,8 +314,8 @@ func (r *recorder) AppendSample(ls labels.Labels, meta prw.Metadata, _, t int64,
 	return nil
 }
 
-func (r *recorder) AppendHistogram(labels.Labels, prw.Metadata, int64, int64, *histogram.Histogram, []exemplar.Exemplar) error {
-	r.histograms = true
+func (r *recorder) AppendHistogram(ls labels.Labels, meta prw.Metadata, _, t int64, h *histogram.Histogram, _ []exemplar.Exemplar) error {
+	r.calls = append(r.calls, recorded{ls: ls, meta: meta, t: t, h: h})
 	return nil
 }
 
@@ -287,7 +323,7 @@ func (r *recorder) AppendHistogram(labels.Labels, prw.Metadata, int64, int64, *h
 // without data points is the translator's to refuse).
 func eligible(m pmetric.Metric) bool {
 	switch m.Type() {
-	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum, pmetric.MetricTypeHistogram:
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum, pmetric.MetricTypeHistogram, pmetric.MetricTypeExponentialHistogram:
 		if pointCount(m) == 0 {
 			return false
 		}
@@ -299,6 +335,8 @@ func eligible(m pmetric.Metric) bool {
 		return m.Sum().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
 	case pmetric.MetricTypeHistogram:
 		return m.Histogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().AggregationTemporality() == pmetric.AggregationTemporalityCumulative
 	}
 	return false
 }
@@ -312,15 +350,21 @@ func numberPoints(m pmetric.Metric) pmetric.NumberDataPointSlice {
 
 // pointCount is the number of data points of an eligible metric.
 func pointCount(m pmetric.Metric) int {
-	if m.Type() == pmetric.MetricTypeHistogram {
+	switch m.Type() {
+	case pmetric.MetricTypeHistogram:
 		return m.Histogram().DataPoints().Len()
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().Len()
 	}
 	return numberPoints(m).Len()
 }
 
 func hasExemplars(m pmetric.Metric, x int) bool {
-	if m.Type() == pmetric.MetricTypeHistogram {
+	switch m.Type() {
+	case pmetric.MetricTypeHistogram:
 		return m.Histogram().DataPoints().At(x).Exemplars().Len() > 0
+	case pmetric.MetricTypeExponentialHistogram:
+		return m.ExponentialHistogram().DataPoints().At(x).Exemplars().Len() > 0
 	}
 	return numberPoints(m).At(x).Exemplars().Len() > 0
 }
@@ -328,21 +372,31 @@ func hasExemplars(m pmetric.Metric, x int) bool {
 // samplesOf appends to out the samples Prometheus' translator makes of
 // data point x of the eligible metric m, in its order: the value of a
 // gauge or sum; a histogram's _sum (if it has one), _count, each bucket's
-// cumulative count and the +Inf bucket. A point flagged as having no
-// value gives stale markers.
-func samplesOf(m pmetric.Metric, x int, out []sample) []sample {
-	if m.Type() != pmetric.MetricTypeHistogram {
-		p := numberPoints(m).At(x)
-		var v float64
-		switch p.ValueType() {
-		case pmetric.NumberDataPointValueTypeInt:
-			v = float64(p.IntValue())
-		case pmetric.NumberDataPointValueTypeDouble:
-			v = p.DoubleValue()
-		}
-		return append(out, sample{t: millis(p.Timestamp()), v: orStale(v, p.Flags())})
+// cumulative count and the +Inf bucket; an exponential histogram's native
+// histogram. A point flagged as having no value gives stale markers.
+// False for a point the translator refuses.
+func samplesOf(m pmetric.Metric, x int, out []sample) ([]sample, bool) {
+	switch m.Type() {
+	case pmetric.MetricTypeHistogram:
+		return histogramSamples(m.Histogram().DataPoints().At(x), out), true
+	case pmetric.MetricTypeExponentialHistogram:
+		p := m.ExponentialHistogram().DataPoints().At(x)
+		h, ok := nativeHistogram(p)
+		return append(out, sample{t: millis(p.Timestamp()), h: h}), ok
 	}
-	p := m.Histogram().DataPoints().At(x)
+	p := numberPoints(m).At(x)
+	var v float64
+	switch p.ValueType() {
+	case pmetric.NumberDataPointValueTypeInt:
+		v = float64(p.IntValue())
+	case pmetric.NumberDataPointValueTypeDouble:
+		v = p.DoubleValue()
+	}
+	return append(out, sample{t: millis(p.Timestamp()), v: orStale(v, p.Flags())}), true
+}
+
+// histogramSamples appends the samples of a histogram data point.
+func histogramSamples(p pmetric.HistogramDataPoint, out []sample) []sample {
 	t := millis(p.Timestamp())
 	if p.HasSum() {
 		out = append(out, sample{t: t, v: orStale(p.Sum(), p.Flags())})
@@ -443,8 +497,11 @@ func (f *fastPath) hash(r *fastRun, b []byte) tsdbstore.ID {
 // decides its series (bounds, whether it has a sum, how many counts).
 func (f *fastPath) pointID(r *fastRun, m pmetric.Metric, x int, prefix [3]tsdbstore.ID) tsdbstore.ID {
 	b := appendPrefix(r.buf[:0], prefix)
-	if m.Type() != pmetric.MetricTypeHistogram {
+	switch m.Type() {
+	case pmetric.MetricTypeGauge, pmetric.MetricTypeSum:
 		return f.hash(r, appendMap(b, numberPoints(m).At(x).Attributes()))
+	case pmetric.MetricTypeExponentialHistogram:
+		return f.hash(r, appendMap(b, m.ExponentialHistogram().DataPoints().At(x).Attributes()))
 	}
 	p := m.Histogram().DataPoints().At(x)
 	b = appendMap(b, p.Attributes())

@@ -23,7 +23,8 @@ import (
 // that sanitise to the same label, promoted job and instance, int
 // attributes, gauges of ints and doubles, monotonic and other sums, delta
 // sums (which the translator refuses), histograms with and without a sum
-// or with fewer bounds than counts, exponential histograms, summaries,
+// or with fewer bounds than counts, exponential histograms (of changing
+// scales and bucket layouts, some refused by the translator), summaries,
 // points without a value, exemplars, repeated points, points out of order
 // and data points of one resource at different times.
 type otlpWorkload struct {
@@ -89,7 +90,7 @@ func (w *otlpWorkload) metric(m pmetric.Metric, name string, kind int) {
 		points = 2
 	case 7:
 		m.SetEmptyExponentialHistogram().SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		points = 1
+		points = 2
 	case 8:
 		m.SetEmptySummary()
 		points = 1
@@ -146,12 +147,18 @@ func (w *otlpWorkload) metric(m pmetric.Metric, name string, kind int) {
 			ex = p.Exemplars()
 		case pmetric.MetricTypeExponentialHistogram:
 			p := m.ExponentialHistogram().DataPoints().AppendEmpty()
+			if w.rng.IntN(2) == 0 {
+				randomExpPoint(w.rng, p) // a layout, scale and count of its own
+			} else {
+				p.SetScale(2)
+				p.Positive().BucketCounts().FromRaw([]uint64{1, uint64(w.tick)})
+				p.SetCount(1 + uint64(w.tick))
+				p.SetSum(v)
+				p.SetFlags(flags)
+			}
 			putAttrs(p.Attributes(), attrs)
 			p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
-			p.SetScale(2)
-			p.Positive().BucketCounts().FromRaw([]uint64{1, uint64(w.tick)})
-			p.SetCount(1 + uint64(w.tick))
-			p.SetSum(v)
+			ex = p.Exemplars()
 		case pmetric.MetricTypeSummary:
 			p := m.Summary().DataPoints().AppendEmpty()
 			putAttrs(p.Attributes(), attrs)
