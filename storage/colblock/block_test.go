@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -529,4 +530,72 @@ func TestCutterChunkLengths(t *testing.T) {
 	require.Equal(t, []int{288, 288, 288}, cut(864, 5*minute)) // 3 days at 5 minutes: a chunk a day
 	require.Equal(t, []int{1}, cut(1, minute))
 	require.Len(t, cut(maxRunChunks*2048+1, 1), maxRunChunks+1) // a run is bounded
+}
+
+// Size retention counts the blocks' exemplar files: with a limit that
+// Prometheus' own accounting (blocks without them, and the head) stays
+// under, Prometheus deletes nothing and Retention deletes the oldest
+// blocks until the total with the exemplars is within the limit.
+func TestRetentionCountsExemplars(t *testing.T) {
+	dir := t.TempDir()
+	o := options(true)
+	o.EnableExemplarStorage = true
+	o.MaxExemplars = 1000
+	db, err := tsdb.Open(dir, nil, nil, o, nil)
+	require.NoError(t, err)
+	ls := labels.FromStrings("__name__", "requests_total", "job", "api")
+	r := rand.New(rand.NewPCG(1, 2)) // trace and span IDs are random: they do not compress
+	for i := range 30 * int(hour/step) {
+		ts := day0 + int64(i)*step
+		app := db.Appender(context.Background())
+		ref, err := app.Append(0, ls, ts, float64(i))
+		require.NoError(t, err)
+		e := exemplar.Exemplar{Labels: labels.FromStrings("trace_id", fmt.Sprintf("%016x%016x", r.Uint64(), r.Uint64()), "span_id", fmt.Sprintf("%016x", r.Uint64())), Value: float64(i), Ts: ts, HasTs: true}
+		_, err = app.AppendExemplar(ref, ls, e)
+		require.NoError(t, err)
+		require.NoError(t, app.Commit())
+	}
+	require.NoError(t, db.Compact(context.Background()))
+	require.NoError(t, db.Close())
+
+	// Reopened with a limit between the two accountings.
+	sizes := func(db *tsdb.DB) (prom, all int64) {
+		prom, all = db.Head().Size(), db.Head().Size()
+		for _, b := range db.Blocks() {
+			prom += b.Size()
+			all += b.Size() + fileSize(filepath.Join(b.Dir(), exemplarsFile))
+		}
+		return prom, all
+	}
+	db, err = tsdb.Open(dir, nil, nil, o, nil)
+	require.NoError(t, err)
+	prom, all := sizes(db)
+	require.NoError(t, db.Close())
+	t.Logf("%d bytes without the exemplar files, %d with", prom, all)
+	limit := prom + (all-prom)/2
+	o.MaxBytes = limit
+	ret := NewRetention(limit)
+	o.BlocksToDelete = ret.BlocksToDelete
+	db, err = tsdb.Open(dir, nil, nil, o, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Nil(t, ret.BlocksToDelete(db.Blocks()), "nothing before Attach")
+	ret.Attach(db)
+
+	blocks := db.Blocks()
+	require.Greater(t, len(blocks), 1)
+	require.Empty(t, tsdb.DefaultBlocksToDelete(db)(slices.Clone(blocks)), "Prometheus' accounting is within the limit")
+	del := ret.BlocksToDelete(slices.Clone(blocks))
+	require.NotEmpty(t, del)
+	kept := db.Head().Size()
+	for i, b := range db.Blocks() { // oldest first
+		if _, gone := del[b.Meta().ULID]; !gone {
+			kept += b.Size() + fileSize(filepath.Join(b.Dir(), exemplarsFile))
+			for _, newer := range db.Blocks()[i:] {
+				require.NotContains(t, del, newer.Meta().ULID, "only the oldest go")
+			}
+		}
+	}
+	require.LessOrEqual(t, kept, limit)
+	require.NotContains(t, del, blocks[len(blocks)-1].Meta().ULID, "the newest stays")
 }

@@ -191,8 +191,11 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
 	o.MaxExemplars = s.opts.MaxExemplars
 	o.WALCompression = s.opts.WALCompression
-	// The head and WAL are Prometheus'; blocks are columnar.
+	// The head and WAL are Prometheus'; blocks are columnar, and their
+	// exemplar files count in the size retention.
 	colblock.Configure(o, s.readers)
+	retention := colblock.NewRetention(o.MaxBytes)
+	o.BlocksToDelete = retention.BlocksToDelete
 	// Each tenant's TSDB registers the same metric names; a tenant label
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
@@ -202,6 +205,7 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 		reg.unregisterAll()
 		return nil, nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
+	retention.Attach(db)
 	var ex *colblock.HeadExemplars // none without exemplar storage
 	if o.EnableExemplarStorage {
 		if ex, err = colblock.OpenHeadExemplars(db, logger); err != nil {
