@@ -20,6 +20,10 @@
 //     each block's mmapped chunk files among queries;
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
+// A fifth, BlocksToDelete, is set apart, by the store that opens the TSDB
+// (Retention needs the opened TSDB): the size retention with the exemplar
+// files counted.
+//
 // What it is not: a query engine (the PromQL engine reads blocks through
 // storage.Querier) nor a head (recent samples are in Prometheus' head).
 package colblock
