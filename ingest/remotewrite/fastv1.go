@@ -69,6 +69,10 @@ func (h *v1Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, _ := h.pool.Get().(*v1Request)
 	if req == nil {
 		req = &v1Request{}
+		// The strings in req point into a body that is reused: the
+		// builder's labels must own theirs (stringlabels copies them
+		// anyway; the other label implementations clone on Add).
+		req.builder.SetUnsafeAdd(true)
 	}
 	defer h.pool.Put(req)
 	req.body.Reset()
@@ -160,7 +164,7 @@ func (h *v1Handler) write(ctx context.Context, req *v1Request) (err error) {
 
 	app := h.app.Appender(ctx)
 	var refs *tsdbstore.SeriesRefs
-	if a, ok := app.(interface{ SeriesRefs() *tsdbstore.SeriesRefs }); ok {
+	if a, ok := app.(tsdbstore.Appender); ok {
 		refs = a.SeriesRefs()
 	}
 	invalid := 0
@@ -336,14 +340,13 @@ func (req *v1Request) is(ls labels.Labels) bool {
 	return same && i == len(req.labels)
 }
 
-// build returns the request's labels as a labels.Labels of their own
-// (the strings in req point into a body that is reused).
+// build returns the request's labels, which hash has sorted, as a
+// labels.Labels of their own.
 func (req *v1Request) build() labels.Labels {
 	req.builder.Reset()
 	for _, l := range req.labels {
-		req.builder.Add(strings.Clone(l.name), strings.Clone(l.value))
+		req.builder.Add(l.name, l.value)
 	}
-	req.builder.Sort()
 	return req.builder.Labels()
 }
 
@@ -371,9 +374,6 @@ func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRef
 			return true, err
 		}
 	}
-	if ref != 0 && (!ok || ref != known.Ref) {
-		refs.Put(hash, tsdbstore.SeriesEntry{Ref: ref, Labels: ls}, tsdbstore.Mark{})
-	}
 	for _, ep := range req.exemplars {
 		// Exemplar storage is best effort, as in Prometheus: a refused
 		// exemplar does not fail the request.
@@ -381,13 +381,17 @@ func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRef
 	}
 	for _, hp := range req.histograms {
 		if hp.IsFloatHistogram() {
-			_, err = app.AppendHistogram(ref, ls, hp.Timestamp, nil, hp.ToFloatHistogram())
+			ref, err = app.AppendHistogram(ref, ls, hp.Timestamp, nil, hp.ToFloatHistogram())
 		} else {
-			_, err = app.AppendHistogram(ref, ls, hp.Timestamp, hp.ToIntHistogram(), nil)
+			ref, err = app.AppendHistogram(ref, ls, hp.Timestamp, hp.ToIntHistogram(), nil)
 		}
 		if err != nil {
 			return true, err
 		}
+	}
+	// A series of native histograms only is cached too.
+	if ref != 0 && (!ok || ref != known.Ref) {
+		refs.Put(hash, tsdbstore.SeriesEntry{Ref: ref, Labels: ls}, tsdbstore.Mark{})
 	}
 	return true, nil
 }
@@ -415,9 +419,7 @@ func (c *capture) MustRegister(cols ...prometheus.Collector) {
 // counter returns the captured counter named name.
 func (c *capture) counter(name string) (prometheus.Counter, error) {
 	for _, col := range c.got {
-		ch := make(chan *prometheus.Desc, 1)
-		col.Describe(ch)
-		if cnt, ok := col.(prometheus.Counter); ok && strings.Contains((<-ch).String(), `"`+name+`"`) {
+		if cnt, ok := col.(prometheus.Counter); ok && strings.Contains(cnt.Desc().String(), `"`+name+`"`) {
 			return cnt, nil
 		}
 	}
