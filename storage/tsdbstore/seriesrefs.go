@@ -140,7 +140,7 @@ func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry,
 	e := s.get(hash)
 	// Another series with the same hash is a miss; the head tells
 	// colliding series apart by their labels.
-	if e == nil || !labels.Equal(e.Labels, ls) {
+	if !e.byHash() || !labels.Equal(e.Labels, ls) {
 		return SeriesEntry{}, Mark{}, false
 	}
 	prev := e.mark
@@ -160,11 +160,15 @@ func (c *SeriesRefs) Entry(hash uint64) (SeriesEntry, bool) {
 	}
 	s := c.shard(hash)
 	defer s.mu.Unlock()
-	if e := s.get(hash); e != nil {
+	if e := s.get(hash); e.byHash() {
 		return e.SeriesEntry, true
 	}
 	return SeriesEntry{}, false
 }
+
+// byHash says whether e is an entry put by labels hash: not nil, and not
+// a group whose ID begins with the same 64 bits.
+func (e *refEntry) byHash() bool { return e != nil && e.id == ID{} }
 
 // GetGroup is Get for the series of a group put by PutGroup: it appends
 // their entries to entries and their marks to prev, and sets their marks

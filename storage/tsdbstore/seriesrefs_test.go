@@ -134,6 +134,10 @@ func TestSeriesRefsGroups(t *testing.T) {
 	require.False(t, ok, "same key, other ID")
 	_, _, ok = c.Get(1, a, Mark{})
 	require.False(t, ok, "a group is not a series of that hash")
+	_, _, ok = c.Get(1, labels.EmptyLabels(), Mark{})
+	require.False(t, ok, "not even of no labels")
+	_, ok = c.Entry(1)
+	require.False(t, ok, "nor for remote_write's lookup by hash")
 
 	c.SetMember(id, 1, SeriesEntry{Ref: 7, Labels: b}, Mark{})
 	es, _, _ = c.GetGroup(id, make([]Mark, 2), nil, nil)
