@@ -212,16 +212,16 @@ func (a *seriesAppender) append(ls labels.Labels, meta prw.Metadata, t int64, v 
 }
 
 // cacheKey is where a series is in the cache: under the hash of its
-// labels, or as a member of the group the fast path found it in.
+// labels, or as a member of the group the fast path found it in (a group
+// is never the zero ID).
 type cacheKey struct {
 	hash   uint64
 	group  tsdbstore.ID
 	member int
-	byID   bool
 }
 
 func (a *seriesAppender) put(key cacheKey, e tsdbstore.SeriesEntry, mark tsdbstore.Mark) {
-	if key.byID {
+	if key.group != (tsdbstore.ID{}) {
 		a.refs.SetMember(key.group, key.member, e, mark)
 	} else {
 		a.refs.Put(key.hash, e, mark)

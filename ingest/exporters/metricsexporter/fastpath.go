@@ -182,7 +182,7 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 			return unknown, nil
 		}
 		for i, e := range r.entries {
-			r.hits = append(r.hits, hit{key: cacheKey{group: pid, member: i, byID: true}, entry: e, prev: r.prev[i], mark: r.marks[i], s: r.samples[i]})
+			r.hits = append(r.hits, hit{key: cacheKey{group: pid, member: i}, entry: e, prev: r.prev[i], mark: r.marks[i], s: r.samples[i]})
 		}
 	}
 	for _, h := range r.hits {
