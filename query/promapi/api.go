@@ -27,6 +27,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/flagext"
 	"github.com/sightline-dev/sightline/query/mql"
+	"github.com/sightline-dev/sightline/query/shard"
 	"github.com/sightline-dev/sightline/storage/tenant"
 	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
@@ -48,6 +49,9 @@ type EngineOptions struct {
 	// MaxResponseBytes bounds a query's result, estimated as the API's
 	// JSON; 0 for no bound.
 	MaxResponseBytes int64
+	// Shards is how many shards a query's aggregations are split into,
+	// evaluated in parallel (package shard); below 2 none is.
+	Shards int
 }
 
 // DefaultEngineOptions are Prometheus' defaults.
@@ -55,7 +59,8 @@ func DefaultEngineOptions() EngineOptions {
 	return EngineOptions{QueryTimeout: 2 * time.Minute, MaxSamples: 50_000_000, LookbackDelta: 5 * time.Minute,
 		// About 8M samples: far more than a graph can show, and what a
 		// 2-core server encodes in a few seconds.
-		MaxResponseBytes: 256 << 20}
+		MaxResponseBytes: 256 << 20,
+		Shards:           runtime.GOMAXPROCS(0)}
 }
 
 // RegisterFlags declares the options as flags, with their current values
@@ -65,6 +70,7 @@ func (o *EngineOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxSamples, "query.max-samples", o.MaxSamples, "Most samples a query may load into memory at once.")
 	flagext.Duration(fs, &o.LookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
 	flagext.Bytes(fs, &o.MaxResponseBytes, "query.max-response-bytes", "A PromQL query whose result would be more than this as JSON (estimated) gets 422 naming the limit. 0 for no limit.")
+	fs.IntVar(&o.Shards, "query.shards", o.Shards, "Split a query's aggregations of per-series functions (sum by (job) (rate(x[5m])), also count, min, max, group) into this many shards of its series, evaluated in parallel; their sums may differ from one evaluation's in the last bits. Default: the cores Go uses. 1 to evaluate every query in one piece, as Prometheus does.")
 }
 
 // NewEngine returns the PromQL engine, with MetricsQL in front of it, that
@@ -80,6 +86,7 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 		EnableNegativeOffset: true,
 		EnablePerStepStats:   true,
 	})
+	engine = shard.Engine{QueryEngine: engine, Shards: opts.Shards, Timeout: opts.QueryTimeout}
 	if opts.MaxResponseBytes > 0 {
 		refused := prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sightline_query_results_too_large_total",

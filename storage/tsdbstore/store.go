@@ -191,6 +191,9 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 	o.EnableExemplarStorage = s.opts.MaxExemplars > 0
 	o.MaxExemplars = s.opts.MaxExemplars
 	o.WALCompression = s.opts.WALCompression
+	// The head keeps each series' shard hash, for queries split into
+	// shards (package shard).
+	o.EnableSharding = true
 	// The head and WAL are Prometheus'; blocks are columnar, and their
 	// exemplar files count in the size retention.
 	colblock.Configure(o, s.readers)

@@ -1,0 +1,20 @@
+// Package shard runs the costly part of a PromQL query on several cores.
+//
+// Prometheus' engine evaluates a query on one goroutine. Most expensive
+// queries are an aggregation over many series of a per-series function,
+// such as sum by (job) (rate(http_requests_total[5m])), and those split
+// exactly: the sum of the series of shard 0, plus the sum of those of shard
+// 1, is the sum of all. Engine finds such aggregations in a query
+// (parts.go), evaluates each once per shard in parallel, every shard
+// selecting only its series (storage.SelectHints' ShardIndex and
+// ShardCount, which Prometheus' TSDB answers from the head and the block
+// index), and evaluates the rest of the query with the engine over the
+// shards' results, which a selector of a reserved label reads back
+// (partials.go). This is the query sharding of Thanos and Mimir, inside
+// one process.
+//
+// What differs from one evaluation: float sums are added in another order,
+// so they may differ from Prometheus' in the last bits; a query's
+// statistics (stats=all) count only the final evaluation; and each shard
+// may hold -query.max-samples at once.
+package shard

@@ -1,0 +1,181 @@
+package shard
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// Engine is a promql.QueryEngine that evaluates the shardable aggregations
+// of a query on Shards shards in parallel (see the package comment) and
+// passes every other query to QueryEngine unchanged.
+//
+// QueryEngine must not bound how many queries run at once (Prometheus'
+// ActiveQueryTracker): a split query's shards would wait for slots that
+// split queries hold.
+type Engine struct {
+	promql.QueryEngine
+	// Shards is how many shards a part is split into, and how many
+	// evaluations of one query run at once; below 2 nothing is split.
+	Shards int
+	// Timeout bounds a split query's evaluations together, as the
+	// engine's bounds one query's; 0 for no bound of their own.
+	Timeout time.Duration
+}
+
+func (e Engine) NewInstantQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error) {
+	return e.newQuery(ctx, q, opts, qs, ts, ts, 0)
+}
+
+func (e Engine) NewRangeQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, step time.Duration) (promql.Query, error) {
+	return e.newQuery(ctx, q, opts, qs, start, end, step)
+}
+
+// newQuery splits qs, or returns the engine's query of it if it has no
+// shardable part. A step of 0 is an instant query at start.
+func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, step time.Duration) (promql.Query, error) {
+	newQuery := func(q storage.Queryable, qs string) (promql.Query, error) {
+		if step == 0 {
+			return e.QueryEngine.NewInstantQuery(ctx, q, opts, qs, start)
+		}
+		return e.QueryEngine.NewRangeQuery(ctx, q, opts, qs, start, end, step)
+	}
+	if e.Shards < 2 {
+		return newQuery(q, qs)
+	}
+	expr, err := parser.ParseExpr(qs)
+	if err != nil {
+		return newQuery(q, qs) // which names the error as Prometheus does
+	}
+	parts := split(expr)
+	if len(parts) == 0 {
+		return newQuery(q, qs)
+	}
+	r := newRun(q, start, end, step, len(parts))
+	sq := &query{qs: qs, run: r, shards: e.Shards, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
+	for i, p := range parts {
+		for j := range e.Shards {
+			pq, err := newQuery(r.shard(j, e.Shards), p.expr)
+			if err != nil {
+				sq.Close()
+				return nil, err
+			}
+			sq.partials[i] = append(sq.partials[i], pq)
+		}
+	}
+	if sq.Query, err = newQuery(r.shard(0, 0), expr.String()); err != nil {
+		sq.Close()
+		return nil, err
+	}
+	return sq, nil
+}
+
+// query is a split query: its parts' evaluations on every shard, then the
+// final evaluation (the embedded promql.Query) over their results.
+type query struct {
+	promql.Query
+	qs       string
+	run      *run
+	shards   int
+	timeout  time.Duration
+	partials [][]promql.Query // [part][shard]; each nil once closed
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // guarded by mu; of the running Exec
+}
+
+// Exec evaluates the parts on their shards, Shards at a time, then the
+// query over their results. The first error stops the other evaluations
+// and is the query's.
+func (q *query) Exec(ctx context.Context) *promql.Result {
+	if q.timeout > 0 {
+		// The engine answers the deadline as its own timeout.
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, q.timeout)
+		defer cancelTimeout()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q.mu.Lock()
+	q.cancel = cancel
+	q.mu.Unlock()
+	defer q.run.close()
+
+	warnings, err := q.evalPartials(ctx, cancel)
+	if err != nil {
+		return &promql.Result{Err: err, Warnings: warnings}
+	}
+	res := q.Query.Exec(ctx)
+	res.Warnings.Merge(warnings)
+	return res
+}
+
+func (q *query) evalPartials(ctx context.Context, cancel context.CancelFunc) (warnings annotations.Annotations, firstErr error) {
+	results := make([][][]storage.Series, len(q.partials)) // [part][shard]
+	var mu sync.Mutex                                      // guards warnings and firstErr
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, q.shards)
+	for i := range q.partials {
+		results[i] = make([][]storage.Series, len(q.partials[i]))
+		for j := range q.partials[i] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				pq := q.partials[i][j]
+				res := pq.Exec(ctx)
+				if res.Err == nil {
+					results[i][j] = q.run.series(res.Value, j)
+				}
+				pq.Close() // the results are copied
+				q.partials[i][j] = nil
+				mu.Lock()
+				defer mu.Unlock()
+				warnings.Merge(res.Warnings)
+				if res.Err != nil && firstErr == nil {
+					firstErr = res.Err
+					cancel()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if firstErr == nil {
+		q.run.setResults(results)
+	}
+	return warnings, firstErr
+}
+
+// Cancel stops the running Exec, its parts' evaluations included.
+func (q *query) Cancel() {
+	q.mu.Lock()
+	if q.cancel != nil {
+		q.cancel()
+	}
+	q.mu.Unlock()
+	q.Query.Cancel()
+}
+
+// Close recovers the memory of the final result and of any part not
+// evaluated.
+func (q *query) Close() {
+	for _, shards := range q.partials {
+		for _, pq := range shards {
+			if pq != nil {
+				pq.Close()
+			}
+		}
+	}
+	if q.Query != nil {
+		q.Query.Close()
+	}
+}
+
+// String is the query as asked, not as rewritten.
+func (q *query) String() string { return q.qs }
