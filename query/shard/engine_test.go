@@ -158,6 +158,8 @@ func TestShardedLikeOneEvaluation(t *testing.T) {
 		{`quantile(0.5, mem_bytes)`, 0},
 		{`sum(rate({__name__=~"req_total|mem_bytes"}[5m]))`, 0},
 		{`sum(rate(req_total[10m:1m]))`, 0},
+		{`max_over_time(sum(rate(req_total[5m]))[30m:1m])`, 0},
+		{`sum(rate(req_total[5m])) + max_over_time(sum(mem_bytes)[30m:1m])`, 1},
 		{`sum(label_replace(mem_bytes, "a", "b", "", ""))`, 0},
 	} {
 		t.Run(tc.q, func(t *testing.T) {

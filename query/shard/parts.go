@@ -25,7 +25,7 @@ type part struct {
 }
 
 // split finds the aggregations of expr that can be evaluated shard by
-// shard, outermost first, and rewrites expr in place so that each reads
+// shard, outermost first and outside subqueries, and rewrites expr in place so that each reads
 // its shards' results: sum by (job) (rate(x[5m])) becomes
 // sum by (job) ({__sightline_partial__="0"}). It returns the parts in the
 // order of their numbers.
@@ -33,9 +33,16 @@ func split(expr parser.Expr) []part {
 	var parts []part
 	var walk func(parser.Node)
 	walk = func(n parser.Node) {
-		if agg, ok := n.(*parser.AggregateExpr); ok && shardable(agg) {
-			parts = append(parts, part{expr: agg.String()})
-			rewrite(agg, len(parts)-1)
+		switch n := n.(type) {
+		case *parser.AggregateExpr:
+			if shardable(n) {
+				parts = append(parts, part{expr: n.String()})
+				rewrite(n, len(parts)-1)
+				return
+			}
+		case *parser.SubqueryExpr:
+			// A subquery evaluates its expression at steps of its
+			// own, where the parts have no results.
 			return
 		}
 		for _, c := range parser.Children(n) {
