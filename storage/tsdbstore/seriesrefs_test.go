@@ -143,6 +143,19 @@ func TestSeriesRefsGroups(t *testing.T) {
 	es, _, _ = c.GetGroup(id, make([]Mark, 2), nil, nil)
 	require.Equal(t, storage.SeriesRef(7), es[1].Ref)
 
+	// Forget drops a series put by its labels, not another of its hash,
+	// nor a group.
+	c.Put(b.Hash(), SeriesEntry{Ref: 7, Labels: b}, Mark{})
+	c.Forget(b.Hash(), a)
+	_, _, ok = c.Get(b.Hash(), b, Mark{})
+	require.True(t, ok, "other labels of the same hash")
+	c.Forget(b.Hash(), b)
+	_, _, ok = c.Get(b.Hash(), b, Mark{})
+	require.False(t, ok)
+	c.Forget(id[0], labels.EmptyLabels())
+	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	require.True(t, ok, "a group is not forgotten by labels")
+
 	c.Tick(start.Add(3 * refsGeneration))
 	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
 	require.False(t, ok)

@@ -223,6 +223,9 @@ type cacheKey struct {
 func (a *seriesAppender) put(key cacheKey, e tsdbstore.SeriesEntry, mark tsdbstore.Mark) {
 	if key.group != (tsdbstore.ID{}) {
 		a.refs.SetMember(key.group, key.member, e, mark)
+		// The translator put the series by its labels when it first
+		// appended it; the group has it now.
+		a.refs.Forget(e.Labels.Hash(), e.Labels)
 	} else {
 		a.refs.Put(key.hash, e, mark)
 	}

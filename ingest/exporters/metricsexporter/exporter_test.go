@@ -2,6 +2,7 @@ package metricsexporter
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -225,4 +226,50 @@ func TestPointsInOneMillisecond(t *testing.T) {
 	require.NoError(t, e.push(context.Background(), sumRequest("work", ts.Add(400*time.Microsecond), 1)))
 	require.Equal(t, []float64{1}, selectValues(t, store, tenant.Default, "work_seconds_total"))
 	require.Equal(t, 2.0, storetest.Counter(t, reg, "sightline_metrics_samples_rejected_total", "reason", "duplicate"))
+}
+
+// A series that the fast path holds in a data point's group is not also
+// held by its labels, where the translator put it when it first appended
+// it: the cache keeps one entry per series.
+func TestGroupedSeriesCachedOnce(t *testing.T) {
+	e, store := newTestExporter(t)
+	ctx := storetest.CollectorContext("team-a")
+	now := time.Now()
+	request := func(ts time.Time, v float64) pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "svc")
+		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+		for m := range 5 {
+			g := ms.AppendEmpty()
+			g.SetName(fmt.Sprintf("g%d", m))
+			points := g.SetEmptyGauge().DataPoints()
+			for k := range 4 {
+				p := points.AppendEmpty()
+				p.Attributes().PutInt("k", int64(k))
+				p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+				p.SetDoubleValue(v)
+			}
+		}
+		return md
+	}
+	for i := range 3 {
+		require.NoError(t, e.push(ctx, request(now.Add(time.Duration(i-3)*time.Minute), float64(i))))
+	}
+	refs := seriesRefs(t, store, "team-a")
+	byLabels := 0
+	for m := range 5 {
+		name := fmt.Sprintf("g%d", m)
+		require.Equal(t, []float64{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2}, selectValues(t, store, "team-a", name))
+		for k := range 4 {
+			ls := labels.FromStrings("__name__", name, "job", "svc", "k", fmt.Sprint(k))
+			if _, _, ok := refs.Get(ls.Hash(), ls, tsdbstore.Mark{}); ok {
+				byLabels++
+			}
+		}
+	}
+	// The translator keeps one or two metrics of a resource, for
+	// target_info; the fast path takes the others, a group per point.
+	require.LessOrEqual(t, byLabels, 2*4, "series held by their labels")
+	require.Equal(t, 5*4, refs.Len(), "one entry per series")
 }
