@@ -7,14 +7,19 @@
 // 1, is the sum of all. Engine finds such aggregations in a query
 // (parts.go), evaluates each once per shard in parallel, every shard
 // selecting only its series (storage.SelectHints' ShardIndex and
-// ShardCount, which Prometheus' TSDB answers from the head and the block
-// index), and evaluates the rest of the query with the engine over the
+// ShardCount, which Prometheus' head answers from the shard hash it keeps
+// of each series, and package colblock from the shards it keeps of each
+// block's series), and evaluates the rest of the query with the engine over the
 // shards' results, which a selector of a reserved label reads back
 // (partials.go). This is the query sharding of Thanos and Mimir, inside
 // one process.
 //
+// A range query is split into more shards than run at once, so that each
+// evaluation, which holds every step of its shard's series, holds fewer.
+//
 // What differs from one evaluation: float sums are added in another order,
-// so they may differ from Prometheus' in the last bits; a query's
-// statistics (stats=all) count only the final evaluation; and each shard
-// may hold -query.max-samples at once.
+// so they may differ from Prometheus' in the last bits; an instant vector's
+// series may come in another order (Prometheus leaves it undefined); a
+// query's statistics (stats=all) count only the final evaluation; and each
+// shard may hold -query.max-samples at once.
 package shard

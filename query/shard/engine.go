@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 )
 
 // Engine is a promql.QueryEngine that evaluates the shardable aggregations
-// of a query on Shards shards in parallel (see the package comment) and
+// of a query on shards of its series in parallel (see the package comment) and
 // passes every other query to QueryEngine unchanged.
 //
 // QueryEngine must not bound how many queries run at once (Prometheus'
@@ -20,9 +21,16 @@ import (
 // split queries hold.
 type Engine struct {
 	promql.QueryEngine
-	// Shards is how many shards a part is split into, and how many
-	// evaluations of one query run at once; below 2 nothing is split.
+	// Shards is how many shards a range query's parts are split into;
+	// below 2 nothing is split. An evaluation holds every step of its
+	// shard's series, so more shards than run at once hold less memory
+	// at once; each costs a pass over the selected postings of the head.
 	Shards int
+	// Parallel is how many evaluations of one query run at once; 0 for
+	// as many as Go has cores. An instant query, which holds a point a
+	// series, is split into no more shards than that: the final
+	// evaluation reads every shard's groups.
+	Parallel int
 	// Timeout bounds a split query's evaluations together, as the
 	// engine's bounds one query's; 0 for no bound of their own.
 	Timeout time.Duration
@@ -45,7 +53,15 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 		}
 		return e.QueryEngine.NewRangeQuery(ctx, q, opts, qs, start, end, step)
 	}
-	if e.Shards < 2 {
+	parallel := e.Parallel
+	if parallel <= 0 {
+		parallel = runtime.GOMAXPROCS(0)
+	}
+	shards := e.Shards
+	if step == 0 {
+		shards = min(shards, parallel)
+	}
+	if shards < 2 {
 		return newQuery(q, qs)
 	}
 	expr, err := parser.ParseExpr(qs)
@@ -57,10 +73,10 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 		return newQuery(q, qs)
 	}
 	r := newRun(q, start, end, step, len(parts))
-	sq := &query{qs: qs, run: r, shards: e.Shards, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
+	sq := &query{qs: qs, run: r, parallel: parallel, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
 	for i, p := range parts {
-		for j := range e.Shards {
-			pq, err := newQuery(r.shard(j, e.Shards), p.expr)
+		for j := range shards {
+			pq, err := newQuery(r.shard(j, shards), p.expr)
 			if err != nil {
 				sq.Close()
 				return nil, err
@@ -81,7 +97,7 @@ type query struct {
 	promql.Query
 	qs       string
 	run      *run
-	shards   int
+	parallel int
 	timeout  time.Duration
 	partials [][]promql.Query // [part][shard]; each nil once closed
 
@@ -89,7 +105,7 @@ type query struct {
 	cancel context.CancelFunc // guarded by mu; of the running Exec
 }
 
-// Exec evaluates the parts on their shards, Shards at a time, then the
+// Exec evaluates the parts on their shards, Parallel at a time, then the
 // query over their results. The first error stops the other evaluations
 // and is the query's.
 func (q *query) Exec(ctx context.Context) *promql.Result {
@@ -119,7 +135,7 @@ func (q *query) evalPartials(ctx context.Context, cancel context.CancelFunc) (wa
 	results := make([][][]storage.Series, len(q.partials)) // [part][shard]
 	var mu sync.Mutex                                      // guards warnings and firstErr
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, q.shards)
+	slots := make(chan struct{}, q.parallel)
 	for i := range q.partials {
 		results[i] = make([][]storage.Series, len(q.partials[i]))
 		for j := range q.partials[i] {

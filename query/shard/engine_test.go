@@ -114,7 +114,7 @@ func newEngines() (plain promql.QueryEngine, sharded Engine) {
 		MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute,
 		EnableAtModifier: true, EnableNegativeOffset: true,
 	})
-	return eng, Engine{QueryEngine: eng, Shards: 3}
+	return eng, Engine{QueryEngine: eng, Shards: 5, Parallel: 2}
 }
 
 // TestShardedLikeOneEvaluation evaluates queries with and without shards,

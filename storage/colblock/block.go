@@ -37,24 +37,30 @@ func (p pool) Put(c chunkenc.Chunk) error {
 	return p.std.Put(c)
 }
 
-// Readers shares the chunk readers of blocks among queries and compactions. The TSDB opens
-// its blocks with Prometheus' chunk pool, which does not know columnar
-// chunks, and takes no other; so a block's chunk files are opened (mmapped)
-// again with Pool, once per block rather than per query: that cost 100 µs
-// a query a block, five times a selective query's time.
+// Readers shares what queries and compactions read of each block: its
+// chunk reader and the shard hashes of its series (shardhash.go). The TSDB
+// opens its blocks with Prometheus' chunk pool, which does not know
+// columnar chunks, and takes no other; so a block's chunk files are opened
+// (mmapped) again with Pool, once per block rather than per query: that
+// cost 100 µs a query a block, five times a selective query's time.
 //
-// A reader is closed once its block is garbage: the TSDB has dropped it
-// (merged or past retention) and no query holds it. Until then a deleted
-// block's files keep their disk space, a GC cycle at most (two minutes, when
-// nothing else triggers one).
+// A block's state is dropped, and its reader closed, once the block is
+// garbage: the TSDB has dropped it (merged or past retention) and no query
+// holds it. Until then a deleted block's files keep their disk space, a GC
+// cycle at most (two minutes, when nothing else triggers one).
 type Readers struct {
 	mu sync.Mutex
-	m  map[weak.Pointer[tsdb.Block]]*chunks.Reader // guarded by mu
+	m  map[weak.Pointer[tsdb.Block]]*blockState // guarded by mu
+}
+
+type blockState struct {
+	chunks *chunks.Reader
+	shards shardHashes
 }
 
 // NewReaders returns an empty Readers.
 func NewReaders() *Readers {
-	return &Readers{m: map[weak.Pointer[tsdb.Block]]*chunks.Reader{}}
+	return &Readers{m: map[weak.Pointer[tsdb.Block]]*blockState{}}
 }
 
 // Len is the number of open readers.
@@ -64,28 +70,29 @@ func (rs *Readers) Len() int {
 	return len(rs.m)
 }
 
-func (rs *Readers) reader(b *tsdb.Block) (*chunks.Reader, error) {
+func (rs *Readers) state(b *tsdb.Block) (*blockState, error) {
 	wp := weak.Make(b)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if r, ok := rs.m[wp]; ok {
-		return r, nil
+	if st, ok := rs.m[wp]; ok {
+		return st, nil
 	}
 	r, err := chunks.NewDirReader(filepath.Join(b.Dir(), "chunks"), Pool)
 	if err != nil {
 		return nil, err
 	}
-	rs.m[wp] = r
+	st := &blockState{chunks: r}
+	rs.m[wp] = st
 	runtime.AddCleanup(b, func(wp weak.Pointer[tsdb.Block]) {
 		rs.mu.Lock()
-		r := rs.m[wp]
+		st := rs.m[wp]
 		delete(rs.m, wp)
 		rs.mu.Unlock()
-		if r != nil {
-			_ = r.Close()
+		if st != nil {
+			_ = st.chunks.Close()
 		}
 	}, wp)
-	return r, nil
+	return st, nil
 }
 
 // BlockQuerier is the tsdb.Options.BlockQuerierFunc that reads columnar
@@ -125,11 +132,25 @@ func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := b.readers.reader(b.Block)
+	st, err := b.readers.state(b.Block)
 	if err != nil {
 		return nil, errors.Join(err, held.Close())
 	}
-	return &chunkReader{Reader: r, held: held, iterables: b.iterables}, nil
+	return &chunkReader{Reader: st.chunks, held: held, iterables: b.iterables}, nil
+}
+
+// Index is the block's index, whose ShardedPostings reads the shard hashes
+// that Readers keeps for the block.
+func (b columnarBlock) Index() (tsdb.IndexReader, error) {
+	ir, err := b.Block.Index()
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.readers.state(b.Block)
+	if err != nil {
+		return nil, errors.Join(err, ir.Close())
+	}
+	return shardedIndex{IndexReader: ir, hashes: &st.shards}, nil
 }
 
 type chunkReader struct {

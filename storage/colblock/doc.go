@@ -17,7 +17,9 @@
 //     merged blocks with columnar chunks and packed postings (Compactor);
 //   - Readers.BlockQuerier and Readers.BlockChunkQuerier: block queriers
 //     whose chunk reader decodes them (Pool knows the encoding), sharing
-//     each block's mmapped chunk files among queries;
+//     each block's mmapped chunk files among queries, and whose index
+//     selects a query shard's series from the shards of the block's series,
+//     found once per block (shardhash.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // A fifth, BlocksToDelete, is set apart, by the store that opens the TSDB
