@@ -15,6 +15,10 @@
 // ingest paths share across requests, as Prometheus' scrape cache is shared
 // across scrapes.
 //
+// A query reads the blocks that lie before the head and do not overlap one
+// after the other (timeorder.go), where the TSDB's Querier merges every
+// block's samples of a series through a heap.
+//
 // Two things Prometheus' TSDB does not do by itself: a tenant's queries
 // read within its fetch limits (series and chunk bytes, fetchlimit.go), and
 // a tenant whose WAL failed to write (a full disk) takes no more appends

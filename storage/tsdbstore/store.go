@@ -391,7 +391,7 @@ func (s *Store) querier(id string, db *tsdb.DB, mint, maxt int64) (storage.Queri
 		maxSeries, maxBytes = s.opts.Limiter.FetchLimits(id)
 	}
 	if maxSeries <= 0 && maxBytes <= 0 {
-		return db.Querier(mint, maxt)
+		return querierInTimeOrder(db, s.readers.BlockQuerier, mint, maxt)
 	}
 	cq, err := db.ChunkQuerier(mint, maxt)
 	if err != nil {

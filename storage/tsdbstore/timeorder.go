@@ -1,0 +1,253 @@
+package tsdbstore
+
+import (
+	"context"
+	"math"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// A query over a long range reads a series from every block it spans: a
+// week at 10% of a week's retention is about ten blocks, and the TSDB's
+// own Querier merges their iterators with storage.ChainedSeriesMerge, a
+// heap that every Seek rebuilds from all of them (a third of the CPU of a
+// week-long rate() in the profile). Blocks that do not overlap are in time
+// order already, so querierInTimeOrder reads them one after the other
+// instead, and leaves only the newest part (the head, and blocks that
+// overlap it or each other) to the TSDB's Querier.
+
+// querierInTimeOrder is db.Querier(mint, maxt), with the blocks that lie
+// wholly before the head and before every later block read one after the
+// other. open opens one block's querier (the TSDB's BlockQuerierFunc).
+func querierInTimeOrder(db *tsdb.DB, open tsdb.BlockQuerierFunc, mint, maxt int64) (storage.Querier, error) {
+	blocks, boundary := blocksInTimeOrder(db, mint, maxt)
+	if len(blocks) < 2 {
+		return db.Querier(mint, maxt)
+	}
+	qs := make([]storage.Querier, 0, len(blocks)+1)
+	closeAll := func() {
+		for _, q := range qs {
+			_ = q.Close()
+		}
+	}
+	for _, b := range blocks {
+		q, err := open(b, mint, min(maxt, boundary-1))
+		if err != nil {
+			// Compaction or retention closed the block since
+			// db.Blocks(): the TSDB's Querier opens what is there now.
+			closeAll()
+			return db.Querier(mint, maxt)
+		}
+		qs = append(qs, orderedQuerier{Querier: q, from: math.MinInt64, maxt: b.Meta().MaxTime})
+	}
+	if maxt >= boundary {
+		q, err := db.Querier(boundary, maxt)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		qs = append(qs, orderedQuerier{Querier: q, from: boundary, maxt: math.MaxInt64})
+	}
+	return storage.NewMergeQuerier(qs, nil, concatSeries), nil
+}
+
+// blocksInTimeOrder returns db's blocks that overlap [mint, maxt] and end
+// at or before boundary, where every block after them starts, the head's
+// in-order and out-of-order data start (the head still holds what it
+// has just compacted, until it is truncated), and none of them overlaps
+// another.
+func blocksInTimeOrder(db *tsdb.DB, mint, maxt int64) (_ []*tsdb.Block, boundary int64) {
+	head := db.Head()
+	limit := head.MinTime()
+	if head.MaxOOOTime() >= head.MinOOOTime() { // MinOOOTime is stale when there are none
+		limit = min(limit, head.MinOOOTime())
+	}
+	all := db.Blocks() // sorted by MinTime
+	end, prevMax := 0, int64(math.MinInt64)
+	for _, b := range all {
+		if b.MinTime() < prevMax {
+			// b overlaps an earlier block, and the blocks after it
+			// start no earlier than it does.
+			limit = min(limit, b.MinTime())
+			break
+		}
+		prevMax = b.MaxTime()
+		end++
+	}
+	for end > 0 && all[end-1].MaxTime() > limit {
+		end--
+	}
+	if end == 0 {
+		return nil, 0
+	}
+	var blocks []*tsdb.Block
+	for _, b := range all[:end] {
+		if b.OverlapsClosedInterval(mint, maxt) {
+			blocks = append(blocks, b)
+		}
+	}
+	return blocks, all[end-1].MaxTime()
+}
+
+// orderedQuerier is one part of the time-ordered querier: a block, or
+// the TSDB's Querier from the end of the last block on. Its series carry
+// where they end, for concatSeries.
+type orderedQuerier struct {
+	storage.Querier
+	from int64 // the TSDB's Querier takes the hints' range, not its own: it starts here
+	maxt int64 // its samples are all before this
+}
+
+func (q orderedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	if hints != nil && hints.Start < q.from {
+		h := *hints
+		h.Start = q.from
+		hints = &h
+	}
+	return orderedSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), maxt: q.maxt}
+}
+
+type orderedSet struct {
+	storage.SeriesSet
+	maxt int64
+}
+
+func (s orderedSet) At() storage.Series { return orderedSeries{Series: s.SeriesSet.At(), maxt: s.maxt} }
+
+type orderedSeries struct {
+	storage.Series
+	maxt int64
+}
+
+// concatSeries is the merge function of the time-ordered querier: the
+// parts of one series, which do not overlap, read one after the other.
+func concatSeries(series ...storage.Series) storage.Series {
+	parts := make([]orderedSeries, len(series))
+	for i, s := range series {
+		parts[i] = s.(orderedSeries)
+	}
+	for i := 1; i < len(parts); i++ { // a few, in an order close to this
+		for j := i; j > 0 && parts[j].maxt < parts[j-1].maxt; j-- {
+			parts[j], parts[j-1] = parts[j-1], parts[j]
+		}
+	}
+	return &storage.SeriesEntry{
+		Lset: parts[0].Labels(),
+		SampleIteratorFn: func(it chunkenc.Iterator) chunkenc.Iterator {
+			c, ok := it.(*concatIterator)
+			if !ok {
+				c = &concatIterator{}
+			}
+			c.reset(parts)
+			return c
+		},
+	}
+}
+
+// concatIterator reads the iterators of a series' parts one after the
+// other. Like storage.ChainedSeriesMerge, it says a histogram's counter
+// reset is unknown where it goes from one part to the next or seeks, as
+// the samples on either side are not neighbours in one chunk.
+type concatIterator struct {
+	its  []chunkenc.Iterator
+	maxt []int64 // the parts' iterators' samples are all before these
+	i    int     // the part read now
+
+	at          chunkenc.ValueType // of the sample read, ValNone before the first and after the last
+	started     bool
+	consecutive bool // the sample read and the one before are neighbours in its[i]
+}
+
+func (c *concatIterator) reset(parts []orderedSeries) {
+	old := c.its[:cap(c.its)]
+	c.its, c.maxt = c.its[:0], c.maxt[:0]
+	for i, p := range parts {
+		var reuse chunkenc.Iterator
+		if i < len(old) {
+			reuse = old[i]
+		}
+		c.its = append(c.its, p.Iterator(reuse))
+		c.maxt = append(c.maxt, p.maxt)
+	}
+	c.i, c.at, c.started, c.consecutive = 0, chunkenc.ValNone, false, false
+}
+
+func (c *concatIterator) Next() chunkenc.ValueType {
+	c.at = c.next()
+	return c.at
+}
+
+func (c *concatIterator) next() chunkenc.ValueType {
+	changed := !c.started
+	c.started = true
+	for c.i < len(c.its) {
+		if vt := c.its[c.i].Next(); vt != chunkenc.ValNone {
+			c.consecutive = !changed
+			return vt
+		}
+		if c.its[c.i].Err() != nil {
+			return chunkenc.ValNone
+		}
+		c.i++
+		changed = true
+	}
+	return chunkenc.ValNone
+}
+
+func (c *concatIterator) Seek(t int64) chunkenc.ValueType {
+	if c.at != chunkenc.ValNone && c.its[c.i].AtT() >= t {
+		return c.at // the sample read is at or after t
+	}
+	c.at = c.seek(t)
+	return c.at
+}
+
+func (c *concatIterator) seek(t int64) chunkenc.ValueType {
+	c.started = true
+	c.consecutive = false
+	for c.i < len(c.its) {
+		// A part whose samples all lie before t is passed over
+		// without reading it.
+		if t < c.maxt[c.i] {
+			if vt := c.its[c.i].Seek(t); vt != chunkenc.ValNone {
+				return vt
+			}
+			if c.its[c.i].Err() != nil {
+				return chunkenc.ValNone
+			}
+		}
+		c.i++
+	}
+	return chunkenc.ValNone
+}
+
+func (c *concatIterator) At() (int64, float64) { return c.its[c.i].At() }
+
+func (c *concatIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	t, h := c.its[c.i].AtHistogram(h)
+	if !c.consecutive && h.CounterResetHint != histogram.GaugeType {
+		h.CounterResetHint = histogram.UnknownCounterReset
+	}
+	return t, h
+}
+
+func (c *concatIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	t, fh := c.its[c.i].AtFloatHistogram(fh)
+	if !c.consecutive && fh.CounterResetHint != histogram.GaugeType {
+		fh.CounterResetHint = histogram.UnknownCounterReset
+	}
+	return t, fh
+}
+
+func (c *concatIterator) AtT() int64 { return c.its[c.i].AtT() }
+
+func (c *concatIterator) Err() error {
+	if c.i < len(c.its) {
+		return c.its[c.i].Err()
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+package tsdbstore
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sightline-dev/sightline/storage/tenant"
+)
+
+// openWindow opens a store whose out-of-order window reaches back 5 hours,
+// so that out-of-order samples can fall into blocks already written.
+func openWindow(t *testing.T) *Store {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.OutOfOrderWindow = 5 * time.Hour
+	s, err := Open(t.TempDir(), slog.New(slog.DiscardHandler), prometheus.NewRegistry(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+// fillHours writes, from start on for the given hours, a sample a minute
+// of float series (some of which start or stop half-way), a counter
+// native histogram that resets now and then, and a gauge histogram.
+func fillHours(t *testing.T, s *Store, start time.Time, hours int) {
+	t.Helper()
+	app := s.Appender(tenant.With(context.Background(), "a"))
+	end := start.Add(time.Duration(hours) * time.Hour)
+	n := int64(0)
+	for ts := start; ts.Before(end); ts, n = ts.Add(time.Minute), n+1 {
+		for i := range 6 {
+			if (i == 4 && ts.Before(start.Add(end.Sub(start)/2))) || (i == 5 && ts.After(start.Add(end.Sub(start)/3))) {
+				continue // series that come and go
+			}
+			_, err := app.Append(0, labels.FromStrings("__name__", "m", "i", fmt.Sprint(i)), ts.UnixMilli(), float64(n*int64(i+1)%97))
+			require.NoError(t, err)
+		}
+		_, err := app.AppendHistogram(0, labels.FromStrings("__name__", "h"), ts.UnixMilli(), tsdbutil.GenerateTestHistogram(n%300), nil)
+		require.NoError(t, err)
+		_, err = app.AppendHistogram(0, labels.FromStrings("__name__", "g"), ts.UnixMilli(), nil, tsdbutil.GenerateTestGaugeFloatHistogram(n%7))
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+}
+
+// readStep is one step of reading an iterator: Next, or Seek(t).
+type readStep struct {
+	seek bool
+	t    int64
+}
+
+// readAll reads it with steps, until it is exhausted, and returns what
+// each step showed.
+func readAll(it chunkenc.Iterator, steps []readStep) []string {
+	var out []string
+	for _, s := range steps {
+		var vt chunkenc.ValueType
+		if s.seek {
+			vt = it.Seek(s.t)
+		} else {
+			vt = it.Next()
+		}
+		switch vt {
+		case chunkenc.ValNone:
+			return append(out, fmt.Sprintf("none err=%v", it.Err()))
+		case chunkenc.ValFloat:
+			t, v := it.At()
+			out = append(out, fmt.Sprintf("%d %g", t, v))
+		case chunkenc.ValHistogram:
+			t, h := it.AtHistogram(nil)
+			out = append(out, fmt.Sprintf("%d %s hint=%d", t, h, h.CounterResetHint))
+		case chunkenc.ValFloatHistogram:
+			t, h := it.AtFloatHistogram(nil)
+			out = append(out, fmt.Sprintf("%d %s hint=%d", t, h, h.CounterResetHint))
+		}
+	}
+	return out
+}
+
+// selectAll reads every series of q with the steps, by labels.
+func selectAll(t *testing.T, q storage.Querier, hints *storage.SelectHints, steps []readStep) map[string][]string {
+	t.Helper()
+	set := q.Select(context.Background(), true, hints, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	got := map[string][]string{}
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		it = s.Iterator(it) // reused, as the engine does
+		got[s.Labels().String()] = readAll(it, steps)
+	}
+	require.NoError(t, set.Err())
+	return got
+}
+
+// requireSame fails at the first step where got differs from want (a
+// diff of the whole would be long).
+func requireSame(t *testing.T, want, got map[string][]string, what string) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	for series, w := range want {
+		g, ok := got[series]
+		require.True(t, ok, "%s: %s missing", what, series)
+		for i := range min(len(w), len(g)) {
+			require.Equal(t, w[i], g[i], "%s: %s, step %d", what, series, i)
+		}
+		require.Len(t, g, len(w), "%s: %s", what, series)
+	}
+}
+
+// requireLikeTSDBQuerier checks that querierInTimeOrder shows what the
+// TSDB's own Querier shows, over random ranges, hints and mixes of Next
+// and Seek (forwards, backwards, over whole blocks), and returns how many
+// blocks it read in time order in the widest range.
+func requireLikeTSDBQuerier(t *testing.T, s *Store, db *tsdb.DB, rng *rand.Rand) int {
+	t.Helper()
+	first, last := db.Blocks()[0].MinTime(), db.Head().MaxTime()
+	inOrder, _ := blocksInTimeOrder(db, first, last)
+	for range 40 {
+		mint := first + rng.Int64N(last-first) - rng.Int64N(last-first)/4
+		maxt := mint + rng.Int64N(last-mint+int64(time.Hour/time.Millisecond))
+		if rng.IntN(4) == 0 {
+			mint, maxt = first, last
+		}
+		var hints *storage.SelectHints
+		if rng.IntN(3) > 0 {
+			hints = &storage.SelectHints{Start: mint + rng.Int64N(600_000) - 300_000, End: maxt}
+		}
+		steps := make([]readStep, 50+rng.IntN(400))
+		for i := range steps {
+			if rng.IntN(3) == 0 {
+				steps[i] = readStep{seek: true, t: mint + rng.Int64N(maxt-mint+1)}
+			}
+		}
+		func() { // closes the queriers when it fails too, or the TSDB would wait for them
+			want, err := db.Querier(mint, maxt)
+			require.NoError(t, err)
+			defer want.Close()
+			got, err := querierInTimeOrder(db, s.readers.BlockQuerier, mint, maxt)
+			require.NoError(t, err)
+			defer got.Close()
+			requireSame(t, selectAll(t, want, hints, steps), selectAll(t, got, hints, steps), fmt.Sprintf("range %d-%d, hints %+v", mint, maxt, hints))
+		}()
+	}
+	return len(inOrder)
+}
+
+// TestTimeOrderedLikeTSDBQuerier: the querier that reads blocks one after
+// the other returns exactly what the TSDB's Querier returns, samples,
+// histograms and their counter reset hints, with blocks in time order,
+// with out-of-order samples in the head for the time of earlier blocks,
+// and with blocks that overlap once those are compacted.
+func TestTimeOrderedLikeTSDBQuerier(t *testing.T) {
+	s := openWindow(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now().Add(-30 * time.Hour).Truncate(time.Hour)
+	fillHours(t, s, start, 29)
+	db := tenantTSDB(t, s, "a")
+	require.NoError(t, db.Compact(context.Background()))
+	require.Greater(t, len(db.Blocks()), 3)
+	require.Greater(t, requireLikeTSDBQuerier(t, s, db, rng), 3, "the blocks are read one after the other")
+
+	// Out-of-order samples for the time of a block 4 hours back: it, and
+	// the blocks after it, are left to the TSDB's Querier, which merges
+	// the head's out-of-order samples into them.
+	var late *tsdb.Block
+	at := db.Head().MaxTime() - (4 * time.Hour).Milliseconds()
+	for _, b := range db.Blocks() {
+		if b.MinTime() <= at && at < b.MaxTime() {
+			late = b
+		}
+	}
+	require.NotNil(t, late)
+	app := s.Appender(tenant.With(context.Background(), "a"))
+	for ts := at + 30_000; ts < late.MaxTime(); ts += 600_000 {
+		_, err := app.Append(0, labels.FromStrings("__name__", "m", "i", "0"), ts, -1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	blocks, boundary := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
+	require.LessOrEqual(t, boundary, at)
+	require.Greater(t, len(blocks), 1)
+	requireLikeTSDBQuerier(t, s, db, rng)
+
+	// Compacted, they make a block that overlaps the late one.
+	require.NoError(t, db.CompactOOOHead(context.Background()))
+	blocks, boundary = blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
+	require.LessOrEqual(t, boundary, at)
+	require.Greater(t, len(blocks), 1)
+	requireLikeTSDBQuerier(t, s, db, rng)
+}
+
+// tenantTSDB returns the TSDB of tenant id; the tests that call it do not
+// reopen it.
+func tenantTSDB(t *testing.T, s *Store, id string) *tsdb.DB {
+	t.Helper()
+	var db *tsdb.DB
+	require.True(t, s.Existing(id, func(d *tsdb.DB) { db = d }))
+	return db
+}
+
+// TestTimeOrderedWhileCompacting: queries that run while the head is cut
+// into blocks, blocks are merged and the head truncated see every sample
+// once: never twice from a block and the head that still holds it, never
+// an error from a block closed since they looked.
+func TestTimeOrderedWhileCompacting(t *testing.T) {
+	s := openWindow(t)
+	start := time.Now().Add(-30 * time.Hour).Truncate(time.Hour)
+	fillHours(t, s, start, 29)
+	samples := func() (int, error) {
+		q, err := s.Querier(math.MinInt64, math.MaxInt64)
+		if err != nil {
+			return 0, err
+		}
+		defer q.Close()
+		// With hints, as the engine gives them: the TSDB's queriers read
+		// the hints' range, not their own.
+		hints := &storage.SelectHints{Start: math.MinInt64, End: math.MaxInt64}
+		set := q.Select(tenant.With(context.Background(), "a"), false, hints, labels.MustNewMatcher(labels.MatchEqual, "__name__", "m"))
+		n := 0
+		var it chunkenc.Iterator
+		for set.Next() {
+			it = set.At().Iterator(it)
+			for it.Next() != chunkenc.ValNone {
+				n++
+			}
+			if it.Err() != nil {
+				return 0, it.Err()
+			}
+		}
+		return n, set.Err()
+	}
+	want, err := samples()
+	require.NoError(t, err)
+	// A fixed number of queries: a head truncation waits for the queries
+	// that read what it cuts, so queries without end would hold it back.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 3000 {
+			if got, err := samples(); err != nil || got != want {
+				t.Errorf("a query while compacting read %d samples (%v), want %d", got, err, want)
+				return
+			}
+		}
+	}()
+	require.NoError(t, tenantTSDB(t, s, "a").Compact(context.Background()))
+	wg.Wait()
+	got, err := samples()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
