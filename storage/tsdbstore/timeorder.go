@@ -153,9 +153,8 @@ func concatSeries(series ...storage.Series) storage.Series {
 // reset is unknown where it goes from one part to the next or seeks, as
 // the samples on either side are not neighbours in one chunk.
 type concatIterator struct {
-	its  []chunkenc.Iterator
-	maxt []int64 // the parts' iterators' samples are all before these
-	i    int     // the part read now
+	its []chunkenc.Iterator
+	i   int // the part read now
 
 	at          chunkenc.ValueType // of the sample read, ValNone before the first and after the last
 	started     bool
@@ -164,14 +163,13 @@ type concatIterator struct {
 
 func (c *concatIterator) reset(parts []orderedSeries) {
 	old := c.its[:cap(c.its)]
-	c.its, c.maxt = c.its[:0], c.maxt[:0]
+	c.its = c.its[:0]
 	for i, p := range parts {
 		var reuse chunkenc.Iterator
 		if i < len(old) {
 			reuse = old[i]
 		}
 		c.its = append(c.its, p.Iterator(reuse))
-		c.maxt = append(c.maxt, p.maxt)
 	}
 	c.i, c.at, c.started, c.consecutive = 0, chunkenc.ValNone, false, false
 }
@@ -210,15 +208,14 @@ func (c *concatIterator) seek(t int64) chunkenc.ValueType {
 	c.started = true
 	c.consecutive = false
 	for c.i < len(c.its) {
-		// A part whose samples all lie before t is passed over
-		// without reading it.
-		if t < c.maxt[c.i] {
-			if vt := c.its[c.i].Seek(t); vt != chunkenc.ValNone {
-				return vt
-			}
-			if c.its[c.i].Err() != nil {
-				return chunkenc.ValNone
-			}
+		// A part whose samples all lie before t is read to its end
+		// all the same: colblock's chunk iterators give their decoded
+		// columns back to a pool only there.
+		if vt := c.its[c.i].Seek(t); vt != chunkenc.ValNone {
+			return vt
+		}
+		if c.its[c.i].Err() != nil {
+			return chunkenc.ValNone
 		}
 		c.i++
 	}
