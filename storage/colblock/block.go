@@ -106,6 +106,13 @@ func (rs *Readers) BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Q
 	return tsdb.NewBlockQuerier(b, mint, maxt)
 }
 
+// CountingBlockQuerier is BlockQuerier for a query with a limit on the
+// bytes of chunks it reads: count is called with the size of every chunk
+// the querier reads, as stored, and an error from it fails the read.
+func (rs *Readers) CountingBlockQuerier(b *tsdb.Block, mint, maxt int64, count func(bytes int) error) (storage.Querier, error) {
+	return tsdb.NewBlockQuerier(columnarBlock{Block: b, readers: rs, count: count}, mint, maxt)
+}
+
 // BlockChunkQuerier is the tsdb.Options.BlockChunkQuerierFunc. Its chunks
 // leave Sightline (remote read), so columnar chunks are handed over as
 // iterables, which Prometheus' chunk querier encodes as XOR chunks that any
@@ -125,6 +132,7 @@ type columnarBlock struct {
 	*tsdb.Block
 	readers   *Readers
 	iterables bool
+	count     func(bytes int) error // nil, or CountingBlockQuerier's
 }
 
 func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
@@ -136,7 +144,7 @@ func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
 	if err != nil {
 		return nil, errors.Join(err, held.Close())
 	}
-	return &chunkReader{Reader: st.chunks, held: held, iterables: b.iterables}, nil
+	return &chunkReader{Reader: st.chunks, held: held, iterables: b.iterables, count: b.count}, nil
 }
 
 // Index is the block's index, whose ShardedPostings reads the shard hashes
@@ -157,10 +165,16 @@ type chunkReader struct {
 	*chunks.Reader // shared: not closed with this one
 	held           tsdb.ChunkReader
 	iterables      bool
+	count          func(bytes int) error
 }
 
 func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
 	c, it, err := r.Reader.ChunkOrIterable(m)
+	if r.count != nil && c != nil && err == nil {
+		if err := r.count(len(c.Bytes())); err != nil {
+			return nil, nil, err
+		}
+	}
 	if r.iterables && err == nil {
 		switch c.(type) {
 		case *Chunk, *HistogramChunk:

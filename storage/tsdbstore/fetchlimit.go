@@ -73,8 +73,10 @@ func (f *fetchLimit) addChunkBytes(n int) error {
 	return queryLimitError(fmt.Sprintf("the query exceeded the aggregated chunk size limit (limit: %d bytes; -limits.max-fetched-chunk-bytes-per-query); narrow its selectors or its time range", f.maxBytes))
 }
 
-// fetchLimitedQuerier is the Querier of a tenant with fetch limits. It
-// reads through the TSDB's ChunkQuerier, which shows the compressed chunks
+// fetchLimitedQuerier is the Querier of a tenant with fetch limits, for
+// the head and the blocks that overlap (the blocks before them are read by
+// seriesCountingQuerier, see Store.queryParts). It reads through the
+// TSDB's ChunkQuerier, which shows the compressed chunks
 // that the sample Querier hides, counts them, and decodes them into
 // samples as the PromQL engine expects (as Mimir's and Thanos' queriers
 // read chunks and decode them).
@@ -92,6 +94,39 @@ func (q fetchLimitedQuerier) Select(ctx context.Context, sortSeries bool, hints 
 		return labelsOnlySet{counted}
 	}
 	return storage.NewSeriesSetFromChunkSeriesSet(counted)
+}
+
+// seriesCountingQuerier is the querier of one block for a tenant with
+// fetch limits: colblock counts the bytes of the chunks it reads, and this
+// counts its series.
+type seriesCountingQuerier struct {
+	storage.Querier
+	limit *fetchLimit
+}
+
+func (q seriesCountingQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return &seriesCountingSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), limit: q.limit}
+}
+
+type seriesCountingSet struct {
+	storage.SeriesSet
+	limit *fetchLimit
+	err   error
+}
+
+func (s *seriesCountingSet) Next() bool {
+	if s.err != nil || !s.SeriesSet.Next() {
+		return false
+	}
+	s.err = s.limit.addSeries(s.SeriesSet.At().Labels())
+	return s.err == nil
+}
+
+func (s *seriesCountingSet) Err() error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.SeriesSet.Err()
 }
 
 // fetchCountingSet counts the series of a set and, through their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/stretchr/testify/require"
 
@@ -139,4 +142,68 @@ func TestFetchLimits(t *testing.T) {
 	require.Equal(t, 1.0, refused(ReasonMaxFetchedChunkBytes))
 	_, err = rangeQuery(t, limited, "a", `sum(m{i=~"[0-4]"})`, end)
 	require.NoError(t, err, "the override is small-bytes' alone")
+}
+
+// TestFetchLimitsOverBlocks: a query over blocks read one after the other
+// (timeorder.go) counts their series and the bytes of their chunks as
+// stored, against the same limits.
+func TestFetchLimitsOverBlocks(t *testing.T) {
+	read := func(s *Store, name string) (series, samples int, err error) {
+		q, err := s.Querier(math.MinInt64, math.MaxInt64)
+		require.NoError(t, err)
+		defer q.Close()
+		set := q.Select(tenant.With(context.Background(), "a"), true, &storage.SelectHints{Start: math.MinInt64, End: math.MaxInt64},
+			labels.MustNewMatcher(labels.MatchRegexp, "__name__", name))
+		var it chunkenc.Iterator
+		for set.Next() {
+			series++
+			it = set.At().Iterator(it)
+			for it.Next() != chunkenc.ValNone {
+				samples++
+			}
+			if it.Err() != nil {
+				return series, samples, it.Err()
+			}
+		}
+		return series, samples, set.Err()
+	}
+	open := func(l limits.Limits) *Store {
+		lim, err := limits.New(limits.Options{Defaults: l}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		require.NoError(t, err)
+		t.Cleanup(lim.Close)
+		s := openLimited(t, lim)
+		fillHours(t, s, time.Now().Add(-30*time.Hour).Truncate(time.Hour), 29)
+		db := tenantTSDB(t, s, "a")
+		require.NoError(t, db.Compact(context.Background()))
+		inOrder, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
+		require.Greater(t, len(inOrder), 2)
+		return s
+	}
+	unlimited := openLimited(t, nil)
+	fillHours(t, unlimited, time.Now().Add(-30*time.Hour).Truncate(time.Hour), 29)
+	require.NoError(t, tenantTSDB(t, unlimited, "a").Compact(context.Background()))
+	wantSeries, wantSamples, err := read(unlimited, "m")
+	require.NoError(t, err)
+	require.Equal(t, 6, wantSeries)
+
+	fewSeries := open(limits.Limits{MaxFetchedSeriesPerQuery: 5})
+	_, _, err = read(fewSeries, "m")
+	require.ErrorIs(t, err, ErrQueryLimit)
+	require.ErrorContains(t, err, "the query exceeded the maximum number of series (limit: 5 series")
+	series, samples, err := read(fewSeries, "h|g")
+	require.NoError(t, err, "two series")
+	require.Equal(t, 2, series)
+	require.Equal(t, 2*29*60, samples)
+
+	// 29 hours of a sample a minute is more than 2,000 bytes of chunks.
+	fewBytes := open(limits.Limits{MaxFetchedChunkBytesPerQuery: 2000})
+	_, _, err = read(fewBytes, "m")
+	require.ErrorIs(t, err, ErrQueryLimit)
+	require.ErrorContains(t, err, "the query exceeded the aggregated chunk size limit (limit: 2000 bytes")
+
+	enough := open(limits.Limits{MaxFetchedSeriesPerQuery: 6, MaxFetchedChunkBytesPerQuery: 1 << 30})
+	series, samples, err = read(enough, "m")
+	require.NoError(t, err)
+	require.Equal(t, wantSeries, series)
+	require.Equal(t, wantSamples, samples)
 }

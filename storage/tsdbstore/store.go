@@ -390,16 +390,41 @@ func (s *Store) querier(id string, db *tsdb.DB, mint, maxt int64) (storage.Queri
 	if s.opts.Limiter != nil {
 		maxSeries, maxBytes = s.opts.Limiter.FetchLimits(id)
 	}
-	if maxSeries <= 0 && maxBytes <= 0 {
-		return querierInTimeOrder(db, s.readers.BlockQuerier, mint, maxt)
+	var limit *fetchLimit
+	if maxSeries > 0 || maxBytes > 0 {
+		limit = &fetchLimit{maxSeries: maxSeries, maxBytes: maxBytes, refused: s.opts.Limiter.Refused, series: map[uint64]struct{}{}}
 	}
-	cq, err := db.ChunkQuerier(mint, maxt)
-	if err != nil {
-		return nil, err
+	return querierInTimeOrder(db, s.queryParts(db, limit), mint, maxt)
+}
+
+// queryParts opens the parts of a query of db: within limit, unless it is
+// nil. The TSDB's sample Querier hides the chunks, so within limits the
+// rest reads through its ChunkQuerier, which shows them.
+func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
+	if limit == nil {
+		return queryParts{
+			block: func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) {
+				return s.readers.BlockQuerier(b, mint, maxt)
+			},
+			rest: db.Querier,
+		}
 	}
-	return fetchLimitedQuerier{ChunkQuerier: cq, limit: &fetchLimit{
-		maxSeries: maxSeries, maxBytes: maxBytes, refused: s.opts.Limiter.Refused, series: map[uint64]struct{}{},
-	}}, nil
+	return queryParts{
+		block: func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) {
+			q, err := s.readers.CountingBlockQuerier(b, mint, maxt, limit.addChunkBytes)
+			if err != nil {
+				return nil, err
+			}
+			return seriesCountingQuerier{Querier: q, limit: limit}, nil
+		},
+		rest: func(mint, maxt int64) (storage.Querier, error) {
+			cq, err := db.ChunkQuerier(mint, maxt)
+			if err != nil {
+				return nil, err
+			}
+			return fetchLimitedQuerier{ChunkQuerier: cq, limit: limit}, nil
+		},
+	}
 }
 
 // ChunkQuerier is Querier for remote read.

@@ -18,15 +18,24 @@ import (
 // week-long rate() in the profile). Blocks that do not overlap are in time
 // order already, so querierInTimeOrder reads them one after the other
 // instead, and leaves only the newest part (the head, and blocks that
-// overlap it or each other) to the TSDB's Querier.
+// overlap it or each other) to the TSDB's Querier. Within fetch limits the
+// TSDB's ChunkQuerier was worse still: it chained every chunk of a series
+// through the heap, after re-encoding columnar chunks as XOR ones; now it
+// reads only that newest part (Store.queryParts).
 
-// querierInTimeOrder is db.Querier(mint, maxt), with the blocks that lie
+// queryParts opens the parts of a time-ordered querier.
+type queryParts struct {
+	block func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) // one block's
+	rest  func(mint, maxt int64) (storage.Querier, error)                // the TSDB's, over all it has
+}
+
+// querierInTimeOrder is p.rest(mint, maxt), with the blocks that lie
 // wholly before the head and before every later block read one after the
-// other. open opens one block's querier (the TSDB's BlockQuerierFunc).
-func querierInTimeOrder(db *tsdb.DB, open tsdb.BlockQuerierFunc, mint, maxt int64) (storage.Querier, error) {
+// other.
+func querierInTimeOrder(db *tsdb.DB, p queryParts, mint, maxt int64) (storage.Querier, error) {
 	blocks, boundary := blocksInTimeOrder(db, mint, maxt)
 	if len(blocks) < 2 {
-		return db.Querier(mint, maxt)
+		return p.rest(mint, maxt)
 	}
 	qs := make([]storage.Querier, 0, len(blocks)+1)
 	closeAll := func() {
@@ -35,17 +44,17 @@ func querierInTimeOrder(db *tsdb.DB, open tsdb.BlockQuerierFunc, mint, maxt int6
 		}
 	}
 	for _, b := range blocks {
-		q, err := open(b, mint, min(maxt, boundary-1))
+		q, err := p.block(b, mint, min(maxt, boundary-1))
 		if err != nil {
 			// Compaction or retention closed the block since
-			// db.Blocks(): the TSDB's Querier opens what is there now.
+			// db.Blocks(): the TSDB opens what is there now.
 			closeAll()
-			return db.Querier(mint, maxt)
+			return p.rest(mint, maxt)
 		}
 		qs = append(qs, orderedQuerier{Querier: q, from: math.MinInt64, maxt: b.Meta().MaxTime})
 	}
 	if maxt >= boundary {
-		q, err := db.Querier(boundary, maxt)
+		q, err := p.rest(boundary, maxt)
 		if err != nil {
 			closeAll()
 			return nil, err
