@@ -172,7 +172,7 @@ func TestFetchLimitsOverBlocks(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(lim.Close)
 		s := openLimited(t, lim)
-		fillHours(t, s, time.Now().Add(-30*time.Hour).Truncate(time.Hour), 29)
+		fillHours(t, s, fillStart, 29)
 		db := tenantTSDB(t, s, "a")
 		require.NoError(t, db.Compact(context.Background()))
 		inOrder, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
@@ -180,7 +180,7 @@ func TestFetchLimitsOverBlocks(t *testing.T) {
 		return s
 	}
 	unlimited := openLimited(t, nil)
-	fillHours(t, unlimited, time.Now().Add(-30*time.Hour).Truncate(time.Hour), 29)
+	fillHours(t, unlimited, fillStart, 29)
 	require.NoError(t, tenantTSDB(t, unlimited, "a").Compact(context.Background()))
 	wantSeries, wantSamples, err := read(unlimited, "m")
 	require.NoError(t, err)
