@@ -105,29 +105,13 @@ func sampleString(it chunkenc.Iterator, vt chunkenc.ValueType) string {
 
 // selectAll reads every series of q with the steps, by labels.
 func selectAll(t *testing.T, q storage.Querier, hints *storage.SelectHints, steps []readStep) map[string][]string {
-	t.Helper()
-	set := q.Select(context.Background(), true, hints, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
-	got := map[string][]string{}
-	var it chunkenc.Iterator
-	for set.Next() {
-		s := set.At()
-		it = s.Iterator(it) // reused, as the engine does
-		got[s.Labels().String()] = readAll(it, steps)
-	}
-	require.NoError(t, set.Err())
-	return got
+	return readEach(t, q, hints, func(it chunkenc.Iterator) []string { return readAll(it, steps) })
 }
 
 // samplesWithin reads every sample of q's series from time from to time
 // to, of the series that have any.
 func samplesWithin(t *testing.T, q storage.Querier, hints *storage.SelectHints, from, to int64) map[string][]string {
-	t.Helper()
-	set := q.Select(context.Background(), true, hints, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
-	got := map[string][]string{}
-	var it chunkenc.Iterator
-	for set.Next() {
-		s := set.At()
-		it = s.Iterator(it)
+	got := readEach(t, q, hints, func(it chunkenc.Iterator) []string {
 		var read []string
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			if ts := it.AtT(); ts >= from && ts <= to {
@@ -135,9 +119,26 @@ func samplesWithin(t *testing.T, q storage.Querier, hints *storage.SelectHints, 
 			}
 		}
 		require.NoError(t, it.Err())
-		if len(read) > 0 {
-			got[s.Labels().String()] = read
+		return read
+	})
+	for series, read := range got {
+		if len(read) == 0 {
+			delete(got, series)
 		}
+	}
+	return got
+}
+
+// readEach reads every series of q with read, by labels.
+func readEach(t *testing.T, q storage.Querier, hints *storage.SelectHints, read func(chunkenc.Iterator) []string) map[string][]string {
+	t.Helper()
+	set := q.Select(context.Background(), true, hints, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	got := map[string][]string{}
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		it = s.Iterator(it) // reused, as the engine does
+		got[s.Labels().String()] = read(it)
 	}
 	require.NoError(t, set.Err())
 	return got
