@@ -73,42 +73,10 @@ func (f *fetchLimit) addChunkBytes(n int) error {
 	return queryLimitError(fmt.Sprintf("the query exceeded the aggregated chunk size limit (limit: %d bytes; -limits.max-fetched-chunk-bytes-per-query); narrow its selectors or its time range", f.maxBytes))
 }
 
-// fetchLimitedQuerier is the Querier of a tenant with fetch limits, for
-// the head and the blocks that overlap (the blocks before them are read by
-// seriesCountingQuerier, see Store.queryParts). It reads through the
-// TSDB's ChunkQuerier, which shows the compressed chunks
-// that the sample Querier hides, counts them, and decodes them into
-// samples as the PromQL engine expects (as Mimir's and Thanos' queriers
-// read chunks and decode them).
-type fetchLimitedQuerier struct {
-	storage.ChunkQuerier
-	limit *fetchLimit
-}
-
-func (q fetchLimitedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
-	if hints != nil {
-		// Chunks whole, as they are stored: the TSDB would otherwise
-		// re-encode every chunk that crosses the range's ends without the
-		// samples beyond them (a third of a one-hour query's CPU), and
-		// the engine reads only what lies in its windows, which the hints
-		// bound.
-		h := *hints
-		h.DisableTrimming = true
-		hints = &h
-	}
-	set := q.ChunkQuerier.Select(ctx, sortSeries, hints, ms...)
-	counted := &fetchCountingSet{ChunkSeriesSet: set, limit: q.limit}
-	if hints != nil && hints.Func == "series" {
-		// The TSDB's Querier reads no chunks for a series lookup
-		// (/api/v1/series), and nor does this.
-		return labelsOnlySet{counted}
-	}
-	return storage.NewSeriesSetFromChunkSeriesSet(counted)
-}
-
-// seriesCountingQuerier is the querier of one block for a tenant with
-// fetch limits: colblock counts the bytes of the chunks it reads, and this
-// counts its series.
+// seriesCountingQuerier is the Querier of a tenant with fetch limits:
+// it counts the series a query reads, once each however many blocks they
+// are in; the chunks' bytes are counted where they are read (colblock's
+// CountingBlockQuerier, chunkLimitedQuerier).
 type seriesCountingQuerier struct {
 	storage.Querier
 	limit *fetchLimit
@@ -139,43 +107,56 @@ func (s *seriesCountingSet) Err() error {
 	return s.SeriesSet.Err()
 }
 
-// fetchCountingSet counts the series of a set and, through their
-// iterators, their chunks' bytes; beyond a limit it stops with the error.
-type fetchCountingSet struct {
-	storage.ChunkSeriesSet
+// chunkLimitedQuerier is the Querier, within fetch limits, of the head and
+// the blocks that overlap it (those before them are read by colblock's
+// CountingBlockQuerier, see Store.queryParts). It reads through the TSDB's
+// ChunkQuerier, which shows the compressed chunks that the sample Querier
+// hides, counts their bytes, and decodes them into samples as the PromQL
+// engine expects (as Mimir's and Thanos' queriers read chunks and decode
+// them).
+type chunkLimitedQuerier struct {
+	storage.ChunkQuerier
 	limit *fetchLimit
-	cur   fetchCountingSeries
-	err   error
 }
 
-func (s *fetchCountingSet) Next() bool {
-	if s.err != nil || !s.ChunkSeriesSet.Next() {
-		return false
+func (q chunkLimitedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	if hints != nil {
+		// Chunks whole, as they are stored: the TSDB would otherwise
+		// re-encode every chunk that crosses the range's ends without the
+		// samples beyond them (a third of a one-hour query's CPU), and
+		// the engine reads only what lies in its windows, which the hints
+		// bound.
+		h := *hints
+		h.DisableTrimming = true
+		hints = &h
 	}
-	series := s.ChunkSeriesSet.At()
-	if s.err = s.limit.addSeries(series.Labels()); s.err != nil {
-		return false
+	set := q.ChunkQuerier.Select(ctx, sortSeries, hints, ms...)
+	if hints != nil && hints.Func == "series" {
+		// The TSDB's Querier reads no chunks for a series lookup
+		// (/api/v1/series), and nor does this.
+		return labelsOnlySet{set}
 	}
-	s.cur = fetchCountingSeries{ChunkSeries: series, limit: s.limit}
-	return true
+	return storage.NewSeriesSetFromChunkSeriesSet(bytesCountingSet{ChunkSeriesSet: set, limit: q.limit})
 }
-
-func (s *fetchCountingSet) At() storage.ChunkSeries { return s.cur }
 
 // labelsOnlySet is the series of a set without their samples.
-type labelsOnlySet struct{ *fetchCountingSet }
+type labelsOnlySet struct{ storage.ChunkSeriesSet }
 
 func (s labelsOnlySet) At() storage.Series {
-	return &storage.SeriesEntry{Lset: s.cur.Labels(), SampleIteratorFn: func(chunkenc.Iterator) chunkenc.Iterator {
+	return &storage.SeriesEntry{Lset: s.ChunkSeriesSet.At().Labels(), SampleIteratorFn: func(chunkenc.Iterator) chunkenc.Iterator {
 		return chunkenc.NewNopIterator()
 	}}
 }
 
-func (s *fetchCountingSet) Err() error {
-	if s.err != nil {
-		return s.err
-	}
-	return s.ChunkSeriesSet.Err()
+// bytesCountingSet counts, through its series' iterators, their chunks'
+// bytes; beyond the limit they stop with the error.
+type bytesCountingSet struct {
+	storage.ChunkSeriesSet
+	limit *fetchLimit
+}
+
+func (s bytesCountingSet) At() storage.ChunkSeries {
+	return fetchCountingSeries{ChunkSeries: s.ChunkSeriesSet.At(), limit: s.limit}
 }
 
 type fetchCountingSeries struct {

@@ -394,12 +394,17 @@ func (s *Store) querier(id string, db *tsdb.DB, mint, maxt int64) (storage.Queri
 	if maxSeries > 0 || maxBytes > 0 {
 		limit = &fetchLimit{maxSeries: maxSeries, maxBytes: maxBytes, refused: s.opts.Limiter.Refused, series: map[uint64]struct{}{}}
 	}
-	return querierInTimeOrder(db, s.queryParts(db, limit), mint, maxt)
+	q, err := querierInTimeOrder(db, s.queryParts(db, limit), mint, maxt)
+	if err != nil || limit == nil {
+		return q, err
+	}
+	return seriesCountingQuerier{Querier: q, limit: limit}, nil
 }
 
-// queryParts opens the parts of a query of db: within limit, unless it is
-// nil. The TSDB's sample Querier hides the chunks, so within limits the
-// rest reads through its ChunkQuerier, which shows them.
+// queryParts opens the parts of a query of db, counting the bytes of the
+// chunks they read against limit, unless it is nil (Store.querier counts
+// the series). The TSDB's sample Querier hides the chunks, so within
+// limits the rest reads through its ChunkQuerier, which shows them.
 func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 	if limit == nil {
 		return queryParts{
@@ -411,18 +416,14 @@ func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 	}
 	return queryParts{
 		block: func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) {
-			q, err := s.readers.CountingBlockQuerier(b, mint, maxt, limit.addChunkBytes)
-			if err != nil {
-				return nil, err
-			}
-			return seriesCountingQuerier{Querier: q, limit: limit}, nil
+			return s.readers.CountingBlockQuerier(b, mint, maxt, limit.addChunkBytes)
 		},
 		rest: func(mint, maxt int64) (storage.Querier, error) {
 			cq, err := db.ChunkQuerier(mint, maxt)
 			if err != nil {
 				return nil, err
 			}
-			return fetchLimitedQuerier{ChunkQuerier: cq, limit: limit}, nil
+			return chunkLimitedQuerier{ChunkQuerier: cq, limit: limit}, nil
 		},
 	}
 }
