@@ -599,3 +599,52 @@ func TestRetentionCountsExemplars(t *testing.T) {
 	require.LessOrEqual(t, kept, limit)
 	require.NotContains(t, del, blocks[len(blocks)-1].Meta().ULID, "the newest stays")
 }
+
+// The merge of a query's blocks calls At for every comparison in its heap:
+// a block's series set makes its series once, and At gives it again.
+func TestBlockSeriesMadeOnce(t *testing.T) {
+	rs := NewReaders()
+	o := options(false)
+	Configure(o, rs)
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	appendTestData(t, db, day0, 6)
+	require.NoError(t, db.Compact(context.Background()))
+	require.NotEmpty(t, db.Blocks())
+	b := db.Blocks()[0]
+	m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+
+	// Closed before the TSDB (deferred after it), which waits for them.
+	q, err := rs.BlockQuerier(b, b.MinTime(), b.MaxTime())
+	require.NoError(t, err)
+	defer q.Close()
+	cq, err := rs.CountingBlockQuerier(b, b.MinTime(), b.MaxTime(), func(int) error { return nil })
+	require.NoError(t, err)
+	defer cq.Close()
+	chq, err := rs.BlockChunkQuerier(b, b.MinTime(), b.MaxTime())
+	require.NoError(t, err)
+	defer chq.Close()
+	for name, set := range map[string]interface {
+		Next() bool
+		Err() error
+	}{
+		"samples":         q.Select(context.Background(), true, nil, m),
+		"counted":         cq.Select(context.Background(), true, nil, m),
+		"chunks (remote)": chq.Select(context.Background(), true, nil, m),
+	} {
+		at := func() any { return set.(storage.SeriesSet).At() }
+		if cs, ok := set.(storage.ChunkSeriesSet); ok {
+			at = func() any { return cs.At() }
+		}
+		n := 0
+		for set.Next() {
+			first := at()
+			require.Same(t, first, at(), "%s: At made a second series", name)
+			require.Zero(t, testing.AllocsPerRun(10, func() { at() }), "%s: At allocates", name)
+			n++
+		}
+		require.NoError(t, set.Err())
+		require.Positive(t, n, name)
+	}
+}

@@ -123,15 +123,26 @@ func (q orderedQuerier) Select(ctx context.Context, sortSeries bool, hints *stor
 		h.Start = q.from
 		hints = &h
 	}
-	return orderedSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), maxt: q.maxt}
+	return &orderedSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), maxt: q.maxt}
 }
 
 type orderedSet struct {
 	storage.SeriesSet
 	maxt int64
+	cur  storage.Series // made once a series: the merge calls At for every comparison in its heap
 }
 
-func (s orderedSet) At() storage.Series { return orderedSeries{Series: s.SeriesSet.At(), maxt: s.maxt} }
+func (s *orderedSet) Next() bool {
+	s.cur = nil
+	return s.SeriesSet.Next()
+}
+
+func (s *orderedSet) At() storage.Series {
+	if s.cur == nil {
+		s.cur = orderedSeries{Series: s.SeriesSet.At(), maxt: s.maxt}
+	}
+	return s.cur
+}
 
 type orderedSeries struct {
 	storage.Series

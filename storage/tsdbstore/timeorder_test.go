@@ -336,3 +336,26 @@ func TestTimeOrderedWhileCompacting(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
+
+// The merge of the parts calls At for every comparison in its heap: a
+// part's set makes its series once, and At gives it again.
+func TestOrderedSeriesMadeOnce(t *testing.T) {
+	s := openWindow(t)
+	fillHours(t, s, fillStart, 29)
+	db := tenantTSDB(t, s, "a")
+	require.NoError(t, db.Compact(context.Background()))
+	b := db.Blocks()[0]
+	q, err := s.queryParts(db, nil).block(b, b.MinTime(), b.MaxTime())
+	require.NoError(t, err)
+	defer q.Close()
+	set := orderedQuerier{Querier: q, from: math.MinInt64, maxt: b.MaxTime()}.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	n := 0
+	for set.Next() {
+		first := set.At()
+		require.Equal(t, first, set.At())
+		require.Zero(t, testing.AllocsPerRun(10, func() { set.At() }), "At allocates")
+		n++
+	}
+	require.NoError(t, set.Err())
+	require.Positive(t, n)
+}
