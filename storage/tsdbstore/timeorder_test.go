@@ -240,11 +240,8 @@ func TestTimeOrderedLikeTSDBQuerier(t *testing.T) {
 	require.Len(t, db.Blocks(), 3, "18, 6 and 2 hours")
 	require.Equal(t, 3, requireLikeTSDBQuerier(t, s, db, rng), "the blocks are read one after the other")
 
-	// Two blocks are left before the out-of-order samples below; they
-	// are read in order here all the same.
-	defer func(n int) { minBlocksInTimeOrder = n }(minBlocksInTimeOrder)
-	minBlocksInTimeOrder = 2
-
+	// Two blocks are left before the out-of-order samples below: still
+	// read in order.
 	// Out-of-order samples for the time of a block 4 hours back (within
 	// the window, after the end of the blocks before it): it, and
 	// the blocks after it, are left to the TSDB's Querier, which merges
