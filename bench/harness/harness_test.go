@@ -95,6 +95,8 @@ func TestSmoke(t *testing.T) {
 		require.GreaterOrEqual(t, run.ServerAccepted, float64(want), "%s counts what it stored", run.Target)
 		require.Greater(t, run.TotalCPU, 0.0, run.Target)
 		require.Greater(t, run.PeakRSS, int64(1<<20), run.Target)
+		require.Greater(t, run.IngestPeakRSS, int64(1<<20), run.Target)
+		require.LessOrEqual(t, run.IngestPeakRSS, run.PeakRSS, run.Target)
 		require.Greater(t, run.Disk.Allocated, int64(0), run.Target)
 
 		results[run.Target] = map[string]QueryResult{}

@@ -317,11 +317,12 @@ func blockBytesPerSample(run TargetRun) float64 {
 func writeIngest(b *strings.Builder, r *Report) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Ingest\n\n")
-	p("| target | samples/s | acknowledged samples | refused (client) | refused (server counter) | server-counted accepted | retries | CPU s during ingest | CPU µs/sample | peak RSS MiB | start-up s |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| target | samples/s | acknowledged samples | refused (client) | refused (server counter) | server-counted accepted | retries | CPU s during ingest | CPU µs/sample | peak RSS MiB | peak RSS MiB in ingest | KiB per active series | start-up s |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	active := float64(max(r.Dataset.SeriesActive, 1))
 	for _, t := range r.Targets {
 		get := func(f func(TargetRun) float64) []float64 { return collect(r, t, f) }
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
 			spread(get(func(x TargetRun) float64 { return x.Ingest.Rate }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.Ingest.Samples) }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.Ingest.FailedSamples + x.Ingest.NotSent) }), "%.0f"),
@@ -331,6 +332,8 @@ func writeIngest(b *strings.Builder, r *Report) {
 			spread(get(func(x TargetRun) float64 { return x.IngestCPU }), "%.1f"),
 			spread(get(func(x TargetRun) float64 { return 1e6 * x.IngestCPU / math.Max(1, float64(x.Ingest.Samples)) }), "%.2f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.PeakRSS) / (1 << 20) }), "%.0f"),
+			spread(get(func(x TargetRun) float64 { return float64(x.IngestPeakRSS) / (1 << 20) }), "%.0f"),
+			spread(get(func(x TargetRun) float64 { return float64(x.IngestPeakRSS) / 1024 / active }), "%.2f"),
 			spread(get(func(x TargetRun) float64 { return x.StartupTime.Seconds() }), "%.1f"),
 		)
 	}
@@ -348,7 +351,7 @@ func writeIngest(b *strings.Builder, r *Report) {
 	p("%s.\n\n", strings.Join(las, "; "))
 
 	p("**Sightline / peer ratios** (medians; ingest > 1 is better for Sightline, CPU per sample and RSS < 1 are better):\n\n")
-	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | peak RSS |\n|---|---|---|---|---|\n")
+	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | peak RSS | peak RSS in ingest |\n|---|---|---|---|---|---|\n")
 	for _, s := range []string{TargetSightlineOTLP, TargetSightlineRW} {
 		for _, peer := range []string{TargetPrometheus, TargetVictoriaMetrics, TargetVictoriaMetricsOTLP} {
 			if !has(r, s) || !has(r, peer) {
@@ -358,7 +361,9 @@ func writeIngest(b *strings.Builder, r *Report) {
 			rate := func(x TargetRun) float64 { return x.Ingest.Rate }
 			cpu := func(x TargetRun) float64 { return x.IngestCPU / math.Max(1, float64(x.Ingest.Samples)) }
 			rss := func(x TargetRun) float64 { return float64(x.PeakRSS) }
-			p("| %s | %s | %s | %s | %s |\n", s, peer, ratio(m(s, rate), m(peer, rate)), ratio(m(s, cpu), m(peer, cpu)), ratio(m(s, rss), m(peer, rss)))
+			inRSS := func(x TargetRun) float64 { return float64(x.IngestPeakRSS) }
+			p("| %s | %s | %s | %s | %s | %s |\n", s, peer, ratio(m(s, rate), m(peer, rate)), ratio(m(s, cpu), m(peer, cpu)),
+				ratio(m(s, rss), m(peer, rss)), ratio(m(s, inRSS), m(peer, inRSS)))
 		}
 	}
 	p("\n")

@@ -30,8 +30,9 @@ type TargetRun struct {
 	// IngestCPU is the server's CPU seconds during the ingest phase;
 	// TotalCPU from its start until just before it was stopped.
 	IngestCPU, TotalCPU float64
-	// PeakRSS is the server's VmHWM just before it was stopped.
-	PeakRSS int64
+	// PeakRSS is the server's VmHWM just before it was stopped, after
+	// the queries; IngestPeakRSS its VmHWM when the ingest had ended.
+	PeakRSS, IngestPeakRSS int64
 	// StartupTime is until ready; StopTime the clean shutdown.
 	StartupTime, StopTime time.Duration
 	Disk                  DiskUsage
@@ -294,6 +295,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 		return fail(err)
 	}
 	run.IngestCPU = st1.CPUSeconds - st0.CPUSeconds
+	run.IngestPeakRSS = st1.PeakRSS
 	acc1, rej1, err := settledCounters(ctx, client, metricsURL, target, acc0+float64(run.Ingest.Samples))
 	if err != nil {
 		return fail(err)
