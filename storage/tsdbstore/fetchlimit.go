@@ -89,16 +89,21 @@ func (q seriesCountingQuerier) Select(ctx context.Context, sortSeries bool, hint
 type seriesCountingSet struct {
 	storage.SeriesSet
 	limit *fetchLimit
+	cur   storage.Series // kept: the merge of a query's parts merges them again at every At
 	err   error
 }
 
 func (s *seriesCountingSet) Next() bool {
+	s.cur = nil
 	if s.err != nil || !s.SeriesSet.Next() {
 		return false
 	}
-	s.err = s.limit.addSeries(s.SeriesSet.At().Labels())
+	s.cur = s.SeriesSet.At()
+	s.err = s.limit.addSeries(s.cur.Labels())
 	return s.err == nil
 }
+
+func (s *seriesCountingSet) At() storage.Series { return s.cur }
 
 func (s *seriesCountingSet) Err() error {
 	if s.err != nil {

@@ -355,4 +355,19 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 	}
 	require.NoError(t, set.Err())
 	require.Positive(t, n)
+
+	// Within fetch limits, the series the limit counted is the one the
+	// query reads: the merged parts are not merged again at every At.
+	limit := &fetchLimit{maxSeries: 1 << 30, maxBytes: 1 << 50, series: map[uint64]struct{}{}}
+	merged, err := querierInTimeOrder(db, s.queryParts(db, limit), math.MinInt64, math.MaxInt64)
+	require.NoError(t, err)
+	defer merged.Close()
+	counted := seriesCountingQuerier{Querier: merged, limit: limit}.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	n = 0
+	for counted.Next() {
+		require.Zero(t, testing.AllocsPerRun(10, func() { counted.At() }), "At merges again")
+		n++
+	}
+	require.NoError(t, counted.Err())
+	require.Positive(t, n)
 }
