@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -282,28 +283,83 @@ func relDiff(a, b float64) float64 {
 	return math.Abs(a-b) / math.Max(math.Abs(a), math.Abs(b))
 }
 
-// runQueries runs the query set against base: warm-up runs, then runs
-// measured ones, sequentially.
-func runQueries(ctx context.Context, base string, at time.Time, warmup, runs int, timeout time.Duration) []QueryResult {
-	client := newClient(timeout, 1)
-	defer client.CloseIdleConnections()
-	var out []QueryResult
+// queryLive runs the query set against the live targets, one query at a
+// time: each run of a query goes to every target in turn, starting with a
+// different one each run, so that a machine whose speed drifts (this one's
+// does, by up to a half within the hour) answers every system's run of a
+// query at about the same speed. Each target has its own warm-up and
+// measured runs.
+func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget) {
+	clients := make([]*http.Client, len(live))
+	for i, lt := range live {
+		clients[i] = newClient(o.QueryTimeout, 1)
+		defer clients[i].CloseIdleConnections()
+		lt.run.Queries = nil
+	}
+	o.Logger.Info("querying", "targets", len(live))
 	for _, q := range QuerySet() {
-		r := QueryResult{Name: q.Name}
-		for i := 0; i < warmup+runs && ctx.Err() == nil; i++ {
-			took, s, err := runQuery(ctx, client, base, q, at)
-			if err != nil {
-				r.Error = err.Error()
-				break
-			}
-			if i >= warmup {
-				r.Latencies = append(r.Latencies, took)
-				r.Summary = s
+		res := make([]QueryResult, len(live))
+		n := 0
+		for i, lt := range live {
+			res[i].Name = q.Name
+			n = max(n, lt.warmup+lt.runs)
+		}
+		for run := 0; run < n && ctx.Err() == nil; run++ {
+			for k := range live {
+				i := (run + k) % len(live)
+				lt, r := live[i], &res[i]
+				if run >= lt.warmup+lt.runs || r.Error != "" {
+					continue
+				}
+				took, s, err := runQuery(ctx, clients[i], lt.p.url(""), q, at)
+				if err != nil {
+					r.Error = err.Error()
+					continue
+				}
+				if run >= lt.warmup {
+					r.Latencies = append(r.Latencies, took)
+					r.Summary = s
+				}
 			}
 		}
-		out = append(out, r)
+		for i, lt := range live {
+			lt.run.Queries = append(lt.run.Queries, res[i])
+		}
 	}
-	return out
+}
+
+// waitIdle waits until the live systems have finished what their ingest
+// left them to do (compactions, merges), which would otherwise run in some
+// system's queries: until together they use under a tenth of a core over a
+// second, for at most a minute.
+func waitIdle(ctx context.Context, live []*liveTarget, log *slog.Logger) {
+	cpu := func() float64 {
+		var sum float64
+		for _, lt := range live {
+			if st, err := lt.p.stat(); err == nil {
+				sum += st.CPUSeconds
+			}
+		}
+		return sum
+	}
+	start := time.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := cpu()
+	for time.Since(start) < time.Minute {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c := cpu()
+		if c-last < 0.1 {
+			log.Info("systems quiet", "waited", time.Since(start).Round(time.Second))
+			return
+		}
+		last = c
+	}
+	log.Warn("systems still busy after a minute; querying anyway")
 }
 
 // percentile is the nearest-rank q-quantile of ds.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sightline-dev/sightline/bench/workload"
@@ -134,19 +136,42 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	for rep := 1; rep <= o.Repeats; rep++ {
+		// Every target ingests alone, then waits paused while the others
+		// do; the queries then go to all of them in turn (queryLive), so
+		// that the machine's speed, which drifts by up to a half within
+		// the hour here, is the same for each system's answers to a query.
+		var ts []*liveTarget
 		for _, t := range r.Targets {
 			if err := ctx.Err(); err != nil {
-				return r, err
+				break
 			}
 			profile := rep == o.Repeats && t == o.ProfileTarget
-			run, profiles := runTarget(ctx, o, r, d, t, bins[kindOf(t)], rep, profile)
-			r.Runs = append(r.Runs, run)
+			lt, profiles := ingestTarget(ctx, o, r, d, t, bins[kindOf(t)], rep, profile)
 			r.Profiles = append(r.Profiles, profiles...)
-			log.Info("run done", "target", t, "repeat", rep, "samples/s", int(run.Ingest.Rate),
-				"failed", run.Ingest.Failed, "cpu_s", fmt.Sprintf("%.1f", run.IngestCPU),
-				"peak_rss_mib", run.PeakRSS>>20, "disk_mib", run.Disk.Allocated>>20, "error", run.Error)
+			ts = append(ts, lt)
+			if lt.p != nil {
+				// Its merges and compactions wait until the others have
+				// ingested, rather than take their CPU.
+				lt.pause()
+			}
 			// Give the next system a machine without this one's garbage.
 			runtime.GC()
+		}
+		live := slices.DeleteFunc(slices.Clone(ts), func(lt *liveTarget) bool { return lt.p == nil })
+		for _, lt := range live {
+			lt.resume()
+		}
+		waitIdle(ctx, live, o.Logger)
+		queryLive(ctx, o, r.QueryTime, live)
+		for _, lt := range ts {
+			run := finishTarget(ctx, o, lt)
+			r.Runs = append(r.Runs, run)
+			log.Info("run done", "target", run.Target, "repeat", rep, "samples/s", int(run.Ingest.Rate),
+				"failed", run.Ingest.Failed, "cpu_s", fmt.Sprintf("%.1f", run.IngestCPU),
+				"peak_rss_mib", run.PeakRSS>>20, "disk_mib", run.Disk.Allocated>>20, "error", run.Error)
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
 		}
 	}
 	r.Took = time.Since(r.Started)
@@ -207,22 +232,57 @@ func peerVersion(ctx context.Context, kind, bin string) string {
 	return fmt.Sprintf("%s %s (Debian package)", pkg, v)
 }
 
-// runTarget starts the target's system on an empty directory, feeds it the
-// dataset, queries it, stops it and measures its directory.
-func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, target, bin string, rep int, profile bool) (run TargetRun, profiles []Profile) {
-	run = TargetRun{Target: target, Repeat: rep}
+// liveTarget is a target's system between its ingest and its stop.
+type liveTarget struct {
+	run     TargetRun
+	p       *process // nil when the run failed: run.Error says why
+	dataDir string
+	keep    bool // keep dataDir (-keep)
+	// warmup and runs are the target's query runs.
+	warmup, runs int
+}
+
+// pause stops the process (SIGSTOP) until resume.
+func (lt *liveTarget) pause() { _ = lt.p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// resume continues a paused process.
+func (lt *liveTarget) resume() { _ = lt.p.cmd.Process.Signal(syscall.SIGCONT) }
+
+// fail records err as the run's error, ends the process and removes its
+// data directory unless kept.
+func (lt *liveTarget) fail(log *slog.Logger, err error) {
+	lt.run.Error = err.Error()
+	log.Error("run failed", "target", lt.run.Target, "repeat", lt.run.Repeat, "err", err)
+	if lt.p != nil {
+		lt.p.kill()
+		lt.p = nil
+	}
+	lt.cleanup()
+}
+
+func (lt *liveTarget) cleanup() {
+	if !lt.keep {
+		_ = os.RemoveAll(lt.dataDir)
+	}
+}
+
+// ingestTarget starts the target's system on an empty directory and feeds
+// it the dataset. The system is left running for the queries unless the
+// run failed.
+func ingestTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, target, bin string, rep int, profile bool) (lt *liveTarget, profiles []Profile) {
+	lt = &liveTarget{
+		run:     TargetRun{Target: target, Repeat: rep},
+		dataDir: filepath.Join(o.WorkDir, fmt.Sprintf("r%d-%s", rep, target)),
+		keep:    o.KeepData,
+		warmup:  o.QueryWarmup, runs: o.QueryRuns,
+	}
 	kind := kindOf(target)
 	log := o.Logger.With("target", target, "repeat", rep)
-	fail := func(err error) (TargetRun, []Profile) {
-		run.Error = err.Error()
-		log.Error("run failed", "err", err)
-		return run, profiles
+	fail := func(err error) (*liveTarget, []Profile) {
+		lt.fail(o.Logger, err)
+		return lt, profiles
 	}
-	dataDir := filepath.Join(o.WorkDir, fmt.Sprintf("r%d-%s", rep, target))
-	_ = os.RemoveAll(dataDir)
-	if !o.KeepData {
-		defer os.RemoveAll(dataDir)
-	}
+	_ = os.RemoveAll(lt.dataDir)
 
 	started := time.Now()
 	var extra []string
@@ -233,15 +293,15 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 		// keeps as labels of those names rather than job and instance.
 		extra = []string{"-opentelemetry.usePrometheusNaming", "-opentelemetry.promoteScopeMetadata=false"}
 	}
-	p, err := startProcess(kind, bin, dataDir, o.Retention, extra...)
+	p, err := startProcess(kind, bin, lt.dataDir, o.Retention, extra...)
 	if err != nil {
 		return fail(err)
 	}
-	defer p.kill()
+	lt.p = p
 	if err := p.waitReady(ctx, o.ReadyTimeout); err != nil {
 		return fail(err)
 	}
-	run.StartupTime = time.Since(started)
+	lt.run.StartupTime = time.Since(started)
 	if kind == kindSightline {
 		if _, ok := r.Versions[kind]; !ok {
 			r.Versions[kind] = sightlineVersion(ctx, p)
@@ -257,7 +317,7 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return fail(err)
 	}
-	run.LoadAvg = loadAvg()
+	lt.run.LoadAvg = loadAvg()
 
 	var send sendFunc
 	otlp := isOTLP(target)
@@ -274,6 +334,9 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 	default:
 		send = remoteWriteSender(client, p.url("/api/v1/write"))
 	}
+	if otlp {
+		lt.warmup, lt.runs = 0, o.OTLPQueryRuns
+	}
 
 	var (
 		profWG  sync.WaitGroup
@@ -289,18 +352,18 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 		}()
 	}
 	log.Info("ingesting")
-	run.Ingest = ingest(ctx, d, otlp, o.Window, o.IngestTimeout, send)
+	lt.run.Ingest = ingest(ctx, d, otlp, o.Window, o.IngestTimeout, send)
 	st1, err := p.stat()
 	if err != nil {
 		return fail(err)
 	}
-	run.IngestCPU = st1.CPUSeconds - st0.CPUSeconds
-	run.IngestPeakRSS = st1.PeakRSS
-	acc1, rej1, err := settledCounters(ctx, client, metricsURL, target, acc0+float64(run.Ingest.Samples))
+	lt.run.IngestCPU = st1.CPUSeconds - st0.CPUSeconds
+	lt.run.IngestPeakRSS = st1.PeakRSS
+	acc1, rej1, err := settledCounters(ctx, client, metricsURL, target, acc0+float64(lt.run.Ingest.Samples))
 	if err != nil {
 		return fail(err)
 	}
-	run.ServerAccepted, run.ServerRejected = acc1-acc0, rej1-rej0
+	lt.run.ServerAccepted, lt.run.ServerRejected = acc1-acc0, rej1-rej0
 
 	if profile {
 		// The CPU profile must not cover the queries.
@@ -319,33 +382,41 @@ func runTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset, t
 			return fail(err)
 		}
 	}
-	warmup, runs := o.QueryWarmup, o.QueryRuns
-	if otlp {
-		warmup, runs = 0, o.OTLPQueryRuns
-	}
-	log.Info("querying")
-	run.Queries = runQueries(ctx, p.url(""), r.QueryTime, warmup, runs, o.QueryTimeout)
+	return lt, profiles
+}
 
-	if kind == kindVictoriaMetrics {
+// finishTarget stops a target's system after its queries, reads its CPU
+// and peak RSS, and measures its directory.
+func finishTarget(ctx context.Context, o Options, lt *liveTarget) TargetRun {
+	if lt.p == nil {
+		return lt.run
+	}
+	p := lt.p
+	if p.kind == kindVictoriaMetrics {
 		if err := vmFlushAndMerge(ctx, p, o.StopTimeout); err != nil {
-			return fail(err)
+			lt.fail(o.Logger, err)
+			return lt.run
 		}
 	}
-	st2, err := p.stat()
+	st, err := p.stat()
 	if err != nil {
-		return fail(err)
+		lt.fail(o.Logger, err)
+		return lt.run
 	}
-	run.TotalCPU, run.PeakRSS = st2.CPUSeconds, st2.PeakRSS
+	lt.run.TotalCPU, lt.run.PeakRSS = st.CPUSeconds, st.PeakRSS
 	stopStart := time.Now()
 	if err := p.stop(o.StopTimeout); err != nil {
-		return fail(err)
+		lt.fail(o.Logger, err)
+		return lt.run
 	}
-	run.StopTime = time.Since(stopStart)
-	run.Disk, err = diskUsage(dataDir)
+	lt.p = nil
+	lt.run.StopTime = time.Since(stopStart)
+	lt.run.Disk, err = diskUsage(lt.dataDir)
 	if err != nil {
-		return fail(err)
+		lt.run.Error = err.Error()
 	}
-	return run, profiles
+	lt.cleanup()
+	return lt.run
 }
 
 // settledCounters scrapes the system's accepted and rejected counters until
