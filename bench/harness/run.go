@@ -106,9 +106,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	if o.Workload.End.IsZero() {
-		// A few minutes in the past: no system treats the newest samples
-		// as still incomplete (VictoriaMetrics' -search.latencyOffset).
-		o.Workload.End = time.Now().Add(-5 * time.Minute).Truncate(o.Workload.Interval)
+		o.Workload.End = dataEnd(time.Now(), o.Workload.Interval)
 		r.Options.Workload.End = o.Workload.End
 	}
 	o.Workload.RemoteWriteOnly = !slices.ContainsFunc(r.Targets, isOTLP)
@@ -176,6 +174,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.Took = time.Since(r.Started)
 	return r, nil
+}
+
+// Prometheus' head, and so Sightline's, is cut into blocks of blockRange,
+// aligned to multiples of it, once it spans 1.5 of them. Where the data ends
+// within that range therefore decides how much of it is in blocks and how
+// much in the head when the queries run, and the two are read at different
+// speeds: ending at the hour of the day the run happened to start, two runs
+// of the same code differed by up to a half in a query's ratio to
+// VictoriaMetrics. The data always ends blockPhase into a range: the
+// standard load's 3.5 hours are then one full 2-hour block and 1.5 hours
+// of head.
+const blockRange, blockPhase = 2 * time.Hour, 90 * time.Minute
+
+// dataEnd is the end of the load's data: the latest time blockPhase into a
+// block range that is at least 5 minutes before now (no system treats the
+// newest samples as still incomplete, as VictoriaMetrics'
+// -search.latencyOffset does), on a multiple of the interval.
+func dataEnd(now time.Time, interval time.Duration) time.Time {
+	latest := now.Add(-5 * time.Minute)
+	end := latest.Truncate(blockRange).Add(blockPhase)
+	if end.After(latest) {
+		end = end.Add(-blockRange)
+	}
+	return end.Truncate(interval)
 }
 
 // resolveBinary finds the binary of kind, or says why there is none.

@@ -25,7 +25,7 @@ func main() {
 	targets := fs.String("targets", strings.Join(o.Targets, ","), "Comma-separated targets to run.")
 	fs.IntVar(&w.Series, "series", w.Series, "Active series (rounded up to whole instances of 100 series).")
 	fs.DurationVar(&w.Interval, "interval", w.Interval, "Simulated scrape interval: one sample per series per interval.")
-	fs.IntVar(&w.Intervals, "intervals", w.Intervals, "Samples per series; the data spans intervals*interval, ending 5m before the start of the run.")
+	fs.IntVar(&w.Intervals, "intervals", w.Intervals, "Samples per series; the data spans intervals*interval, ending at least 5m before the start of the run, 1h30m into a 2-hour block range.")
 	fs.IntVar(&w.ChurnPercent, "churn-percent", w.ChurnPercent, "Percent of instances replaced (new instance label) every -churn-every intervals.")
 	fs.IntVar(&w.ChurnEvery, "churn-every", w.ChurnEvery, "Churn period in intervals.")
 	fs.IntVar(&w.Shards, "senders", w.Shards, "Concurrent senders (each owns a fixed share of the series).")
