@@ -425,7 +425,10 @@ func finishTarget(ctx context.Context, o Options, lt *liveTarget) TargetRun {
 		lt.fail(o.Logger, err)
 		return lt.run
 	}
-	lt.run.TotalCPU, lt.run.PeakRSS = st.CPUSeconds, st.PeakRSS
+	// The kernel sums a process' RSS from per-CPU counters without
+	// flushing them, so a VmHWM read later can come out a few pages below
+	// one read earlier; the run's peak is at least the ingest's.
+	lt.run.TotalCPU, lt.run.PeakRSS = st.CPUSeconds, max(st.PeakRSS, lt.run.IngestPeakRSS)
 	stopStart := time.Now()
 	if err := p.stop(o.StopTimeout); err != nil {
 		lt.fail(o.Logger, err)
