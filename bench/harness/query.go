@@ -291,10 +291,9 @@ func relDiff(a, b float64) float64 {
 // measured runs.
 func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget) {
 	clients := make([]*http.Client, len(live))
-	for i, lt := range live {
+	for i := range live {
 		clients[i] = newClient(o.QueryTimeout, 1)
 		defer clients[i].CloseIdleConnections()
-		lt.run.Queries = nil
 	}
 	o.Logger.Info("querying", "targets", len(live))
 	for _, q := range QuerySet() {
@@ -330,36 +329,25 @@ func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget)
 
 // waitIdle waits until the live systems have finished what their ingest
 // left them to do (compactions, merges), which would otherwise run in some
-// system's queries: until together they use under a tenth of a core over a
-// second, for at most a minute.
+// system's queries: until their CPU time together, counted in tenths of a
+// second, has not moved for a second; at most a minute.
 func waitIdle(ctx context.Context, live []*liveTarget, log *slog.Logger) {
-	cpu := func() float64 {
+	waited, err := waitQuiet(ctx, "the systems' CPU time", func() (float64, error) {
 		var sum float64
 		for _, lt := range live {
-			if st, err := lt.p.stat(); err == nil {
-				sum += st.CPUSeconds
+			st, err := lt.p.stat()
+			if err != nil {
+				return 0, err
 			}
+			sum += st.CPUSeconds
 		}
-		return sum
+		return math.Floor(10 * sum), nil
+	}, time.Second, time.Minute)
+	if err != nil {
+		log.Warn("querying although the systems are not idle", "err", err)
+		return
 	}
-	start := time.Now()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	last := cpu()
-	for time.Since(start) < time.Minute {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		c := cpu()
-		if c-last < 0.1 {
-			log.Info("systems quiet", "waited", time.Since(start).Round(time.Second))
-			return
-		}
-		last = c
-	}
-	log.Warn("systems still busy after a minute; querying anyway")
+	log.Info("systems idle", "waited", waited.Round(time.Second))
 }
 
 // percentile is the nearest-rank q-quantile of ds.
