@@ -37,9 +37,14 @@ func countLines(t *testing.T, s *server, word string, since time.Time) int {
 // before and after is there after kill -9 (issue 12: a full disk crashed
 // the TSDB, and recovery lost every write acknowledged after it).
 func TestFullDiskRefusesWritesAndLosesNothing(t *testing.T) {
+	// The filler is larger than what the stores hold when writes are
+	// refused (64 - 32 - 24 MiB), so that freeing it leaves the margin
+	// clear even while a segment merge that was running at the refusal
+	// writes its output (CI once saw writes refused again right after
+	// they resumed, with a filler of 16 MiB and 24 MiB of data).
 	fs := smallfs.Mount(t, 64<<20)
 	filler := filepath.Join(fs, "filler")
-	require.NoError(t, os.WriteFile(filler, make([]byte, 16<<20), 0o644))
+	require.NoError(t, os.WriteFile(filler, make([]byte, 32<<20), 0o644))
 	s := startServer(t, filepath.Join(fs, "data"), "-storage.min-free-disk-space", "24MiB", "-logs.head.max-age", "1s")
 	since := time.Now().Add(-time.Minute)
 
