@@ -46,6 +46,8 @@ type Options struct {
 	// ChunkRange is the longest time one chunk spans, for series sampled
 	// seldom.
 	ChunkRange time.Duration
+	// Limit, if not nil, is the turn a compaction waits for.
+	Limit *CompactionLimit
 }
 
 // DefaultOptions: up to 2,048 samples (34 hours at a 60-second interval,
@@ -62,11 +64,14 @@ func DefaultOptions() Options {
 }
 
 // Configure sets the hooks of o that make a TSDB keep its blocks columnar:
-// its compactor writes them, its queriers read them through rs, and its
-// index readers decode packed postings. The head and the WAL stay
+// its compactor writes them, taking turns by lim with the other TSDBs
+// that share it (nil: no limit), its queriers read them through rs, and
+// its index readers decode packed postings. The head and the WAL stay
 // Prometheus'.
-func Configure(o *tsdb.Options, rs *Readers) {
-	o.NewCompactorFunc = NewCompactorFunc(DefaultOptions(), rs)
+func Configure(o *tsdb.Options, rs *Readers, lim *CompactionLimit) {
+	opts := DefaultOptions()
+	opts.Limit = lim
+	o.NewCompactorFunc = NewCompactorFunc(opts, rs)
 	o.BlockQuerierFunc = rs.BlockQuerier
 	o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
 	o.PostingsDecoderFactory = PostingsDecoderFor
@@ -117,6 +122,11 @@ func (c *Compactor) Plan(dir string) ([]string, error) { return c.planner.Plan(d
 // compaction, the out-of-order head's, and the rewrite of a block with
 // tombstones.
 func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, base *tsdb.BlockMeta) ([]ulid.ULID, error) {
+	release, err := c.opts.Limit.acquire(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	meta := &tsdb.BlockMeta{ULID: ulid.MustNew(ulid.Now(), rand.Reader), MinTime: mint, MaxTime: maxt}
 	meta.Compaction.Level = 1
 	meta.Compaction.Sources = []ulid.ULID{meta.ULID}
@@ -152,6 +162,11 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 
 // Compact merges the blocks in dirs into one new block.
 func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]ulid.ULID, error) {
+	release, err := c.opts.Limit.acquire(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	start := time.Now()
 	var (
 		blocks    []tsdb.BlockReader

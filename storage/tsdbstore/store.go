@@ -42,6 +42,9 @@ type Options struct {
 	// (Prometheus' --storage.tsdb.wal-compression-type). A WAL written
 	// with one is read with either.
 	WALCompression string
+	// CompactionConcurrency is how many tenants' compactions run at once
+	// (colblock.CompactionLimit); the others wait their turn.
+	CompactionConcurrency int
 	// Guard, if not nil, is asked before every append; an error refuses
 	// it (diskguard: not enough free disk space). Not a flag.
 	Guard interface{ Err() error }
@@ -58,6 +61,9 @@ func DefaultOptions() Options {
 		OutOfOrderWindow: 30 * time.Minute,
 		MaxExemplars:     100_000,
 		WALCompression:   compression.Snappy,
+		// One: on two cores, a compaction leaves the other to ingest,
+		// as Mimir's default.
+		CompactionConcurrency: 1,
 	}
 }
 
@@ -83,6 +89,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	flagext.Duration(fs, &o.OutOfOrderWindow, "metrics.out-of-order-window", "Accept samples up to this much older than the newest of their series.")
 	fs.Int64Var(&o.MaxExemplars, "metrics.max-exemplars", o.MaxExemplars, "Exemplars kept per tenant (circular buffer); 0 disables exemplar storage.")
 	fs.StringVar(&o.WALCompression, "metrics.wal-compression", o.WALCompression, "Compression of the metrics WAL: snappy or zstd.")
+	fs.IntVar(&o.CompactionConcurrency, "metrics.compaction-concurrency", o.CompactionConcurrency, "Tenants whose head is written as a block, or whose blocks are merged, at once; the others wait their turn (sightline_metrics_compactions_waiting).")
 }
 
 // Store holds one TSDB per tenant. It is safe for concurrent use.
@@ -95,6 +102,8 @@ type Store struct {
 	stats  *appendStats
 	// readers are the chunk readers of every tenant's blocks.
 	readers *colblock.Readers
+	// compactions are the turns the tenants' compactions take.
+	compactions *colblock.CompactionLimit
 
 	mu     sync.RWMutex
 	dbs    map[string]*tenantDB // guarded by mu; a tenant's DB once opened
@@ -123,7 +132,8 @@ func Open(dir string, logger *slog.Logger, reg prometheus.Registerer, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, readers: colblock.NewReaders(), dbs: map[string]*tenantDB{}, stop: make(chan struct{})}
+	s := &Store{dir: dir, opts: opts, logger: logger, reg: reg, meta: newMetadataIndex(), stats: stats, readers: colblock.NewReaders(),
+		compactions: colblock.NewCompactionLimit(opts.CompactionConcurrency, reg), dbs: map[string]*tenantDB{}, stop: make(chan struct{})}
 	entries, err := os.ReadDir(filepath.Join(dir, "tenants"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("list tenants: %w", err)
@@ -196,7 +206,7 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 	o.EnableSharding = true
 	// The head and WAL are Prometheus'; blocks are columnar, and their
 	// exemplar files count in the size retention.
-	colblock.Configure(o, s.readers)
+	colblock.Configure(o, s.readers, s.compactions)
 	retention := colblock.NewRetention(o.MaxBytes)
 	o.BlocksToDelete = retention.BlocksToDelete
 	// Each tenant's TSDB registers the same metric names; a tenant label

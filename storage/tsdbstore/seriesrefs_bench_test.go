@@ -1,0 +1,35 @@
+package tsdbstore
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// BenchmarkSeriesRefsEntry: the remote_write receiver's lookup of a known
+// series, from as many goroutines as cores, in a cache of 100k series
+// (the standard benchmark's), in random order: the cache does not fit
+// the CPU's caches, as in the real ingest.
+func BenchmarkSeriesRefsEntry(b *testing.B) {
+	const n = 100_000
+	c := newSeriesRefs(time.Now())
+	hashes := make([]uint64, n)
+	for i := range hashes {
+		ls := labels.FromStrings("__name__", "http_requests_total", "instance", fmt.Sprintf("host-%d:9100", i/20), "route", fmt.Sprint(i%20))
+		hashes[i] = ls.Hash()
+		c.Put(hashes[i], SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls}, Mark{})
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+		for pb.Next() {
+			if _, ok := c.Entry(hashes[r.IntN(n)]); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
