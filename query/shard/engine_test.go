@@ -31,7 +31,7 @@ func testDB(t *testing.T) (*tsdb.DB, time.Time) {
 	o.MinBlockDuration = (30 * time.Minute).Milliseconds()
 	o.MaxBlockDuration = o.MinBlockDuration
 	o.EnableSharding = true
-	colblock.Configure(o, colblock.NewReaders(), nil)
+	colblock.Configure(o, colblock.NewReaders(), colblock.DefaultOptions())
 	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func options(columnar bool) *tsdb.Options {
 	o.RetentionDuration = 0
 	o.MaxBlockDuration = 24 * hour
 	if columnar {
-		Configure(o, NewReaders(), nil)
+		Configure(o, NewReaders(), DefaultOptions())
 	}
 	return o
 }
@@ -443,7 +443,7 @@ func TestReadersFollowBlocks(t *testing.T) {
 	t0 := day0
 	rs := NewReaders()
 	o := options(false)
-	Configure(o, rs, nil)
+	Configure(o, rs, DefaultOptions())
 	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 	require.NoError(t, err)
 	appendTestData(t, db, t0, 6) // two 2-hour blocks, not yet merged
@@ -605,7 +605,7 @@ func TestRetentionCountsExemplars(t *testing.T) {
 func TestBlockSeriesMadeOnce(t *testing.T) {
 	rs := NewReaders()
 	o := options(false)
-	Configure(o, rs, nil)
+	Configure(o, rs, DefaultOptions())
 	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 	require.NoError(t, err)
 	defer db.Close()

@@ -46,8 +46,12 @@ type Options struct {
 	// ChunkRange is the longest time one chunk spans, for series sampled
 	// seldom.
 	ChunkRange time.Duration
-	// Limit, if not nil, is the turn a compaction waits for.
+	// Limit, if not nil, is the turn a compaction waits for, shared by
+	// the TSDBs of a store.
 	Limit *CompactionLimit
+	// WALExemplars, if not nil, is the TSDB's: whether its WAL may hold
+	// exemplars for the head's blocks.
+	WALExemplars *WALExemplars
 }
 
 // DefaultOptions: up to 2,048 samples (34 hours at a 60-second interval,
@@ -64,14 +68,11 @@ func DefaultOptions() Options {
 }
 
 // Configure sets the hooks of o that make a TSDB keep its blocks columnar:
-// its compactor writes them, taking turns by lim with the other TSDBs
-// that share it (nil: no limit), its queriers read them through rs, and
-// its index readers decode packed postings. The head and the WAL stay
-// Prometheus'.
-func Configure(o *tsdb.Options, rs *Readers, lim *CompactionLimit) {
-	opts := DefaultOptions()
-	opts.Limit = lim
-	o.NewCompactorFunc = NewCompactorFunc(opts, rs)
+// its compactor writes them as co says, its queriers read them through
+// rs, and its index readers decode packed postings. The head and the WAL
+// stay Prometheus'.
+func Configure(o *tsdb.Options, rs *Readers, co Options) {
+	o.NewCompactorFunc = NewCompactorFunc(co, rs)
 	o.BlockQuerierFunc = rs.BlockQuerier
 	o.BlockChunkQuerierFunc = rs.BlockChunkQuerier
 	o.PostingsDecoderFactory = PostingsDecoderFor
@@ -141,7 +142,7 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 	case *tsdb.RangeHead:
 		// The in-order head: its exemplars are in the WAL. Failing to
 		// read them costs the block its exemplars, not its samples.
-		if err := walExemplars(c.logger, filepath.Join(dest, "wal"), mint, maxt, exemplars); err != nil {
+		if err := c.opts.WALExemplars.read(c.logger, filepath.Join(dest, "wal"), mint, maxt, exemplars); err != nil {
 			c.logger.Error("reading the exemplars of a block from the WAL", "mint", mint, "maxt", maxt, "err", err)
 		}
 	case *tsdb.Block: // a rewrite without the deleted samples

@@ -22,6 +22,11 @@
 //     found once per block (shardhash.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
+// Options says how the compactor writes; two of them are shared state:
+// a CompactionLimit makes the TSDBs of a store take turns to compact, and
+// a TSDB's WALExemplars spares it the read of its WAL for exemplars at
+// every head compaction while it has none.
+//
 // A fifth, BlocksToDelete, is set apart, by the store that opens the TSDB
 // (Retention needs the opened TSDB): the size retention with the exemplar
 // files counted.

@@ -1,6 +1,7 @@
 package colblock
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/exemplar"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/tsdb"
 	"github.com/stretchr/testify/require"
 )
 
@@ -71,4 +73,55 @@ func FuzzReadExemplars(f *testing.F) {
 		}
 		_ = readExemplars(dir, 0, 1<<62, keepAll, exemplarSet{})
 	})
+}
+
+// A head compaction reads the WAL for exemplars until a read finds none,
+// then not until a commit wrote some; the block of that commit's time then
+// has them.
+func TestWALExemplarsReadOnlyWhenThere(t *testing.T) {
+	w := &WALExemplars{}
+	o := options(false)
+	o.EnableExemplarStorage, o.MaxExemplars = true, 10
+	co := DefaultOptions()
+	co.WALExemplars = w
+	Configure(o, NewReaders(), co)
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	db.DisableCompactions()
+	ls := labels.FromStrings("__name__", "requests_total")
+	fill := func(from, to int64, exemplarAt int64) {
+		for ts := from; ts < to; ts += step {
+			app := db.Appender(context.Background())
+			ref, err := app.Append(0, ls, ts, float64(ts))
+			require.NoError(t, err)
+			if ts == exemplarAt {
+				_, err = app.AppendExemplar(ref, ls, exemplar.Exemplar{Labels: labels.FromStrings("trace_id", "e1"), Value: 1, Ts: ts, HasTs: true})
+				require.NoError(t, err)
+			}
+			require.NoError(t, app.Commit())
+			if ts == exemplarAt {
+				w.Committed()
+			}
+		}
+	}
+	fill(day0, day0+4*hour, -1)
+	require.NoError(t, db.Compact(context.Background()))
+	require.EqualValues(t, 1, w.reads.Load(), "the first head compaction reads the WAL")
+	fill(day0+4*hour, day0+6*hour, -1)
+	require.NoError(t, db.Compact(context.Background()))
+	require.Len(t, db.Blocks(), 2)
+	require.EqualValues(t, 1, w.reads.Load(), "the WAL was read again with no exemplar in it")
+
+	// Two head blocks, [4h, 6h) and [6h, 8h), the second with the
+	// exemplar: both compactions read the WAL, which has it.
+	fill(day0+6*hour, day0+10*hour, day0+6*hour+step)
+	require.NoError(t, db.Compact(context.Background()))
+	require.EqualValues(t, 3, w.reads.Load())
+	blocks := db.Blocks()
+	last := blocks[len(blocks)-1].Meta()
+	require.Equal(t, day0+8*hour, last.MaxTime)
+	got := exemplarSet{}
+	require.NoError(t, readExemplars(blocks[len(blocks)-1].Dir(), last.MinTime, last.MaxTime-1, keepAll, got))
+	require.Len(t, got, 1, "the exemplar is not in its block")
 }

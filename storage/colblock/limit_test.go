@@ -25,7 +25,9 @@ func TestCompactionsTakeTurns(t *testing.T) {
 	closers := make([]func() error, tenants) // the first is closed by the test
 	for i := range dbs {
 		o := options(false)
-		Configure(o, NewReaders(), lim)
+		co := DefaultOptions()
+		co.Limit = lim
+		Configure(o, NewReaders(), co)
 		db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
 		require.NoError(t, err)
 		db.DisableCompactions() // the test compacts, not the TSDB's loop

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/sightline-dev/sightline/storage/colblock"
 )
 
 type annotationsT = annotations.Annotations
@@ -145,6 +147,10 @@ type countingAppender struct {
 	maxSeries int           // the tenant's active series limit, 0 for none
 	n         int           // samples appended, to be committed
 	appended  *atomic.Int64 // the tenant's committed samples
+	// walExemplars learns from Commit that the WAL has exemplars, if
+	// the appender took any (exemplars).
+	walExemplars *colblock.WALExemplars
+	exemplars    bool
 	// release lets the tenant's TSDB be reopened again, once, at Commit
 	// or Rollback; walFailure reopens it after a failed WAL write.
 	release    func()
@@ -228,7 +234,11 @@ func (a *countingAppender) AppendExemplar(ref storage.SeriesRef, l labels.Labels
 	if err := a.tooFarAhead(e.Ts); err != nil {
 		return 0, err
 	}
-	return a.Appender.AppendExemplar(ref, l, e)
+	ref, err := a.Appender.AppendExemplar(ref, l, e)
+	if err == nil {
+		a.exemplars = true
+	}
+	return ref, err
 }
 
 // Commit commits the samples the tenant's limits allow: all or none.
@@ -246,6 +256,9 @@ func (a *countingAppender) Commit() error {
 			a.walFailure(err)
 		}
 		return err
+	}
+	if a.exemplars {
+		a.walExemplars.Committed()
 	}
 	a.stats.appended.Add(float64(a.n))
 	if a.appended != nil {

@@ -37,13 +37,9 @@ var ErrReopening = errors.New("the tenant's metrics WAL failed to write; its TSD
 type tenantDB struct {
 	// mu is held for reading by every user of db (an appender until its
 	// Commit or Rollback, a querier until its Close) and for writing by
-	// reopen, which replaces db.
-	mu   sync.RWMutex
-	db   *tsdb.DB               // guarded by mu; nil while a reopen fails
-	reg  *unregisteringRegistry // guarded by mu; db's metrics
-	refs *SeriesRefs            // guarded by mu; the references db gave
-	// exemplars are db's head exemplars on disk; guarded by mu.
-	exemplars *colblock.HeadExemplars
+	// reopen, which replaces the openedTSDB.
+	mu         sync.RWMutex
+	openedTSDB // guarded by mu
 
 	// walFailed is set by a commit that failed to write the WAL and
 	// cleared by the reopen; appends are refused meanwhile.
@@ -54,6 +50,18 @@ type tenantDB struct {
 	// tenant's ingest rate on the status API (the TSDB's own counter
 	// starts again when it is reopened).
 	appended atomic.Int64
+}
+
+// openedTSDB is what openTSDB opens for a tenant, and a reopen replaces.
+type openedTSDB struct {
+	db   *tsdb.DB               // nil while a reopen fails
+	reg  *unregisteringRegistry // db's metrics
+	refs *SeriesRefs            // the references db gave
+	// exemplars are db's head exemplars on disk.
+	exemplars *colblock.HeadExemplars
+	// walExemplars tells db's compactor whether its WAL may hold
+	// exemplars; a commit that wrote some says so.
+	walExemplars *colblock.WALExemplars
 }
 
 // walWriteFailed marks t's WAL failed and reopens it in the background.
@@ -185,13 +193,13 @@ func (s *Store) reopenOnce(id string, t *tenantDB) error {
 		t.reg.unregisterAll()
 		t.reg = nil
 	}
-	db, reg, ex, err := s.openTSDB(id)
+	// The series that never reached the WAL are gone, and their
+	// references with them: the new TSDB comes with a new cache.
+	opened, err := s.openTSDB(id)
 	if err != nil {
 		return err
 	}
-	// The series that never reached the WAL are gone, and their
-	// references with them.
-	t.db, t.reg, t.exemplars, t.refs = db, reg, ex, newSeriesRefs(time.Now())
+	t.openedTSDB = opened
 	t.walFailed.Store(false)
 	return nil
 }

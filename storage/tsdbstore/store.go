@@ -182,17 +182,17 @@ func (s *Store) tenant(id string) (*tenantDB, error) {
 	if t, ok := s.dbs[id]; ok {
 		return t, nil
 	}
-	db, reg, ex, err := s.openTSDB(id)
+	opened, err := s.openTSDB(id)
 	if err != nil {
 		return nil, err
 	}
-	t = &tenantDB{db: db, reg: reg, exemplars: ex, refs: newSeriesRefs(time.Now())}
+	t = &tenantDB{openedTSDB: opened}
 	s.dbs[id] = t
 	return t, nil
 }
 
 // openTSDB opens the TSDB of tenant id, and the exemplar files of its head.
-func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock.HeadExemplars, error) {
+func (s *Store) openTSDB(id string) (openedTSDB, error) {
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = s.opts.Retention.Milliseconds()
 	o.MaxBlockDuration = maxBlockDuration(s.opts.Retention).Milliseconds()
@@ -206,7 +206,10 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 	o.EnableSharding = true
 	// The head and WAL are Prometheus'; blocks are columnar, and their
 	// exemplar files count in the size retention.
-	colblock.Configure(o, s.readers, s.compactions)
+	co := colblock.DefaultOptions()
+	co.Limit = s.compactions
+	co.WALExemplars = &colblock.WALExemplars{}
+	colblock.Configure(o, s.readers, co)
 	retention := colblock.NewRetention(o.MaxBytes)
 	o.BlocksToDelete = retention.BlocksToDelete
 	// Each tenant's TSDB registers the same metric names; a tenant label
@@ -216,17 +219,17 @@ func (s *Store) openTSDB(id string) (*tsdb.DB, *unregisteringRegistry, *colblock
 	db, err := tsdb.Open(s.tenantDir(id), logger, reg, o, nil)
 	if err != nil {
 		reg.unregisterAll()
-		return nil, nil, nil, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
+		return openedTSDB{}, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
 	retention.Attach(db)
 	var ex *colblock.HeadExemplars // none without exemplar storage
 	if o.EnableExemplarStorage {
 		if ex, err = colblock.OpenHeadExemplars(db, logger); err != nil {
 			reg.unregisterAll()
-			return nil, nil, nil, errors.Join(fmt.Errorf("open the head exemplars of tenant %q: %w", id, err), db.Close())
+			return openedTSDB{}, errors.Join(fmt.Errorf("open the head exemplars of tenant %q: %w", id, err), db.Close())
 		}
 	}
-	return db, reg, ex, nil
+	return openedTSDB{db: db, reg: reg, refs: newSeriesRefs(time.Now()), exemplars: ex, walExemplars: co.WALExemplars}, nil
 }
 
 // maxBlockDuration is the longest block the compactor builds out of the
@@ -376,7 +379,7 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 	now := time.Now()
 	t.refs.Tick(now)
 	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(now.Add(maxAhead)),
-		refs: t.refs, tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
+		refs: t.refs, walExemplars: t.walExemplars, tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
 		release:    t.mu.RUnlock,
 		walFailure: func(err error) { s.walWriteFailed(id, t, err) }}
 }
