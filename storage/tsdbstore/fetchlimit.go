@@ -125,16 +125,8 @@ type chunkLimitedQuerier struct {
 }
 
 func (q chunkLimitedQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
-	if hints != nil {
-		// Chunks whole, as they are stored: the TSDB would otherwise
-		// re-encode every chunk that crosses the range's ends without the
-		// samples beyond them (a third of a one-hour query's CPU), and
-		// the engine reads only what lies in its windows, which the hints
-		// bound.
-		h := *hints
-		h.DisableTrimming = true
-		hints = &h
-	}
+	// Store's querier asks for chunks whole (DisableTrimming), as they
+	// are stored.
 	set := q.ChunkQuerier.Select(ctx, sortSeries, hints, ms...)
 	if hints != nil && hints.Func == "series" {
 		// The TSDB's Querier reads no chunks for a series lookup
