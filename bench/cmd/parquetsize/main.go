@@ -58,7 +58,7 @@ func run(dir string) error {
 	opts := tsdb.DefaultOptions()
 	opts.RetentionDuration = math.MaxInt64 / 2
 	rs := colblock.NewReaders()
-	colblock.Configure(opts, rs)
+	colblock.Configure(opts, rs, colblock.DefaultOptions())
 	db, err := tsdb.Open(dir, slog.New(slog.DiscardHandler), nil, opts, nil)
 	if err != nil {
 		return err
