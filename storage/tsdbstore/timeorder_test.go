@@ -398,7 +398,9 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 // Querier (blocks merged, chunks trimmed to the range), over ranges that
 // start and end anywhere in blocks and head, for functions that read every
 // sample of their windows, counter resets of floats and native histograms
-// included.
+// included: with blocks in time order, with out-of-order samples in the
+// head for the time of a block, and with the block they make once
+// compacted, which overlaps it.
 func TestEngineLikeTSDBQuerier(t *testing.T) {
 	s := openWindow(t)
 	fillHours(t, s, fillStart, 29)
@@ -406,7 +408,25 @@ func TestEngineLikeTSDBQuerier(t *testing.T) {
 	require.NoError(t, db.Compact(context.Background()))
 	blocks, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
 	require.GreaterOrEqual(t, len(blocks), minBlocksInTimeOrder)
-	engine := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 1e8, Timeout: time.Minute, EnableAtModifier: true})
+	rng := rand.New(rand.NewPCG(3, 4))
+	requireEngineLikeTSDB(t, s, db, rng)
+
+	at := db.Head().MaxTime() - (4*time.Hour - time.Minute).Milliseconds()
+	app := s.Appender(tenant.With(context.Background(), "a"))
+	for ts := at + 30_000; ts < at+2*time.Hour.Milliseconds(); ts += 600_000 {
+		_, err := app.Append(0, labels.FromStrings("__name__", "m", "i", "0"), ts, -1)
+		require.NoError(t, err)
+	}
+	require.NoError(t, app.Commit())
+	requireEngineLikeTSDB(t, s, db, rng)
+	require.NoError(t, db.CompactOOOHead(context.Background()))
+	requireEngineLikeTSDB(t, s, db, rng)
+}
+
+// requireEngineLikeTSDB compares PromQL over s and over db's Querier.
+func requireEngineLikeTSDB(t *testing.T, s *Store, db *tsdb.DB, rng *rand.Rand) {
+	t.Helper()
+	engine := promql.NewEngine(promql.EngineOpts{Logger: slog.New(slog.DiscardHandler), MaxSamples: 1e8, Timeout: time.Minute})
 	ctx := tenant.With(context.Background(), "a")
 	tsdbQueryable := storage.QueryableFunc(db.Querier)
 	queries := []string{
@@ -414,7 +434,6 @@ func TestEngineLikeTSDBQuerier(t *testing.T) {
 		`rate(h[5m])`, `resets(h[1h])`, `histogram_count(increase(h[10m]))`, `histogram_quantile(0.9, rate(h[5m]))`,
 		`last_over_time(g[3m])`, `sum by (i) (rate(m[5m] offset 1h))`,
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
 	first, last := db.Blocks()[0].MinTime(), db.Head().MaxTime()
 	answer := func(q storage.Queryable, qs string, start, end time.Time, step time.Duration) string {
 		qry, err := engine.NewRangeQuery(ctx, q, nil, qs, start, end, step)
@@ -424,7 +443,7 @@ func TestEngineLikeTSDBQuerier(t *testing.T) {
 		require.NoError(t, res.Err)
 		return res.Value.String()
 	}
-	for range 30 {
+	for range 20 {
 		start := time.UnixMilli(first + rng.Int64N(last-first))
 		end := start.Add(time.Duration(rng.Int64N(last-start.UnixMilli())) * time.Millisecond)
 		step := time.Duration(30+rng.IntN(600)) * time.Second
