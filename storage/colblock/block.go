@@ -25,7 +25,7 @@ type pool struct{ std chunkenc.Pool }
 func (p pool) Get(e chunkenc.Encoding, b []byte) (chunkenc.Chunk, error) {
 	switch e {
 	case EncColumnar:
-		return NewChunk(b), nil
+		return &Chunk{b: b}, nil // its times are set by chunkReader, from its meta
 	case EncColumnarHistogram:
 		return &HistogramChunk{b: b}, nil
 	}
@@ -232,6 +232,9 @@ type chunkReader struct {
 
 func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
 	c, it, err := r.Reader.ChunkOrIterable(m)
+	if cc, ok := c.(*Chunk); ok {
+		cc.mint, cc.maxt, cc.timed = m.MinTime, m.MaxTime, true
+	}
 	if r.count != nil && c != nil && err == nil {
 		if err := r.count(len(c.Bytes())); err != nil {
 			return nil, nil, err

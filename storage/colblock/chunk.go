@@ -26,6 +26,16 @@ const (
 	// flagBase: packed columns have a base and a shift (appendPacked).
 	// Chunks without it are of the first format, still read.
 	flagBase = 1 << 1
+	// flagTimes: the first and last timestamps are not in the chunk but
+	// in its meta in the block's index (MinTime, MaxTime), which holds
+	// them anyway; the column starts at the second timestamp. Chunks
+	// without it (written before) hold the first.
+	flagTimes = 1 << 2
+	// flagRegular (with flagTimes): the timestamps are evenly spaced from
+	// the first to the last, so the chunk has no timestamp column at all.
+	// Prometheus aligns the timestamps of a regular scrape (its
+	// -scrape.timestamp-tolerance), so this is the common case.
+	flagRegular = 1 << 3
 
 	// minZstdPayload is the shortest payload zstd is tried on.
 	minZstdPayload = 256
@@ -45,18 +55,26 @@ var errReadOnly = errors.New("columnar chunks are written whole, not appended to
 // it is built whole by Encode.
 type Chunk struct {
 	b []byte
+	// mint and maxt are the times of the first and last samples, from the
+	// chunk's meta; timed says they are set. Chunks with flagTimes cannot
+	// be decoded without them.
+	mint, maxt int64
+	timed      bool
 }
 
 var _ chunkenc.Chunk = (*Chunk)(nil)
 
-// NewChunk returns the chunk whose bytes are b (not copied).
-func NewChunk(b []byte) *Chunk { return &Chunk{b: b} }
+// NewChunk returns the chunk whose bytes are b (not copied) and whose first
+// and last samples are at mint and maxt: its meta's MinTime and MaxTime.
+func NewChunk(b []byte, mint, maxt int64) *Chunk {
+	return &Chunk{b: b, mint: mint, maxt: maxt, timed: true}
+}
 
 func (c *Chunk) Bytes() []byte                        { return c.b }
 func (c *Chunk) Encoding() chunkenc.Encoding          { return EncColumnar }
 func (c *Chunk) Appender() (chunkenc.Appender, error) { return nil, errReadOnly }
 func (c *Chunk) Compact()                             {}
-func (c *Chunk) Reset(b []byte)                       { c.b = b }
+func (c *Chunk) Reset(b []byte)                       { c.b, c.timed = b, false }
 
 // NumSamples is read from the chunk's header; 0 for a malformed chunk.
 func (c *Chunk) NumSamples() int {
@@ -86,9 +104,24 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	}
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
-	p := e.appendTimestamps(e.payload[:0], ts)
+	flags, p := byte(flagBase|flagTimes), e.payload[:0]
+	if regular(ts) {
+		flags |= flagRegular
+	} else {
+		p = e.appendDeltas(p, ts)
+	}
 	e.payload = e.appendValues(p, vs)
-	return e.appendChunk(dst, flagBase, len(ts))
+	return e.appendChunk(dst, flags, len(ts))
+}
+
+// regular says whether the timestamps ts are evenly spaced.
+func regular(ts []int64) bool {
+	for i := 2; i < len(ts); i++ {
+		if ts[i]-ts[i-1] != ts[1]-ts[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendChunk appends to dst a chunk of n samples whose payload is
@@ -106,8 +139,15 @@ func (e *encoder) appendChunk(dst []byte, flags byte, n int) []byte {
 	return append(dst, p...)
 }
 
+// appendTimestamps appends a timestamp column that holds the first:
+// varint ts[0], then appendDeltas.
 func (e *encoder) appendTimestamps(b []byte, ts []int64) []byte {
-	b = binary.AppendVarint(b, ts[0])
+	return e.appendDeltas(binary.AppendVarint(b, ts[0]), ts)
+}
+
+// appendDeltas appends the timestamps after the first: varint (ts[1] −
+// ts[0]), then the packed deltas of deltas.
+func (e *encoder) appendDeltas(b []byte, ts []int64) []byte {
 	if len(ts) == 1 {
 		return b
 	}
@@ -214,7 +254,7 @@ func (c *Chunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 	if !ok {
 		ci = &iterator{}
 	}
-	ci.reset(c.b)
+	ci.reset(c)
 	return ci
 }
 
@@ -246,12 +286,12 @@ type floatColumns struct {
 
 var floatColumnsPool = sync.Pool{New: func() any { return new(floatColumns) }}
 
-func (it *iterator) reset(b []byte) {
+func (it *iterator) reset(c *Chunk) {
 	it.i, it.err = -1, nil
 	if it.cols == nil {
 		it.cols = floatColumnsPool.Get().(*floatColumns)
 	}
-	if err := it.cols.decode(b); err != nil {
+	if err := it.cols.decode(c); err != nil {
 		it.release()
 		it.err = fmt.Errorf("columnar chunk: %w", err)
 		return
@@ -269,17 +309,39 @@ func (it *iterator) release() {
 	it.ts, it.vs = nil, nil
 }
 
-var errCorrupt = errors.New("corrupt chunk")
+var (
+	errCorrupt = errors.New("corrupt chunk")
+	errNoTimes = errors.New("chunk read without its meta's times")
+)
 
-func (c *floatColumns) decode(b []byte) error {
-	n, p, plain, err := c.payload(b, flagZstd|flagBase)
+func (c *floatColumns) decode(chk *Chunk) error {
+	n, p, flags, err := c.payload(chk.b, flagZstd|flagBase|flagTimes|flagRegular)
 	if err != nil {
 		return err
 	}
+	plain := flags&flagBase == 0
 	c.ts = growInt64(c.ts, n)
 	c.vs = growFloat64(c.vs, n)
 	r := &segment.Dec{B: p}
-	c.readTimestamps(r, c.ts, plain)
+	switch {
+	case flags&flagTimes == 0:
+		if flags&flagRegular != 0 {
+			return errCorrupt
+		}
+		c.readTimestamps(r, c.ts, plain)
+	case !chk.timed:
+		return errNoTimes
+	case flags&flagRegular != 0:
+		if !evenly(c.ts, chk.mint, chk.maxt) {
+			return errCorrupt
+		}
+	default:
+		c.ts[0] = chk.mint
+		c.readDeltas(r, c.ts, plain)
+		if c.ts[n-1] != chk.maxt {
+			return errCorrupt
+		}
+	}
 	if err := c.readValues(r, c.vs, plain); err != nil {
 		return err
 	}
@@ -296,32 +358,57 @@ type columns struct {
 }
 
 // payload reads the header of a chunk b (of either kind) whose flags may
-// have the bits allowed, and returns its samples and its payload,
-// decompressed; plain is for the first format's chunks.
-func (c *columns) payload(b []byte, allowed byte) (n int, p []byte, plain bool, err error) {
+// have the bits allowed, and returns its samples, its flags and its
+// payload, decompressed.
+func (c *columns) payload(b []byte, allowed byte) (n int, p []byte, flags byte, err error) {
 	if len(b) < 2 || b[0]&^allowed != 0 {
-		return 0, nil, false, errCorrupt
+		return 0, nil, 0, errCorrupt
 	}
-	flags := b[0]
+	flags = b[0]
 	u, k := binary.Uvarint(b[1:])
 	if k <= 0 || u == 0 || u > maxChunkSamples {
-		return 0, nil, false, errCorrupt
+		return 0, nil, 0, errCorrupt
 	}
 	p = b[1+k:]
 	if flags&flagZstd != 0 {
 		if c.zbuf, err = zstdDec.DecodeAll(p, c.zbuf[:0]); err != nil {
-			return 0, nil, false, err
+			return 0, nil, 0, err
 		}
 		p = c.zbuf
 	}
-	return int(u), p, flags&flagBase == 0, nil
+	return int(u), p, flags, nil
 }
 
-// readTimestamps reads a timestamp column of len(ts) timestamps.
-func (c *columns) readTimestamps(r *segment.Dec, ts []int64, plain bool) {
+// evenly sets the timestamps ts to be evenly spaced from mint to maxt, and
+// says whether they can be: strictly increasing, whole milliseconds apart.
+func evenly(ts []int64, mint, maxt int64) bool {
 	n := len(ts)
-	t := r.Varint()
-	ts[0] = t
+	if n == 1 {
+		ts[0] = mint
+		return mint == maxt
+	}
+	span := uint64(maxt) - uint64(mint) // as uint64, it cannot overflow
+	if maxt <= mint || span%uint64(n-1) != 0 {
+		return false
+	}
+	d := int64(span / uint64(n-1))
+	for i := range ts {
+		ts[i] = mint + int64(i)*d
+	}
+	return true
+}
+
+// readTimestamps reads a timestamp column that holds the first of the
+// len(ts) timestamps.
+func (c *columns) readTimestamps(r *segment.Dec, ts []int64, plain bool) {
+	ts[0] = r.Varint()
+	c.readDeltas(r, ts, plain)
+}
+
+// readDeltas reads the timestamps after the first, ts[0], which is set.
+func (c *columns) readDeltas(r *segment.Dec, ts []int64, plain bool) {
+	n := len(ts)
+	t := ts[0]
 	if n > 1 {
 		d := r.Varint()
 		t += d

@@ -34,7 +34,7 @@ func BenchmarkDecode(b *testing.B) {
 		for i := range vs {
 			vs[i] = f(i)
 		}
-		col := NewChunk(Encode(nil, ts, vs))
+		col := NewChunk(Encode(nil, ts, vs), ts[0], ts[len(ts)-1])
 		xor := chunkenc.NewXORChunk()
 		app, _ := xor.Appender()
 		for i := range ts {

@@ -18,7 +18,7 @@ import (
 func roundTrip(t *testing.T, ts []int64, vs []float64) []byte {
 	t.Helper()
 	b := Encode(nil, ts, vs)
-	c := NewChunk(b)
+	c := NewChunk(b, ts[0], ts[len(ts)-1])
 	require.Equal(t, len(ts), c.NumSamples())
 	it := c.Iterator(nil)
 	for i := range ts {
@@ -112,7 +112,7 @@ func TestIteratorsShareNoColumns(t *testing.T) {
 		for i := range vs {
 			vs[i] = mul * float64(i)
 		}
-		return NewChunk(Encode(nil, ts, vs))
+		return NewChunk(Encode(nil, ts, vs), ts[0], ts[len(ts)-1])
 	}
 	a, b := chunkOf(1), chunkOf(3)
 	ita := a.Iterator(nil)
@@ -154,19 +154,22 @@ func TestChunkSizeRegularCounter(t *testing.T) {
 	require.Less(t, float64(len(b))/float64(n), 0.3)
 }
 
+// Any bytes, with any times from a meta, decode or give an error.
 func FuzzChunkDecode(f *testing.F) {
-	f.Add(Encode(nil, []int64{1, 2, 3}, []float64{1, 2.5, math.NaN()}))
-	f.Add(Encode(nil, timestamps(300, 0, 10, 0, nil), make([]float64, 300)))
-	f.Add([]byte{0, 2, 1})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		it := NewChunk(b).Iterator(nil)
+	f.Add(Encode(nil, []int64{1, 2, 3}, []float64{1, 2.5, math.NaN()}), int64(1), int64(3))
+	f.Add(Encode(nil, []int64{1, 2, 4}, []float64{1, 2.5, math.NaN()}), int64(1), int64(4))
+	f.Add(Encode(nil, timestamps(300, 0, 10, 0, nil), make([]float64, 300)), int64(0), int64(2990))
+	f.Add([]byte{0, 2, 1}, int64(0), int64(0))
+	f.Fuzz(func(t *testing.T, b []byte, mint, maxt int64) {
+		c := NewChunk(b, mint, maxt)
+		it := c.Iterator(nil)
 		n := 0
 		for it.Next() == chunkenc.ValFloat {
 			it.At()
 			n++
 		}
-		if it.Err() == nil && n != NewChunk(b).NumSamples() {
-			t.Fatalf("decoded %d samples of a chunk that says %d", n, NewChunk(b).NumSamples())
+		if it.Err() == nil && n != c.NumSamples() {
+			t.Fatalf("decoded %d samples of a chunk that says %d", n, c.NumSamples())
 		}
 		it.Seek(math.MaxInt64)
 	})
@@ -204,20 +207,29 @@ func FuzzChunkRoundTrip(f *testing.F) {
 	})
 }
 
-// Chunks written before packed columns had a base and a shift (flags
-// bit 1 clear) still decode: testdata/chunks-v1.json holds such chunks
-// of several shapes, each beside Prometheus' XOR chunk of the same samples.
-func TestChunksOfFirstFormatDecode(t *testing.T) {
-	b, err := os.ReadFile("testdata/chunks-v1.json")
+// Chunks of the earlier formats still decode: testdata/chunks-v1.json
+// holds chunks written before packed columns had a base and a shift
+// (flags bit 1 clear), chunks-v2.json the same samples written before the
+// first and last timestamps were left to the meta (bit 2 clear), each
+// beside Prometheus' XOR chunk of the same samples. They decode with any
+// times, which they do not read.
+func TestChunksOfEarlierFormatsDecode(t *testing.T) {
+	for file, flags := range map[string]byte{"testdata/chunks-v1.json": 0, "testdata/chunks-v2.json": flagBase} {
+		t.Run(file, func(t *testing.T) { testChunksDecode(t, file, flags) })
+	}
+}
+
+func testChunksDecode(t *testing.T, file string, flags byte) {
+	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	var golden []struct{ Columnar, XOR []byte }
 	require.NoError(t, json.Unmarshal(b, &golden))
 	require.NotEmpty(t, golden)
 	for i, g := range golden {
-		require.Zero(t, g.Columnar[0]&flagBase, "chunk %d", i)
+		require.Equal(t, flags, g.Columnar[0]&^flagZstd, "chunk %d", i)
 		want, err := chunkenc.FromData(chunkenc.EncXOR, g.XOR)
 		require.NoError(t, err)
-		wit, git := want.Iterator(nil), NewChunk(g.Columnar).Iterator(nil)
+		wit, git := want.Iterator(nil), NewChunk(g.Columnar, -1, -1).Iterator(nil)
 		n := 0
 		for wit.Next() == chunkenc.ValFloat {
 			require.Equal(t, chunkenc.ValFloat, git.Next(), "chunk %d: %v", i, git.Err())
@@ -230,5 +242,43 @@ func TestChunksOfFirstFormatDecode(t *testing.T) {
 		require.Equal(t, chunkenc.ValNone, git.Next())
 		require.NoError(t, git.Err())
 		require.Equal(t, want.NumSamples(), n)
+	}
+}
+
+// A chunk's first and last timestamps come from its meta, and evenly
+// spaced timestamps take no bytes at all: the chunk is read with its
+// meta's times, and wrong times or none make it corrupt, not wrong.
+func TestChunkTimesFromMeta(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	vs := make([]float64, 200)
+	for i := range vs {
+		vs[i] = float64(i * 7)
+	}
+	even := timestamps(len(vs), 1_700_000_000_000, 60_000, 0, r)
+	jittered := timestamps(len(vs), 1_700_000_000_000, 60_000, 3, r)
+	be, bj := roundTrip(t, even, vs), roundTrip(t, jittered, vs)
+	require.NotZero(t, be[0]&flagRegular)
+	require.Zero(t, bj[0]&flagRegular)
+	// The even chunk's timestamps: not even the first and the step.
+	require.Less(t, len(be), len(bj)-8)
+	roundTrip(t, even[:1], vs[:1])
+	roundTrip(t, []int64{5, 1 << 40}, vs[:2])
+
+	for name, b := range map[string][]byte{"even": be, "jittered": bj} {
+		ts := even
+		if name == "jittered" {
+			ts = jittered
+		}
+		first, last := ts[0], ts[len(ts)-1]
+		for _, times := range [][2]int64{{first, last + 1}, {first + 1, last}, {last, first}} {
+			it := NewChunk(b, times[0], times[1]).Iterator(nil)
+			require.Equal(t, chunkenc.ValNone, it.Next(), "%s chunk read with times %v", name, times)
+			require.ErrorIs(t, it.Err(), errCorrupt)
+		}
+		c, err := Pool.Get(EncColumnar, b)
+		require.NoError(t, err)
+		cit := c.Iterator(nil)
+		require.Equal(t, chunkenc.ValNone, cit.Next())
+		require.ErrorIs(t, cit.Err(), errNoTimes)
 	}
 }

@@ -517,7 +517,7 @@ func (c *cutter) flushFloats(out []chunks.Meta) []chunks.Meta {
 	for i := range int(k) {
 		lo, hi := i*n/int(k), (i+1)*n/int(k)
 		out = append(out, chunks.Meta{
-			Chunk:   NewChunk(Encode(nil, c.ts[lo:hi], c.vs[lo:hi])),
+			Chunk:   NewChunk(Encode(nil, c.ts[lo:hi], c.vs[lo:hi]), c.ts[lo], c.ts[hi-1]),
 			MinTime: c.ts[lo],
 			MaxTime: c.ts[hi-1],
 		})
