@@ -27,7 +27,7 @@ func (p pool) Get(e chunkenc.Encoding, b []byte) (chunkenc.Chunk, error) {
 	case EncColumnar:
 		return &Chunk{b: b}, nil // its times are set by chunkReader, from its meta
 	case EncColumnarHistogram:
-		return &HistogramChunk{b: b}, nil
+		return &HistogramChunk{b: b}, nil // its times are set by chunkReader, from its meta
 	}
 	return p.std.Get(e, b)
 }
@@ -232,8 +232,8 @@ type chunkReader struct {
 
 func (r *chunkReader) ChunkOrIterable(m chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
 	c, it, err := r.Reader.ChunkOrIterable(m)
-	if cc, ok := c.(*Chunk); ok {
-		cc.mint, cc.maxt, cc.timed = m.MinTime, m.MaxTime, true
+	if c, ok := c.(interface{ setTimes(mint, maxt int64) }); ok {
+		c.setTimes(m.MinTime, m.MaxTime) // columnar chunks' first and last timestamps
 	}
 	if r.count != nil && c != nil && err == nil {
 		if err := r.count(len(c.Bytes())); err != nil {

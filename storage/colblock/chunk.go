@@ -55,11 +55,7 @@ var errReadOnly = errors.New("columnar chunks are written whole, not appended to
 // it is built whole by Encode.
 type Chunk struct {
 	b []byte
-	// mint and maxt are the times of the first and last samples, from the
-	// chunk's meta; timed says they are set. Chunks with flagTimes cannot
-	// be decoded without them.
-	mint, maxt int64
-	timed      bool
+	metaTimes
 }
 
 var _ chunkenc.Chunk = (*Chunk)(nil)
@@ -67,14 +63,24 @@ var _ chunkenc.Chunk = (*Chunk)(nil)
 // NewChunk returns the chunk whose bytes are b (not copied) and whose first
 // and last samples are at mint and maxt: its meta's MinTime and MaxTime.
 func NewChunk(b []byte, mint, maxt int64) *Chunk {
-	return &Chunk{b: b, mint: mint, maxt: maxt, timed: true}
+	return &Chunk{b: b, metaTimes: metaTimes{mint, maxt, true}}
 }
+
+// metaTimes are the times of a chunk's first and last samples, from its
+// meta in the block's index (MinTime, MaxTime); ok says they are set. A
+// chunk with flagTimes cannot be decoded without them.
+type metaTimes struct {
+	mint, maxt int64
+	ok         bool
+}
+
+func (t *metaTimes) setTimes(mint, maxt int64) { *t = metaTimes{mint, maxt, true} }
 
 func (c *Chunk) Bytes() []byte                        { return c.b }
 func (c *Chunk) Encoding() chunkenc.Encoding          { return EncColumnar }
 func (c *Chunk) Appender() (chunkenc.Appender, error) { return nil, errReadOnly }
 func (c *Chunk) Compact()                             {}
-func (c *Chunk) Reset(b []byte)                       { c.b, c.timed = b, false }
+func (c *Chunk) Reset(b []byte)                       { c.b, c.ok = b, false }
 
 // NumSamples is read from the chunk's header; 0 for a malformed chunk.
 func (c *Chunk) NumSamples() int {
@@ -104,14 +110,19 @@ func Encode(dst []byte, ts []int64, vs []float64) []byte {
 	}
 	e := encoderPool.Get().(*encoder)
 	defer encoderPool.Put(e)
-	flags, p := byte(flagBase|flagTimes), e.payload[:0]
-	if regular(ts) {
-		flags |= flagRegular
-	} else {
-		p = e.appendDeltas(p, ts)
-	}
+	flags, p := e.appendTimes(flagBase, e.payload[:0], ts)
 	e.payload = e.appendValues(p, vs)
 	return e.appendChunk(dst, flags, len(ts))
+}
+
+// appendTimes appends the timestamp column of a chunk whose meta holds
+// its first and last timestamps: nothing if they are evenly spaced, else
+// appendDeltas; and returns flags with the bits that say so.
+func (e *encoder) appendTimes(flags byte, b []byte, ts []int64) (byte, []byte) {
+	if regular(ts) {
+		return flags | flagTimes | flagRegular, b
+	}
+	return flags | flagTimes, e.appendDeltas(b, ts)
 }
 
 // regular says whether the timestamps ts are evenly spaced.
@@ -137,12 +148,6 @@ func (e *encoder) appendChunk(dst []byte, flags byte, n int) []byte {
 	dst = append(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(n))
 	return append(dst, p...)
-}
-
-// appendTimestamps appends a timestamp column that holds the first:
-// varint ts[0], then appendDeltas.
-func (e *encoder) appendTimestamps(b []byte, ts []int64) []byte {
-	return e.appendDeltas(binary.AppendVarint(b, ts[0]), ts)
 }
 
 // appendDeltas appends the timestamps after the first: varint (ts[1] −
@@ -323,24 +328,8 @@ func (c *floatColumns) decode(chk *Chunk) error {
 	c.ts = growInt64(c.ts, n)
 	c.vs = growFloat64(c.vs, n)
 	r := &segment.Dec{B: p}
-	switch {
-	case flags&flagTimes == 0:
-		if flags&flagRegular != 0 {
-			return errCorrupt
-		}
-		c.readTimestamps(r, c.ts, plain)
-	case !chk.timed:
-		return errNoTimes
-	case flags&flagRegular != 0:
-		if !evenly(c.ts, chk.mint, chk.maxt) {
-			return errCorrupt
-		}
-	default:
-		c.ts[0] = chk.mint
-		c.readDeltas(r, c.ts, plain)
-		if c.ts[n-1] != chk.maxt {
-			return errCorrupt
-		}
+	if err := c.readTimes(r, c.ts, flags, chk.metaTimes); err != nil {
+		return err
 	}
 	if err := c.readValues(r, c.vs, plain); err != nil {
 		return err
@@ -398,11 +387,31 @@ func evenly(ts []int64, mint, maxt int64) bool {
 	return true
 }
 
-// readTimestamps reads a timestamp column that holds the first of the
-// len(ts) timestamps.
-func (c *columns) readTimestamps(r *segment.Dec, ts []int64, plain bool) {
-	ts[0] = r.Varint()
-	c.readDeltas(r, ts, plain)
+// readTimes reads the timestamp column of a chunk with the flags given
+// into ts: with flagTimes its first and last are times', else the column
+// holds the first.
+func (c *columns) readTimes(r *segment.Dec, ts []int64, flags byte, times metaTimes) error {
+	switch n := len(ts); {
+	case flags&flagTimes == 0:
+		if flags&flagRegular != 0 {
+			return errCorrupt
+		}
+		ts[0] = r.Varint()
+		c.readDeltas(r, ts, flags&flagBase == 0)
+	case !times.ok:
+		return errNoTimes
+	case flags&flagRegular != 0:
+		if !evenly(ts, times.mint, times.maxt) {
+			return errCorrupt
+		}
+	default:
+		ts[0] = times.mint
+		c.readDeltas(r, ts, false)
+		if ts[n-1] != times.maxt {
+			return errCorrupt
+		}
+	}
+	return nil
 }
 
 // readDeltas reads the timestamps after the first, ts[0], which is set.

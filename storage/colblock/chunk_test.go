@@ -269,16 +269,26 @@ func TestChunkTimesFromMeta(t *testing.T) {
 		if name == "jittered" {
 			ts = jittered
 		}
-		first, last := ts[0], ts[len(ts)-1]
-		for _, times := range [][2]int64{{first, last + 1}, {first + 1, last}, {last, first}} {
-			it := NewChunk(b, times[0], times[1]).Iterator(nil)
-			require.Equal(t, chunkenc.ValNone, it.Next(), "%s chunk read with times %v", name, times)
-			require.ErrorIs(t, it.Err(), errCorrupt)
-		}
-		c, err := Pool.Get(EncColumnar, b)
-		require.NoError(t, err)
-		cit := c.Iterator(nil)
-		require.Equal(t, chunkenc.ValNone, cit.Next())
-		require.ErrorIs(t, cit.Err(), errNoTimes)
+		t.Run(name, func(t *testing.T) { requireTimesChecked(t, EncColumnar, b, ts[0], ts[len(ts)-1]) })
 	}
+}
+
+// requireTimesChecked checks that the chunk of encoding enc and bytes b,
+// whose samples are from first to last, is corrupt when read with other
+// times, and cannot be read without times.
+func requireTimesChecked(t *testing.T, enc chunkenc.Encoding, b []byte, first, last int64) {
+	t.Helper()
+	for _, times := range [][2]int64{{first, last + 1}, {first + 1, last}, {last, first}} {
+		c, err := Pool.Get(enc, b)
+		require.NoError(t, err)
+		c.(interface{ setTimes(mint, maxt int64) }).setTimes(times[0], times[1])
+		it := c.Iterator(nil)
+		require.Equal(t, chunkenc.ValNone, it.Next(), "read with times %v", times)
+		require.ErrorIs(t, it.Err(), errCorrupt)
+	}
+	c, err := Pool.Get(enc, b)
+	require.NoError(t, err)
+	it := c.Iterator(nil)
+	require.Equal(t, chunkenc.ValNone, it.Next())
+	require.ErrorIs(t, it.Err(), errNoTimes)
 }

@@ -491,7 +491,7 @@ func (c *cutter) flushHistograms(out []chunks.Meta) []chunks.Meta {
 		return out
 	}
 	out = append(out, chunks.Meta{
-		Chunk:   &HistogramChunk{b: EncodeHistograms(nil, c.hts, c.hs)},
+		Chunk:   NewHistogramChunk(EncodeHistograms(nil, c.hts, c.hs), c.hts[0], c.hts[len(c.hts)-1]),
 		MinTime: c.hts[0],
 		MaxTime: c.hts[len(c.hts)-1],
 	})

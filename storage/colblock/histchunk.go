@@ -20,7 +20,7 @@ const EncColumnarHistogram chunkenc.Encoding = 0xC2
 
 // Layout of a histogram chunk's bytes (docs/format/metrics-blocks.md):
 //
-//	flags byte (bit 0 zstd) | uvarint samples | payload:
+//	flags byte (flagZstd, flagTimes, flagRegular) | uvarint samples | payload:
 //	  layout: varint schema | 8 bytes zero threshold bits |
 //	    spans (positive) | spans (negative) | uvarint n, n × 8 bytes custom values
 //	  timestamp column | packed counter-reset hints | ints count |
@@ -36,6 +36,14 @@ const EncColumnarHistogram chunkenc.Encoding = 0xC2
 // whole (EncodeHistograms) and read through its iterator.
 type HistogramChunk struct {
 	b []byte
+	metaTimes
+}
+
+// NewHistogramChunk returns the histogram chunk whose bytes are b (not
+// copied) and whose first and last samples are at mint and maxt: its
+// meta's MinTime and MaxTime.
+func NewHistogramChunk(b []byte, mint, maxt int64) *HistogramChunk {
+	return &HistogramChunk{b: b, metaTimes: metaTimes{mint, maxt, true}}
 }
 
 var _ chunkenc.Chunk = (*HistogramChunk)(nil)
@@ -44,7 +52,7 @@ func (c *HistogramChunk) Bytes() []byte                        { return c.b }
 func (c *HistogramChunk) Encoding() chunkenc.Encoding          { return EncColumnarHistogram }
 func (c *HistogramChunk) Appender() (chunkenc.Appender, error) { return nil, errReadOnly }
 func (c *HistogramChunk) Compact()                             {}
-func (c *HistogramChunk) Reset(b []byte)                       { c.b = b }
+func (c *HistogramChunk) Reset(b []byte)                       { c.b, c.ok = b, false }
 func (c *HistogramChunk) NumSamples() int                      { return (&Chunk{b: c.b}).NumSamples() }
 
 // sameLayout reports whether a and b have the same buckets, so that they
@@ -73,7 +81,7 @@ func EncodeHistograms(dst []byte, ts []int64, hs []*histogram.Histogram) []byte 
 	for _, v := range h0.CustomValues {
 		p = binary.BigEndian.AppendUint64(p, math.Float64bits(v))
 	}
-	p = e.appendTimestamps(p, ts)
+	flags, p := e.appendTimes(0, p, ts)
 	ints := func(get func(h *histogram.Histogram) int64) {
 		col := e.ints[:0]
 		for _, h := range hs {
@@ -107,7 +115,7 @@ func EncodeHistograms(dst []byte, ts []int64, hs []*histogram.Histogram) []byte 
 		e.ints = abs
 	}
 	e.payload = p
-	return e.appendChunk(dst, 0, len(ts))
+	return e.appendChunk(dst, flags, len(ts))
 }
 
 func buckets(h *histogram.Histogram, neg bool) []int64 {
@@ -153,7 +161,7 @@ func (c *HistogramChunk) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 	if !ok {
 		hi = &histIterator{}
 	}
-	hi.reset(c.b)
+	hi.reset(c)
 	return hi
 }
 
@@ -184,12 +192,12 @@ var histColumnsPool = sync.Pool{New: func() any { return new(histColumns) }}
 
 var _ chunkenc.Iterator = (*histIterator)(nil)
 
-func (it *histIterator) reset(b []byte) {
+func (it *histIterator) reset(c *HistogramChunk) {
 	it.i, it.err = -1, nil
 	if it.cols == nil {
 		it.cols = histColumnsPool.Get().(*histColumns)
 	}
-	if err := it.cols.decode(b); err != nil {
+	if err := it.cols.decode(c); err != nil {
 		it.release()
 		it.err = fmt.Errorf("columnar histogram chunk: %w", err)
 		return
@@ -207,8 +215,8 @@ func (it *histIterator) release() {
 	it.ts = nil
 }
 
-func (c *histColumns) decode(b []byte) error {
-	n, p, _, err := c.payload(b, flagZstd)
+func (c *histColumns) decode(chk *HistogramChunk) error {
+	n, p, flags, err := c.payload(chk.b, flagZstd|flagTimes|flagRegular)
 	if err != nil {
 		return err
 	}
@@ -240,7 +248,10 @@ func (c *histColumns) decode(b []byte) error {
 		return errCorrupt
 	}
 	c.ts = growInt64(c.ts, n)
-	c.readTimestamps(r, c.ts, false)
+	// Histogram chunks have always had packed columns with a base.
+	if err := c.readTimes(r, c.ts, flags|flagBase, chk.metaTimes); err != nil {
+		return err
+	}
 	ints := func(col *[]uint64) error {
 		*col = growUint64(*col, n)
 		return readInts(r, byte1(r), *col, false)
