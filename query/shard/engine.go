@@ -34,6 +34,11 @@ type Engine struct {
 	// Timeout bounds a split query's evaluations together, as the
 	// engine's bounds one query's; 0 for no bound of their own.
 	Timeout time.Duration
+	// MaxSamples is the engine's -query.max-samples. A range query's
+	// parts that direct.go evaluates hold no more points than that,
+	// and leave a query that would hold more to the engine; 0 leaves
+	// every part to the engine.
+	MaxSamples int
 }
 
 func (e Engine) NewInstantQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error) {
@@ -76,7 +81,15 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 	sq := &query{qs: qs, run: r, parallel: parallel, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
 	for i, p := range parts {
 		for j := range shards {
-			pq, err := newQuery(r.shard(j, shards), p.expr)
+			engineQuery := func() (promql.Query, error) { return newQuery(r.shard(j, shards), p.expr) }
+			if p.direct != nil && step > 0 && e.MaxSamples > 0 {
+				sq.partials[i] = append(sq.partials[i], &directQuery{
+					p: p.direct, expr: p.expr, q: r.shard(j, shards),
+					start: r.start, end: r.end, step: r.step, maxSamples: e.MaxSamples, engine: engineQuery,
+				})
+				continue
+			}
+			pq, err := engineQuery()
 			if err != nil {
 				sq.Close()
 				return nil, err

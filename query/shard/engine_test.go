@@ -114,7 +114,7 @@ func newEngines() (plain promql.QueryEngine, sharded Engine) {
 		MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute,
 		EnableAtModifier: true, EnableNegativeOffset: true,
 	})
-	return eng, Engine{QueryEngine: eng, Shards: 5, Parallel: 2}
+	return eng, Engine{QueryEngine: eng, Shards: 5, Parallel: 2, MaxSamples: 10_000_000}
 }
 
 // TestShardedLikeOneEvaluation evaluates queries with and without shards,
@@ -280,7 +280,7 @@ func near(a, b float64) bool {
 func TestShardedErrors(t *testing.T) {
 	db, start := testDB(t)
 	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 100, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
-	sharded := Engine{QueryEngine: eng, Shards: 2}
+	sharded := Engine{QueryEngine: eng, Shards: 2, MaxSamples: 100}
 	q, err := sharded.NewRangeQuery(context.Background(), db, nil, `sum(rate(req_total[5m]))`, start, start.Add(2*time.Hour), 15*time.Second)
 	if err != nil {
 		t.Fatal(err)

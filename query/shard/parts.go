@@ -22,6 +22,8 @@ const (
 type part struct {
 	// expr is the aggregation as it was in the query.
 	expr string
+	// direct is the part as direct evaluates it, or nil.
+	direct *directPart
 }
 
 // split finds the aggregations of expr that can be evaluated shard by
@@ -36,7 +38,7 @@ func split(expr parser.Expr) []part {
 		switch n := n.(type) {
 		case *parser.AggregateExpr:
 			if shardable(n) {
-				parts = append(parts, part{expr: n.String()})
+				parts = append(parts, part{expr: n.String(), direct: directOf(n)})
 				rewrite(n, len(parts)-1)
 				return
 			}
