@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -10,7 +11,9 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
+	"github.com/prometheus/prometheus/util/annotations"
 )
 
 // TestDirectLikeTheEngine evaluates the parts that direct takes, shard by
@@ -134,9 +137,115 @@ func sameBits(t *testing.T, got, want promql.Matrix) {
 			t.Fatalf("series %d is %v, want %v", i, g, w)
 		}
 		for j := range w.Floats {
-			if g.Floats[j].T != w.Floats[j].T || math.Float64bits(g.Floats[j].F) != math.Float64bits(w.Floats[j].F) {
+			gf, wf := g.Floats[j].F, w.Floats[j].F
+			if g.Floats[j].T != w.Floats[j].T || (math.Float64bits(gf) != math.Float64bits(wf) && !(math.IsNaN(gf) && math.IsNaN(wf))) {
 				t.Fatalf("%s: point %d is %v, want %v", w.Metric, j, g.Floats[j], w.Floats[j])
 			}
 		}
 	}
 }
+
+// FuzzDirectLikeTheEngine: on counters made of the input (any float,
+// stale markers, resets, uneven times) and any range and step, direct's
+// sum by (job) (rate) and increase equal the engine's to the bit.
+func FuzzDirectLikeTheEngine(f *testing.F) {
+	f.Add([]byte("\x05\x3c\x10\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), uint16(300), uint16(60), false)
+	f.Add([]byte("\x00\x01\xff\x80\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f\x11\x22\x33"), uint16(15), uint16(7), true)
+	f.Fuzz(func(t *testing.T, data []byte, rangeSec, stepSec uint16, increase bool) {
+		if rangeSec == 0 || stepSec == 0 || len(data) > 4096 {
+			return
+		}
+		// Each sample takes 3 bytes: the series (of 4), the time since
+		// the series' last sample (s), and the value's change, of which
+		// some mean a reset, a stale marker, NaN or infinity.
+		var series [4]promql.Series
+		var last [4]int64
+		var v [4]float64
+		for i := 0; i+3 <= len(data); i += 3 {
+			s := data[i] % 4
+			last[s] += int64(data[i+1]%120+1) * 1000
+			f := v[s]
+			switch d := data[i+2]; {
+			case d < 8:
+				f = math.Float64frombits(value.StaleNaN)
+			case d < 12:
+				v[s], f = 0, 0
+			case d == 12:
+				f = math.NaN()
+			case d == 13:
+				f = math.Inf(1)
+			case d == 14:
+				f = -float64(d)
+			default:
+				v[s] += float64(d) / 7
+				f = v[s]
+			}
+			series[s].Floats = append(series[s].Floats, promql.FPoint{T: last[s], F: f})
+		}
+		var list []storage.Series
+		for s := range series {
+			if len(series[s].Floats) > 0 {
+				series[s].Metric = labels.FromStrings("__name__", "x_total", "job", []string{"a", "b"}[s%2], "s", string(rune('0'+s)))
+				list = append(list, promql.NewStorageSeries(series[s]))
+			}
+		}
+		fn := "rate"
+		if increase {
+			fn = "increase"
+		}
+		q := fmt.Sprintf("sum by (job) (%s(x_total[%ds]))", fn, rangeSec%900)
+		if rangeSec%900 == 0 {
+			return
+		}
+		expr, err := parser.ParseExpr(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := directOf(expr.(*parser.AggregateExpr))
+		start, end, step := time.UnixMilli(0), time.UnixMilli(130*1000*120), time.Duration(stepSec%1800+1)*time.Second
+		eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+		r := newRun(listQueryable(list), start, end, step, 1)
+		defer r.close()
+		d := &directQuery{p: p, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+			engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
+		got := exec(t, func() (promql.Query, error) { return d, nil })
+		want := exec(t, func() (promql.Query, error) {
+			return eng.NewRangeQuery(context.Background(), r.shard(0, 1), nil, q, start, end, step)
+		})
+		sameBits(t, got, want)
+	})
+}
+
+// listQueryable holds series in memory and selects by their labels.
+type listQueryable []storage.Series
+
+func (l listQueryable) Querier(int64, int64) (storage.Querier, error) { return l, nil }
+
+func (l listQueryable) Select(_ context.Context, _ bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	var out []storage.Series
+	for _, s := range l {
+		if matchAll(s.Labels(), ms) {
+			out = append(out, s)
+		}
+	}
+	return &listSet{series: out}
+}
+
+func matchAll(ls labels.Labels, ms []*labels.Matcher) bool {
+	for _, m := range ms {
+		if !m.Matches(ls.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (listQueryable) LabelValues(context.Context, string, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, nil
+}
+
+func (listQueryable) LabelNames(context.Context, *storage.LabelHints, ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return nil, nil, nil
+}
+
+func (listQueryable) Close() error { return nil }
