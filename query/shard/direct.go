@@ -203,7 +203,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		it = s.Iterator(it)
 		vt := it.Next()
 		window = window[:0]
-		for k := range steps {
+		for k := 0; k < steps; k++ {
 			ts := d.start + int64(k)*d.step
 			mint := ts - rng
 			drop := 0
@@ -211,8 +211,18 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				drop++
 			}
 			window = append(window[:0], window[drop:]...)
-			if len(window) == 0 && vt != chunkenc.ValNone && it.AtT() <= mint {
-				vt = it.Seek(mint + 1)
+			if len(window) == 0 {
+				// A day-long dashboard over a series of an hour has
+				// nothing at most steps: go on at the next sample's.
+				if vt == chunkenc.ValNone {
+					break
+				}
+				if t := it.AtT(); t > ts {
+					k = int((t-d.start+d.step-1)/d.step) - 1
+					continue
+				} else if t <= mint {
+					vt = it.Seek(mint + 1)
+				}
 			}
 			for ; vt != chunkenc.ValNone; vt = it.Next() {
 				if vt != chunkenc.ValFloat {
