@@ -72,6 +72,10 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		{q: `sum by (job) (rate(req_total{code!="300"}[3m]))`},
 		{q: `sum(rate(odd_total[1m]))`},
 		{q: `sum without () (increase(odd_total[45s]))`},
+		{q: `sum by (job) (irate(req_total[1m]))`},
+		{q: `sum without (instance) (irate(odd_total[45s]))`},
+		{q: `sum by (job) (idelta(mem_bytes[5m]))`}, // a gauge: no annotation for irate and idelta
+		{q: `sum(irate(mixed_total[5m]))`, toEngine: true},
 		{q: `sum(rate(mixed_total[5m]))`, toEngine: true},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
@@ -112,7 +116,7 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		`sum(rate(mem_bytes[5m]))`, // the engine annotates: not a counter's name
 		`sum(rate(req_total[5m] offset 1m))`,
 		`sum(rate(req_total[5m] @ 100))`,
-		`sum(irate(req_total[5m]))`,
+		`sum(deriv(req_total[5m]))`,
 		`max(rate(req_total[5m]))`,
 		`sum(rate(req_total[5m]) * 2)`,
 	} {
@@ -147,11 +151,14 @@ func sameBits(t *testing.T, got, want promql.Matrix) {
 
 // FuzzDirectLikeTheEngine: on counters made of the input (any float,
 // stale markers, resets, uneven times) and any range and step, direct's
-// sum by (job) (rate) and increase equal the engine's to the bit.
+// sum by (job) of rate, increase, irate and idelta equal the engine's to
+// the bit.
 func FuzzDirectLikeTheEngine(f *testing.F) {
-	f.Add([]byte("\x05\x3c\x10\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), uint16(300), uint16(60), false)
-	f.Add([]byte("\x00\x01\xff\x80\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f\x11\x22\x33"), uint16(15), uint16(7), true)
-	f.Fuzz(func(t *testing.T, data []byte, rangeSec, stepSec uint16, increase bool) {
+	f.Add([]byte("\x05\x3c\x10\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), uint16(300), uint16(60), uint8(0))
+	f.Add([]byte("\x00\x01\xff\x80\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f\x11\x22\x33"), uint16(15), uint16(7), uint8(1))
+	f.Add([]byte("\x05\x3c\x10\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), uint16(120), uint16(30), uint8(2))
+	f.Add([]byte("\x00\x01\xff\x80\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f\x11\x22\x33"), uint16(60), uint16(61), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, rangeSec, stepSec uint16, fnIndex uint8) {
 		if rangeSec == 0 || stepSec == 0 || len(data) > 4096 {
 			return
 		}
@@ -189,10 +196,7 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 				list = append(list, promql.NewStorageSeries(series[s]))
 			}
 		}
-		fn := "rate"
-		if increase {
-			fn = "increase"
-		}
+		fn := []string{"rate", "increase", "irate", "idelta"}[fnIndex%4]
 		q := fmt.Sprintf("sum by (job) (%s(x_total[%ds]))", fn, rangeSec%900)
 		if rangeSec%900 == 0 {
 			return
