@@ -91,7 +91,7 @@ func NewEngine(opts EngineOptions, logger *slog.Logger, reg prometheus.Registere
 		EnableNegativeOffset: true,
 		EnablePerStepStats:   true,
 	})
-	engine = shard.Engine{QueryEngine: engine, Shards: opts.Shards, Timeout: opts.QueryTimeout, MaxSamples: opts.MaxSamples}
+	engine = shard.Engine{QueryEngine: engine, Shards: opts.Shards, Timeout: opts.QueryTimeout, MaxSamples: opts.MaxSamples, LookbackDelta: opts.LookbackDelta}
 	if opts.MaxResponseBytes > 0 {
 		refused := prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sightline_query_results_too_large_total",

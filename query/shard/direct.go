@@ -32,14 +32,15 @@ import (
 // its answer, annotation or error as Prometheus does.
 
 // directPart is a part that direct evaluates: sum by|without (grouping)
-// (fn(selector[rng])) for fn rate, increase, irate or idelta, with no
-// offset, @, anchored or smoothed selector, and for rate and increase of
-// a metric whose name the engine accepts without an annotation.
+// (fn(selector[rng])) for fn rate, increase, irate or idelta, or of the
+// selector itself, with no offset, @, anchored or smoothed selector, and
+// for rate and increase of a metric whose name the engine accepts without
+// an annotation.
 type directPart struct {
 	grouping []string // sorted, as the engine sorts them
 	without  bool
-	fn       string
-	rng      time.Duration
+	fn       string        // "" for the selector's own values
+	rng      time.Duration // of fn's range; the lookback's for the selector
 	matchers []*labels.Matcher
 }
 
@@ -51,6 +52,14 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 	e := agg.Expr
 	for p, ok := e.(*parser.ParenExpr); ok; p, ok = e.(*parser.ParenExpr) {
 		e = p.Expr
+	}
+	if vs, ok := e.(*parser.VectorSelector); ok {
+		if !plain(vs) {
+			return nil
+		}
+		grouping := slices.Clone(agg.Grouping)
+		slices.Sort(grouping)
+		return &directPart{grouping: grouping, without: agg.Without, matchers: vs.LabelMatchers}
 	}
 	call, ok := e.(*parser.Call)
 	if !ok || len(call.Args) != 1 {
@@ -66,7 +75,7 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 		return nil
 	}
 	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
-	if !ok || vs.OriginalOffset != 0 || vs.Offset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
+	if !ok || !plain(vs) {
 		return nil
 	}
 	if (call.Func.Name == "rate" || call.Func.Name == "increase") && !counterName(vs) {
@@ -75,6 +84,11 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 	grouping := slices.Clone(agg.Grouping)
 	slices.Sort(grouping)
 	return &directPart{grouping: grouping, without: agg.Without, fn: call.Func.Name, rng: ms.Range, matchers: vs.LabelMatchers}
+}
+
+// plain says whether vs has no offset, @, anchored or smoothed modifier.
+func plain(vs *parser.VectorSelector) bool {
+	return vs.OriginalOffset == 0 && vs.Offset == 0 && vs.Timestamp == nil && vs.StartOrEnd == 0 && !vs.Anchored && !vs.Smoothed
 }
 
 // counterName says whether the selector's metric name (oneMetric made sure
@@ -99,6 +113,7 @@ var errToEngine = errors.New("shard: left to the engine")
 // whose Exec falls back on the engine's query of the part.
 type directQuery struct {
 	p          *directPart
+	lookback   time.Duration // the query's, for a selector's values
 	expr       string
 	q          storage.Queryable // the shard's
 	start, end int64             // of the query, ms
@@ -139,12 +154,16 @@ type group struct {
 }
 
 func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
-	rng := d.rng()
 	// The range and hints of the engine's Select, so that the evaluation
 	// shares the run's querier with the others and reads what they read.
+	rng := d.p.rng.Milliseconds()
 	hints := &storage.SelectHints{
 		Start: d.start - rng + 1, End: d.end, Step: d.step, Range: rng,
 		Func: d.p.fn, By: !d.p.without, Grouping: d.p.grouping,
+	}
+	if d.p.fn == "" {
+		rng = d.lookback.Milliseconds() // a step's value is its last sample in the lookback
+		hints.Start, hints.Range, hints.Func = d.start-rng+1, 0, "sum"
 	}
 	querier, err := d.q.Querier(hints.Start, hints.End)
 	if err != nil {
@@ -234,19 +253,25 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				if t > ts {
 					break
 				}
-				if t > mint && !value.IsStaleNaN(f) {
+				// A selector's value is its last sample, none if that is
+				// a staleness marker; the functions leave markers out.
+				if t > mint && (d.p.fn == "" || !value.IsStaleNaN(f)) {
 					window = append(window, promql.FPoint{T: t, F: f})
 				}
 			}
-			if len(window) < 2 {
-				continue
-			}
 			var v float64
-			switch d.p.fn {
-			case "rate", "increase":
+			switch last := len(window) - 1; {
+			case d.p.fn == "":
+				if last < 0 || value.IsStaleNaN(window[last].F) {
+					continue
+				}
+				v = window[last].F
+			case last < 1:
+				continue
+			case d.p.fn == "rate" || d.p.fn == "increase":
 				v = extrapolatedRate(window, mint, ts, rangeSec, d.p.fn == "rate")
 			default:
-				v = instantValue(window[len(window)-2], window[len(window)-1], d.p.fn == "irate")
+				v = instantValue(window[last-1], window[last], d.p.fn == "irate")
 			}
 			points++
 			if !g.seen[k] {
@@ -275,8 +300,6 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 	sort.Sort(m)
 	return m, nil
 }
-
-func (d *directQuery) rng() int64 { return d.p.rng.Milliseconds() }
 
 // extrapolatedRate is the engine's rate (isRate) or increase of a
 // counter's float samples in (rangeStart, rangeEnd], at least two: its

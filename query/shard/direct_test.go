@@ -76,6 +76,10 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		{q: `sum without (instance) (irate(odd_total[45s]))`},
 		{q: `sum by (job) (idelta(mem_bytes[5m]))`}, // a gauge: no annotation for irate and idelta
 		{q: `sum(irate(mixed_total[5m]))`, toEngine: true},
+		{q: `sum by (job) (mem_bytes)`},
+		{q: `sum without (instance) (req_total)`},
+		{q: `sum(odd_total)`}, // stale markers end a value before the lookback does
+		{q: `sum by (job) (mixed_total)`, toEngine: true},
 		{q: `sum(rate(mixed_total[5m]))`, toEngine: true},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
@@ -92,7 +96,7 @@ func TestDirectLikeTheEngine(t *testing.T) {
 				defer r.close() // before the TSDB closes, which waits for its queriers
 				toEngine := 0
 				for j := range shards {
-					d := &directQuery{p: p, expr: tc.q, q: r.shard(j, shards), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+					d := &directQuery{p: p, lookback: 5 * time.Minute, expr: tc.q, q: r.shard(j, shards), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
 						engine: func() (promql.Query, error) {
 							return eng.NewRangeQuery(context.Background(), r.shard(j, shards), nil, tc.q, qStart, qEnd, step)
 						}}
@@ -119,6 +123,8 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		`sum(deriv(req_total[5m]))`,
 		`max(rate(req_total[5m]))`,
 		`sum(rate(req_total[5m]) * 2)`,
+		`sum(mem_bytes offset 5m)`,
+		`sum(mem_bytes @ 100)`,
 	} {
 		expr, err := parser.ParseExpr(q)
 		if err != nil {
@@ -151,8 +157,8 @@ func sameBits(t *testing.T, got, want promql.Matrix) {
 
 // FuzzDirectLikeTheEngine: on counters made of the input (any float,
 // stale markers, resets, uneven times) and any range and step, direct's
-// sum by (job) of rate, increase, irate and idelta equal the engine's to
-// the bit.
+// sum by (job) of rate, increase, irate and idelta, and of the series'
+// own values under any lookback, equal the engine's to the bit.
 func FuzzDirectLikeTheEngine(f *testing.F) {
 	f.Add([]byte("\x05\x3c\x10\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"), uint16(300), uint16(60), uint8(0))
 	f.Add([]byte("\x00\x01\xff\x80\x7f\x00\x00\x00\x00\x00\x00\xf0\x7f\x11\x22\x33"), uint16(15), uint16(7), uint8(1))
@@ -196,10 +202,14 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 				list = append(list, promql.NewStorageSeries(series[s]))
 			}
 		}
-		fn := []string{"rate", "increase", "irate", "idelta"}[fnIndex%4]
-		q := fmt.Sprintf("sum by (job) (%s(x_total[%ds]))", fn, rangeSec%900)
+		fn := []string{"rate", "increase", "irate", "idelta", ""}[fnIndex%5]
 		if rangeSec%900 == 0 {
 			return
+		}
+		q := fmt.Sprintf("sum by (job) (%s(x_total[%ds]))", fn, rangeSec%900)
+		lookback := time.Duration(rangeSec%900) * time.Second // for the selector's values
+		if fn == "" {
+			q = "sum by (job) (x_total)"
 		}
 		expr, err := parser.ParseExpr(q)
 		if err != nil {
@@ -210,11 +220,11 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 		eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 		r := newRun(listQueryable(list), start, end, step, 1)
 		defer r.close()
-		d := &directQuery{p: p, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+		d := &directQuery{p: p, lookback: lookback, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
 			engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
 		got := exec(t, func() (promql.Query, error) { return d, nil })
 		want := exec(t, func() (promql.Query, error) {
-			return eng.NewRangeQuery(context.Background(), r.shard(0, 1), nil, q, start, end, step)
+			return eng.NewRangeQuery(context.Background(), r.shard(0, 1), promql.NewPrometheusQueryOpts(false, lookback), q, start, end, step)
 		})
 		sameBits(t, got, want)
 	})

@@ -17,8 +17,9 @@
 // A range query is split into more shards than run at once, so that each
 // evaluation, which holds every step of its shard's series, holds fewer.
 //
-// The commonest part, sum by (…) (rate(x[5m])) (or increase, irate,
-// idelta) of a range query, is evaluated without the engine (direct.go): a series at a time,
+// The commonest parts of a range query, sum by (…) (rate(x[5m])) (or
+// increase, irate, idelta) and sum by (…) (x), are evaluated without the
+// engine (direct.go): a series at a time,
 // in one pass over its samples, with the engine's arithmetic in the
 // engine's order, so that each shard's result is the engine's to the bit.
 // At a histogram sample, a warning or an error, the part goes to the

@@ -39,6 +39,9 @@ type Engine struct {
 	// and leave a query that would hold more to the engine; 0 leaves
 	// every part to the engine.
 	MaxSamples int
+	// LookbackDelta is the engine's, for the parts direct.go evaluates
+	// (0 for the engine's default, 5 minutes); a query's own replaces it.
+	LookbackDelta time.Duration
 }
 
 func (e Engine) NewInstantQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error) {
@@ -79,12 +82,19 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 	}
 	r := newRun(q, start, end, step, len(parts))
 	sq := &query{qs: qs, run: r, parallel: parallel, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
+	lookback := e.LookbackDelta
+	if lookback <= 0 {
+		lookback = 5 * time.Minute // the engine's default
+	}
+	if opts != nil && opts.LookbackDelta() > 0 {
+		lookback = opts.LookbackDelta()
+	}
 	for i, p := range parts {
 		for j := range shards {
 			engineQuery := func() (promql.Query, error) { return newQuery(r.shard(j, shards), p.expr) }
 			if p.direct != nil && step > 0 && e.MaxSamples > 0 {
 				sq.partials[i] = append(sq.partials[i], &directQuery{
-					p: p.direct, expr: p.expr, q: r.shard(j, shards),
+					p: p.direct, lookback: lookback, expr: p.expr, q: r.shard(j, shards),
 					start: r.start, end: r.end, step: r.step, maxSamples: e.MaxSamples, engine: engineQuery,
 				})
 				continue

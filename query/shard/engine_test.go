@@ -114,7 +114,7 @@ func newEngines() (plain promql.QueryEngine, sharded Engine) {
 		MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute,
 		EnableAtModifier: true, EnableNegativeOffset: true,
 	})
-	return eng, Engine{QueryEngine: eng, Shards: 5, Parallel: 2, MaxSamples: 10_000_000}
+	return eng, Engine{QueryEngine: eng, Shards: 5, Parallel: 2, MaxSamples: 10_000_000, LookbackDelta: 5 * time.Minute}
 }
 
 // TestShardedLikeOneEvaluation evaluates queries with and without shards,
@@ -186,6 +186,26 @@ func TestShardedLikeOneEvaluation(t *testing.T) {
 				sameValue(t, got, want)
 			}
 		})
+	}
+}
+
+// TestShardedLookback: a query's own lookback delta holds in its split
+// parts, the sum of a selector's values that direct.go evaluates included.
+func TestShardedLookback(t *testing.T) {
+	db, start := testDB(t)
+	plain, sharded := newEngines()
+	ctx := context.Background()
+	for _, q := range []string{`sum by (job) (mem_bytes)`, `count by (job) (mem_bytes)`} {
+		for _, lookback := range []time.Duration{30 * time.Second, 10 * time.Minute} {
+			opts := promql.NewPrometheusQueryOpts(false, lookback)
+			want := exec(t, func() (promql.Query, error) {
+				return plain.NewRangeQuery(ctx, db, opts, q, start.Add(-10*time.Minute), start.Add(130*time.Minute), 20*time.Second)
+			})
+			got := exec(t, func() (promql.Query, error) {
+				return sharded.NewRangeQuery(ctx, db, opts, q, start.Add(-10*time.Minute), start.Add(130*time.Minute), 20*time.Second)
+			})
+			sameValue(t, got, want)
+		}
 	}
 }
 
