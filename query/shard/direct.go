@@ -20,16 +20,17 @@ import (
 )
 
 // A dashboard's range queries are mostly sum by (…) (rate(x[5m])) (or
-// irate), and histogram_quantile over one. Prometheus' engine spends most of such a
-// query's CPU moving each sample through its BufferedSeriesIterator and
-// ring buffer, once a step, and in a function call a step: over a day it
-// was 2.6 times VictoriaMetrics' time. direct evaluates that part itself,
-// a series at a time, in one pass over its samples, with the engine's
-// arithmetic (extrapolatedRate or instantValue, and the sum's
-// Kahan-Neumaier addition in the engine's order of series), so that its
-// result is the engine's to the bit. It takes only floats without warnings: at the first histogram
-// sample, warning or error it hands the part to the engine, which gives
-// its answer, annotation or error as Prometheus does.
+// irate), and histogram_quantile over one. Prometheus' engine spends most
+// of such a query's CPU moving each sample through its
+// BufferedSeriesIterator and ring buffer, once a step, and in a function
+// call a step: over a day it was 2.6 times VictoriaMetrics' time. direct
+// evaluates that part itself, a series at a time, in one pass over its
+// samples, with the engine's arithmetic (extrapolatedRate or
+// instantValue, and the sum's Kahan-Neumaier addition in the engine's
+// order of series), so that its result is the engine's to the bit. It
+// takes only floats without warnings: at the first histogram sample,
+// warning or error it hands the part to the engine, which gives its
+// answer, annotation or error as Prometheus does.
 
 // directPart is a part that direct evaluates: sum by|without (grouping)
 // (fn(selector[rng])) for fn rate, increase, irate or idelta, or of the
@@ -53,37 +54,25 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 	for p, ok := e.(*parser.ParenExpr); ok; p, ok = e.(*parser.ParenExpr) {
 		e = p.Expr
 	}
-	if vs, ok := e.(*parser.VectorSelector); ok {
-		if !plain(vs) {
-			return nil
+	d := &directPart{grouping: slices.Sorted(slices.Values(agg.Grouping)), without: agg.Without}
+	vs, ok := e.(*parser.VectorSelector)
+	if call, isCall := e.(*parser.Call); isCall && len(call.Args) == 1 {
+		switch call.Func.Name {
+		case "rate", "increase", "irate", "idelta":
+			if ms, isMatrix := call.Args[0].(*parser.MatrixSelector); isMatrix {
+				vs, ok = ms.VectorSelector.(*parser.VectorSelector)
+				d.fn, d.rng = call.Func.Name, ms.Range
+			}
 		}
-		grouping := slices.Clone(agg.Grouping)
-		slices.Sort(grouping)
-		return &directPart{grouping: grouping, without: agg.Without, matchers: vs.LabelMatchers}
 	}
-	call, ok := e.(*parser.Call)
-	if !ok || len(call.Args) != 1 {
-		return nil
-	}
-	switch call.Func.Name {
-	case "rate", "increase", "irate", "idelta":
-	default:
-		return nil
-	}
-	ms, ok := call.Args[0].(*parser.MatrixSelector)
-	if !ok {
-		return nil
-	}
-	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
 	if !ok || !plain(vs) {
 		return nil
 	}
-	if (call.Func.Name == "rate" || call.Func.Name == "increase") && !counterName(vs) {
+	if (d.fn == "rate" || d.fn == "increase") && !counterName(vs) {
 		return nil // the engine annotates the result: "might not be a counter"
 	}
-	grouping := slices.Clone(agg.Grouping)
-	slices.Sort(grouping)
-	return &directPart{grouping: grouping, without: agg.Without, fn: call.Func.Name, rng: ms.Range, matchers: vs.LabelMatchers}
+	d.matchers = vs.LabelMatchers
+	return d
 }
 
 // plain says whether vs has no offset, @, anchored or smoothed modifier.
@@ -231,7 +220,9 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			for drop < len(window) && window[drop].T <= mint {
 				drop++
 			}
-			window = append(window[:0], window[drop:]...)
+			if drop > 0 {
+				window = append(window[:0], window[drop:]...)
+			}
 			if len(window) == 0 {
 				// A day-long dashboard over a series of an hour has
 				// nothing at most steps: go on at the next sample's.
