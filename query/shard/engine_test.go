@@ -25,7 +25,7 @@ import (
 // of it compacted into blocks, so that series are read from blocks and head
 // at once. Some series start late, end early or have a gap, and one
 // instance has a 20-minute gap in all its series.
-func testDB(t *testing.T) (*tsdb.DB, time.Time) {
+func testDB(t testing.TB) (*tsdb.DB, time.Time) {
 	t.Helper()
 	o := tsdb.DefaultOptions()
 	o.MinBlockDuration = (30 * time.Minute).Milliseconds()
