@@ -79,7 +79,11 @@ func appendTestData(t testing.TB, db *tsdb.DB, t0 int64, hours int) {
 			_, err := app.Append(0, ls, ts, v)
 			require.NoError(t, err)
 		}
-		_, err := app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "int"), ts, tsdbutil.GenerateTestHistogram(int64(i)), nil)
+		ih := tsdbutil.GenerateTestHistogram(int64(i))
+		if i%50 == 49 {
+			ih = &histogram.Histogram{Sum: math.Float64frombits(value.StaleNaN)}
+		}
+		_, err := app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "int"), ts, ih, nil)
 		require.NoError(t, err)
 		_, err = app.AppendHistogram(0, labels.FromStrings("__name__", "h", "type", "float"), ts, nil, tsdbutil.GenerateTestFloatHistogram(int64(i)))
 		require.NoError(t, err)
@@ -106,6 +110,8 @@ type sample struct {
 	f  uint64 // bits
 	h  *histogram.Histogram
 	fh *histogram.FloatHistogram
+	// staleHistogram says f is a histogram's staleness marker.
+	staleHistogram bool
 }
 
 // selectAll reads every series in [mint, maxt] through the querier.
@@ -129,6 +135,10 @@ func selectAll(t *testing.T, q storage.Querier, ms ...*labels.Matcher) map[strin
 				got = append(got, sample{t: ts, f: math.Float64bits(v)})
 			case chunkenc.ValHistogram:
 				ts, h := it.AtHistogram(nil)
+				if value.IsStaleNaN(h.Sum) { // NaN equals nothing: compared by its bits
+					got = append(got, sample{t: ts, f: math.Float64bits(h.Sum), staleHistogram: true})
+					continue
+				}
 				got = append(got, sample{t: ts, h: h})
 			case chunkenc.ValFloatHistogram:
 				ts, fh := it.AtFloatHistogram(nil)

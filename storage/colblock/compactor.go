@@ -438,7 +438,12 @@ type cutter struct {
 	vs   []float64
 	hts  []int64
 	hs   []*histogram.Histogram
-	it   chunkenc.Iterator
+	// spare holds the histograms of chunks already written, to be filled
+	// again: a histogram of its own for every sample would be a quarter of
+	// what the ingest of native histograms allocates (every sample is
+	// decoded again at each merge).
+	spare []*histogram.Histogram
+	it    chunkenc.Iterator
 }
 
 // maxRunChunks bounds a run's samples, so what a series of very frequent
@@ -476,7 +481,15 @@ func (c *cutter) addHistograms(out []chunks.Meta, chk chunkenc.Chunk) ([]chunks.
 		if vt != chunkenc.ValHistogram {
 			return out, fmt.Errorf("a %s sample in a histogram chunk", vt)
 		}
-		t, h := c.it.AtHistogram(nil)
+		var h *histogram.Histogram
+		if n := len(c.spare); n > 0 {
+			h, c.spare = c.spare[n-1], c.spare[:n-1]
+		}
+		t, got := c.it.AtHistogram(h)
+		if got != h && h != nil { // a staleness marker comes as a new histogram
+			c.spare = append(c.spare, h)
+		}
+		h = got
 		if n := len(c.hs); n > 0 && (n >= c.opts.SamplesPerChunk || t-c.hts[0] >= c.rng || !sameLayout(h, c.hs[0])) {
 			out = c.flushHistograms(out)
 		}
@@ -495,6 +508,7 @@ func (c *cutter) flushHistograms(out []chunks.Meta) []chunks.Meta {
 		MinTime: c.hts[0],
 		MaxTime: c.hts[len(c.hts)-1],
 	})
+	c.spare = append(c.spare, c.hs...)
 	clear(c.hs)
 	c.hts, c.hs = c.hts[:0], c.hs[:0]
 	return out
