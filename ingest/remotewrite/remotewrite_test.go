@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sightline-dev/sightline/internal/storetest"
@@ -94,6 +98,54 @@ func TestRemoteWrite(t *testing.T) {
 	rec = post(h, "application/x-protobuf", "", binary.AppendUvarint(nil, 0xf0000000))
 	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
 	require.Contains(t, rec.Body.String(), "decompresses to 4026531840 bytes")
+}
+
+// Requests in flight at once each read their own body, though the buffers
+// bodies are read into are used again: every series of every request is
+// stored with its own value. A buffer given back while its request still
+// reads it is a data race that `go test -race` reports here (checked by
+// putting it back before the handler runs); without -race the window is
+// too short to show.
+func TestConcurrentBodiesKeptApart(t *testing.T) {
+	h, store := newTestReceiver(t)
+	const senders, requests = 8, 40
+	var wg sync.WaitGroup
+	codes := make(chan int, senders*requests)
+	for g := range senders {
+		wg.Go(func() {
+			for i := range requests {
+				// Bodies of different sizes, so that a buffer is grown
+				// and then holds a longer body than the next.
+				name := fmt.Sprintf("c%d_%d%s", g, i, strings.Repeat("x", (g*requests+i)%97*20))
+				codes <- post(h, "application/x-protobuf", "", writeBody(t, name, float64(g*requests+i))).Code
+			}
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		require.Equal(t, http.StatusNoContent, code)
+	}
+	q, err := store.Querier(0, time.Now().Add(time.Minute).UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	ss := q.Select(tenant.With(context.Background(), tenant.Default), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "c.+"))
+	got := map[string]float64{}
+	var it chunkenc.Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		require.Equal(t, chunkenc.ValFloat, it.Next())
+		_, v := it.At()
+		got[ss.At().Labels().Get("__name__")] = v
+	}
+	require.NoError(t, ss.Err())
+	require.Len(t, got, senders*requests)
+	for g := range senders {
+		for i := range requests {
+			name := fmt.Sprintf("c%d_%d%s", g, i, strings.Repeat("x", (g*requests+i)%97*20))
+			require.Equal(t, float64(g*requests+i), got[name], name)
+		}
+	}
 }
 
 // FuzzRemoteWrite: whatever a remote-write body holds, the answer is a
