@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/stretchr/testify/require"
 )
@@ -540,6 +541,65 @@ func TestCutterChunkLengths(t *testing.T) {
 	require.Equal(t, []int{288, 288, 288}, cut(864, 5*minute)) // 3 days at 5 minutes: a chunk a day
 	require.Equal(t, []int{1}, cut(1, minute))
 	require.Len(t, cut(maxRunChunks*2048+1, 1), maxRunChunks+1) // a run is bounded
+}
+
+// The cutter fills the histograms of chunks it has written again, and
+// keeps at most a chunk's worth of them, though Prometheus' iterator
+// gives every staleness marker as a new histogram; the chunks it cuts hold
+// what it was given.
+func TestCutterSpareHistogramsBounded(t *testing.T) {
+	opts := DefaultOptions()
+	opts.SamplesPerChunk = 4
+	c := newCutter(opts)
+	chks := []chunkenc.Chunk{chunkenc.NewHistogramChunk()}
+	app, err := chks[0].Appender()
+	require.NoError(t, err)
+	var want []sample
+	for i := range 40 {
+		h := tsdbutil.GenerateTestHistogram(int64(i))
+		if i%2 == 1 {
+			h.Sum = math.Float64frombits(value.StaleNaN)
+		}
+		var next chunkenc.Chunk
+		var recoded bool
+		next, recoded, app, err = app.(*chunkenc.HistogramAppender).AppendHistogram(nil, int64(i)*step, h, false)
+		require.NoError(t, err)
+		switch {
+		case recoded:
+			chks[len(chks)-1] = next
+		case next != nil:
+			chks = append(chks, next)
+		}
+		want = append(want, histogramSample(int64(i)*step, h))
+	}
+	var out []chunks.Meta
+	for _, chk := range chks {
+		out, err = c.addHistograms(out, chk)
+		require.NoError(t, err)
+	}
+	out = c.flush(out)
+	require.LessOrEqual(t, len(c.spare), opts.SamplesPerChunk)
+
+	var got []sample
+	for _, m := range out {
+		it := m.Chunk.Iterator(nil)
+		for it.Next() == chunkenc.ValHistogram {
+			got = append(got, histogramSample(it.AtHistogram(nil)))
+		}
+		require.NoError(t, it.Err())
+	}
+	require.Equal(t, want, got)
+}
+
+// histogramSample is a histogram sample as selectAll keeps it, with the
+// counter reset hint left out (a chunk's first sample says "unknown").
+func histogramSample(t int64, h *histogram.Histogram) sample {
+	if value.IsStaleNaN(h.Sum) {
+		return sample{t: t, f: math.Float64bits(h.Sum), staleHistogram: true}
+	}
+	h = h.Copy()
+	h.CounterResetHint = histogram.UnknownCounterReset
+	return sample{t: t, h: h}
 }
 
 // Size retention counts the blocks' exemplar files: with a limit that

@@ -441,7 +441,7 @@ type cutter struct {
 	// spare holds the histograms of chunks already written, to be filled
 	// again: a histogram of its own for every sample would be a quarter of
 	// what the ingest of native histograms allocates (every sample is
-	// decoded again at each merge).
+	// decoded again at each merge). At most SamplesPerChunk are kept.
 	spare []*histogram.Histogram
 	it    chunkenc.Iterator
 }
@@ -508,7 +508,8 @@ func (c *cutter) flushHistograms(out []chunks.Meta) []chunks.Meta {
 		MinTime: c.hts[0],
 		MaxTime: c.hts[len(c.hts)-1],
 	})
-	c.spare = append(c.spare, c.hs...)
+	keep := max(0, min(len(c.hs), c.opts.SamplesPerChunk-len(c.spare)))
+	c.spare = append(c.spare, c.hs[:keep]...)
 	clear(c.hs)
 	c.hts, c.hs = c.hts[:0], c.hs[:0]
 	return out
