@@ -19,11 +19,10 @@
 //
 // The commonest parts of a range query, sum by (…) (rate(x[5m])) (or
 // increase, irate, idelta) and sum by (…) (x), are evaluated without the
-// engine (direct.go): a series at a time,
-// in one pass over its samples, with the engine's arithmetic in the
-// engine's order, so that each shard's result is the engine's to the bit.
-// At a histogram sample, a warning or an error, the part goes to the
-// engine after all.
+// engine (direct.go): a series at a time, in one pass over its samples,
+// with the engine's arithmetic in the engine's order, so that each shard's
+// result is the engine's to the bit. At a histogram sample, a warning or
+// an error, the part goes to the engine after all.
 //
 // What differs from one evaluation: float sums are added in another order,
 // so they may differ from Prometheus' in the last bits; an instant vector's

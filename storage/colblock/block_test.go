@@ -135,12 +135,7 @@ func selectAll(t *testing.T, q storage.Querier, ms ...*labels.Matcher) map[strin
 				ts, v := it.At()
 				got = append(got, sample{t: ts, f: math.Float64bits(v)})
 			case chunkenc.ValHistogram:
-				ts, h := it.AtHistogram(nil)
-				if value.IsStaleNaN(h.Sum) { // NaN equals nothing: compared by its bits
-					got = append(got, sample{t: ts, f: math.Float64bits(h.Sum), staleHistogram: true})
-					continue
-				}
-				got = append(got, sample{t: ts, h: h})
+				got = append(got, histogramSample(it.AtHistogram(nil)))
 			case chunkenc.ValFloatHistogram:
 				ts, fh := it.AtFloatHistogram(nil)
 				got = append(got, sample{t: ts, fh: fh})
@@ -570,7 +565,7 @@ func TestCutterSpareHistogramsBounded(t *testing.T) {
 		case next != nil:
 			chks = append(chks, next)
 		}
-		want = append(want, histogramSample(int64(i)*step, h))
+		want = append(want, unhinted(histogramSample(int64(i)*step, h)))
 	}
 	var out []chunks.Meta
 	for _, chk := range chks {
@@ -584,22 +579,30 @@ func TestCutterSpareHistogramsBounded(t *testing.T) {
 	for _, m := range out {
 		it := m.Chunk.Iterator(nil)
 		for it.Next() == chunkenc.ValHistogram {
-			got = append(got, histogramSample(it.AtHistogram(nil)))
+			got = append(got, unhinted(histogramSample(it.AtHistogram(nil))))
 		}
 		require.NoError(t, it.Err())
 	}
 	require.Equal(t, want, got)
 }
 
-// histogramSample is a histogram sample as selectAll keeps it, with the
-// counter reset hint left out (a chunk's first sample says "unknown").
+// histogramSample is a histogram sample as selectAll keeps it: a
+// staleness marker by its bits, since NaN equals nothing.
 func histogramSample(t int64, h *histogram.Histogram) sample {
 	if value.IsStaleNaN(h.Sum) {
 		return sample{t: t, f: math.Float64bits(h.Sum), staleHistogram: true}
 	}
-	h = h.Copy()
-	h.CounterResetHint = histogram.UnknownCounterReset
 	return sample{t: t, h: h}
+}
+
+// unhinted is s with its histogram's counter reset hint left out (a
+// chunk's first sample says "unknown").
+func unhinted(s sample) sample {
+	if s.h != nil {
+		s.h = s.h.Copy()
+		s.h.CounterResetHint = histogram.UnknownCounterReset
+	}
+	return s
 }
 
 // Size retention counts the blocks' exemplar files: with a limit that
