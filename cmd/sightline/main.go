@@ -274,6 +274,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	parts.limitQueries(lim)
+	parts.compressAnswers()
 	var handler http.Handler = newHTTPHandler(parts, reg, ready.Load, logger)
 	if users != nil {
 		handler = users.Middleware(handler, adminOnly)
