@@ -41,7 +41,8 @@ func (p pool) Put(c chunkenc.Chunk) error {
 }
 
 // Readers shares what queries and compactions read of each block: its
-// chunk reader and the shard hashes of its series (shardhash.go). The TSDB
+// chunk reader, the shard hashes of its series (shardhash.go) and its
+// index's symbols (symbols.go). The TSDB
 // opens its blocks with Prometheus' chunk pool, which does not know
 // columnar chunks, and takes no other; so a block's chunk files are opened
 // (mmapped) again with Pool, once per block rather than per query: that
@@ -57,8 +58,9 @@ type Readers struct {
 }
 
 type blockState struct {
-	chunks *chunks.Reader
-	shards shardHashes
+	chunks  *chunks.Reader
+	shards  shardHashes
+	symbols symbolTable
 }
 
 // NewReaders returns an empty Readers.
@@ -93,6 +95,7 @@ func (rs *Readers) state(b *tsdb.Block) (*blockState, error) {
 		rs.mu.Unlock()
 		if st != nil {
 			_ = st.chunks.Close()
+			_ = st.symbols.close()
 		}
 	}, wp)
 	return st, nil
@@ -210,7 +213,7 @@ func (b columnarBlock) Chunks() (tsdb.ChunkReader, error) {
 }
 
 // Index is the block's index, whose ShardedPostings reads the shard hashes
-// that Readers keeps for the block.
+// and Series the symbol table that Readers keeps for the block.
 func (b columnarBlock) Index() (tsdb.IndexReader, error) {
 	ir, err := b.Block.Index()
 	if err != nil {
@@ -220,7 +223,7 @@ func (b columnarBlock) Index() (tsdb.IndexReader, error) {
 	if err != nil {
 		return nil, errors.Join(err, ir.Close())
 	}
-	return shardedIndex{IndexReader: ir, hashes: &st.shards}, nil
+	return shardedIndex{IndexReader: ir, hashes: &st.shards, symbols: &st.symbols, dir: b.Dir()}, nil
 }
 
 type chunkReader struct {

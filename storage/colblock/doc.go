@@ -19,7 +19,8 @@
 //     whose chunk reader decodes them (Pool knows the encoding), sharing
 //     each block's mmapped chunk files among queries, and whose index
 //     selects a query shard's series from the shards of the block's series,
-//     found once per block (shardhash.go);
+//     found once per block (shardhash.go), and reads series with the
+//     block's symbols, read once per block (symbols.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // Options says how the compactor writes; two of them are shared state:

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/tsdb/index"
 )
 
@@ -65,17 +66,30 @@ func (h *shardHashes) load(ir tsdb.IndexReader, count uint64) (bool, error) {
 }
 
 // shardedIndex is a block's index whose ShardedPostings reads the
-// block's shardHashes.
+// block's shardHashes, and Series its symbolTable.
 type shardedIndex struct {
 	tsdb.IndexReader
-	hashes *shardHashes
+	hashes  *shardHashes
+	symbols *symbolTable
+	dir     string // the block's
+}
+
+func (r shardedIndex) Series(ref storage.SeriesRef, b *labels.ScratchBuilder, chks *[]chunks.Meta) error {
+	ok, err := r.symbols.load(r.IndexReader, r.dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return r.IndexReader.Series(ref, b, chks)
+	}
+	return r.symbols.series(ref, b, chks)
 }
 
 // ShardedPostings returns the postings of p in shard shardIndex of
 // shardCount: those whose labels' StableHash, modulo shardCount, is
 // shardIndex, as Prometheus' head and index reader select them.
 func (r shardedIndex) ShardedPostings(p index.Postings, shardIndex, shardCount uint64) index.Postings {
-	ok, err := r.hashes.load(r.IndexReader, shardCount)
+	ok, err := r.hashes.load(r, shardCount)
 	if err != nil {
 		return index.ErrPostings(err)
 	}
