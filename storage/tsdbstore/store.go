@@ -424,7 +424,8 @@ func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 			block: func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) {
 				return s.readers.BlockQuerier(b, mint, maxt)
 			},
-			rest: db.Querier,
+			rest:      db.Querier,
+			minBlocks: minBlocksInTimeOrder,
 		}
 	}
 	return queryParts{
@@ -438,6 +439,7 @@ func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 			}
 			return chunkLimitedQuerier{ChunkQuerier: cq, limit: limit}, nil
 		},
+		minBlocks: 1,
 	}
 }
 

@@ -393,6 +393,51 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 	require.Positive(t, n)
 }
 
+// Within fetch limits, a query of one block before the head reads the
+// block's chunks as stored: it counts the bytes the block's own counting
+// querier counts, not those of its chunks re-encoded as XOR ones, as the
+// TSDB's ChunkQuerier hands them over (and which took a day-long query
+// two thirds longer).
+func TestLimitedQueryReadsOneBlockAsStored(t *testing.T) {
+	s := openWindow(t)
+	fillHours(t, s, fillStart, 29)
+	db := tenantTSDB(t, s, "a")
+	require.NoError(t, db.Compact(context.Background()))
+	blocks, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
+	require.NotEmpty(t, blocks)
+	all := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+	read := func(q storage.Querier) {
+		defer q.Close()
+		set := q.Select(context.Background(), false, nil, all)
+		n := 0
+		for set.Next() {
+			it := set.At().Iterator(nil)
+			for it.Next() != chunkenc.ValNone {
+			}
+			require.NoError(t, it.Err())
+			n++
+		}
+		require.NoError(t, set.Err())
+		require.Positive(t, n)
+	}
+	for _, b := range blocks {
+		mint, maxt := b.MinTime(), b.MaxTime()-1
+		only, _ := blocksInTimeOrder(db, mint, maxt)
+		require.Len(t, only, 1)
+
+		stored := &fetchLimit{maxBytes: 1 << 50}
+		q, err := s.readers.CountingBlockQuerier(b, mint, maxt, stored.addChunkBytes)
+		require.NoError(t, err)
+		read(q)
+		limit := &fetchLimit{maxSeries: 1 << 30, maxBytes: 1 << 50, series: map[uint64]struct{}{}}
+		q, err = querierInTimeOrder(db, s.queryParts(db, limit), mint, maxt)
+		require.NoError(t, err)
+		read(q)
+		require.Positive(t, stored.bytes)
+		require.Equal(t, stored.bytes, limit.bytes, "bytes of block %s's chunks read", b.Meta().ULID)
+	}
+}
+
 // TestEngineLikeTSDBQuerier: PromQL over the store (blocks read in time
 // order, chunks whole) answers exactly what it answers over the TSDB's own
 // Querier (blocks merged, chunks trimmed to the range), over ranges that
