@@ -42,11 +42,11 @@ func (p pool) Put(c chunkenc.Chunk) error {
 
 // Readers shares what queries and compactions read of each block: its
 // chunk reader, the shard hashes of its series (shardhash.go) and its
-// index's symbols (symbols.go). The TSDB
-// opens its blocks with Prometheus' chunk pool, which does not know
-// columnar chunks, and takes no other; so a block's chunk files are opened
-// (mmapped) again with Pool, once per block rather than per query: that
-// cost 100 µs a query a block, five times a selective query's time.
+// index's symbols (symbols.go). The TSDB opens its blocks with Prometheus'
+// chunk pool, which does not know columnar chunks, and takes no other; so
+// a block's chunk files are opened (mmapped) again with Pool, once per
+// block rather than per query: that cost 100 µs a query a block, five
+// times a selective query's time.
 //
 // A block's state is dropped, and its reader closed, once the block is
 // garbage: the TSDB has dropped it (merged or past retention) and no query

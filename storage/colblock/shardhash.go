@@ -75,11 +75,7 @@ type shardedIndex struct {
 }
 
 func (r shardedIndex) Series(ref storage.SeriesRef, b *labels.ScratchBuilder, chks *[]chunks.Meta) error {
-	ok, err := r.symbols.load(r.IndexReader, r.dir)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if !r.symbols.load(r.IndexReader, r.dir) {
 		return r.IndexReader.Series(ref, b, chks)
 	}
 	return r.symbols.series(ref, b, chks)

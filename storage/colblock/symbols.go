@@ -30,7 +30,6 @@ type symbolTable struct {
 	once  sync.Once
 	index *fileutil.MmapFile // nil when the table is not used
 	syms  []string
-	err   error
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -38,31 +37,30 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // load reads the symbols of the index of ir, whose file is in dir, once.
 // It returns false for an index it does not read this way: format v1,
 // which Prometheus wrote before 2.0 and whose series name symbols by
-// offset.
-func (t *symbolTable) load(ir tsdb.IndexReader, dir string) (bool, error) {
+// offset, or one it could not map or read, whose errors Prometheus'
+// reader then tells.
+func (t *symbolTable) load(ir tsdb.IndexReader, dir string) bool {
 	t.once.Do(func() {
 		f, err := fileutil.OpenMmapFile(filepath.Join(dir, "index"))
 		if err != nil {
-			t.err = err
 			return
 		}
 		if b := f.Bytes(); len(b) < index.HeaderLen || binary.BigEndian.Uint32(b) != index.MagicIndex || b[4] != index.FormatV2 {
-			t.err = f.Close()
-			return
-		}
-		it := ir.Symbols()
-		for it.Next() {
-			t.syms = append(t.syms, strings.Clone(it.At())) // At's string is Prometheus' mapping of the file
-		}
-		if t.err = it.Err(); t.err != nil {
-			t.syms = nil
-			t.err = fmt.Errorf("read symbols: %w", t.err)
 			_ = f.Close()
 			return
 		}
-		t.index = f
+		var syms []string
+		it := ir.Symbols()
+		for it.Next() {
+			syms = append(syms, strings.Clone(it.At())) // At's string is Prometheus' mapping of the file
+		}
+		if it.Err() != nil {
+			_ = f.Close()
+			return
+		}
+		t.index, t.syms = f, syms
 	})
-	return t.index != nil, t.err
+	return t.index != nil
 }
 
 // series reads the labels and chunk metas of series ref as Prometheus'
