@@ -11,7 +11,13 @@ import (
 	"testing"
 	"time"
 
+	config_util "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -74,4 +80,47 @@ func TestAnswersCompressedFromPool(t *testing.T) {
 	perRequest := (allocated() - before) / (3 * requests)
 	t.Logf("%.0f KB allocated per gzip-accepting request", perRequest/1000)
 	require.Less(t, perRequest, 256e3, "bytes allocated per request")
+}
+
+// TestRemoteRead reads series back with Prometheus' own remote-read
+// client, in both of its answer types (samples, and streamed chunks,
+// flushed frame by frame), through the same wrappers as the query APIs.
+func TestRemoteRead(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	now := time.Now().Truncate(time.Second)
+	var ts []prompb.TimeSeries
+	for i := range 3 {
+		ts = append(ts, series("remote_read_me", now, float64(i), "i", strconv.Itoa(i)))
+	}
+	require.NoError(t, remoteWrite(t, s, "", ts...))
+
+	u, err := url.Parse(s.url("/api/v1/read"))
+	require.NoError(t, err)
+	for _, rt := range []prompb.ReadRequest_ResponseType{prompb.ReadRequest_SAMPLES, prompb.ReadRequest_STREAMED_XOR_CHUNKS} {
+		c, err := remote.NewReadClient("test", &remote.ClientConfig{
+			URL: &config_util.URL{URL: u}, Timeout: model.Duration(10 * time.Second),
+			ChunkedReadLimit: promconfig.DefaultChunkedReadLimit, AcceptedResponseTypes: []prompb.ReadRequest_ResponseType{rt},
+		})
+		require.NoError(t, err)
+		q, err := remote.ToQuery(now.Add(-time.Minute).UnixMilli(), now.Add(time.Minute).UnixMilli(),
+			[]*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "remote_read_me")}, nil)
+		require.NoError(t, err)
+		set, err := c.Read(ctxT(t), q, true)
+		require.NoError(t, err, rt)
+		var got []string
+		for set.Next() {
+			it := set.At().Iterator(nil)
+			for it.Next() != chunkenc.ValNone {
+				tm, v := it.At()
+				got = append(got, fmt.Sprintf("%s %d %g", set.At().Labels(), tm, v))
+			}
+			require.NoError(t, it.Err())
+		}
+		require.NoError(t, set.Err())
+		require.Equal(t, []string{
+			fmt.Sprintf(`{__name__="remote_read_me", i="0"} %d 0`, now.UnixMilli()),
+			fmt.Sprintf(`{__name__="remote_read_me", i="1"} %d 1`, now.UnixMilli()),
+			fmt.Sprintf(`{__name__="remote_read_me", i="2"} %d 2`, now.UnixMilli()),
+		}, got, rt)
+	}
 }
