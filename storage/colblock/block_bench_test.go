@@ -2,11 +2,14 @@ package colblock
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/tsdb/index"
 	"github.com/stretchr/testify/require"
 )
 
@@ -57,5 +60,55 @@ func BenchmarkSelect(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/sample")
 		})
 		require.NoError(b, db.Close())
+	}
+}
+
+// BenchmarkBlockSeries reads every series (labels and chunk metas) of a
+// block of 5,000 series labelled as the benchmark's are (job, instance,
+// route, code: a few hundred symbols) through Prometheus' index reader,
+// which walks the symbol table from every 32nd symbol, and through the
+// block's index as Readers gives it, whose symbols are in memory.
+func BenchmarkBlockSeries(b *testing.B) {
+	db, err := tsdb.Open(b.TempDir(), nil, nil, options(true), nil)
+	require.NoError(b, err)
+	defer db.Close()
+	app := db.Appender(context.Background())
+	for i := range 5000 {
+		ls := labels.FromStrings("__name__", "http_requests_total", "code", fmt.Sprint(200+i%5*100), "instance", fmt.Sprintf("host-%03d:9100", i/100),
+			"job", fmt.Sprintf("svc-%02d", i/500), "route", fmt.Sprintf("/api/r%02d", i%20))
+		for ts := int64(0); ts < 5*hour; ts += 10 * step {
+			_, err := app.Append(0, ls, day0+ts, float64(ts))
+			require.NoError(b, err)
+		}
+	}
+	require.NoError(b, app.Commit())
+	require.NoError(b, db.Compact(context.Background()))
+	require.NotEmpty(b, db.Blocks())
+	blk := db.Blocks()[0]
+	theirs, err := blk.Index()
+	require.NoError(b, err)
+	defer theirs.Close()
+	ours, err := columnarBlock{Block: blk, readers: NewReaders()}.Index()
+	require.NoError(b, err)
+	defer ours.Close()
+	name, value := index.AllPostingsKey()
+	p, err := theirs.Postings(context.Background(), name, value)
+	require.NoError(b, err)
+	refs, err := index.ExpandPostings(p)
+	require.NoError(b, err)
+	for _, ir := range []struct {
+		name string
+		r    tsdb.IndexReader
+	}{{"prometheus", theirs}, {"symbol-table", ours}} {
+		b.Run(ir.name, func(b *testing.B) {
+			var lb labels.ScratchBuilder
+			var chks []chunks.Meta
+			for b.Loop() {
+				for _, ref := range refs {
+					require.NoError(b, ir.r.Series(ref, &lb, &chks))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(refs)), "ns/series")
+		})
 	}
 }
