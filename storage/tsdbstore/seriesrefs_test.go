@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/require"
 
@@ -160,4 +163,25 @@ func TestSeriesRefsGroups(t *testing.T) {
 	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
 	require.False(t, ok)
 	require.Zero(t, c.Len())
+}
+
+// TestSeriesRefsEntriesStaySmall: the cache holds an entry for every
+// active series of every tenant, so what an entry holds by value is
+// memory per series; metadata is held once per metric family, shared.
+func TestSeriesRefsEntriesStaySmall(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(refEntry{}), uintptr(64), "an entry by labels hash")
+	require.LessOrEqual(t, unsafe.Sizeof(member{}), uintptr(56), "a series of a group")
+
+	md := metadata.Metadata{Type: model.MetricTypeCounter, Unit: "seconds", Help: "Work done."}
+	m := ShareMeta(nil, md, "work_seconds_total")
+	require.Same(t, m, ShareMeta(m, md, "work_seconds_total"))
+	other := ShareMeta(m, md, "work_total")
+	require.NotSame(t, m, other)
+	got, family := other.Data()
+	require.Equal(t, md, got)
+	require.Equal(t, "work_total", family)
+	require.Nil(t, ShareMeta(m, metadata.Metadata{}, ""), "no metadata takes no memory")
+	got, family = (*SeriesMeta)(nil).Data()
+	require.Zero(t, got)
+	require.Empty(t, family)
 }

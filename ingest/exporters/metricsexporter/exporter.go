@@ -188,6 +188,8 @@ type seriesAppender struct {
 	metrics *tsdbstore.Store
 	tenant  string
 	m       *metrics
+	// lastMeta is the metadata of the last series put in refs.
+	lastMeta *tsdbstore.SeriesMeta
 }
 
 func (a *seriesAppender) AppendSample(ls labels.Labels, meta prw.Metadata, _, t int64, v float64, es []exemplar.Exemplar) error {
@@ -209,6 +211,17 @@ func (a *seriesAppender) append(ls labels.Labels, meta prw.Metadata, t int64, v 
 	}
 	known, prev, ok := a.refs.Get(key.hash, ls, mark)
 	return a.store(key, known, prev, ok, mark, ls, meta, t, v, h, es)
+}
+
+// shareMeta returns the cache's metadata of a series with meta: have, the
+// series' own, or else that of the last series put, which the translator
+// appends family by family, so that a family's series share one.
+func (a *seriesAppender) shareMeta(have *tsdbstore.SeriesMeta, meta prw.Metadata) *tsdbstore.SeriesMeta {
+	if md, family := have.Data(); md != meta.Metadata || family != meta.MetricFamilyName {
+		have = a.lastMeta
+	}
+	a.lastMeta = tsdbstore.ShareMeta(have, meta.Metadata, meta.MetricFamilyName)
+	return a.lastMeta
 }
 
 // cacheKey is where a series is in the cache: under the hash of its
@@ -259,13 +272,13 @@ func (a *seriesAppender) store(key cacheKey, known tsdbstore.SeriesEntry, prev t
 	}
 	// A new reference is a series the head created (again): it has no
 	// metadata yet.
-	if !ok || known.Ref != ref || known.Meta != meta.Metadata {
+	if md, _ := known.Meta.Data(); !ok || known.Ref != ref || md != meta.Metadata {
 		if _, err := a.app.UpdateMetadata(ref, ls, meta.Metadata); err != nil {
 			a.m.withoutMetadata.Inc()
 		}
 		// /api/v1/metadata is by family, which only the translator knows.
 		a.metrics.SetMetadata(a.tenant, meta.MetricFamilyName, meta.Metadata)
-		a.put(key, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: meta.Metadata, Family: meta.MetricFamilyName}, mark)
+		a.put(key, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: a.shareMeta(known.Meta, meta)}, mark)
 	}
 	for _, e := range es {
 		// Exemplar storage is best effort, as in Prometheus: a refused

@@ -192,7 +192,7 @@ func TestSeriesCacheAcrossRequests(t *testing.T) {
 	again, _, ok := refs.Get(ls.Hash(), ls, tsdbstore.Mark{})
 	require.True(t, ok)
 	require.NotEqual(t, first.Ref, again.Ref, "the series was created again under a new reference")
-	require.Equal(t, map[string][]metadata.Metadata{"work_seconds_total": {first.Meta}}, store.Metadata("team-a", "work_seconds_total", 0, 0))
+	require.Equal(t, map[string][]metadata.Metadata{"work_seconds_total": {first.Meta.Metadata}}, store.Metadata("team-a", "work_seconds_total", 0, 0))
 	require.Equal(t, model.MetricTypeCounter, first.Meta.Type)
 }
 

@@ -112,13 +112,11 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
 		first, last := keepers(r, rm)
-		resID := f.hash(r, appendMap(r.buf[:0], rm.Resource().Attributes()))
+		resID := f.resourceID(r, rm)
 		sms := rm.ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
 			sm := sms.At(j)
-			scope := sm.Scope()
-			b := appendString(appendString(appendString(r.buf[:0], scope.Name()), scope.Version()), sm.SchemaUrl())
-			scopeID := f.hash(r, appendMap(b, scope.Attributes()))
+			scopeID := f.scopeID(r, sm)
 			ms := sm.Metrics()
 			r.taken = r.taken[:0]
 			removed := false
@@ -126,7 +124,7 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 				m := ms.At(k)
 				got := left
 				if eligible(m) && m != first && m != last {
-					prefix := [3]tsdbstore.ID{resID, scopeID, f.hash(r, appendMetricIdentity(r.buf[:0], m))}
+					prefix := [3]tsdbstore.ID{resID, scopeID, f.metricID(r, m)}
 					var err error
 					if got, err = f.appendMetric(r, a, m, prefix); err != nil {
 						return err
@@ -186,7 +184,8 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 		}
 	}
 	for _, h := range r.hits {
-		meta := prw.Metadata{Metadata: h.entry.Meta, MetricFamilyName: h.entry.Family}
+		md, family := h.entry.Meta.Data()
+		meta := prw.Metadata{Metadata: md, MetricFamilyName: family}
 		if err := a.store(h.key, h.entry, h.prev, true, h.mark, h.entry.Labels, meta, h.s.t, h.s.v, h.s.h, nil); err != nil {
 			return taken, err
 		}
@@ -226,6 +225,7 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 		return
 	}
 	j := 0
+	var meta *tsdbstore.SeriesMeta // shared by the metric's series
 	for x := range pointCount(m) {
 		samples, _ := samplesOf(m, x, r.samples[:0])
 		n := len(samples)
@@ -236,7 +236,8 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 		for i := range group {
 			c := rec.calls[j]
 			j++
-			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: c.meta.Metadata, Family: c.meta.MetricFamilyName}
+			meta = tsdbstore.ShareMeta(meta, c.meta.Metadata, c.meta.MetricFamilyName)
+			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: meta}
 			// The head's reference, and the labels it holds rather than
 			// a copy, if the series was appended before; else the first
 			// append finds it by its labels.
@@ -490,6 +491,23 @@ func span[P interface{ Timestamp() pcommon.Timestamp }](n int, at func(int) P) (
 func (f *fastPath) hash(r *fastRun, b []byte) tsdbstore.ID {
 	r.buf = b
 	return tsdbstore.ID{maphash.Bytes(f.seeds[0], b), maphash.Bytes(f.seeds[1], b)}
+}
+
+// resourceID, scopeID and metricID hash what the labels of a metric's
+// series are made of: the IDs of its resource, scope and metric are the
+// prefix of its data points' IDs.
+func (f *fastPath) resourceID(r *fastRun, rm pmetric.ResourceMetrics) tsdbstore.ID {
+	return f.hash(r, appendMap(r.buf[:0], rm.Resource().Attributes()))
+}
+
+func (f *fastPath) scopeID(r *fastRun, sm pmetric.ScopeMetrics) tsdbstore.ID {
+	scope := sm.Scope()
+	b := appendString(appendString(appendString(r.buf[:0], scope.Name()), scope.Version()), sm.SchemaUrl())
+	return f.hash(r, appendMap(b, scope.Attributes()))
+}
+
+func (f *fastPath) metricID(r *fastRun, m pmetric.Metric) tsdbstore.ID {
+	return f.hash(r, appendMetricIdentity(r.buf[:0], m))
 }
 
 // pointID hashes the data point x of m under prefix, the IDs of its

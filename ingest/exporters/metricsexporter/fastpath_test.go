@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/sightline-dev/sightline/internal/storetest"
 	"github.com/sightline-dev/sightline/storage/tenant"
+	"github.com/sightline-dev/sightline/storage/tsdbstore"
 )
 
 // otlpWorkload makes OTLP metric requests of a few resources that export
@@ -229,4 +232,75 @@ func TestFastPathLikeTranslator(t *testing.T) {
 	fast := storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total")
 	t.Logf("%.0f of %.0f points appended without the translator", fast, received)
 	require.Greater(t, fast, received/3)
+}
+
+// TestFastPathSeriesShareMetadata: the series cache holds a metric's
+// metadata once, not once per series: the series of every data point of a
+// histogram, as the fast path learnt and then appended them, share one.
+func TestFastPathSeriesShareMetadata(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := storetest.Metrics(t, reg, nil)
+	e := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
+	ctx := storetest.CollectorContext(tenant.Default)
+	request := func(ts time.Time) pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		rm.Resource().Attributes().PutStr("service.name", "svc")
+		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+		// The translator keeps a resource's metric of fewest points, for
+		// target_info.
+		g := ms.AppendEmpty()
+		g.SetName("up")
+		p := g.SetEmptyGauge().DataPoints().AppendEmpty()
+		p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+		p.SetDoubleValue(1)
+		h := ms.AppendEmpty()
+		h.SetName("latency")
+		h.SetUnit("s")
+		h.SetDescription("How long requests took.")
+		hist := h.SetEmptyHistogram()
+		hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		for _, route := range []string{"/a", "/b", "/c"} {
+			dp := hist.DataPoints().AppendEmpty()
+			dp.Attributes().PutStr("route", route)
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+			dp.ExplicitBounds().FromRaw([]float64{0.1, 1, 10})
+			dp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4})
+			dp.SetCount(10)
+			dp.SetSum(12)
+		}
+		return md
+	}
+	start := time.Now().Add(-time.Minute)
+	for i := range 3 { // translated and learnt, then appended from the cache
+		require.NoError(t, e.push(ctx, request(start.Add(time.Duration(i)*time.Second))))
+	}
+	require.Equal(t, 2.0*3, storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total"),
+		"the histogram's points of the last two requests were appended from the cache")
+
+	md := request(start)
+	rm := md.ResourceMetrics().At(0)
+	sm := rm.ScopeMetrics().At(0)
+	m := sm.Metrics().At(1)
+	app := store.Appender(ctx).(tsdbstore.Appender)
+	defer func() { require.NoError(t, app.Rollback()) }()
+	r := &fastRun{}
+	prefix := [3]tsdbstore.ID{e.fast.resourceID(r, rm), e.fast.scopeID(r, sm), e.fast.metricID(r, m)}
+	var metas []*tsdbstore.SeriesMeta
+	for x := range pointCount(m) {
+		// Four buckets, _sum and _count.
+		entries, _, ok := app.SeriesRefs().GetGroup(e.fast.pointID(r, m, x, prefix), make([]tsdbstore.Mark, 6), nil, nil)
+		require.True(t, ok, "data point %d", x)
+		for _, en := range entries {
+			require.NotZero(t, en.Ref, "%s is in the head", en.Labels)
+			metas = append(metas, en.Meta)
+		}
+	}
+	require.Len(t, metas, 18)
+	md0, family := metas[0].Data()
+	require.Equal(t, "latency_seconds", family)
+	require.Equal(t, metadata.Metadata{Type: model.MetricTypeHistogram, Unit: "seconds", Help: "How long requests took."}, md0)
+	for _, meta := range metas {
+		require.Same(t, metas[0], meta)
+	}
 }
