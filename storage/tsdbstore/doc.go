@@ -13,7 +13,9 @@
 //
 // Each tenant's TSDB has a series cache (SeriesRefs, seriesrefs.go) that
 // ingest paths share across requests, as Prometheus' scrape cache is shared
-// across scrapes.
+// across scrapes. The TSDB runs without isolation, as Mimir's ingesters
+// run it: every sample comes pushed, in batches its sender cuts, so there
+// is no scrape for a query to see whole (openTSDB says what it saves).
 //
 // A query reads the blocks that lie before the head and do not overlap one
 // after the other (timeorder.go), where the TSDB's Querier merges every
