@@ -144,6 +144,7 @@ type v1Request struct {
 	exemplars  []prompb.Exemplar
 	histograms []prompb.Histogram
 	builder    labels.ScratchBuilder
+	cursor     tsdbstore.Cursor // the request's lookups in the series cache
 }
 
 type labelPair struct{ name, value string }
@@ -163,6 +164,7 @@ func (h *v1Handler) write(ctx context.Context, req *v1Request) (err error) {
 	}
 
 	app := h.app.Appender(ctx)
+	req.cursor = tsdbstore.Cursor{}
 	var refs *tsdbstore.SeriesRefs
 	if a, ok := app.(tsdbstore.Appender); ok {
 		refs = a.SeriesRefs()
@@ -354,7 +356,7 @@ func (req *v1Request) build() labels.Labels {
 // handler does; valid is false for a series whose labels it skips.
 func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRefs, req *v1Request) (valid bool, err error) {
 	hash := req.hash()
-	known, ok := refs.Entry(hash)
+	known, ok := refs.Entry(&req.cursor, hash)
 	ok = ok && req.is(known.Labels)
 	ls, ref := known.Labels, known.Ref
 	if !ok {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
@@ -139,7 +140,7 @@ func TestSeriesRefsGroups(t *testing.T) {
 	require.False(t, ok, "a group is not a series of that hash")
 	_, _, ok = c.Get(1, labels.EmptyLabels(), Mark{})
 	require.False(t, ok, "not even of no labels")
-	_, ok = c.Entry(1)
+	_, ok = c.Entry(nil, 1)
 	require.False(t, ok, "nor for remote_write's lookup by hash")
 
 	c.SetMember(id, 1, SeriesEntry{Ref: 7, Labels: b}, Mark{})
@@ -169,7 +170,7 @@ func TestSeriesRefsGroups(t *testing.T) {
 // active series of every tenant, so what an entry holds by value is
 // memory per series; metadata is held once per metric family, shared.
 func TestSeriesRefsEntriesStaySmall(t *testing.T) {
-	require.LessOrEqual(t, unsafe.Sizeof(refEntry{}), uintptr(64), "an entry by labels hash")
+	require.LessOrEqual(t, unsafe.Sizeof(refEntry{}), uintptr(96), "an entry by labels hash, with its key and successor")
 	require.LessOrEqual(t, unsafe.Sizeof(member{}), uintptr(56), "a series of a group")
 
 	md := metadata.Metadata{Type: model.MetricTypeCounter, Unit: "seconds", Help: "Work done."}
@@ -184,4 +185,90 @@ func TestSeriesRefsEntriesStaySmall(t *testing.T) {
 	got, family = (*SeriesMeta)(nil).Data()
 	require.Zero(t, got)
 	require.Empty(t, family)
+}
+
+// TestSeriesRefsCursor: a request's lookups in the order of the last
+// request find the same entries as the map, through the entries'
+// successors, and never one that another has replaced, that was
+// forgotten, or that the generations have dropped.
+func TestSeriesRefsCursor(t *testing.T) {
+	start := time.Now()
+	c := newSeriesRefs(start)
+	ls := putSeries(c, 5)
+	request := func() []storage.SeriesRef {
+		var cur Cursor
+		var refs []storage.SeriesRef
+		for _, l := range ls {
+			e, ok := c.Entry(&cur, l.Hash())
+			if !ok {
+				refs = append(refs, 0)
+				continue
+			}
+			require.Equal(t, l, e.Labels)
+			refs = append(refs, e.Ref)
+		}
+		return refs
+	}
+	require.Equal(t, []storage.SeriesRef{1, 2, 3, 4, 5}, request())
+	s := &c.shards[ls[0].Hash()%refShards]
+	require.Same(t, s.cur[ls[0].Hash()].next.Load(), c.shards[ls[1].Hash()%refShards].cur[ls[1].Hash()],
+		"the first lookup is followed by the second")
+	require.Equal(t, []storage.SeriesRef{1, 2, 3, 4, 5}, request())
+
+	// A series created again under a new reference, and one forgotten.
+	c.Put(ls[2].Hash(), SeriesEntry{Ref: 33, Labels: ls[2]}, Mark{})
+	c.Forget(ls[3].Hash(), ls[3])
+	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
+	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
+
+	// A generation later the entries move to the new one as they are
+	// used, so they are there a generation after; two without use, they
+	// are gone, successors or not.
+	c.Tick(start.Add(refsGeneration))
+	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
+	c.Tick(start.Add(2 * refsGeneration))
+	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
+	require.Equal(t, 4, c.Len())
+	c.Tick(start.Add(4 * refsGeneration))
+	require.Equal(t, []storage.SeriesRef{0, 0, 0, 0, 0}, request())
+}
+
+// TestSeriesRefsCursorsRace: requests on every core follow their cursors
+// while others put new references and the generations turn; each lookup
+// finds its own series (go test -race checks the rest).
+func TestSeriesRefsCursorsRace(t *testing.T) {
+	start := time.Now()
+	c := newSeriesRefs(start)
+	ls := putSeries(c, 200)
+	var g errgroup.Group
+	for w := range 4 {
+		g.Go(func() error {
+			for r := range 200 {
+				var cur Cursor
+				for i, l := range ls {
+					if e, ok := c.Entry(&cur, l.Hash()); ok && !labels.Equal(e.Labels, l) {
+						return fmt.Errorf("series %d found %s", i, e.Labels)
+					}
+					if w == 0 && i%7 == r%7 {
+						c.Put(l.Hash(), SeriesEntry{Ref: storage.SeriesRef(1000*r + i), Labels: l}, Mark{})
+					}
+				}
+				if w == 1 && r%50 == 0 {
+					c.Tick(start.Add(time.Duration(r/50) * refsGeneration))
+				}
+			}
+			return nil
+		})
+	}
+	require.NoError(t, g.Wait())
+}
+
+// putSeries puts n series into c, series i under reference i+1.
+func putSeries(c *SeriesRefs, n int) []labels.Labels {
+	ls := make([]labels.Labels, n)
+	for i := range ls {
+		ls[i] = labels.FromStrings("__name__", "m", "i", fmt.Sprint(i))
+		c.Put(ls[i].Hash(), SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls[i]}, Mark{})
+	}
+	return ls
 }
