@@ -126,7 +126,7 @@ type refEntry struct {
 
 const noGen = math.MaxUint64
 
-// Cursor follows one request's lookups (Entry). Senders send their series
+// Cursor follows one request's lookups (Entry, GetGroup). Senders send their series
 // in much the same order every time, so the entry looked up after an
 // entry last time is likely the one looked up after it now: the cursor
 // finds it without the map and its shard's lock. A lookup in the map is a
@@ -145,11 +145,10 @@ func (cur *Cursor) after(key, gen uint64) *refEntry {
 	if e == nil || e.key != key || e.gen.Load() != gen {
 		return nil
 	}
-	cur.last = e
 	return e
 }
 
-// follow records e, found in the map (nil for none), as what the last
+// follow records e, this lookup's entry (nil for none), as what the last
 // lookup is followed by.
 func (cur *Cursor) follow(e *refEntry) {
 	if cur == nil {
@@ -250,8 +249,8 @@ func (c *SeriesRefs) Entry(cur *Cursor, hash uint64) (SeriesEntry, bool) {
 		s := c.shard(hash)
 		e = s.get(hash)
 		s.mu.Unlock()
-		cur.follow(e)
 	}
+	cur.follow(e)
 	if e != nil && e.group == nil {
 		return e.SeriesEntry, true
 	}
@@ -261,14 +260,20 @@ func (c *SeriesRefs) Entry(cur *Cursor, hash uint64) (SeriesEntry, bool) {
 // GetGroup is Get for the series of a group put by PutGroup: it appends
 // their entries to entries and their marks to prev, and sets their marks
 // to marks, one per series; false if there is no such group of as many
-// series.
-func (c *SeriesRefs) GetGroup(id ID, marks []Mark, entries []SeriesEntry, prev []Mark) ([]SeriesEntry, []Mark, bool) {
+// series. cur, if not nil, follows the lookups of one request; the marks
+// are set under the shard's lock all the same.
+func (c *SeriesRefs) GetGroup(cur *Cursor, id ID, marks []Mark, entries []SeriesEntry, prev []Mark) ([]SeriesEntry, []Mark, bool) {
 	if c == nil {
 		return entries, prev, false
 	}
+	e := cur.after(id[0], c.gen.Load())
 	s := c.shard(id[0])
 	defer s.mu.Unlock()
-	g := s.group(id)
+	if e == nil || e.gen.Load() != s.gen { // none, or replaced since
+		e = s.get(id[0])
+	}
+	cur.follow(e)
+	g := e.groupOf(id)
 	if g == nil || len(g.members) != len(marks) {
 		return entries, prev, false
 	}
@@ -352,8 +357,11 @@ func (s *refShard) get(hash uint64) *refEntry {
 }
 
 // group returns the group named id, or nil.
-func (s *refShard) group(id ID) *group {
-	if e := s.get(id[0]); e != nil && e.group != nil && e.group.id == id {
+func (s *refShard) group(id ID) *group { return s.get(id[0]).groupOf(id) }
+
+// groupOf returns e's group if it is the one named id, or nil.
+func (e *refEntry) groupOf(id ID) *group {
+	if e != nil && e.group != nil && e.group.id == id {
 		return e.group
 	}
 	return nil

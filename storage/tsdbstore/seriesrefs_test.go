@@ -124,17 +124,17 @@ func TestSeriesRefsGroups(t *testing.T) {
 
 	req := c.Request()
 	marks := []Mark{{Request: req, T: 10, V: 1}, {Request: req, T: 10, V: 2}}
-	es, prev, ok := c.GetGroup(id, marks, nil, nil)
+	es, prev, ok := c.GetGroup(nil, id, marks, nil, nil)
 	require.True(t, ok)
 	require.Equal(t, []SeriesEntry{{Ref: 1, Labels: a}, {Ref: 2, Labels: b}}, es)
 	require.Equal(t, []Mark{{}, {}}, prev)
-	_, prev, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	_, prev, ok = c.GetGroup(nil, id, make([]Mark, 2), nil, nil)
 	require.True(t, ok)
 	require.Equal(t, marks, prev)
 
-	_, _, ok = c.GetGroup(id, make([]Mark, 3), nil, nil)
+	_, _, ok = c.GetGroup(nil, id, make([]Mark, 3), nil, nil)
 	require.False(t, ok, "a data point with another number of series is another group")
-	_, _, ok = c.GetGroup(ID{1, 3}, make([]Mark, 2), nil, nil)
+	_, _, ok = c.GetGroup(nil, ID{1, 3}, make([]Mark, 2), nil, nil)
 	require.False(t, ok, "same key, other ID")
 	_, _, ok = c.Get(1, a, Mark{})
 	require.False(t, ok, "a group is not a series of that hash")
@@ -144,7 +144,7 @@ func TestSeriesRefsGroups(t *testing.T) {
 	require.False(t, ok, "nor for remote_write's lookup by hash")
 
 	c.SetMember(id, 1, SeriesEntry{Ref: 7, Labels: b}, Mark{})
-	es, _, _ = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	es, _, _ = c.GetGroup(nil, id, make([]Mark, 2), nil, nil)
 	require.Equal(t, storage.SeriesRef(7), es[1].Ref)
 
 	// Forget drops a series put by its labels, not another of its hash,
@@ -157,11 +157,11 @@ func TestSeriesRefsGroups(t *testing.T) {
 	_, _, ok = c.Get(b.Hash(), b, Mark{})
 	require.False(t, ok)
 	c.Forget(id[0], labels.EmptyLabels())
-	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	_, _, ok = c.GetGroup(nil, id, make([]Mark, 2), nil, nil)
 	require.True(t, ok, "a group is not forgotten by labels")
 
 	c.Tick(start.Add(3 * refsGeneration))
-	_, _, ok = c.GetGroup(id, make([]Mark, 2), nil, nil)
+	_, _, ok = c.GetGroup(nil, id, make([]Mark, 2), nil, nil)
 	require.False(t, ok)
 	require.Zero(t, c.Len())
 }
@@ -231,6 +231,41 @@ func TestSeriesRefsCursor(t *testing.T) {
 	require.Equal(t, 4, c.Len())
 	c.Tick(start.Add(4 * refsGeneration))
 	require.Equal(t, []storage.SeriesRef{0, 0, 0, 0, 0}, request())
+}
+
+// TestSeriesRefsCursorGroups: as TestSeriesRefsCursor, for OTLP's groups,
+// whose marks the cursor's lookups set too.
+func TestSeriesRefsCursorGroups(t *testing.T) {
+	c := newSeriesRefs(time.Now())
+	ids := []ID{{1, 1}, {2, 2}, {3, 3}}
+	for i, id := range ids {
+		c.PutGroup(id, []SeriesEntry{{Ref: storage.SeriesRef(i + 1)}})
+	}
+	req := c.Request()
+	request := func() (refs []storage.SeriesRef, marks []Mark) {
+		var cur Cursor
+		for i, id := range ids {
+			es, prev, ok := c.GetGroup(&cur, id, []Mark{{Request: req, T: int64(i)}}, nil, nil)
+			if !ok {
+				refs, marks = append(refs, 0), append(marks, Mark{})
+				continue
+			}
+			refs, marks = append(refs, es[0].Ref), append(marks, prev[0])
+		}
+		return refs, marks
+	}
+	refs, _ := request()
+	require.Equal(t, []storage.SeriesRef{1, 2, 3}, refs)
+	require.Same(t, c.shards[1].cur[1].next.Load(), c.shards[2].cur[2], "the first lookup is followed by the second")
+	refs, marks := request()
+	require.Equal(t, []storage.SeriesRef{1, 2, 3}, refs)
+	require.Equal(t, []Mark{{Request: req, T: 0}, {Request: req, T: 1}, {Request: req, T: 2}}, marks, "the marks the last request set")
+
+	// A group put again, and another group under the same key.
+	c.PutGroup(ids[1], []SeriesEntry{{Ref: 22}})
+	c.PutGroup(ID{3, 4}, []SeriesEntry{{Ref: 34}})
+	refs, _ = request()
+	require.Equal(t, []storage.SeriesRef{1, 22, 0}, refs)
 }
 
 // TestSeriesRefsCursorsRace: requests on every core follow their cursors

@@ -70,6 +70,7 @@ type fastRun struct {
 	hits    []hit
 	taken   []bool
 	spans   []metricSpan
+	cursor  tsdbstore.Cursor // the request's lookups of groups
 }
 
 // sample is a float sample or, with h, a native histogram sample.
@@ -108,6 +109,7 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 		r = &fastRun{}
 	}
 	defer f.scratch.Put(r)
+	r.cursor = tsdbstore.Cursor{}
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -172,9 +174,9 @@ func (f *fastPath) appendMetric(r *fastRun, a *seriesAppender, m pmetric.Metric,
 		}
 		// One lookup for all the series of the data point.
 		pid := f.pointID(r, m, x, prefix)
-		r.entries, r.prev, ok = a.refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
+		r.entries, r.prev, ok = a.refs.GetGroup(&r.cursor, pid, r.marks, r.entries[:0], r.prev[:0])
 		if !ok {
-			if _, _, failed := a.refs.GetGroup(f.unlearnable(r, prefix), nil, nil, nil); failed {
+			if _, _, failed := a.refs.GetGroup(nil, f.unlearnable(r, prefix), nil, nil, nil); failed {
 				return left, nil
 			}
 			return unknown, nil
@@ -231,7 +233,7 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 		n := len(samples)
 		pid := f.pointID(r, m, x, prefix)
 		r.marks = append(r.marks[:0], make([]tsdbstore.Mark, n)...)
-		known, _, ok := refs.GetGroup(pid, r.marks, r.entries[:0], r.prev[:0])
+		known, _, ok := refs.GetGroup(nil, pid, r.marks, r.entries[:0], r.prev[:0])
 		group := make([]tsdbstore.SeriesEntry, n)
 		for i := range group {
 			c := rec.calls[j]

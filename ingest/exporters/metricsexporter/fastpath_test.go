@@ -289,7 +289,7 @@ func TestFastPathSeriesShareMetadata(t *testing.T) {
 	var metas []*tsdbstore.SeriesMeta
 	for x := range pointCount(m) {
 		// Four buckets, _sum and _count.
-		entries, _, ok := app.SeriesRefs().GetGroup(e.fast.pointID(r, m, x, prefix), make([]tsdbstore.Mark, 6), nil, nil)
+		entries, _, ok := app.SeriesRefs().GetGroup(nil, e.fast.pointID(r, m, x, prefix), make([]tsdbstore.Mark, 6), nil, nil)
 		require.True(t, ok, "data point %d", x)
 		for _, en := range entries {
 			require.NotZero(t, en.Ref, "%s is in the head", en.Labels)
