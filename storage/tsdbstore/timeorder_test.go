@@ -253,11 +253,8 @@ func requireLikeTSDBQuerier(t *testing.T, s *Store, db *tsdb.DB, rng *rand.Rand)
 // with out-of-order samples in the head for the time of earlier blocks,
 // and with blocks that overlap once those are compacted.
 func TestTimeOrderedLikeTSDBQuerier(t *testing.T) {
-	s := openWindow(t)
+	s, db := compactedWindow(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	fillHours(t, s, fillStart, 29)
-	db := tenantTSDB(t, s, "a")
-	require.NoError(t, db.Compact(context.Background()))
 	require.Len(t, db.Blocks(), 3, "18, 6 and 2 hours")
 	require.Equal(t, 3, requireLikeTSDBQuerier(t, s, db, rng), "the blocks are read one after the other")
 
@@ -358,10 +355,7 @@ func TestTimeOrderedWhileCompacting(t *testing.T) {
 // The merge of the parts calls At for every comparison in its heap: a
 // part's set makes its series once, and At gives it again.
 func TestOrderedSeriesMadeOnce(t *testing.T) {
-	s := openWindow(t)
-	fillHours(t, s, fillStart, 29)
-	db := tenantTSDB(t, s, "a")
-	require.NoError(t, db.Compact(context.Background()))
+	s, db := compactedWindow(t)
 	b := db.Blocks()[0]
 	q, err := s.queryParts(db, nil).block(b, b.MinTime(), b.MaxTime())
 	require.NoError(t, err)
@@ -399,10 +393,7 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 // TSDB's ChunkQuerier hands them over (and which took a day-long query
 // two thirds longer).
 func TestLimitedQueryReadsOneBlockAsStored(t *testing.T) {
-	s := openWindow(t)
-	fillHours(t, s, fillStart, 29)
-	db := tenantTSDB(t, s, "a")
-	require.NoError(t, db.Compact(context.Background()))
+	s, db := compactedWindow(t)
 	blocks, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
 	require.NotEmpty(t, blocks)
 	for _, b := range blocks {
@@ -434,10 +425,7 @@ func TestLimitedQueryReadsOneBlockAsStored(t *testing.T) {
 // head for the time of a block, and with the block they make once
 // compacted, which overlaps it.
 func TestEngineLikeTSDBQuerier(t *testing.T) {
-	s := openWindow(t)
-	fillHours(t, s, fillStart, 29)
-	db := tenantTSDB(t, s, "a")
-	require.NoError(t, db.Compact(context.Background()))
+	s, db := compactedWindow(t)
 	blocks, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
 	require.GreaterOrEqual(t, len(blocks), minBlocksInTimeOrder)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -484,4 +472,15 @@ func requireEngineLikeTSDB(t *testing.T, s *Store, db *tsdb.DB, rng *rand.Rand) 
 			require.Equal(t, want, answer(s, qs, start, end, step), "%s from %s to %s every %s", qs, start, end, step)
 		}
 	}
+}
+
+// compactedWindow is openWindow with 29 hours of tenant "a" in it,
+// compacted into blocks, and the tenant's TSDB.
+func compactedWindow(t *testing.T) (*Store, *tsdb.DB) {
+	t.Helper()
+	s := openWindow(t)
+	fillHours(t, s, fillStart, 29)
+	db := tenantTSDB(t, s, "a")
+	require.NoError(t, db.Compact(context.Background()))
+	return s, db
 }
