@@ -126,13 +126,14 @@ type refEntry struct {
 
 const noGen = math.MaxUint64
 
-// Cursor follows one request's lookups (Entry, GetGroup). Senders send their series
-// in much the same order every time, so the entry looked up after an
-// entry last time is likely the one looked up after it now: the cursor
-// finds it without the map and its shard's lock. A lookup in the map is a
-// few misses of the CPU's caches, and the shard's lock a cache line that
-// every core writes; they were 23–29% of remote_write ingest's CPU. The
-// zero Cursor is ready; a Cursor is not safe for concurrent use.
+// Cursor follows one request's lookups (Entry, GetGroup). Senders send
+// their series in much the same order every time, so the entry looked up
+// after an entry last time is likely the one looked up after it now: the
+// cursor finds it without the map and (for Entry) its shard's lock. A
+// lookup in the map is a few misses of the CPU's caches, and the shard's
+// lock a cache line that every core writes; they were 23–29% of
+// remote_write ingest's CPU. The zero Cursor is ready; a Cursor is not
+// safe for concurrent use.
 type Cursor struct{ last *refEntry }
 
 // after returns the entry the last lookup was followed by last time, if
