@@ -85,9 +85,9 @@ func (e *metricsExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	// The fast path appends what it knows and takes it out of md; an error
 	// is the store's, and app.storageErr says so below.
 	var convErr error
-	if err := e.fast.appendKnown(ctx, md, combined); err == nil {
+	_ = e.fast.appendKnown(ctx, md, combined, func() {
 		_, convErr = prw.NewPrometheusConverter(combined).FromMetrics(ctx, md, e.settings)
-	}
+	})
 
 	if app.storageErr != nil {
 		_ = app.Rollback()

@@ -35,9 +35,10 @@ import (
 // out of the request; the translator converts the rest as before.
 //
 // The IDs are learnt from the translator itself: a metric with an unknown
-// data point is also converted alone into a recorder, and its series are
-// cached only if the recorder got the samples, in number, order and
-// values, that the fast path would append for it. What the translator
+// data point is, once the translator has appended the request, also
+// converted alone into a recorder, and its series are cached only if the
+// recorder got the samples, in number, order and values, that the fast
+// path would append for it. What the translator
 // does, the fast path therefore does too, or it leaves the metric alone.
 //
 // It takes gauges, cumulative sums, cumulative explicit-bucket histograms
@@ -71,6 +72,15 @@ type fastRun struct {
 	taken   []bool
 	spans   []metricSpan
 	cursor  tsdbstore.Cursor // the request's lookups of groups
+	unknown []unknownMetric  // to learn once the translator has appended them
+}
+
+// unknownMetric is a metric the fast path could take but did not know.
+type unknownMetric struct {
+	rm     pmetric.ResourceMetrics
+	sm     pmetric.ScopeMetrics
+	m      pmetric.Metric
+	prefix [3]tsdbstore.ID
 }
 
 // sample is a float sample or, with h, a native histogram sample.
@@ -97,12 +107,18 @@ type hit struct {
 	s     sample
 }
 
-// appendKnown appends what a knows of md and removes it from md; it
-// learns the IDs of the series of the other metrics it could take. An
-// error is the store's: the request fails.
-func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *seriesAppender) error {
+// appendKnown appends what a knows of md and removes it from md, hands
+// the rest to translate, and then learns the IDs of the series of the
+// metrics it could have taken. It learns after the translator has
+// appended them so that a group holds the head's references and labels,
+// which the translator's appends left in a's cache under their hashes:
+// learnt before, a group held a second copy of every new series' labels,
+// for as long as the series lived. An error is the store's: the request
+// fails.
+func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *seriesAppender, translate func()) error {
 	if f == nil || a.refs == nil {
-		return nil // none, or the store refused the tenant: the translator says so
+		translate() // none, or the store refused the tenant: the translator says so
+		return nil
 	}
 	r, _ := f.scratch.Get().(*fastRun)
 	if r == nil {
@@ -110,6 +126,10 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 	}
 	defer f.scratch.Put(r)
 	r.cursor = tsdbstore.Cursor{}
+	defer func() {
+		clear(r.unknown) // the pool must not keep the request
+		r.unknown = r.unknown[:0]
+	}()
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
@@ -132,7 +152,7 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 						return err
 					}
 					if got == unknown {
-						f.learn(ctx, r, a.refs, rm, sm, m, prefix)
+						r.unknown = append(r.unknown, unknownMetric{rm, sm, m, prefix})
 					}
 				}
 				r.taken = append(r.taken, got == taken)
@@ -143,6 +163,10 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 				ms.RemoveIf(func(pmetric.Metric) bool { k++; return r.taken[k-1] })
 			}
 		}
+	}
+	translate()
+	for _, u := range r.unknown {
+		f.learn(ctx, r, a.refs, u.rm, u.sm, u.m, u.prefix)
 	}
 	return nil
 }
@@ -241,12 +265,14 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 			meta = tsdbstore.ShareMeta(meta, c.meta.Metadata, c.meta.MetricFamilyName)
 			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: meta}
 			// The head's reference, and the labels it holds rather than
-			// a copy, if the series was appended before; else the first
-			// append finds it by its labels.
+			// a copy, if the series was appended before: the translator
+			// put it under its hash, which the group now replaces; else
+			// the first append finds it by its labels.
 			if ok && labels.Equal(known[i].Labels, c.ls) {
 				group[i].Ref, group[i].Labels = known[i].Ref, known[i].Labels
 			} else if e, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
 				group[i].Ref, group[i].Labels = e.Ref, e.Labels
+				refs.Forget(c.ls.Hash(), c.ls)
 			}
 		}
 		refs.PutGroup(pid, group)

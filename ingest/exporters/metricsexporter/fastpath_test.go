@@ -7,9 +7,11 @@ import (
 	"regexp"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -234,6 +236,58 @@ func TestFastPathLikeTranslator(t *testing.T) {
 	require.Greater(t, fast, received/3)
 }
 
+// histogramRequest is a resource's export at ts of a gauge and of a
+// histogram with three data points, whose series the fast path learns.
+func histogramRequest(ts time.Time) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", "svc")
+	ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+	// The translator keeps a resource's metric of fewest points, for
+	// target_info.
+	g := ms.AppendEmpty()
+	g.SetName("up")
+	p := g.SetEmptyGauge().DataPoints().AppendEmpty()
+	p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	p.SetDoubleValue(1)
+	h := ms.AppendEmpty()
+	h.SetName("latency")
+	h.SetUnit("s")
+	h.SetDescription("How long requests took.")
+	hist := h.SetEmptyHistogram()
+	hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	for _, route := range []string{"/a", "/b", "/c"} {
+		dp := hist.DataPoints().AppendEmpty()
+		dp.Attributes().PutStr("route", route)
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+		dp.ExplicitBounds().FromRaw([]float64{0.1, 1, 10})
+		dp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4})
+		dp.SetCount(10)
+		dp.SetSum(12)
+	}
+	return md
+}
+
+// learntSeries returns the series the fast path holds for the histogram
+// of histogramRequest, six for each of its data points (four buckets,
+// _sum and _count), and the cache they are in.
+func learntSeries(t *testing.T, e *metricsExporter, app tsdbstore.Appender) []tsdbstore.SeriesEntry {
+	md := histogramRequest(time.Now())
+	rm := md.ResourceMetrics().At(0)
+	sm := rm.ScopeMetrics().At(0)
+	m := sm.Metrics().At(1)
+	r := &fastRun{}
+	prefix := [3]tsdbstore.ID{e.fast.resourceID(r, rm), e.fast.scopeID(r, sm), e.fast.metricID(r, m)}
+	var all []tsdbstore.SeriesEntry
+	for x := range pointCount(m) {
+		entries, _, ok := app.SeriesRefs().GetGroup(nil, e.fast.pointID(r, m, x, prefix), make([]tsdbstore.Mark, 6), nil, nil)
+		require.True(t, ok, "data point %d", x)
+		all = append(all, entries...)
+	}
+	require.Len(t, all, 18)
+	return all
+}
+
 // TestFastPathSeriesShareMetadata: the series cache holds a metric's
 // metadata once, not once per series: the series of every data point of a
 // histogram, as the fast path learnt and then appended them, share one.
@@ -242,65 +296,66 @@ func TestFastPathSeriesShareMetadata(t *testing.T) {
 	store := storetest.Metrics(t, reg, nil)
 	e := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
 	ctx := storetest.CollectorContext(tenant.Default)
-	request := func(ts time.Time) pmetric.Metrics {
-		md := pmetric.NewMetrics()
-		rm := md.ResourceMetrics().AppendEmpty()
-		rm.Resource().Attributes().PutStr("service.name", "svc")
-		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
-		// The translator keeps a resource's metric of fewest points, for
-		// target_info.
-		g := ms.AppendEmpty()
-		g.SetName("up")
-		p := g.SetEmptyGauge().DataPoints().AppendEmpty()
-		p.SetTimestamp(pcommon.NewTimestampFromTime(ts))
-		p.SetDoubleValue(1)
-		h := ms.AppendEmpty()
-		h.SetName("latency")
-		h.SetUnit("s")
-		h.SetDescription("How long requests took.")
-		hist := h.SetEmptyHistogram()
-		hist.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-		for _, route := range []string{"/a", "/b", "/c"} {
-			dp := hist.DataPoints().AppendEmpty()
-			dp.Attributes().PutStr("route", route)
-			dp.SetTimestamp(pcommon.NewTimestampFromTime(ts))
-			dp.ExplicitBounds().FromRaw([]float64{0.1, 1, 10})
-			dp.BucketCounts().FromRaw([]uint64{1, 2, 3, 4})
-			dp.SetCount(10)
-			dp.SetSum(12)
-		}
-		return md
-	}
 	start := time.Now().Add(-time.Minute)
 	for i := range 3 { // translated and learnt, then appended from the cache
-		require.NoError(t, e.push(ctx, request(start.Add(time.Duration(i)*time.Second))))
+		require.NoError(t, e.push(ctx, histogramRequest(start.Add(time.Duration(i)*time.Second))))
 	}
 	require.Equal(t, 2.0*3, storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total"),
 		"the histogram's points of the last two requests were appended from the cache")
 
-	md := request(start)
-	rm := md.ResourceMetrics().At(0)
-	sm := rm.ScopeMetrics().At(0)
-	m := sm.Metrics().At(1)
 	app := store.Appender(ctx).(tsdbstore.Appender)
 	defer func() { require.NoError(t, app.Rollback()) }()
-	r := &fastRun{}
-	prefix := [3]tsdbstore.ID{e.fast.resourceID(r, rm), e.fast.scopeID(r, sm), e.fast.metricID(r, m)}
-	var metas []*tsdbstore.SeriesMeta
-	for x := range pointCount(m) {
-		// Four buckets, _sum and _count.
-		entries, _, ok := app.SeriesRefs().GetGroup(nil, e.fast.pointID(r, m, x, prefix), make([]tsdbstore.Mark, 6), nil, nil)
-		require.True(t, ok, "data point %d", x)
-		for _, en := range entries {
-			require.NotZero(t, en.Ref, "%s is in the head", en.Labels)
-			metas = append(metas, en.Meta)
-		}
-	}
-	require.Len(t, metas, 18)
-	md0, family := metas[0].Data()
+	entries := learntSeries(t, e, app)
+	md0, family := entries[0].Meta.Data()
 	require.Equal(t, "latency_seconds", family)
 	require.Equal(t, metadata.Metadata{Type: model.MetricTypeHistogram, Unit: "seconds", Help: "How long requests took."}, md0)
-	for _, meta := range metas {
-		require.Same(t, metas[0], meta)
+	for _, en := range entries {
+		require.NotZero(t, en.Ref, "%s is in the head", en.Labels)
+		require.Same(t, entries[0].Meta, en.Meta)
 	}
+}
+
+// TestFastPathLearnsTheHeadsSeries: what the fast path learns of a new
+// metric is the series the translator has just put in the head, their
+// references and the labels the head holds, not a copy of the labels
+// (which the cache held for as long as the series lived, a second copy of
+// every OTLP series' labels), and the translator's own entries for them
+// are gone from the cache.
+func TestFastPathLearnsTheHeadsSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := storetest.Metrics(t, reg, nil)
+	e := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
+	ctx := storetest.CollectorContext(tenant.Default)
+	start := time.Now().Add(-time.Minute)
+	require.NoError(t, e.push(ctx, histogramRequest(start))) // translated and learnt
+
+	q, err := store.Querier(start.Add(-time.Hour).UnixMilli(), start.Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	head := map[string]labels.Labels{}
+	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, "latency_seconds_.+"))
+	for set.Next() {
+		head[set.At().Labels().String()] = set.At().Labels()
+	}
+	require.NoError(t, set.Err())
+	require.Len(t, head, 18)
+
+	app := store.Appender(ctx).(tsdbstore.Appender)
+	defer func() { require.NoError(t, app.Rollback()) }()
+	for _, en := range learntSeries(t, e, app) {
+		require.NotZero(t, en.Ref, "%s was learnt with its reference", en.Labels)
+		had, ok := head[en.Labels.String()]
+		require.True(t, ok, "%s is in the head", en.Labels)
+		require.Equal(t, labelsData(had), labelsData(en.Labels), "%s: the cache holds the head's labels", en.Labels)
+		_, _, ok = app.SeriesRefs().Get(en.Labels.Hash(), en.Labels, tsdbstore.Mark{})
+		require.False(t, ok, "%s is held once, by its group", en.Labels)
+	}
+}
+
+// labelsData is where the bytes of ls are: the first word of
+// labels.Labels, the data of its string (or of its slice, built with
+// slicelabels), so that two label sets held in one place are told from
+// equal copies.
+func labelsData(ls labels.Labels) unsafe.Pointer {
+	return unsafe.Pointer(unsafe.StringData(*(*string)(unsafe.Pointer(&ls))))
 }
