@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/sightline-dev/sightline/storage/colblock"
 )
 
 // TestDirectLikeTheEngine evaluates the parts that direct takes, shard by
@@ -132,6 +135,60 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		}
 		if directOf(expr.(*parser.AggregateExpr)) != nil {
 			t.Errorf("%s is taken by direct", q)
+		}
+	}
+}
+
+// TestDirectReadsBlockRuns: direct reads a block's float samples a run at
+// a time (colblock's Floats) where it can, and its results equal the
+// engine's, which reads them one at a time, to the bit, at steps and
+// ranges that start and end runs anywhere and skip over some.
+func TestDirectReadsBlockRuns(t *testing.T) {
+	db, start := testDB(t)
+	rs := colblock.NewReaders()
+	b := db.Blocks()[0]
+	block := storage.QueryableFunc(func(mint, maxt int64) (storage.Querier, error) {
+		return rs.BlockQuerier(b, mint, maxt)
+	})
+	q, err := block.Querier(b.MinTime(), b.MaxTime())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "req_total"))
+	if !set.Next() {
+		t.Fatal("no series in the block")
+	}
+	if _, ok := set.At().Iterator(nil).(interface{ Floats() ([]int64, []float64) }); !ok {
+		t.Fatal("the block's series iterators hand over no runs: the test would read samples one at a time")
+	}
+
+	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	qStart, qEnd := start.Add(-7*time.Minute), start.Add(40*time.Minute)
+	for _, query := range []string{
+		`sum by (job) (rate(req_total[5m]))`,
+		`sum(increase(req_total[47s]))`,
+		`sum by (instance) (irate(req_total[1m]))`,
+		`sum by (job) (mem_bytes)`,
+	} {
+		expr, err := parser.ParseExpr(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := directOf(expr.(*parser.AggregateExpr))
+		for _, step := range []time.Duration{15 * time.Second, 37 * time.Second, 11 * time.Minute} {
+			r := newRun(block, qStart, qEnd, step, 1)
+			defer r.close() // before the TSDB closes, which waits for its queriers
+			d := &directQuery{p: p, lookback: 5 * time.Minute, expr: query, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+				engine: func() (promql.Query, error) { return nil, errors.New("left to the engine") }}
+			got := exec(t, func() (promql.Query, error) { return d, nil })
+			want := exec(t, func() (promql.Query, error) {
+				return eng.NewRangeQuery(context.Background(), r.shard(0, 1), nil, query, qStart, qEnd, step)
+			})
+			if len(want) == 0 {
+				t.Fatalf("%s at %v: no result", query, step)
+			}
+			sameBits(t, got, want)
 		}
 	}
 }

@@ -109,14 +109,14 @@ func (rs *Readers) BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Q
 	if blk, ok := b.(*tsdb.Block); ok {
 		b = columnarBlock{Block: blk, readers: rs}
 	}
-	return atOnceQuerier(tsdb.NewBlockQuerier(b, mint, maxt))
+	return newBlockQuerier(b, mint, maxt)
 }
 
 // CountingBlockQuerier is BlockQuerier for a query with a limit on the
 // bytes of chunks it reads: count is called with the size of every chunk
 // the querier reads, as stored, and an error from it fails the read.
 func (rs *Readers) CountingBlockQuerier(b *tsdb.Block, mint, maxt int64, count func(bytes int) error) (storage.Querier, error) {
-	return atOnceQuerier(tsdb.NewBlockQuerier(columnarBlock{Block: b, readers: rs, count: count}, mint, maxt))
+	return newBlockQuerier(columnarBlock{Block: b, readers: rs, count: count}, mint, maxt)
 }
 
 // BlockChunkQuerier is the tsdb.Options.BlockChunkQuerierFunc. Its chunks
@@ -141,17 +141,62 @@ func (rs *Readers) BlockChunkQuerier(b tsdb.BlockReader, mint, maxt int64) (stor
 // took a quarter of its time. The queriers of blocks keep the series At
 // made until Next.
 
-func atOnceQuerier(q storage.Querier, err error) (storage.Querier, error) {
+// newBlockQuerier is Prometheus' block querier of b, whose Select reads
+// through seriesSet (series.go) when b has no tombstones.
+func newBlockQuerier(b tsdb.BlockReader, mint, maxt int64) (_ storage.Querier, err error) {
+	q, err := tsdb.NewBlockQuerier(b, mint, maxt)
 	if err != nil {
 		return nil, err
 	}
-	return blockQuerier{q}, nil
+	bq := &blockQuerier{Querier: q, mint: mint, maxt: maxt}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, bq.Close())
+		}
+	}()
+	tr, err := b.Tombstones()
+	if err != nil {
+		return nil, err
+	}
+	deleted := tr.Total() > 0
+	if err := tr.Close(); err != nil {
+		return nil, err
+	}
+	if deleted {
+		return bq, nil
+	}
+	if bq.ix, err = b.Index(); err != nil {
+		return nil, err
+	}
+	if bq.cr, err = b.Chunks(); err != nil {
+		return nil, err
+	}
+	return bq, nil
 }
 
-type blockQuerier struct{ storage.Querier }
+type blockQuerier struct {
+	storage.Querier
+	mint, maxt int64
+	ix         tsdb.IndexReader // nil when the block has tombstones
+	cr         tsdb.ChunkReader
+}
 
-func (q blockQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+func (q *blockQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	if q.ix != nil && q.cr != nil {
+		return selectSeries(ctx, sortSeries, hints, ms, q.ix, q.cr, q.mint, q.maxt)
+	}
 	return &atOnce[storage.Series]{set: q.Querier.Select(ctx, sortSeries, hints, ms...)}
+}
+
+func (q *blockQuerier) Close() error {
+	err := q.Querier.Close()
+	if q.ix != nil {
+		err = errors.Join(err, q.ix.Close())
+	}
+	if q.cr != nil {
+		err = errors.Join(err, q.cr.Close())
+	}
+	return err
 }
 
 type blockChunkQuerier struct{ storage.ChunkQuerier }

@@ -130,22 +130,26 @@ func selectAll(t *testing.T, q storage.Querier, ms ...*labels.Matcher) map[strin
 		it = s.Iterator(it)
 		var got []sample
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			switch vt {
-			case chunkenc.ValFloat:
-				ts, v := it.At()
-				got = append(got, sample{t: ts, f: math.Float64bits(v)})
-			case chunkenc.ValHistogram:
-				got = append(got, histogramSample(it.AtHistogram(nil)))
-			case chunkenc.ValFloatHistogram:
-				ts, fh := it.AtFloatHistogram(nil)
-				got = append(got, sample{t: ts, fh: fh})
-			}
+			got = append(got, readSample(it, vt))
 		}
 		require.NoError(t, it.Err())
 		out[s.Labels().String()] = got
 	}
 	require.NoError(t, set.Err())
 	return out
+}
+
+// readSample reads the sample it is at, of type vt.
+func readSample(it chunkenc.Iterator, vt chunkenc.ValueType) sample {
+	switch vt {
+	case chunkenc.ValHistogram:
+		return histogramSample(it.AtHistogram(nil))
+	case chunkenc.ValFloatHistogram:
+		ts, fh := it.AtFloatHistogram(nil)
+		return sample{t: ts, fh: fh}
+	}
+	ts, v := it.At()
+	return sample{t: ts, f: math.Float64bits(v)}
 }
 
 func query(t *testing.T, db *tsdb.DB, mint, maxt int64, ms ...*labels.Matcher) map[string][]sample {
@@ -211,6 +215,78 @@ func TestColumnarBlocksReadAsPrometheus(t *testing.T) {
 	}
 	t.Logf("blocks: %d bytes columnar, %d bytes Prometheus", colBytes, refBytes)
 	require.Less(t, colBytes, refBytes)
+}
+
+// compactedDB is a TSDB of columnar blocks, read with rs, that holds hours
+// of the test data, compacted. It is closed when the test ends, after the
+// test's deferred calls have closed its queriers, which it waits for.
+func compactedDB(t *testing.T, hours int) (rs *Readers, db *tsdb.DB) {
+	rs = NewReaders()
+	o := options(false)
+	Configure(o, rs, DefaultOptions())
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	appendTestData(t, db, day0, hours)
+	require.NoError(t, db.Compact(context.Background()))
+	require.NotEmpty(t, db.Blocks())
+	return rs, db
+}
+
+// A block's series iterators hand over the float samples that Next and At
+// read, a run at a time (Floats), within the range asked for, and go on
+// from the last of a run with Next and Seek.
+func TestSeriesFloatsReadAsSamples(t *testing.T) {
+	rs, db := compactedDB(t, 30)
+	m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+	runs := 0
+	for _, b := range db.Blocks() {
+		for _, r := range [][2]int64{{b.MinTime(), b.MaxTime() - 1}, {b.MinTime() + 7*step + 3, b.MaxTime() - hour - 1}} {
+			q, err := rs.BlockQuerier(b, r[0], r[1])
+			require.NoError(t, err)
+			want := selectAll(t, q, m)
+
+			q, err = rs.BlockQuerier(b, r[0], r[1])
+			require.NoError(t, err)
+			defer q.Close() // before the TSDB, which waits for it, should the test fail
+			set := q.Select(context.Background(), true, nil, m)
+			got := map[string][]sample{}
+			for set.Next() {
+				it := set.At().Iterator(nil)
+				runner, ok := it.(interface{ Floats() ([]int64, []float64) })
+				require.True(t, ok, "%T has no Floats", it)
+				var samples []sample
+				seek := true
+				for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+					samples = append(samples, readSample(it, vt))
+					for vt == chunkenc.ValFloat {
+						ts, vs := runner.Floats()
+						if len(ts) == 0 {
+							break
+						}
+						runs++
+						for i := range ts {
+							samples = append(samples, sample{t: ts[i], f: math.Float64bits(vs[i])})
+						}
+						require.Equal(t, ts[len(ts)-1], it.AtT(), "the iterator is at the run's last sample")
+						if seek { // a Seek to the sample read stays there
+							seek = false
+							require.Equal(t, chunkenc.ValFloat, it.Seek(ts[len(ts)-1]))
+							require.Equal(t, ts[len(ts)-1], it.AtT())
+						}
+					}
+				}
+				require.NoError(t, it.Err())
+				for _, s := range samples {
+					require.True(t, s.t >= r[0] && s.t <= r[1], "sample at %d outside [%d, %d]", s.t, r[0], r[1])
+				}
+				got[set.At().Labels().String()] = samples
+			}
+			require.NoError(t, set.Err())
+			require.Equal(t, want, got)
+		}
+	}
+	require.NotZero(t, runs, "no run was handed over")
 }
 
 // Remote read gets chunks any Prometheus client decodes: no columnar ones.
@@ -676,15 +752,7 @@ func TestRetentionCountsExemplars(t *testing.T) {
 // The merge of a query's blocks calls At for every comparison in its heap:
 // a block's series set makes its series once, and At gives it again.
 func TestBlockSeriesMadeOnce(t *testing.T) {
-	rs := NewReaders()
-	o := options(false)
-	Configure(o, rs, DefaultOptions())
-	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
-	require.NoError(t, err)
-	defer db.Close()
-	appendTestData(t, db, day0, 6)
-	require.NoError(t, db.Compact(context.Background()))
-	require.NotEmpty(t, db.Blocks())
+	rs, db := compactedDB(t, 6)
 	b := db.Blocks()[0]
 	m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
 

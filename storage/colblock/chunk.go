@@ -595,6 +595,24 @@ func (c *cursor) seek(t int64, vt chunkenc.ValueType) chunkenc.ValueType {
 	return vt
 }
 
+// Floats returns the samples after the one read last, up to maxt, and
+// moves to the last of them. They are valid until the iterator is used
+// again: once it has run out, its columns go back to the pool.
+func (it *iterator) Floats(maxt int64) ([]int64, []float64) {
+	from, to := it.i+1, len(it.ts)
+	if from >= to {
+		return nil, nil
+	}
+	if it.ts[to-1] > maxt {
+		to = from + sort.Search(to-from, func(j int) bool { return it.ts[from+j] > maxt })
+	}
+	if to == from {
+		return nil, nil
+	}
+	it.i = to - 1
+	return it.ts[from:to], it.vs[from:to]
+}
+
 func (it *iterator) At() (int64, float64) { return it.ts[it.i], it.vs[it.i] }
 func (it *iterator) AtT() int64           { return it.ts[it.i] }
 func (it *iterator) Err() error           { return it.err }

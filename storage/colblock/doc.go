@@ -20,7 +20,10 @@
 //     each block's mmapped chunk files among queries, and whose index
 //     selects a query shard's series from the shards of the block's series,
 //     found once per block (shardhash.go), and reads series with the
-//     block's symbols, read once per block (symbols.go);
+//     block's symbols, read once per block (symbols.go); a block without
+//     deletions is read through the package's own series set, whose
+//     iterators hand over a columnar chunk's floats a run at a time
+//     (series.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // Options says how the compactor writes; two of them are shared state:

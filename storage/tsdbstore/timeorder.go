@@ -262,6 +262,16 @@ func (c *concatIterator) seek(t int64) chunkenc.ValueType {
 	return chunkenc.ValNone
 }
 
+// Floats is the part's Floats (colblock's series iterators have one):
+// the float samples after the one read last, a chunk's at a time, never
+// past the end of the part.
+func (c *concatIterator) Floats() ([]int64, []float64) {
+	if f, ok := c.cur.(interface{ Floats() ([]int64, []float64) }); ok && c.at == chunkenc.ValFloat {
+		return f.Floats()
+	}
+	return nil, nil
+}
+
 func (c *concatIterator) At() (int64, float64) { return c.cur.At() }
 
 func (c *concatIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
