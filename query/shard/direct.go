@@ -140,6 +140,7 @@ type group struct {
 	metric labels.Labels
 	sum, c []float64 // by step: the sum and its Kahan-Neumaier compensation
 	seen   []bool
+	n      int // steps seen
 }
 
 func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
@@ -270,6 +271,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			points++
 			if !g.seen[k] {
 				g.sum[k], g.c[k], g.seen[k] = v, 0, true
+				g.n++
 			} else {
 				g.sum[k], g.c[k] = kahanSumInc(v, g.sum[k], g.c[k])
 			}
@@ -281,15 +283,16 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 
 	var m promql.Matrix
 	for _, g := range groups {
-		s := promql.Series{Metric: g.metric}
+		if g.n == 0 {
+			continue
+		}
+		s := promql.Series{Metric: g.metric, Floats: make([]promql.FPoint, 0, g.n)}
 		for k, seen := range g.seen {
 			if seen {
 				s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*d.step, F: g.sum[k] + g.c[k]})
 			}
 		}
-		if len(s.Floats) > 0 {
-			m = append(m, s)
-		}
+		m = append(m, s)
 	}
 	sort.Sort(m)
 	return m, nil
