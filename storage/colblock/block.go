@@ -179,6 +179,7 @@ type blockQuerier struct {
 	mint, maxt int64
 	ix         tsdb.IndexReader // nil when the block has tombstones
 	cr         tsdb.ChunkReader
+	closed     bool // its readers release the block once only
 }
 
 func (q *blockQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
@@ -189,7 +190,11 @@ func (q *blockQuerier) Select(ctx context.Context, sortSeries bool, hints *stora
 }
 
 func (q *blockQuerier) Close() error {
-	err := q.Querier.Close()
+	err := q.Querier.Close() // which says so when it is closed twice
+	if q.closed {
+		return err
+	}
+	q.closed = true
 	if q.ix != nil {
 		err = errors.Join(err, q.ix.Close())
 	}

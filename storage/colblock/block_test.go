@@ -283,10 +283,67 @@ func TestSeriesFloatsReadAsSamples(t *testing.T) {
 				got[set.At().Labels().String()] = samples
 			}
 			require.NoError(t, set.Err())
-			require.Equal(t, want, got)
+			require.Len(t, got, len(want))
+			for k, w := range want {
+				require.Equal(t, w, got[k], "series %s", k)
+			}
 		}
 	}
 	require.NotZero(t, runs, "no run was handed over")
+}
+
+// A block's series set (series.go) selects and reads what Prometheus'
+// block querier does over the same block, with every hint it heeds, and
+// its querier may be closed twice, as Prometheus' may.
+func TestSeriesSetLikePrometheus(t *testing.T) {
+	rs, db := compactedDB(t, 30)
+	m := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+	type series struct {
+		labels  string
+		samples []sample
+	}
+	read := func(set storage.SeriesSet) (out []series) {
+		var it chunkenc.Iterator
+		for set.Next() {
+			s := series{labels: set.At().Labels().String()}
+			it = set.At().Iterator(it)
+			for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+				s.samples = append(s.samples, readSample(it, vt))
+			}
+			require.NoError(t, it.Err())
+			out = append(out, s)
+		}
+		require.NoError(t, set.Err())
+		return out
+	}
+	for _, b := range db.Blocks() {
+		mint, maxt := b.MinTime()+hour+7*step+3, b.MaxTime()-hour-1
+		for _, h := range []*storage.SelectHints{
+			nil,
+			{Start: mint, End: maxt},
+			{Start: mint, End: maxt, DisableTrimming: true},
+			{Start: mint, End: maxt, ShardIndex: 1, ShardCount: 3},
+			{Start: mint, End: maxt, Func: "series"},
+		} {
+			q, err := rs.BlockQuerier(b, mint, maxt)
+			require.NoError(t, err)
+			defer q.Close()
+			_, own := q.Select(context.Background(), true, h, m).(*seriesSet)
+			require.True(t, own, "the block is not read through seriesSet")
+			ref, err := tsdb.NewBlockQuerier(columnarBlock{Block: b, readers: rs}, mint, maxt)
+			require.NoError(t, err)
+			defer ref.Close()
+			want := read(ref.Select(context.Background(), true, h, m))
+			require.NotEmpty(t, want)
+			got := read(q.Select(context.Background(), true, h, m))
+			require.Len(t, got, len(want), "hints %+v", h)
+			for i := range want { // one series at a time: testify's diff of them all takes minutes
+				require.Equal(t, want[i], got[i], "hints %+v", h)
+			}
+			require.NoError(t, q.Close())
+			require.Error(t, q.Close(), "closed twice")
+		}
+	}
 }
 
 // Remote read gets chunks any Prometheus client decodes: no columnar ones.

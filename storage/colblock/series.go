@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -32,7 +33,8 @@ type seriesSet struct {
 	ix         tsdb.IndexReader
 	cr         tsdb.ChunkReader
 	p          index.Postings
-	mint, maxt int64
+	mint, maxt int64 // of the chunks read, and of their samples if trim
+	trim       bool
 	noChunks   bool // hints.Func "series": labels only, as Prometheus' querier does
 
 	b    labels.ScratchBuilder
@@ -56,21 +58,14 @@ func selectSeries(ctx context.Context, sortSeries bool, hints *storage.SelectHin
 	if sortSeries {
 		p = ix.SortedPostings(p)
 	}
-	s := &seriesSet{ix: ix, cr: cr, p: p, mint: mint, maxt: maxt}
+	s := &seriesSet{ix: ix, cr: cr, p: p, mint: mint, maxt: maxt, trim: true}
 	if hints != nil {
 		s.mint, s.maxt = hints.Start, hints.End
 		s.noChunks = hints.Func == "series"
-		if hints.DisableTrimming {
-			s.mint, s.maxt = minTime, maxTime
-		}
+		s.trim = !hints.DisableTrimming
 	}
 	return s
 }
-
-const (
-	minTime = -1 << 63
-	maxTime = 1<<63 - 1
-)
 
 func (s *seriesSet) Next() bool {
 	s.cur = nil
@@ -137,10 +132,16 @@ type seriesIterator struct {
 	vt   chunkenc.ValueType // of the sample read
 	done bool               // after the last sample
 	err  error
+
+	mint, maxt int64 // of the samples read
 }
 
 func (it *seriesIterator) reset(s *series) {
 	it.s, it.i, it.cur, it.vt, it.done, it.err = s, -1, nil, chunkenc.ValNone, false, nil
+	it.mint, it.maxt = math.MinInt64, math.MaxInt64
+	if s.set.trim {
+		it.mint, it.maxt = s.set.mint, s.set.maxt
+	}
 }
 
 // chunk moves to the next chunk, and says whether there is one.
@@ -178,7 +179,7 @@ func (it *seriesIterator) end() {
 
 // check ends the iterator at a sample after the range, or its chunk's error.
 func (it *seriesIterator) check(vt chunkenc.ValueType) chunkenc.ValueType {
-	if vt != chunkenc.ValNone && it.cur.AtT() > it.s.set.maxt {
+	if vt != chunkenc.ValNone && it.cur.AtT() > it.maxt {
 		it.end()
 		return chunkenc.ValNone
 	}
@@ -190,8 +191,8 @@ func (it *seriesIterator) Next() chunkenc.ValueType {
 	for {
 		if it.cur != nil {
 			vt := it.cur.Next()
-			if vt != chunkenc.ValNone && it.cur.AtT() < it.s.set.mint {
-				vt = it.cur.Seek(it.s.set.mint)
+			if vt != chunkenc.ValNone && it.cur.AtT() < it.mint {
+				vt = it.cur.Seek(it.mint)
 			}
 			if vt != chunkenc.ValNone {
 				return it.check(vt)
@@ -212,7 +213,7 @@ func (it *seriesIterator) Seek(t int64) chunkenc.ValueType {
 	if it.vt != chunkenc.ValNone && it.cur.AtT() >= t {
 		return it.vt
 	}
-	t = max(t, it.s.set.mint)
+	t = max(t, it.mint)
 	for {
 		if it.cur != nil {
 			if vt := it.cur.Seek(t); vt != chunkenc.ValNone {
@@ -240,7 +241,7 @@ func (it *seriesIterator) Seek(t int64) chunkenc.ValueType {
 // are valid until the iterator is used again.
 func (it *seriesIterator) Floats() ([]int64, []float64) {
 	if c, ok := it.cur.(*iterator); ok && it.vt == chunkenc.ValFloat {
-		return c.Floats(it.s.set.maxt)
+		return c.Floats(it.maxt)
 	}
 	return nil, nil
 }
