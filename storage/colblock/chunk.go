@@ -472,9 +472,7 @@ func (c *columns) readValues(r *segment.Dec, vs []float64, plain bool) error {
 		if err := readInts(r, mode, us, plain); err != nil {
 			return err
 		}
-		for i, m := range us {
-			vs[i] = fromDecimal(int64(m), int(exp))
-		}
+		fromDecimals(vs, us, int(exp))
 		rr := &segment.Dec{B: rawAt}
 		i := uint64(0)
 		for range raws {

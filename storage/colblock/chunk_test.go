@@ -292,3 +292,24 @@ func requireTimesChecked(t *testing.T, enc chunkenc.Encoding, b []byte, first, l
 	require.Equal(t, chunkenc.ValNone, it.Next())
 	require.ErrorIs(t, it.Err(), errNoTimes)
 }
+
+// fromDecimals gives each value fromDecimal's bits, at every exponent a
+// column may have and for mantissas on either side of its fast path's
+// bound.
+func TestFromDecimalsLikeFromDecimal(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	ms := []uint64{0, 1, 1<<53 - 1, 1 << 53, 1<<53 + 1, 1<<63 - 1}
+	for _, m := range ms[:len(ms):len(ms)] {
+		ms = append(ms, uint64(-int64(m)))
+	}
+	for range 1000 {
+		ms = append(ms, rnd.Uint64()>>rnd.IntN(64), uint64(-int64(rnd.Uint64()>>rnd.IntN(64))))
+	}
+	vs := make([]float64, len(ms))
+	for exp := -40; exp <= 40; exp++ {
+		fromDecimals(vs, ms, exp)
+		for i, m := range ms {
+			require.Equal(t, math.Float64bits(fromDecimal(int64(m), exp)), math.Float64bits(vs[i]), "%d × 10^%d", int64(m), exp)
+		}
+	}
+}
