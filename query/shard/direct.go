@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/stats"
+
+	"github.com/sightline-dev/sightline/storage/colblock"
 )
 
 // A dashboard's range queries are mostly sum by (…) (rate(x[5m])) (or
@@ -304,8 +306,8 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 // calls a sample), else one at a time.
 type floatCursor struct {
 	it       chunkenc.Iterator
-	floats   interface{ Floats() ([]int64, []float64) } // it, if it has runs
-	ts       []int64                                    // the run: the sample it is at, and before it
+	floats   colblock.FloatRuns // it, if it has runs
+	ts       []int64            // the run: the sample it is at, and before it
 	vs       []float64
 	j        int  // the sample read next, in the run
 	done     bool // after the last sample
@@ -316,7 +318,7 @@ type floatCursor struct {
 
 func (c *floatCursor) reset(it chunkenc.Iterator) {
 	*c = floatCursor{it: it}
-	c.floats, _ = it.(interface{ Floats() ([]int64, []float64) })
+	c.floats, _ = it.(colblock.FloatRuns)
 }
 
 // peek returns the next sample and leaves it next; ok is false after the

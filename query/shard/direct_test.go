@@ -159,7 +159,7 @@ func TestDirectReadsBlockRuns(t *testing.T) {
 	if !set.Next() {
 		t.Fatal("no series in the block")
 	}
-	if _, ok := set.At().Iterator(nil).(interface{ Floats() ([]int64, []float64) }); !ok {
+	if _, ok := set.At().Iterator(nil).(colblock.FloatRuns); !ok {
 		t.Fatal("the block's series iterators hand over no runs: the test would read samples one at a time")
 	}
 

@@ -253,7 +253,7 @@ func TestSeriesFloatsReadAsSamples(t *testing.T) {
 			got := map[string][]sample{}
 			for set.Next() {
 				it := set.At().Iterator(nil)
-				runner, ok := it.(interface{ Floats() ([]int64, []float64) })
+				runner, ok := it.(FloatRuns)
 				require.True(t, ok, "%T has no Floats", it)
 				var samples []sample
 				seek := true

@@ -141,8 +141,9 @@ func (e *encoder) shortestDecimal(v float64) (m int64, exp int, ok bool) {
 }
 
 // fromDecimals sets vs[i] to fromDecimal(int64(ms[i]), exp), with the
-// exponent's case chosen once for the column: the switch per value was a
-// fifth of decoding a column.
+// exponent's case chosen once for the column: fromDecimal's switch per
+// value was a quarter of decoding value columns in a day-long query's
+// profile.
 func fromDecimals(vs []float64, ms []uint64, exp int) {
 	const exact = 1 << 53 // the mantissas that fromDecimal's fast path takes
 	switch {

@@ -27,6 +27,17 @@ import (
 // reads without a call per sample. Every other reader sees the same
 // samples as through Prometheus' block querier.
 
+// FloatRuns is an iterator that hands over its float samples a run at a
+// time: Floats returns the float samples after the one read last, as many
+// as it has decoded at hand, and moves to the last of them; none when the
+// sample read is not a float or none follows it at hand (Next then says
+// what comes). The runs are valid until the iterator is used again.
+type FloatRuns interface {
+	Floats() ([]int64, []float64)
+}
+
+var _ FloatRuns = (*seriesIterator)(nil)
+
 // seriesSet is the series of a block without tombstones that postings
 // names, with their chunks in [mint, maxt].
 type seriesSet struct {
@@ -126,9 +137,9 @@ func (s *series) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 // out the samples outside the set's range.
 type seriesIterator struct {
 	s    *series
-	i    int               // the chunk read, in s.chks
-	cur  chunkenc.Iterator // its iterator, nil before the first chunk and after the last
-	its  [2]chunkenc.Iterator
+	i    int                // the chunk read, in s.chks
+	cur  chunkenc.Iterator  // its iterator, nil before the first chunk and after the last
+	last chunkenc.Iterator  // the last chunk's iterator, for the next to reuse
 	vt   chunkenc.ValueType // of the sample read
 	done bool               // after the last sample
 	err  error
@@ -159,18 +170,23 @@ func (it *seriesIterator) chunk() bool {
 		it.end()
 		return false
 	}
-	// A float chunk and a histogram chunk reuse their own iterators.
-	slot := 0
-	if c != nil && c.Encoding() != EncColumnar && c.Encoding() != chunkenc.EncXOR {
-		slot = 1
-	}
 	if c != nil {
-		it.its[slot] = c.Iterator(it.its[slot])
+		it.last = c.Iterator(it.last)
 	} else {
-		it.its[slot] = iterable.Iterator(it.its[slot])
+		it.last = iterable.Iterator(it.last)
 	}
-	it.cur = it.its[slot]
+	it.cur = it.last
 	return true
+}
+
+// failed ends the iterator at its chunk's error, if there is one.
+func (it *seriesIterator) failed() bool {
+	if err := it.cur.Err(); err != nil {
+		it.err = err
+		it.end()
+		return true
+	}
+	return false
 }
 
 func (it *seriesIterator) end() {
@@ -197,9 +213,7 @@ func (it *seriesIterator) Next() chunkenc.ValueType {
 			if vt != chunkenc.ValNone {
 				return it.check(vt)
 			}
-			if err := it.cur.Err(); err != nil {
-				it.err = err
-				it.end()
+			if it.failed() {
 				return chunkenc.ValNone
 			}
 		}
@@ -219,9 +233,7 @@ func (it *seriesIterator) Seek(t int64) chunkenc.ValueType {
 			if vt := it.cur.Seek(t); vt != chunkenc.ValNone {
 				return it.check(vt)
 			}
-			if err := it.cur.Err(); err != nil {
-				it.err = err
-				it.end()
+			if it.failed() {
 				return chunkenc.ValNone
 			}
 		}
@@ -235,10 +247,8 @@ func (it *seriesIterator) Seek(t int64) chunkenc.ValueType {
 	}
 }
 
-// Floats returns the float samples after the one read last, to the end of
-// its chunk or of the range, and moves to the last of them; none when the
-// sample read is not a float or is its chunk's last in the range. They
-// are valid until the iterator is used again.
+// Floats is FloatRuns': the rest of the chunk's float samples, up to the
+// end of the range.
 func (it *seriesIterator) Floats() ([]int64, []float64) {
 	if c, ok := it.cur.(*iterator); ok && it.vt == chunkenc.ValFloat {
 		return c.Floats(it.maxt)

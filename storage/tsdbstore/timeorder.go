@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/sightline-dev/sightline/storage/colblock"
 )
 
 // A query over a long range reads a series from every block it spans: a
@@ -262,11 +264,12 @@ func (c *concatIterator) seek(t int64) chunkenc.ValueType {
 	return chunkenc.ValNone
 }
 
-// Floats is the part's Floats (colblock's series iterators have one):
-// the float samples after the one read last, a chunk's at a time, never
-// past the end of the part.
+var _ colblock.FloatRuns = (*concatIterator)(nil)
+
+// Floats is the part's (colblock.FloatRuns): the float samples after the
+// one read last, a chunk's at a time, never past the end of the part.
 func (c *concatIterator) Floats() ([]int64, []float64) {
-	if f, ok := c.cur.(interface{ Floats() ([]int64, []float64) }); ok && c.at == chunkenc.ValFloat {
+	if f, ok := c.cur.(colblock.FloatRuns); ok && c.at == chunkenc.ValFloat {
 		return f.Floats()
 	}
 	return nil, nil
