@@ -38,33 +38,56 @@ type packPlan struct {
 	bits       int // the column's size, estimated (exceptions' varints)
 }
 
+// planPacked plans the packed column of us.
 func planPacked(us []uint64) packPlan {
+	var w widths
+	if len(us) > 0 {
+		w.start(us[0])
+	}
+	for _, u := range us {
+		w.add(u)
+	}
+	return w.plan(us)
+}
+
+// widths is what planning a column learns of its integers in one pass:
+// how many take k bits zigzagged, and their minimum and the bits in which
+// they differ from the first, which are the base's and the shift's when
+// every integer fits the best width. An encoder that plans several
+// columns of a chunk gathers their widths in one loop over the chunk.
+type widths struct {
+	cnt    [66]int
+	first  uint64
+	min    int64
+	differ uint64
+}
+
+// start readies w for a column whose first integer is first.
+func (w *widths) start(first uint64) { *w = widths{first: first, min: int64(first)} }
+
+// add counts the integer u, which must be added after the first.
+func (w *widths) add(u uint64) {
+	w.cnt[bits.Len64(zigzag(int64(u)))]++
+	w.min = min(w.min, int64(u))
+	w.differ |= u ^ w.first
+}
+
+// plan plans the packed column of us, whose widths w holds.
+func (w *widths) plan(us []uint64) packPlan {
 	// The base and the shift are taken from the integers that fit the
 	// best width of a zigzag encoding, so not from the outliers. They all
 	// share their low k bits with the base iff they share them with any
 	// one of them, the first: the shift is the XORs' trailing zeros.
-	var cnt [66]int
-	for _, u := range us {
-		cnt[bits.Len64(zigzag(int64(u)))]++
-	}
-	w0, _ := bestWidth(&cnt, len(us))
-	var p packPlan
-	var first, x uint64
-	found := false
-	for _, u := range us {
-		if bits.Len64(zigzag(int64(u))) > int(w0) {
-			continue
-		}
-		if !found {
-			first, p.base, found = u, int64(u), true
-		}
-		p.base = min(p.base, int64(u))
-		x |= u ^ first
+	w0, _ := bestWidth(&w.cnt, len(us))
+	p := packPlan{base: w.min}
+	x := w.differ
+	if !allFit(&w.cnt, w0) {
+		p.base, x = fitting(us, w0) // the outliers left out
 	}
 	if x != 0 {
 		p.shift = uint(bits.TrailingZeros64(x))
 	}
-	cnt = [66]int{}
+	cnt := [66]int{}
 	for _, u := range us {
 		cnt[slotLen(u, p.base, p.shift)]++
 	}
@@ -75,6 +98,35 @@ func planPacked(us []uint64) packPlan {
 	var buf [binary.MaxVarintLen64]byte
 	p.bits += 8 * (2 + binary.PutVarint(buf[:], p.base) + binary.PutUvarint(buf[:], uint64(p.exceptions)))
 	return p
+}
+
+// fitting returns the least of the integers us whose zigzag fits w bits,
+// and the bits in which they differ from the first of them: a second pass,
+// for a column with outliers.
+func fitting(us []uint64, w uint) (least int64, differ uint64) {
+	var first uint64
+	found := false
+	for _, u := range us {
+		if bits.Len64(zigzag(int64(u))) > int(w) {
+			continue
+		}
+		if !found {
+			first, least, found = u, int64(u), true
+		}
+		least = min(least, int64(u))
+		differ |= u ^ first
+	}
+	return least, differ
+}
+
+// allFit says whether no integer counted in cnt is wider than w.
+func allFit(cnt *[66]int, w uint) bool {
+	for _, c := range cnt[w+1:] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // appendPlanned appends the packed column of us laid out as p.

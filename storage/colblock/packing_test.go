@@ -1,6 +1,7 @@
 package colblock
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -103,4 +104,78 @@ func FuzzPacked(f *testing.F) {
 		}
 		readPacked(&segment.Dec{B: b}, make([]uint64, n), plain)
 	})
+}
+
+// A column's widths, gathered in one pass, give the base and the bits that
+// set the shift that a second pass over the integers that fit gives,
+// whenever they all fit; and the encoder's three integer columns, planned
+// in one loop, are the deltas, deltas of deltas and values, each planned
+// as if alone, the smallest chosen (with its first value, which all but a
+// plain column keep apart).
+func TestWidthsPlanLikeSecondPass(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var e encoder
+	fit := 0
+	for k := range 2000 {
+		ms := make([]int64, 1+r.IntN(300))
+		m := int64(r.IntN(1000))
+		for i := range ms {
+			switch k % 4 {
+			case 0: // a counter
+				m += int64(r.IntN(50) * 64)
+			case 1: // a gauge within a range, and an outlier now and then
+				m = int64(r.IntN(100))
+				if r.IntN(40) == 0 {
+					m = r.Int64()
+				}
+			case 2: // a counter that resets
+				m += int64(r.IntN(9))
+				if r.IntN(60) == 0 {
+					m = 0
+				}
+			default: // anything
+				m = int64(r.Uint64())
+			}
+			ms[i] = m
+		}
+		mode, column, plan := e.planInts(ms)
+		ds, dds, ps := make([]uint64, 0, len(ms)), make([]uint64, 0, len(ms)), make([]uint64, 0, len(ms))
+		for i, m := range ms {
+			ps = append(ps, uint64(m))
+			if i > 0 {
+				ds = append(ds, uint64(m-ms[i-1]))
+				dds = append(dds, uint64(m-ms[i-1]))
+			}
+			if i > 1 {
+				dds[i-1] -= uint64(ms[i-1] - ms[i-2])
+			}
+		}
+		require.Equal(t, map[byte][]uint64{valuesDelta: ds, valuesDeltaDoD: dds, valuesPlain: ps}[mode], column, "column %d", k)
+		require.Equal(t, planPacked(column), plan, "column %d", k)
+		m0 := 8 * len(binary.AppendVarint(nil, ms[0])) // what all but a plain column take too
+		cost := plan.bits
+		if mode != valuesPlain {
+			cost += m0
+		}
+		require.LessOrEqual(t, cost, planPacked(ds).bits+m0, "column %d", k)
+		require.LessOrEqual(t, cost, planPacked(dds).bits+m0, "column %d", k)
+		require.LessOrEqual(t, cost, planPacked(ps).bits, "column %d", k)
+		for _, us := range [][]uint64{ds, dds, ps} {
+			if len(us) == 0 {
+				continue
+			}
+			var w widths
+			w.start(us[0])
+			for _, u := range us {
+				w.add(u)
+			}
+			if w0, _ := bestWidth(&w.cnt, len(us)); allFit(&w.cnt, w0) {
+				fit++
+				least, differ := fitting(us, w0)
+				require.Equal(t, least, w.min, "column %d", k)
+				require.Equal(t, differ, w.differ, "column %d", k)
+			}
+		}
+	}
+	require.Greater(t, fit, 1000)
 }
