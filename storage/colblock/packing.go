@@ -65,7 +65,8 @@ type widths struct {
 // start readies w for a column whose first integer is first.
 func (w *widths) start(first uint64) { *w = widths{first: first, min: int64(first)} }
 
-// add counts the integer u, which must be added after the first.
+// add counts the integer u. Every integer of the column is added, the
+// first too, after start.
 func (w *widths) add(u uint64) {
 	w.cnt[bits.Len64(zigzag(int64(u)))]++
 	w.min = min(w.min, int64(u))
