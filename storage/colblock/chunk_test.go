@@ -313,3 +313,44 @@ func TestFromDecimalsLikeFromDecimal(t *testing.T) {
 		}
 	}
 }
+
+// fewDecimals finds the decimal that strconv's shortest digits give, or
+// decides as toDecimal would on them (15 digits or more are kept as bits),
+// for decimals of every length and scale, sums that are not decimals
+// (0.1 × 3), random floats, and values on either side of 1e14.
+func TestFewDecimalsLikeStrconv(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	vs := []float64{0.07, 0.1 * 3, 1e13 + 0.5, 99999999999999.9, 9999999999999.9, 1.5e-25, 5e-324,
+		math.SmallestNonzeroFloat64 * 3, 123.456, -0.001, 1e-22, 1.1e-22, 0.5}
+	for range 200_000 {
+		m := rnd.Int64N(1 << uint(1+rnd.IntN(53)))
+		if rnd.IntN(2) == 0 {
+			m = -m
+		}
+		k := rnd.IntN(len(pow10))
+		vs = append(vs, float64(m)/pow10[k], float64(m)*0.1, rnd.NormFloat64()*math.Pow(10, float64(rnd.IntN(40)-20)))
+	}
+	var e encoder
+	decided := 0
+	for _, v := range vs {
+		m, exp, ok, done := fewDecimals(v)
+		if !done {
+			continue
+		}
+		decided++
+		require.NotEqual(t, v, math.Trunc(v), "decided an integer, %v", v)
+		wm, wexp, wok := e.formattedDecimal(v)
+		require.True(t, wok, "%v", v)
+		for wm%10 == 0 {
+			wm /= 10
+			wexp++
+		}
+		if wm >= 1e14 || wm <= -1e14 {
+			require.False(t, ok, "%v: %d × 10^%d, strconv's takes 15 digits or more", v, m, exp)
+			continue
+		}
+		require.True(t, ok, "%v: strconv's is %d × 10^%d", v, wm, wexp)
+		require.Equal(t, [2]int64{wm, int64(wexp)}, [2]int64{m, int64(exp)}, "%v", v)
+	}
+	require.Greater(t, decided, len(vs)/2, "fewDecimals decides most values")
+}

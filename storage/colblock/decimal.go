@@ -105,39 +105,73 @@ func (e *encoder) shortestDecimal(v float64) (m int64, exp int, ok bool) {
 	}
 	if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
 		m = int64(v)
-	} else {
-		// strconv gives the shortest digits that round-trip, as
-		// "-d.dddde±xx".
-		e.digits = strconv.AppendFloat(e.digits[:0], v, 'e', -1, 64)
-		s := e.digits
-		neg := s[0] == '-'
-		if neg {
-			s = s[1:]
-		}
-		i := 0
-		for ; i < len(s) && s[i] != 'e'; i++ {
-			if s[i] == '.' {
-				continue
-			}
-			m = m*10 + int64(s[i]-'0')
-			if s[i] != '.' && i > 0 {
-				exp--
-			}
-		}
-		x, err := strconv.Atoi(string(s[i+1:]))
-		if err != nil {
-			return 0, 0, false
-		}
-		exp += x
-		if neg {
-			m = -m
-		}
+	} else if fm, fexp, fok, decided := fewDecimals(v); decided {
+		return fm, fexp, fok
+	} else if m, exp, ok = e.formattedDecimal(v); !ok {
+		return 0, 0, false
 	}
 	for m%10 == 0 {
 		m /= 10
 		exp++
 	}
 	return m, exp, exp >= math.MinInt16/2 && exp <= math.MaxInt16/2
+}
+
+// formattedDecimal returns the shortest decimal m × 10^exp that parses
+// back to v, a finite value other than 0, from strconv's digits.
+func (e *encoder) formattedDecimal(v float64) (m int64, exp int, ok bool) {
+	// strconv gives the shortest digits that round-trip, as "-d.dddde±xx".
+	e.digits = strconv.AppendFloat(e.digits[:0], v, 'e', -1, 64)
+	s := e.digits
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	i := 0
+	for ; i < len(s) && s[i] != 'e'; i++ {
+		if s[i] == '.' {
+			continue
+		}
+		m = m*10 + int64(s[i]-'0')
+		if s[i] != '.' && i > 0 {
+			exp--
+		}
+	}
+	x, err := strconv.Atoi(string(s[i+1:]))
+	if err != nil {
+		return 0, 0, false
+	}
+	exp += x
+	if neg {
+		m = -m
+	}
+	return m, exp, true
+}
+
+// fewDecimals returns v as m × 10^-k for the smallest k that parses back
+// to v, the shortest decimal that strconv would give, found without
+// formatting: strconv was most of encoding a gauge of decimals. For each k
+// the integer nearest to v × 10^k is the only one that can parse back (v's
+// rounding interval, scaled by 10^k, is narrower than 1 while |v| × 10^k <
+// 1e14), and m / 10^k parses back exactly when fromDecimal's one division
+// gives v. It has decided, with ok false, when the decimal would take 15
+// digits or more (toDecimal keeps those as bits), and has not decided for
+// integers or values too small for the powers of ten that float64 holds
+// exactly.
+func fewDecimals(v float64) (m int64, exp int, ok, decided bool) {
+	if v == math.Trunc(v) {
+		return 0, 0, false, false
+	}
+	for k := 1; k < len(pow10); k++ {
+		s := v * pow10[k]
+		if s >= 1e14 || s <= -1e14 {
+			return 0, 0, false, true
+		}
+		if r := math.Round(s); r/pow10[k] == v {
+			return int64(r), -k, true, true
+		}
+	}
+	return 0, 0, false, false
 }
 
 // fromDecimals sets vs[i] to fromDecimal(int64(ms[i]), exp), with the
