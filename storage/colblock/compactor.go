@@ -260,12 +260,12 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 	if err := os.MkdirAll(tmp, 0o777); err != nil {
 		return err
 	}
-	chunkw, err := chunks.NewWriter(filepath.Join(tmp, "chunks"))
+	chunkw, err := newChunkWriter(filepath.Join(tmp, "chunks"), chunks.DefaultChunkSegmentSize)
 	if err != nil {
 		return fmt.Errorf("open chunk writer: %w", err)
 	}
 	closers = append(closers, chunkw)
-	indexw, err := index.NewWriterWithEncoder(c.ctx, filepath.Join(tmp, "index"), EncodePostings)
+	indexw, err := newIndexWriter(filepath.Join(tmp, "index"))
 	if err != nil {
 		return fmt.Errorf("open index writer: %w", err)
 	}
@@ -276,6 +276,12 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 	c.metrics.PopulatingBlocks.Set(0)
 	if err != nil {
 		return fmt.Errorf("populate block: %w", err)
+	}
+	if err := chunkw.Finish(); err != nil {
+		return fmt.Errorf("write chunks: %w", err)
+	}
+	if err := indexw.Finish(); err != nil {
+		return fmt.Errorf("write index: %w", err)
 	}
 	var cerr error
 	for _, cl := range closers {
@@ -319,7 +325,7 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 // Prometheus' DefaultBlockPopulator does, except that float samples are
 // cut into columnar chunks. Histogram chunks are kept as they are:
 // Prometheus' histogram encodings are lossless already.
-func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, indexw *index.Writer, chunkw *chunks.Writer) (err error) {
+func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, indexw *indexWriter, chunkw *chunkWriter) (err error) {
 	var (
 		sets    []storage.ChunkSeriesSet
 		symbols index.StringIter
@@ -355,20 +361,14 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 			symbols = tsdb.NewMergedStringIter(symbols, indexr.Symbols())
 		}
 	}
-	for symbols.Next() {
-		if err := indexw.AddSymbol(symbols.At()); err != nil {
-			return fmt.Errorf("add symbol: %w", err)
-		}
-	}
-	if err := symbols.Err(); err != nil {
-		return fmt.Errorf("next symbol: %w", err)
+	if err := indexw.AddSymbols(symbols); err != nil {
+		return fmt.Errorf("add symbols: %w", err)
 	}
 	set := sets[0]
 	if len(sets) > 1 {
 		set = storage.NewMergeChunkSeriesSet(sets, 0, storage.NewCompactingChunkSeriesMerger(storage.ChainedSeriesMerge))
 	}
 	var (
-		ref   storage.SeriesRef
 		out   []chunks.Meta
 		chksI chunks.Iterator
 		cut   = newCutter(c.opts)
@@ -405,10 +405,9 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 		if err := chunkw.WriteChunks(out...); err != nil {
 			return fmt.Errorf("write chunks: %w", err)
 		}
-		if err := indexw.AddSeries(ref, s.Labels(), out...); err != nil {
+		if err := indexw.AddSeries(s.Labels(), out...); err != nil {
 			return fmt.Errorf("add series: %w", err)
 		}
-		ref++
 		meta.Stats.NumSeries++
 		meta.Stats.NumChunks += uint64(len(out))
 		for _, chk := range out {

@@ -12,9 +12,8 @@ import (
 // share it: a store's tenants. Each tenant's TSDB compacts on its own
 // goroutine, and tenants that ingest in real time all reach their head's
 // 2-hour boundary within the same minute: without a limit, N tenants
-// would hold N compactions' buffers (over 30 MB each of fixed buffers in
-// Prometheus' index and chunk writers) and take every core from ingest at
-// once. The others wait their turn with their head growing meanwhile, as
+// would hold N compactions' buffers (each its block's symbols and
+// postings, see indexWriter) and take every core from ingest at once. The others wait their turn with their head growing meanwhile, as
 // Mimir's ingesters do (-blocks-storage.tsdb.head-compaction-concurrency).
 // A nil *CompactionLimit does not limit.
 type CompactionLimit struct {

@@ -66,7 +66,6 @@ func (t *symbolTable) load(ir tsdb.IndexReader, dir string) bool {
 // series reads the labels and chunk metas of series ref as Prometheus'
 // index reader does (index.Reader.Series), its symbols from the table.
 func (t *symbolTable) series(ref storage.SeriesRef, b *labels.ScratchBuilder, chks *[]chunks.Meta) error {
-	const seriesAlign = 16 // format v2 references a series by its offset / 16
 	d := encoding.NewDecbufUvarintAt(byteSlice(t.index.Bytes()), int(ref*seriesAlign), castagnoli)
 	if d.Err() != nil {
 		return d.Err()
