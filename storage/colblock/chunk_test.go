@@ -354,3 +354,48 @@ func TestFewDecimalsLikeStrconv(t *testing.T) {
 	}
 	require.Greater(t, decided, len(vs)/2, "fewDecimals decides most values")
 }
+
+// integers converts a column of integers as decimals does, for columns
+// of counters, of multiples of powers of ten, of zeros, with negatives,
+// near 1e14, and declines columns with a fraction, -0, NaN or a larger
+// value, which decimals then converts.
+func TestIntegersLikeDecimals(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	var a, b encoder
+	taken := 0
+	for k := range 5000 {
+		n := 1 + r.IntN(600)
+		vs := make([]float64, n)
+		scale := float64(pow10i[r.IntN(len(pow10i))])
+		for i := range vs {
+			switch k % 5 {
+			case 0:
+				vs[i] = float64(i*7+r.IntN(5)) * scale
+			case 1:
+				vs[i] = float64(r.IntN(3)) * scale // zeros among them
+			case 2:
+				vs[i] = -float64(r.Int64N(1e14) / int64(scale) * int64(scale))
+			case 3:
+				vs[i] = 0
+			default:
+				vs[i] = float64(r.Int64N(2e14) - 1e14)
+			}
+		}
+		if r.IntN(4) == 0 { // one value integers declines
+			vs[r.IntN(n)] = []float64{0.5, math.Copysign(0, -1), math.NaN(), 1e14, -1e14, math.Inf(1), 123.25}[r.IntN(7)]
+		}
+		a.mantissas = growInt64(a.mantissas, n)
+		exp, ok := a.integers(vs)
+		b.mantissas = growInt64(b.mantissas, n)
+		wexp, wok := b.decimals(vs)
+		if !ok {
+			continue
+		}
+		taken++
+		require.True(t, wok, "column %d", k)
+		require.Empty(t, b.raw, "column %d: decimals keeps values as bits that integers converts", k)
+		require.Equal(t, wexp, exp, "column %d", k)
+		require.Equal(t, b.mantissas, a.mantissas, "column %d", k)
+	}
+	require.Greater(t, taken, 3000)
+}

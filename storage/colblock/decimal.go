@@ -44,8 +44,18 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // If more than a quarter are, it returns false: the chunk is better kept
 // as XORed bits.
 func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
+	e.mantissas = growInt64(e.mantissas, len(vs))
+	e.raw = e.raw[:0]
+	if exp, ok := e.integers(vs); ok {
+		return exp, true
+	}
+	return e.decimals(vs)
+}
+
+// decimals is toDecimal for any column: each value's shortest decimal,
+// then one exponent for all.
+func (e *encoder) decimals(vs []float64) (exp int, ok bool) {
 	n := len(vs)
-	e.mantissas = growInt64(e.mantissas, n)
 	if cap(e.exps) < n {
 		e.exps, e.ok = make([]int16, n), make([]bool, n)
 	}
@@ -92,6 +102,44 @@ func (e *encoder) toDecimal(vs []float64) (exp int, ok bool) {
 		e.mantissas[i], prev = m, m
 	}
 	return minExp, true
+}
+
+// pow10i holds the powers of ten that a mantissa below 1e14 may be
+// divided by.
+var pow10i = [...]int64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13}
+
+// integers sets e.mantissas as the rest of toDecimal would for a column
+// of integers below 1e14 (counters, and the buckets of histograms): each
+// value divided by the greatest power of ten that divides every one of
+// them but zeros. It returns false for any other column, having decided
+// nothing: a value that is not an integer, is that large, or is -0.
+// Shortest decimals of integers cost divisions for every value, and were
+// most of converting a counter's column.
+func (e *encoder) integers(vs []float64) (exp int, ok bool) {
+	p := -1 // the exponent, unknown until a value other than 0
+	for i, v := range vs {
+		if v != math.Trunc(v) || v >= 1e14 || v <= -1e14 || v == 0 && math.Signbit(v) {
+			return 0, false
+		}
+		m := int64(v)
+		e.mantissas[i] = m
+		if m == 0 || p == 0 {
+			continue
+		}
+		if p < 0 {
+			p = len(pow10i) - 1
+		}
+		for m%pow10i[p] != 0 {
+			p--
+		}
+	}
+	if p <= 0 {
+		return 0, true
+	}
+	for i := range e.mantissas {
+		e.mantissas[i] /= pow10i[p]
+	}
+	return p, true
 }
 
 // shortestDecimal returns the shortest decimal m × 10^exp that parses back
