@@ -56,7 +56,6 @@ type indexBufs struct {
 	keys     []uint64
 	content  encoding.Encbuf // a series' or a postings list's bytes
 	table    []byte          // the postings offset table's entries
-	crc      []byte
 }
 
 var indexBufPool = sync.Pool{New: func() any {
@@ -199,8 +198,10 @@ func (w *indexWriter) addPosting(key uint64, ref uint32) {
 	w.lists[i] = append(w.lists[i], ref)
 }
 
-func (w *indexWriter) writeCRC(b []byte) {
-	w.write(binary.BigEndian.AppendUint32(w.scratch[:0], crc32.Checksum(b, castagnoli)))
+func (w *indexWriter) writeCRC(b []byte) { w.writeSum(crc32.Checksum(b, castagnoli)) }
+
+func (w *indexWriter) writeSum(crc uint32) {
+	w.write(binary.BigEndian.AppendUint32(w.scratch[:0], crc))
 }
 
 // Finish writes the postings, their offset table and the table of
@@ -241,15 +242,15 @@ func (w *indexWriter) Finish() error {
 	binary.BigEndian.PutUint32(b[:4], uint32(4+len(w.table)))
 	binary.BigEndian.PutUint32(b[4:], uint32(len(w.keys)+1))
 	w.write(b[:8], w.table)
-	w.crc = append(append(w.crc[:0], b[4:8]...), w.table...)
-	w.writeCRC(w.crc)
+	w.writeSum(crc32.Update(crc32.Update(0, castagnoli, b[4:8]), castagnoli, w.table))
 	// The table of contents, and its CRC.
-	w.crc = w.crc[:0]
+	e := &w.content
+	e.Reset()
 	for _, off := range []uint64{w.toc.Symbols, w.toc.Series, w.toc.LabelIndices, w.toc.LabelIndicesTable, w.toc.Postings, w.toc.PostingsTable} {
-		w.crc = binary.BigEndian.AppendUint64(w.crc, off)
+		e.PutBE64(off)
 	}
-	w.write(w.crc)
-	w.writeCRC(w.crc)
+	w.write(e.Get())
+	w.writeCRC(e.Get())
 	if err := w.w.Flush(); err != nil {
 		return err
 	}
