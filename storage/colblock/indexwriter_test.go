@@ -108,3 +108,18 @@ func randomSeries(r *rand.Rand, n int) []testSeries {
 	}
 	return out
 }
+
+// A writer's buffers go back to the pool for the next block, but not
+// those that a very large block grew: the pool would hold them while
+// blocks keep coming. (sync.Pool gives back what it was given last on the
+// same processor, so a buffer put back is seen.)
+func TestIndexWriterPoolsNoLargeBuffers(t *testing.T) {
+	w, err := newIndexWriter(filepath.Join(t.TempDir(), "index"))
+	require.NoError(t, err)
+	w.all = make([]uint32, 0, 1<<20+1)
+	bufs := w.indexBufs
+	require.NoError(t, w.Close())
+	got := indexBufPool.Get().(*indexBufs)
+	require.NotSame(t, bufs, got, "the buffers of a block of a million series pooled")
+	indexBufPool.Put(got)
+}
