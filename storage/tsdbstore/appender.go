@@ -151,6 +151,7 @@ type countingAppender struct {
 	// the appender took any (exemplars).
 	walExemplars *colblock.WALExemplars
 	exemplars    bool
+	chunks       *fullChunks
 	// release lets the tenant's TSDB be reopened again, once, at Commit
 	// or Rollback; walFailure reopens it after a failed WAL write.
 	release    func()
@@ -260,6 +261,7 @@ func (a *countingAppender) Commit() error {
 	if a.exemplars {
 		a.walExemplars.Committed()
 	}
+	a.chunks.commit()
 	a.stats.appended.Add(float64(a.n))
 	if a.appended != nil {
 		a.appended.Add(int64(a.n))

@@ -62,6 +62,8 @@ type openedTSDB struct {
 	// walExemplars tells db's compactor whether its WAL may hold
 	// exemplars; a commit that wrote some says so.
 	walExemplars *colblock.WALExemplars
+	// chunks writes db's full head chunks out as commits move it on.
+	chunks *fullChunks
 }
 
 // walWriteFailed marks t's WAL failed and reopens it in the background.

@@ -237,7 +237,7 @@ func (s *Store) openTSDB(id string) (openedTSDB, error) {
 			return openedTSDB{}, errors.Join(fmt.Errorf("open the head exemplars of tenant %q: %w", id, err), db.Close())
 		}
 	}
-	return openedTSDB{db: db, reg: reg, refs: newSeriesRefs(time.Now()), exemplars: ex, walExemplars: co.WALExemplars}, nil
+	return openedTSDB{db: db, reg: reg, refs: newSeriesRefs(time.Now()), exemplars: ex, walExemplars: co.WALExemplars, chunks: newFullChunks(db)}, nil
 }
 
 // maxBlockDuration is the longest block the compactor builds out of the
@@ -387,7 +387,7 @@ func (s *Store) Appender(ctx context.Context) storage.Appender {
 	now := time.Now()
 	t.refs.Tick(now)
 	return &countingAppender{Appender: t.db.Appender(ctx), stats: s.stats, maxTime: timestamp.FromTime(now.Add(maxAhead)),
-		refs: t.refs, walExemplars: t.walExemplars, tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
+		refs: t.refs, walExemplars: t.walExemplars, chunks: t.chunks, tenant: id, limiter: s.opts.Limiter, head: t.db.Head(), maxSeries: maxSeries, appended: &t.appended,
 		release:    t.mu.RUnlock,
 		walFailure: func(err error) { s.walWriteFailed(id, t, err) }}
 }
