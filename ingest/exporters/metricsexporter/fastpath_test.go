@@ -31,7 +31,8 @@ import (
 // or with fewer bounds than counts, exponential histograms (of changing
 // scales and bucket layouts, some refused by the translator), summaries,
 // points without a value, exemplars, repeated points, points out of order
-// and data points of one resource at different times.
+// and data points of one resource at different times (minutes apart: more
+// than one target_info sample).
 type otlpWorkload struct {
 	rng  *rand.Rand
 	base time.Time
@@ -107,6 +108,11 @@ func (w *otlpWorkload) metric(m pmetric.Metric, name string, kind int) {
 		ts := w.base.Add(time.Duration(w.tick)*10*time.Second + time.Duration(w.rng.IntN(3))*time.Millisecond)
 		if w.rng.IntN(40) == 0 {
 			ts = ts.Add(-time.Minute) // out of order
+		}
+		if w.rng.IntN(100) == 0 {
+			// Out of order too, and target_info at every half
+			// lookback delta from here.
+			ts = ts.Add(-7 * time.Minute)
 		}
 		attrs := attrSets[(x+kind)%len(attrSets)]
 		flags := pmetric.DefaultDataPointFlags
