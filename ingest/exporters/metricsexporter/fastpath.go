@@ -196,10 +196,10 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 				r.taken = append(r.taken, got == taken)
 			}
 		}
-		if all && len(r.kept) > 0 {
-			// Only the keepers left: with the resource's target_info
-			// known, the translator is not needed.
-			ok, err := f.appendKeepers(r, a, rm, resID, lo, hi)
+		if len(r.kept) > 0 {
+			// Only the keepers left (all): with the resource's
+			// target_info known, the translator is not needed.
+			ok, err := f.appendKeepers(r, a, rm, resID, lo, hi, all)
 			if err != nil {
 				return err
 			}
@@ -299,29 +299,35 @@ func (f *fastPath) storeHits(r *fastRun, a *seriesAppender) error {
 }
 
 // appendKeepers appends the keepers of rm, the metrics with its earliest
-// (lo) and latest (hi) data points, and its target_info samples, if the
-// cache knows all their series: then the translator is not needed for rm.
-// False leaves them to the translator.
-func (f *fastPath) appendKeepers(r *fastRun, a *seriesAppender, rm pmetric.ResourceMetrics, resID tsdbstore.ID, lo, hi pcommon.Timestamp) (bool, error) {
+// (lo) and latest (hi) data points, and its target_info samples, if take
+// and the cache knows all their series: then the translator is not needed
+// for rm. False leaves them to the translator, which they are learnt from
+// if they are unknown (taken or not, so that the next request can take
+// them).
+func (f *fastPath) appendKeepers(r *fastRun, a *seriesAppender, rm pmetric.ResourceMetrics, resID tsdbstore.ID, lo, hi pcommon.Timestamp, take bool) (bool, error) {
 	info := f.targetInfoID(r, resID)
-	var ok bool
+	known := true
 	var target tsdbstore.SeriesEntry // none if the resource has no target_info
 	r.marks = append(r.marks[:0], tsdbstore.Mark{})
+	var ok bool
 	if r.entries, r.prev, ok = a.refs.GetGroup(nil, info, r.marks, r.entries[:0], r.prev[:0]); ok {
 		target = r.entries[0]
 	} else if _, _, ok = a.refs.GetGroup(nil, info, nil, nil, nil); !ok {
 		r.unknownInfo = append(r.unknownInfo, unknownInfo{rm: rm, resID: resID, m: r.kept[0].m})
-		return false, nil
+		known = false
 	}
 	r.hits = r.hits[:0]
 	for _, k := range r.kept {
-		if got := f.lookup(r, a, k.m, k.prefix); got != taken {
-			if got == unknown {
-				sm := scopeOf(rm, k.m)
-				r.unknown = append(r.unknown, unknownMetric{rm, sm, k.m, k.prefix})
-			}
-			return false, nil
+		switch f.lookup(r, a, k.m, k.prefix) {
+		case unknown:
+			r.unknown = append(r.unknown, unknownMetric{rm, scopeOf(rm, k.m), k.m, k.prefix})
+			known = false
+		case left:
+			known = false
 		}
+	}
+	if !take || !known {
+		return false, nil
 	}
 	for _, k := range r.kept {
 		a.m.untranslated.Add(float64(pointCount(k.m)))

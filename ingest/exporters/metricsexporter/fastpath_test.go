@@ -306,8 +306,8 @@ func TestFastPathSeriesShareMetadata(t *testing.T) {
 	for i := range 3 { // translated and learnt, then appended from the cache
 		require.NoError(t, e.push(ctx, histogramRequest(start.Add(time.Duration(i)*time.Second))))
 	}
-	require.Equal(t, 2.0*3, storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total"),
-		"the histogram's points of the last two requests were appended from the cache")
+	require.Equal(t, 2.0*(3+1), storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total"),
+		"the points of the last two requests (the histogram's three and the gauge) were appended from the cache")
 
 	app := store.Appender(ctx).(tsdbstore.Appender)
 	defer func() { require.NoError(t, app.Rollback()) }()
@@ -364,4 +364,49 @@ func TestFastPathLearnsTheHeadsSeries(t *testing.T) {
 // equal copies.
 func labelsData(ls labels.Labels) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.StringData(*(*string)(unsafe.Pointer(&ls))))
+}
+
+// A resource whose earliest and latest points are in two metrics (the
+// keepers) is appended without the translator from its second request on:
+// the first teaches the fast path every series and its target_info. Its
+// target_info samples are the translator's: one at each end of the span.
+func TestFastPathTakesKeepersAndTargetInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	store := storetest.Metrics(t, reg, nil)
+	e := newExporter(&Config{AddMetricSuffixes: true}, store, slog.New(slog.DiscardHandler), newMetrics(reg))
+	start := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	request := func(i int) pmetric.Metrics {
+		md := pmetric.NewMetrics()
+		rm := md.ResourceMetrics().AppendEmpty()
+		// In the same order every time: the resource's ID is made of
+		// its attributes in their order.
+		rm.Resource().Attributes().PutStr("service.name", "svc")
+		rm.Resource().Attributes().PutStr("host.name", "h1")
+		ms := rm.ScopeMetrics().AppendEmpty().Metrics()
+		for m, offset := range []time.Duration{0, 2 * time.Millisecond, time.Millisecond} {
+			p := ms.AppendEmpty()
+			p.SetName(fmt.Sprintf("g%d", m))
+			dp := p.SetEmptyGauge().DataPoints().AppendEmpty()
+			dp.SetTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Duration(i)*time.Minute + offset)))
+			dp.SetDoubleValue(float64(i))
+		}
+		return md
+	}
+	fast := func() float64 { return storetest.Counter(t, reg, "sightline_otlp_metric_points_untranslated_total") }
+	for i := range 4 {
+		before := fast()
+		require.NoError(t, e.push(storetest.CollectorContext(tenant.Default), request(i)))
+		want := []float64{0, 3, 3, 3}[i]
+		require.Equal(t, want, fast()-before, "request %d", i)
+	}
+	var got []int64
+	for _, s := range storetest.Samples(t, store, tenant.Default, "target_info") {
+		got = append(got, s.T)
+	}
+	var want []int64
+	for i := range 4 {
+		t0 := start.Add(time.Duration(i) * time.Minute)
+		want = append(want, t0.UnixMilli(), t0.Add(2*time.Millisecond).UnixMilli())
+	}
+	require.Equal(t, want, got)
 }
