@@ -93,7 +93,7 @@ type fastRun struct {
 type unknownInfo struct {
 	rm    pmetric.ResourceMetrics
 	resID tsdbstore.ID
-	m     pmetric.Metric // a metric of rm's that the translator converts alone
+	k     keeper // converted alone in rm
 }
 
 // infoSample is a target_info sample, by the hash of its labels, which the
@@ -180,7 +180,7 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 				if eligible(m) {
 					prefix := [3]tsdbstore.ID{resID, scopeID, f.metricID(r, m)}
 					if m == first || m == last {
-						r.kept = append(r.kept, keeper{m: m, prefix: prefix, at: len(r.taken)})
+						r.kept = append(r.kept, keeper{sm: sm, m: m, prefix: prefix, at: len(r.taken)})
 						r.taken = append(r.taken, false)
 						continue
 					}
@@ -223,13 +223,14 @@ func (f *fastPath) appendKnown(ctx context.Context, md pmetric.Metrics, a *serie
 		f.learn(ctx, r, a.refs, u.rm, u.sm, u.m, u.prefix)
 	}
 	for _, u := range r.unknownInfo {
-		f.learnTargetInfo(ctx, r, a.refs, u.rm, u.resID, u.m)
+		f.learnTargetInfo(ctx, r, a.refs, u.rm, u.resID, u.k)
 	}
 	return nil
 }
 
 // keeper is a metric keepers chose, at r.taken[at].
 type keeper struct {
+	sm     pmetric.ScopeMetrics
 	m      pmetric.Metric
 	prefix [3]tsdbstore.ID
 	at     int
@@ -313,14 +314,14 @@ func (f *fastPath) appendKeepers(r *fastRun, a *seriesAppender, rm pmetric.Resou
 	if r.entries, r.prev, ok = a.refs.GetGroup(nil, info, r.marks, r.entries[:0], r.prev[:0]); ok {
 		target = r.entries[0]
 	} else if _, _, ok = a.refs.GetGroup(nil, info, nil, nil, nil); !ok {
-		r.unknownInfo = append(r.unknownInfo, unknownInfo{rm: rm, resID: resID, m: r.kept[0].m})
+		r.unknownInfo = append(r.unknownInfo, unknownInfo{rm: rm, resID: resID, k: r.kept[0]})
 		known = false
 	}
 	r.hits = r.hits[:0]
 	for _, k := range r.kept {
 		switch f.lookup(r, a, k.m, k.prefix) {
 		case unknown:
-			r.unknown = append(r.unknown, unknownMetric{rm, scopeOf(rm, k.m), k.m, k.prefix})
+			r.unknown = append(r.unknown, unknownMetric{rm, k.sm, k.m, k.prefix})
 			known = false
 		case left:
 			known = false
@@ -356,20 +357,6 @@ func (f *fastPath) appendKeepers(r *fastRun, a *seriesAppender, rm pmetric.Resou
 	return true, nil
 }
 
-// scopeOf is the scope of rm that holds m.
-func scopeOf(rm pmetric.ResourceMetrics, m pmetric.Metric) pmetric.ScopeMetrics {
-	sms := rm.ScopeMetrics()
-	for j := 0; j < sms.Len(); j++ {
-		ms := sms.At(j).Metrics()
-		for k := 0; k < ms.Len(); k++ {
-			if ms.At(k) == m {
-				return sms.At(j)
-			}
-		}
-	}
-	panic("metric not in its resource")
-}
-
 // targetInfoID is the group of a resource's target_info series: one
 // member, or none if the resource has no target_info.
 func (f *fastPath) targetInfoID(r *fastRun, resID tsdbstore.ID) tsdbstore.ID {
@@ -397,29 +384,20 @@ func appendOnce(ts []int64, t int64) []int64 {
 	return append(ts, t)
 }
 
-// learnTargetInfo converts m alone in its resource rm and, if the
-// translator made of it the target_info samples targetInfoTimes says (or
-// none), caches rm's target_info series.
-func (f *fastPath) learnTargetInfo(ctx context.Context, r *fastRun, refs *tsdbstore.SeriesRefs, rm pmetric.ResourceMetrics, resID tsdbstore.ID, m pmetric.Metric) {
-	one := pmetric.NewMetrics()
-	orm := one.ResourceMetrics().AppendEmpty()
-	rm.Resource().CopyTo(orm.Resource())
-	m.CopyTo(orm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty())
-	var rec recorder
-	_, _ = prw.NewPrometheusConverter(&rec).FromMetrics(ctx, one, f.settings)
-	lo, hi := timestamps(m)
+// learnTargetInfo converts the keeper k alone in its resource rm and, if
+// the translator made of it the target_info samples targetInfoTimes says
+// (or none), caches rm's target_info series.
+func (f *fastPath) learnTargetInfo(ctx context.Context, r *fastRun, refs *tsdbstore.SeriesRefs, rm pmetric.ResourceMetrics, resID tsdbstore.ID, k keeper) {
+	rec, _ := f.convertAlone(ctx, rm, k.sm, k.m) // target_info comes even if k.m is refused
+	lo, hi := timestamps(k.m)
 	want := f.targetInfoTimes(lo, hi, r.times[:0])
-	family := targetInfo
-	if f.settings.Namespace != "" {
-		family = f.settings.Namespace + "_" + targetInfo
-	}
 	n := 0 // target_info calls, last
-	for n < len(rec.calls) && rec.calls[len(rec.calls)-1-n].meta.MetricFamilyName == family {
+	for n < len(rec.calls) && rec.calls[len(rec.calls)-1-n].meta.MetricFamilyName == targetInfo {
 		n++
 	}
 	calls := rec.calls[len(rec.calls)-n:]
 	if n == len(rec.calls) && n > 0 {
-		return // m is a target_info of its own
+		return // k.m is a target_info of its own
 	}
 	if n == 0 {
 		refs.PutGroup(f.targetInfoID(r, resID), nil)
@@ -435,13 +413,36 @@ func (f *fastPath) learnTargetInfo(ctx context.Context, r *fastRun, refs *tsdbst
 	}
 	c := calls[0]
 	e := tsdbstore.SeriesEntry{Labels: c.ls, Meta: tsdbstore.ShareMeta(nil, c.meta.Metadata, c.meta.MetricFamilyName)}
-	// The head's reference and labels, which the translator's appends left
-	// in the cache under their hash.
-	if known, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
-		e.Ref, e.Labels = known.Ref, known.Labels
-		refs.Forget(c.ls.Hash(), c.ls)
+	if hashed, ok := takeHashed(refs, c.ls); ok {
+		e.Ref, e.Labels = hashed.Ref, hashed.Labels
 	}
 	refs.PutGroup(f.targetInfoID(r, resID), []tsdbstore.SeriesEntry{e})
+}
+
+// convertAlone converts m alone in its resource and scope, as the
+// translator does, into a recorder.
+func (f *fastPath) convertAlone(ctx context.Context, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric) (recorder, error) {
+	one := pmetric.NewMetrics()
+	orm := one.ResourceMetrics().AppendEmpty()
+	rm.Resource().CopyTo(orm.Resource())
+	osm := orm.ScopeMetrics().AppendEmpty()
+	sm.Scope().CopyTo(osm.Scope())
+	osm.SetSchemaUrl(sm.SchemaUrl())
+	m.CopyTo(osm.Metrics().AppendEmpty())
+	var rec recorder
+	_, err := prw.NewPrometheusConverter(&rec).FromMetrics(ctx, one, f.settings)
+	return rec, err
+}
+
+// takeHashed returns the entry of series ls that the translator's appends
+// left in refs under its hash (the head's reference, and the labels the
+// head holds rather than a copy), and takes it out: a group holds it now.
+func takeHashed(refs *tsdbstore.SeriesRefs, ls labels.Labels) (tsdbstore.SeriesEntry, bool) {
+	e, _, ok := refs.Get(ls.Hash(), ls, tsdbstore.Mark{})
+	if ok {
+		refs.Forget(ls.Hash(), ls)
+	}
+	return e, ok
 }
 
 // unlearnable is the group under which the cache remembers, for as long as it
@@ -462,15 +463,8 @@ func appendPrefix(b []byte, prefix [3]tsdbstore.ID) []byte {
 // learn converts m alone into a recorder and, if the translator made of
 // it exactly the samples samplesOf says, caches its series by ID.
 func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.SeriesRefs, rm pmetric.ResourceMetrics, sm pmetric.ScopeMetrics, m pmetric.Metric, prefix [3]tsdbstore.ID) {
-	one := pmetric.NewMetrics()
-	orm := one.ResourceMetrics().AppendEmpty()
-	rm.Resource().CopyTo(orm.Resource())
-	osm := orm.ScopeMetrics().AppendEmpty()
-	sm.Scope().CopyTo(osm.Scope())
-	osm.SetSchemaUrl(sm.SchemaUrl())
-	m.CopyTo(osm.Metrics().AppendEmpty())
-	var rec recorder
-	if _, err := prw.NewPrometheusConverter(&rec).FromMetrics(ctx, one, f.settings); err != nil || !rec.matches(r, m) {
+	rec, err := f.convertAlone(ctx, rm, sm, m)
+	if err != nil || !rec.matches(r, m) {
 		refs.PutGroup(f.unlearnable(r, prefix), nil)
 		return
 	}
@@ -489,14 +483,12 @@ func (f *fastPath) learn(ctx context.Context, r *fastRun, refs *tsdbstore.Series
 			meta = tsdbstore.ShareMeta(meta, c.meta.Metadata, c.meta.MetricFamilyName)
 			group[i] = tsdbstore.SeriesEntry{Labels: c.ls, Meta: meta}
 			// The head's reference, and the labels it holds rather than
-			// a copy, if the series was appended before: the translator
-			// put it under its hash, which the group now replaces; else
-			// the first append finds it by its labels.
+			// a copy, if the series was appended before (else the first
+			// append finds it by its labels).
 			if ok && labels.Equal(known[i].Labels, c.ls) {
 				group[i].Ref, group[i].Labels = known[i].Ref, known[i].Labels
-			} else if e, _, ok := refs.Get(c.ls.Hash(), c.ls, tsdbstore.Mark{}); ok {
+			} else if e, ok := takeHashed(refs, c.ls); ok {
 				group[i].Ref, group[i].Labels = e.Ref, e.Labels
-				refs.Forget(c.ls.Hash(), c.ls)
 			}
 		}
 		refs.PutGroup(pid, group)
