@@ -3,6 +3,7 @@ package colblock
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,17 +27,47 @@ import (
 	"github.com/sightline-dev/sightline/storage/segment"
 )
 
-// exemplarsFile is the file of a block's exemplars:
+// exemplarsFile is the file of a block's exemplars (docs/format/metrics-blocks.md):
 //
-//	"SLEX" | version byte 1 | zstd frame of:
-//	  uvarint series | per series: labels, uvarint exemplars,
-//	    per exemplar: varint timestamp delta, 8 bytes value bits, labels
-//	labels: uvarint pairs | (uvarint len, name, uvarint len, value)…
+//	"SLEX" | version byte 2 | zstd frame of seven columns, each
+//	uvarint length | bytes, in the order of the exemplar* constants
 //
-// Series are sorted by labels, a series' exemplars by time.
+// Version 1, still read, held every exemplar as time delta, value bits
+// and labels in one stream. Columns let the trace and span IDs, which are
+// random and most of an exemplar, be stored as bytes rather than hex, and
+// keep them apart from what does compress.
 const exemplarsFile = "exemplars"
 
-var exemplarsMagic = []byte("SLEX\x01")
+var (
+	exemplarsMagic   = []byte("SLEX\x02")
+	exemplarsMagicV1 = []byte("SLEX\x01")
+)
+
+// The columns of an exemplars file. Series are sorted by labels, a
+// series' exemplars by time; the columns after the first hold the
+// exemplars in that order.
+const (
+	// uvarint series | per series: labels, uvarint exemplars
+	// (labels: uvarint pairs | (uvarint length, name, uvarint length, value)…)
+	exemplarSeries = iota
+	// per exemplar: varint delta of the delta from the series' previous
+	// two (the first a time, the second a delta)
+	exemplarTimes
+	// uvarint d | d × 8 bytes of value bits | per exemplar uvarint index;
+	// or, when most values differ, d = 0 | uvarint n | the n values' 8
+	// bytes big-endian, byte by byte: all first bytes, then all second…
+	exemplarValues
+	// uvarint shapes | per shape: uvarint names | (uvarint length, name)…
+	// | per exemplar uvarint shape: the names of its labels
+	exemplarShapes
+	// per label value: uvarint length<<1 | 1 for lowercase hex, stored in
+	// exemplarIDs as bytes (length is theirs), or 0 for a string in
+	// exemplarStrings
+	exemplarLengths
+	exemplarIDs
+	exemplarStrings
+	exemplarColumns
+)
 
 // seriesExemplars are one series' exemplars, by time.
 type seriesExemplars struct {
@@ -48,13 +79,19 @@ type seriesExemplars struct {
 type exemplarSet map[string]*seriesExemplars
 
 func (s exemplarSet) add(ls labels.Labels, e exemplar.Exemplar) {
+	se := s.series(ls)
+	se.exemplars = append(se.exemplars, e)
+}
+
+// series returns the exemplars of the series ls, added if new.
+func (s exemplarSet) series(ls labels.Labels) *seriesExemplars {
 	k := ls.String()
 	se := s[k]
 	if se == nil {
 		se = &seriesExemplars{labels: ls}
 		s[k] = se
 	}
-	se.exemplars = append(se.exemplars, e)
+	return se
 }
 
 // sorted returns the series by labels, each one's exemplars by time
@@ -250,27 +287,128 @@ func writeExemplars(dir string, set exemplarSet) error {
 
 // writeExemplarsFile writes the exemplars of set into the file path.
 func writeExemplarsFile(path string, set exemplarSet) error {
-	var b []byte
-	sorted := set.sorted()
-	b = binary.AppendUvarint(b, uint64(len(sorted)))
-	for _, se := range sorted {
-		b = appendLabels(b, se.labels)
-		b = binary.AppendUvarint(b, uint64(len(se.exemplars)))
-		var prev int64
-		for _, e := range se.exemplars {
-			b = binary.AppendVarint(b, e.Ts-prev)
-			prev = e.Ts
-			b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.Value))
-			b = appendLabels(b, e.Labels)
-		}
-	}
-	out := zstdEnc.EncodeAll(b, slices.Clone(exemplarsMagic))
+	out := zstdEnc.EncodeAll(encodeExemplars(set.sorted()), slices.Clone(exemplarsMagic))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(out)
 	return errors.Join(err, f.Sync(), f.Close())
+}
+
+// encodeExemplars returns the columns of an exemplars file, before zstd.
+func encodeExemplars(sorted []*seriesExemplars) []byte {
+	var cols [exemplarColumns]segment.Enc
+	n := 0
+	for _, se := range sorted {
+		n += len(se.exemplars)
+	}
+	// Values: a histogram's exemplars often repeat a few values (a
+	// bucket's bound, a fixed latency); real latencies mostly differ.
+	dict := map[uint64]int{}
+	var distinct []uint64
+	for _, se := range sorted {
+		for _, e := range se.exemplars {
+			bits := math.Float64bits(e.Value)
+			if _, ok := dict[bits]; !ok && len(distinct) <= n/2 {
+				dict[bits] = len(distinct)
+				distinct = append(distinct, bits)
+			}
+		}
+	}
+	values := &cols[exemplarValues]
+	var planes [8][]byte
+	if len(distinct) <= n/2 {
+		values.Uvarint(uint64(len(distinct)))
+		for _, v := range distinct {
+			values.B = binary.BigEndian.AppendUint64(values.B, v)
+		}
+	} else {
+		values.Uvarint(0)
+		values.Uvarint(uint64(n))
+		for i := range planes {
+			planes[i] = make([]byte, 0, n)
+		}
+		dict = nil
+	}
+
+	shapes := map[string]int{}
+	var shapeNames segment.Enc
+	var shapeOf segment.Enc
+	var key []byte
+	cols[exemplarSeries].Uvarint(uint64(len(sorted)))
+	for _, se := range sorted {
+		cols[exemplarSeries].B = appendLabels(cols[exemplarSeries].B, se.labels)
+		cols[exemplarSeries].Uvarint(uint64(len(se.exemplars)))
+		var prev, delta int64
+		for i, e := range se.exemplars {
+			d := e.Ts - prev
+			if i == 0 {
+				d = e.Ts
+			}
+			cols[exemplarTimes].Varint(d - delta)
+			prev, delta = e.Ts, d
+			if i == 0 {
+				delta = 0 // the second is a delta from the first
+			}
+
+			bits := math.Float64bits(e.Value)
+			if dict != nil {
+				values.Uvarint(uint64(dict[bits]))
+			} else {
+				for j := range planes {
+					planes[j] = append(planes[j], byte(bits>>(56-8*j)))
+				}
+			}
+
+			key = key[:0]
+			e.Labels.Range(func(l labels.Label) { key = append(append(key, l.Name...), 0xff) })
+			shape, ok := shapes[string(key)]
+			if !ok {
+				shape = len(shapes)
+				shapes[string(key)] = shape
+				shapeNames.Uvarint(uint64(e.Labels.Len()))
+				e.Labels.Range(func(l labels.Label) { shapeNames.String(l.Name) })
+			}
+			shapeOf.Uvarint(uint64(shape))
+
+			e.Labels.Range(func(l labels.Label) {
+				if isHex(l.Value) {
+					cols[exemplarLengths].Uvarint(uint64(len(l.Value)/2)<<1 | 1)
+					cols[exemplarIDs].B, _ = hex.AppendDecode(cols[exemplarIDs].B, []byte(l.Value)) // isHex: no error
+					return
+				}
+				cols[exemplarLengths].Uvarint(uint64(len(l.Value)) << 1)
+				cols[exemplarStrings].B = append(cols[exemplarStrings].B, l.Value...)
+			})
+		}
+	}
+	for _, p := range planes {
+		values.B = append(values.B, p...)
+	}
+	cols[exemplarShapes].Uvarint(uint64(len(shapes)))
+	cols[exemplarShapes].B = append(append(cols[exemplarShapes].B, shapeNames.B...), shapeOf.B...)
+
+	var out segment.Enc
+	for _, c := range cols {
+		out.Bytes(c.B)
+	}
+	return out.B
+}
+
+// isHex says whether s is lowercase hex of whole bytes, as OTLP's trace
+// and span IDs are written in labels: stored as bytes, it reads back the
+// same.
+func isHex(s string) bool {
+	if len(s) == 0 || len(s)%2 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func appendLabels(b []byte, ls labels.Labels) []byte {
@@ -301,13 +439,160 @@ func readExemplarsFile(path string, mint, maxt int64, keep func(labels.Labels) b
 	if err != nil {
 		return err
 	}
-	if !bytes.HasPrefix(raw, exemplarsMagic) {
+	decode := decodeExemplars
+	switch {
+	case bytes.HasPrefix(raw, exemplarsMagicV1):
+		decode = decodeExemplarsV1
+	case !bytes.HasPrefix(raw, exemplarsMagic):
 		return fmt.Errorf("%s: not an exemplars file", path)
 	}
 	b, err := zstdExemplarsDec.DecodeAll(raw[len(exemplarsMagic):], nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	// A file gives a series' exemplars one after the other: its labels
+	// are made into the set's key once, not once an exemplar.
+	var last *seriesExemplars
+	add := func(ls labels.Labels, e exemplar.Exemplar) {
+		if e.Ts < mint || e.Ts > maxt {
+			return
+		}
+		if last == nil || !labels.Equal(last.labels, ls) {
+			last = into.series(ls)
+		}
+		last.exemplars = append(last.exemplars, e)
+	}
+	if !decode(b, keep, add) {
+		return fmt.Errorf("%s: corrupt exemplars file", path)
+	}
+	return nil
+}
+
+// decodeExemplars calls add with the exemplars in b, the columns of an
+// exemplars file, of the series keep accepts. It says whether b was whole.
+func decodeExemplars(b []byte, keep func(labels.Labels) bool, add func(labels.Labels, exemplar.Exemplar)) bool {
+	r := &segment.Dec{B: b}
+	var cols [exemplarColumns]segment.Dec
+	for i := range cols {
+		cols[i].B = r.Bytes()
+	}
+	if r.Err != nil {
+		return false
+	}
+
+	values := &cols[exemplarValues]
+	d := values.Uvarint()
+	if d > uint64(len(values.B)/8) {
+		return false
+	}
+	dict := values.Fixed(8 * int(d))
+	var planes []byte
+	var nValues, next uint64
+	if d == 0 {
+		nValues = values.Uvarint()
+		if nValues > uint64(len(values.B)/8) {
+			return false
+		}
+		planes = values.Fixed(8 * int(nValues))
+	}
+	value := func() float64 {
+		if d > 0 {
+			i := values.Uvarint()
+			if i >= d {
+				fail(values)
+				return 0
+			}
+			return math.Float64frombits(binary.BigEndian.Uint64(dict[8*i:]))
+		}
+		if next >= nValues {
+			fail(values)
+			return 0
+		}
+		var bits uint64
+		for j := range uint64(8) {
+			bits = bits<<8 | uint64(planes[j*nValues+next])
+		}
+		next++
+		return math.Float64frombits(bits)
+	}
+
+	sh := &cols[exemplarShapes]
+	nShapes := sh.Uvarint()
+	if nShapes > uint64(len(sh.B)) {
+		return false
+	}
+	shapes := make([][]string, nShapes)
+	for i := range shapes {
+		names := sh.Uvarint()
+		if names > uint64(len(sh.B)) {
+			return false
+		}
+		for range names {
+			shapes[i] = append(shapes[i], sh.String())
+		}
+	}
+
+	lengths, ids, strs := &cols[exemplarLengths], &cols[exemplarIDs], &cols[exemplarStrings]
+	var lb labels.ScratchBuilder
+	exemplarLabels := func() labels.Labels {
+		s := sh.Uvarint()
+		if s >= nShapes {
+			fail(sh)
+			return labels.EmptyLabels()
+		}
+		lb.Reset()
+		for _, name := range shapes[s] {
+			l := lengths.Uvarint()
+			var v string
+			if l&1 == 1 {
+				v = hex.EncodeToString(ids.Fixed(int(min(l>>1, uint64(len(ids.B)+1)))))
+			} else {
+				v = string(strs.Fixed(int(min(l>>1, uint64(len(strs.B)+1)))))
+			}
+			lb.Add(name, v)
+		}
+		return lb.Labels()
+	}
+	failed := func() bool {
+		for i := range cols {
+			if cols[i].Err != nil {
+				return true
+			}
+		}
+		return false
+	}
+
+	series, times := &cols[exemplarSeries], &cols[exemplarTimes]
+	var slb labels.ScratchBuilder
+	n := series.Uvarint()
+	for range n {
+		ls := readLabels(series, &slb)
+		use := series.Err == nil && keep(ls)
+		m := series.Uvarint()
+		var ts, delta int64
+		for i := range m {
+			delta += times.Varint()
+			ts += delta
+			if i == 0 {
+				delta = 0
+			}
+			e := exemplar.Exemplar{Value: value(), Labels: exemplarLabels(), Ts: ts, HasTs: true}
+			if failed() {
+				return false
+			}
+			if use {
+				add(ls, e)
+			}
+		}
+		if failed() {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeExemplarsV1 is decodeExemplars for version 1's single stream.
+func decodeExemplarsV1(b []byte, keep func(labels.Labels) bool, add func(labels.Labels, exemplar.Exemplar)) bool {
 	r := &segment.Dec{B: b}
 	var lb labels.ScratchBuilder
 	n := r.Uvarint()
@@ -323,15 +608,15 @@ func readExemplarsFile(path string, mint, maxt int64, keep func(labels.Labels) b
 			if r.Err != nil {
 				break
 			}
-			if use && ts >= mint && ts <= maxt {
-				into.add(ls, exemplar.Exemplar{Labels: els, Value: v, Ts: ts, HasTs: true})
+			if use {
+				add(ls, exemplar.Exemplar{Labels: els, Value: v, Ts: ts, HasTs: true})
 			}
 		}
 		if r.Err != nil {
-			return fmt.Errorf("%s: corrupt exemplars file", path)
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 func readLabels(r *segment.Dec, b *labels.ScratchBuilder) labels.Labels {

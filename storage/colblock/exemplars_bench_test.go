@@ -3,6 +3,7 @@ package colblock
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,4 +55,41 @@ func BenchmarkWALExemplars(b *testing.B) {
 		require.NoError(b, err)
 		require.Len(b, set, series)
 	}
+}
+
+// BenchmarkExemplarsFile writes and reads a block's exemplars as
+// `make bench-metrics-long`'s -otlp-exemplars load makes them: one a
+// minute on a bucket of each classic histogram, with random trace and span
+// IDs and a bucket's bound as value. It reports the file's bytes per
+// exemplar: 24 of each are the IDs' random bytes.
+func BenchmarkExemplarsFile(b *testing.B) {
+	set := benchExemplars()
+	path := filepath.Join(b.TempDir(), exemplarsFile)
+	for b.Loop() {
+		require.NoError(b, writeExemplarsFile(path, set))
+		got := exemplarSet{}
+		require.NoError(b, readExemplarsFile(path, day0, day0+8*24*hour, keepAll, got))
+	}
+	fi, err := os.Stat(path)
+	require.NoError(b, err)
+	b.ReportMetric(float64(fi.Size())/benchExemplarsN, "B/exemplar")
+}
+
+const benchExemplarsN = 200000
+
+func benchExemplars() exemplarSet {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	set := exemplarSet{}
+	bounds := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+	for i := range benchExemplarsN {
+		h := i % 250 // 50 instances × 5 histograms
+		v := bounds[(i/250+h)%len(bounds)] * 0.9
+		le := bounds[(i/250+h)%len(bounds)]
+		ls := labels.FromStrings("__name__", "http_request_duration_seconds_bucket", "instance", fmt.Sprint(h/5), "le", fmt.Sprint(le), "route", fmt.Sprint(h%5))
+		set.add(ls, exemplar.Exemplar{
+			Labels: labels.FromStrings("span_id", fmt.Sprintf("%016x", rnd.Uint64()), "trace_id", fmt.Sprintf("%016x%016x", rnd.Uint64(), rnd.Uint64())),
+			Value:  v, Ts: day0 + int64(i/250)*60000 + int64(h)*97, HasTs: true,
+		})
+	}
+	return set
 }

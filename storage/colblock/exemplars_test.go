@@ -2,6 +2,10 @@ package colblock
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,10 +53,67 @@ func TestExemplarsFileRoundTrip(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
+// Every kind of exemplar label and value reads back as written: IDs in
+// lowercase hex go to bytes, anything else stays a string; values from a
+// small set and values that all differ; times out of step.
+func TestExemplarsFileKeepsEveryExemplar(t *testing.T) {
+	for _, distinct := range []bool{false, true} {
+		set := exemplarSet{}
+		rnd := rand.New(rand.NewPCG(1, 2))
+		values := []string{"", "0", "00", "0a", "0A", "abc", "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "ff00ff00ff00ff00ff", "not hex", "é"}
+		ts := int64(-5000)
+		for i := range 2000 {
+			ls := labels.FromStrings("__name__", "rpc_bucket", "le", fmt.Sprint(i%7))
+			v := float64(i % 3)
+			if distinct {
+				v = rnd.NormFloat64()
+			}
+			ts += rnd.Int64N(120000) - 1000
+			var el labels.Labels
+			switch i % 4 {
+			case 0:
+				el = labels.FromStrings("span_id", values[rnd.IntN(len(values))], "trace_id", values[rnd.IntN(len(values))])
+			case 1:
+				el = labels.FromStrings("trace_id", fmt.Sprintf("%032x", rnd.Uint64()))
+			case 2:
+				el = labels.EmptyLabels()
+			case 3:
+				el = labels.FromStrings("a", values[rnd.IntN(len(values))], "user", "u"+fmt.Sprint(i))
+			}
+			set.add(ls, exemplar.Exemplar{Labels: el, Value: v, Ts: ts, HasTs: true})
+		}
+		want := set.sorted()
+		dir := t.TempDir()
+		require.NoError(t, writeExemplars(dir, set))
+		got := exemplarSet{}
+		require.NoError(t, readExemplars(dir, math.MinInt64, math.MaxInt64, keepAll, got))
+		require.Equal(t, want, got.sorted(), "distinct values: %v", distinct)
+	}
+}
+
+// A block written before the columns (version 1) still has its exemplars.
+func TestExemplarsFileVersion1(t *testing.T) {
+	ls := labels.FromStrings("__name__", "a")
+	e := exemplar.Exemplar{Labels: labels.FromStrings("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), Value: 0.25, Ts: 1700000000000, HasTs: true}
+	// Version 1's layout, as its writer made it.
+	b := binary.AppendUvarint(nil, 1)
+	b = appendLabels(b, ls)
+	b = binary.AppendUvarint(b, 1)
+	b = binary.AppendVarint(b, e.Ts)
+	b = binary.BigEndian.AppendUint64(b, math.Float64bits(e.Value))
+	b = appendLabels(b, e.Labels)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, exemplarsFile), zstdEnc.EncodeAll(b, slices.Clone(exemplarsMagicV1)), 0o644))
+	got := exemplarSet{}
+	require.NoError(t, readExemplars(dir, 0, math.MaxInt64, keepAll, got))
+	require.Equal(t, []*seriesExemplars{{labels: ls, exemplars: []exemplar.Exemplar{e}}}, got.sorted())
+}
+
 func FuzzReadExemplars(f *testing.F) {
 	dir := f.TempDir()
 	set := exemplarSet{}
 	set.add(labels.FromStrings("a", "b"), exemplar.Exemplar{Labels: labels.FromStrings("trace_id", "x"), Value: 1, Ts: 2})
+	set.add(labels.FromStrings("a", "b"), exemplar.Exemplar{Labels: labels.FromStrings("span_id", "00f067aa0ba902b7"), Value: 1, Ts: 3})
 	if err := writeExemplars(dir, set); err != nil {
 		f.Fatal(err)
 	}
@@ -67,11 +128,13 @@ func FuzzReadExemplars(f *testing.F) {
 	f.Add(plain)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dir := t.TempDir()
-		file := zstdEnc.EncodeAll(b, slices.Clone(exemplarsMagic))
-		if err := os.WriteFile(filepath.Join(dir, exemplarsFile), file, 0o644); err != nil {
-			t.Fatal(err)
+		for _, magic := range [][]byte{exemplarsMagic, exemplarsMagicV1} {
+			file := zstdEnc.EncodeAll(b, slices.Clone(magic))
+			if err := os.WriteFile(filepath.Join(dir, exemplarsFile), file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_ = readExemplars(dir, 0, 1<<62, keepAll, exemplarSet{})
 		}
-		_ = readExemplars(dir, 0, 1<<62, keepAll, exemplarSet{})
 	})
 }
 
