@@ -111,10 +111,19 @@ type refShard struct {
 // times larger, a lookup was slower: SeriesRefs.Entry went from 23% to 30%
 // of the benchmark's remote_write ingest CPU, a lookup being a few misses
 // of the CPU's caches.
+//
+// A group of one series or none (OTLP's counters and gauges, a resource
+// without target_info: most groups) is held in its entry, with one as its
+// series: a group of its own, with its slice of members, took 112 bytes
+// more a series, 6 MB of the OTLP benchmark's live heap.
 type refEntry struct {
-	SeriesEntry
-	mark  Mark
-	group *group // for an ID put by PutGroup; then SeriesEntry is unused
+	// one is the entry's series: put by labels hash, or the one series of
+	// a group of one.
+	one [1]member
+	// group is nil for an entry by labels hash; for a group put by
+	// PutGroup, groupOfOne, groupOfNone or the group.
+	group *group
+	id1   uint64 // a group's ID's second half (its first is key)
 	key   uint64 // the map's key
 	// gen is the generation of the map that holds the entry, noGen once
 	// another entry took its key or it was forgotten: a Cursor takes it
@@ -164,9 +173,12 @@ func (cur *Cursor) follow(e *refEntry) {
 // group is the series of an ID, in order: what OTLP makes of one data
 // point (a histogram's _sum, _count and buckets), found with one lookup.
 type group struct {
-	id      ID
 	members []member
 }
+
+// groupOfOne and groupOfNone mark an entry that holds a group of one
+// series (in refEntry.one) or of none.
+var groupOfOne, groupOfNone = &group{}, &group{}
 
 type member struct {
 	SeriesEntry
@@ -224,14 +236,15 @@ func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry,
 	e := s.get(hash)
 	// Another series with the same hash is a miss; the head tells
 	// colliding series apart by their labels.
-	if e == nil || e.group != nil || !labels.Equal(e.Labels, ls) {
+	if e == nil || e.group != nil || !labels.Equal(e.one[0].Labels, ls) {
 		return SeriesEntry{}, Mark{}, false
 	}
-	prev := e.mark
+	m := &e.one[0]
+	prev := m.mark
 	if mark.Request != 0 {
-		e.mark = mark
+		m.mark = mark
 	}
-	return e.SeriesEntry, prev, true
+	return m.SeriesEntry, prev, true
 }
 
 // Entry returns the entry under hash, for a caller that hashes a series
@@ -253,7 +266,7 @@ func (c *SeriesRefs) Entry(cur *Cursor, hash uint64) (SeriesEntry, bool) {
 	}
 	cur.follow(e)
 	if e != nil && e.group == nil {
-		return e.SeriesEntry, true
+		return e.one[0].SeriesEntry, true
 	}
 	return SeriesEntry{}, false
 }
@@ -274,12 +287,12 @@ func (c *SeriesRefs) GetGroup(cur *Cursor, id ID, marks []Mark, entries []Series
 		e = s.get(id[0])
 	}
 	cur.follow(e)
-	g := e.groupOf(id)
-	if g == nil || len(g.members) != len(marks) {
+	members, ok := e.members(id)
+	if !ok || len(members) != len(marks) {
 		return entries, prev, false
 	}
-	for i := range g.members {
-		m := &g.members[i]
+	for i := range members {
+		m := &members[i]
 		entries, prev = append(entries, m.SeriesEntry), append(prev, m.mark)
 		if marks[i].Request != 0 {
 			m.mark = marks[i]
@@ -294,12 +307,21 @@ func (c *SeriesRefs) PutGroup(id ID, entries []SeriesEntry) {
 	if c == nil {
 		return
 	}
-	g := make([]member, len(entries))
-	for i, e := range entries {
-		g[i].SeriesEntry = e
+	e := &refEntry{id1: id[1]}
+	switch len(entries) {
+	case 0:
+		e.group = groupOfNone
+	case 1:
+		e.group, e.one[0].SeriesEntry = groupOfOne, entries[0]
+	default:
+		g := make([]member, len(entries))
+		for i, e := range entries {
+			g[i].SeriesEntry = e
+		}
+		e.group = &group{members: g}
 	}
 	s := c.shard(id[0])
-	s.put(id[0], &refEntry{group: &group{id: id, members: g}})
+	s.put(id[0], e)
 	s.mu.Unlock()
 }
 
@@ -311,8 +333,8 @@ func (c *SeriesRefs) SetMember(id ID, i int, e SeriesEntry, mark Mark) {
 	}
 	s := c.shard(id[0])
 	defer s.mu.Unlock()
-	if g := s.group(id); g != nil && i < len(g.members) {
-		g.members[i] = member{SeriesEntry: e, mark: mark}
+	if members, _ := s.get(id[0]).members(id); i < len(members) {
+		members[i] = member{SeriesEntry: e, mark: mark}
 	}
 }
 
@@ -327,7 +349,7 @@ func (c *SeriesRefs) Forget(hash uint64, ls labels.Labels) {
 	s := c.shard(hash)
 	defer s.mu.Unlock()
 	for _, m := range [2]map[uint64]*refEntry{s.cur, s.prev} {
-		if e := m[hash]; e != nil && e.group == nil && labels.Equal(e.Labels, ls) {
+		if e := m[hash]; e != nil && e.group == nil && labels.Equal(e.one[0].Labels, ls) {
 			delete(m, hash)
 			e.gen.Store(noGen)
 		}
@@ -340,7 +362,7 @@ func (c *SeriesRefs) Put(hash uint64, e SeriesEntry, mark Mark) {
 		return
 	}
 	s := c.shard(hash)
-	s.put(hash, &refEntry{SeriesEntry: e, mark: mark})
+	s.put(hash, &refEntry{one: [1]member{{SeriesEntry: e, mark: mark}}})
 	s.mu.Unlock()
 }
 
@@ -357,15 +379,19 @@ func (s *refShard) get(hash uint64) *refEntry {
 	return e
 }
 
-// group returns the group named id, or nil.
-func (s *refShard) group(id ID) *group { return s.get(id[0]).groupOf(id) }
-
-// groupOf returns e's group if it is the one named id, or nil.
-func (e *refEntry) groupOf(id ID) *group {
-	if e != nil && e.group != nil && e.group.id == id {
-		return e.group
+// members returns the series of e's group, in order, if e holds the group
+// named id; they may be changed under the shard's lock.
+func (e *refEntry) members(id ID) ([]member, bool) {
+	if e == nil || e.group == nil || e.key != id[0] || e.id1 != id[1] {
+		return nil, false
 	}
-	return nil
+	switch e.group {
+	case groupOfOne:
+		return e.one[:], true
+	case groupOfNone:
+		return nil, true
+	}
+	return e.group.members, true
 }
 
 func (s *refShard) put(hash uint64, e *refEntry) {

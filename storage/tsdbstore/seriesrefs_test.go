@@ -166,6 +166,49 @@ func TestSeriesRefsGroups(t *testing.T) {
 	require.Zero(t, c.Len())
 }
 
+// Groups of one series and of none, held in their entry, behave as
+// others do, and cost one allocation.
+func TestSeriesRefsSmallGroups(t *testing.T) {
+	c := newSeriesRefs(time.Now())
+	a := labels.FromStrings("__name__", "requests_total")
+	one, none := ID{5, 6}, ID{7, 8}
+	c.PutGroup(one, []SeriesEntry{{Ref: 1, Labels: a}})
+	c.PutGroup(none, nil)
+
+	req := c.Request()
+	es, prev, ok := c.GetGroup(nil, one, []Mark{{Request: req, T: 10, V: 1}}, nil, nil)
+	require.True(t, ok)
+	require.Equal(t, []SeriesEntry{{Ref: 1, Labels: a}}, es)
+	require.Equal(t, []Mark{{}}, prev)
+	_, prev, _ = c.GetGroup(nil, one, make([]Mark, 1), nil, nil)
+	require.Equal(t, []Mark{{Request: req, T: 10, V: 1}}, prev)
+	es, _, ok = c.GetGroup(nil, none, nil, nil, nil)
+	require.True(t, ok)
+	require.Empty(t, es)
+
+	_, _, ok = c.GetGroup(nil, one, nil, nil, nil)
+	require.False(t, ok, "a group of one is not a group of none")
+	_, _, ok = c.GetGroup(nil, none, make([]Mark, 1), nil, nil)
+	require.False(t, ok, "nor the other way round")
+	_, _, ok = c.GetGroup(nil, ID{5, 7}, make([]Mark, 1), nil, nil)
+	require.False(t, ok, "same key, other ID")
+	_, ok = c.Entry(nil, one[0])
+	require.False(t, ok, "a group of one is not a series by hash")
+	_, _, ok = c.Get(one[0], a, Mark{})
+	require.False(t, ok)
+
+	c.SetMember(one, 0, SeriesEntry{Ref: 9, Labels: a}, Mark{})
+	c.SetMember(none, 0, SeriesEntry{Ref: 9, Labels: a}, Mark{}) // no such member: nothing
+	es, _, _ = c.GetGroup(nil, one, make([]Mark, 1), nil, nil)
+	require.Equal(t, storage.SeriesRef(9), es[0].Ref)
+	es, _, _ = c.GetGroup(nil, none, nil, nil, nil)
+	require.Empty(t, es)
+
+	entry := []SeriesEntry{{Ref: 1, Labels: a}}
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { c.PutGroup(one, entry) }), "a group of one")
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { c.PutGroup(none, nil) }), "a group of none")
+}
+
 // TestSeriesRefsEntriesStaySmall: the cache holds an entry for every
 // active series of every tenant, so what an entry holds by value is
 // memory per series; metadata is held once per metric family, shared.
