@@ -1,6 +1,8 @@
 package tsdbstore
 
 import (
+	"context"
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"time"
@@ -56,6 +58,39 @@ func (f *fullChunks) commit() {
 		return
 	}
 	// Only for tests and benchmarks, TSDB says; it is its background
-	// loop's own call, which takes the series' locks one at a time.
+	// loop's own call, which takes the series' locks one at a time. That
+	// loop also compacts the head, never at the same time: the head's
+	// garbage collection locks a series, then the stripe of the series map
+	// it is in, where the mapping locks a stripe, then its series, and the
+	// two at once deadlock (they did, and every append after them, in the
+	// week-long benchmark). Disabling compactions waits for a running one
+	// to end and holds the next back until the chunks are written: the
+	// loop skips it and tries again at the next commit.
+	f.db.DisableCompactions()
+	defer f.db.EnableCompactions()
 	f.db.ForceHeadMMap()
+}
+
+// withoutCompactionToggles is a TSDB's logger without the lines
+// DisableCompactions and EnableCompactions log at every write of the full
+// chunks, twice every 15 minutes of data.
+func withoutCompactionToggles(l *slog.Logger) *slog.Logger {
+	return slog.New(quietToggles{l.Handler()})
+}
+
+type quietToggles struct{ slog.Handler }
+
+func (h quietToggles) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "Compactions disabled" || r.Message == "Compactions enabled" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietToggles) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietToggles{h.Handler.WithAttrs(as)}
+}
+
+func (h quietToggles) WithGroup(name string) slog.Handler {
+	return quietToggles{h.Handler.WithGroup(name)}
 }

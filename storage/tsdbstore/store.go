@@ -237,7 +237,7 @@ func (s *Store) openTSDB(id string) (openedTSDB, error) {
 	// keeps them apart.
 	reg := &unregisteringRegistry{Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"tenant": id}, s.reg)}
 	logger := s.logger.With("tenant", id)
-	db, err := tsdb.Open(s.tenantDir(id), logger, reg, o, nil)
+	db, err := tsdb.Open(s.tenantDir(id), withoutCompactionToggles(logger), reg, o, nil)
 	if err != nil {
 		reg.unregisterAll()
 		return openedTSDB{}, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
