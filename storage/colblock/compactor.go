@@ -154,6 +154,13 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 	if err := c.write(dest, meta, exemplars, false, b); err != nil {
 		return nil, err
 	}
+	if _, ok := b.(columnarBlock); !ok {
+		// The head's chunks just read are dropped by the truncation that
+		// follows; their pages need not stay in this process' RSS.
+		if err := releaseMappedPages(filepath.Join(dest, "chunks_head")); err != nil {
+			c.logger.Warn("releasing the pages of the head's chunks", "err", err)
+		}
+	}
 	if meta.Stats.NumSamples == 0 {
 		return nil, nil
 	}

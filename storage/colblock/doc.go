@@ -14,7 +14,9 @@
 // the package plugs into four of its hooks (Configure sets them):
 //
 //   - NewCompactorFunc: a tsdb.Compactor that writes the head's blocks and
-//     merged blocks with columnar chunks and packed postings (Compactor);
+//     merged blocks with columnar chunks and packed postings (Compactor),
+//     and that, once a block of the head is written, takes the pages of the
+//     head's chunk files it read out of the process' RSS (release_linux.go);
 //   - Readers.BlockQuerier and Readers.BlockChunkQuerier: block queriers
 //     whose chunk reader decodes them (Pool knows the encoding), sharing
 //     each block's mmapped chunk files among queries, and whose index
