@@ -270,13 +270,13 @@ func (a *seriesAppender) store(key cacheKey, known tsdbstore.SeriesEntry, prev t
 		// no metadata or exemplars for a sample that is not there.
 		return err
 	}
-	// A new reference is a series the head created (again): it has no
-	// metadata yet.
+	// A new reference is a series the head created (again): the cache
+	// takes it. The metadata is not given to the TSDB (UpdateMetadata):
+	// the TSDB only writes it to its WAL, which nothing here reads back,
+	// as Prometheus does for scrapes and remote_write unless its
+	// metadata-wal-records feature is on; /api/v1/metadata is served from
+	// the store's index, by family, which only the translator knows.
 	if md, _ := known.Meta.Data(); !ok || known.Ref != ref || md != meta.Metadata {
-		if _, err := a.app.UpdateMetadata(ref, ls, meta.Metadata); err != nil {
-			a.m.withoutMetadata.Inc()
-		}
-		// /api/v1/metadata is by family, which only the translator knows.
 		a.metrics.SetMetadata(a.tenant, meta.MetricFamilyName, meta.Metadata)
 		a.put(key, tsdbstore.SeriesEntry{Ref: ref, Labels: ls, Meta: a.shareMeta(known.Meta, meta)}, mark)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/record"
+	"github.com/prometheus/prometheus/tsdb/wlog"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -194,6 +196,34 @@ func TestSeriesCacheAcrossRequests(t *testing.T) {
 	require.NotEqual(t, first.Ref, again.Ref, "the series was created again under a new reference")
 	require.Equal(t, map[string][]metadata.Metadata{"work_seconds_total": {first.Meta.Metadata}}, store.Metadata("team-a", "work_seconds_total", 0, 0))
 	require.Equal(t, model.MetricTypeCounter, first.Meta.Type)
+}
+
+// The metadata of OTLP series is served from the store's index and kept
+// out of the TSDB's WAL, where nothing reads it back and where a WAL
+// checkpoint would hold every series' metadata in memory at once.
+func TestMetadataStaysOutOfTheWAL(t *testing.T) {
+	e, store := newTestExporter(t)
+	ctx := storetest.CollectorContext("team-a")
+	now := time.Now()
+	require.NoError(t, e.push(ctx, sumRequest("work", now.Add(-time.Minute), 1)))
+	require.NoError(t, e.push(ctx, sumRequest("work", now, 2)))
+	require.Equal(t, model.MetricTypeCounter, store.Metadata("team-a", "work_seconds_total", 0, 0)["work_seconds_total"][0].Type)
+
+	count := map[record.Type]int{}
+	store.Existing("team-a", func(db *tsdb.DB) {
+		r, err := wlog.NewSegmentsReader(filepath.Join(db.Dir(), "wal"))
+		require.NoError(t, err)
+		defer r.Close()
+		wr := wlog.NewReader(r)
+		var dec record.Decoder
+		for wr.Next() {
+			count[dec.Type(wr.Record())]++
+		}
+		require.NoError(t, wr.Err())
+	})
+	require.Positive(t, count[record.Series], "no series in the WAL: nothing read")
+	require.Positive(t, count[record.Samples])
+	require.Zero(t, count[record.Metadata], "metadata records in the WAL")
 }
 
 // cachedPoint is the cache's entry of the series of the first data point

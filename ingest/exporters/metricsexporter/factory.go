@@ -40,7 +40,6 @@ type metrics struct {
 	translationError prometheus.Counter
 	untranslated     prometheus.Counter
 	// Prometheus' names for what its OTLP endpoint counts the same way.
-	withoutMetadata     prometheus.Counter
 	outOfOrderExemplars prometheus.Counter
 }
 
@@ -58,15 +57,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "sightline_otlp_metric_points_untranslated_total",
 			Help: "OTLP metric data points appended from the series cache, without Prometheus' translator: of series seen before.",
 		}),
-		withoutMetadata: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "prometheus_api_otlp_appended_samples_without_metadata_total",
-			Help: "The total number of samples ingested from OTLP without corresponding metadata.",
-		}),
 		outOfOrderExemplars: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "prometheus_api_otlp_out_of_order_exemplars_total",
 			Help: "The total number of received OTLP exemplars which were rejected because they were out of order.",
 		}),
 	}
-	reg.MustRegister(m.received, m.translationError, m.untranslated, m.withoutMetadata, m.outOfOrderExemplars)
+	reg.MustRegister(m.received, m.translationError, m.untranslated, m.outOfOrderExemplars)
 	return m
 }
