@@ -148,9 +148,10 @@ type countingAppender struct {
 	n         int           // samples appended, to be committed
 	appended  *atomic.Int64 // the tenant's committed samples
 	// walExemplars learns from Commit that the WAL has exemplars, if
-	// the appender took any (exemplars).
+	// the appender took any (exemplars), and ring makes room for them.
 	walExemplars *colblock.WALExemplars
-	exemplars    bool
+	ring         *exemplarRing
+	exemplars    int
 	chunks       *fullChunks
 	// release lets the tenant's TSDB be reopened again, once, at Commit
 	// or Rollback; walFailure reopens it after a failed WAL write.
@@ -237,7 +238,7 @@ func (a *countingAppender) AppendExemplar(ref storage.SeriesRef, l labels.Labels
 	}
 	ref, err := a.Appender.AppendExemplar(ref, l, e)
 	if err == nil {
-		a.exemplars = true
+		a.exemplars++
 	}
 	return ref, err
 }
@@ -251,6 +252,7 @@ func (a *countingAppender) Commit() error {
 			return err
 		}
 	}
+	a.ring.reserve(a.exemplars)
 	if err := a.Appender.Commit(); err != nil {
 		// The head's Commit fails only when it cannot write the WAL.
 		if a.walFailure != nil && !errors.Is(err, tsdb.ErrAppenderClosed) {
@@ -258,7 +260,7 @@ func (a *countingAppender) Commit() error {
 		}
 		return err
 	}
-	if a.exemplars {
+	if a.exemplars > 0 {
 		a.walExemplars.Committed()
 	}
 	a.chunks.commit()

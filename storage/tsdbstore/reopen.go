@@ -64,6 +64,8 @@ type openedTSDB struct {
 	walExemplars *colblock.WALExemplars
 	// chunks writes db's full head chunks out as commits move it on.
 	chunks *fullChunks
+	// ring grows db's exemplar ring as exemplars come; nil without one.
+	ring *exemplarRing
 }
 
 // walWriteFailed marks t's WAL failed and reopens it in the background.
