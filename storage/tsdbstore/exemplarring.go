@@ -39,21 +39,31 @@ type exemplarRing struct {
 // newExemplarRing fits the ring of db, opened at limit so that its WAL
 // replay kept every exemplar the ring had, to the exemplars it holds.
 func newExemplarRing(db *tsdb.DB, limit, ooo int64) (*exemplarRing, error) {
-	q, err := db.ExemplarQuerier(context.Background())
+	n, err := exemplarsInRing(db)
 	if err != nil {
 		return nil, err
+	}
+	r := &exemplarRing{head: db.Head(), ooo: ooo, max: limit, size: limit, taken: n}
+	r.resize(r.fit(n))
+	return r, nil
+}
+
+// exemplarsInRing counts the exemplars in db's ring.
+func exemplarsInRing(db *tsdb.DB) (int64, error) {
+	q, err := db.ExemplarQuerier(context.Background())
+	if err != nil {
+		return 0, err
 	}
 	all := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".*")}
 	res, err := q.Select(math.MinInt64, math.MaxInt64, all)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	r := &exemplarRing{head: db.Head(), ooo: ooo, max: limit, size: limit}
+	var n int64
 	for _, s := range res {
-		r.taken += int64(len(s.Exemplars))
+		n += int64(len(s.Exemplars))
 	}
-	r.resize(r.fit(r.taken))
-	return r, nil
+	return n, nil
 }
 
 // reserve grows the ring, before a commit of n exemplars, so that it
