@@ -21,10 +21,11 @@
 // after the other (timeorder.go), where the TSDB's Querier merges every
 // block's samples of a series through a heap.
 //
-// Three things Prometheus' TSDB does not do by itself: a commit writes the
-// head's full chunks to its chunk files when the data has moved on 15
-// minutes (fullchunks.go), not only once a minute of wall-clock time, so a
-// sender catching up on hours of data does not keep them all on the heap;
+// Three things Prometheus' TSDB does not do by itself: a commit starts a
+// write of the head's full chunks to its chunk files, in the background,
+// when the data has moved on 15 minutes (fullchunks.go), not only once a
+// minute of wall-clock time, so a sender catching up on hours of data
+// does not keep them all on the heap;
 // a tenant's queries
 // read within its fetch limits (series and chunk bytes, fetchlimit.go), and
 // a tenant whose WAL failed to write (a full disk) takes no more appends

@@ -176,6 +176,7 @@ func (t *tenantDB) close() error {
 	if t.db == nil {
 		return nil
 	}
+	t.chunks.wait()
 	err := errors.Join(t.exemplars.Close(), t.db.Close())
 	t.db, t.exemplars = nil, nil
 	return err
