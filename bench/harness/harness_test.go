@@ -94,6 +94,9 @@ func TestSmoke(t *testing.T) {
 		require.Zero(t, run.ServerRejected, "%s refused samples", run.Target)
 		require.GreaterOrEqual(t, run.ServerAccepted, float64(want), "%s counts what it stored", run.Target)
 		require.Greater(t, run.TotalCPU, 0.0, run.Target)
+		// The settled CPU counts the ingest and what it left behind.
+		require.GreaterOrEqual(t, run.SettledCPU, run.IngestCPU, run.Target)
+		require.LessOrEqual(t, run.SettledCPU, run.TotalCPU, run.Target)
 		require.Greater(t, run.PeakRSS, int64(1<<20), run.Target)
 		require.Greater(t, run.IngestPeakRSS, int64(1<<20), run.Target)
 		require.Greater(t, run.Disk.Allocated, int64(0), run.Target)

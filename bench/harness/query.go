@@ -328,11 +328,22 @@ func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget)
 }
 
 // waitIdle waits until the live systems have finished what their ingest
-// left them to do (compactions, merges), which would otherwise run in some
-// system's queries: until their CPU time together, counted in tenths of a
-// second, has not moved for a second; at most a minute.
+// left them to do, which would otherwise run in some system's queries.
 func waitIdle(ctx context.Context, live []*liveTarget, log *slog.Logger) {
-	waited, err := waitQuiet(ctx, "the systems' CPU time", func() (float64, error) {
+	waited, err := waitQuietCPU(ctx, live)
+	if err != nil {
+		log.Warn("querying although the systems are not idle", "err", err)
+		return
+	}
+	log.Info("systems idle", "waited", waited.Round(time.Second))
+}
+
+// waitQuietCPU waits until the systems have finished what their ingest left
+// them to do (compactions, merges): until their CPU time together, counted
+// in tenths of a second, has not moved for a second; at most a minute. It
+// returns how long it waited.
+func waitQuietCPU(ctx context.Context, live []*liveTarget) (time.Duration, error) {
+	return waitQuiet(ctx, "the systems' CPU time", func() (float64, error) {
 		var sum float64
 		for _, lt := range live {
 			st, err := lt.p.stat()
@@ -343,11 +354,6 @@ func waitIdle(ctx context.Context, live []*liveTarget, log *slog.Logger) {
 		}
 		return math.Floor(10 * sum), nil
 	}, time.Second, time.Minute)
-	if err != nil {
-		log.Warn("querying although the systems are not idle", "err", err)
-		return
-	}
-	log.Info("systems idle", "waited", waited.Round(time.Second))
 }
 
 // percentile is the nearest-rank q-quantile of ds.

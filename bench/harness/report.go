@@ -93,6 +93,7 @@ func median(v []float64) float64 {
 
 // spread formats the median and the min–max of v with format f.
 func spread(v []float64, f string) string {
+	v = slices.DeleteFunc(slices.Clone(v), math.IsNaN)
 	if len(v) == 0 {
 		return "–"
 	}
@@ -101,6 +102,14 @@ func spread(v []float64, f string) string {
 		return m
 	}
 	return fmt.Sprintf("%s ["+f+"–"+f+"]", m, slices.Min(v), slices.Max(v))
+}
+
+// settledCPUPerSample is NaN for runs from before it was measured.
+func settledCPUPerSample(run TargetRun) float64 {
+	if run.SettledCPU == 0 {
+		return math.NaN()
+	}
+	return run.SettledCPU / math.Max(1, float64(run.Ingest.Samples))
 }
 
 func bytesPerSample(run TargetRun) float64 {
@@ -318,12 +327,12 @@ func blockBytesPerSample(run TargetRun) float64 {
 func writeIngest(b *strings.Builder, r *Report) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Ingest\n\n")
-	p("| target | samples/s | acknowledged samples | refused (client) | refused (server counter) | server-counted accepted | retries | CPU s during ingest | CPU µs/sample | peak RSS MiB | peak RSS MiB in ingest | KiB per active series | start-up s |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p("| target | samples/s | acknowledged samples | refused (client) | refused (server counter) | server-counted accepted | retries | CPU s during ingest | CPU µs/sample | CPU µs/sample until settled | settled after s | peak RSS MiB | peak RSS MiB in ingest | KiB per active series | start-up s |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	active := float64(max(r.Dataset.SeriesActive, 1))
 	for _, t := range r.Targets {
 		get := func(f func(TargetRun) float64) []float64 { return collect(r, t, f) }
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", t,
 			spread(get(func(x TargetRun) float64 { return x.Ingest.Rate }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.Ingest.Samples) }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.Ingest.FailedSamples + x.Ingest.NotSent) }), "%.0f"),
@@ -332,6 +341,8 @@ func writeIngest(b *strings.Builder, r *Report) {
 			spread(get(func(x TargetRun) float64 { return float64(x.Ingest.Retries) }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return x.IngestCPU }), "%.1f"),
 			spread(get(func(x TargetRun) float64 { return 1e6 * x.IngestCPU / math.Max(1, float64(x.Ingest.Samples)) }), "%.2f"),
+			spread(get(func(x TargetRun) float64 { return 1e6 * settledCPUPerSample(x) }), "%.2f"),
+			spread(get(func(x TargetRun) float64 { return x.SettleTime.Seconds() }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.PeakRSS) / (1 << 20) }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.IngestPeakRSS) / (1 << 20) }), "%.0f"),
 			spread(get(func(x TargetRun) float64 { return float64(x.IngestPeakRSS) / 1024 / active }), "%.2f"),
@@ -351,8 +362,9 @@ func writeIngest(b *strings.Builder, r *Report) {
 	}
 	p("%s.\n\n", strings.Join(las, "; "))
 
+	p("The CPU until settled adds what the ingest left each system to do, until its CPU time stood still for a second (at most a minute): Sightline and Prometheus write their head's first block within the ingest, when the data crosses the block boundary; VictoriaMetrics merges most of its parts after it.\n\n")
 	p("**Sightline / peer ratios** (medians; ingest > 1 is better for Sightline, CPU per sample and RSS < 1 are better):\n\n")
-	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | peak RSS | peak RSS in ingest |\n|---|---|---|---|---|---|\n")
+	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | CPU µs/sample until settled | peak RSS | peak RSS in ingest |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range []string{TargetSightlineOTLP, TargetSightlineRW} {
 		for _, peer := range []string{TargetPrometheus, TargetVictoriaMetrics, TargetVictoriaMetricsOTLP} {
 			if !has(r, s) || !has(r, peer) {
@@ -363,7 +375,8 @@ func writeIngest(b *strings.Builder, r *Report) {
 			cpu := func(x TargetRun) float64 { return x.IngestCPU / math.Max(1, float64(x.Ingest.Samples)) }
 			rss := func(x TargetRun) float64 { return float64(x.PeakRSS) }
 			inRSS := func(x TargetRun) float64 { return float64(x.IngestPeakRSS) }
-			p("| %s | %s | %s | %s | %s | %s |\n", s, peer, ratio(m(s, rate), m(peer, rate)), ratio(m(s, cpu), m(peer, cpu)),
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", s, peer, ratio(m(s, rate), m(peer, rate)), ratio(m(s, cpu), m(peer, cpu)),
+				ratio(m(s, settledCPUPerSample), m(peer, settledCPUPerSample)),
 				ratio(m(s, rss), m(peer, rss)), ratio(m(s, inRSS), m(peer, inRSS)))
 		}
 	}

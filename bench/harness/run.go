@@ -32,6 +32,15 @@ type TargetRun struct {
 	// IngestCPU is the server's CPU seconds during the ingest phase;
 	// TotalCPU from its start until just before it was stopped.
 	IngestCPU, TotalCPU float64
+	// SettledCPU is IngestCPU and the work the ingest left the system to
+	// do (a head written as a block, merges), until its CPU time stood
+	// still for a second (at most a minute after the ingest, SettleTime).
+	// Systems do that work at different times: Sightline and Prometheus
+	// write a head block when the data crosses a block boundary, within
+	// the ingest; VictoriaMetrics merges its parts as they pile up, much
+	// of it after the ingest.
+	SettledCPU float64
+	SettleTime time.Duration
 	// PeakRSS is the server's VmHWM just before it was stopped, after
 	// the queries; IngestPeakRSS its VmHWM when the ingest had ended.
 	PeakRSS, IngestPeakRSS int64
@@ -396,6 +405,16 @@ func ingestTarget(ctx context.Context, o Options, r *Report, d *workload.Dataset
 			finishProfile(ctx, target, "cpu", cpuProf, "", cpuErr),
 			finishProfile(ctx, target, "allocs", allocProf, "alloc_space", allocErr))
 	}
+
+	settled, err := waitQuietCPU(ctx, []*liveTarget{lt})
+	if err != nil {
+		log.Warn("the system is still busy after its ingest; its settled CPU time is as it was then", "err", err)
+	}
+	st2, err := p.stat()
+	if err != nil {
+		return fail(err)
+	}
+	lt.run.SettledCPU, lt.run.SettleTime = st2.CPUSeconds-st0.CPUSeconds, settled
 
 	if kind == kindVictoriaMetrics {
 		// VictoriaMetrics makes new samples searchable about a second after
