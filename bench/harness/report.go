@@ -217,7 +217,14 @@ func markdown(r *Report, plots []string) string {
 	p("| requests | %d per system, %d instances (≈%d samples) each; remote_write %.1f MiB (%.1f B/sample), OTLP %.1f MiB |\n",
 		d.Requests, w.InstancesPerRequest, w.InstancesPerRequest*100, float64(d.RWBytes)/(1<<20), float64(d.RWBytes)/float64(max(1, d.Samples)), float64(d.OTLPBytes)/(1<<20))
 	p("| senders | %d concurrent, each owning a fixed share of the series; none runs more than %d intervals ahead of the slowest |\n", d.Senders, o.Window)
-	p("| queries | %d warm-up + %d measured runs each per repeat (sightline-otlp: %d run, a result check); evaluated at %s |\n\n", o.QueryWarmup, o.QueryRuns, o.OTLPQueryRuns, r.QueryTime.UTC().Format(time.RFC3339))
+	var more []string
+	for i, q := range QuerySet() {
+		if q.Times > 1 {
+			more = append(more, fmt.Sprintf("Q%d %d×", i+1, q.Times))
+		}
+	}
+	p("| queries | %d warm-up + %d measured runs each per repeat (sightline-otlp: %d run, a result check), the quick ones more: %s; evaluated at %s |\n\n",
+		o.QueryWarmup, o.QueryRuns, o.OTLPQueryRuns, strings.Join(more, ", "), r.QueryTime.UTC().Format(time.RFC3339))
 
 	p("**Timestamps.** The load is generated in fast-forward time: sample *k* of a series is at `end - (%d-1-k) × %s + offset`, where `end` is the latest time at least 5 minutes before the run started that lies 1 h 30 min into a 2-hour block range (Prometheus' and Sightline's heads are cut into blocks at those ranges, so the data is in blocks and head the same way at any hour of the day), and `offset` is a fixed per-instance phase within the interval (real scrapes are spread out). Every system receives each series in timestamp order, and the senders stay within %d intervals of each other, so nothing is out of order and nothing is older than Prometheus' head accepts (1 h behind its newest sample) or VictoriaMetrics' retention. The data is generated and encoded once, before anything is measured, and the identical bytes are replayed to every system and repeat; the OTLP requests translate (with Prometheus' OTLP translator, as Sightline uses it) to exactly the remote_write series, which `bench/workload`'s test checks.\n\n",
 		w.Intervals, w.Interval, o.Window)
