@@ -369,7 +369,7 @@ func writeIngest(b *strings.Builder, r *Report) {
 	}
 	p("%s.\n\n", strings.Join(las, "; "))
 
-	p("The CPU until settled adds what the ingest left each system to do, until its CPU time stood still for a second (at most a minute): Sightline and Prometheus write their head's first block within the ingest, when the data crosses the block boundary; VictoriaMetrics merges most of its parts after it.\n\n")
+	p("The CPU until settled adds what the ingest left each system to do (a head written as a block, merges of parts), until its CPU time stood still for a second (at most a minute), so that a system that leaves work for later is not counted as cheaper for it.\n\n")
 	p("**Sightline / peer ratios** (medians; ingest > 1 is better for Sightline, CPU per sample and RSS < 1 are better):\n\n")
 	p("| Sightline target | vs | ingest samples/s | CPU µs/sample | CPU µs/sample until settled | peak RSS | peak RSS in ingest |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range []string{TargetSightlineOTLP, TargetSightlineRW} {

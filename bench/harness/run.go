@@ -35,10 +35,7 @@ type TargetRun struct {
 	// SettledCPU is IngestCPU and the work the ingest left the system to
 	// do (a head written as a block, merges), until its CPU time stood
 	// still for a second (at most a minute after the ingest, SettleTime).
-	// Systems do that work at different times: Sightline and Prometheus
-	// write a head block when the data crosses a block boundary, within
-	// the ingest; VictoriaMetrics merges its parts as they pile up, much
-	// of it after the ingest.
+	// A system that left work for later is not counted as cheaper for it.
 	SettledCPU float64
 	SettleTime time.Duration
 	// PeakRSS is the server's VmHWM just before it was stopped, after
