@@ -66,12 +66,10 @@ func (f *fullChunks) commit() {
 		return
 	}
 	f.at.Store(maxt)
-	f.written.Add(1)
-	go f.write()
+	f.written.Go(f.write)
 }
 
 func (f *fullChunks) write() {
-	defer f.written.Done()
 	defer f.writing.Store(false)
 	// Only for tests and benchmarks, TSDB says; it is its background
 	// loop's own call, which takes the series' locks one at a time. That
