@@ -40,9 +40,20 @@ type fetchLimit struct {
 	maxBytes  int64 // 0: no limit
 	refused   func(reason string)
 
-	mu     sync.Mutex
-	series map[uint64]struct{} // guarded by mu; hashes of the label sets read
-	bytes  int64               // guarded by mu
+	mu      sync.Mutex
+	series  map[uint64]struct{} // guarded by mu; hashes of the label sets read
+	bytes   int64               // guarded by mu
+	counted bool                // guarded by mu; the query's refusal is counted
+}
+
+// refuse counts the query's refusal once, however many of its Selects
+// (the shards of package shard run them concurrently) go over the limit.
+// f.mu must be held.
+func (f *fetchLimit) refuse(reason string) {
+	if !f.counted {
+		f.counted = true
+		f.refused(reason)
+	}
 }
 
 func (f *fetchLimit) addSeries(lset labels.Labels) error {
@@ -55,7 +66,7 @@ func (f *fetchLimit) addSeries(lset labels.Labels) error {
 	if len(f.series) <= f.maxSeries {
 		return nil
 	}
-	f.refused(ReasonMaxFetchedSeries)
+	f.refuse(ReasonMaxFetchedSeries)
 	return queryLimitError(fmt.Sprintf("the query exceeded the maximum number of series (limit: %d series; -limits.max-fetched-series-per-query); narrow its selectors or its time range", f.maxSeries))
 }
 
@@ -69,7 +80,7 @@ func (f *fetchLimit) addChunkBytes(n int) error {
 	if f.bytes <= f.maxBytes {
 		return nil
 	}
-	f.refused(ReasonMaxFetchedChunkBytes)
+	f.refuse(ReasonMaxFetchedChunkBytes)
 	return queryLimitError(fmt.Sprintf("the query exceeded the aggregated chunk size limit (limit: %d bytes; -limits.max-fetched-chunk-bytes-per-query); narrow its selectors or its time range", f.maxBytes))
 }
 

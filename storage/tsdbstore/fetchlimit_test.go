@@ -144,6 +144,23 @@ func TestFetchLimits(t *testing.T) {
 	require.NoError(t, err, "the override is small-bytes' alone")
 }
 
+// A query whose shards (package shard) select concurrently through one
+// fetchLimit is refused once and counted once, however many of its
+// Selects go on to read past the limit before they see the refusal.
+func TestFetchLimitCountsAQueryOnce(t *testing.T) {
+	var counted []string
+	f := &fetchLimit{maxSeries: 3, maxBytes: 10, series: map[uint64]struct{}{}, refused: func(r string) { counted = append(counted, r) }}
+	for i := range 3 {
+		require.NoError(t, f.addSeries(labels.FromStrings("i", fmt.Sprint(i))))
+	}
+	// Shard 0 reads the fourth series, shard 1 the fifth, before either
+	// has stopped.
+	require.ErrorIs(t, f.addSeries(labels.FromStrings("i", "3")), ErrQueryLimit)
+	require.ErrorIs(t, f.addSeries(labels.FromStrings("i", "4")), ErrQueryLimit)
+	require.ErrorIs(t, f.addChunkBytes(11), ErrQueryLimit)
+	require.Equal(t, []string{ReasonMaxFetchedSeries}, counted)
+}
+
 // TestFetchLimitsOverBlocks: a query over blocks read one after the other
 // (timeorder.go) counts their series and the bytes of their chunks as
 // stored, against the same limits.
