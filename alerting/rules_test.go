@@ -67,6 +67,8 @@ type ruleEnv struct {
 func newRuleEnv(t *testing.T) *ruleEnv {
 	dir := t.TempDir()
 	st := teststorage.New(t)
+	// Close removes the storage's directory, which is not under t.TempDir.
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	app := st.Appender(context.Background())
 	now := time.Now()
 	for i := 1; i <= 3; i++ {
