@@ -47,6 +47,10 @@ func browserWithin(t *testing.T, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.WindowSize(1400, 900),
+		// Chromium is killed at the end, so it cannot remove the directory
+		// of its singleton socket, which it makes under TMPDIR: one was
+		// left in /tmp for every run.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
