@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/VictoriaMetrics/easyproto"
-	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,12 +138,14 @@ type v1Request struct {
 	body       bytes.Buffer
 	plain      []byte
 	labels     []labelPair
-	key        []byte // the labels hashed
 	samples    []prompb.Sample
 	exemplars  []prompb.Exemplar
 	histograms []prompb.Histogram
 	builder    labels.ScratchBuilder
-	cursor     tsdbstore.Cursor // the request's lookups in the series cache
+	// view is the series' labels, written over by hash for every series:
+	// it must not be kept.
+	view   labels.Labels
+	cursor tsdbstore.Cursor // the request's lookups in the series cache
 }
 
 type labelPair struct{ name, value string }
@@ -311,46 +312,31 @@ func decodeSample(src []byte) (prompb.Sample, error) {
 	return s, nil
 }
 
-// hash is the hash of the series' labels as they arrived, sorted by name,
-// under which the series cache keeps it. It is not labels.Labels.Hash,
-// which needs the labels built; an entry the OTLP path put under the same
-// number is told apart by its labels.
+// hash sorts the series' labels by name and writes them into req.view,
+// and returns labels.Labels.Hash of them: the number the series cache
+// keeps the series under, on every ingest path.
 func (req *v1Request) hash() uint64 {
 	if !slices.IsSortedFunc(req.labels, compareNames) {
 		slices.SortFunc(req.labels, compareNames)
 	}
-	// One call of the hash over a buffer: much faster than a call per
-	// string for labels of a few bytes.
-	req.key = req.key[:0]
-	for _, l := range req.labels {
-		req.key = append(append(append(append(req.key, l.name...), 0xff), l.value...), 0xff)
-	}
-	return xxhash.Sum64(req.key)
-}
-
-func compareNames(a, b labelPair) int { return strings.Compare(a.name, b.name) }
-
-// is says whether ls are the request's labels.
-func (req *v1Request) is(ls labels.Labels) bool {
-	i, same := 0, true
-	ls.Range(func(l labels.Label) {
-		if same && (i >= len(req.labels) || req.labels[i].name != l.Name || req.labels[i].value != l.Value) {
-			same = false
-		}
-		i++
-	})
-	return same && i == len(req.labels)
-}
-
-// build returns the request's labels, which hash has sorted, as a
-// labels.Labels of their own.
-func (req *v1Request) build() labels.Labels {
 	req.builder.Reset()
 	for _, l := range req.labels {
 		req.builder.Add(l.name, l.value)
 	}
-	return req.builder.Labels()
+	req.builder.Overwrite(&req.view)
+	return req.view.Hash()
 }
+
+func compareNames(a, b labelPair) int { return strings.Compare(a.name, b.name) }
+
+// is says whether ls are the request's labels. labels.Equal compares the
+// labels' one string: taking them one by one was 8% of remote_write
+// ingest's CPU, for a series found in the cache.
+func (req *v1Request) is(ls labels.Labels) bool { return labels.Equal(req.view, ls) }
+
+// build returns the request's labels, which hash has sorted and added to
+// the builder, as a labels.Labels of their own.
+func (req *v1Request) build() labels.Labels { return req.builder.Labels() }
 
 // appendSeries appends the series decoded into req, as Prometheus'
 // handler does; valid is false for a series whose labels it skips.
