@@ -3,8 +3,10 @@ package remotewrite
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -33,11 +35,12 @@ import (
 // then finds each series by the hash of those labels. Profiled under the
 // benchmark's load, the three were two thirds of the receiver's CPU.
 //
-// Here the body is read in place with easyproto, a series' labels are
-// hashed as they arrive, and the tenant's tsdbstore.SeriesRefs gives the
-// head's reference and labels of a series seen before (as Prometheus'
-// scrape cache does for a target), so a known series costs no allocation.
-// A series not in the cache has its labels built, sorted and checked as
+// Here the body is read in place with easyproto, a series is named by a
+// hash of its label messages as they arrive, and the tenant's
+// tsdbstore.SeriesRefs gives the head's reference and labels of a series
+// seen before (as Prometheus' scrape cache does for a target), so a known
+// series costs no allocation and has no label decoded. A series not in
+// the cache has its labels decoded, built, sorted and checked as
 // Prometheus' handler does. Everything else is Prometheus' behaviour too:
 // samples, then exemplars, then native histograms of each series; the
 // first sample the store refuses fails the request (400 for out of order,
@@ -137,15 +140,14 @@ func (h *v1Handler) takes(r *http.Request) bool {
 type v1Request struct {
 	body       bytes.Buffer
 	plain      []byte
-	labels     []labelPair
+	rawLabels  [][]byte    // the series' label messages
+	key        []byte      // the same, with their lengths, for the series' ID
+	labels     []labelPair // the series' labels, decoded only when needed
 	samples    []prompb.Sample
 	exemplars  []prompb.Exemplar
 	histograms []prompb.Histogram
 	builder    labels.ScratchBuilder
-	// view is the series' labels, written over by hash for every series:
-	// it must not be kept.
-	view   labels.Labels
-	cursor tsdbstore.Cursor // the request's lookups in the series cache
+	cursor     tsdbstore.Cursor // the request's lookups in the series cache
 }
 
 type labelPair struct{ name, value string }
@@ -201,9 +203,16 @@ func (h *v1Handler) write(ctx context.Context, req *v1Request) (err error) {
 				return err
 			}
 			if refused != nil {
+				// Still read: a malformed label gets Prometheus' answer.
+				if err := req.decodeLabels(); err != nil {
+					return err
+				}
 				continue
 			}
 			valid, err := h.appendSeries(app, refs, req)
+			if errors.Is(err, errMalformed) {
+				return err
+			}
 			refused = err
 			if !valid {
 				invalid++
@@ -221,7 +230,7 @@ func (h *v1Handler) write(ctx context.Context, req *v1Request) (err error) {
 // decodeSeries reads one prompb.TimeSeries into req's slices; the label
 // strings point into the body.
 func (req *v1Request) decodeSeries(src []byte) error {
-	req.labels, req.samples = req.labels[:0], req.samples[:0]
+	req.rawLabels, req.key, req.samples = req.rawLabels[:0], req.key[:0], req.samples[:0]
 	req.exemplars, req.histograms = req.exemplars[:0], req.histograms[:0]
 	var fc easyproto.FieldContext
 	for len(src) > 0 {
@@ -237,12 +246,9 @@ func (req *v1Request) decodeSeries(src []byte) error {
 			return errMalformed
 		}
 		switch fc.FieldNum {
-		case 1:
-			l, err := decodeLabel(data)
-			if err != nil {
-				return err
-			}
-			req.labels = append(req.labels, l)
+		case 1: // decoded only for a series the cache does not have
+			req.rawLabels = append(req.rawLabels, data)
+			req.key = append(binary.AppendUvarint(req.key, uint64(len(data))), data...)
 		case 2:
 			s, err := decodeSample(data)
 			if err != nil {
@@ -312,10 +318,38 @@ func decodeSample(src []byte) (prompb.Sample, error) {
 	return s, nil
 }
 
-// hash sorts the series' labels by name and writes them into req.view,
-// and returns labels.Labels.Hash of them: the number the series cache
-// keeps the series under, on every ingest path.
-func (req *v1Request) hash() uint64 {
+// id names the series by its label messages as they arrived, for the
+// series cache: a series found under it needs no label decoded, sorted or
+// compared, which was 28% of remote_write ingest's CPU. The same labels
+// sent otherwise (in another order) have another ID, of the same series.
+// 128 bits of a hash seeded at random per process: no two series share
+// one in practice, nor can a sender make them.
+func (req *v1Request) id() tsdbstore.ID {
+	return tsdbstore.ID{maphash.Bytes(idSeeds[0], req.key), maphash.Bytes(idSeeds[1], req.key)}
+}
+
+var idSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// decodeLabels decodes the series' label messages into req.labels; the
+// strings point into the body.
+func (req *v1Request) decodeLabels() error {
+	req.labels = req.labels[:0]
+	for _, data := range req.rawLabels {
+		l, err := decodeLabel(data)
+		if err != nil {
+			return err
+		}
+		req.labels = append(req.labels, l)
+	}
+	return nil
+}
+
+// build decodes the series' labels and returns them sorted by name, as a
+// labels.Labels of their own.
+func (req *v1Request) build() (labels.Labels, error) {
+	if err := req.decodeLabels(); err != nil {
+		return labels.EmptyLabels(), err
+	}
 	if !slices.IsSortedFunc(req.labels, compareNames) {
 		slices.SortFunc(req.labels, compareNames)
 	}
@@ -323,30 +357,22 @@ func (req *v1Request) hash() uint64 {
 	for _, l := range req.labels {
 		req.builder.Add(l.name, l.value)
 	}
-	req.builder.Overwrite(&req.view)
-	return req.view.Hash()
+	return req.builder.Labels(), nil
 }
 
 func compareNames(a, b labelPair) int { return strings.Compare(a.name, b.name) }
 
-// is says whether ls are the request's labels. labels.Equal compares the
-// labels' one string: taking them one by one was 8% of remote_write
-// ingest's CPU, for a series found in the cache.
-func (req *v1Request) is(ls labels.Labels) bool { return labels.Equal(req.view, ls) }
-
-// build returns the request's labels, which hash has sorted and added to
-// the builder, as a labels.Labels of their own.
-func (req *v1Request) build() labels.Labels { return req.builder.Labels() }
-
 // appendSeries appends the series decoded into req, as Prometheus'
 // handler does; valid is false for a series whose labels it skips.
 func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRefs, req *v1Request) (valid bool, err error) {
-	hash := req.hash()
-	known, ok := refs.Entry(&req.cursor, hash)
-	ok = ok && req.is(known.Labels)
+	id := req.id()
+	known, ok := refs.Entry(&req.cursor, id)
 	ls, ref := known.Labels, known.Ref
 	if !ok {
-		ls, ref = req.build(), 0
+		if ls, err = req.build(); err != nil {
+			return true, err
+		}
+		ref = 0
 		// The checks of Prometheus' handler; a cached series passed them.
 		if !ls.Has(labels.MetricName) || !ls.IsValid(model.UTF8Validation) {
 			h.badInput.Warn("Invalid metric names or labels", "got", ls.String())
@@ -379,7 +405,7 @@ func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRef
 	}
 	// A series of native histograms only is cached too.
 	if ref != 0 && (!ok || ref != known.Ref) {
-		refs.Put(hash, tsdbstore.SeriesEntry{Ref: ref, Labels: ls}, tsdbstore.Mark{})
+		refs.PutEntry(id, tsdbstore.SeriesEntry{Ref: ref, Labels: ls})
 	}
 	return true, nil
 }

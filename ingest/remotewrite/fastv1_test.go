@@ -15,9 +15,11 @@ import (
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sightline-dev/sightline/internal/storetest"
@@ -233,6 +235,41 @@ func TestV1ReadsValidBodiesItself(t *testing.T) {
 	refs = app.(tsdbstore.Appender).SeriesRefs()
 	require.NoError(t, app.Rollback())
 	require.Equal(t, 28, refs.Len(), "the valid series of the workload, sorted or not")
+}
+
+// TestV1OneSeriesInAnyLabelOrder: the receiver's cache names a series by
+// its labels as they arrive, so a sender that sends them in another order
+// hits another entry, but of the same series.
+func TestV1OneSeriesInAnyLabelOrder(t *testing.T) {
+	h, store := newTestReceiver(t)
+	base := time.Now().Add(-time.Minute).UnixMilli()
+	sorted := []prompb.Label{{Name: "__name__", Value: "a"}, {Name: "job", Value: "x"}}
+	reversed := []prompb.Label{sorted[1], sorted[0]}
+	for i, ls := range [][]prompb.Label{sorted, reversed, sorted, reversed} {
+		req := prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: ls, Samples: []prompb.Sample{{Timestamp: base + int64(i)*1000, Value: float64(i)}}}}}
+		raw, err := req.Marshal()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusNoContent, post(h, "application/x-protobuf", "", snappy.Encode(nil, raw)).Code)
+	}
+
+	q, err := store.Querier(0, time.Now().UnixMilli())
+	require.NoError(t, err)
+	defer q.Close()
+	ss := q.Select(tenant.With(context.Background(), tenant.Default), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "a"))
+	var got []float64
+	n := 0
+	for ss.Next() {
+		n++
+		require.Equal(t, labels.FromStrings("__name__", "a", "job", "x"), ss.At().Labels())
+		it := ss.At().Iterator(nil)
+		for it.Next() != chunkenc.ValNone {
+			_, v := it.At()
+			got = append(got, v)
+		}
+	}
+	require.NoError(t, ss.Err())
+	require.Equal(t, 1, n)
+	require.Equal(t, []float64{0, 1, 2, 3}, got)
 }
 
 var _ storage.Appendable = (*tsdbstore.Store)(nil)

@@ -117,13 +117,13 @@ type refShard struct {
 // series: a group of its own, with its slice of members, took 112 bytes
 // more a series, 6 MB of the OTLP benchmark's live heap.
 type refEntry struct {
-	// one is the entry's series: put by labels hash, or the one series of
-	// a group of one.
+	// one is the entry's series: put by labels hash or by PutEntry, or
+	// the one series of a group of one.
 	one [1]member
-	// group is nil for an entry by labels hash; for a group put by
+	// group is nil for an entry of one series; for a group put by
 	// PutGroup, groupOfOne, groupOfNone or the group.
 	group *group
-	id1   uint64 // a group's ID's second half (its first is key)
+	id1   uint64 // the second half of the ID of a group or PutEntry (its first is key); 0 for one by labels hash
 	key   uint64 // the map's key
 	// gen is the generation of the map that holds the entry, noGen once
 	// another entry took its key or it was forgotten: a Cursor takes it
@@ -247,28 +247,37 @@ func (c *SeriesRefs) Get(hash uint64, ls labels.Labels, mark Mark) (SeriesEntry,
 	return m.SeriesEntry, prev, true
 }
 
-// Entry returns the entry under hash, for a caller that hashes a series
-// its own way (remote_write hashes the labels as they arrive, before it
-// builds a labels.Labels). Another series may have the same hash: the
-// caller compares the entry's labels with those it has. cur, if not nil,
-// follows the lookups of one request.
-func (c *SeriesRefs) Entry(cur *Cursor, hash uint64) (SeriesEntry, bool) {
+// Entry returns the series PutEntry put under id, for a caller that
+// names its series its own way: remote_write by its label messages as
+// they arrived, so that a known series has no labels decoded or compared.
+// cur, if not nil, follows the lookups of one request.
+func (c *SeriesRefs) Entry(cur *Cursor, id ID) (SeriesEntry, bool) {
 	if c == nil {
 		return SeriesEntry{}, false
 	}
-	// An entry's SeriesEntry does not change once it is in the map, so
-	// the cursor's may be read without the lock.
-	e := cur.after(hash, c.gen.Load())
+	// Such an entry does not change once it is in the map (SetMember
+	// changes groups only), so the cursor's may be read without the lock.
+	e := cur.after(id[0], c.gen.Load())
 	if e == nil {
-		s := c.shard(hash)
-		e = s.get(hash)
+		s := c.shard(id[0])
+		e = s.get(id[0])
 		s.mu.Unlock()
 	}
 	cur.follow(e)
-	if e != nil && e.group == nil {
+	if e != nil && e.group == nil && e.id1 == id[1] {
 		return e.one[0].SeriesEntry, true
 	}
 	return SeriesEntry{}, false
+}
+
+// PutEntry records e as the series named id (never the zero ID).
+func (c *SeriesRefs) PutEntry(id ID, e SeriesEntry) {
+	if c == nil {
+		return
+	}
+	s := c.shard(id[0])
+	s.put(id[0], &refEntry{one: [1]member{{SeriesEntry: e}}, id1: id[1]})
+	s.mu.Unlock()
 }
 
 // GetGroup is Get for the series of a group put by PutGroup: it appends

@@ -18,17 +18,17 @@ import (
 func BenchmarkSeriesRefsEntry(b *testing.B) {
 	const n, perRequest = 100_000, 2_000
 	c := newSeriesRefs(time.Now())
-	hashes := make([]uint64, n)
-	for i := range hashes {
+	ids := make([]ID, n)
+	for i := range ids {
 		ls := labels.FromStrings("__name__", "http_requests_total", "instance", fmt.Sprintf("host-%d:9100", i/20), "route", fmt.Sprint(i%20))
-		hashes[i] = ls.Hash()
-		c.Put(hashes[i], SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls}, Mark{})
+		ids[i] = ID{ls.Hash(), rand.Uint64()}
+		c.PutEntry(ids[i], SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls})
 	}
 	b.Run("random", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			r := rand.New(rand.NewPCG(rand.Uint64(), 0))
 			for pb.Next() {
-				if _, ok := c.Entry(nil, hashes[r.IntN(n)]); !ok {
+				if _, ok := c.Entry(nil, ids[r.IntN(n)]); !ok {
 					b.Fatal("miss")
 				}
 			}
@@ -41,7 +41,7 @@ func BenchmarkSeriesRefsEntry(b *testing.B) {
 				if i%perRequest == 0 {
 					cur = Cursor{}
 				}
-				if _, ok := c.Entry(&cur, hashes[i%n]); !ok {
+				if _, ok := c.Entry(&cur, ids[i%n]); !ok {
 					b.Fatal("miss")
 				}
 			}

@@ -140,8 +140,8 @@ func TestSeriesRefsGroups(t *testing.T) {
 	require.False(t, ok, "a group is not a series of that hash")
 	_, _, ok = c.Get(1, labels.EmptyLabels(), Mark{})
 	require.False(t, ok, "not even of no labels")
-	_, ok = c.Entry(nil, 1)
-	require.False(t, ok, "nor for remote_write's lookup by hash")
+	_, ok = c.Entry(nil, id)
+	require.False(t, ok, "nor a series of remote_write's")
 
 	c.SetMember(id, 1, SeriesEntry{Ref: 7, Labels: b}, Mark{})
 	es, _, _ = c.GetGroup(nil, id, make([]Mark, 2), nil, nil)
@@ -192,8 +192,8 @@ func TestSeriesRefsSmallGroups(t *testing.T) {
 	require.False(t, ok, "nor the other way round")
 	_, _, ok = c.GetGroup(nil, ID{5, 7}, make([]Mark, 1), nil, nil)
 	require.False(t, ok, "same key, other ID")
-	_, ok = c.Entry(nil, one[0])
-	require.False(t, ok, "a group of one is not a series by hash")
+	_, ok = c.Entry(nil, one)
+	require.False(t, ok, "a group of one is not a series of remote_write's")
 	_, _, ok = c.Get(one[0], a, Mark{})
 	require.False(t, ok)
 
@@ -242,7 +242,7 @@ func TestSeriesRefsCursor(t *testing.T) {
 		var cur Cursor
 		var refs []storage.SeriesRef
 		for _, l := range ls {
-			e, ok := c.Entry(&cur, l.Hash())
+			e, ok := c.Entry(&cur, idOf(l))
 			if !ok {
 				refs = append(refs, 0)
 				continue
@@ -259,7 +259,7 @@ func TestSeriesRefsCursor(t *testing.T) {
 	require.Equal(t, []storage.SeriesRef{1, 2, 3, 4, 5}, request())
 
 	// A series created again under a new reference, and one forgotten.
-	c.Put(ls[2].Hash(), SeriesEntry{Ref: 33, Labels: ls[2]}, Mark{})
+	c.PutEntry(idOf(ls[2]), SeriesEntry{Ref: 33, Labels: ls[2]})
 	c.Forget(ls[3].Hash(), ls[3])
 	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
 	require.Equal(t, []storage.SeriesRef{1, 2, 33, 0, 5}, request())
@@ -324,11 +324,11 @@ func TestSeriesRefsCursorsRace(t *testing.T) {
 			for r := range 200 {
 				var cur Cursor
 				for i, l := range ls {
-					if e, ok := c.Entry(&cur, l.Hash()); ok && !labels.Equal(e.Labels, l) {
+					if e, ok := c.Entry(&cur, idOf(l)); ok && !labels.Equal(e.Labels, l) {
 						return fmt.Errorf("series %d found %s", i, e.Labels)
 					}
 					if w == 0 && i%7 == r%7 {
-						c.Put(l.Hash(), SeriesEntry{Ref: storage.SeriesRef(1000*r + i), Labels: l}, Mark{})
+						c.PutEntry(idOf(l), SeriesEntry{Ref: storage.SeriesRef(1000*r + i), Labels: l})
 					}
 				}
 				if w == 1 && r%50 == 0 {
@@ -341,12 +341,38 @@ func TestSeriesRefsCursorsRace(t *testing.T) {
 	require.NoError(t, g.Wait())
 }
 
-// putSeries puts n series into c, series i under reference i+1.
+// putSeries puts n series into c with PutEntry, series i under reference
+// i+1 and ID idOf.
 func putSeries(c *SeriesRefs, n int) []labels.Labels {
 	ls := make([]labels.Labels, n)
 	for i := range ls {
 		ls[i] = labels.FromStrings("__name__", "m", "i", fmt.Sprint(i))
-		c.Put(ls[i].Hash(), SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls[i]}, Mark{})
+		c.PutEntry(idOf(ls[i]), SeriesEntry{Ref: storage.SeriesRef(i + 1), Labels: ls[i]})
 	}
 	return ls
+}
+
+// idOf is an ID for the series ls in tests: its first half is ls.Hash(),
+// so that Forget finds it.
+func idOf(ls labels.Labels) ID { return ID{ls.Hash(), 1} }
+
+// TestSeriesRefsEntry: a series put under an ID is found under that ID
+// only, not by another of the same key nor by its labels' hash, and a
+// series put by labels hash is not found as one put under an ID.
+func TestSeriesRefsEntry(t *testing.T) {
+	c := newSeriesRefs(time.Now())
+	a := labels.FromStrings("__name__", "up")
+	c.PutEntry(ID{9, 1}, SeriesEntry{Ref: 1, Labels: a})
+	e, ok := c.Entry(nil, ID{9, 1})
+	require.True(t, ok)
+	require.Equal(t, SeriesEntry{Ref: 1, Labels: a}, e)
+	_, ok = c.Entry(nil, ID{9, 2})
+	require.False(t, ok, "same key, other ID")
+	_, _, ok = c.GetGroup(nil, ID{9, 1}, make([]Mark, 1), nil, nil)
+	require.False(t, ok, "a series is not a group of one")
+
+	c.Put(a.Hash(), SeriesEntry{Ref: 2, Labels: a}, Mark{})
+	_, ok = c.Entry(nil, ID{a.Hash(), 1})
+	require.False(t, ok, "a series put by labels hash has no ID")
+	require.Equal(t, 2, c.Len())
 }
