@@ -74,7 +74,9 @@ func (m *SeriesMeta) Data() (metadata.Metadata, string) {
 
 // ID names a series by what an ingest path made it from rather than by its
 // labels: OTLP names a data point's series by its resource, scope, metric
-// and attributes, so that a known one costs no translation. It is 128 bits
+// and attributes, so that a known one costs no translation, and
+// remote_write a series by its label messages as they arrived, so that a
+// known one has no label decoded. It is 128 bits
 // of hash, which no two inputs share in practice (a 64-bit hash would, once
 // in some 10^9 lifetimes of a million series); the first half is the
 // cache's key, and an entry put by labels hash has no ID.
