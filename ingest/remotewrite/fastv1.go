@@ -143,6 +143,7 @@ type v1Request struct {
 	rawLabels  [][]byte    // the series' label messages
 	key        []byte      // the same, with their lengths, for the series' ID
 	labels     []labelPair // the series' labels, decoded only when needed
+	canon      []byte      // a label message as prompb marshals it
 	samples    []prompb.Sample
 	exemplars  []prompb.Exemplar
 	histograms []prompb.Histogram
@@ -320,9 +321,9 @@ func decodeSample(src []byte) (prompb.Sample, error) {
 
 // id names the series by its label messages as they arrived, for the
 // series cache: a series found under it needs no label decoded, sorted or
-// compared, which was 28% of remote_write ingest's CPU. The same labels
-// sent otherwise (in another order) have another ID, of the same series.
-// 128 bits of a hash seeded at random per process: no two series share
+// compared, which was 28% of remote_write ingest's CPU. Labels sent
+// otherwise (out of order, say) have another ID, which is not cached
+// (build). 128 bits of a hash seeded at random per process: no two series share
 // one in practice, nor can a sender make them.
 func (req *v1Request) id() tsdbstore.ID {
 	return tsdbstore.ID{maphash.Bytes(idSeeds[0], req.key), maphash.Bytes(idSeeds[1], req.key)}
@@ -345,19 +346,37 @@ func (req *v1Request) decodeLabels() error {
 }
 
 // build decodes the series' labels and returns them sorted by name, as a
-// labels.Labels of their own.
-func (req *v1Request) build() (labels.Labels, error) {
+// labels.Labels of their own. canonical says whether they arrived as
+// Prometheus encodes them: sorted, each label message as prompb marshals
+// it. Only such a series is cached under the ID of its label messages, so
+// that a series has one entry however a sender varies its encoding (a
+// sender that orders its labels at random would make one per order).
+func (req *v1Request) build() (ls labels.Labels, canonical bool, err error) {
 	if err := req.decodeLabels(); err != nil {
-		return labels.EmptyLabels(), err
+		return labels.EmptyLabels(), false, err
 	}
-	if !slices.IsSortedFunc(req.labels, compareNames) {
+	canonical = slices.IsSortedFunc(req.labels, compareNames) && req.encodedAsPrompb()
+	if !canonical {
 		slices.SortFunc(req.labels, compareNames)
 	}
 	req.builder.Reset()
 	for _, l := range req.labels {
 		req.builder.Add(l.name, l.value)
 	}
-	return req.builder.Labels(), nil
+	return req.builder.Labels(), canonical, nil
+}
+
+// encodedAsPrompb says whether each label message is as prompb marshals
+// the label decoded from it.
+func (req *v1Request) encodedAsPrompb() bool {
+	for i, l := range req.labels {
+		pl := prompb.Label{Name: l.name, Value: l.value}
+		req.canon = slices.Grow(req.canon[:0], pl.Size())[:pl.Size()]
+		if _, err := pl.MarshalToSizedBuffer(req.canon); err != nil || !bytes.Equal(req.canon, req.rawLabels[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func compareNames(a, b labelPair) int { return strings.Compare(a.name, b.name) }
@@ -367,9 +386,9 @@ func compareNames(a, b labelPair) int { return strings.Compare(a.name, b.name) }
 func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRefs, req *v1Request) (valid bool, err error) {
 	id := req.id()
 	known, ok := refs.Entry(&req.cursor, id)
-	ls, ref := known.Labels, known.Ref
+	ls, ref, cache := known.Labels, known.Ref, ok
 	if !ok {
-		if ls, err = req.build(); err != nil {
+		if ls, cache, err = req.build(); err != nil {
 			return true, err
 		}
 		ref = 0
@@ -404,7 +423,7 @@ func (h *v1Handler) appendSeries(app storage.Appender, refs *tsdbstore.SeriesRef
 		}
 	}
 	// A series of native histograms only is cached too.
-	if ref != 0 && (!ok || ref != known.Ref) {
+	if cache && ref != 0 && (!ok || ref != known.Ref) {
 		refs.PutEntry(id, tsdbstore.SeriesEntry{Ref: ref, Labels: ls})
 	}
 	return true, nil
