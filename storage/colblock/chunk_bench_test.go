@@ -63,6 +63,32 @@ func BenchmarkEncode(b *testing.B) {
 		hs[i] = tsdbutil.GenerateTestHistogram(int64(i * 3))
 	}
 	run("histogram", func(dst []byte) []byte { return EncodeHistograms(dst, ts, hs) })
+	wide := wideHistograms(n)
+	run("histogram-64-buckets", func(dst []byte) []byte { return EncodeHistograms(dst, ts, wide) })
+}
+
+// wideHistograms returns n samples of a cumulative histogram of 64
+// buckets, as OTLP's exponential histograms of latencies are (bench/
+// workload's): requests fall into the middle twenty, so the other
+// buckets' columns never change.
+func wideHistograms(n int) []*histogram.Histogram {
+	r := rand.New(rand.NewPCG(6, 6))
+	var counts [64]int64
+	hs := make([]*histogram.Histogram, n)
+	for i := range hs {
+		for range 50 {
+			counts[22+r.IntN(10)+r.IntN(10)]++
+		}
+		h := &histogram.Histogram{Schema: 2, PositiveSpans: []histogram.Span{{Offset: -43, Length: 64}}, PositiveBuckets: make([]int64, 64)}
+		prev := int64(0)
+		for j, c := range counts {
+			h.PositiveBuckets[j], prev = c-prev, c
+			h.Count += uint64(c)
+		}
+		h.Sum = float64(h.Count) * 0.05
+		hs[i] = h
+	}
+	return hs
 }
 
 // benchColumns returns n values of each shape the benchmarks encode and

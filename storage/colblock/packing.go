@@ -81,16 +81,22 @@ func (w *widths) plan(us []uint64) packPlan {
 	// one of them, the first: the shift is the XORs' trailing zeros.
 	w0, _ := bestWidth(&w.cnt, len(us))
 	p := packPlan{base: w.min}
-	x := w.differ
-	if !allFit(&w.cnt, w0) {
+	x, fit := w.differ, allFit(&w.cnt, w0)
+	if !fit {
 		p.base, x = fitting(us, w0) // the outliers left out
 	}
 	if x != 0 {
 		p.shift = uint(bits.TrailingZeros64(x))
 	}
 	cnt := [66]int{}
-	for _, u := range us {
-		cnt[slotLen(u, p.base, p.shift)]++
+	if fit && x == 0 {
+		// One integer throughout, the base: every slot is empty. A
+		// histogram's buckets that nothing falls into are such columns.
+		cnt[0] = len(us)
+	} else {
+		for _, u := range us {
+			cnt[slotLen(u, p.base, p.shift)]++
+		}
 	}
 	p.w, p.bits = bestWidth(&cnt, len(us))
 	for _, c := range cnt[p.w+1:] {
