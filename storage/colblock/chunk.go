@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"sync"
 
@@ -215,6 +216,24 @@ func (e *encoder) planInts(ms []int64) (byte, []uint64, packPlan) {
 	// histogram has a column of integers per bucket.
 	n := len(ms)
 	ps := growUint64(e.us3, n)
+	if n > 1 && allSame(ms) {
+		// A column of one integer (a histogram's bucket that nothing
+		// falls into) is plain, whose plan has no slots: the other
+		// plans' deltas are zeros, which take a varint more.
+		for i := range ps {
+			ps[i] = uint64(ms[0])
+		}
+		e.us3 = ps
+		w := widths{first: ps[0], min: ms[0]}
+		w.cnt[bits.Len64(zigzag(ms[0]))] = n
+		return valuesPlain, ps, w.plan(ps)
+	}
+	return e.planEach(ms, ps)
+}
+
+// planEach is planInts planning all three columns, with ps of len(ms).
+func (e *encoder) planEach(ms []int64, ps []uint64) (byte, []uint64, packPlan) {
+	n := len(ms)
 	ds, dds := growUint64(e.us, n-1), growUint64(e.us2, n-1)
 	var wp, wd, wdd widths
 	ps[0] = uint64(ms[0])
@@ -248,6 +267,16 @@ func (e *encoder) planInts(ms []int64) (byte, []uint64, packPlan) {
 		mode, column, plan = valuesPlain, ps, p
 	}
 	return mode, column, plan
+}
+
+// allSame says whether every integer of ms is the first.
+func allSame(ms []int64) bool {
+	for _, m := range ms[1:] {
+		if m != ms[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendIntsBody appends what follows the mode of a column of integers

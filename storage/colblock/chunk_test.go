@@ -399,3 +399,23 @@ func TestIntegersLikeDecimals(t *testing.T) {
 	}
 	require.Greater(t, taken, 3000)
 }
+
+// TestPlanOfOneIntegerLikeEach: planInts' short cut for a column of one
+// integer throughout chooses what planning all three columns would, so
+// chunks are as small, and as a reader expects them, either way.
+func TestPlanOfOneIntegerLikeEach(t *testing.T) {
+	for _, m := range []int64{0, 1, -1, 127, -300, 1 << 40, math.MaxInt64, math.MinInt64} {
+		for _, n := range []int{2, 3, 120, 512} {
+			ms := make([]int64, n)
+			for i := range ms {
+				ms[i] = m
+			}
+			var fast, each encoder
+			mode, column, plan := fast.planInts(ms)
+			wantMode, wantColumn, wantPlan := each.planEach(ms, make([]uint64, n))
+			require.Equal(t, wantMode, mode, "%d × %d", n, m)
+			require.Equal(t, wantColumn, column, "%d × %d", n, m)
+			require.Equal(t, wantPlan, plan, "%d × %d", n, m)
+		}
+	}
+}
