@@ -16,28 +16,6 @@ import (
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
-// ringSize is the size of tenant id's exemplar ring, as its TSDB's
-// prometheus_tsdb_exemplar_max_exemplars says.
-func ringSize(t *testing.T, reg *prometheus.Registry, id string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != "prometheus_tsdb_exemplar_max_exemplars" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "tenant" && l.GetValue() == id {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no exemplar ring for tenant %q", id)
-	return 0
-}
-
 // ringExemplars are the exemplars in tenant id's ring (not the head's
 // files, which hold those the ring overwrote).
 func ringExemplars(t *testing.T, s *Store, id string) int {
@@ -64,7 +42,7 @@ func TestExemplarRingGrowsWithTheTenant(t *testing.T) {
 	s, reg := openStore()
 	now := time.Now().UnixMilli()
 	require.NoError(t, appendOne(t, s, "quiet", "m", now, 1))
-	require.Equal(t, float64(minExemplarRing), ringSize(t, reg, "quiet"))
+	require.Equal(t, float64(minExemplarRing), tenantGauge(t, reg, "prometheus_tsdb_exemplar_max_exemplars", "quiet"))
 
 	// 6,000 exemplars in commits of 500: more than the first two sizes.
 	const sent, batch = 6000, 500
@@ -83,14 +61,14 @@ func TestExemplarRingGrowsWithTheTenant(t *testing.T) {
 		require.NoError(t, app.Commit())
 		require.Equal(t, (b+1)*batch, ringExemplars(t, s, "busy"), "the ring overwrote an exemplar while below its limit")
 	}
-	require.Equal(t, float64(opts.MaxExemplars), ringSize(t, reg, "busy"))
+	require.Equal(t, float64(opts.MaxExemplars), tenantGauge(t, reg, "prometheus_tsdb_exemplar_max_exemplars", "busy"))
 	require.NoError(t, s.Close())
 
 	s, reg = openStore()
 	defer s.Close()
 	require.Equal(t, sent, ringExemplars(t, s, "busy"), "the WAL replay keeps the ring's exemplars")
-	require.Equal(t, float64(opts.MaxExemplars), ringSize(t, reg, "busy"))
-	require.Equal(t, float64(minExemplarRing), ringSize(t, reg, "quiet"))
+	require.Equal(t, float64(opts.MaxExemplars), tenantGauge(t, reg, "prometheus_tsdb_exemplar_max_exemplars", "busy"))
+	require.Equal(t, float64(minExemplarRing), tenantGauge(t, reg, "prometheus_tsdb_exemplar_max_exemplars", "quiet"))
 }
 
 // TestTenantHeap bounds the heap a tenant costs, one whose head has

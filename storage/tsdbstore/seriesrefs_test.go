@@ -3,10 +3,12 @@ package tsdbstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/metadata"
@@ -87,6 +89,32 @@ func TestSeriesRefsBoundedUnderChurn(t *testing.T) {
 		}
 		require.LessOrEqual(t, c.Len(), 2*perGen, "generation %d", g)
 	}
+}
+
+// TestSeriesRefsSizeMetric: each tenant's cache size is a gauge of its
+// own, and a reopened TSDB's cache, new and empty, takes the gauge over.
+func TestSeriesRefsSizeMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := Open(t.TempDir(), slog.New(slog.DiscardHandler), reg, DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	refsOf := func(id string) *SeriesRefs {
+		app := s.Appender(tenant.With(context.Background(), id))
+		defer func() { require.NoError(t, app.Rollback()) }()
+		return app.(*countingAppender).SeriesRefs()
+	}
+	putSeries(refsOf("a"), 3)
+	putSeries(refsOf("b"), 1)
+	entries := func() map[string]float64 {
+		const name = "sightline_metrics_series_cache_entries"
+		return map[string]float64{"a": tenantGauge(t, reg, name, "a"), "b": tenantGauge(t, reg, name, "b")}
+	}
+	require.Equal(t, map[string]float64{"a": 3, "b": 1}, entries())
+
+	ta, err := s.tenant("a")
+	require.NoError(t, err)
+	require.NoError(t, s.reopenOnce("a", ta))
+	require.Equal(t, map[string]float64{"a": 0, "b": 1}, entries())
 }
 
 // The cache belongs to one TSDB instance: a reopen, which forgets the

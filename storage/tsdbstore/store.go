@@ -251,6 +251,14 @@ func (s *Store) openTSDB(id string) (openedTSDB, error) {
 		return openedTSDB{}, fmt.Errorf("open metrics TSDB of tenant %q: %w", id, err)
 	}
 	retention.Attach(db)
+	refs := newSeriesRefs(time.Now())
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sightline_metrics_series_cache_entries",
+		Help: "Series that the ingest paths' cache of the tenant's TSDB remembers; an entry unused for 10 to 20 minutes is dropped.",
+	}, func() float64 { return float64(refs.Len()) })); err != nil {
+		reg.unregisterAll()
+		return openedTSDB{}, errors.Join(fmt.Errorf("register the series cache metric of tenant %q: %w", id, err), db.Close())
+	}
 	var ex *colblock.HeadExemplars // none without exemplar storage
 	var ring *exemplarRing
 	if o.EnableExemplarStorage {
@@ -262,7 +270,7 @@ func (s *Store) openTSDB(id string) (openedTSDB, error) {
 			return openedTSDB{}, errors.Join(fmt.Errorf("open the exemplars of tenant %q: %w", id, err), db.Close())
 		}
 	}
-	return openedTSDB{db: db, reg: reg, refs: newSeriesRefs(time.Now()), exemplars: ex, walExemplars: co.WALExemplars, chunks: newFullChunks(db), ring: ring}, nil
+	return openedTSDB{db: db, reg: reg, refs: refs, exemplars: ex, walExemplars: co.WALExemplars, chunks: newFullChunks(db), ring: ring}, nil
 }
 
 // maxBlockDuration is the longest block the compactor builds out of the

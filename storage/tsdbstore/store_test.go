@@ -24,6 +24,28 @@ func open(t *testing.T, dir string) *Store {
 	return s
 }
 
+// tenantGauge is the value of the gauge name of tenant id in reg; the
+// test fails if there is none.
+func tenantGauge(t *testing.T, reg *prometheus.Registry, name, id string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "tenant" && l.GetValue() == id {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s for tenant %q", name, id)
+	return 0
+}
+
 func appendOne(t *testing.T, s *Store, tenantID, name string, ts int64, v float64) error {
 	t.Helper()
 	app := s.Appender(tenant.With(context.Background(), tenantID))
