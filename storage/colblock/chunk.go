@@ -224,8 +224,9 @@ func (e *encoder) planInts(ms []int64) (byte, []uint64, packPlan) {
 			ps[i] = uint64(ms[0])
 		}
 		e.us3 = ps
-		w := widths{first: ps[0], min: ms[0]}
-		w.cnt[bits.Len64(zigzag(ms[0]))] = n
+		var w widths
+		w.start(ps[0])
+		w.cnt[bits.Len64(zigzag(ms[0]))] = n // what adding ps would count
 		return valuesPlain, ps, w.plan(ps)
 	}
 	return e.planEach(ms, ps)
