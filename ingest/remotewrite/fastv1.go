@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -140,8 +141,7 @@ func (h *v1Handler) takes(r *http.Request) bool {
 type v1Request struct {
 	body       bytes.Buffer
 	plain      []byte
-	rawLabels  [][]byte    // the series' label messages
-	key        []byte      // the same, with their lengths, for the series' ID
+	key        []byte      // the series' label messages, each after its length: its ID
 	labels     []labelPair // the series' labels, decoded only when needed
 	canon      []byte      // a label message as prompb marshals it
 	samples    []prompb.Sample
@@ -231,7 +231,7 @@ func (h *v1Handler) write(ctx context.Context, req *v1Request) (err error) {
 // decodeSeries reads one prompb.TimeSeries into req's slices; the label
 // strings point into the body.
 func (req *v1Request) decodeSeries(src []byte) error {
-	req.rawLabels, req.key, req.samples = req.rawLabels[:0], req.key[:0], req.samples[:0]
+	req.key, req.samples = req.key[:0], req.samples[:0]
 	req.exemplars, req.histograms = req.exemplars[:0], req.histograms[:0]
 	var fc easyproto.FieldContext
 	for len(src) > 0 {
@@ -248,7 +248,6 @@ func (req *v1Request) decodeSeries(src []byte) error {
 		}
 		switch fc.FieldNum {
 		case 1: // decoded only for a series the cache does not have
-			req.rawLabels = append(req.rawLabels, data)
 			req.key = append(binary.AppendUvarint(req.key, uint64(len(data))), data...)
 		case 2:
 			s, err := decodeSample(data)
@@ -331,11 +330,25 @@ func (req *v1Request) id() tsdbstore.ID {
 
 var idSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
+// labelMessages yields the series' label messages, in the order they
+// arrived, from req.key.
+func (req *v1Request) labelMessages() iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for k := req.key; len(k) > 0; {
+			n, w := binary.Uvarint(k)
+			if !yield(k[w : w+int(n)]) {
+				return
+			}
+			k = k[w+int(n):]
+		}
+	}
+}
+
 // decodeLabels decodes the series' label messages into req.labels; the
 // strings point into the body.
 func (req *v1Request) decodeLabels() error {
 	req.labels = req.labels[:0]
-	for _, data := range req.rawLabels {
+	for data := range req.labelMessages() {
 		l, err := decodeLabel(data)
 		if err != nil {
 			return err
@@ -369,10 +382,13 @@ func (req *v1Request) build() (ls labels.Labels, canonical bool, err error) {
 // encodedAsPrompb says whether each label message is as prompb marshals
 // the label decoded from it.
 func (req *v1Request) encodedAsPrompb() bool {
-	for i, l := range req.labels {
+	i := 0
+	for data := range req.labelMessages() {
+		l := req.labels[i]
+		i++
 		pl := prompb.Label{Name: l.name, Value: l.value}
 		req.canon = slices.Grow(req.canon[:0], pl.Size())[:pl.Size()]
-		if _, err := pl.MarshalToSizedBuffer(req.canon); err != nil || !bytes.Equal(req.canon, req.rawLabels[i]) {
+		if _, err := pl.MarshalToSizedBuffer(req.canon); err != nil || !bytes.Equal(req.canon, data) {
 			return false
 		}
 	}
