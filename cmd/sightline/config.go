@@ -39,8 +39,10 @@ type config struct {
 	// GOGC is Go's garbage-collection target, unless the environment sets
 	// one: the heap grows to (1 + GOGC/100) times what is live before a
 	// collection, so it decides the peak memory of ingest more than any
-	// data structure does.
-	GOGC int
+	// data structure does. GCMinHeadroom is the least the heap may grow
+	// by, for a small live heap (gcgoal).
+	GOGC          int
+	GCMinHeadroom int64
 
 	Auth         auth.Options
 	Disk         diskguard.Options
@@ -62,24 +64,25 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		DataDir:      "./data",
-		HTTPListen:   ":9750",
-		LogLevel:     "info",
-		GOGC:         50,
-		Disk:         diskguard.DefaultOptions(),
-		Limits:       limits.DefaultOptions(),
-		Collector:    collector.DefaultOptions(),
-		RemoteWrite:  remotewrite.DefaultOptions(),
-		LokiPush:     lokipush.DefaultOptions(),
-		Metrics:      tsdbstore.DefaultOptions(),
-		Logs:         logstore.DefaultOptions(),
-		Traces:       tracestore.DefaultOptions(),
-		Generator:    generator.DefaultOptions(),
-		LogsAPI:      logsapi.DefaultOptions(),
-		Engine:       promapi.DefaultEngineOptions(),
-		PromAPI:      promapi.DefaultOptions(),
-		Rules:        alerting.DefaultRulesOptions(),
-		Alertmanager: alerting.DefaultAlertmanagerOptions(),
+		DataDir:       "./data",
+		HTTPListen:    ":9750",
+		LogLevel:      "info",
+		GOGC:          50,
+		GCMinHeadroom: 64 << 20,
+		Disk:          diskguard.DefaultOptions(),
+		Limits:        limits.DefaultOptions(),
+		Collector:     collector.DefaultOptions(),
+		RemoteWrite:   remotewrite.DefaultOptions(),
+		LokiPush:      lokipush.DefaultOptions(),
+		Metrics:       tsdbstore.DefaultOptions(),
+		Logs:          logstore.DefaultOptions(),
+		Traces:        tracestore.DefaultOptions(),
+		Generator:     generator.DefaultOptions(),
+		LogsAPI:       logsapi.DefaultOptions(),
+		Engine:        promapi.DefaultEngineOptions(),
+		PromAPI:       promapi.DefaultOptions(),
+		Rules:         alerting.DefaultRulesOptions(),
+		Alertmanager:  alerting.DefaultAlertmanagerOptions(),
 	}
 }
 
@@ -91,6 +94,7 @@ func (c *config) registerFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.EnableLifecycle, "web.enable-lifecycle", c.EnableLifecycle, "Serve POST /-/reload (SIGHUP reloads either way).")
 	fs.BoolVar(&c.EnablePprof, "web.enable-pprof", c.EnablePprof, "Serve Go's profiles under /debug/pprof/.")
 	fs.IntVar(&c.GOGC, "runtime.gogc", c.GOGC, "Go's garbage-collection target percentage, used unless the GOGC environment variable is set: lower keeps less memory and takes more CPU (Prometheus uses 75, VictoriaMetrics 30).")
+	flagext.Bytes(fs, &c.GCMinHeadroom, "runtime.gc-min-headroom", "The least the heap may grow by between two garbage collections, however small the live heap: a small server then collects less often, for at most this much more memory. 0 for Go's own goal, -runtime.gogc percent of the live heap. Unused when the GOGC environment variable is set.")
 	c.Auth.RegisterFlags(fs)
 	c.Disk.RegisterFlags(fs)
 	c.Limits.RegisterFlags(fs)

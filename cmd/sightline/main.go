@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/sightline-dev/sightline/ingest/exporters/tracesexporter"
 	"github.com/sightline-dev/sightline/ingest/generator"
 	"github.com/sightline-dev/sightline/internal/auth"
+	"github.com/sightline-dev/sightline/internal/gcgoal"
 	"github.com/sightline-dev/sightline/internal/limits"
 	"github.com/sightline-dev/sightline/query/logsapi"
 	"github.com/sightline-dev/sightline/query/promapi"
@@ -213,8 +213,11 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.GOGC < 1 {
 		return fmt.Errorf("runtime.gogc is %d: it must be at least 1", cfg.GOGC)
 	}
+	if cfg.GCMinHeadroom < 0 {
+		return fmt.Errorf("runtime.gc-min-headroom is %d bytes: it must not be negative", cfg.GCMinHeadroom)
+	}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(cfg.GOGC)
+		defer gcgoal.Start(cfg.GOGC, uint64(cfg.GCMinHeadroom)).Stop()
 	}
 	externalURL, err := externalURL(cfg)
 	if err != nil {

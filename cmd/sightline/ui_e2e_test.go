@@ -3,7 +3,6 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,9 +46,6 @@ func TestWebUI(t *testing.T) {
 		f("/debug/pprof/", 404, "text/plain", "404 page not found")
 		f("/-/healthy", 200, "text/plain", "Healthy")
 		f("/metrics", 200, "text/plain", "sightline_http_request_duration_seconds")
-		if os.Getenv("GOGC") == "" {
-			f("/metrics", 200, "text/plain", "\ngo_gc_gogc_percent 50\n") // -runtime.gogc's default
-		}
 		f("/api/v1/status/buildinfo", 200, "application/json", `"version"`)
 		code, _ := post(t, s.url("/"), "text/plain", nil)
 		require.Equal(t, http.StatusNotFound, code, "POST / is not the UI's")
