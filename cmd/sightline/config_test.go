@@ -137,3 +137,11 @@ func TestGOGCMustBePositive(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, run(context.Background(), cfg), "runtime.gogc is 0: it must be at least 1")
 }
+
+// TestGCHeadroomNotNegative: a negative floor of headroom is a mistake
+// (0 turns the floor off), refused before anything is opened.
+func TestGCHeadroomNotNegative(t *testing.T) {
+	cfg, err := loadConfig([]string{"-runtime.gc-min-headroom", "-1KiB", "-data.dir", t.TempDir()}, io.Discard)
+	require.NoError(t, err)
+	require.ErrorContains(t, run(context.Background(), cfg), "runtime.gc-min-headroom is -1024 bytes: it must not be negative")
+}
