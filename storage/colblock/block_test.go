@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/tsdb/index"
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/stretchr/testify/require"
 )
@@ -845,4 +846,162 @@ func TestBlockSeriesMadeOnce(t *testing.T) {
 		require.NoError(t, set.Err())
 		require.Positive(t, n, name)
 	}
+}
+
+// A merge into a block that will be merged again copies the columnar
+// chunks of the blocks it merges, as they are. The merge into the longest
+// range cuts their samples into longer chunks. Either block reads back as
+// the head it came from.
+func TestIntermediateMergesKeepChunks(t *testing.T) {
+	const r = 18 * hour
+	t0 := day0 / r * r // where the planner's window of 18 hours starts
+	src := openDB(t, t.TempDir(), false)
+	defer src.Close()
+	src.DisableCompactions() // its head is the blocks' source
+	appendTestData(t, src, t0, 18)
+
+	c, err := NewCompactorFunc(DefaultOptions(), NewReaders())(context.Background(), nil, nil, []int64{2 * hour, 6 * hour, r}, nil, options(true))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	var open []*tsdb.Block // the TSDB's blocks, which Compact is given
+	defer func() {
+		for _, b := range open {
+			b.Close()
+		}
+	}()
+	add := func(ids []ulid.ULID) string {
+		t.Helper()
+		require.Len(t, ids, 1)
+		d := filepath.Join(dir, ids[0].String())
+		b, err := tsdb.OpenBlock(nil, d, Pool, PostingsDecoderFor)
+		require.NoError(t, err)
+		open = append(open, b)
+		return d
+	}
+	var twoHours []string
+	for mint := t0; mint < t0+r; mint += 2 * hour {
+		ids, err := c.Write(dir, tsdb.NewRangeHead(src.Head(), mint, mint+2*hour-1), mint, mint+2*hour, nil)
+		require.NoError(t, err)
+		twoHours = append(twoHours, add(ids))
+	}
+	merge := func(dirs ...string) string {
+		t.Helper()
+		ids, err := c.Compact(dir, dirs, open)
+		require.NoError(t, err)
+		return add(ids)
+	}
+	var sixHours []string
+	for i := 0; i < len(twoHours); i += 3 {
+		sixHours = append(sixHours, merge(twoHours[i:i+3]...))
+	}
+	eighteen := merge(sixHours...)
+
+	// The 6-hour blocks hold their sources' chunks, byte for byte.
+	for i, d := range sixHours {
+		var want map[string][]string
+		for _, s := range twoHours[3*i : 3*i+3] {
+			want = appendChunks(want, blockChunks(t, s))
+		}
+		require.Equal(t, want, blockChunks(t, d), "block %d of 6 hours", i)
+	}
+	// The 18-hour block cuts a float series' 4,320 samples into three
+	// chunks, not the nine of the 2-hour blocks, and a histogram series'
+	// into fewer too.
+	last := blockChunks(t, eighteen)
+	for _, series := range []string{`{__name__="m0", kind="0", series="0"}`, `{__name__="h", type="int"}`} {
+		var nine int
+		for _, s := range twoHours {
+			nine += len(blockChunks(t, s)[series])
+		}
+		require.Less(t, len(last[series]), nine, series)
+		require.NotEmpty(t, last[series], series)
+	}
+	want := query(t, src, t0, t0+r-1)
+	for _, b := range open[len(twoHours):] {
+		m := b.Meta()
+		q, err := tsdb.NewBlockQuerier(columnarBlock{Block: b, readers: NewReaders()}, m.MinTime, m.MaxTime-1)
+		require.NoError(t, err)
+		got := selectAll(t, q)
+		for k, w := range want {
+			var in []sample
+			for _, s := range w {
+				if s.t >= m.MinTime && s.t < m.MaxTime {
+					in = append(in, s)
+				}
+			}
+			require.Equal(t, in, got[k], "series %s in block %s", k, m.ULID)
+		}
+	}
+}
+
+// A merged block is merged again while its window of the longest range has
+// other blocks, or may get more; the window of a TSDB's first block, which
+// does not start at the window's start, is merged once.
+func TestMergedAgain(t *testing.T) {
+	const r = 18 * hour
+	w := day0 / r * r // a window of 18 hours starts here
+	block := func(mint, maxt int64) tsdb.BlockMeta { return tsdb.BlockMeta{MinTime: mint, MaxTime: maxt} }
+	for _, c := range []struct {
+		name   string
+		merged tsdb.BlockMeta
+		others []tsdb.BlockMeta
+		want   bool
+	}{
+		{"first 6 hours of the newest window", block(w, w+6*hour), nil, true},
+		{"last 6 hours, the window's other blocks there", block(w+12*hour, w+18*hour), []tsdb.BlockMeta{block(w, w+6*hour), block(w+6*hour, w+12*hour)}, true},
+		{"the whole window", block(w, w+18*hour), []tsdb.BlockMeta{block(w+18*hour, w+20*hour)}, false},
+		{"a first window, part of it, blocks after it", block(w+10*hour, w+18*hour), []tsdb.BlockMeta{block(w+18*hour, w+20*hour)}, false},
+		{"a window that ends where the newest data does", block(w+10*hour, w+18*hour), nil, false},
+		{"a window gone quiet, blocks after it", block(w, w+4*hour), []tsdb.BlockMeta{block(w+20*hour, w+22*hour)}, false},
+		{"the newest window, blocks before it", block(w, w+6*hour), []tsdb.BlockMeta{block(w-18*hour, w)}, true},
+		{"before the epoch", block(-18*hour, -12*hour), nil, true},
+		{"before the epoch, the whole window", block(-18*hour, 0), nil, false},
+	} {
+		require.Equal(t, c.want, mergedAgain(&c.merged, c.others, r), c.name)
+	}
+	require.False(t, mergedAgain(&tsdb.BlockMeta{MinTime: w, MaxTime: w + 2*hour}, nil, 2*hour), "the planner merges nothing")
+}
+
+// blockChunks returns the encoding and bytes of every chunk of every series
+// of the block in dir.
+func blockChunks(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	b, err := tsdb.OpenBlock(nil, dir, Pool, PostingsDecoderFor)
+	require.NoError(t, err)
+	defer b.Close()
+	ir, err := b.Index()
+	require.NoError(t, err)
+	defer ir.Close()
+	cr, err := b.Chunks()
+	require.NoError(t, err)
+	defer cr.Close()
+	name, value := index.AllPostingsKey()
+	p, err := ir.Postings(context.Background(), name, value)
+	require.NoError(t, err)
+	out := map[string][]string{}
+	var (
+		lb   labels.ScratchBuilder
+		chks []chunks.Meta
+	)
+	for p.Next() {
+		require.NoError(t, ir.Series(p.At(), &lb, &chks))
+		for _, m := range chks {
+			chk, _, err := cr.ChunkOrIterable(m)
+			require.NoError(t, err)
+			out[lb.Labels().String()] = append(out[lb.Labels().String()], fmt.Sprintf("%s %x", chk.Encoding(), chk.Bytes()))
+		}
+	}
+	require.NoError(t, p.Err())
+	return out
+}
+
+// appendChunks appends the chunks of each series in more to those in m.
+func appendChunks(m, more map[string][]string) map[string][]string {
+	if m == nil {
+		m = map[string][]string{}
+	}
+	for k, v := range more {
+		m[k] = append(m[k], v...)
+	}
+	return m
 }
