@@ -98,7 +98,7 @@ func NewCompactorFunc(o Options, rs *Readers) tsdb.NewCompactorFunc {
 			return nil, err
 		}
 		return &Compactor{planner: planner, ctx: ctx, logger: l, metrics: metrics, opts: o, readers: rs,
-			postingsDecoder: opts.PostingsDecoderFactory, longest: slices.Max(append([]int64{0}, ranges...))}, nil
+			postingsDecoder: opts.PostingsDecoderFactory}, nil
 	}
 }
 
@@ -112,9 +112,6 @@ type Compactor struct {
 	opts            Options
 	readers         *Readers
 	postingsDecoder tsdb.PostingsDecoderFactory
-	// longest is the longest block range the planner merges into. A
-	// shorter merged block is merged again later.
-	longest int64
 }
 
 var _ tsdb.Compactor = (*Compactor)(nil)
@@ -154,7 +151,7 @@ func (c *Compactor) Write(dest string, b tsdb.BlockReader, mint, maxt int64, bas
 			c.logger.Error("reading the exemplars of a block to rewrite", "ulid", blk.Meta().ULID, "err", err)
 		}
 	}
-	if err := c.write(dest, meta, exemplars, false, false, b); err != nil {
+	if err := c.write(dest, meta, exemplars, false, b); err != nil {
 		return nil, err
 	}
 	if _, ok := b.(columnarBlock); !ok {
@@ -212,24 +209,12 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 		}
 	}
 	meta := tsdb.CompactBlockMetas(ulid.MustNew(ulid.Now(), rand.Reader), metas...)
-	// A block that will be merged again keeps the columnar chunks of its
-	// sources as they are; they are cut into longer ones once, by the
-	// merge that writes their window's last block. Cutting them at every
-	// level decodes and encodes every sample: a merge into a 6-hour block
-	// took twice as long or more (BenchmarkMergeSixHours).
-	var others []tsdb.BlockMeta
-	for _, b := range open {
-		if m := b.Meta(); !slices.ContainsFunc(metas, func(s *tsdb.BlockMeta) bool { return s.ULID == m.ULID }) {
-			others = append(others, m)
-		}
-	}
-	keep := mergedAgain(meta, others, c.longest)
 	// A merge whose sources hold no sample any more (all deleted) still
 	// writes its empty block: the TSDB then deletes the sources as its
 	// parents. Prometheus marks them deletable in their meta.json instead,
 	// but the TSDB reads that from the meta it keeps in memory, which only
 	// Prometheus' own compactor can change.
-	if err := c.write(dest, meta, exemplars, true, keep, blocks...); err != nil {
+	if err := c.write(dest, meta, exemplars, true, blocks...); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			// As Prometheus does: the planner skips failed blocks
 			// rather than failing on them every minute.
@@ -249,35 +234,10 @@ func (c *Compactor) Compact(dest string, dirs []string, open []*tsdb.Block) ([]u
 
 func keepAll(labels.Labels) bool { return true }
 
-// mergedAgain says whether the planner will merge meta's block into a
-// longer one, given the TSDB's other blocks and the longest range: if it is
-// shorter than that range and the window of the range it lies in (the
-// planner's windows start at multiples of the range) has other blocks, or
-// will have, as no block ends past the window yet. The window of a TSDB's
-// first block is merged once, with what it has, as soon as a later window
-// has blocks; a window that gets no more data (a tenant that stopped
-// sending) is not merged further.
-func mergedAgain(meta *tsdb.BlockMeta, others []tsdb.BlockMeta, longest int64) bool {
-	if longest <= 0 || meta.MaxTime-meta.MinTime >= longest {
-		return false
-	}
-	start := meta.MinTime - (meta.MinTime%longest+longest)%longest
-	end := start + longest
-	newest := meta.MaxTime
-	for _, m := range others {
-		if m.MinTime < end && m.MaxTime > start {
-			return true
-		}
-		newest = max(newest, m.MaxTime)
-	}
-	return end > newest
-}
-
 // write writes the union of blocks within meta's time range as a block in
 // dest: into a temporary directory, synced, then renamed, so that a crash
-// at any moment leaves either no block or a whole one. keepChunks copies
-// the blocks' columnar chunks rather than cutting their samples again.
-func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, keepEmpty, keepChunks bool, blocks ...tsdb.BlockReader) (err error) {
+// at any moment leaves either no block or a whole one.
+func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarSet, keepEmpty bool, blocks ...tsdb.BlockReader) (err error) {
 	// A panic here would take the process down, at every start again, as
 	// the TSDB retries the compaction: it fails the compaction instead
 	// (counted in prometheus_tsdb_compactions_failed_total; a merge's
@@ -319,7 +279,7 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 	closers = append(closers, indexw)
 
 	c.metrics.PopulatingBlocks.Set(1)
-	err = c.populate(meta, blocks, indexw, chunkw, keepChunks)
+	err = c.populate(meta, blocks, indexw, chunkw)
 	c.metrics.PopulatingBlocks.Set(0)
 	if err != nil {
 		return fmt.Errorf("populate block: %w", err)
@@ -369,11 +329,10 @@ func (c *Compactor) write(dest string, meta *tsdb.BlockMeta, exemplars exemplarS
 }
 
 // populate writes the merged series of blocks into indexw and chunkw, as
-// Prometheus' DefaultBlockPopulator does, except that float samples and
-// integer histograms are cut into columnar chunks, or, with keepChunks, only
-// those not columnar yet (a chunk that the merge of overlapping blocks made
-// is not).
-func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, indexw *indexWriter, chunkw *chunkWriter, keepChunks bool) (err error) {
+// Prometheus' DefaultBlockPopulator does, except that float samples are
+// cut into columnar chunks. Histogram chunks are kept as they are:
+// Prometheus' histogram encodings are lossless already.
+func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, indexw *indexWriter, chunkw *chunkWriter) (err error) {
 	var (
 		sets    []storage.ChunkSeriesSet
 		symbols index.StringIter
@@ -431,12 +390,10 @@ func (c *Compactor) populate(meta *tsdb.BlockMeta, blocks []tsdb.BlockReader, in
 		for chksI.Next() {
 			chk := chksI.At()
 			var err error
-			switch enc := chk.Chunk.Encoding(); {
-			case keepChunks && (enc == EncColumnar || enc == EncColumnarHistogram):
-				out = append(cut.flush(out), chk)
-			case enc == chunkenc.EncXOR || enc == EncColumnar:
+			switch chk.Chunk.Encoding() {
+			case chunkenc.EncXOR, EncColumnar:
 				out, err = cut.addChunk(out, chk.Chunk)
-			case enc == chunkenc.EncHistogram || enc == EncColumnarHistogram:
+			case chunkenc.EncHistogram, EncColumnarHistogram:
 				out, err = cut.addHistograms(out, chk.Chunk)
 			default: // float histograms keep Prometheus' encoding
 				out = append(cut.flush(out), chk)

@@ -14,8 +14,7 @@
 // the package plugs into four of its hooks (Configure sets them):
 //
 //   - NewCompactorFunc: a tsdb.Compactor that writes the head's blocks and
-//     merged blocks with columnar chunks and packed postings (Compactor;
-//     a merged block that will be merged again copies its sources' chunks),
+//     merged blocks with columnar chunks and packed postings (Compactor),
 //     and that, once a block of the head is written, takes the pages of the
 //     head's chunk files it read out of the process' RSS (release_linux.go);
 //   - Readers.BlockQuerier and Readers.BlockChunkQuerier: block queriers
