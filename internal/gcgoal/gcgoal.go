@@ -49,8 +49,9 @@ func (t *Tuner) Stop() {
 // Percent is the percentage that gives a live heap of live bytes the
 // larger of two goals: percent above it, and floor bytes above it.
 func Percent(percent int, floor, live uint64) int {
-	need := floor * 100 / max(live, minHeap)
-	if need <= uint64(percent) {
+	// In floats: floor × 100 overflows a uint64 from 160 PiB on.
+	need := float64(floor) * 100 / float64(max(live, minHeap))
+	if need <= float64(percent) {
 		return percent
 	}
 	return int(min(need, math.MaxInt32)) // Go keeps the percentage in an int32

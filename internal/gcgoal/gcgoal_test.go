@@ -23,6 +23,7 @@ func TestPercent(t *testing.T) {
 		{"before a collection: Go's least heap", 50, 64 * mib, 0, 1600},
 		{"no floor", 75, 0, 10 * mib, 75},
 		{"a floor beyond Go's int32", 50, 1 << 50, 0, math.MaxInt32},
+		{"a floor whose hundredfold overflows a uint64", 50, math.MaxUint64/100 + 1, 45 * mib, math.MaxInt32},
 	} {
 		if got := Percent(c.percent, c.floor, c.live); got != c.want {
 			t.Errorf("%s: Percent(%d, %d MiB, %d MiB) = %d, want %d", c.name, c.percent, c.floor/mib, c.live/mib, got, c.want)
