@@ -123,21 +123,25 @@ plugin: plugin-frontend plugin-backend
 BENCH_NAME  ?= latest
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-metrics bench-metrics-long bench-logs bench-logs-longrun bench-traces bench-traces-soak bench-soak bench-ui bench-deps bench-deps-logs bench-deps-traces
+.PHONY: bench bench-metrics bench-metrics-long bench-logs bench-logs-longrun bench-traces bench-traces-soak bench-soak bench-ui bench-deps bench-deps-logs bench-deps-traces bench-deps-metrics
 
 bench: bench-metrics bench-logs bench-traces
 
+# The benchmark's VictoriaMetrics is the one make bench-deps builds into
+# bin/peers, or else the one in PATH (Debian's).
+VM_FLAG = $$(test -x $(PEERS)/victoria-metrics && echo "-victoria-metrics $(PEERS)/victoria-metrics")
+
 bench-metrics: build bench-deps
-	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
+	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline $(VM_FLAG) -out $(CURDIR)/bench/results -name $(BENCH_NAME) $(BENCH_FLAGS)
 
 # The long-retention simulation (issues 15 and 18): a week of data at a 60 s
 # interval for 5,000 active series (about 50M samples), ingested as fast as
 # the systems take it, so that the TSDBs compact it into long blocks
 # (Sightline's and Prometheus' 2 h blocks merge into 6 h and 18 h ones under
 # a 15-day retention) and the 24 h and 7 d queries read them. One repeat, all
-# four targets; writes bench/results/long.md. About 15 minutes.
+# five targets; writes bench/results/long.md. About 20 minutes.
 bench-metrics-long: build bench-deps
-	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline -out $(CURDIR)/bench/results -name long -repeats 1 -series 5000 -intervals 10080 $(BENCH_FLAGS)
+	$(GO) -C bench run ./cmd/slbench -sightline $(CURDIR)/bin/sightline $(VM_FLAG) -out $(CURDIR)/bench/results -name long -repeats 1 -series 5000 -intervals 10080 $(BENCH_FLAGS)
 
 # The log benchmark (issues 3 and 10): 10 million OTLP log records, then
 # trace-ID lookups, single-word searches, Grafana's LogQL queries (limit=100,
@@ -218,6 +222,16 @@ bench-deps-logs:
 		GOBIN=$(PEERS) $(GO) install github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$(VICTORIALOGS_VERSION) \
 			|| echo "bench: building victoria-logs failed; the log benchmark runs Sightline alone"; }
 
+# VictoriaMetrics, the metrics peer, is built from its module (Apache-2.0)
+# into bin/peers too: a current release, which takes OTLP (the
+# victoriametrics-otlp target); Debian's 1.79 has no OTLP ingest. About a
+# minute the first time. A failed build leaves Debian's to run.
+VICTORIAMETRICS_VERSION := v1.151.0
+bench-deps-metrics:
+	@test -x $(PEERS)/victoria-metrics || { echo "bench: building victoria-metrics $(VICTORIAMETRICS_VERSION) into bin/peers"; \
+		GOBIN=$(PEERS) $(GO) install github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics@$(VICTORIAMETRICS_VERSION) \
+			|| echo "bench: building victoria-metrics failed; the metrics benchmark runs the one in PATH"; }
+
 # Jaeger v2, the traces peer (Apache-2.0), is built as a Go tool of a scratch
 # module in a temporary directory (its module is built that way, not by a
 # plain go install) into bin/peers: about 15 minutes the first time. A
@@ -230,10 +244,11 @@ bench-deps-traces:
 		GOBIN=$(PEERS) $(GO) install tool \
 			|| { tail -20 get.log 2>/dev/null; echo "bench: building jaeger failed; the trace benchmark runs Sightline alone"; }; }
 
-# The metrics peers come from Debian's packages. Their services are stopped right
-# after installation: the benchmark runs its own instances on its own ports
-# and data directories, and a packaged instance would compete for the CPUs.
-bench-deps: bench-deps-logs bench-deps-traces
+# Prometheus comes from Debian's package, and so does the VictoriaMetrics the
+# metrics benchmark falls back to. Their services are stopped right after
+# installation: the benchmark runs its own instances on its own ports and
+# data directories, and a packaged instance would compete for the CPUs.
+bench-deps: bench-deps-logs bench-deps-traces bench-deps-metrics
 	@if command -v prometheus >/dev/null 2>&1 && command -v victoria-metrics >/dev/null 2>&1; then exit 0; fi; \
 	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		echo "bench: installing prometheus and victoria-metrics (Debian packages)"; \

@@ -203,7 +203,7 @@ func markdown(r *Report, plots []string) string {
 			p("| %s | **skipped**: %s |\n", t, reason)
 		}
 	}
-	p("\nTargets: `sightline-otlp` is Sightline fed over OTLP/gRPC, `sightline-rw` is Sightline fed over remote_write; `prometheus` and `victoriametrics` are fed over remote_write, `victoriametrics-otlp` (when asked for) the OTLP requests over OTLP/HTTP. Each run starts the system on an empty data directory with retention %s.\n\n", fmtDays(o.Retention))
+	p("\nTargets: `sightline-otlp` is Sightline fed over OTLP/gRPC, `sightline-rw` is Sightline fed over remote_write; `prometheus` and `victoriametrics` are fed over remote_write, `victoriametrics-otlp` the same OTLP requests as `sightline-otlp`, over OTLP/HTTP (VictoriaMetrics keeps each exponential histogram as one series per non-empty bucket (`vmrange`) plus `_sum` and `_count`, so its own count of accepted samples is higher than the data points sent). Each run starts the system on an empty data directory with retention %s.\n\n", fmtDays(o.Retention))
 
 	p("## Reproduce\n\n```sh\nmake bench            # = make build, install peers if missing, then:\n%s\n```\n\n", o.Command)
 

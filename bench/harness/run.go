@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +95,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, t := range o.Targets {
 		kind := kindOf(t)
 		bin, reason := resolveBinary(kind, o)
+		if reason == "" && t == TargetVictoriaMetricsOTLP {
+			reason = otlpIngestMissing(ctx, bin)
+		}
 		if reason != "" {
 			if kind == kindSightline {
 				return nil, errors.New(reason)
@@ -233,8 +238,22 @@ func resolveBinary(kind string, o Options) (string, string) {
 	return path, ""
 }
 
-// peerVersion asks the binary, and falls back to the Debian package's
-// version: Debian's VictoriaMetrics build prints an empty -version.
+// otlpIngestMissing says why the VictoriaMetrics binary bin cannot be fed
+// OTLP, or "" if it can: it must know the flags victoriametrics-otlp starts
+// it with (OTLP ingest came in 1.92).
+func otlpIngestMissing(ctx context.Context, bin string) string {
+	out, _ := exec.CommandContext(ctx, bin, "-help").CombinedOutput()
+	if bytes.Contains(out, []byte("-opentelemetry.usePrometheusNaming")) {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s) has no OTLP ingest; `make bench-deps` builds a VictoriaMetrics with it into bin/peers", bin, peerVersion(ctx, kindVictoriaMetrics, bin))
+}
+
+// peerVersion asks the binary, then its Go build information (a binary
+// built from its module, as make bench-deps builds VictoriaMetrics, knows
+// its module's version but prints an empty -version), and falls back to
+// the Debian package's version: Debian's VictoriaMetrics build prints an
+// empty -version too.
 func peerVersion(ctx context.Context, kind, bin string) string {
 	flag := "--version"
 	if kind == kindVictoriaMetrics {
@@ -243,6 +262,9 @@ func peerVersion(ctx context.Context, kind, bin string) string {
 	out, _ := exec.CommandContext(ctx, bin, flag).CombinedOutput()
 	if line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n"); line != "" {
 		return line
+	}
+	if info, err := buildinfo.ReadFile(bin); err == nil && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return fmt.Sprintf("%s %s (built from its module with %s)", info.Main.Path, info.Main.Version, info.GoVersion)
 	}
 	real, err := filepath.EvalSymlinks(bin)
 	if err != nil {

@@ -1,6 +1,11 @@
 package harness
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,4 +26,21 @@ func TestDataEnd(t *testing.T) {
 	}
 	require.Equal(t, time.Date(2026, 12, 1, 19, 30, 0, 0, time.UTC), dataEnd(time.Date(2026, 12, 1, 20, 39, 0, 0, time.UTC), time.Minute))
 	require.Equal(t, time.Date(2026, 12, 1, 21, 30, 0, 0, time.UTC), dataEnd(time.Date(2026, 12, 1, 21, 35, 0, 0, time.UTC), time.Minute))
+}
+
+// TestOTLPIngestMissing tells a VictoriaMetrics with OTLP ingest from one
+// without: Debian's 1.79 (in PATH when installed) has none, the one make
+// bench-deps builds into bin/peers has it.
+func TestOTLPIngestMissing(t *testing.T) {
+	ctx := context.Background()
+	if debian, err := exec.LookPath("victoria-metrics"); err == nil && strings.Contains(peerVersion(ctx, kindVictoriaMetrics, debian), "Debian") {
+		require.Contains(t, otlpIngestMissing(ctx, debian), "has no OTLP ingest")
+	}
+	built, err := filepath.Abs("../../bin/peers/victoria-metrics")
+	require.NoError(t, err)
+	if _, err := os.Stat(built); err != nil {
+		t.Skip("no VictoriaMetrics in bin/peers (make bench-deps builds it)")
+	}
+	require.Empty(t, otlpIngestMissing(ctx, built))
+	require.Contains(t, peerVersion(ctx, kindVictoriaMetrics, built), "github.com/VictoriaMetrics/VictoriaMetrics v1.")
 }
