@@ -465,8 +465,7 @@ func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 			block: func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) {
 				return s.readers.BlockQuerier(b, mint, maxt)
 			},
-			rest:      db.Querier,
-			minBlocks: minBlocksInTimeOrder,
+			rest: db.Querier,
 		}
 	}
 	return queryParts{
@@ -480,7 +479,6 @@ func (s *Store) queryParts(db *tsdb.DB, limit *fetchLimit) queryParts {
 			}
 			return chunkLimitedQuerier{ChunkQuerier: cq, limit: limit}, nil
 		},
-		minBlocks: 1,
 	}
 }
 

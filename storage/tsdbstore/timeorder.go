@@ -25,20 +25,19 @@ import (
 // through the heap, after re-encoding columnar chunks as XOR ones; now it
 // reads only that newest part (Store.queryParts).
 
-// minBlocksInTimeOrder is the fewest blocks read one after the other when
-// the rest is read through the TSDB's Querier. One block and the head cost
-// its heap little; over two blocks and the head, a day-long query of 100k
-// series took 1-10% less in order. Through the ChunkQuerier (within fetch
-// limits) one block is enough: it would re-encode the block's columnar
-// chunks as XOR ones, which took a day-long histogram_quantile over one
-// block and the head from 628 to 1,042 ms.
-const minBlocksInTimeOrder = 2
+// One block and the head are read in time order too. They once went to
+// the TSDB's Querier, whose heap cost little with one block; but the
+// heap hands samples over one at a time, and read in order the block's
+// columnar chunks hand theirs over a run at a time (colblock.FloatRuns,
+// through concatIterator) to the query's direct evaluation: a day-long
+// sum by (job) (rate(...)) over 100k series, one block and the head, took
+// 18% less CPU (360 against 437 ms a query, four alternated runs each) and
+// a day-long histogram_quantile 10% less.
 
 // queryParts opens the parts of a time-ordered querier.
 type queryParts struct {
-	block     func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) // one block's
-	rest      func(mint, maxt int64) (storage.Querier, error)                // the TSDB's, over all it has
-	minBlocks int                                                            // the fewest blocks read apart from rest
+	block func(b *tsdb.Block, mint, maxt int64) (storage.Querier, error) // one block's
+	rest  func(mint, maxt int64) (storage.Querier, error)                // the TSDB's, over all it has
 }
 
 // querierInTimeOrder is p.rest(mint, maxt), with the blocks that lie
@@ -46,7 +45,7 @@ type queryParts struct {
 // other.
 func querierInTimeOrder(db *tsdb.DB, p queryParts, mint, maxt int64) (storage.Querier, error) {
 	blocks, boundary := blocksInTimeOrder(db, mint, maxt)
-	if len(blocks) < p.minBlocks {
+	if len(blocks) == 0 {
 		return p.rest(mint, maxt)
 	}
 	qs := make([]storage.Querier, 0, len(blocks)+1)

@@ -427,7 +427,7 @@ func TestLimitedQueryReadsOneBlockAsStored(t *testing.T) {
 func TestEngineLikeTSDBQuerier(t *testing.T) {
 	s, db := compactedWindow(t)
 	blocks, _ := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
-	require.GreaterOrEqual(t, len(blocks), minBlocksInTimeOrder)
+	require.NotEmpty(t, blocks)
 	rng := rand.New(rand.NewPCG(3, 4))
 	requireEngineLikeTSDB(t, s, db, rng)
 
