@@ -55,11 +55,7 @@ func TestSmoke(t *testing.T) {
 
 	o := DefaultOptions()
 	o.SightlineBin = sightlineBin
-	if vm, err := filepath.Abs("../../bin/peers/victoria-metrics"); err == nil {
-		if _, err := os.Stat(vm); err == nil {
-			o.VictoriaMetricsBin = vm
-		}
-	}
+	o.VictoriaMetricsBin = builtPeer(t, "victoria-metrics")
 	o.Workload.Series = 2000
 	o.Workload.Intervals = 20
 	o.Workload.ChurnEvery = 10
@@ -166,6 +162,17 @@ func TestSmoke(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, bytes.HasPrefix(b, []byte("\x89PNG")), "%s is a PNG", f)
 	}
+}
+
+// builtPeer is the path of the peer binary name that make bench-deps
+// builds into bin/peers, or "" if it is not there.
+func builtPeer(t *testing.T, name string) string {
+	path, err := filepath.Abs(filepath.Join("..", "..", "bin", "peers", name))
+	require.NoError(t, err)
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
 }
 
 func querySetEntry(t *testing.T, name string) Query {

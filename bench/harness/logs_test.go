@@ -276,9 +276,8 @@ func TestLogSmoke(t *testing.T) {
 // TestVictoriaLogsSideBySide runs the log benchmark's load and queries
 // against VictoriaLogs too, when `make bench-deps` has built it.
 func TestVictoriaLogsSideBySide(t *testing.T) {
-	vl, err := filepath.Abs("../../bin/peers/victoria-logs")
-	require.NoError(t, err)
-	if _, err := os.Stat(vl); err != nil {
+	vl := builtPeer(t, "victoria-logs")
+	if vl == "" {
 		t.Skip("no VictoriaLogs in bin/peers (make bench-deps builds it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -2,9 +2,7 @@ package harness
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +34,8 @@ func TestOTLPIngestMissing(t *testing.T) {
 	if debian, err := exec.LookPath("victoria-metrics"); err == nil && strings.Contains(peerVersion(ctx, kindVictoriaMetrics, debian), "Debian") {
 		require.Contains(t, otlpIngestMissing(ctx, debian), "has no OTLP ingest")
 	}
-	built, err := filepath.Abs("../../bin/peers/victoria-metrics")
-	require.NoError(t, err)
-	if _, err := os.Stat(built); err != nil {
+	built := builtPeer(t, "victoria-metrics")
+	if built == "" {
 		t.Skip("no VictoriaMetrics in bin/peers (make bench-deps builds it)")
 	}
 	require.Empty(t, otlpIngestMissing(ctx, built))

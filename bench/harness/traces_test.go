@@ -135,12 +135,12 @@ func TestJaegerSideBySide(t *testing.T) {
 func jaegerBin(t *testing.T) (string, string) {
 	jaeger := os.Getenv("BENCH_JAEGER")
 	if jaeger == "" {
-		var err error
-		jaeger, err = filepath.Abs("../../bin/peers/jaeger")
-		require.NoError(t, err)
+		if jaeger = builtPeer(t, "jaeger"); jaeger == "" {
+			return "", "no Jaeger in bin/peers (make bench-deps builds it; BENCH_JAEGER names another binary)"
+		}
 	}
 	if _, err := os.Stat(jaeger); err != nil {
-		return "", fmt.Sprintf("no Jaeger at %s (make bench-deps builds it into bin/peers; BENCH_JAEGER names another binary)", jaeger)
+		return "", fmt.Sprintf("no Jaeger at %s (BENCH_JAEGER names it)", jaeger)
 	}
 	return jaeger, ""
 }
