@@ -75,7 +75,7 @@ func (o *EngineOptions) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxSamples, "query.max-samples", o.MaxSamples, "Most samples a query may load into memory at once.")
 	flagext.Duration(fs, &o.LookbackDelta, "query.lookback-delta", "PromQL staleness lookback.")
 	flagext.Bytes(fs, &o.MaxResponseBytes, "query.max-response-bytes", "A PromQL query whose result would be more than this as JSON (estimated) gets 422 naming the limit. 0 for no limit.")
-	fs.IntVar(&o.Shards, "query.shards", o.Shards, "Split a range query's aggregations of per-series functions (sum by (job) (rate(x[5m])), also count, min, max, group) into this many shards of its series, evaluated as many at once as Go has cores (an instant query's into as many as cores); their sums may differ from one evaluation's in the last bits. Default: 8, or twice the cores if more. 1 to evaluate every query in one piece, as Prometheus does.")
+	fs.IntVar(&o.Shards, "query.shards", o.Shards, "Split a range query's aggregations of per-series functions (sum by (job) (rate(x[5m])), also count, min, max, group) into this many shards of its series, evaluated as many at once as Go has cores (an instant query's, and the sums of rate, increase, irate, idelta or plain series that are evaluated without the engine, into as many as cores); their sums may differ from one evaluation's in the last bits. Default: 8, or twice the cores if more. 1 to evaluate every query in one piece, as Prometheus does.")
 }
 
 // NewEngine returns the PromQL engine, with MetricsQL in front of it, that

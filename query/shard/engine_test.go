@@ -417,3 +417,31 @@ func TestShardedTimeout(t *testing.T) {
 		t.Fatalf("error %v, want a timeout", res.Err)
 	}
 }
+
+// TestDirectPartsRunAtOnce: a part that direct.go evaluates is split into
+// as many shards as run at once, the engine's parts into Shards.
+func TestDirectPartsRunAtOnce(t *testing.T) {
+	db, start := testDB(t)
+	_, e := newEngines()
+	e.Shards, e.Parallel = 8, 2
+	for qs, want := range map[string]int{
+		`sum by (job) (rate(req_total[5m]))`: 2,
+		`max by (job) (rate(req_total[5m]))`: 8,
+	} {
+		q, err := e.NewRangeQuery(context.Background(), db, nil, qs, start, start.Add(time.Hour), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sq, ok := q.(*query)
+		if !ok || len(sq.partials) != 1 {
+			t.Fatalf("%s: not split into one part: %T", qs, q)
+		}
+		if got := len(sq.partials[0]); got != want {
+			t.Errorf("%s: %d shards, want %d", qs, got, want)
+		}
+		if res := q.Exec(context.Background()); res.Err != nil {
+			t.Errorf("%s: %v", qs, res.Err)
+		}
+		q.Close()
+	}
+}
