@@ -108,7 +108,7 @@ type directQuery struct {
 	expr       string
 	q          storage.Queryable // the shard's
 	start, end int64             // of the query, ms
-	step       int64             // ms, > 0
+	step       int64             // ms; 0 for an instant query at start
 	maxSamples int
 	engine     func() (promql.Query, error) // the engine's query of the part
 	fallback   promql.Query                 // once made
@@ -117,6 +117,9 @@ type directQuery struct {
 func (d *directQuery) Exec(ctx context.Context) *promql.Result {
 	m, err := d.eval(ctx)
 	if !errors.Is(err, errToEngine) {
+		if err == nil && d.step == 0 {
+			return &promql.Result{Value: vectorOf(m)}
+		}
 		return &promql.Result{Value: m, Err: err}
 	}
 	if d.fallback, err = d.engine(); err != nil {
@@ -148,6 +151,7 @@ type group struct {
 func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 	// The range and hints of the engine's Select, so that the evaluation
 	// shares the run's querier with the others and reads what they read.
+	step := max(d.step, 1) // an instant query is one step
 	rng := d.p.rng.Milliseconds()
 	hints := &storage.SelectHints{
 		Start: d.start - rng + 1, End: d.end, Step: d.step, Range: rng,
@@ -170,7 +174,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		return nil, errToEngine // the engine words them as Prometheus does
 	}
 
-	steps := int((d.end-d.start)/d.step) + 1
+	steps := int((d.end-d.start)/step) + 1
 	var (
 		groups   []*group
 		byKey    = map[uint64]*group{}
@@ -218,7 +222,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		cur.reset(it)
 		window = window[:0]
 		for k := 0; k < steps; k++ {
-			ts := d.start + int64(k)*d.step
+			ts := d.start + int64(k)*step
 			mint := ts - rng
 			drop := 0
 			for drop < len(window) && window[drop].T <= mint {
@@ -235,7 +239,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 					break
 				}
 				if t > ts {
-					k = int((t-d.start+d.step-1)/d.step) - 1
+					k = int((t-d.start+step-1)/step) - 1
 					continue
 				} else if t <= mint {
 					cur.seek(mint + 1)
@@ -278,8 +282,10 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				g.sum[k], g.c[k] = kahanSumInc(v, g.sum[k], g.c[k])
 			}
 		}
-		if it.Err() != nil || points > d.maxSamples {
-			return nil, errToEngine // the engine's error
+		if cur.notFloat || it.Err() != nil || points > d.maxSamples {
+			// A histogram sample met where the window was empty, or the
+			// engine's error.
+			return nil, errToEngine
 		}
 	}
 
@@ -291,13 +297,22 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		s := promql.Series{Metric: g.metric, Floats: make([]promql.FPoint, 0, g.n)}
 		for k, seen := range g.seen {
 			if seen {
-				s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*d.step, F: g.sum[k] + g.c[k]})
+				s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*step, F: g.sum[k] + g.c[k]})
 			}
 		}
 		m = append(m, s)
 	}
 	sort.Sort(m)
 	return m, nil
+}
+
+// vectorOf is an instant query's result m, which has a point a series.
+func vectorOf(m promql.Matrix) promql.Vector {
+	v := make(promql.Vector, 0, len(m))
+	for _, s := range m {
+		v = append(v, promql.Sample{Metric: s.Metric, T: s.Floats[0].T, F: s.Floats[0].F})
+	}
+	return v
 }
 
 // floatCursor reads a series' float samples: a run at a time from an

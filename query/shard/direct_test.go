@@ -55,6 +55,13 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		} else if _, err := app.AppendHistogram(0, mixed, ts, tsdbutil.GenerateTestHistogram(int64(i)), nil); err != nil {
 			t.Fatal(err)
 		}
+		// Histograms only, after a gap of more than the range: the
+		// first sample after an empty window is a histogram.
+		if i >= 150 {
+			if _, err := app.AppendHistogram(0, labels.FromStrings("__name__", "late_total", "job", "j9"), ts, tsdbutil.GenerateTestHistogram(int64(i)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
@@ -84,6 +91,8 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		{q: `sum(odd_total)`}, // stale markers end a value before the lookback does
 		{q: `sum by (job) (mixed_total)`, toEngine: true},
 		{q: `sum(rate(mixed_total[5m]))`, toEngine: true},
+		{q: `sum by (job) (rate(late_total[5m]))`, toEngine: true},
+		{q: `sum(late_total)`, toEngine: true},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			expr, err := parser.ParseExpr(tc.q)
@@ -114,6 +123,30 @@ func TestDirectLikeTheEngine(t *testing.T) {
 				}
 				if want := map[bool]int{false: 0, true: 1}[tc.toEngine]; toEngine != want {
 					t.Fatalf("step %v: %d shards left to the engine, want %d", step, toEngine, want)
+				}
+			}
+			// An instant query is one step: at a sample, between samples,
+			// where the histograms are, and where there is nothing.
+			for _, at := range []time.Time{qStart.Add(90 * time.Minute), qStart.Add(100*time.Minute + 7*time.Second), qStart.Add(3 * time.Hour), qEnd.Add(time.Hour)} {
+				r := newRun(db, at, at, 0, 1)
+				defer r.close()
+				toEngine := 0
+				for j := range shards {
+					d := &directQuery{p: p, lookback: 5 * time.Minute, expr: tc.q, q: r.shard(j, shards), start: r.start, end: r.end, maxSamples: 10_000_000,
+						engine: func() (promql.Query, error) {
+							return eng.NewInstantQuery(context.Background(), r.shard(j, shards), nil, tc.q, at)
+						}}
+					got := exec(t, func() (promql.Query, error) { return d, nil })
+					if d.fallback != nil {
+						toEngine++
+					}
+					want := exec(t, func() (promql.Query, error) {
+						return eng.NewInstantQuery(context.Background(), r.shard(j, shards), nil, tc.q, at)
+					})
+					sameBits(t, got, want)
+				}
+				if toEngine > 0 && !tc.toEngine {
+					t.Fatalf("at %v: %d shards left to the engine", at, toEngine)
 				}
 			}
 		})

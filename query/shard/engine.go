@@ -92,7 +92,7 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 		lookback = opts.LookbackDelta()
 	}
 	for i, p := range parts {
-		direct := p.direct != nil && step > 0 && e.MaxSamples > 0
+		direct := p.direct != nil && e.MaxSamples > 0
 		n := shards
 		if direct {
 			// Each shard costs a pass over the postings its selector
