@@ -317,6 +317,18 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 			return eng.NewRangeQuery(context.Background(), r.shard(0, 1), promql.NewPrometheusQueryOpts(false, lookback), q, start, end, step)
 		})
 		sameBits(t, got, want)
+
+		// And an instant query, at a time within the data's hours.
+		at := time.UnixMilli(int64(stepSec) * 240)
+		ri := newRun(listQueryable(list), at, at, 0, 1)
+		defer ri.close()
+		d = &directQuery{p: p, lookback: lookback, expr: q, q: ri.shard(0, 1), start: ri.start, end: ri.end, maxSamples: 10_000_000,
+			engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
+		got = exec(t, func() (promql.Query, error) { return d, nil })
+		want = exec(t, func() (promql.Query, error) {
+			return eng.NewInstantQuery(context.Background(), ri.shard(0, 1), promql.NewPrometheusQueryOpts(false, lookback), q, at)
+		})
+		sameBits(t, got, want)
 	})
 }
 
