@@ -52,10 +52,7 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 	if agg.Op != parser.SUM || agg.Param != nil {
 		return nil
 	}
-	e := agg.Expr
-	for p, ok := e.(*parser.ParenExpr); ok; p, ok = e.(*parser.ParenExpr) {
-		e = p.Expr
-	}
+	e := unparen(agg.Expr)
 	d := &directPart{grouping: slices.Sorted(slices.Values(agg.Grouping)), without: agg.Without}
 	vs, ok := e.(*parser.VectorSelector)
 	if call, isCall := e.(*parser.Call); isCall && len(call.Args) == 1 {

@@ -14,6 +14,10 @@
 // (partials.go). This is the query sharding of Thanos and Mimir, inside
 // one process.
 //
+// An instant query with no such aggregation, computed series by series
+// (max_over_time(x[1h]) for a table of instances), is split too: its
+// result is its shards' results together.
+//
 // A range query is split into more shards than run at once, so that each
 // evaluation, which holds every step of its shard's series, holds fewer;
 // the parts that direct.go evaluates, which hold only their groups'

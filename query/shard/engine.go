@@ -78,8 +78,14 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 	if err != nil {
 		return newQuery(q, qs) // which names the error as Prometheus does
 	}
-	parts := split(expr)
-	if len(parts) == 0 {
+	expr, parts := split(expr)
+	if len(parts) == 0 || (parts[0].whole && step > 0) {
+		// A range query's result, passed from its shards through the
+		// final evaluation, cost more than the shards saved: a 1-hour
+		// rate(x[5m]) of 440 series took 11-14 ms of server CPU instead
+		// of 8-9, and no less time. An instant query's is a point a
+		// series: max_over_time(x[1h]) of 1,100 series took 4.4-5.3 ms
+		// instead of 7.1-8.6.
 		return newQuery(q, qs)
 	}
 	r := newRun(q, start, end, step, len(parts))

@@ -161,14 +161,23 @@ func TestShardedLikeOneEvaluation(t *testing.T) {
 		{`max_over_time(sum(rate(req_total[5m]))[30m:1m])`, 0},
 		{`sum(rate(req_total[5m])) + max_over_time(sum(mem_bytes)[30m:1m])`, 1},
 		{`sum(label_replace(mem_bytes, "a", "b", "", ""))`, 0},
+		// The query itself, computed series by series; not a bare selector.
+		{`rate(req_total[5m])`, 1},
+		{`max_over_time(mem_bytes[10m])`, 1},
+		{`last_over_time(mem_bytes[5m])`, 1},
+		{`abs(mem_bytes - 300) > 10`, 1},
+		{`histogram_count(rate(lat_seconds[5m]))`, 1},
+		{`mem_bytes`, 0},
+		{`(mem_bytes offset 5m)`, 0},
+		{`rate({__name__=~"req_total|mem_bytes"}[5m])`, 0},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			expr, err := parser.ParseExpr(tc.q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := len(split(expr)); got != tc.parts {
-				t.Fatalf("split into %d parts, want %d", got, tc.parts)
+			if _, parts := split(expr); len(parts) != tc.parts {
+				t.Fatalf("split into %d parts, want %d", len(parts), tc.parts)
 			}
 			ctx := context.Background()
 			for _, ts := range []time.Duration{5 * time.Minute, 61 * time.Minute, 119 * time.Minute} {
@@ -369,7 +378,8 @@ func TestShardsPartition(t *testing.T) {
 }
 
 // FuzzSplit: splitting any query neither panics nor makes a query that
-// the parser refuses, and every part is an aggregation the parser takes.
+// the parser refuses, and every part is an aggregation the parser takes,
+// or the query itself, computed series by series.
 func FuzzSplit(f *testing.F) {
 	for _, q := range []string{
 		`sum by (job) (rate(x[5m]))`, `histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))`,
@@ -383,7 +393,7 @@ func FuzzSplit(f *testing.F) {
 		if err != nil {
 			return
 		}
-		parts := split(expr)
+		expr, parts := split(expr)
 		if len(parts) == 0 {
 			return
 		}
@@ -395,8 +405,8 @@ func FuzzSplit(f *testing.F) {
 			if err != nil {
 				t.Fatalf("%q has part %q, which does not parse: %v", q, p.expr, err)
 			}
-			if _, ok := pe.(*parser.AggregateExpr); !ok {
-				t.Fatalf("%q has part %q, not an aggregation", q, p.expr)
+			if _, ok := pe.(*parser.AggregateExpr); !ok && (len(parts) > 1 || !perSeries(pe)) {
+				t.Fatalf("%q has part %q, neither an aggregation nor the query's series", q, p.expr)
 			}
 		}
 	})
@@ -444,4 +454,28 @@ func TestDirectPartsRunAtOnce(t *testing.T) {
 		}
 		q.Close()
 	}
+}
+
+// TestWholeQueryInstantOnly: a query computed series by series is split
+// when instant, and evaluated in one piece over a range.
+func TestWholeQueryInstantOnly(t *testing.T) {
+	db, start := testDB(t)
+	_, e := newEngines()
+	ctx := context.Background()
+	const qs = `max_over_time(mem_bytes[10m])`
+	q, err := e.NewInstantQuery(ctx, db, nil, qs, start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sq, ok := q.(*query); !ok || len(sq.partials) != 1 || len(sq.partials[0]) != 2 {
+		t.Errorf("instant: %T, want a query split into 2 shards", q)
+	}
+	q.Close()
+	if q, err = e.NewRangeQuery(ctx, db, nil, qs, start, start.Add(time.Hour), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := q.(*query); ok {
+		t.Error("range: split")
+	}
+	q.Close()
 }

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -24,14 +25,46 @@ type part struct {
 	expr string
 	// direct is the part as direct evaluates it, or nil.
 	direct *directPart
+	// whole says that the part is the query, whose result is its
+	// shards' results together.
+	whole bool
 }
 
 // split finds the aggregations of expr that can be evaluated shard by
 // shard, outermost first and outside subqueries, and rewrites expr in place so that each reads
 // its shards' results: sum by (job) (rate(x[5m])) becomes
 // sum by (job) ({__sightline_partial__="0"}). It returns the parts in the
-// order of their numbers.
-func split(expr parser.Expr) []part {
+// order of their numbers, and the rewritten expr.
+//
+// An expr with no such aggregation whose series are each computed from
+// one series, such as max_over_time(x[1h]), is one part itself: its
+// result is its shards' results together, which the rewritten expr reads
+// without the label that keeps the shards apart. A bare selector is not:
+// it costs little but the reading.
+func split(expr parser.Expr) (parser.Expr, []part) {
+	parts := aggregations(expr)
+	if len(parts) > 0 || !perSeries(expr) {
+		return expr, parts
+	}
+	if _, ok := unparen(expr).(*parser.VectorSelector); ok {
+		return expr, nil
+	}
+	union, err := parser.ParseExpr(fmt.Sprintf(`label_replace({%s="0"}, %q, "", "", "")`, partialLabel, shardLabel))
+	if err != nil {
+		panic(err) // a constant
+	}
+	return union, []part{{expr: expr.String(), whole: true}}
+}
+
+func unparen(e parser.Expr) parser.Expr {
+	for p, ok := e.(*parser.ParenExpr); ok; p, ok = e.(*parser.ParenExpr) {
+		e = p.Expr
+	}
+	return e
+}
+
+// aggregations is split's search of expr for aggregations.
+func aggregations(expr parser.Expr) []part {
 	var parts []part
 	var walk func(parser.Node)
 	walk = func(n parser.Node) {
