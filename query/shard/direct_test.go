@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -301,35 +302,61 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 		if fn == "" {
 			q = "sum by (job) (x_total)"
 		}
-		expr, err := parser.ParseExpr(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := directOf(expr.(*parser.AggregateExpr))
 		start, end, step := time.UnixMilli(0), time.UnixMilli(130*1000*120), time.Duration(stepSec%1800+1)*time.Second
-		eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
-		r := newRun(listQueryable(list), start, end, step, 1)
-		defer r.close()
-		d := &directQuery{p: p, lookback: lookback, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
-			engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
-		got := exec(t, func() (promql.Query, error) { return d, nil })
-		want := exec(t, func() (promql.Query, error) {
-			return eng.NewRangeQuery(context.Background(), r.shard(0, 1), promql.NewPrometheusQueryOpts(false, lookback), q, start, end, step)
-		})
-		sameBits(t, got, want)
-
+		directLikeTheEngine(t, list, q, lookback, start, end, step)
 		// And an instant query, at a time within the data's hours.
 		at := time.UnixMilli(int64(stepSec) * 240)
-		ri := newRun(listQueryable(list), at, at, 0, 1)
-		defer ri.close()
-		d = &directQuery{p: p, lookback: lookback, expr: q, q: ri.shard(0, 1), start: ri.start, end: ri.end, maxSamples: 10_000_000,
-			engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
-		got = exec(t, func() (promql.Query, error) { return d, nil })
-		want = exec(t, func() (promql.Query, error) {
-			return eng.NewInstantQuery(context.Background(), ri.shard(0, 1), promql.NewPrometheusQueryOpts(false, lookback), q, at)
-		})
-		sameBits(t, got, want)
+		directLikeTheEngine(t, list, q, lookback, at, at, 0)
 	})
+}
+
+// directLikeTheEngine evaluates q over list with direct and with the
+// engine, from start to end at step (0 for an instant query at start),
+// and wants the same bits.
+func directLikeTheEngine(t *testing.T, list []storage.Series, q string, lookback time.Duration, start, end time.Time, step time.Duration) {
+	t.Helper()
+	expr, err := parser.ParseExpr(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	r := newRun(listQueryable(list), start, end, step, 1)
+	defer r.close()
+	d := &directQuery{p: directOf(expr.(*parser.AggregateExpr)), lookback: lookback, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+		engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
+	got := exec(t, func() (promql.Query, error) { return d, nil })
+	want := exec(t, func() (promql.Query, error) {
+		opts := promql.NewPrometheusQueryOpts(false, lookback)
+		if step == 0 {
+			return eng.NewInstantQuery(context.Background(), r.shard(0, 1), opts, q, start)
+		}
+		return eng.NewRangeQuery(context.Background(), r.shard(0, 1), opts, q, start, end, step)
+	})
+	sameBits(t, got, want)
+}
+
+// TestRateOfWindows: rateOf keeps what it computed from one window's
+// times for the next. Windows whose first and last samples lie where the
+// last window's did, with more samples between them or a start bounded
+// by the counter's zero, are computed again, as the engine computes them.
+func TestRateOfWindows(t *testing.T) {
+	series := func(i int, f ...float64) storage.Series {
+		s := promql.Series{Metric: labels.FromStrings("__name__", "x_total", "s", strconv.Itoa(i))}
+		for j, v := range f {
+			s.Floats = append(s.Floats, promql.FPoint{T: int64(j) * 60_000 / int64(len(f)-1), F: v})
+		}
+		return promql.NewStorageSeries(s)
+	}
+	list := []storage.Series{
+		series(0, 100, 160, 220),           // first and last at 0 and 60 s
+		series(1, 100, 110, 130, 160, 220), // more samples between them
+		series(2, 5, 110, 130, 160, 220),   // close to zero
+		series(3, 100, 160, 220),
+	}
+	for _, q := range []string{`sum(rate(x_total[100s]))`, `sum(increase(x_total[100s]))`} {
+		directLikeTheEngine(t, list, q, 5*time.Minute, time.UnixMilli(80_000), time.UnixMilli(80_000), 0)
+		directLikeTheEngine(t, list, q, 5*time.Minute, time.UnixMilli(0), time.UnixMilli(120_000), 15*time.Second)
+	}
 }
 
 // listQueryable holds series in memory and selects by their labels.
@@ -395,5 +422,38 @@ func BenchmarkDirect(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRateOf: rate of a 5-minute window of a counter scraped every
+// minute, a call per step; "steady" at the same place in every window,
+// as a series scraped at a steady interval is, "moving" elsewhere in each,
+// which computes everything every time.
+func BenchmarkRateOf(b *testing.B) {
+	windows := func(jitter int64) [][]promql.FPoint {
+		var out [][]promql.FPoint
+		for k := range int64(64) {
+			var w []promql.FPoint
+			for j := range int64(5) {
+				t := (k+j)*60_000 + 7_000 + (k%2)*jitter
+				w = append(w, promql.FPoint{T: t, F: float64(1000 + t/100)})
+			}
+			out = append(out, w)
+		}
+		return out
+	}
+	for name, jitter := range map[string]int64{"steady": 0, "moving": 3_000} {
+		b.Run(name, func(b *testing.B) {
+			ws := windows(jitter)
+			r := rateOf{isRate: true, rangeSeconds: 300}
+			var sum float64
+			for i := 0; b.Loop(); i++ {
+				k := int64(i % len(ws))
+				sum += r.of(ws[k], (k+5)*60_000-300_000, (k+5)*60_000)
+			}
+			if sum <= 0 {
+				b.Fatal("no rate")
+			}
+		})
 	}
 }
