@@ -162,15 +162,11 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 	if err != nil {
 		return nil, errToEngine
 	}
+	// Each series is evaluated as the set reaches it, while what the set
+	// read of it is in the cache; the set's error and warnings, known
+	// at its end, send the part to the engine, which words them as
+	// Prometheus does.
 	set := querier.Select(ctx, false, hints, d.p.matchers...)
-	var series []storage.Series
-	for set.Next() {
-		series = append(series, set.At())
-	}
-	if set.Err() != nil || len(set.Warnings()) > 0 {
-		return nil, errToEngine // the engine words them as Prometheus does
-	}
-
 	steps := int((d.end-d.start)/step) + 1
 	var (
 		groups []*group
@@ -183,7 +179,8 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		points int // that the engine would hold: the rate's and the sum's
 		rate   = rateOf{isRate: d.p.fn == "rate", rangeSeconds: d.p.rng.Seconds()}
 	)
-	for i, s := range series {
+	for i := 0; set.Next(); i++ {
+		s := set.At()
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, contextErr(err)
@@ -199,7 +196,8 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		}
 		g := byKey[key]
 		if g == nil {
-			g = &group{sum: make([]float64, steps), c: make([]float64, steps), seen: make([]bool, steps)}
+			sums := make([]float64, 2*steps)
+			g = &group{sum: sums[:steps], c: sums[steps:], seen: make([]bool, steps)}
 			lb.Reset(metric)
 			if d.p.without {
 				lb.Del(d.p.grouping...)
@@ -286,7 +284,11 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		}
 	}
 
-	var m promql.Matrix
+	if set.Err() != nil || len(set.Warnings()) > 0 {
+		return nil, errToEngine
+	}
+
+	m := make(promql.Matrix, 0, len(groups))
 	for _, g := range groups {
 		if g.n == 0 {
 			continue

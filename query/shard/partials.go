@@ -85,20 +85,30 @@ func (r *run) close() {
 func (r *run) series(v parser.Value, shard int) []storage.Series {
 	name := strconv.Itoa(shard)
 	var out []storage.Series
+	b := labels.NewBuilder(labels.EmptyLabels())
+	withShard := func(ls labels.Labels) labels.Labels {
+		b.Reset(ls)
+		b.Set(shardLabel, name)
+		return b.Labels()
+	}
 	switch v := v.(type) {
 	case promql.Vector: // an instant query's
-		for _, s := range v {
-			ps := promql.Series{Metric: withShard(s.Metric, name)}
+		out = make([]storage.Series, 0, len(v))
+		floats := make([]promql.FPoint, len(v)) // one allocation for all
+		for i, s := range v {
+			ps := promql.Series{Metric: withShard(s.Metric)}
 			if s.H != nil {
 				ps.Histograms = []promql.HPoint{{T: s.T, H: s.H.Copy()}}
 			} else {
-				ps.Floats = []promql.FPoint{{T: s.T, F: s.F}}
+				floats[i] = promql.FPoint{T: s.T, F: s.F}
+				ps.Floats = floats[i : i+1 : i+1]
 			}
 			out = append(out, promql.NewStorageSeries(ps))
 		}
 	case promql.Matrix:
+		out = make([]storage.Series, 0, len(v))
 		for _, s := range v {
-			ps := promql.Series{Metric: withShard(s.Metric, name), Floats: slices.Clone(s.Floats)}
+			ps := promql.Series{Metric: withShard(s.Metric), Floats: slices.Clone(s.Floats)}
 			for _, p := range s.Histograms {
 				ps.Histograms = append(ps.Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
 			}
@@ -132,12 +142,6 @@ func (r *run) staleMarkers(s promql.Series) []promql.FPoint {
 		}
 	}
 	return out
-}
-
-func withShard(ls labels.Labels, shard string) labels.Labels {
-	b := labels.NewBuilder(ls)
-	b.Set(shardLabel, shard)
-	return b.Labels()
 }
 
 // shardQueryable reads the series of one shard through the run's shared
