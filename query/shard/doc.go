@@ -14,9 +14,9 @@
 // (partials.go). This is the query sharding of Thanos and Mimir, inside
 // one process.
 //
-// An instant query with no such aggregation, computed series by series
-// (max_over_time(x[1h]) for a table of instances), is split too: its
-// result is its shards' results together.
+// A query with no such aggregation, computed series by series
+// (max_over_time(x[1h]) for a table of instances, rate(x[5m]) over a
+// range), is split too: its result is its shards' results together.
 //
 // A range query is split into more shards than run at once, so that each
 // evaluation, which holds every step of its shard's series, holds fewer;

@@ -79,17 +79,11 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 		return newQuery(q, qs) // which names the error as Prometheus does
 	}
 	expr, parts := split(expr)
-	if len(parts) == 0 || (parts[0].whole && step > 0) {
-		// A range query's result, passed from its shards through the
-		// final evaluation, cost more than the shards saved: a 1-hour
-		// rate(x[5m]) of 440 series took 11-14 ms of server CPU instead
-		// of 8-9, and no less time. An instant query's is a point a
-		// series: max_over_time(x[1h]) of 1,100 series took 4.4-5.3 ms
-		// instead of 7.1-8.6.
+	if len(parts) == 0 {
 		return newQuery(q, qs)
 	}
 	r := newRun(q, start, end, step, len(parts))
-	sq := &query{qs: qs, run: r, parallel: parallel, timeout: e.Timeout, partials: make([][]promql.Query, len(parts))}
+	sq := &query{qs: qs, run: r, parallel: parallel, timeout: e.Timeout, partials: make([][]promql.Query, len(parts)), whole: parts[0].whole}
 	lookback := e.LookbackDelta
 	if lookback <= 0 {
 		lookback = 5 * time.Minute // the engine's default
@@ -100,14 +94,15 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 	for i, p := range parts {
 		direct := p.direct != nil && e.MaxSamples > 0
 		n := shards
-		if direct {
+		if direct || p.whole {
 			// Each shard costs a pass over the postings its selector
 			// selects in the head, and a lookup of every series in it:
 			// with 8 shards instead of 2, a tenth of a 1-hour sum by
 			// (job, code) (rate(...))'s CPU. A direct evaluation holds
-			// only its groups' steps, so more shards than run at once
-			// would save it no memory. (An evaluation that goes to the
-			// engine after all holds a bigger shard's series.)
+			// only its groups' steps, and a whole query's result holds
+			// every series' steps anyway, so more shards than run at
+			// once would save them no memory. (An evaluation that goes
+			// to the engine after all holds a bigger shard's series.)
 			n = min(shards, parallel)
 		}
 		for j := range n {
@@ -127,6 +122,9 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 			sq.partials[i] = append(sq.partials[i], pq)
 		}
 	}
+	// A whole query's final "evaluation" is its shards' results together:
+	// the embedded query is the unsplit one, for its statement, and is
+	// not executed.
 	if sq.Query, err = newQuery(r.shard(0, 0), expr.String()); err != nil {
 		sq.Close()
 		return nil, err
@@ -135,7 +133,8 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 }
 
 // query is a split query: its parts' evaluations on every shard, then the
-// final evaluation (the embedded promql.Query) over their results.
+// final evaluation (the embedded promql.Query) over their results; or,
+// for a whole query, its shards' results together.
 type query struct {
 	promql.Query
 	qs       string
@@ -143,6 +142,7 @@ type query struct {
 	parallel int
 	timeout  time.Duration
 	partials [][]promql.Query // [part][shard]; each nil once closed
+	whole    bool             // partials is the query's one part, the whole query
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // guarded by mu; of the running Exec
@@ -169,6 +169,9 @@ func (q *query) Exec(ctx context.Context) *promql.Result {
 	if err != nil {
 		return &promql.Result{Err: err, Warnings: warnings}
 	}
+	if q.whole {
+		return &promql.Result{Value: q.run.union(), Warnings: warnings}
+	}
 	res := q.Query.Exec(ctx)
 	res.Warnings.Merge(warnings)
 	return res
@@ -189,7 +192,9 @@ func (q *query) evalPartials(ctx context.Context, cancel context.CancelFunc) (wa
 				defer func() { <-slots }()
 				pq := q.partials[i][j]
 				res := pq.Exec(ctx)
-				if res.Err == nil {
+				if res.Err == nil && q.whole {
+					q.run.addWhole(res.Value)
+				} else if res.Err == nil {
 					results[i][j] = q.run.series(res.Value, j)
 				}
 				pq.Close() // the results are copied

@@ -167,6 +167,7 @@ func TestShardedLikeOneEvaluation(t *testing.T) {
 		{`last_over_time(mem_bytes[5m])`, 1},
 		{`abs(mem_bytes - 300) > 10`, 1},
 		{`histogram_count(rate(lat_seconds[5m]))`, 1},
+		{`rate(nope_total[5m])`, 1},
 		{`mem_bytes`, 0},
 		{`(mem_bytes offset 5m)`, 0},
 		{`rate({__name__=~"req_total|mem_bytes"}[5m])`, 0},
@@ -456,26 +457,21 @@ func TestDirectPartsRunAtOnce(t *testing.T) {
 	}
 }
 
-// TestWholeQueryInstantOnly: a query computed series by series is split
-// when instant, and evaluated in one piece over a range.
-func TestWholeQueryInstantOnly(t *testing.T) {
+// TestWholeQuery: a query computed series by series is split into as
+// many shards as run at once, instant and over a range.
+func TestWholeQuery(t *testing.T) {
 	db, start := testDB(t)
 	_, e := newEngines()
 	ctx := context.Background()
 	const qs = `max_over_time(mem_bytes[10m])`
-	q, err := e.NewInstantQuery(ctx, db, nil, qs, start.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
+	for _, step := range []time.Duration{0, time.Minute} {
+		q, err := e.newQuery(ctx, db, nil, qs, start, start.Add(time.Hour), step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sq, ok := q.(*query); !ok || !sq.whole || len(sq.partials) != 1 || len(sq.partials[0]) != 2 {
+			t.Errorf("step %v: %T, want a whole query split into 2 shards", step, q)
+		}
+		q.Close()
 	}
-	if sq, ok := q.(*query); !ok || len(sq.partials) != 1 || len(sq.partials[0]) != 2 {
-		t.Errorf("instant: %T, want a query split into 2 shards", q)
-	}
-	q.Close()
-	if q, err = e.NewRangeQuery(ctx, db, nil, qs, start, start.Add(time.Hour), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := q.(*query); ok {
-		t.Error("range: split")
-	}
-	q.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ type run struct {
 	mu       sync.Mutex
 	queriers map[[2]int64]storage.Querier // guarded by mu; opened by the first Select
 	results  [][]storage.Series           // [part]; set before the final evaluation
+	whole    []parser.Value               // guarded by mu; a whole query's shards' results, copied
 }
 
 func newRun(q storage.Queryable, start, end time.Time, step time.Duration, parts int) *run {
@@ -65,6 +67,54 @@ func (r *run) setResults(results [][][]storage.Series) {
 	}
 }
 
+// addWhole keeps a copy of a shard's result v of a whole query: the
+// engine takes its memory back when the shard's query is closed.
+func (r *run) addWhole(v parser.Value) {
+	switch in := v.(type) {
+	case promql.Vector:
+		out := make(promql.Vector, len(in))
+		for i, s := range in {
+			out[i] = s
+			if s.H != nil {
+				out[i].H = s.H.Copy()
+			}
+		}
+		v = out
+	case promql.Matrix:
+		out := make(promql.Matrix, len(in))
+		for i, s := range in {
+			out[i] = promql.Series{Metric: s.Metric, Floats: slices.Clone(s.Floats)}
+			for _, p := range s.Histograms {
+				out[i].Histograms = append(out[i].Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
+			}
+		}
+		v = out
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.whole = append(r.whole, v)
+}
+
+// union is a whole query's result: its shards' results together, a
+// range query's sorted by labels as the engine sorts them.
+func (r *run) union() parser.Value {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.step == 0 {
+		out := promql.Vector{}
+		for _, v := range r.whole {
+			out = append(out, v.(promql.Vector)...)
+		}
+		return out
+	}
+	out := promql.Matrix{}
+	for _, v := range r.whole {
+		out = append(out, v.(promql.Matrix)...)
+	}
+	sort.Sort(out)
+	return out
+}
+
 // close closes the queriers, once every evaluation is done, and drops
 // the results.
 func (r *run) close() {
@@ -75,6 +125,7 @@ func (r *run) close() {
 	}
 	clear(r.queriers)
 	clear(r.results)
+	r.whole = nil
 }
 
 // series turns shard's result of a part into series for the final

@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -37,10 +36,9 @@ type part struct {
 // order of their numbers, and the rewritten expr.
 //
 // An expr with no such aggregation whose series are each computed from
-// one series, such as max_over_time(x[1h]), is one part itself: its
-// result is its shards' results together, which the rewritten expr reads
-// without the label that keeps the shards apart. A bare selector is not:
-// it costs little but the reading.
+// one series, such as max_over_time(x[1h]), is one part itself, and its
+// result is its shards' results together. A bare selector is not: it
+// costs little but the reading.
 func split(expr parser.Expr) (parser.Expr, []part) {
 	parts := aggregations(expr)
 	if len(parts) > 0 || !perSeries(expr) {
@@ -49,11 +47,7 @@ func split(expr parser.Expr) (parser.Expr, []part) {
 	if _, ok := unparen(expr).(*parser.VectorSelector); ok {
 		return expr, nil
 	}
-	union, err := parser.ParseExpr(fmt.Sprintf(`label_replace({%s="0"}, %q, "", "", "")`, partialLabel, shardLabel))
-	if err != nil {
-		panic(err) // a constant
-	}
-	return union, []part{{expr: expr.String(), whole: true}}
+	return expr, []part{{expr: expr.String(), whole: true}}
 }
 
 func unparen(e parser.Expr) parser.Expr {
