@@ -35,6 +35,7 @@
 // What differs from one evaluation: float sums are added in another order,
 // so they may differ from Prometheus' in the last bits; an instant vector's
 // series may come in another order (Prometheus leaves it undefined); a
-// query's statistics (stats=all) count only the final evaluation; and each
+// query's statistics (stats=all) count only the final evaluation, which a
+// query split series by series does not have (they are zero); and each
 // shard may hold -query.max-samples at once.
 package shard
