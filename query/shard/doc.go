@@ -21,8 +21,9 @@
 // A range query is split into more shards than run at once, so that each
 // evaluation, which holds every step of its shard's series, holds fewer;
 // the parts that direct.go evaluates, which hold only their groups'
-// steps, into as many as run at once, as each shard costs a pass over the
-// selected postings.
+// steps, and a query split series by series, whose result holds every
+// series' steps anyway, into as many as run at once, as each shard costs
+// a pass over the selected postings.
 //
 // The commonest parts of a query, sum by (…) (rate(x[5m])) (or increase,
 // irate, idelta) and sum by (…) (x), are evaluated without the engine
