@@ -25,8 +25,10 @@ type Engine struct {
 	// below 2 nothing is split. An evaluation holds every step of its
 	// shard's series, so more shards than run at once hold less memory
 	// at once; each costs a pass over the selected postings of the head.
-	// The parts direct.go evaluates hold only their groups' steps, and
-	// are split into no more shards than run at once (see newQuery).
+	// The parts direct.go evaluates, which hold only their groups' steps,
+	// and a query split series by series, whose result holds every
+	// series' steps anyway, are split into no more shards than run at
+	// once (see newQuery).
 	Shards int
 	// Parallel is how many evaluations of one query run at once; 0 for
 	// as many as Go has cores. An instant query, which holds a point a
@@ -78,7 +80,7 @@ func (e Engine) newQuery(ctx context.Context, q storage.Queryable, opts promql.Q
 	if err != nil {
 		return newQuery(q, qs) // which names the error as Prometheus does
 	}
-	expr, parts := split(expr)
+	parts := split(expr)
 	if len(parts) == 0 {
 		return newQuery(q, qs)
 	}

@@ -177,7 +177,7 @@ func TestShardedLikeOneEvaluation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, parts := split(expr); len(parts) != tc.parts {
+			if parts := split(expr); len(parts) != tc.parts {
 				t.Fatalf("split into %d parts, want %d", len(parts), tc.parts)
 			}
 			ctx := context.Background()
@@ -394,7 +394,7 @@ func FuzzSplit(f *testing.F) {
 		if err != nil {
 			return
 		}
-		expr, parts := split(expr)
+		parts := split(expr)
 		if len(parts) == 0 {
 			return
 		}

@@ -83,16 +83,23 @@ func (r *run) addWhole(v parser.Value) {
 	case promql.Matrix:
 		out := make(promql.Matrix, len(in))
 		for i, s := range in {
-			out[i] = promql.Series{Metric: s.Metric, Floats: slices.Clone(s.Floats)}
-			for _, p := range s.Histograms {
-				out[i].Histograms = append(out[i].Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
-			}
+			out[i] = copyPoints(s, s.Metric)
 		}
 		v = out
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.whole = append(r.whole, v)
+}
+
+// copyPoints is s with metric, and copies of its points, which the
+// engine takes back when its query is closed.
+func copyPoints(s promql.Series, metric labels.Labels) promql.Series {
+	out := promql.Series{Metric: metric, Floats: slices.Clone(s.Floats)}
+	for _, p := range s.Histograms {
+		out.Histograms = append(out.Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
+	}
+	return out
 }
 
 // union is a whole query's result: its shards' results together, a
@@ -159,10 +166,7 @@ func (r *run) series(v parser.Value, shard int) []storage.Series {
 	case promql.Matrix:
 		out = make([]storage.Series, 0, len(v))
 		for _, s := range v {
-			ps := promql.Series{Metric: withShard(s.Metric), Floats: slices.Clone(s.Floats)}
-			for _, p := range s.Histograms {
-				ps.Histograms = append(ps.Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
-			}
+			ps := copyPoints(s, withShard(s.Metric))
 			ps.Floats = append(ps.Floats, r.staleMarkers(s)...)
 			slices.SortFunc(ps.Floats, func(a, b promql.FPoint) int { return cmp.Compare(a.T, b.T) })
 			out = append(out, promql.NewStorageSeries(ps))

@@ -33,21 +33,21 @@ type part struct {
 // shard, outermost first and outside subqueries, and rewrites expr in place so that each reads
 // its shards' results: sum by (job) (rate(x[5m])) becomes
 // sum by (job) ({__sightline_partial__="0"}). It returns the parts in the
-// order of their numbers, and the rewritten expr.
+// order of their numbers.
 //
 // An expr with no such aggregation whose series are each computed from
 // one series, such as max_over_time(x[1h]), is one part itself, and its
 // result is its shards' results together. A bare selector is not: it
 // costs little but the reading.
-func split(expr parser.Expr) (parser.Expr, []part) {
+func split(expr parser.Expr) []part {
 	parts := aggregations(expr)
 	if len(parts) > 0 || !perSeries(expr) {
-		return expr, parts
+		return parts
 	}
 	if _, ok := unparen(expr).(*parser.VectorSelector); ok {
-		return expr, nil
+		return nil
 	}
-	return expr, []part{{expr: expr.String(), whole: true}}
+	return []part{{expr: expr.String(), whole: true}}
 }
 
 func unparen(e parser.Expr) parser.Expr {
