@@ -36,24 +36,33 @@ import (
 
 // directPart is a part that direct evaluates: sum by|without (grouping)
 // (fn(selector[rng])) for fn rate, increase, irate or idelta, or of the
-// selector itself, with no offset, @, anchored or smoothed selector, and
-// for rate and increase of a metric whose name the engine accepts without
-// an annotation.
+// selector itself; or a whole query fn(selector[rng]), each series its
+// own group. The selector has no offset, @, anchored or smoothed
+// modifier, and for rate and increase a metric name that the engine
+// accepts without an annotation.
 type directPart struct {
-	grouping []string // sorted, as the engine sorts them
-	without  bool
-	fn       string        // "" for the selector's own values
-	rng      time.Duration // of fn's range; the lookback's for the selector
-	matchers []*labels.Matcher
+	grouping  []string // sorted, as the engine sorts them
+	without   bool
+	perSeries bool          // a whole query: each series is its own group, labelled as the engine labels fn's result
+	fn        string        // "" for the selector's own values
+	rng       time.Duration // of fn's range; the lookback's for the selector
+	matchers  []*labels.Matcher
 }
 
-// directOf returns agg as a directPart, or nil.
-func directOf(agg *parser.AggregateExpr) *directPart {
-	if agg.Op != parser.SUM || agg.Param != nil {
-		return nil
+// directOf returns the part e, an aggregation or a whole query, as a
+// directPart, or nil.
+func directOf(e parser.Expr) *directPart {
+	d := &directPart{}
+	if agg, ok := e.(*parser.AggregateExpr); ok {
+		if agg.Op != parser.SUM || agg.Param != nil {
+			return nil
+		}
+		e = agg.Expr
+		d.grouping, d.without = slices.Sorted(slices.Values(agg.Grouping)), agg.Without
+	} else {
+		d.perSeries = true
 	}
-	e := unparen(agg.Expr)
-	d := &directPart{grouping: slices.Sorted(slices.Values(agg.Grouping)), without: agg.Without}
+	e = unparen(e)
 	vs, ok := e.(*parser.VectorSelector)
 	if call, isCall := e.(*parser.Call); isCall && len(call.Args) == 1 {
 		switch call.Func.Name {
@@ -64,7 +73,7 @@ func directOf(agg *parser.AggregateExpr) *directPart {
 			}
 		}
 	}
-	if !ok || !plain(vs) {
+	if !ok || !plain(vs) || (d.perSeries && d.fn == "") {
 		return nil
 	}
 	if (d.fn == "rate" || d.fn == "increase") && !counterName(vs) {
@@ -186,27 +195,38 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				return nil, contextErr(err)
 			}
 		}
+		// As the engine labels fn's result, or the sum's input.
 		metric := s.Labels().DropReserved(schema.IsMetadataLabel)
 		var key uint64
-		switch {
-		case d.p.without:
-			key, buf = metric.HashWithoutLabels(buf, d.p.grouping...)
-		case len(d.p.grouping) > 0:
-			key, buf = metric.HashForLabels(buf, d.p.grouping...)
+		var g *group
+		if !d.p.perSeries {
+			switch {
+			case d.p.without:
+				key, buf = metric.HashWithoutLabels(buf, d.p.grouping...)
+			case len(d.p.grouping) > 0:
+				key, buf = metric.HashForLabels(buf, d.p.grouping...)
+			}
+			g = byKey[key]
 		}
-		g := byKey[key]
 		if g == nil {
 			sums := make([]float64, 2*steps)
 			g = &group{sum: sums[:steps], c: sums[steps:], seen: make([]bool, steps)}
-			lb.Reset(metric)
-			if d.p.without {
+			switch {
+			case d.p.perSeries:
+				g.metric = metric
+			case d.p.without:
+				lb.Reset(metric)
 				lb.Del(d.p.grouping...)
 				lb.Del(labels.MetricName)
-			} else {
+				g.metric = lb.Labels()
+			default:
+				lb.Reset(metric)
 				lb.Keep(d.p.grouping...)
+				g.metric = lb.Labels()
 			}
-			g.metric = lb.Labels()
-			byKey[key] = g
+			if !d.p.perSeries {
+				byKey[key] = g
+			}
 			groups = append(groups, g)
 			if points += steps; points > d.maxSamples {
 				return nil, errToEngine // which refuses the query, or holds less
@@ -295,9 +315,14 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 		}
 		s := promql.Series{Metric: g.metric, Floats: make([]promql.FPoint, 0, g.n)}
 		for k, seen := range g.seen {
-			if seen {
-				s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*step, F: g.sum[k] + g.c[k]})
+			if !seen {
+				continue
 			}
+			f := g.sum[k]
+			if !d.p.perSeries {
+				f += g.c[k] // a series' own value is left alone: -0 + 0 is 0
+			}
+			s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*step, F: f})
 		}
 		m = append(m, s)
 	}

@@ -94,13 +94,20 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		{q: `sum(rate(mixed_total[5m]))`, toEngine: true},
 		{q: `sum by (job) (rate(late_total[5m]))`, toEngine: true},
 		{q: `sum(late_total)`, toEngine: true},
+		// Whole queries, series by series.
+		{q: `rate(req_total[5m])`},
+		{q: `increase(odd_total[45s])`},
+		{q: `(irate(odd_total{job="j9"}[1m]))`},
+		{q: `idelta(mem_bytes[5m])`},
+		{q: `rate(mixed_total[5m])`, toEngine: true},
+		{q: `irate(late_total[5m])`, toEngine: true},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			expr, err := parser.ParseExpr(tc.q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := directOf(expr.(*parser.AggregateExpr))
+			p := directOf(expr)
 			if p == nil {
 				t.Fatal("not taken by direct")
 			}
@@ -162,12 +169,16 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		`sum(rate(req_total[5m]) * 2)`,
 		`sum(mem_bytes offset 5m)`,
 		`sum(mem_bytes @ 100)`,
+		`rate(mem_bytes[5m])`,
+		`deriv(req_total[5m])`,
+		`mem_bytes`,
+		`rate(req_total[5m] offset 1m)`,
 	} {
 		expr, err := parser.ParseExpr(q)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if directOf(expr.(*parser.AggregateExpr)) != nil {
+		if directOf(expr) != nil {
 			t.Errorf("%s is taken by direct", q)
 		}
 	}
@@ -209,7 +220,7 @@ func TestDirectReadsBlockRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := directOf(expr.(*parser.AggregateExpr))
+		p := directOf(expr)
 		for _, step := range []time.Duration{15 * time.Second, 37 * time.Second, 11 * time.Minute} {
 			r := newRun(block, qStart, qEnd, step, 1)
 			defer r.close() // before the TSDB closes, which waits for its queriers
@@ -280,6 +291,8 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 				f = math.Inf(1)
 			case d == 14:
 				f = -float64(d)
+			case d == 15:
+				f = math.Copysign(0, -1) // a reset to -0, which irate and idelta keep
 			default:
 				v[s] += float64(d) / 7
 				f = v[s]
@@ -303,10 +316,17 @@ func FuzzDirectLikeTheEngine(f *testing.F) {
 			q = "sum by (job) (x_total)"
 		}
 		start, end, step := time.UnixMilli(0), time.UnixMilli(130*1000*120), time.Duration(stepSec%1800+1)*time.Second
-		directLikeTheEngine(t, list, q, lookback, start, end, step)
-		// And an instant query, at a time within the data's hours.
+		// And an instant query, at a time within the data's hours; and
+		// the function's own result, series by series.
 		at := time.UnixMilli(int64(stepSec) * 240)
-		directLikeTheEngine(t, list, q, lookback, at, at, 0)
+		queries := []string{q}
+		if fn != "" {
+			queries = append(queries, fmt.Sprintf("%s(x_total[%ds])", fn, rangeSec%900))
+		}
+		for _, q := range queries {
+			directLikeTheEngine(t, list, q, lookback, start, end, step)
+			directLikeTheEngine(t, list, q, lookback, at, at, 0)
+		}
 	})
 }
 
@@ -322,7 +342,7 @@ func directLikeTheEngine(t *testing.T, list []storage.Series, q string, lookback
 	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 10_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 	r := newRun(listQueryable(list), start, end, step, 1)
 	defer r.close()
-	d := &directQuery{p: directOf(expr.(*parser.AggregateExpr)), lookback: lookback, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
+	d := &directQuery{p: directOf(expr), lookback: lookback, expr: q, q: r.shard(0, 1), start: r.start, end: r.end, step: r.step, maxSamples: 10_000_000,
 		engine: func() (promql.Query, error) { t.Fatal("left to the engine"); return nil, nil }}
 	got := exec(t, func() (promql.Query, error) { return d, nil })
 	want := exec(t, func() (promql.Query, error) {

@@ -26,9 +26,10 @@
 // a pass over the selected postings.
 //
 // The commonest parts of a query, sum by (…) (rate(x[5m])) (or increase,
-// irate, idelta) and sum by (…) (x), are evaluated without the engine
-// (direct.go), in a range query and in an instant query (an alerting
-// rule's): a series at a time, in one pass over its samples, with the
+// irate, idelta) and sum by (…) (x), and a query that is rate(x[5m]) (or
+// increase, irate, idelta) itself, split series by series, are evaluated
+// without the engine (direct.go), in a range query and in an instant
+// query (an alerting rule's): a series at a time, in one pass over its samples, with the
 // engine's arithmetic in the engine's order, so that each shard's result
 // is the engine's to the bit. At a histogram sample, a warning or
 // an error, the part goes to the engine after all.

@@ -47,7 +47,7 @@ func split(expr parser.Expr) []part {
 	if _, ok := unparen(expr).(*parser.VectorSelector); ok {
 		return nil
 	}
-	return []part{{expr: expr.String(), whole: true}}
+	return []part{{expr: expr.String(), whole: true, direct: directOf(expr)}}
 }
 
 func unparen(e parser.Expr) parser.Expr {
