@@ -352,24 +352,47 @@ func TestTimeOrderedWhileCompacting(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
-// The merge of the parts calls At for every comparison in its heap: a
-// part's set makes its series once, and At gives it again.
-func TestOrderedSeriesMadeOnce(t *testing.T) {
+// The merge of the parts reads each part's series once (a block's set
+// makes it anew at every At), and its At gives the series it made.
+func TestTimeOrderedSeriesMadeOnce(t *testing.T) {
 	s, db := compactedWindow(t)
-	b := db.Blocks()[0]
-	q, err := s.queryParts(db, nil).block(b, b.MinTime(), b.MaxTime())
+	blocks, boundary := blocksInTimeOrder(db, math.MinInt64, math.MaxInt64)
+	require.Len(t, blocks, 3)
+	all := labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+")
+	var parts []storage.Querier
+	want := 0 // series of the parts together
+	ats := 0
+	for _, b := range blocks {
+		q, err := s.queryParts(db, nil).block(b, b.MinTime(), b.MaxTime())
+		require.NoError(t, err)
+		defer q.Close()
+		want += len(samplesWithin(t, q, nil, math.MinInt64, math.MaxInt64))
+		parts = append(parts, atCountingQuerier{Querier: q, ats: &ats})
+	}
+	rest, err := s.queryParts(db, nil).rest(boundary, math.MaxInt64)
 	require.NoError(t, err)
-	defer q.Close()
-	set := orderedQuerier{Querier: q, from: math.MinInt64, maxt: b.MaxTime()}.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	defer rest.Close()
+	want += len(samplesWithin(t, rest, nil, math.MinInt64, math.MaxInt64))
+	parts = append(parts, atCountingQuerier{Querier: rest, ats: &ats})
+
+	q := &timeOrderedQuerier{parts: parts, restFrom: boundary}
+	set := q.Select(context.Background(), true, nil, all)
 	n := 0
 	for set.Next() {
 		first := set.At()
-		require.Equal(t, first, set.At())
+		require.Same(t, first, set.At())
 		require.Zero(t, testing.AllocsPerRun(10, func() { set.At() }), "At allocates")
 		n++
 	}
 	require.NoError(t, set.Err())
-	require.Positive(t, n)
+	require.Equal(t, 8, n, "m 0-5, h and g")
+	require.Equal(t, want, ats, "each part's series read once")
+	limited := q.Select(context.Background(), true, &storage.SelectHints{Start: math.MinInt64, End: math.MaxInt64, Limit: 3}, all)
+	n = 0
+	for limited.Next() {
+		n++
+	}
+	require.Equal(t, 3, n, "the hints' limit of series")
 
 	// Within fetch limits, the series the limit counted is the one the
 	// query reads: the merged parts are not merged again at every At.
@@ -377,7 +400,7 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 	merged, err := querierInTimeOrder(db, s.queryParts(db, limit), math.MinInt64, math.MaxInt64)
 	require.NoError(t, err)
 	defer merged.Close()
-	counted := seriesCountingQuerier{Querier: merged, limit: limit}.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	counted := seriesCountingQuerier{Querier: merged, limit: limit}.Select(context.Background(), true, nil, all)
 	n = 0
 	for counted.Next() {
 		require.Zero(t, testing.AllocsPerRun(10, func() { counted.At() }), "At merges again")
@@ -385,6 +408,26 @@ func TestOrderedSeriesMadeOnce(t *testing.T) {
 	}
 	require.NoError(t, counted.Err())
 	require.Positive(t, n)
+}
+
+// atCountingQuerier counts the At calls of its sets.
+type atCountingQuerier struct {
+	storage.Querier
+	ats *int
+}
+
+func (q atCountingQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return atCountingSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), ats: q.ats}
+}
+
+type atCountingSet struct {
+	storage.SeriesSet
+	ats *int
+}
+
+func (s atCountingSet) At() storage.Series {
+	*s.ats++
+	return s.SeriesSet.At()
 }
 
 // Within fetch limits, a query of one block before the head reads the
