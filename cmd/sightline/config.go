@@ -68,7 +68,7 @@ func defaultConfig() config {
 		HTTPListen:    ":9750",
 		LogLevel:      "info",
 		GOGC:          50,
-		GCMinHeadroom: 64 << 20,
+		GCMinHeadroom: 128 << 20,
 		Disk:          diskguard.DefaultOptions(),
 		Limits:        limits.DefaultOptions(),
 		Collector:     collector.DefaultOptions(),
