@@ -209,7 +209,13 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			g = byKey[key]
 		}
 		if g == nil {
-			sums := make([]float64, 2*steps)
+			// A series' own group has one value a step, so no
+			// compensation.
+			n := 2 * steps
+			if d.p.perSeries {
+				n = steps
+			}
+			sums := make([]float64, n)
 			g = &group{sum: sums[:steps], c: sums[steps:], seen: make([]bool, steps)}
 			switch {
 			case d.p.perSeries:
@@ -291,7 +297,7 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			}
 			points++
 			if !g.seen[k] {
-				g.sum[k], g.c[k], g.seen[k] = v, 0, true
+				g.sum[k], g.seen[k] = v, true // c[k] is still 0
 				g.n++
 			} else {
 				g.sum[k], g.c[k] = kahanSumInc(v, g.sum[k], g.c[k])

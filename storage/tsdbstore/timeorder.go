@@ -69,19 +69,19 @@ func querierInTimeOrder(db *tsdb.DB, p queryParts, mint, maxt int64) (storage.Qu
 		}
 		qs = append(qs, q)
 	}
-	if maxt < boundary {
-		if len(qs) == 1 {
-			return qs[0], nil
+	restFrom := int64(math.MinInt64) // no rest
+	if maxt >= boundary {
+		q, err := p.rest(boundary, maxt)
+		if err != nil {
+			closeAll()
+			return nil, err
 		}
-		return &timeOrderedQuerier{Querier: storage.NewMergeQuerier(qs, nil, nil), parts: qs, restFrom: math.MinInt64}, nil
+		qs, restFrom = append(qs, q), boundary
 	}
-	q, err := p.rest(boundary, maxt)
-	if err != nil {
-		closeAll()
-		return nil, err
+	if len(qs) == 1 {
+		return qs[0], nil
 	}
-	qs = append(qs, q)
-	return &timeOrderedQuerier{Querier: storage.NewMergeQuerier(qs, nil, nil), parts: qs, restFrom: boundary}, nil
+	return &timeOrderedQuerier{Querier: storage.NewMergeQuerier(qs, nil, nil), parts: qs, restFrom: restFrom}, nil
 }
 
 // blocksInTimeOrder returns db's blocks that overlap [mint, maxt] and end
