@@ -152,6 +152,9 @@ type group struct {
 	sum, c []float64 // by step: the sum and its Kahan-Neumaier compensation
 	seen   []bool
 	n      int // steps seen
+	// A series' own group (perSeries) has one value a step, final when
+	// computed: its points, without sum, c and seen.
+	points []promql.FPoint
 }
 
 func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
@@ -178,15 +181,16 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 	set := querier.Select(ctx, false, hints, d.p.matchers...)
 	steps := int((d.end-d.start)/step) + 1
 	var (
-		groups []*group
-		byKey  = map[uint64]*group{}
-		buf    = make([]byte, 0, 1024)
-		lb     = labels.NewBuilder(labels.EmptyLabels())
-		window []promql.FPoint
-		it     chunkenc.Iterator
-		cur    floatCursor
-		points int // that the engine would hold: the rate's and the sum's
-		rate   = rateOf{isRate: d.p.fn == "rate", rangeSeconds: d.p.rng.Seconds()}
+		groups  []*group
+		byKey   = map[uint64]*group{}
+		buf     = make([]byte, 0, 1024)
+		lb      = labels.NewBuilder(labels.EmptyLabels())
+		window  []promql.FPoint
+		it      chunkenc.Iterator
+		cur     floatCursor
+		points  int             // that the engine would hold: the rate's and the sum's
+		scratch []promql.FPoint // a perSeries group's points, as they are computed
+		rate    = rateOf{isRate: d.p.fn == "rate", rangeSeconds: d.p.rng.Seconds()}
 	)
 	for i := 0; set.Next(); i++ {
 		s := set.At()
@@ -209,14 +213,11 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			g = byKey[key]
 		}
 		if g == nil {
-			// A series' own group has one value a step, so no
-			// compensation.
-			n := 2 * steps
-			if d.p.perSeries {
-				n = steps
+			g = &group{}
+			if !d.p.perSeries {
+				sums := make([]float64, 2*steps)
+				g.sum, g.c, g.seen = sums[:steps], sums[steps:], make([]bool, steps)
 			}
-			sums := make([]float64, n)
-			g = &group{sum: sums[:steps], c: sums[steps:], seen: make([]bool, steps)}
 			switch {
 			case d.p.perSeries:
 				g.metric = metric
@@ -296,10 +297,13 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				v = instantValue(window[last-1], window[last], d.p.fn == "irate")
 			}
 			points++
-			if !g.seen[k] {
+			switch {
+			case d.p.perSeries:
+				scratch = append(scratch, promql.FPoint{T: ts, F: v})
+			case !g.seen[k]:
 				g.sum[k], g.seen[k] = v, true // c[k] is still 0
 				g.n++
-			} else {
+			default:
 				g.sum[k], g.c[k] = kahanSumInc(v, g.sum[k], g.c[k])
 			}
 		}
@@ -307,6 +311,9 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 			// A histogram sample met where the window was empty, or the
 			// engine's error.
 			return nil, errToEngine
+		}
+		if len(scratch) > 0 {
+			g.points, scratch = slices.Clone(scratch), scratch[:0] // in one allocation of its size
 		}
 	}
 
@@ -316,19 +323,17 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 
 	m := make(promql.Matrix, 0, len(groups))
 	for _, g := range groups {
+		if len(g.points) > 0 {
+			m = append(m, promql.Series{Metric: g.metric, Floats: g.points})
+		}
 		if g.n == 0 {
 			continue
 		}
 		s := promql.Series{Metric: g.metric, Floats: make([]promql.FPoint, 0, g.n)}
 		for k, seen := range g.seen {
-			if !seen {
-				continue
+			if seen {
+				s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*step, F: g.sum[k] + g.c[k]})
 			}
-			f := g.sum[k]
-			if !d.p.perSeries {
-				f += g.c[k] // a series' own value is left alone: -0 + 0 is 0
-			}
-			s.Floats = append(s.Floats, promql.FPoint{T: d.start + int64(k)*step, F: f})
 		}
 		m = append(m, s)
 	}

@@ -423,6 +423,7 @@ func BenchmarkDirect(b *testing.B) {
 		`sum by (job) (rate(req_total[5m]))`,
 		`sum by (job) (irate(req_total[5m]))`,
 		`sum by (job) (mem_bytes)`,
+		`rate(req_total[5m])`, // a whole query, series by series
 	} {
 		for _, path := range []string{"engine", "direct"} {
 			b.Run(q+"/"+path, func(b *testing.B) {

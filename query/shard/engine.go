@@ -195,7 +195,10 @@ func (q *query) evalPartials(ctx context.Context, cancel context.CancelFunc) (wa
 				pq := q.partials[i][j]
 				res := pq.Exec(ctx)
 				if res.Err == nil && q.whole {
-					q.run.addWhole(res.Value)
+					// The engine takes its result's memory back when its
+					// query is closed; a direct evaluation's is its own.
+					d, direct := pq.(*directQuery)
+					q.run.addWhole(res.Value, !direct || d.fallback != nil)
 				} else if res.Err == nil {
 					results[i][j] = q.run.series(res.Value, j)
 				}

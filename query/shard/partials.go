@@ -67,9 +67,20 @@ func (r *run) setResults(results [][][]storage.Series) {
 	}
 }
 
-// addWhole keeps a copy of a shard's result v of a whole query: the
-// engine takes its memory back when the shard's query is closed.
-func (r *run) addWhole(v parser.Value) {
+// addWhole keeps a shard's result v of a whole query, a copy of it if
+// copied: the engine takes its memory back when the shard's query is
+// closed.
+func (r *run) addWhole(v parser.Value, copied bool) {
+	if copied {
+		v = copyValue(v)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.whole = append(r.whole, v)
+}
+
+// copyValue is a copy of an engine's result v.
+func copyValue(v parser.Value) parser.Value {
 	switch in := v.(type) {
 	case promql.Vector:
 		out := make(promql.Vector, len(in))
@@ -79,17 +90,15 @@ func (r *run) addWhole(v parser.Value) {
 				out[i].H = s.H.Copy()
 			}
 		}
-		v = out
+		return out
 	case promql.Matrix:
 		out := make(promql.Matrix, len(in))
 		for i, s := range in {
 			out[i] = copyPoints(s, s.Metric)
 		}
-		v = out
+		return out
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.whole = append(r.whole, v)
+	return v
 }
 
 // copyPoints is s with metric, and copies of its points, which the
