@@ -105,13 +105,13 @@ func (rs *Readers) state(b *tsdb.Block) (*blockState, error) {
 // blocks: Prometheus' block querier, with a chunk reader that decodes
 // columnar chunks. Blocks written by Prometheus' own compactor (a data
 // directory from before columnar blocks) are read through the same reader.
-// The TSDB asks it for the head's querier too, which stays Prometheus'.
+// The TSDB asks it for the head's querier too (a *tsdb.RangeHead), which
+// reads the head's own index and chunks through the same series set.
 func (rs *Readers) BlockQuerier(b tsdb.BlockReader, mint, maxt int64) (storage.Querier, error) {
-	blk, ok := b.(*tsdb.Block)
-	if !ok {
-		return atOnceQuerier(tsdb.NewBlockQuerier(b, mint, maxt))
+	if blk, ok := b.(*tsdb.Block); ok {
+		b = columnarBlock{Block: blk, readers: rs}
 	}
-	return newBlockQuerier(columnarBlock{Block: blk, readers: rs}, mint, maxt)
+	return newBlockQuerier(b, mint, maxt)
 }
 
 // CountingBlockQuerier is BlockQuerier for a query with a limit on the
@@ -143,16 +143,9 @@ func (rs *Readers) BlockChunkQuerier(b tsdb.BlockReader, mint, maxt int64) (stor
 // took a quarter of its time. The queriers of blocks keep the series At
 // made until Next.
 
-func atOnceQuerier(q storage.Querier, err error) (storage.Querier, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &blockQuerier{Querier: q}, nil
-}
-
 // newBlockQuerier is Prometheus' block querier of b, whose Select reads
 // through seriesSet (series.go) when b has no tombstones.
-func newBlockQuerier(b columnarBlock, mint, maxt int64) (_ storage.Querier, err error) {
+func newBlockQuerier(b tsdb.BlockReader, mint, maxt int64) (_ storage.Querier, err error) {
 	q, err := tsdb.NewBlockQuerier(b, mint, maxt)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,7 @@ func options(columnar bool) *tsdb.Options {
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = 0
 	o.MaxBlockDuration = 24 * hour
+	o.EnableSharding = true // as tsdbstore opens it: the head's postings are sharded too
 	if columnar {
 		Configure(o, NewReaders(), DefaultOptions())
 	}
@@ -316,8 +317,10 @@ func TestSeriesSetLikePrometheus(t *testing.T) {
 		require.NoError(t, set.Err())
 		return out
 	}
-	for _, b := range db.Blocks() {
-		mint, maxt := b.MinTime()+hour+7*step+3, b.MaxTime()-hour-1
+	// compare reads b (as the TSDB passes it to BlockQuerier) and ref (b
+	// as Prometheus' block querier reads it) under every hint seriesSet
+	// heeds.
+	compare := func(b, ref tsdb.BlockReader, mint, maxt int64, own bool) {
 		for _, h := range []*storage.SelectHints{
 			nil,
 			{Start: mint, End: maxt},
@@ -328,12 +331,12 @@ func TestSeriesSetLikePrometheus(t *testing.T) {
 			q, err := rs.BlockQuerier(b, mint, maxt)
 			require.NoError(t, err)
 			defer q.Close()
-			_, own := q.Select(context.Background(), true, h, m).(*seriesSet)
-			require.True(t, own, "the block is not read through seriesSet")
-			ref, err := tsdb.NewBlockQuerier(columnarBlock{Block: b, readers: rs}, mint, maxt)
+			_, isOwn := q.Select(context.Background(), true, h, m).(*seriesSet)
+			require.Equal(t, own, isOwn, "read through seriesSet")
+			rq, err := tsdb.NewBlockQuerier(ref, mint, maxt)
 			require.NoError(t, err)
-			defer ref.Close()
-			want := read(ref.Select(context.Background(), true, h, m))
+			defer rq.Close()
+			want := read(rq.Select(context.Background(), true, h, m))
 			require.NotEmpty(t, want)
 			got := read(q.Select(context.Background(), true, h, m))
 			require.Len(t, got, len(want), "hints %+v", h)
@@ -344,6 +347,18 @@ func TestSeriesSetLikePrometheus(t *testing.T) {
 			require.Error(t, q.Close(), "closed twice")
 		}
 	}
+	for _, b := range db.Blocks() {
+		compare(b, columnarBlock{Block: b, readers: rs}, b.MinTime()+hour+7*step+3, b.MaxTime()-hour-1, true)
+	}
+
+	// The head, with its m-mapped chunks and the open ones, read as the
+	// TSDB reads it; with a deletion, through Prometheus' querier.
+	head := db.Head()
+	require.Greater(t, head.MaxTime()-head.MinTime(), hour, "the head holds more than its open chunks (120 samples, 30 minutes)")
+	mint, maxt := head.MinTime()+7*step+3, head.MaxTime()-step-1
+	compare(tsdb.NewRangeHead(head, mint, maxt), tsdb.NewRangeHead(head, mint, maxt), mint, maxt, true)
+	require.NoError(t, db.Delete(context.Background(), mint+hour, mint+hour+10*step, labels.MustNewMatcher(labels.MatchEqual, "series", "4")))
+	compare(tsdb.NewRangeHead(head, mint, maxt), tsdb.NewRangeHead(head, mint, maxt), mint, maxt, false)
 }
 
 // Remote read gets chunks any Prometheus client decodes: no columnar ones.

@@ -22,10 +22,10 @@
 //     each block's mmapped chunk files among queries, and whose index
 //     selects a query shard's series from the shards of the block's series,
 //     found once per block (shardhash.go), and reads series with the
-//     block's symbols, read once per block (symbols.go); a block without
-//     deletions is read through the package's own series set, whose
-//     iterators hand over a columnar chunk's floats a run at a time
-//     (series.go);
+//     block's symbols, read once per block (symbols.go); a block, or the
+//     head, without deletions is read through the package's own series
+//     set, whose iterators hand over a columnar chunk's floats a run at a
+//     time and reuse a chunk's iterator for the next (series.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // Options says how the compactor writes; two of them are shared state:

@@ -26,6 +26,13 @@ import (
 // store's merge of blocks passes on and the direct evaluation of rate()
 // reads without a call per sample. Every other reader sees the same
 // samples as through Prometheus' block querier.
+//
+// The head is read through seriesSet too: Prometheus' querier makes a
+// series, an iterator and a chunk iterator for every series (its iterator's
+// reset drops the chunk iterator it could reuse): a 7-day histogram_quantile
+// over 75,000 series allocated 50 MB a query through it, 40 through
+// seriesSet, and so made a GC, which slows the queries it overlaps by a
+// fifth to a half, every 2.9 queries instead of every 2.2.
 
 // FloatRuns is an iterator that hands over its float samples a run at a
 // time: Floats returns the float samples after the one read last, as many
