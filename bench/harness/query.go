@@ -297,7 +297,10 @@ func relDiff(a, b float64) float64 {
 // different one each run, so that a machine whose speed drifts (this one's
 // does, by up to a half within the hour) answers every system's run of a
 // query at about the same speed. Each target has its own warm-up and
-// measured runs.
+// measured runs. The other targets are paused (SIGSTOP) while one answers,
+// so that what a system does after it has answered (the GC of what its
+// query allocated, background merges) runs in its own next query, not in
+// another system's.
 func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget) {
 	clients := make([]*http.Client, len(live))
 	for i := range live {
@@ -319,7 +322,9 @@ func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget)
 				if run >= lt.warmup+q.runs(lt.runs) || r.Error != "" {
 					continue
 				}
-				took, s, err := runQuery(ctx, clients[i], lt.p.url(""), q, at)
+				took, s, err := runAlone(live, i, func() (time.Duration, Summary, error) {
+					return runQuery(ctx, clients[i], lt.p.url(""), q, at)
+				})
 				if err != nil {
 					r.Error = err.Error()
 					continue
@@ -334,6 +339,23 @@ func queryLive(ctx context.Context, o Options, at time.Time, live []*liveTarget)
 			lt.run.Queries = append(lt.run.Queries, res[i])
 		}
 	}
+}
+
+// runAlone runs query with every live target but live[i] paused.
+func runAlone(live []*liveTarget, i int, query func() (time.Duration, Summary, error)) (time.Duration, Summary, error) {
+	for j, lt := range live {
+		if j != i {
+			lt.pause()
+		}
+	}
+	defer func() {
+		for j, lt := range live {
+			if j != i {
+				lt.resume()
+			}
+		}
+	}()
+	return query()
 }
 
 // waitIdle waits until the live systems have finished what their ingest
