@@ -178,7 +178,14 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 	// read of it is in the cache; the set's error and warnings, known
 	// at its end, send the part to the engine, which words them as
 	// Prometheus does.
-	set := querier.Select(ctx, false, hints, d.p.matchers...)
+	// An aggregation keeps nothing of a series past it but its group's
+	// labels, copied: its set may reuse the memory of each series for the
+	// next (colblock.ReadOnce). A series' own group keeps its labels.
+	selectCtx := ctx
+	if !d.p.perSeries {
+		selectCtx = colblock.ReadOnce(ctx)
+	}
+	set := querier.Select(selectCtx, false, hints, d.p.matchers...)
 	steps := int((d.end-d.start)/step) + 1
 	var (
 		groups  []*group
@@ -199,8 +206,12 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				return nil, contextErr(err)
 			}
 		}
-		// As the engine labels fn's result, or the sum's input.
-		metric := s.Labels().DropReserved(schema.IsMetadataLabel)
+		// As the engine labels fn's result (without the metric name
+		// and type), or the sum's input (the series' own labels).
+		metric := s.Labels()
+		if d.p.fn != "" {
+			metric = metric.DropReserved(schema.IsMetadataLabel)
+		}
 		var key uint64
 		var g *group
 		if !d.p.perSeries {
@@ -225,11 +236,11 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				lb.Reset(metric)
 				lb.Del(d.p.grouping...)
 				lb.Del(labels.MetricName)
-				g.metric = lb.Labels()
+				g.metric = lb.Labels().Copy() // the builder hands back metric itself when it leaves out no label
 			default:
 				lb.Reset(metric)
 				lb.Keep(d.p.grouping...)
-				g.metric = lb.Labels()
+				g.metric = lb.Labels().Copy()
 			}
 			if !d.p.perSeries {
 				byKey[key] = g

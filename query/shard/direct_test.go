@@ -90,6 +90,8 @@ func TestDirectLikeTheEngine(t *testing.T) {
 		{q: `sum by (job) (mem_bytes)`},
 		{q: `sum without (instance) (req_total)`},
 		{q: `sum(odd_total)`}, // stale markers end a value before the lookback does
+		// A group's labels are its series' whole, the metric name too.
+		{q: `sum by (__name__, code, instance, job) (req_total)`},
 		{q: `sum by (job) (mixed_total)`, toEngine: true},
 		{q: `sum(rate(mixed_total[5m]))`, toEngine: true},
 		{q: `sum by (job) (rate(late_total[5m]))`, toEngine: true},

@@ -3,6 +3,7 @@ package colblock
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -69,21 +70,7 @@ func BenchmarkSelect(b *testing.B) {
 // which walks the symbol table from every 32nd symbol, and through the
 // block's index as Readers gives it, whose symbols are in memory.
 func BenchmarkBlockSeries(b *testing.B) {
-	db, err := tsdb.Open(b.TempDir(), nil, nil, options(true), nil)
-	require.NoError(b, err)
-	defer db.Close()
-	app := db.Appender(context.Background())
-	for i := range 5000 {
-		ls := labels.FromStrings("__name__", "http_requests_total", "code", fmt.Sprint(200+i%5*100), "instance", fmt.Sprintf("host-%03d:9100", i/100),
-			"job", fmt.Sprintf("svc-%02d", i/500), "route", fmt.Sprintf("/api/r%02d", i%20))
-		for ts := int64(0); ts < 5*hour; ts += 10 * step {
-			_, err := app.Append(0, ls, day0+ts, float64(ts))
-			require.NoError(b, err)
-		}
-	}
-	require.NoError(b, app.Commit())
-	require.NoError(b, db.Compact(context.Background()))
-	require.NotEmpty(b, db.Blocks())
+	db := requestsDB(b)
 	blk := db.Blocks()[0]
 	theirs, err := blk.Index()
 	require.NoError(b, err)
@@ -110,5 +97,64 @@ func BenchmarkBlockSeries(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(refs)), "ns/series")
 		})
+	}
+}
+
+// requestsDB is a TSDB of 5,000 series labelled as the benchmark's are
+// (job, instance, route, code: a few hundred symbols), five hours of them:
+// a block and the head.
+func requestsDB(b *testing.B) *tsdb.DB {
+	db, err := tsdb.Open(b.TempDir(), nil, nil, options(true), nil)
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, db.Close()) })
+	app := db.Appender(context.Background())
+	for i := range 5000 {
+		ls := labels.FromStrings("__name__", "http_requests_total", "code", fmt.Sprint(200+i%5*100), "instance", fmt.Sprintf("host-%03d:9100", i/100),
+			"job", fmt.Sprintf("svc-%02d", i/500), "route", fmt.Sprintf("/api/r%02d", i%20))
+		for ts := int64(0); ts < 5*hour; ts += 10 * step {
+			_, err := app.Append(0, ls, day0+ts, float64(ts))
+			require.NoError(b, err)
+		}
+	}
+	require.NoError(b, app.Commit())
+	require.NoError(b, db.Compact(context.Background()))
+	require.NotEmpty(b, db.Blocks())
+	return db
+}
+
+// BenchmarkReadOnce reads every series of a block and of the head, labels
+// and samples, as the engine selects them and as package shard's direct
+// evaluation does (ReadOnce), which keeps nothing of a series past it.
+func BenchmarkReadOnce(b *testing.B) {
+	db := requestsDB(b)
+	blk, head := db.Blocks()[0], db.Head()
+	m := labels.MustNewMatcher(labels.MatchEqual, "__name__", "http_requests_total")
+	for _, part := range []struct {
+		name string
+		b    tsdb.BlockReader
+	}{{"block", blk}, {"head", tsdb.NewRangeHead(head, head.MinTime(), head.MaxTime())}} {
+		for _, once := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/once=%v", part.name, once), func(b *testing.B) {
+				ctx := context.Background()
+				if once {
+					ctx = ReadOnce(ctx)
+				}
+				q, err := NewReaders().BlockQuerier(part.b, math.MinInt64, math.MaxInt64)
+				require.NoError(b, err)
+				defer q.Close()
+				b.ReportAllocs()
+				var it chunkenc.Iterator
+				for b.Loop() {
+					set := q.Select(ctx, false, nil, m)
+					for set.Next() {
+						_ = set.At().Labels().Len()
+						it = set.At().Iterator(it)
+						for it.Next() != chunkenc.ValNone {
+						}
+					}
+					require.NoError(b, set.Err())
+				}
+			})
+		}
 	}
 }

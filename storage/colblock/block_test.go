@@ -338,10 +338,14 @@ func TestSeriesSetLikePrometheus(t *testing.T) {
 			defer rq.Close()
 			want := read(rq.Select(context.Background(), true, h, m))
 			require.NotEmpty(t, want)
-			got := read(q.Select(context.Background(), true, h, m))
-			require.Len(t, got, len(want), "hints %+v", h)
-			for i := range want { // one series at a time: testify's diff of them all takes minutes
-				require.Equal(t, want[i], got[i], "hints %+v", h)
+			// Read as the engine reads, and as package shard's direct
+			// evaluation does (ReadOnce), with one series reused.
+			for _, ctx := range []context.Context{context.Background(), ReadOnce(context.Background())} {
+				got := read(q.Select(ctx, true, h, m))
+				require.Len(t, got, len(want), "hints %+v", h)
+				for i := range want { // one series at a time: testify's diff of them all takes minutes
+					require.Equal(t, want[i], got[i], "hints %+v, read once: %v", h, IsReadOnce(ctx))
+				}
 			}
 			require.NoError(t, q.Close())
 			require.Error(t, q.Close(), "closed twice")

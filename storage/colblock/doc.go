@@ -25,7 +25,9 @@
 //     block's symbols, read once per block (symbols.go); a block, or the
 //     head, without deletions is read through the package's own series
 //     set, whose iterators hand over a columnar chunk's floats a run at a
-//     time and reuse a chunk's iterator for the next (series.go);
+//     time and reuse a chunk's iterator for the next, and which, for a
+//     caller that reads each series once (ReadOnce), reuses one series,
+//     its chunks' list and its labels' memory (series.go);
 //   - PostingsDecoderFor: packed postings for the blocks that have them.
 //
 // Options says how the compactor writes; two of them are shared state:

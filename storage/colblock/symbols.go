@@ -30,6 +30,7 @@ type symbolTable struct {
 	once  sync.Once
 	index *fileutil.MmapFile // nil when the table is not used
 	syms  []string
+	dec   index.Decoder // of series, looking up syms; made once, as it allocates
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -59,6 +60,7 @@ func (t *symbolTable) load(ir tsdb.IndexReader, dir string) bool {
 			return
 		}
 		t.index, t.syms = f, syms
+		t.dec = index.Decoder{LookupSymbol: t.lookup}
 	})
 	return t.index != nil
 }
@@ -70,8 +72,7 @@ func (t *symbolTable) series(ref storage.SeriesRef, b *labels.ScratchBuilder, ch
 	if d.Err() != nil {
 		return d.Err()
 	}
-	dec := index.Decoder{LookupSymbol: t.lookup}
-	if err := dec.Series(d.Get(), b, chks); err != nil {
+	if err := t.dec.Series(d.Get(), b, chks); err != nil {
 		return fmt.Errorf("read series: %w", err)
 	}
 	return nil

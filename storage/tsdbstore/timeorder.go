@@ -152,6 +152,7 @@ func (q *timeOrderedQuerier) Select(ctx context.Context, _ bool, hints *storage.
 	if hints != nil {
 		s.limit = hints.Limit
 	}
+	s.once = colblock.IsReadOnce(ctx)
 	return s
 }
 
@@ -166,6 +167,8 @@ type timeOrderedSet struct {
 	limit   int // of series; 0 for none
 	merged  int
 	cur     storage.Series
+	once    bool         // colblock.ReadOnce: concat is the series read, if several parts hold it
+	concat  concatSeries // for once
 }
 
 func (s *timeOrderedSet) Next() bool {
@@ -205,7 +208,10 @@ func (s *timeOrderedSet) Next() bool {
 	case 1:
 		s.cur = s.heads[s.current[0]]
 	default:
-		c := &concatSeries{}
+		c := &s.concat
+		if !s.once {
+			c = &concatSeries{}
+		}
 		c.parts = c.inline[:0]
 		for _, i := range s.current {
 			c.parts = append(c.parts, s.heads[i])

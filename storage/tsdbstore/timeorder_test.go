@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/tsdbutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sightline-dev/sightline/storage/colblock"
 	"github.com/sightline-dev/sightline/storage/tenant"
 )
 
@@ -130,6 +131,14 @@ func samplesWithin(t *testing.T, q storage.Querier, hints *storage.SelectHints, 
 	return got
 }
 
+// readOnceQuerier selects with colblock.ReadOnce, as package shard's
+// direct evaluation does.
+type readOnceQuerier struct{ storage.Querier }
+
+func (q readOnceQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return q.Querier.Select(colblock.ReadOnce(ctx), sortSeries, hints, ms...)
+}
+
 // readEach reads every series of q with read, by labels.
 func readEach(t *testing.T, q storage.Querier, hints *storage.SelectHints, read func(chunkenc.Iterator) []string) map[string][]string {
 	t.Helper()
@@ -219,15 +228,21 @@ func requireLikeTSDBQuerier(t *testing.T, s *Store, db *tsdb.DB, rng *rand.Rand)
 			require.NoError(t, err)
 			defer got.Close()
 			from, to := mint, maxt
-			if hints == nil {
-				requireSame(t, selectAll(t, want, hints, steps), selectAll(t, got, hints, steps), fmt.Sprintf("range %d-%d", mint, maxt))
-			} else {
+			if hints != nil {
+				from, to = hints.Start, hints.End
+			}
+			// Read as the engine reads, and as the direct evaluation
+			// (package shard) does, whose sets reuse their series.
+			for _, got := range []storage.Querier{got, readOnceQuerier{got}} {
+				if hints == nil {
+					requireSame(t, selectAll(t, want, hints, steps), selectAll(t, got, hints, steps), fmt.Sprintf("range %d-%d", mint, maxt))
+					continue
+				}
 				// Whole chunks give samples beyond the hints' range
 				// too: what lies in it is compared. But for the counter
 				// reset hint of a histogram's first sample there: the
 				// TSDB trims the chunk and says "unknown", where the
 				// whole chunk knows.
-				from, to = hints.Start, hints.End
 				requireSame(t, withoutFirstHint(samplesWithin(t, want, hints, from, to)), withoutFirstHint(samplesWithin(t, got, untrimmed, from, to)),
 					fmt.Sprintf("range %d-%d, hints %+v", mint, maxt, hints))
 			}
