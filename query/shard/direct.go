@@ -236,11 +236,16 @@ func (d *directQuery) eval(ctx context.Context) (promql.Matrix, error) {
 				lb.Reset(metric)
 				lb.Del(d.p.grouping...)
 				lb.Del(labels.MetricName)
-				g.metric = lb.Labels().Copy() // the builder hands back metric itself when it leaves out no label
+				g.metric = lb.Labels()
 			default:
 				lb.Reset(metric)
 				lb.Keep(d.p.grouping...)
-				g.metric = lb.Labels().Copy()
+				g.metric = lb.Labels()
+			}
+			if !d.p.perSeries && g.metric.Len() == metric.Len() {
+				// The builder left out no label and handed back
+				// metric itself, whose memory is the set's.
+				g.metric = g.metric.Copy()
 			}
 			if !d.p.perSeries {
 				byKey[key] = g
