@@ -1,0 +1,5 @@
+//go:build !race
+
+package colblock
+
+const raceDetector = false
